@@ -1,0 +1,234 @@
+"""programme.toml: what the programme is, who takes part and what it may do with data.
+
+Everything the privacy notice promises that is specific to one programme (its sources, its
+purposes, its recipients, how long identifiable data may be held, which objections exclude data)
+lives here, so the system and the notice are driven from one place. Reads a TOML file, writes
+nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tomllib
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+# GP practices are a letter and five digits (A81001); trusts three characters (RXX) and their
+# sites five; local authorities and other bodies vary. We accept 3 to 6 upper-case letters and
+# digits, which covers every ODS organisation code in use, and refuse anything else.
+ODS_CODE = re.compile(r"^[A-Z0-9]{3,6}$")
+GP_PRACTICE_CODE = re.compile(r"^[A-Z][0-9]{5}$")
+
+
+class ConfigError(ValueError):
+    """A programme.toml that cannot be used; the message names the file and the field."""
+
+
+def _ods_code(value: str) -> str:
+    if not ODS_CODE.match(value):
+        raise ValueError(
+            f"{value!r} is not an ODS code: use 3 to 6 upper-case letters and digits, e.g. A81001"
+        )
+    return value
+
+
+def _gp_practice_code(value: str) -> str:
+    if not GP_PRACTICE_CODE.match(value):
+        raise ValueError(
+            f"{value!r} is not a GP practice ODS code: a letter and five digits, e.g. A81001"
+        )
+    return value
+
+
+OdsCode = Annotated[str, AfterValidator(_ods_code)]
+PracticeCode = Annotated[str, AfterValidator(_gp_practice_code)]
+
+
+class Purpose(StrEnum):
+    """The purposes a PHM privacy notice lists. Anything else is refused (promise P6)."""
+
+    QUALITY_IMPROVEMENT = "quality-improvement"
+    RESEARCH = "research"
+    PREVENTION = "prevention"
+    SAFETY_MONITORING = "safety-monitoring"
+    SERVICE_PLANNING = "service-planning"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("-", " ")
+
+
+class SourceKind(StrEnum):
+    """Kinds of provider extract OpenPHM can receive (one landing adapter each)."""
+
+    GP = "gp"
+    ADMITTED_CARE = "admitted-care"
+    EMERGENCY_CARE = "emergency-care"
+    OUTPATIENTS = "outpatients"
+    COMMUNITY = "community"
+    SOCIAL_CARE = "social-care"
+    DEATHS = "deaths"
+
+    @property
+    def label(self) -> str:
+        return {
+            "gp": "GP practice records",
+            "admitted-care": "hospital admitted patient care",
+            "emergency-care": "emergency care attendances",
+            "outpatients": "hospital outpatient appointments",
+            "community": "community services contacts",
+            "social-care": "adult social care",
+            "deaths": "civil registration deaths",
+        }[self.value]
+
+
+class _Strict(BaseModel):
+    # A misspelt key is an error, not silently ignored: a typo in "retention" must not leave
+    # the default in force without anyone noticing.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Processor(_Strict):
+    name: str = Field(min_length=1)
+    ods_code: OdsCode
+
+
+class Source(_Strict):
+    kind: SourceKind
+    provider: OdsCode = Field(description="ODS code of the organisation that sends the extracts")
+    name: str = ""
+    inbox: str = Field(
+        default="",
+        description="where this provider's extracts arrive (a folder; relative to programme.toml)",
+    )
+    format: str = Field(default="csv", pattern=r"^(csv|parquet|fhir-ndjson)$")
+
+
+class Recipient(_Strict):
+    name: str = Field(min_length=1)
+    purpose: Purpose
+    expires: dt.date
+    fields: list[str] = Field(
+        default_factory=list, description="the fields this recipient's purpose needs"
+    )
+
+
+class ObjectionPolicy(_Strict):
+    """Which objections exclude a person's data. Both on is the lawful default in England."""
+
+    type1: bool = Field(default=True, description="Type 1 opt-out (SNOMED 827241000000103)")
+    national_data_opt_out: bool = True
+
+
+class Programme(_Strict):
+    name: str = Field(min_length=1)
+    controllers: list[PracticeCode] = Field(
+        min_length=1, description="ODS codes of the GP practices that are joint controllers"
+    )
+    processor: Processor
+    start_date: dt.date
+    duration_weeks: int = Field(default=20, ge=1, le=520)
+    identifiable_retention_days: int = Field(default=14, ge=1, le=14)
+    purposes: list[Purpose] = Field(min_length=1)
+
+    @property
+    def end_date(self) -> dt.date:
+        return self.start_date + dt.timedelta(weeks=self.duration_weeks)
+
+
+class ProgrammeConfig(_Strict):
+    programme: Programme
+    sources: list[Source] = Field(min_length=1)
+    recipients: list[Recipient] = Field(default_factory=list)
+    objections: ObjectionPolicy = Field(default_factory=ObjectionPolicy)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ProgrammeConfig:
+        controllers = set(self.programme.controllers)
+        seen: set[tuple[str, str]] = set()
+        for i, source in enumerate(self.sources):
+            key = (source.kind.value, source.provider)
+            if key in seen:
+                raise ValueError(
+                    f"sources[{i}]: {source.kind.value} from {source.provider} is listed twice"
+                )
+            seen.add(key)
+            if source.kind is SourceKind.GP and source.provider not in controllers:
+                raise ValueError(
+                    f"sources[{i}]: GP practice {source.provider} sends data but is not among "
+                    "programme.controllers; add it there or remove the source"
+                )
+        for i, recipient in enumerate(self.recipients):
+            if recipient.purpose not in self.programme.purposes:
+                raise ValueError(
+                    f"recipients[{i}]: purpose {recipient.purpose.value!r} is not one of the "
+                    f"programme's purposes ({', '.join(p.value for p in self.programme.purposes)})"
+                )
+        return self
+
+    def source_for(self, kind: SourceKind | str, provider: str) -> Source | None:
+        for source in self.sources:
+            if source.kind == kind and source.provider == provider:
+                return source
+        return None
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += ("." if path else "") + str(part)
+    return path
+
+
+def _explain(error: dict[str, Any]) -> str:
+    # Pydantic names enum and literal choices in its message already ("Input should be 'a' or
+    # 'b'"); we add the field path and what the user wrote.
+    message = error["msg"].removeprefix("Value error, ")
+    location = _field_path(tuple(p for p in error["loc"] if not str(p).startswith("function")))
+    if error["type"] == "extra_forbidden":
+        message = "is not a setting OpenPHM knows (check the spelling)"
+    elif error["type"] == "missing":
+        message = "is required"
+    got = error.get("input")
+    if error["type"] not in ("missing", "extra_forbidden") and isinstance(got, str | int | float):
+        message += f" (got {got!r})"
+    return f"{location}: {message}" if location else message
+
+
+def parse_config(text: str, source: str = "programme.toml") -> ProgrammeConfig:
+    """Validate programme configuration text; raise ConfigError naming each bad field."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{source} is not valid TOML: {err}") from None
+    try:
+        return ProgrammeConfig.model_validate(data)
+    except ValidationError as err:
+        problems = "\n".join(f"  - {_explain(e)}" for e in err.errors())
+        raise ConfigError(f"{source} has {err.error_count()} problem(s):\n{problems}") from None
+
+
+def load_config(path: Path) -> ProgrammeConfig:
+    """Read and validate a programme.toml file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such configuration file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path} is not UTF-8 text") from None
+    return parse_config(text, str(path))
