@@ -14,10 +14,16 @@ app = typer.Typer(
 )
 
 
+# Each stage that has commands keeps them in `openphm/<stage>/commands.py`, which defines
+# `register(app)`. One line per stage here.
+STAGES: list[str] = []
+
+
 def _register() -> None:
-    # Each stage adds its own commands. Imported here, not at module top, so `phm --help`
-    # stays fast and a stage's heavy dependencies load only when its command runs.
-    pass
+    import importlib
+
+    for stage in STAGES:
+        importlib.import_module(f"openphm.{stage}.commands").register(app)
 
 
 def main() -> None:
