@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import typer
 
+from openphm.console import PhmGroup
+
 app = typer.Typer(
     name="phm",
+    cls=PhmGroup,
     help="OpenPHM: run an NHS population health management programme end to end.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -16,7 +19,7 @@ app = typer.Typer(
 
 # Each stage that has commands keeps them in `openphm/<stage>/commands.py`, which defines
 # `register(app)`. One line per stage here.
-STAGES: list[str] = []
+STAGES: list[str] = ["programme", "governance", "demo", "bench"]
 
 
 def _register() -> None:

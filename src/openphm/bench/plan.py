@@ -1,0 +1,27 @@
+"""Which stages `phm bench` runs, with their arguments. Stages that have not landed yet are
+simply absent: the benchmark always measures what exists."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+
+def plan(out: Path, *, people: int, seed: int) -> list[tuple[str, str, dict[str, Any]]]:
+    region, workspace = out / "region", out / "workspace"
+    stages: list[tuple[str, str, dict[str, Any]]] = []
+    if importlib.util.find_spec("openphm.synth") is not None:
+        stages.append(
+            (
+                "synth",
+                "openphm.bench.stages:synthesise",
+                {"region": region, "people": people, "seed": seed},
+            )
+        )
+        floor_args = {"region": region, "scratch": out}
+        stages.append(("io-floor", "openphm.bench.stages:io_floor", floor_args))
+    stages.append(
+        ("init", "openphm.bench.stages:init_workspace", {"region": region, "workspace": workspace})
+    )
+    return stages

@@ -1,0 +1,72 @@
+"""Roles and what each may do (shared/DESIGN.md "Roles"), checked before every action.
+
+A refusal is itself audited, so the data protection officer sees attempts as well as actions.
+On the command line the role is declared (`--role` or PHM_ROLE) and recorded; the web service
+authenticates accounts before it grants a role. What protects data in the end is the key store:
+a role that is never handed a key cannot read what the key protects.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from enum import StrEnum
+
+from openphm.governance.audit import Actor, AuditLog
+
+
+class Role(StrEnum):
+    PROCESSOR_ENGINEER = "processor-engineer"
+    ANALYST = "analyst"
+    PRACTICE = "practice"
+    DATA_PROTECTION_OFFICER = "data-protection-officer"
+
+
+# Each action a command can take, and the roles that may take it. An action missing here is
+# refused to everyone: new commands must be granted explicitly.
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    "workspace.init": frozenset({Role.PROCESSOR_ENGINEER}),
+    "workspace.status": frozenset(Role),
+    "audit.show": frozenset({Role.DATA_PROTECTION_OFFICER}),
+    "audit.verify": frozenset({Role.DATA_PROTECTION_OFFICER}),
+    "landing.ingest": frozenset({Role.PROCESSOR_ENGINEER}),
+    "landing.quarantine": frozenset({Role.PROCESSOR_ENGINEER}),
+    "landing.read": frozenset({Role.PROCESSOR_ENGINEER}),
+    "landing.retention": frozenset({Role.PROCESSOR_ENGINEER, Role.DATA_PROTECTION_OFFICER}),
+    "identity.link": frozenset({Role.PROCESSOR_ENGINEER}),
+    "practice.register": frozenset({Role.PROCESSOR_ENGINEER}),
+    "linked.query": frozenset({Role.ANALYST}),
+}
+
+
+class Refused(PermissionError):
+    """The actor's role may not take this action. Already written to the audit log."""
+
+
+def current_actor(role: str | None) -> Actor:
+    """The person at the keyboard and the role they act in."""
+    user = os.environ.get("PHM_USER") or getpass.getuser()
+    if role is None:
+        raise Refused(
+            "say which role you act in: --role "
+            + "|".join(r.value for r in Role)
+            + " (or set PHM_ROLE)"
+        )
+    try:
+        return Actor(user=user, role=Role(role).value)
+    except ValueError:
+        raise Refused(
+            f"{role!r} is not a role; roles are: {', '.join(r.value for r in Role)}"
+        ) from None
+
+
+def authorise(audit: AuditLog, actor: Actor, action: str, *, purpose: str | None = None) -> None:
+    """Allow the action or raise Refused, recording the refusal."""
+    allowed = PERMISSIONS.get(action, frozenset())
+    if actor.role in allowed:
+        return
+    reason = f"role {actor.role} may not {action}" + (
+        f"; allowed: {', '.join(sorted(allowed))}" if allowed else ""
+    )
+    audit.record(actor, action, outcome="refused", purpose=purpose, reason=reason)
+    raise Refused(reason)

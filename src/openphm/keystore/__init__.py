@@ -1,0 +1,14 @@
+"""The key store: where every key OpenPHM uses lives, and where keys are destroyed.
+
+Destroying a data key makes the zone files it protects unreadable (crypto-shredding, promises P8
+and P9). The store is an interface (`KeyStore`) so that HashiCorp Vault or a cloud KMS can
+replace the local, file-based implementation without touching the stages that use keys.
+
+Which code may ask for which key is fixed by shared/DESIGN.md "Key material": data keys are
+used by the engine to open zone files; the linkage key only by ``openphm.pseudonymise``.
+"""
+
+from openphm.keystore.base import KeyName, KeyStore, KeyStoreError, MissingKeyError
+from openphm.keystore.local import LocalKeyStore
+
+__all__ = ["KeyName", "KeyStore", "KeyStoreError", "LocalKeyStore", "MissingKeyError"]

@@ -1,0 +1,85 @@
+"""`phm init`, `phm check-config`, `phm status`: setting up a programme and seeing where it is."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from openphm.console import RoleOption, WorkspaceArgument, console
+
+
+def register(app: typer.Typer) -> None:
+    app.command("init")(init)
+    app.command("check-config")(check_config)
+    app.command("status")(status)
+
+
+def init(
+    workspace: WorkspaceArgument,
+    config: Annotated[
+        Path, typer.Option("--config", "-c", help="The programme.toml that describes it.")
+    ],
+    keystore: Annotated[
+        Path | None,
+        typer.Option(help="Put the key store in this new folder instead of WORKSPACE/keys."),
+    ] = None,
+    role: RoleOption = "processor-engineer",
+) -> None:
+    """Create a programme's workspace: zones, key store and audit log."""
+    from openphm.governance.roles import Refused, current_actor
+    from openphm.programme.workspace import Workspace
+
+    actor = current_actor(role)
+    if actor.role != "processor-engineer":
+        # No workspace yet, so no audit log to record the refusal in: say so plainly.
+        raise Refused("only the processor-engineer role may create a workspace")
+    ws = Workspace.create(workspace, config, actor, keystore_dir=keystore)
+    programme = ws.config.programme
+    console.print(f"[green]Created[/] workspace for [bold]{programme.name}[/] at {ws.root}")
+    console.print(
+        f"  runs {programme.start_date} to {programme.end_date} "
+        f"({programme.duration_weeks} weeks); identifiable data kept at most "
+        f"{programme.identifiable_retention_days} days"
+    )
+    console.print(f"  {len(ws.config.sources)} sources; key store: {ws.keystore.directory}")
+
+
+def check_config(
+    config: Annotated[Path, typer.Argument(help="The programme.toml to check.")],
+) -> None:
+    """Check a programme.toml and say what is wrong with it, field by field."""
+    from openphm.programme.config import load_config
+
+    parsed = load_config(config)
+    console.print(
+        f"[green]OK[/] {config}: {parsed.programme.name}, {len(parsed.sources)} sources, "
+        f"{len(parsed.programme.controllers)} controller practices"
+    )
+
+
+def status(workspace: WorkspaceArgument, role: RoleOption = None) -> None:
+    """Show the programme's dates, days left, and what each zone and the key store hold."""
+    from openphm.governance.roles import current_actor
+    from openphm.programme.workspace import ZONES, Workspace
+
+    ws = Workspace.open(workspace)
+    actor = current_actor(role)
+    ws.authorise(actor, "workspace.status")
+    programme = ws.config.programme
+    today = dt.date.today()
+    table = Table(title=f"{programme.name}", show_header=False)
+    table.add_row("runs", f"{programme.start_date} to {programme.end_date}")
+    table.add_row("days left", str(max((programme.end_date - today).days, 0)))
+    table.add_row("identifiable retention", f"{programme.identifiable_retention_days} days")
+    for zone in ZONES:
+        files = [p for p in ws.zone(zone).rglob("*") if p.is_file()]
+        size = sum(p.stat().st_size for p in files)
+        table.add_row(f"zone {zone}", f"{len(files)} files, {size / 1e6:.1f} MB")
+    table.add_row("keys held", str(len(ws.keystore.names())))
+    table.add_row("keys destroyed", str(len(ws.keystore.destroyed())))
+    console.print(table)
+    ws.audit.record(actor, "workspace.status")

@@ -1,0 +1,176 @@
+"""The workspace: a programme's home on disk, one place per zone.
+
+```
+WORKSPACE/
+  workspace.json   format version, programme name, where the key store and inboxes are
+  programme.toml   the validated configuration, as the programme was set up
+  keys/            the local key store (unless another store is named), owner-only
+  landing/         zone 1: identifiable extracts, encrypted, one file and key per batch
+  linked/          zone 3: the de-identified linked population, encrypted (linked.duckdb)
+  outputs/         zone 4: disclosure-controlled releases and cohort lists
+  audit/           the hash-chained audit log
+```
+
+Creating a workspace writes everything into a temporary folder beside the target and renames
+it into place, so a failure part-way leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from openphm import __version__
+from openphm.engine import attach_encrypted, connect
+from openphm.governance.audit import Actor, AuditLog
+from openphm.governance.roles import authorise
+from openphm.keystore import KeyName, KeyStore, LocalKeyStore, MissingKeyError
+from openphm.programme.config import ProgrammeConfig, Source, load_config
+
+FORMAT_VERSION = 1
+META_FILE = "workspace.json"
+CONFIG_FILE = "programme.toml"
+ZONES = ("landing", "linked", "outputs")
+LINKED_DB = "linked/linked.duckdb"
+# Keys every open programme holds. After close they are destroyed, not missing.
+REQUIRED_KEYS = (KeyName.LINKAGE, KeyName.SIGNING, KeyName.LINKED_DATA)
+
+
+class WorkspaceError(RuntimeError):
+    """A workspace that cannot be created or opened; the message says what to do."""
+
+
+@dataclass
+class Workspace:
+    root: Path
+    config: ProgrammeConfig
+    keystore: KeyStore
+    audit: AuditLog
+    meta: dict
+
+    # ----- creating and opening -------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls, root: Path, config_path: Path, actor: Actor, *, keystore_dir: Path | None = None
+    ) -> Workspace:
+        """Create a workspace for the programme in `config_path`. Changes nothing on failure."""
+        root = Path(root).absolute()
+        config_path = Path(config_path).absolute()
+        config = load_config(config_path)
+        if root.exists() and (not root.is_dir() or any(root.iterdir())):
+            raise WorkspaceError(f"{root} already exists; choose a new folder for the workspace")
+        if keystore_dir is not None and Path(keystore_dir).exists():
+            raise WorkspaceError(f"key store {keystore_dir} already exists; name a new folder")
+        root.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{root.name}.", dir=root.parent))
+        try:
+            cls._build(staging, config_path, config, actor, keystore_dir)
+            if root.exists():
+                root.rmdir()  # an empty folder the user made for us
+            os.replace(staging, root)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            if keystore_dir is not None:
+                shutil.rmtree(keystore_dir, ignore_errors=True)
+            raise
+        return cls.open(root)
+
+    @staticmethod
+    def _build(
+        staging: Path,
+        config_path: Path,
+        config: ProgrammeConfig,
+        actor: Actor,
+        keystore_dir: Path | None,
+    ) -> None:
+        for zone in ZONES:
+            (staging / zone).mkdir(mode=0o700)
+        shutil.copyfile(config_path, staging / CONFIG_FILE)
+        store_dir = Path(keystore_dir).absolute() if keystore_dir else staging / "keys"
+        keystore = LocalKeyStore.initialise(store_dir)
+        for name in REQUIRED_KEYS:
+            keystore.create(name)
+        con = connect()
+        attach_encrypted(con, staging / LINKED_DB, "linked", keystore.get(KeyName.LINKED_DATA))
+        con.execute(
+            "CREATE TABLE linked.zone_info AS SELECT 'linked' AS zone, ? AS programme",
+            [config.programme.name],
+        )
+        con.close()
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "created_by": f"openphm {__version__}",
+            "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "programme": config.programme.name,
+            # Relative when the key store lives inside the workspace, so the folder can move.
+            "keystore": "keys" if keystore_dir is None else str(store_dir),
+            "inbox_root": str(config_path.parent),
+        }
+        (staging / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        audit = AuditLog.initialise(staging / "audit")
+        audit.record(
+            actor,
+            "workspace.init",
+            writes=(CONFIG_FILE, *ZONES, "keys"),
+            counts={"keys_created": len(REQUIRED_KEYS), "sources": len(config.sources)},
+        )
+
+    @classmethod
+    def open(cls, root: Path) -> Workspace:
+        root = Path(root).absolute()
+        meta_path = root / META_FILE
+        if not meta_path.is_file():
+            raise WorkspaceError(
+                f"{root} is not an OpenPHM workspace (no {META_FILE}); create one with phm init"
+            )
+        meta = json.loads(meta_path.read_text())
+        version = meta.get("format_version")
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise WorkspaceError(
+                f"{root} was made by a newer OpenPHM ({meta.get('created_by', 'unknown')}, "
+                f"workspace format {version}); this is openphm {__version__}, which reads "
+                f"format {FORMAT_VERSION}: upgrade OpenPHM to use it"
+            )
+        store_dir = Path(meta["keystore"])
+        keystore = LocalKeyStore(store_dir if store_dir.is_absolute() else root / store_dir)
+        for name in REQUIRED_KEYS:
+            if not keystore.has(name) and name not in keystore.destroyed():
+                raise MissingKeyError(
+                    f"the key store for {root} is missing key {name!r}; nothing was changed. "
+                    "Restore the key store from its backup"
+                )
+        config = load_config(root / CONFIG_FILE)
+        return cls(root, config, keystore, AuditLog(root / "audit"), meta)
+
+    # ----- using ----------------------------------------------------------------------------
+
+    def authorise(self, actor: Actor, action: str, *, purpose: str | None = None) -> None:
+        authorise(self.audit, actor, action, purpose=purpose)
+
+    def inbox(self, source: Source) -> Path:
+        """Where a source's extracts arrive (relative inboxes resolve against programme.toml)."""
+        path = Path(source.inbox or ".")
+        return path if path.is_absolute() else Path(self.meta["inbox_root"]) / path
+
+    def zone(self, name: str) -> Path:
+        if name not in ZONES:
+            raise WorkspaceError(f"{name!r} is not a zone; zones are {', '.join(ZONES)}")
+        return self.root / name
+
+    def connect_linked(self, *, read_only: bool = False):
+        """A DuckDB connection with the linked zone attached as schema `linked`."""
+        con = connect()
+        attach_encrypted(
+            con,
+            self.root / LINKED_DB,
+            "linked",
+            self.keystore.get(KeyName.LINKED_DATA),
+            read_only=read_only,
+        )
+        return con
