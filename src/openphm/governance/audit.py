@@ -17,6 +17,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from openphm import clock
+
 GENESIS = "0" * 64
 LOG_FILE = "audit.jsonl"
 HEAD_FILE = "audit.head"
@@ -116,7 +118,7 @@ class AuditLog:
             head = self._read_head()
             entry = AuditEntry(
                 seq=head["seq"] + 1,
-                time=(now or dt.datetime.now(dt.UTC)).isoformat(timespec="microseconds"),
+                time=(now or clock.now()).isoformat(timespec="microseconds"),
                 user=actor.user,
                 role=actor.role,
                 action=action,

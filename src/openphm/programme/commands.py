@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from openphm import clock
 from openphm.console import RoleOption, WorkspaceArgument, console
 
 
@@ -70,7 +70,7 @@ def status(workspace: WorkspaceArgument, role: RoleOption = None) -> None:
     actor = current_actor(role)
     ws.authorise(actor, "workspace.status")
     programme = ws.config.programme
-    today = dt.date.today()
+    today = clock.today()
     table = Table(title=f"{programme.name}", show_header=False)
     table.add_row("runs", f"{programme.start_date} to {programme.end_date}")
     table.add_row("days left", str(max((programme.end_date - today).days, 0)))
