@@ -1,0 +1,57 @@
+"""Fixtures every test folder may use."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from openphm.governance.audit import Actor
+
+
+@pytest.fixture
+def example_config(tmp_path: Path) -> Path:
+    """The example programme.toml, copied where a test may change it."""
+    text = (resources.files("openphm.programme") / "example_programme.toml").read_text()
+    path = tmp_path / "programme.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture
+def engineer() -> Actor:
+    return Actor(user="test-engineer", role="processor-engineer")
+
+
+@pytest.fixture
+def dpo() -> Actor:
+    return Actor(user="test-dpo", role="data-protection-officer")
+
+
+@pytest.fixture
+def analyst() -> Actor:
+    return Actor(user="test-analyst", role="analyst")
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, example_config: Path, engineer: Actor):
+    from openphm.programme.workspace import Workspace
+
+    return Workspace.create(tmp_path / "ws", example_config, engineer)
+
+
+@pytest.fixture(scope="session")
+def cli():
+    """Invoke `phm` in-process: cli(["init", ...]) -> result with exit_code and output."""
+    from typer.testing import CliRunner
+
+    from openphm.cli import _register, app
+
+    _register()
+    runner = CliRunner()
+
+    def invoke(args: list[str], **kwargs):
+        return runner.invoke(app, [str(a) for a in args], **kwargs)
+
+    return invoke
