@@ -1,0 +1,148 @@
+"""Re-identification tokens, opened at the practice (promise P5).
+
+Reads the tokens in a cohort list and the practice's private key; writes nothing. The token
+format is defined here, on the practice side, and the programme seals to it
+(`openphm.pseudonymise.tokens`), so that the one definition lives where tokens are opened.
+
+A token is base64url (no padding) of
+
+    version (1 byte) || key id (8 bytes) || sealed box of: version || key id ||
+                                             length of ODS code (1 byte) || ODS code ||
+                                             the practice's patient reference (UTF-8)
+
+The key id is BLAKE2b-64 of the practice's public key: it lets a practice say "this token is not
+for us" without trying to open it, and reveals no more than which practice a token is for,
+which the cohort list it travels in says already. The sealed copy of the header binds it: a key
+id or version changed in transit fails authentication. A sealed box is randomised, so sealing
+the same patient twice gives two unlinkable tokens; only the private key opens either.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from nacl.exceptions import CryptoError
+from nacl.public import PrivateKey, PublicKey, SealedBox
+
+TOKEN_VERSION = 1
+KEY_ID_BYTES = 8
+_HEADER_BYTES = 1 + KEY_ID_BYTES
+_SEALED_BOX_OVERHEAD = 48  # ephemeral public key (32) + authenticator (16)
+
+
+class TokenError(ValueError):
+    """A token that cannot be opened. Callers count these by kind; nothing is guessed."""
+
+    kind = "unreadable"
+
+
+class MalformedToken(TokenError):
+    kind = "malformed"
+
+
+class TokenForAnotherPractice(TokenError):
+    kind = "for another practice"
+
+
+class TokenTampered(TokenError):
+    kind = "failed authentication"
+
+
+@dataclass(frozen=True)
+class ReidentifiedPatient:
+    ods_code: str
+    patient_ref: str
+
+
+def key_id(public_key: PublicKey) -> bytes:
+    return hashlib.blake2b(bytes(public_key), digest_size=KEY_ID_BYTES).digest()
+
+
+def token_header(public_key: PublicKey) -> bytes:
+    return bytes([TOKEN_VERSION]) + key_id(public_key)
+
+
+def token_plaintext(header: bytes, ods_code: str, patient_ref: str) -> bytes:
+    ods = ods_code.encode("ascii")
+    if not 0 < len(ods) < 256:
+        raise ValueError("an ODS code must be 1 to 255 ASCII characters")
+    return header + bytes([len(ods)]) + ods + patient_ref.encode()
+
+
+def encode_token(header: bytes, sealed: bytes) -> str:
+    return base64.urlsafe_b64encode(header + sealed).rstrip(b"=").decode("ascii")
+
+
+def open_token(
+    token: str, private_key: PrivateKey, *, ods_code: str | None = None
+) -> ReidentifiedPatient:
+    """The patient a token stands for, if it was sealed to this practice's key (and, when
+    `ods_code` is given, names this practice). Raises a `TokenError` subclass otherwise."""
+    raw = _decode(token)
+    header, sealed = raw[:_HEADER_BYTES], raw[_HEADER_BYTES:]
+    if header[0] != TOKEN_VERSION:
+        raise MalformedToken(f"token version {header[0]} is not one this software reads")
+    if header[1:] != key_id(private_key.public_key):
+        raise TokenForAnotherPractice("token was sealed for another practice's key")
+    try:
+        plaintext = SealedBox(private_key).decrypt(sealed)
+    except CryptoError:
+        raise TokenTampered("token failed authentication: altered or damaged") from None
+    if plaintext[:_HEADER_BYTES] != header:
+        raise TokenTampered("token header was altered after sealing")
+    patient = _parse_body(plaintext[_HEADER_BYTES:])
+    if ods_code is not None and patient.ods_code != ods_code:
+        raise TokenForAnotherPractice(
+            f"token names practice {patient.ods_code}, not {ods_code}: it was issued for "
+            "another practice sharing this key"
+        )
+    return patient
+
+
+@dataclass
+class OpenedTokens:
+    """Tokens opened in order: a patient, or None where the token could not be opened, with
+    the failures counted by kind."""
+
+    patients: list[ReidentifiedPatient | None] = field(default_factory=list)
+    failures: Counter[str] = field(default_factory=Counter)
+
+
+def open_tokens(
+    tokens: Iterable[str], private_key: PrivateKey, *, ods_code: str | None = None
+) -> OpenedTokens:
+    opened = OpenedTokens()
+    for token in tokens:
+        try:
+            opened.patients.append(open_token(token, private_key, ods_code=ods_code))
+        except TokenError as failure:
+            opened.patients.append(None)
+            opened.failures[failure.kind] += 1
+    return opened
+
+
+def _decode(token: str) -> bytes:
+    try:
+        text = token.strip().encode("ascii")
+        raw = base64.urlsafe_b64decode(text + b"=" * (-len(text) % 4))
+    except (UnicodeEncodeError, binascii.Error, ValueError):
+        raise MalformedToken("token is not base64url text") from None
+    if len(raw) <= _HEADER_BYTES + _SEALED_BOX_OVERHEAD:
+        raise MalformedToken("token is too short to hold a sealed patient reference")
+    return raw
+
+
+def _parse_body(body: bytes) -> ReidentifiedPatient:
+    ods_length = body[0]
+    try:
+        return ReidentifiedPatient(
+            ods_code=body[1 : 1 + ods_length].decode("ascii"),
+            patient_ref=body[1 + ods_length :].decode(),
+        )
+    except UnicodeDecodeError:
+        raise MalformedToken("token opened but does not hold a patient reference") from None
