@@ -1,0 +1,162 @@
+"""Put the identifiers that tracing compares into one shape, whatever the provider sent.
+
+Reads identifiable columns from the landing zone; writes nothing (returns standardised Arrow
+arrays). Everything here is a vectorised Arrow kernel, so a million-row spine takes seconds.
+A value that cannot be read (a date in no known format, a postcode of the wrong shape, a sex
+code that says "unknown") becomes null, so that it counts as missing, never as a mismatch.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+from functools import cache
+from importlib.resources import files
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# The date formats understood, by the shape a person would recognise. Day before month, as in
+# the UK: 03/04/1990 is 3 April. Anything after the date (a time) is ignored.
+DATE_FORMATS = {
+    "YYYY-MM-DD (or / or .)": r"^(?P<year>\d{4})[-/.](?P<month>\d{1,2})[-/.](?P<day>\d{1,2})$",
+    "DD/MM/YYYY (or - or .)": r"^(?P<day>\d{1,2})[-/.](?P<month>\d{1,2})[-/.](?P<year>\d{4})$",
+    "YYYYMMDD": r"^(?P<year>\d{4})(?P<month>\d{2})(?P<day>\d{2})$",
+}
+EARLIEST_BIRTH_YEAR = 1880
+
+_MALE = ["M", "MALE", "1"]
+_FEMALE = ["F", "FEMALE", "2"]
+_POSTCODE = r"^[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}$"
+# On a standardised postcode ("LS1 4AP"): the outcode (postcode district, "LS1") and area ("LS").
+POSTCODE_OUTCODE = r"^[A-Z0-9]+"
+POSTCODE_AREA = r"^[A-Z]+"
+_MONTH_DAYS = pa.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], pa.int32())
+
+
+def given_names(values: pa.Array) -> pa.Array:
+    """The first forename, upper case, letters only: "mary-anne jo" → "MARYANNE"."""
+    words = _letters_and_spaces(values)
+    return _blank_to_null(pc.list_element(pc.split_pattern(words, " ", max_splits=1), 0))
+
+
+def family_names(values: pa.Array) -> pa.Array:
+    """Upper case, letters only: "O'Brien-Smith" → "OBRIENSMITH"."""
+    return _blank_to_null(pc.replace_substring_regex(_upper(values), r"[^A-Z]", ""))
+
+
+def canonical_given_names(names: pa.Array) -> pa.Array:
+    """A standardised given name with a common nickname replaced by its full form (BOB → ROBERT),
+    so that a nickname and the full name compare equal. Names not in the list are unchanged."""
+    nicknames, full_names = _nicknames()
+    index = pc.index_in(names, value_set=nicknames)
+    return pc.coalesce(pc.take(full_names, index), names)
+
+
+def dates(values: pa.Array) -> pa.Array:
+    """Dates of birth in any of DATE_FORMATS as ISO strings (YYYY-MM-DD); null when the value
+    is in no known format, is not a real date (31/02/1990), or is implausible as a birth date."""
+    text = pc.utf8_trim_whitespace(_strings(values))
+    text = pc.list_element(pc.split_pattern_regex(text, r"[ T]", max_splits=1), 0)
+    parts = {"year": pa.nulls(len(text), pa.int32())}
+    parts |= {"month": parts["year"], "day": parts["year"]}
+    for pattern in DATE_FORMATS.values():
+        found = pc.extract_regex(text, pattern)
+        for name in parts:
+            parts[name] = pc.coalesce(parts[name], pc.struct_field(found, name).cast(pa.int32()))
+    year, month, day = parts["year"], parts["month"], parts["day"]
+    leap = pc.and_(
+        pc.equal(pc.bit_wise_and(year, 3), 0),
+        pc.or_(pc.not_equal(pc.remainder(year, 100), 0), pc.equal(pc.remainder(year, 400), 0)),
+    )
+    in_month = pc.take(_MONTH_DAYS, pc.if_else(pc.less_equal(month, 12), month, 0))
+    in_month = pc.add(in_month, pc.and_(leap, pc.equal(month, 2)).cast(pa.int32()))
+    iso = pc.binary_join_element_wise(
+        pc.utf8_lpad(year.cast(pa.string()), 4, "0"),
+        pc.utf8_lpad(month.cast(pa.string()), 2, "0"),
+        pc.utf8_lpad(day.cast(pa.string()), 2, "0"),
+        "-",
+    )
+    real = pc.and_(
+        pc.and_(pc.greater_equal(month, 1), pc.greater_equal(day, 1)),
+        pc.less_equal(day, in_month),
+    )
+    plausible = pc.and_(
+        pc.greater_equal(year, EARLIEST_BIRTH_YEAR),
+        pc.less_equal(iso, datetime.date.today().isoformat()),
+    )
+    return pc.if_else(pc.fill_null(pc.and_(real, plausible), False), iso, None)
+
+
+def day_month_swapped(iso_dates: pa.Array) -> pa.Array:
+    """The same date with day and month swapped (1990-04-03 → 1990-03-04), where that is a
+    different, real date; else null. For a comparison level tolerant of US-style entry."""
+    year = pc.utf8_slice_codeunits(iso_dates, 0, 4)
+    month = pc.utf8_slice_codeunits(iso_dates, 5, 7)
+    day = pc.utf8_slice_codeunits(iso_dates, 8, 10)
+    swapped = pc.binary_join_element_wise(year, day, month, "-")
+    real = pc.and_(pc.less_equal(day, "12"), pc.not_equal(day, month))
+    return pc.if_else(real, swapped, None)
+
+
+def day_month_unordered(iso_dates: pa.Array) -> pa.Array:
+    """Year with day and month in ascending order: equal for a date and its swapped form, so a
+    blocking rule on it finds both."""
+    year = pc.utf8_slice_codeunits(iso_dates, 0, 4)
+    month = pc.utf8_slice_codeunits(iso_dates, 5, 7)
+    day = pc.utf8_slice_codeunits(iso_dates, 8, 10)
+    low = pc.if_else(pc.less(day, month), day, month)
+    high = pc.if_else(pc.less(day, month), month, day)
+    return pc.binary_join_element_wise(year, low, high, "-")
+
+
+def sexes(values: pa.Array) -> pa.Array:
+    """M or F from any provider's coding (M/F/U, Male/Female/Unknown, 1/2/9); else null."""
+    code = pc.utf8_trim_whitespace(_upper(values))
+    male = pc.is_in(code, value_set=pa.array(_MALE))
+    female = pc.is_in(code, value_set=pa.array(_FEMALE))
+    return pc.if_else(male, "M", pc.if_else(female, "F", pa.scalar(None, pa.string())))
+
+
+def postcodes(values: pa.Array) -> pa.Array:
+    """Upper case with one space before the inward code ("ls14ap" → "LS1 4AP"); null when the
+    value does not have the shape of a UK postcode."""
+    compact = pc.replace_substring_regex(_upper(values), r"[^A-Z0-9]", "")
+    shaped = pc.fill_null(pc.match_substring_regex(compact, _POSTCODE), False)
+    spaced = pc.replace_substring_regex(compact, r"^(.+)(...)$", r"\1 \2")
+    return pc.if_else(shaped, spaced, None)
+
+
+def addresses(values: pa.Array) -> pa.Array:
+    """Upper case, letters, digits, single spaces: "Flat 2, 14 High St." → "FLAT 2 14 HIGH ST"."""
+    words = pc.replace_substring_regex(_upper(values), r"[^A-Z0-9]+", " ")
+    return _blank_to_null(pc.utf8_trim_whitespace(words))
+
+
+def _letters_and_spaces(values: pa.Array) -> pa.Array:
+    text = pc.replace_substring_regex(_upper(values), r"['’\-.]", "")
+    text = pc.replace_substring_regex(text, r"[^A-Z]+", " ")
+    return pc.utf8_trim_whitespace(text)
+
+
+def _upper(values: pa.Array) -> pa.Array:
+    return pc.utf8_upper(_strings(values))
+
+
+def _strings(values) -> pa.Array:
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if not isinstance(values, pa.Array):
+        values = pa.array(values, type=pa.string(), from_pandas=True)
+    return values if pa.types.is_string(values.type) else values.cast(pa.string())
+
+
+def _blank_to_null(values: pa.Array) -> pa.Array:
+    return pc.if_else(pc.equal(pc.utf8_length(values), 0), None, values)
+
+
+@cache
+def _nicknames() -> tuple[pa.Array, pa.Array]:
+    text = files("openphm.identity").joinpath("nicknames.csv").read_text()
+    rows = list(csv.DictReader(text.splitlines()))
+    return pa.array([r["nickname"] for r in rows]), pa.array([r["name"] for r in rows])
