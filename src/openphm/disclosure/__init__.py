@@ -1,0 +1,24 @@
+"""Statistical disclosure control (promise P10): nothing published can identify anyone.
+
+Reads aggregate tables built from zone 3; returns tables safe for zone 4 (outputs). Pure
+functions of their inputs, on by default: the only way round them is an explicit, recorded
+reason (`DisclosureRules.relaxed`).
+"""
+
+from openphm.disclosure.rules import (
+    ROUNDING_MULTIPLE,
+    SUPPRESSION_THRESHOLD,
+    DisclosureError,
+    DisclosureRules,
+)
+from openphm.disclosure.tables import ControlledTable, control_counts, control_table
+
+__all__ = [
+    "ROUNDING_MULTIPLE",
+    "SUPPRESSION_THRESHOLD",
+    "ControlledTable",
+    "DisclosureError",
+    "DisclosureRules",
+    "control_counts",
+    "control_table",
+]
