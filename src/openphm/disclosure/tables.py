@@ -153,8 +153,11 @@ def _totals(
     for group in groups:
         totals[group] = totals[group].astype("string")
     for column in counts:
-        small = totals[f"true_{column}"].map(rules.is_redacted)
-        totals[column] = totals[column].astype("int64").astype("Int64").mask(small)
+        # Small if the true total is small, or if the rounded cells add up to a small number
+        # (cells of 1 and 7 round to 0 and 5: a published 5 would break the rule).
+        rounded = totals[column].astype("int64")
+        small = totals[f"true_{column}"].map(rules.is_redacted) | rounded.map(rules.is_redacted)
+        totals[column] = rounded.astype("Int64").mask(small)
     return totals.loc[:, table.columns]
 
 
