@@ -36,6 +36,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "identity.link": frozenset({Role.PROCESSOR_ENGINEER}),
     "practice.register": frozenset({Role.PROCESSOR_ENGINEER}),
     "linked.query": frozenset({Role.ANALYST}),
+    "programme.close": frozenset({Role.DATA_PROTECTION_OFFICER}),
+    "programme.notice": frozenset(Role),
 }
 
 

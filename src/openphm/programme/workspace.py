@@ -27,7 +27,9 @@ from pathlib import Path
 
 from openphm import __version__
 from openphm.engine import attach_encrypted, connect
+from openphm.governance import certificate
 from openphm.governance.audit import Actor, AuditLog
+from openphm.governance.lifecycle import close_if_due
 from openphm.governance.roles import authorise
 from openphm.keystore import KeyName, KeyStore, LocalKeyStore, MissingKeyError
 from openphm.programme.config import ProgrammeConfig, Source, load_config
@@ -43,6 +45,10 @@ REQUIRED_KEYS = (KeyName.LINKAGE, KeyName.SIGNING, KeyName.LINKED_DATA)
 
 class WorkspaceError(RuntimeError):
     """A workspace that cannot be created or opened; the message says what to do."""
+
+
+class ProgrammeClosedError(WorkspaceError):
+    """The programme has closed and its patient data was destroyed."""
 
 
 @dataclass
@@ -111,6 +117,8 @@ class Workspace:
             # Relative when the key store lives inside the workspace, so the folder can move.
             "keystore": "keys" if keystore_dir is None else str(store_dir),
             "inbox_root": str(config_path.parent),
+            # Recorded now, so a destruction certificate can be checked against it after close.
+            "signing_public_key": certificate.public_key(keystore.get(KeyName.SIGNING)),
         }
         (staging / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
         audit = AuditLog.initialise(staging / "audit")
@@ -146,9 +154,24 @@ class Workspace:
                     "Restore the key store from its backup"
                 )
         config = load_config(root / CONFIG_FILE)
-        return cls(root, config, keystore, AuditLog(root / "audit"), meta)
+        ws = cls(root, config, keystore, AuditLog(root / "audit"), meta)
+        close_if_due(ws)
+        return ws
 
     # ----- using ----------------------------------------------------------------------------
+
+    @property
+    def closed(self) -> bool:
+        return bool(self.meta.get("closed"))
+
+    def require_open(self) -> None:
+        """Refuse to touch patient data after close, saying when and why."""
+        if self.closed:
+            closed = self.meta["closed"]
+            raise ProgrammeClosedError(
+                f"the programme {self.config.programme.name!r} closed on {closed['at']}: all "
+                f"its patient data was destroyed (certificate: {closed['certificate']})"
+            )
 
     def authorise(self, actor: Actor, action: str, *, purpose: str | None = None) -> None:
         authorise(self.audit, actor, action, purpose=purpose)
@@ -165,6 +188,7 @@ class Workspace:
 
     def connect_linked(self, *, read_only: bool = False):
         """A DuckDB connection with the linked zone attached as schema `linked`."""
+        self.require_open()
         con = connect()
         attach_encrypted(
             con,

@@ -1,0 +1,118 @@
+"""The programme's close (P9): all patient data destroyed, a certificate that verifies, and
+every later attempt to read data refused with a message that says when and why."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from openphm.governance.certificate import CertificateError, verify
+from openphm.governance.lifecycle import close_programme
+from openphm.governance.roles import Refused
+from openphm.keystore import KeyName
+from openphm.programme.workspace import ProgrammeClosedError, Workspace
+
+
+@pytest.fixture
+def closed(workspace, dpo):
+    con = workspace.connect_linked()
+    con.execute("CREATE TABLE linked.people AS SELECT range AS id FROM range(10)")
+    con.close()
+    (workspace.zone("landing") / "batch-1.duckdb").write_bytes(b"ciphertext")
+    (workspace.zone("outputs") / "prevalence.csv").write_text("register,count\nhyp,1405\n")
+    closure = close_programme(workspace, dpo, reason="programme finished")
+    return workspace, closure
+
+
+def test_after_close_no_file_of_the_landing_or_linked_zones_remains(closed):
+    ws, closure = closed
+    assert not any(ws.zone("landing").rglob("*"))
+    assert not any(ws.zone("linked").rglob("*"))
+    assert closure.files_deleted == 2
+
+
+def test_after_close_no_data_key_remains(closed):
+    ws, _ = closed
+    assert ws.keystore.names() == [KeyName.SIGNING]
+    assert KeyName.LINKAGE in ws.keystore.destroyed()
+    assert KeyName.LINKED_DATA in ws.keystore.destroyed()
+
+
+def test_released_outputs_and_the_audit_log_are_kept(closed):
+    ws, _ = closed
+    assert (ws.zone("outputs") / "prevalence.csv").exists()
+    assert ws.audit.verify().ok
+    assert list(ws.audit.entries())[-1].action == "programme.close"
+
+
+def test_the_certificate_verifies_against_the_workspaces_key(closed):
+    ws, closure = closed
+    body = verify(closure.certificate, ws.meta["signing_public_key"])
+    assert body["reason"] == "programme finished"
+    assert "linked/linked.duckdb" in body["files_deleted"]["linked"]
+    last = list(ws.audit.entries())[-1]
+    assert body["audit_log_head"] == {"seq": last.seq, "hash": last.hash}
+
+
+def test_a_tampered_certificate_fails(closed):
+    _, closure = closed
+    document = json.loads(closure.certificate.read_text())
+    document["certificate"]["files_deleted"]["linked"] = []
+    closure.certificate.write_text(json.dumps(document))
+    with pytest.raises(CertificateError, match="changed after it was signed"):
+        verify(closure.certificate)
+
+
+def test_a_certificate_resigned_with_another_key_fails(closed):
+    from openphm.governance.certificate import sign
+
+    ws, closure = closed
+    document = json.loads(closure.certificate.read_text())
+    forged = sign(document["certificate"], bytes(range(32)))
+    closure.certificate.write_text(json.dumps(forged))
+    verify(closure.certificate)  # self-consistent…
+    with pytest.raises(CertificateError, match="not this programme's signing key"):
+        verify(closure.certificate, ws.meta["signing_public_key"])  # …but not ours
+
+
+def test_reading_data_after_close_fails_with_when_and_why(closed):
+    ws, _ = closed
+    reopened = Workspace.open(ws.root)
+    with pytest.raises(ProgrammeClosedError, match=r"closed on .*destroyed"):
+        reopened.connect_linked()
+
+
+def test_close_happens_by_itself_once_the_end_date_passes(workspace, monkeypatch):
+    monkeypatch.setenv("PHM_NOW", "2027-03-23T09:00:00")
+    reopened = Workspace.open(workspace.root)
+    assert reopened.closed
+    last = list(reopened.audit.entries())[-1]
+    assert (last.action, last.user) == ("programme.close", "openphm")
+    assert "end date 2027-03-22 passed" in last.reason
+
+
+def test_the_day_before_the_end_the_programme_stays_open(workspace, monkeypatch):
+    monkeypatch.setenv("PHM_NOW", "2027-03-21T23:59:00")
+    assert not Workspace.open(workspace.root).closed
+
+
+def test_only_the_data_protection_officer_may_close(cli, workspace):
+    result = cli(["close", workspace.root, "--reason", "x", "--yes", "--role", "analyst"])
+    assert result.exit_code == 2 and "may not programme.close" in result.output
+    assert not Workspace.open(workspace.root).closed
+
+
+def test_close_from_the_command_line_then_verify(cli, workspace):
+    args = [workspace.root, "--reason", "finished", "--role", "data-protection-officer"]
+    assert cli(["close", *args]).exit_code == 1  # asks for --yes first
+    result = cli(["close", *args, "--yes"])
+    assert result.exit_code == 0, result.output
+    certificate = workspace.zone("outputs") / "destruction-certificate.json"
+    result = cli(["verify-certificate", certificate, "--workspace", workspace.root])
+    assert result.exit_code == 0 and "verifies" in result.output
+
+
+def test_an_analyst_cannot_close_through_the_api_either(workspace, analyst):
+    with pytest.raises(Refused):
+        workspace.authorise(analyst, "programme.close")
