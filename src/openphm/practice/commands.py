@@ -28,15 +28,12 @@ def keygen(
 ) -> None:
     """Make the practice's key pair: send the public key to the programme; keep the private key
     at the practice, where it opens the tokens in cohort lists."""
-    import click
     from rich.console import Console
 
-    from openphm.practice.keys import PracticeKeyError, generate_keypair
+    from openphm.practice.keys import generate_keypair
 
-    try:
-        pair = generate_keypair(directory)
-    except PracticeKeyError as err:
-        raise click.ClickException(str(err)) from None
+    # A PracticeKeyError (a key pair already there) reaches the user as one clear line.
+    pair = generate_keypair(directory)
     console = Console(highlight=False)
     console.print(f"Public key:  {pair.public_key}  (send this to the programme)")
     console.print(f"Private key: {pair.private_key}")

@@ -1,0 +1,101 @@
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import openphm.cli
+from openphm.cli import app
+
+from .people import region
+
+openphm.cli._register()
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("trace")
+    people = region(400, 60, seed=11)
+    # The spine in GP flavour B's column names; records in the canonical names.
+    spine = people.spine.rename(
+        columns={"given_name": "Forename", "family_name": "Surname", "date_of_birth": "DOB"}
+    )
+    spine["DOB"] = pd.to_datetime(spine["DOB"]).dt.strftime("%d/%m/%Y")
+    spine.to_csv(folder / "spine.csv", index=False)
+    people.records.to_csv(folder / "records.csv", index=False)
+    return folder, people
+
+
+def plain(output: str) -> str:
+    """The output without Rich's box drawing and line wrapping."""
+    return " ".join(output.replace("│", " ").split())
+
+
+def run(*args):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def trace_args(folder, **overrides):
+    args = {
+        "--against": folder / "spine.csv",
+        "--map": "given_name=given_name,family_name=family_name,date_of_birth=date_of_birth,"
+        "sex=sex,postcode=postcode",
+        "--against-map": "given_name=Forename,family_name=Surname,date_of_birth=DOB,sex=sex,"
+        "postcode=postcode",
+        "--id": "record_id",
+        "--against-id": "spine_id",
+        "--out": folder / "pairs.csv",
+    } | overrides
+    return ["trace", folder / "records.csv", *[x for kv in args.items() for x in kv]]
+
+
+def test_phm_trace_writes_each_records_best_match_end_to_end(files):
+    folder, people = files
+    result = run(*trace_args(folder))
+    assert result.exit_code == 0, result.output
+    pairs = pd.read_csv(folder / "pairs.csv", dtype={"record_id": str, "spine_id": str})
+    assert list(pairs.columns) == ["record_id", "spine_id", "match_probability"]
+    assert (pairs["match_probability"] >= 0.95).all()
+    assert (pairs["spine_id"] == people.truth.loc[pairs["record_id"]].to_numpy()).all()
+    assert len(pairs) >= 0.9 * people.truth.notna().sum()
+    assert f"{len(pairs)} matched" in result.output
+    # Counts only: no patient's name reaches the screen.
+    assert not any(name in result.output.upper() for name in people.spine["family_name"])
+
+
+def test_a_bad_map_is_named(files):
+    folder, _ = files
+    result = run(*trace_args(folder, **{"--map": "forename=given_name"}))
+    assert result.exit_code == 2
+    assert "'forename' is not a field tracing uses" in plain(result.output)
+    result = run(*trace_args(folder, **{"--map": "given_name"}))
+    assert result.exit_code == 2 and "not FIELD=COLUMN" in plain(result.output)
+
+
+def test_a_missing_column_names_the_file_and_the_column(files):
+    folder, _ = files
+    result = run(*trace_args(folder, **{"--against-map": "given_name=FirstName"}))
+    assert result.exit_code == 2
+    assert "spine.csv has no column 'FirstName' (for given_name)" in plain(result.output)
+
+
+def test_a_missing_file_is_named(files):
+    folder, _ = files
+    result = run(*trace_args(folder, **{"--against": folder / "nowhere.csv"}))
+    assert result.exit_code == 2 and "nowhere.csv" in plain(result.output)
+
+
+def test_repeated_ids_are_refused(files):
+    folder, _ = files
+    result = run(*trace_args(folder, **{"--against-id": "sex"}))
+    assert result.exit_code == 2 and "blank or repeated ids" in plain(result.output)
+
+
+def test_without_id_columns_rows_are_numbered_from_one(files):
+    folder, _ = files
+    args = trace_args(folder)
+    for option in ("--id", "--against-id"):
+        i = args.index(option)
+        del args[i : i + 2]
+    assert run(*args).exit_code == 0
+    pairs = pd.read_csv(folder / "pairs.csv")
+    assert pairs["record_id"].between(1, 60).all() and pairs["spine_id"].between(1, 400).all()

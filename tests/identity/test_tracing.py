@@ -1,0 +1,107 @@
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from openphm.identity import standardise
+from openphm.identity.tracing import TracingError, best_matches, linkage_equity, trace
+
+from .people import region
+
+
+@pytest.fixture(scope="module")
+def small_region():
+    return region(2000, 300, seed=7)
+
+
+def spine_with(person: dict) -> pd.DataFrame:
+    background = region(500, 1, seed=3).spine
+    return pd.concat([background, pd.DataFrame([person])], ignore_index=True)
+
+
+ROBERT = {
+    "spine_id": "TARGET",
+    "given_name": "ROBERT",
+    "family_name": "ASHWORTH",
+    "date_of_birth": "1961-03-07",
+    "sex": "M",
+    "postcode": "LS6 2QT",
+    "address": "14 OTLEY ROAD",
+}
+
+
+def test_tracing_finds_a_person_despite_a_nickname_and_swapped_day_and_month():
+    record = {
+        "record_id": "r1",
+        "given_name": "Bob",
+        "family_name": "Ashworth",
+        "date_of_birth": "1961-07-03",  # day and month swapped
+        "sex": "1",
+    }  # no postcode: the names and date of birth must carry the match
+    pairs = trace(pd.DataFrame([record]), spine_with(ROBERT))
+    assert pairs["spine_id"].tolist() == ["TARGET"]
+    assert pairs["match_probability"].iloc[0] >= 0.95
+
+
+def test_tracing_leaves_a_stranger_unmatched():
+    stranger = {**ROBERT, "record_id": "r1", "given_name": "Zenobia", "sex": "F"}
+    stranger |= {"date_of_birth": "1988-11-23", "postcode": "HX1 1AA"}
+    del stranger["spine_id"]
+    assert trace(pd.DataFrame([stranger]), spine_with(ROBERT)).empty
+
+
+def test_two_equally_good_candidates_leave_a_record_unmatched():
+    scored = pd.DataFrame(
+        {
+            "record_id": ["r1", "r1", "r2", "r2"],
+            "spine_id": ["twin_a", "twin_b", "s1", "s2"],
+            "match_probability": [0.99, 0.99, 0.999, 0.97],
+        }
+    )
+    assert best_matches(scored, 0.95)[["record_id", "spine_id"]].values.tolist() == [["r2", "s1"]]
+
+
+def test_tracing_is_precise_and_finds_nearly_everyone_on_a_synthetic_region(small_region):
+    pairs = trace(small_region.records, small_region.spine)
+    found = pairs.set_index("record_id")["spine_id"].reindex(small_region.truth.index)
+    truth = small_region.truth
+    right = (found == truth).fillna(False)
+    wrong = found.notna() & ~right
+    assert wrong.sum() == 0
+    assert right.sum() / truth.notna().sum() >= 0.97
+    assert found[truth.isna()].isna().all()  # strangers stay unmatched
+
+
+def test_a_missing_id_or_too_few_fields_is_a_clear_error():
+    records = pd.DataFrame({"record_id": ["r1"], "sex": ["M"]})
+    with pytest.raises(TracingError, match="date of birth, a postcode"):
+        trace(records, spine_with(ROBERT))
+    with pytest.raises(TracingError, match="no id column 'record_id'"):
+        trace(records.drop(columns="record_id"), spine_with(ROBERT))
+
+
+def test_linkage_equity_shows_the_match_rate_of_each_group():
+    traced = pd.DataFrame(
+        {"matched": [True, True, False, True], "imd_decile": [1, 1, 1, 10], "sex": list("MFFM")}
+    )
+    table = linkage_equity(traced, by=["imd_decile", "sex"]).set_index(["grouped_by", "group"])
+    assert table.loc[("imd_decile", 1), "match_rate"] == pytest.approx(2 / 3)
+    assert table.loc[("imd_decile", 10), "records"] == 1
+    assert table.loc[("sex", "F"), "difference_from_overall"] == pytest.approx(0.5 - 0.75)
+
+
+def test_dates_in_common_formats_are_understood_and_others_are_missing():
+    sent = ["1961-03-07", "07/03/1961", "19610307", "07-03-1961", "7.3.1961", "31/02/1961", "x"]
+    assert standardise.dates(pa.array(sent)).to_pylist() == ["1961-03-07"] * 5 + [None, None]
+
+
+def test_sex_and_postcode_codings_from_every_provider_agree():
+    assert standardise.sexes(pa.array(["M", "Male", "1", "f", "2", "U", "9"])).to_pylist() == [
+        *"MMMFF",
+        None,
+        None,
+    ]
+    assert standardise.postcodes(pa.array(["ls62qt", "LS6 2QT", "nonsense"])).to_pylist() == [
+        "LS6 2QT",
+        "LS6 2QT",
+        None,
+    ]

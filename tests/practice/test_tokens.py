@@ -1,0 +1,95 @@
+import base64
+
+import pytest
+from nacl.public import PrivateKey
+
+from openphm.practice.keys import generate_keypair, load_private_key, load_public_key
+from openphm.practice.tokens import (
+    MalformedToken,
+    ReidentifiedPatient,
+    TokenForAnotherPractice,
+    TokenTampered,
+    open_token,
+    open_tokens,
+)
+from openphm.pseudonymise.tokens import seal_tokens
+
+PRACTICE_A = PrivateKey.generate()
+PRACTICE_B = PrivateKey.generate()
+
+
+def seal(refs, key=PRACTICE_A, ods="A81001", **kwargs):
+    return seal_tokens(refs, ods_code=ods, public_key=key.public_key, **kwargs)
+
+
+def flip(token: str, position: int) -> str:
+    raw = bytearray(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    raw[position] ^= 0x01
+    return base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=").decode()
+
+
+def test_the_practice_opens_its_own_token(tmp_path):
+    pair = generate_keypair(tmp_path)
+    [token] = seal_tokens(["P123"], ods_code="A81001", public_key=load_public_key(pair.public_key))
+    opened = open_token(token, load_private_key(pair.private_key), ods_code="A81001")
+    assert opened == ReidentifiedPatient("A81001", "P123")
+
+
+def test_practice_b_cannot_open_practice_as_token():
+    [token] = seal(["P123"])
+    with pytest.raises(TokenForAnotherPractice):
+        open_token(token, PRACTICE_B)
+
+
+def test_a_tampered_token_fails_authentication():
+    [token] = seal(["P123"])
+    for position in (20, 40, -1):  # ephemeral key, ciphertext, authenticator
+        with pytest.raises(TokenTampered):
+            open_token(flip(token, position), PRACTICE_A)
+
+
+def test_a_token_whose_header_was_changed_fails():
+    [token] = seal(["P123"])
+    with pytest.raises(MalformedToken):
+        open_token(flip(token, 0), PRACTICE_A)  # the version byte
+    with pytest.raises(TokenForAnotherPractice):
+        open_token(flip(token, 3), PRACTICE_A)  # the key id
+
+
+def test_a_token_naming_another_practice_that_shares_the_key_is_refused():
+    [token] = seal(["P123"], ods="B82002")
+    with pytest.raises(TokenForAnotherPractice, match="B82002"):
+        open_token(token, PRACTICE_A, ods_code="A81001")
+
+
+def test_sealing_the_same_patient_twice_gives_unlinkable_tokens():
+    first, second = seal(["P123", "P123"])
+    assert first != second
+    assert open_token(first, PRACTICE_A) == open_token(second, PRACTICE_A)
+
+
+def test_tokens_come_back_in_order_from_the_thread_pool():
+    refs = [f"P{i}" for i in range(45_000)]  # three chunks
+    tokens = seal(refs, workers=2)
+    assert [open_token(tokens[i], PRACTICE_A).patient_ref for i in (0, 20_000, 44_999)] == [
+        refs[0],
+        refs[20_000],
+        refs[44_999],
+    ]
+
+
+def test_failures_are_counted_by_kind_never_guessed():
+    mine, theirs = seal(["P1", "P2"])[0], seal(["P9"], key=PRACTICE_B)[0]
+    opened = open_tokens([mine, theirs, flip(mine, 40), "not a token"], PRACTICE_A)
+    assert opened.patients[0] == ReidentifiedPatient("A81001", "P1")
+    assert opened.patients[1:] == [None, None, None]
+    assert opened.failures == {
+        "for another practice": 1,
+        "failed authentication": 1,
+        "malformed": 1,
+    }
+
+
+def test_a_patient_without_a_reference_gets_no_token():
+    with pytest.raises(ValueError, match="A81001"):
+        seal(["P1", ""])
