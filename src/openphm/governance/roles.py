@@ -37,6 +37,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "practice.register": frozenset({Role.PROCESSOR_ENGINEER}),
     "linked.query": frozenset({Role.ANALYST}),
     "programme.close": frozenset({Role.DATA_PROTECTION_OFFICER}),
+    "release.request": frozenset({Role.ANALYST}),
+    "release.approve": frozenset({Role.ANALYST, Role.DATA_PROTECTION_OFFICER}),
+    "release.list": frozenset({Role.ANALYST, Role.DATA_PROTECTION_OFFICER}),
     "programme.notice": frozenset(Role),
 }
 

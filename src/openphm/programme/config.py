@@ -131,6 +131,28 @@ class ObjectionPolicy(_Strict):
     national_data_opt_out: bool = True
 
 
+class DisclosurePolicy(_Strict):
+    """Disclosure control for everything that leaves the outputs zone (promise P10)."""
+
+    redact_up_to: int = Field(default=7, ge=0, description="counts from 1 to this are redacted")
+    round_to: int = Field(default=5, ge=1, description="other counts rounded to this multiple")
+    reason: str = Field(default="", description="required when looser than 7 and 5")
+    releases_need_approval: bool = Field(
+        default=True, description="a second person must approve each release"
+    )
+    k_anonymity: int = Field(default=5, ge=2, description="k for recipient extracts")
+
+    @model_validator(mode="after")
+    def _never_looser_without_reason(self) -> DisclosurePolicy:
+        looser = self.redact_up_to < 7 or self.round_to < 5 or self.k_anonymity < 5
+        if looser and not self.reason.strip():
+            raise ValueError(
+                "rules looser than the defaults (redact_up_to 7, round_to 5, k_anonymity 5) "
+                "need a recorded reason"
+            )
+        return self
+
+
 class Programme(_Strict):
     name: str = Field(min_length=1)
     controllers: list[PracticeCode] = Field(
@@ -152,6 +174,7 @@ class ProgrammeConfig(_Strict):
     sources: list[Source] = Field(min_length=1)
     recipients: list[Recipient] = Field(default_factory=list)
     objections: ObjectionPolicy = Field(default_factory=ObjectionPolicy)
+    disclosure: DisclosurePolicy = Field(default_factory=DisclosurePolicy)
 
     @model_validator(mode="after")
     def _consistent(self) -> ProgrammeConfig:
