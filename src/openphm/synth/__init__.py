@@ -1,0 +1,12 @@
+"""The synthetic region (`phm synth`): writes test data only.
+
+Generates, deterministically from a seed, the identifiable extracts that a processor would
+receive from one region's GP practices, trusts, community provider, local authority and death
+registration, in the shapes of docs/extract-formats.md, with realistic noise and injected file
+faults, plus a ground truth (DIR/truth/) for tests. Reads shared reference data
+(`openphm.reference`) and nothing else; nothing here ever reads real patient data.
+"""
+
+from openphm.synth.region import RegionOptions, RegionSummary, generate_region
+
+__all__ = ["RegionOptions", "RegionSummary", "generate_region"]

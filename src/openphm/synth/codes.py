@@ -1,0 +1,73 @@
+"""Codes the generator writes beyond the shared code lists: observations, medicines, hospital
+diagnoses and procedures, emergency care terms. Plausible, commonly used codes chosen by hand;
+the landing stage must treat any code as data, so a wrong pick here is harmless. dm+d ids other
+than amlodipine and ramipril were not checked against a dm+d release. Writes test data only.
+"""
+
+from __future__ import annotations
+
+SYSTOLIC = "163030003"
+DIASTOLIC = "163031004"
+HBA1C = "999791000000106"
+BMI = "60621009"
+SMOKER, EX_SMOKER, NEVER_SMOKED = "77176002", "8517006", "266919005"
+FRAILTY = ("", "925791000000100", "925831000000107", "925861000000102")  # mild..severe
+TYPE1_DISSENT = "827241000000103"
+DISSENT_WITHDRAWN = "827261000000104"
+
+# A repeat medicine per condition (dm+d VMP id, name, quantity per 56-day issue).
+MEDICINES = {
+    "hypertension": ("319773006", "Amlodipine 5mg tablets", "56"),
+    "diabetes": ("325278007", "Metformin 500mg tablets", "112"),
+    "asthma": ("320176004", "Salbutamol 100micrograms/dose inhaler CFC free", "2"),
+    "copd": ("407762005", "Tiotropium 18microgram inhalation powder capsules", "60"),
+    "atrial_fibrillation": ("703907009", "Apixaban 5mg tablets", "112"),
+    "heart_failure": ("318590006", "Bisoprolol 2.5mg tablets", "56"),
+    "ckd": ("318274004", "Ramipril 5mg capsules", "56"),
+    "dementia": ("322016008", "Donepezil 10mg tablets", "56"),
+    "depression": ("321958007", "Sertraline 50mg tablets", "56"),
+    "smi": ("321555004", "Olanzapine 10mg tablets", "56"),
+    "chd": ("320000009", "Atorvastatin 20mg tablets", "56"),
+    "stroke_tia": ("317935006", "Clopidogrel 75mg tablets", "56"),
+    "epilepsy": ("407810007", "Levetiracetam 500mg tablets", "112"),
+    "osteoporosis": ("8143711000001101", "Alendronic acid 70mg tablets", "8"),
+    "rheumatoid_arthritis": ("327166005", "Methotrexate 2.5mg tablets", "32"),
+    "pad": ("317935006", "Clopidogrel 75mg tablets", "56"),
+    "palliative_care": ("322492003", "Morphine sulfate 10mg/5ml oral solution", "300"),
+}
+
+# One ICD-10 code per condition for secondary diagnoses; primary diagnoses draw from the shared
+# ICD-10 list where the condition has one.
+ICD10_SECONDARY = {
+    "hypertension": "I10", "diabetes": "E119", "asthma": "J459", "copd": "J449",
+    "atrial_fibrillation": "I489", "heart_failure": "I509", "ckd": "N183", "dementia": "F03",
+    "depression": "F329", "smi": "F209", "chd": "I251", "stroke_tia": "I64",
+    "epilepsy": "G409", "learning_disability": "F79", "cancer": "C809", "osteoporosis": "M819",
+    "rheumatoid_arthritis": "M069", "pad": "I739", "palliative_care": "Z515",
+}  # fmt: skip
+ICD10_EMERGENCY = ["R074", "J189", "N390", "R55", "R104", "S720", "I219", "J440", "L031",
+                   "A099", "R296", "F059", "I639", "N179", "E86", "J22"]  # fmt: skip
+ICD10_DEATH_OTHER = ["I219", "J189", "C349", "I64", "J449", "F03", "I251", "C509"]
+# Elective: (OPCS-4 procedure, the ICD-10 diagnosis that usually goes with it).
+ELECTIVE = [("C712", "H259"), ("H229", "K573"), ("G459", "K219"), ("W401", "M171"),
+            ("W371", "M161"), ("M459", "R31"), ("T201", "K409"), ("J183", "K802"),
+            ("X352", "C509"), ("M421", "C679")]  # fmt: skip
+OPCS_EMERGENCY = ["U051", "G451", "W461", "H011", "K634"]
+
+ED_COMPLAINTS = ["29857009", "267036007", "21522001", "25064002", "161898004", "271594007",
+                 "422587007", "386661006", "422400008", "125605004", "22253000", "271807003",
+                 "267038008"]  # fmt: skip
+ED_DIAGNOSES = ["233604007", "68566005", "22298006", "49436004", "230690007", "195967001",
+                "13645005", "72704001", "62315008", "84114007", "271737000", "125667009",
+                "44465007", "91175000"]  # fmt: skip
+ED_DISCHARGED_HOME = "306689006"
+ED_ADMITTED = "306706006"
+ED_TRANSFERRED = "19712007"
+
+TREATMENT_FUNCTIONS = ["100", "101", "110", "120", "130", "300", "301", "320", "330", "340",
+                       "400", "502", "800", "370"]  # fmt: skip
+PAEDIATRICS = "420"
+COMMUNITY_SERVICES = ["district nursing", "physiotherapy", "podiatry", "community matron",
+                      "falls service"]  # fmt: skip
+SOCIAL_CARE_SERVICES = ["home care", "residential care", "nursing care", "direct payment",
+                        "reablement"]  # fmt: skip

@@ -1,0 +1,77 @@
+"""Long-term conditions (QOF registers) with onset dates, and frailty. Writes test data only.
+
+A person's chance of a condition is  k * exp(age_slope * (min(age, peak) - 50))
+* exp(deprivation * (10 - IMD decile) / 9) * proneness, for ages the register counts; k is set so
+that the region's prevalence at the end date equals the QOF figure in `calibration`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from openphm.synth import calibration as cal
+from openphm.synth.population import YEAR
+from openphm.synth.timeline import NEVER
+
+MAX_CHANCE = 0.9
+MEAN_YEARS_SINCE_ONSET = 7.0
+# Electronic Frailty Index (Clegg et al. 2016): deficits out of 36; the cut-offs of the four
+# categories, and the deficits that are not QOF conditions (falls, mobility, sight, ...).
+EFI_DEFICITS = 36
+FRAILTY_CUTS = (0.12, 0.24, 0.36)
+FRAILTY_CATEGORIES = ("fit", "mild", "moderate", "severe")
+
+
+def deprivation_factor(imd_decile: np.ndarray, log_ratio: float) -> np.ndarray:
+    """Rate ratio against the least deprived decile: exp(log_ratio) in the most deprived."""
+    return np.exp(log_ratio * (10 - imd_decile) / 9)
+
+
+def _shape(condition: cal.Condition, age: np.ndarray, people: pd.DataFrame) -> np.ndarray:
+    shape = np.exp(condition.age_slope * (np.minimum(age, condition.peak_age) - 50))
+    shape *= deprivation_factor(people["imd_decile"].to_numpy(), condition.deprivation)
+    shape *= people["proneness"].to_numpy()
+    return np.where(age >= condition.min_age, shape, 0.0)
+
+
+def _scale_to(prevalence: float, shape: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    # A few fixed-point steps find k despite the cap on each person's chance.
+    k = prevalence / shape[eligible].mean()
+    for _ in range(4):
+        achieved = np.minimum(k * shape[eligible], MAX_CHANCE).mean()
+        k *= prevalence / achieved
+    return np.minimum(k * shape, MAX_CHANCE)
+
+
+def onset_dates(rng: np.random.Generator, people: pd.DataFrame, end: int) -> np.ndarray:
+    """Onset day of each condition (columns in `calibration.CONDITIONS` order), NEVER if none.
+    Onsets fall before the end date, after the register's minimum age."""
+    dob = people["date_of_birth"].to_numpy()
+    age = (end - dob) / YEAR
+    onset = np.full((len(people), len(cal.CONDITIONS)), NEVER, dtype=np.int32)
+    for j, condition in enumerate(cal.CONDITIONS):
+        chance = _scale_to(
+            condition.prevalence, _shape(condition, age, people), age >= condition.min_age
+        )
+        has = rng.random(len(people)) < chance
+        years_before = np.minimum(
+            rng.exponential(MEAN_YEARS_SINCE_ONSET, size=len(people)),
+            np.maximum(age - condition.min_age, 0.05),
+        )
+        onset[has, j] = (end - years_before[has] * YEAR).astype(np.int32)
+    return onset
+
+
+def extra_deficits(rng: np.random.Generator, people: pd.DataFrame, end: int) -> np.ndarray:
+    """Frailty deficits other than the conditions (per person, as at the end date)."""
+    age = (end - people["date_of_birth"].to_numpy()) / YEAR
+    mean = 2.4 * np.sqrt(people["proneness"].to_numpy()) * np.exp(0.06 * (age - 75))
+    return rng.poisson(np.where(age >= 50, mean, 0.0)).astype(np.int8)
+
+
+def frailty_category(onset: np.ndarray, deficits: np.ndarray, day: int | np.ndarray) -> np.ndarray:
+    """eFI category (0 fit .. 3 severe) as at `day`, from conditions present then."""
+    conditions = (onset <= np.asarray(day).reshape(-1, 1)).sum(axis=1)
+    efi = (conditions + deficits) / EFI_DEFICITS
+    return np.searchsorted(np.array(FRAILTY_CUTS), efi, side="left").astype(np.int8)

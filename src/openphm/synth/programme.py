@@ -1,0 +1,59 @@
+"""The region's programme.toml: the practices as joint controllers, a processor, a start date
+just after the region's end, every provider as a source (never the outside provider), the
+purposes, one recipient and the objection policy. Writes test data only."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from openphm.synth.extracts import TABLES
+
+PROCESSOR = ("Synthetic Region PHM Processor", "YSP01")
+PURPOSES = ["quality-improvement", "prevention", "service-planning", "safety-monitoring"]
+
+
+def programme_toml(
+    practices: list[str], providers: dict[str, list[str]], end: dt.date, data_format: str
+) -> str:
+    """`providers` maps a table name (apc, ecds, ...) to the ODS codes that send it."""
+    start = end + dt.timedelta(days=1)
+    lines = [
+        "# Written by `phm synth`: a programme for the synthetic region (test data only).",
+        "[programme]",
+        'name = "Synthetic region population health management"',
+        f"controllers = [{', '.join(repr(p) for p in practices)}]".replace("'", '"'),
+        f"start_date = {start.isoformat()}",
+        "duration_weeks = 20",
+        "identifiable_retention_days = 14",
+        f"purposes = [{', '.join(f'{p!r}' for p in PURPOSES)}]".replace("'", '"'),
+        "",
+        "[programme.processor]",
+        f'name = "{PROCESSOR[0]}"',
+        f'ods_code = "{PROCESSOR[1]}"',
+        "",
+    ]
+    sources = [("gp", p) for p in practices] + [
+        (TABLES[table].kind, provider) for table, codes in providers.items() for provider in codes
+    ]
+    for kind, provider in sources:
+        lines += [
+            "[[sources]]",
+            f'kind = "{kind}"',
+            f'provider = "{provider}"',
+            f'inbox = "extracts/{kind}/{provider}"',
+            f'format = "{data_format}"',
+            "",
+        ]
+    lines += [
+        "[[recipients]]",
+        'name = "Integrated care board planning team"',
+        'purpose = "service-planning"',
+        f"expires = {(start + dt.timedelta(weeks=20)).isoformat()}",
+        'fields = ["age_band", "sex", "imd_decile", "segment", "risk_score"]',
+        "",
+        "[objections]",
+        "type1 = true",
+        "national_data_opt_out = true",
+        "",
+    ]
+    return "\n".join(lines)
