@@ -115,8 +115,11 @@ def plain_splink(records: pd.DataFrame, spine: pd.DataFrame) -> pd.Series:
     for rule in (block_on("date_of_birth"), block_on("postcode")):
         linker.training.estimate_parameters_using_expectation_maximisation(rule)
     pairs = linker.inference.predict(threshold_match_probability=0.95).as_pandas_dataframe()
-    best = pairs.sort_values("match_probability").groupby("unique_id_l").tail(1)
-    return best.set_index("unique_id_l")["unique_id_r"]
+    left_is_record = pairs["source_dataset_l"] == "records"
+    pairs["record"] = pairs["unique_id_l"].where(left_is_record, pairs["unique_id_r"])
+    pairs["person"] = pairs["unique_id_r"].where(left_is_record, pairs["unique_id_l"])
+    best = pairs.sort_values("match_probability").groupby("record").tail(1)
+    return best.set_index("record")["person"]
 
 
 def bench_tracing(n_spine: int, n_records: int) -> None:
@@ -138,12 +141,14 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=100_000)
     parser.add_argument("--spine", type=int, default=100_000)
     parser.add_argument("--records", type=int, default=6_000)
+    parser.add_argument("--tracing-only", action="store_true")
     args = parser.parse_args()
     print(f"{os.cpu_count()} cores")
-    bench_nhs_numbers(max(args.numbers))
-    for n in args.numbers:
-        bench_pseudonyms(n)
-    bench_tokens(args.tokens)
+    if not args.tracing_only:
+        bench_nhs_numbers(max(args.numbers))
+        for n in args.numbers:
+            bench_pseudonyms(n)
+        bench_tokens(args.tokens)
     bench_tracing(args.spine, args.records)
 
 
