@@ -36,6 +36,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "identity.link": frozenset({Role.PROCESSOR_ENGINEER}),
     "practice.register": frozenset({Role.PROCESSOR_ENGINEER}),
     "linked.query": frozenset({Role.ANALYST}),
+    "linked.tables": frozenset({Role.ANALYST}),
     "programme.close": frozenset({Role.DATA_PROTECTION_OFFICER}),
     "release.request": frozenset({Role.ANALYST}),
     "release.approve": frozenset({Role.ANALYST, Role.DATA_PROTECTION_OFFICER}),
