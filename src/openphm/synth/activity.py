@@ -18,7 +18,7 @@ import pandas as pd
 from openphm import reference
 from openphm.synth import calibration as cal
 from openphm.synth import codes
-from openphm.synth.conditions import deprivation_factor
+from openphm.synth.conditions import deprivation_factor, scaled_chance
 from openphm.synth.population import YEAR
 from openphm.synth.timeline import NEVER
 
@@ -462,12 +462,9 @@ def community(rng, region, chunk) -> pd.DataFrame:
 
 def social_care(rng, region, chunk) -> pd.DataFrame:
     """Clients of the local authority, chosen by need (adults), with one or two services."""
-    weight = np.where(region.age >= 18, region.need**2.5, 0.0)
     adults = (region.age >= 18) & (region.years > 0)
-    scale = cal.SOCIAL_CARE_CLIENT_SHARE_ADULTS * adults.sum() / weight[adults].sum()
-    client = chunk[
-        rng.random(len(chunk)) < np.minimum(scale * weight[chunk], 0.8) * (region.years[chunk] > 0)
-    ]
+    chance = scaled_chance(cal.SOCIAL_CARE_CLIENT_SHARE_ADULTS, region.need**2 * adults, adults)
+    client = chunk[rng.random(len(chunk)) < chance[chunk]]
     services = rng.integers(1, 3, len(client))
     person = np.repeat(client, services)
     n = len(person)

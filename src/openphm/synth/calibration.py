@@ -37,14 +37,16 @@ ETHNICITY_UNRECORDED = 0.08
 
 @dataclass(frozen=True)
 class Condition:
-    """One QOF register: its prevalence, the age range the register counts, and how steeply it
-    rises with age (per year, log scale) and with deprivation (log rate ratio, most vs least
-    deprived decile)."""
+    """One QOF register: its prevalence among people aged `register_age` and over (the register's
+    own denominator), the youngest age at which the generator gives it (`min_age`), and how
+    steeply it rises with age (per year, log scale) and with deprivation (log rate ratio, most
+    vs least deprived decile)."""
 
     name: str
     snomed_cluster: str
     icd10_list: str | None
     prevalence: float
+    register_age: int
     min_age: int
     age_slope: float
     deprivation: float
@@ -52,28 +54,29 @@ class Condition:
 
 
 # QOF 2022-23 (NHS Digital, Quality and Outcomes Framework 2022-23), England register
-# prevalence, with the register's own age denominator. Osteoporosis: the QOF register counts
-# people 50+ with a fragility fracture; we use 1.0% of 50+.
+# prevalence, with the register's own age denominator (all ages unless QOF counts only older
+# patients: diabetes 17+, asthma 6+, CKD 18+, depression 18+, epilepsy 18+, RA 16+).
+# Osteoporosis: the QOF register counts people 50+ with a fragility fracture; we use 1.0% of 50+.
 CONDITIONS = [
-    Condition("hypertension", "qof-hyp", "icd10-hypertension", 0.142, 0, 0.060, 0.25, 85),
-    Condition("diabetes", "qof-dm", "icd10-diabetes", 0.075, 17, 0.045, 0.55, 80),
-    Condition("asthma", "qof-ast", None, 0.065, 6, 0.000, 0.25),
-    Condition("copd", "qof-copd", "icd10-copd", 0.019, 35, 0.070, 1.10, 85),
-    Condition("atrial_fibrillation", "qof-afib", None, 0.021, 30, 0.100, 0.00),
-    Condition("heart_failure", "qof-hf", "icd10-heart-failure", 0.010, 30, 0.095, 0.45),
-    Condition("ckd", "qof-ckd", "icd10-ckd", 0.040, 18, 0.090, 0.20),
-    Condition("dementia", "qof-dem", "icd10-dementia", 0.007, 50, 0.150, 0.10),
-    Condition("depression", "qof-depr", "icd10-depression", 0.132, 18, 0.000, 0.45),
-    Condition("smi", "qof-mh", None, 0.0095, 18, 0.000, 0.90),
-    Condition("chd", "qof-chd", None, 0.030, 30, 0.085, 0.55, 90),
-    Condition("stroke_tia", "qof-strk", None, 0.018, 30, 0.080, 0.35),
-    Condition("epilepsy", "qof-epil", None, 0.008, 18, 0.000, 0.45),
-    Condition("learning_disability", "qof-ld", None, 0.0055, 0, -0.010, 0.40),
-    Condition("cancer", "qof-c19can", "icd10-cancer", 0.035, 18, 0.070, -0.05),
-    Condition("osteoporosis", "qof-osteo", None, 0.010, 50, 0.080, 0.10),
-    Condition("rheumatoid_arthritis", "qof-rarth", None, 0.0077, 16, 0.030, 0.15),
-    Condition("pad", "qof-pad", None, 0.006, 40, 0.080, 0.70),
-    Condition("palliative_care", "qof-palcare", None, 0.005, 18, 0.090, 0.30),
+    Condition("hypertension", "qof-hyp", "icd10-hypertension", 0.142, 0, 0, 0.060, 0.25, 85),
+    Condition("diabetes", "qof-dm", "icd10-diabetes", 0.075, 17, 17, 0.045, 0.55, 80),
+    Condition("asthma", "qof-ast", None, 0.065, 6, 6, 0.000, 0.25),
+    Condition("copd", "qof-copd", "icd10-copd", 0.019, 0, 35, 0.070, 1.10, 85),
+    Condition("atrial_fibrillation", "qof-afib", None, 0.021, 0, 30, 0.100, 0.00),
+    Condition("heart_failure", "qof-hf", "icd10-heart-failure", 0.010, 0, 30, 0.095, 0.45),
+    Condition("ckd", "qof-ckd", "icd10-ckd", 0.040, 18, 18, 0.090, 0.20),
+    Condition("dementia", "qof-dem", "icd10-dementia", 0.007, 0, 50, 0.150, 0.10),
+    Condition("depression", "qof-depr", "icd10-depression", 0.132, 18, 18, 0.000, 0.45),
+    Condition("smi", "qof-mh", None, 0.0095, 0, 18, 0.000, 0.90),
+    Condition("chd", "qof-chd", None, 0.030, 0, 30, 0.085, 0.55, 90),
+    Condition("stroke_tia", "qof-strk", None, 0.018, 0, 30, 0.080, 0.35),
+    Condition("epilepsy", "qof-epil", None, 0.008, 18, 18, 0.000, 0.45),
+    Condition("learning_disability", "qof-ld", None, 0.0055, 0, 0, -0.010, 0.40),
+    Condition("cancer", "qof-c19can", "icd10-cancer", 0.035, 0, 18, 0.070, -0.05),
+    Condition("osteoporosis", "qof-osteo", None, 0.010, 50, 50, 0.080, 0.10),
+    Condition("rheumatoid_arthritis", "qof-rarth", None, 0.0077, 16, 16, 0.030, 0.15),
+    Condition("pad", "qof-pad", None, 0.006, 0, 40, 0.080, 0.70),
+    Condition("palliative_care", "qof-palcare", None, 0.005, 0, 18, 0.090, 0.30),
 ]
 
 # Utilisation per 1,000 people per year, England.

@@ -35,8 +35,9 @@ def _shape(condition: cal.Condition, age: np.ndarray, people: pd.DataFrame) -> n
     return np.where(age >= condition.min_age, shape, 0.0)
 
 
-def _scale_to(prevalence: float, shape: np.ndarray, eligible: np.ndarray) -> np.ndarray:
-    # A few fixed-point steps find k despite the cap on each person's chance.
+def scaled_chance(prevalence: float, shape: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """Chances k * shape, capped at MAX_CHANCE, averaging `prevalence` over the eligible; a few
+    fixed-point steps find k despite the cap."""
     k = prevalence / shape[eligible].mean()
     for _ in range(4):
         achieved = np.minimum(k * shape[eligible], MAX_CHANCE).mean()
@@ -44,15 +45,21 @@ def _scale_to(prevalence: float, shape: np.ndarray, eligible: np.ndarray) -> np.
     return np.minimum(k * shape, MAX_CHANCE)
 
 
-def onset_dates(rng: np.random.Generator, people: pd.DataFrame, end: int) -> np.ndarray:
+def onset_dates(
+    rng: np.random.Generator, people: pd.DataFrame, end: int, boost: np.ndarray | None = None
+) -> np.ndarray:
     """Onset day of each condition (columns in `calibration.CONDITIONS` order), NEVER if none.
-    Onsets fall before the end date, after the register's minimum age."""
+    Onsets fall before the end date, after the register's minimum age. `boost` multiplies each
+    condition's target, to make up for the people with it who die before the end date."""
+    boost = np.ones(len(cal.CONDITIONS)) if boost is None else boost
     dob = people["date_of_birth"].to_numpy()
     age = (end - dob) / YEAR
     onset = np.full((len(people), len(cal.CONDITIONS)), NEVER, dtype=np.int32)
     for j, condition in enumerate(cal.CONDITIONS):
-        chance = _scale_to(
-            condition.prevalence, _shape(condition, age, people), age >= condition.min_age
+        chance = scaled_chance(
+            condition.prevalence * boost[j],
+            _shape(condition, age, people),
+            age >= condition.register_age,
         )
         has = rng.random(len(people)) < chance
         years_before = np.minimum(
@@ -66,7 +73,7 @@ def onset_dates(rng: np.random.Generator, people: pd.DataFrame, end: int) -> np.
 def extra_deficits(rng: np.random.Generator, people: pd.DataFrame, end: int) -> np.ndarray:
     """Frailty deficits other than the conditions (per person, as at the end date)."""
     age = (end - people["date_of_birth"].to_numpy()) / YEAR
-    mean = 2.4 * np.sqrt(people["proneness"].to_numpy()) * np.exp(0.06 * (age - 75))
+    mean = 3.6 * np.sqrt(people["proneness"].to_numpy()) * np.exp(0.07 * (age - 75))
     return rng.poisson(np.where(age >= 50, mean, 0.0)).astype(np.int8)
 
 
@@ -75,3 +82,18 @@ def frailty_category(onset: np.ndarray, deficits: np.ndarray, day: int | np.ndar
     conditions = (onset <= np.asarray(day).reshape(-1, 1)).sum(axis=1)
     efi = (conditions + deficits) / EFI_DEFICITS
     return np.searchsorted(np.array(FRAILTY_CUTS), efi, side="left").astype(np.int8)
+
+
+def prevalence(people: pd.DataFrame, onset: np.ndarray, end: int) -> np.ndarray:
+    """Each condition's prevalence among people registered at the end date, within the ages
+    its register counts (as QOF reports it)."""
+    present = (people["registration_start"].to_numpy() <= end) & (
+        np.minimum(people["leave_date"], people["death_date"]).to_numpy() > end
+    )
+    age = (end - people["date_of_birth"].to_numpy()) / YEAR
+    return np.array(
+        [
+            (onset[present & (age >= c.register_age), j] <= end).mean()
+            for j, c in enumerate(cal.CONDITIONS)
+        ]
+    )

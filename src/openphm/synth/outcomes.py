@@ -15,7 +15,13 @@ import numpy as np
 import pandas as pd
 
 from openphm.synth import calibration as cal
-from openphm.synth.conditions import deprivation_factor, frailty_category
+from openphm.synth.conditions import (
+    deprivation_factor,
+    extra_deficits,
+    frailty_category,
+    onset_dates,
+    prevalence,
+)
 from openphm.synth.population import YEAR
 from openphm.synth.timeline import NEVER, Timeline, day_number
 
@@ -106,6 +112,19 @@ def intercept(lp: np.ndarray, exposure_years: np.ndarray, rate: float) -> float:
     return float(np.log(rate * exposure_years.sum() / (np.exp(lp) * exposure_years).sum()))
 
 
+def intercept_for_events(lp: np.ndarray, exposure_years: np.ndarray, rate: float) -> float:
+    """The intercept that makes the expected number of people with an event (at most one
+    each, as deaths) equal `rate` per person-year. Found by bisection: for the very old, the
+    hazard saturates, so the mean hazard alone would give too few deaths."""
+    wanted = rate * exposure_years.sum()
+    low, high = -40.0, 10.0
+    for _ in range(40):
+        middle = (low + high) / 2
+        expected = (-np.expm1(-np.exp(middle + lp) * exposure_years)).sum()
+        low, high = (middle, high) if expected < wanted else (low, middle)
+    return (low + high) / 2
+
+
 @dataclass
 class Outcomes:
     admission_person: np.ndarray  # emergency admissions, every year simulated
@@ -127,7 +146,7 @@ def simulate(
     prior = np.zeros(n)
     death = np.full(n, NEVER, dtype=np.int64)
     persons, days = [], []
-    hazard = np.zeros(n)
+    window_start = day_number(timeline.start)
     for year_start, year_end in timeline.years():
         s, e = day_number(year_start), day_number(year_end)
         begin = np.maximum(entry, s)
@@ -135,10 +154,12 @@ def simulate(
         lp_death = log_hazard(DEATH, people, onset, deficits, begin, prior)
         lp_em = log_hazard(EMERGENCY, people, onset, deficits, begin, prior)
         span = np.where(at_risk, (np.minimum(e, leave) - begin) / YEAR, 0.0)
-        h_death = np.exp(
-            intercept(lp_death[at_risk], span[at_risk], cal.DEATHS_PER_1000 / 1000) + lp_death
-        )
-        dies = at_risk & (rng.exponential(1.0, n) / h_death < span)
+        # The burn-in year before the window only gives the first year its prior use: nobody
+        # dies in it, so everyone generated is registered at some time in the window.
+        burn_in = e <= window_start
+        a_death = intercept_for_events(lp_death[at_risk], span[at_risk], cal.DEATHS_PER_1000 / 1000)
+        h_death = np.exp(a_death + lp_death)
+        dies = at_risk & ~burn_in & (rng.exponential(1.0, n) / h_death < span)
         death_day = begin + (rng.random(n) * span * YEAR).astype(np.int64)
         death = np.where(dies, death_day, death)
         exposure = np.where(at_risk, (np.minimum(np.minimum(e, leave), death) - begin) / YEAR, 0.0)
@@ -181,3 +202,19 @@ def _true_risk(people, onset, deficits, timeline, last_year_count, last_year_haz
             "p_emergency_from_end": np.where(present, 1 - np.exp(-h_end), np.nan),
         }
     )
+
+
+PROBE_PEOPLE = 200_000
+
+
+def survivor_boost(seed: int, people: pd.DataFrame, timeline: Timeline) -> np.ndarray:
+    """How much to raise each condition's target so that prevalence among the people still
+    registered at the end date (after the model's deaths) meets it: a trial run of conditions
+    and outcomes on up to PROBE_PEOPLE people, with its own random stream."""
+    probe_rng = np.random.default_rng([seed, 1])
+    probe = people.iloc[:PROBE_PEOPLE].copy()
+    end = day_number(timeline.end)
+    onset = onset_dates(probe_rng, probe, end)
+    simulate(probe_rng, probe, onset, extra_deficits(probe_rng, probe, end), timeline)
+    target = np.array([c.prevalence for c in cal.CONDITIONS])
+    return target / np.maximum(prevalence(probe, onset, end), 1e-6)

@@ -21,7 +21,7 @@ from openphm.synth import activity, faults, truth
 from openphm.synth.conditions import extra_deficits, frailty_category, onset_dates
 from openphm.synth.extracts import TABLES, ExtractWriter, append_csv, convert_to_parquet
 from openphm.synth.identifiers import as_recorded
-from openphm.synth.outcomes import simulate
+from openphm.synth.outcomes import simulate, survivor_boost
 from openphm.synth.population import make_people, make_practices
 from openphm.synth.programme import programme_toml
 from openphm.synth.registers import snapshots
@@ -89,7 +89,7 @@ def generate_region(
     progress("people, conditions and outcomes")
     practices = make_practices(rng, options.practices)
     people = make_people(rng, options.people, timeline, practices)
-    onset = onset_dates(rng, people, end)
+    onset = onset_dates(rng, people, end, survivor_boost(options.seed, people, timeline))
     deficits = extra_deficits(rng, people, end)
     outcomes = simulate(rng, people, onset, deficits, timeline)
     frailty = frailty_category(onset, deficits, end)
