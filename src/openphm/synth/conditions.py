@@ -73,7 +73,7 @@ def onset_dates(
 def extra_deficits(rng: np.random.Generator, people: pd.DataFrame, end: int) -> np.ndarray:
     """Frailty deficits other than the conditions (per person, as at the end date)."""
     age = (end - people["date_of_birth"].to_numpy()) / YEAR
-    mean = 3.6 * np.sqrt(people["proneness"].to_numpy()) * np.exp(0.07 * (age - 75))
+    mean = 3.3 * np.sqrt(people["proneness"].to_numpy()) * np.exp(0.07 * (age - 75))
     return rng.poisson(np.where(age >= 50, mean, 0.0)).astype(np.int8)
 
 
