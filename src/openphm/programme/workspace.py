@@ -156,6 +156,10 @@ class Workspace:
         config = load_config(root / CONFIG_FILE)
         ws = cls(root, config, keystore, AuditLog(root / "audit"), meta)
         close_if_due(ws)
+        # Promise P8: overdue identifiable data is destroyed before any command can use it.
+        from openphm.landing.retention import enforce_retention  # here: landing imports us
+
+        enforce_retention(ws)
         return ws
 
     # ----- using ----------------------------------------------------------------------------

@@ -1,0 +1,245 @@
+"""One adapter per source kind: which tables a provider of that kind sends, the provider's
+column names and value conventions, and the canonical table each one lands in.
+
+Reads nothing and writes nothing; it is the declaration that the landing load compiles
+(openphm.landing.schema). docs/extract-formats.md is the contract these declarations follow:
+a new provider format is a new `Schema` here (and a new section there), nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from openphm.landing.schema import (
+    ICD10,
+    OPCS4,
+    Choice,
+    Code,
+    Date,
+    Field,
+    NhsNumber,
+    Number,
+    Schema,
+    Text,
+)
+from openphm.programme.config import SourceKind
+
+
+@dataclass(frozen=True)
+class Table:
+    """A provider table (the `<table>` part of the file name) and where it lands."""
+
+    token: str
+    canonical: str
+    flavours: dict[str, Schema]
+    snapshot: bool = False  # the whole list as at the period, not the activity since the last
+
+    @property
+    def reference(self) -> Schema:
+        """The first flavour: its field names and kinds are the canonical table's columns."""
+        return next(iter(self.flavours.values()))
+
+
+# ----- GP practices: flavour A (EMIS-like) declared once, flavour B (TPP-like) derived --------
+
+_SEX_A = Choice.of("M", "F", "U")
+_SEX_B = Choice({"Male": "M", "Female": "F", "Unknown": "U"})
+_OBJECTION_CODES = Choice.of("827241000000103", "827261000000104")
+
+
+def _gp_a() -> dict[str, tuple[Field, ...]]:
+    return {
+        "patients": (
+            Field("patient_ref", required=True),
+            Field("nhs_number", NhsNumber()),
+            Field("given_name"),
+            Field("family_name"),
+            Field("sex", _SEX_A, required=True),
+            Field("date_of_birth", Date(), required=True),
+            Field("address_line_1"),
+            Field("address_line_2"),
+            Field("town"),
+            Field("postcode", Text(upper=True)),
+            Field("ethnicity_code", Code()),
+        ),
+        "registrations": (
+            Field("patient_ref", required=True),
+            Field("registration_start", Date(), required=True),
+            Field("registration_end", Date(not_before=("registration_start",))),
+            Field("deregistration_reason", Choice.of("moved", "died", "other")),
+        ),
+        "events": (
+            Field("patient_ref", required=True),
+            Field("event_date", Date(), required=True),
+            Field("snomed_code", Code(), required=True),
+            Field("value", Number()),
+            Field("unit"),
+        ),
+        "medications": (
+            Field("patient_ref", required=True),
+            Field("issue_date", Date(), required=True),
+            Field("dmd_code", Code(system="dm+d"), required=True),
+            Field("drug_name"),
+            Field("quantity", Number()),
+        ),
+        "consultations": (
+            Field("patient_ref", required=True),
+            Field("consultation_date", Date(), required=True),
+            Field(
+                "consultation_type",
+                Choice.of("face-to-face", "telephone", "video", "home-visit"),
+            ),
+            Field("staff_role", Choice.of("GP", "nurse", "pharmacist", "other")),
+        ),
+        "objections": (
+            Field("patient_ref", required=True),
+            Field("recorded_date", Date(), required=True),
+            Field("snomed_code", _OBJECTION_CODES, required=True),
+        ),
+    }
+
+
+# Flavour B's name for each flavour A column (docs/extract-formats.md, GP tables).
+_GP_B_NAMES = {
+    "patient_ref": "PatientID",
+    "nhs_number": "NHSNumber",
+    "given_name": "Forename",
+    "family_name": "Surname",
+    "sex": "Gender",
+    "date_of_birth": "DateOfBirth",
+    "address_line_1": "AddressLine1",
+    "address_line_2": "AddressLine2",
+    "town": "Town",
+    "postcode": "Postcode",
+    "ethnicity_code": "EthnicityCode",
+    "registration_start": "RegistrationDate",
+    "registration_end": "DeregistrationDate",
+    "deregistration_reason": "DeregistrationReason",
+    "event_date": "EventDate",
+    "snomed_code": "SnomedCode",
+    "value": "NumericValue",
+    "unit": "Unit",
+    "issue_date": "IssueDate",
+    "dmd_code": "DmdCode",
+    "drug_name": "DrugName",
+    "quantity": "Quantity",
+    "consultation_date": "ConsultationDate",
+    "consultation_type": "ConsultationType",
+    "staff_role": "StaffRole",
+    "recorded_date": "RecordedDate",
+}
+
+
+def _as_flavour_b(f: Field) -> Field:
+    kind = f.kind
+    if isinstance(kind, Date):
+        kind = Date(format="%d/%m/%Y", not_before=kind.not_before)
+    elif kind == _SEX_A:
+        kind = _SEX_B
+    return Field(f.name, kind, f.required, source=_GP_B_NAMES[f.name])
+
+
+def _gp_tables() -> tuple[Table, ...]:
+    return tuple(
+        Table(
+            token,
+            f"gp_{token}",
+            {"A": Schema(fields), "B": Schema(tuple(_as_flavour_b(f) for f in fields))},
+            snapshot=token in ("patients", "registrations"),
+        )
+        for token, fields in _gp_a().items()
+    )
+
+
+# ----- Secondary care, community, social care and deaths --------------------------------------
+
+_BORN = ("date_of_birth",)
+
+
+def _identifiers() -> tuple[Field, ...]:
+    """The identifiers every non-GP record carries (1/2/9 is NHS Data Dictionary stated
+    gender; blank or invalid NHS numbers are left for tracing)."""
+    return (
+        Field("nhs_number", NhsNumber()),
+        Field("given_name"),
+        Field("family_name"),
+        Field("date_of_birth", Date()),
+        Field("sex", Choice({"1": "M", "2": "F", "9": "U"})),
+        Field("postcode", Text(upper=True)),
+    )
+
+
+def _one(token: str, canonical: str, *fields: Field) -> tuple[Table, ...]:
+    return (Table(token, canonical, {"standard": Schema((*_identifiers(), *fields))}),)
+
+
+_ADMISSION_METHODS = Choice.of("11", "12", "13", *(str(n) for n in range(21, 29)), "31", "32", "81")
+
+ADAPTERS: dict[SourceKind, tuple[Table, ...]] = {
+    SourceKind.GP: _gp_tables(),
+    SourceKind.ADMITTED_CARE: _one(
+        "apc",
+        "apc_spells",
+        Field("spell_id", required=True),
+        Field("admission_date", Date(not_before=_BORN), required=True),
+        Field("discharge_date", Date(not_before=(*_BORN, "admission_date"))),
+        Field("admission_method", _ADMISSION_METHODS, required=True),
+        Field("primary_diagnosis", Code("ICD-10", ICD10), required=True),
+        Field("secondary_diagnoses", Code("ICD-10", ICD10, separator=";")),
+        Field("primary_procedure", Code("OPCS-4", OPCS4)),
+        Field("discharge_destination", Code("NHS Data Dictionary", r"[0-9]{2}")),
+    ),
+    SourceKind.EMERGENCY_CARE: _one(
+        "ecds",
+        "ec_attendances",
+        Field("attendance_id", required=True),
+        Field("arrival_date", Date(not_before=_BORN), required=True),
+        Field("department_type", Choice.of("01", "02", "03", "04"), required=True),
+        Field("chief_complaint", Code()),
+        Field("diagnosis", Code()),
+        Field("discharge_destination", Code()),
+    ),
+    SourceKind.OUTPATIENTS: _one(
+        "opa",
+        "op_appointments",
+        Field("appointment_id", required=True),
+        Field("appointment_date", Date(not_before=_BORN), required=True),
+        Field("treatment_function_code", Code("treatment function", r"[0-9]{3}")),
+        Field("first_attendance", Choice.of("1", "2")),
+        Field("attendance_status", Choice.of("2", "3", "5", "6", "7"), required=True),
+    ),
+    SourceKind.COMMUNITY: _one(
+        "community",
+        "community_contacts",
+        Field("contact_id", required=True),
+        Field("contact_date", Date(not_before=_BORN), required=True),
+        Field("service"),
+        Field("contact_type", Choice.of("face-to-face", "telephone", "video")),
+    ),
+    SourceKind.SOCIAL_CARE: _one(
+        "socialcare",
+        "social_care_services",
+        Field("client_id", required=True),
+        Field("service_start", Date(not_before=_BORN), required=True),
+        Field("service_end", Date(not_before=(*_BORN, "service_start"))),
+        Field("service_type"),
+        Field("primary_support_reason"),
+    ),
+    SourceKind.DEATHS: _one(
+        "deaths",
+        "deaths",
+        Field("death_registration_id", required=True),
+        Field("date_of_death", Date(not_before=_BORN), required=True),
+        Field("underlying_cause", Code("ICD-10", ICD10)),
+        Field("place_of_death", Choice.of("hospital", "home", "care home", "hospice", "other")),
+    ),
+}
+
+
+def table_for(kind: SourceKind, token: str) -> Table | None:
+    return next((t for t in ADAPTERS[kind] if t.token == token), None)
+
+
+def canonical_tables() -> dict[str, Table]:
+    """Every canonical table and the adapter table that declares it."""
+    return {t.canonical: t for tables in ADAPTERS.values() for t in tables}

@@ -1,0 +1,105 @@
+"""`phm ingest`, `phm quarantine`, `phm retention`: landing extracts and looking after zone 1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from openphm.console import RoleOption, UserFacingError, WorkspaceArgument, console
+
+
+def register(app: typer.Typer) -> None:
+    app.command("ingest")(ingest)
+    app.command("quarantine")(quarantine)
+    app.command("retention")(retention)
+
+
+class FilesRefused(UserFacingError):
+    """Some files were refused whole; the others were loaded."""
+
+
+def ingest(
+    workspace: WorkspaceArgument,
+    paths: Annotated[
+        list[Path], typer.Argument(help="Extract files, or folders searched recursively.")
+    ],
+    role: RoleOption = "processor-engineer",
+) -> None:
+    """Land providers' extracts in the landing zone: validate, quarantine bad rows, refuse
+    files the programme does not take. Loading the same file again changes nothing."""
+    from rich.progress import Progress
+
+    from openphm.governance.roles import current_actor
+    from openphm.landing.ingest import LOADED, REFUSED, UNCHANGED, ingest
+    from openphm.programme.workspace import Workspace
+
+    ws = Workspace.open(workspace)
+    actor = current_actor(role)
+    colour = {LOADED: "green", UNCHANGED: "yellow", REFUSED: "red"}
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("landing extracts", total=None)
+
+        def show(outcome) -> None:
+            progress.console.print(
+                f"[{colour[outcome.status]}]{outcome.status}[/] {outcome.message}", soft_wrap=True
+            )
+            progress.advance(task)
+
+        report = ingest(ws, paths, actor, on_file=show)
+    console.print(
+        f"{report.count(LOADED)} file(s) loaded"
+        + (f" in batch {report.batch_id}" if report.batch_id else "")
+        + f", {report.count(UNCHANGED)} unchanged, {report.count(REFUSED)} refused"
+    )
+    if report.count(REFUSED):
+        raise FilesRefused(
+            f"{report.count(REFUSED)} file(s) refused whole (listed above, and in the audit log)"
+        )
+
+
+def quarantine(
+    workspace: WorkspaceArgument,
+    rows: Annotated[bool, typer.Option("--rows", help="List the row numbers too.")] = False,
+    role: RoleOption = "processor-engineer",
+) -> None:
+    """List the rows held back at landing, per file, field and reason (never their values)."""
+    from openphm.engine import connect
+    from openphm.governance.roles import current_actor
+    from openphm.landing.read import quarantine as held_back
+    from openphm.programme.workspace import Workspace
+
+    ws = Workspace.open(workspace)
+    actor = current_actor(role)
+    con = connect()
+    held = held_back(ws, con, actor)
+    if not held:
+        console.print("Nothing is held in quarantine.")
+        return
+    table = Table(title="Quarantine")
+    for column in ("file", "field", "reason", "rows"):
+        table.add_column(column)
+    if rows:
+        table.add_column("row numbers")
+    for h in held:
+        cells = [h.file, h.field, h.reason, str(h.rows)]
+        if rows:
+            cells.append(", ".join(map(str, h.row_numbers)))
+        table.add_row(*cells)
+    console.print(table)
+
+
+def retention(workspace: WorkspaceArgument, role: RoleOption = None) -> None:
+    """Destroy identifiable landing data older than the programme's retention period."""
+    from openphm.governance.roles import current_actor
+    from openphm.landing.retention import run_retention
+    from openphm.programme.workspace import Workspace
+
+    ws = Workspace.open(workspace)
+    report = run_retention(ws, current_actor(role))
+    console.print(
+        f"Destroyed {report.batches} batch(es) ({report.files} file(s), {report.rows} rows) "
+        f"that arrived on or before {report.cutoff:%Y-%m-%d %H:%M} UTC"
+    )

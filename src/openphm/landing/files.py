@@ -1,0 +1,155 @@
+"""Finding providers' extract files and reading what their names and places say.
+
+Reads file names, folders and bytes (for the fingerprint); writes nothing. The layout is the
+contract's (docs/extract-formats.md): `<source kind>/<ODS code>/<ODS>_<table>_<YYYYMM>[_r<N>].csv`
+(or `.parquet`, or `<ODS>_<ResourceType>_<YYYYMM>.ndjson` for FHIR R4 bulk export). A file that
+does not follow it is refused whole, with a message that names the file and says what to do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from openphm.console import UserFacingError
+from openphm.landing.adapters import Table, table_for
+from openphm.programme.config import ProgrammeConfig, SourceKind
+
+_NAME = re.compile(
+    r"^(?P<ods>[A-Z0-9]{3,6})_(?P<table>[A-Za-z]+)_(?P<period>[0-9]{4}(0[1-9]|1[0-2]))"
+    r"(?:_r(?P<revision>[2-9]|[1-9][0-9]+))?\.(?P<ext>csv|parquet|ndjson)$"
+)
+# FHIR resource types and the GP table their resources land in (docs/landing.md, "FHIR").
+FHIR_RESOURCES = {
+    "Patient": "patients",
+    "Encounter": "consultations",
+    "Condition": "events",
+    "Observation": "events",
+    "MedicationRequest": "medications",
+}
+_ARCHIVES = (".zip", ".gz", ".7z", ".tar", ".tgz", ".bz2", ".xz")
+
+
+class PathNotFound(UserFacingError):
+    """A path given to `phm ingest` does not exist."""
+
+
+class Refused(UserFacingError):
+    """A file refused whole: nothing of it is loaded. The message names the file."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Extract:
+    """A file whose name and place say what it is and who sent it."""
+
+    path: Path
+    kind: SourceKind
+    provider: str
+    table: Table
+    period: str
+    revision: int
+    format: str  # csv, parquet or fhir
+    resource: str = ""  # FHIR resource type
+
+    @property
+    def slot(self) -> tuple[str, str, str, str]:
+        """What a resubmission replaces: the same provider, kind, table and period. A FHIR
+        file's slot is its resource type, since two types can land in one table."""
+        return (self.kind.value, self.provider, self.resource or self.table.token, self.period)
+
+
+def find(paths: Iterable[Path]) -> list[Path]:
+    """Every file under the given files and folders, in a stable order; fails before anything
+    is read if a path does not exist."""
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if not path.exists():
+            raise PathNotFound(f"{path}: no such file or folder; nothing was loaded")
+        if path.is_dir():
+            found.extend(p for p in sorted(path.rglob("*")) if p.is_file() and _visible(p, path))
+        else:
+            found.append(path)
+    return list(dict.fromkeys(p.absolute() for p in found))
+
+
+def _visible(path: Path, root: Path) -> bool:
+    return not any(part.startswith(".") for part in path.relative_to(root).parts)
+
+
+def identify(path: Path, config: ProgrammeConfig) -> Extract:
+    """What the file is, from its name and folders; Refused if the programme does not take it."""
+    if path.suffix.lower() in _ARCHIVES:
+        raise Refused(
+            path,
+            "is an archive; OpenPHM does not unpack archives (a file inside could bypass the "
+            "checks on names and sizes): unpack it into the inbox and ingest the folder",
+        )
+    match = _NAME.match(path.name)
+    if not match:
+        raise Refused(
+            path,
+            "the name does not follow <ODS code>_<table>_<YYYYMM>[_r<N>].csv|parquet|ndjson "
+            "(docs/extract-formats.md); rename it or ask the provider to resend it",
+        )
+    provider_folder, kind_folder = path.parent.name, path.parent.parent.name
+    try:
+        kind = SourceKind(kind_folder)
+    except ValueError:
+        raise Refused(
+            path,
+            f"is not in a <source kind>/<ODS code>/ folder (the folder {kind_folder!r} is not "
+            f"a source kind; kinds are {', '.join(k.value for k in SourceKind)})",
+        ) from None
+    ods = match["ods"]
+    if provider_folder != ods:
+        raise Refused(
+            path, f"the file name says provider {ods} but it is in the folder of {provider_folder}"
+        )
+    if config.source_for(kind, ods) is None:
+        raise Refused(
+            path,
+            f"the programme does not list {kind.value} extracts from {ods}; add the source to "
+            "programme.toml if it should take part",
+        )
+    token, resource, fmt = match["table"], "", match["ext"]
+    if fmt == "ndjson":
+        if kind is not SourceKind.GP or token not in FHIR_RESOURCES:
+            raise Refused(
+                path,
+                "FHIR bulk export is mapped for GP practices' Patient, Encounter, Condition, "
+                "Observation and MedicationRequest resources only",
+            )
+        resource, token, fmt = token, FHIR_RESOURCES[token], "fhir"
+    table = table_for(kind, token)
+    if table is None:
+        raise Refused(
+            path,
+            f"{kind.value} extracts have no table {token!r}; the tables are "
+            f"{', '.join(_tokens(kind))}",
+        )
+    return Extract(
+        path, kind, ods, table, match["period"], int(match["revision"] or 1), fmt, resource
+    )
+
+
+def _tokens(kind: SourceKind) -> list[str]:
+    from openphm.landing.adapters import ADAPTERS
+
+    return [t.token for t in ADAPTERS[kind]]
+
+
+def fingerprint(path: Path) -> str:
+    """SHA-256 of the file's bytes, read in blocks so a 2 GB file costs no memory."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 22):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,290 @@
+"""`phm ingest`: land providers' extracts in zone 1, all of a run's files in one batch, atomically.
+
+Reads providers' files; writes zone 1 (one new encrypted batch file with its own data key), the
+landing catalog and the audit log. A run commits in three steps: the batch is written under a
+temporary name, renamed into place, and then named in the catalog, whose atomic replacement is
+the commit point. A run killed at any moment leaves a temporary file, an uncatalogued batch or a
+key that no catalogued batch uses; the next command that takes the landing lock removes them
+(`clean_debris`), so the zone is as it was before the run, and running the same command again
+completes it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import secrets
+import shutil
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from openphm import clock
+from openphm.engine import attach_encrypted, connect
+from openphm.governance.audit import Actor
+from openphm.keystore import KeyName
+from openphm.landing import catalog as cat
+from openphm.landing.files import Extract, Refused, find, fingerprint, identify
+from openphm.landing.load import Counts, load_extract, prepare
+from openphm.landing.readers import open_extract
+from openphm.programme.workspace import Workspace
+
+ALIAS = "batch"
+_BATCH_FILE = re.compile(r"^\.?batch-(?P<id>[0-9a-z-]+)\.duckdb(\.tmp)?(\.wal)?$")
+LOADED, UNCHANGED, REFUSED = "loaded", "unchanged", "refused"
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """What became of one file. `message` names the file's fate and never a value in it."""
+
+    path: Path
+    status: str  # loaded, unchanged or refused
+    message: str
+    counts: Counts | None = None
+    submission_id: str = ""
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    batch_id: str | None
+    outcomes: tuple[FileOutcome, ...]
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+
+def batch_path(zone: Path, batch_id: str) -> Path:
+    return zone / f"batch-{batch_id}.duckdb"
+
+
+def ingest(
+    ws: Workspace,
+    paths: Iterable[Path],
+    actor: Actor,
+    *,
+    on_file: Callable[[FileOutcome], None] | None = None,
+) -> IngestReport:
+    """Load every file under `paths` into zone 1 in one batch; refuse whole the files the
+    programme does not take; change nothing for files already landed."""
+    ws.authorise(actor, "landing.ingest")
+    files = find(paths)
+    zone = ws.zone("landing")
+    with cat.locked(zone):
+        clean_debris(ws, actor)
+        catalog = cat.load(zone)
+        arrived = clock.now()
+        outcomes: list[FileOutcome] = []
+        todo: list[tuple[Extract, str]] = []
+        for path in files:
+            outcome, extract, sha = _triage(path, ws, catalog, todo)
+            if outcome:
+                outcomes.append(outcome)
+                _record(ws, actor, outcome)
+                if on_file:
+                    on_file(outcome)
+            else:
+                todo.append((extract, sha))
+        batch_id = None
+        if todo:
+            batch_id, loaded = _load_batch(ws, catalog, todo, arrived, actor, on_file)
+            outcomes.extend(loaded)
+    return IngestReport(batch_id, tuple(outcomes))
+
+
+def _triage(path: Path, ws: Workspace, catalog: cat.Catalog, todo: list[tuple[Extract, str]]):
+    """(outcome, None, "") for a file refused or already landed; (None, extract, sha256) for
+    a file to load."""
+    try:
+        extract = identify(path, ws.config)
+    except Refused as refusal:
+        return FileOutcome(path, REFUSED, str(refusal)), None, ""
+    sha = fingerprint(path)
+    earlier = catalog.by_fingerprint(sha)
+    if earlier:
+        fate = (
+            "was destroyed by retention, so it is not landed again"
+            if earlier.state == cat.DESTROYED
+            else "nothing changed"
+        )
+        message = (
+            f"{path}: already landed on {earlier.arrived[:10]} as {earlier.submission_id}; {fate}"
+        )
+        return FileOutcome(path, UNCHANGED, message, submission_id=earlier.submission_id), None, ""
+    if any(sha == s for _, s in todo):
+        return FileOutcome(path, UNCHANGED, f"{path}: the same file is given twice"), None, ""
+    clash = next(
+        (
+            s.file
+            for s in catalog.submissions
+            if s.slot == extract.slot and s.revision == extract.revision
+        ),
+        None,
+    ) or next(
+        (e.path.name for e, _ in todo if e.slot == extract.slot and e.revision == extract.revision),
+        None,
+    )
+    if clash:
+        reason = (
+            f"{clash} was already landed for the same provider, table and period, with "
+            f"different content; send a correction as _r{extract.revision + 1}"
+        )
+        return FileOutcome(path, REFUSED, str(Refused(path, reason))), None, ""
+    return None, extract, sha
+
+
+def _load_batch(ws, catalog, todo, arrived: dt.datetime, actor, on_file):
+    zone = ws.zone("landing")
+    batch_id = f"{arrived:%Y%m%d-%H%M%S}-{secrets.token_hex(4)}"
+    final = batch_path(zone, batch_id)
+    tmp = zone / f".{final.name}.tmp"
+    key = ws.keystore.create(KeyName.landing_batch(batch_id))
+    con = connect()
+    spill = zone / f".spill-{batch_id}"
+    con.execute("SET temp_directory = ?", [str(spill)])
+    attach_encrypted(con, tmp, ALIAS, key)
+    prepare(con, ALIAS)
+    outcomes: list[FileOutcome] = []
+    added: list[cat.Submission] = []
+    for extract, sha in todo:
+        outcome, submission = _load_one(con, extract, sha, batch_id, arrived, catalog)
+        outcomes.append(outcome)
+        if submission:
+            added.append(submission)
+        if on_file:
+            on_file(outcome)
+    con.execute(f"DETACH {ALIAS}")
+    con.close()
+    shutil.rmtree(spill, ignore_errors=True)
+    if not added:
+        # Every file was refused on reading: nothing to commit.
+        tmp.unlink(missing_ok=True)
+        ws.keystore.destroy(KeyName.landing_batch(batch_id))
+        for outcome in outcomes:
+            _record(ws, actor, outcome)
+        return None, outcomes
+    tmp.rename(final)
+    cat.sync_folder(zone)
+    catalog.batches[batch_id] = cat.Batch(batch_id, final.name, arrived.isoformat())
+    catalog.submissions.extend(added)
+    cat.save(zone, catalog)  # the commit point
+    for outcome in outcomes:
+        _record(ws, actor, outcome, catalog=catalog, batch=final.name)
+    return batch_id, outcomes
+
+
+def _load_one(con, extract: Extract, sha: str, batch_id: str, arrived, catalog):
+    submission_id = (
+        f"{extract.provider}-{extract.slot[2]}-{extract.period}-r{extract.revision}-{sha[:8]}"
+    )
+    try:
+        reader = open_extract(extract)
+        counts = load_extract(con, ALIAS, reader, submission_id, arrived.date())
+    except Refused as refusal:
+        return FileOutcome(extract.path, REFUSED, str(refusal)), None
+    except Exception as err:  # a file Arrow cannot read; its message may quote a row
+        _discard(con, extract, submission_id)
+        reason = f"could not be read ({type(err).__name__}); nothing from it was loaded"
+        return FileOutcome(extract.path, REFUSED, str(Refused(extract.path, reason))), None
+    submission = cat.Submission(
+        submission_id=submission_id,
+        file=str(extract.path),
+        sha256=sha,
+        source_kind=extract.kind.value,
+        provider=extract.provider,
+        table=extract.slot[2],
+        canonical_table=extract.table.canonical,
+        period=extract.period,
+        revision=extract.revision,
+        snapshot=extract.table.snapshot,
+        flavour=reader.flavour,
+        batch_id=batch_id,
+        arrived=arrived.isoformat(),
+        received=counts.received,
+        loaded=counts.loaded,
+        quarantined=counts.quarantined,
+    )
+    notes = [f"read as {reader.encoding}"] if reader.encoding != "utf-8" else []
+    if reader.delimiter != ",":
+        notes.append(f"separated by {reader.delimiter!r}, not commas")
+    message = (
+        f"{extract.path}: {counts.received} rows received, {counts.loaded} loaded, "
+        f"{counts.quarantined} quarantined" + (f" ({'; '.join(notes)})" if notes else "")
+    )
+    return FileOutcome(extract.path, LOADED, message, counts, submission_id), submission
+
+
+def _discard(con, extract: Extract, submission_id: str) -> None:
+    for table in (extract.table.canonical, "quarantine", "quarantined_rows"):
+        exists = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND table_name = ?",
+            [ALIAS, table],
+        ).fetchone()[0]
+        if exists:
+            con.execute(f"DELETE FROM {ALIAS}.{table} WHERE submission_id = ?", [submission_id])
+
+
+def _record(ws, actor, outcome: FileOutcome, *, catalog=None, batch: str = "") -> None:
+    """One audit entry per file: its three counts, or why it was refused or left unchanged."""
+    if outcome.status == LOADED:
+        replaced = _replaced(catalog, outcome.submission_id)
+        ws.audit.record(
+            actor,
+            "landing.ingest",
+            reads=(str(outcome.path),),
+            writes=(f"landing/{batch}",),
+            counts={
+                "received": outcome.counts.received,
+                "loaded": outcome.counts.loaded,
+                "quarantined": outcome.counts.quarantined,
+            },
+            reason=f"submission {outcome.submission_id}"
+            + (f"; replaces {', '.join(replaced)}" if replaced else ""),
+        )
+    else:
+        ws.audit.record(
+            actor,
+            "landing.ingest",
+            outcome="refused" if outcome.status == REFUSED else "ok",
+            reads=(str(outcome.path),),
+            reason=outcome.message,
+        )
+
+
+def _replaced(catalog: cat.Catalog | None, submission_id: str) -> list[str]:
+    if catalog is None:
+        return []
+    new = next(s for s in catalog.submissions if s.submission_id == submission_id)
+    return [
+        s.submission_id
+        for s in catalog.submissions
+        if s.state == cat.SUPERSEDED and s.slot == new.slot and s.revision < new.revision
+    ]
+
+
+def clean_debris(ws: Workspace, actor: Actor) -> int:
+    """Remove what a killed run left: batch files and keys that no live catalogued batch owns.
+    The caller holds the landing lock, so no run in progress is mistaken for debris."""
+    zone = ws.zone("landing")
+    live = {b.batch_id for b in cat.load(zone).live_batches()}
+    removed = 0
+    for path in zone.iterdir():
+        match = _BATCH_FILE.match(path.name)
+        if match and match["id"] not in live:
+            path.unlink()
+            removed += 1
+        elif path.name.startswith(".spill-") or path.name.startswith(f".{cat.CATALOG_FILE}"):
+            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink()
+    prefix = KeyName.landing_batch("")
+    for name in ws.keystore.names():
+        if name.startswith(prefix) and name.removeprefix(prefix) not in live:
+            ws.keystore.destroy(name)
+            removed += 1
+    if removed:
+        ws.audit.record(
+            actor,
+            "landing.cleanup",
+            counts={"files_and_keys_removed": removed},
+            reason="removed what an interrupted ingest left behind; the zone is as before it",
+        )
+    return removed

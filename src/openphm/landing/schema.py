@@ -1,0 +1,214 @@
+"""Declared schemas for providers' extracts, and their compilation to DuckDB SQL checks.
+
+Reads nothing and writes nothing: an adapter declares each column once (its canonical name,
+the provider's name for it, and what kind of value it holds), and this module turns that
+declaration into two SQL expressions per column: the canonical value, and the reason the raw
+value is unacceptable (NULL when it is fine). The landing load runs those expressions over each
+chunk of a file inside DuckDB, so a file of tens of millions of rows is checked at scan speed
+instead of one Python call per value (docs/landing.md, "Why SQL checks").
+
+Reasons name the field and the rule, never the value: they go to the quarantine listing and
+the audit log, which must hold no patient data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+# Code systems by the shape of their codes (docs/extract-formats.md, "Code systems").
+SNOMED = r"[1-9][0-9]{5,17}"  # SNOMED CT and dm+d concept ids: 6 to 18 digits, no leading 0
+ICD10 = r"[A-Z][0-9]{2}[0-9A-Z]{0,3}"  # E119, I10, J18X; without the dot
+OPCS4 = r"[A-Z][0-9]{2}[0-9]?"  # K401, X62; without the dot
+EARLIEST_DATE = dt.date(1880, 1, 1)  # before this a date is a keying error, not history
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class Kind:
+    """What a column holds. Subclasses say how to make the canonical value and when the raw
+    value is wrong; `raw` is the SQL for the trimmed provider value, NULL when blank."""
+
+    sql_type = "VARCHAR"
+
+    def value(self, raw: str) -> str:
+        return raw
+
+    def problem(self, raw: str, value: str) -> str | None:
+        """SQL condition (true = wrong) and its reason, as `CASE WHEN … THEN reason`."""
+        return None
+
+
+@dataclass(frozen=True)
+class Text(Kind):
+    upper: bool = False
+
+    def value(self, raw: str) -> str:
+        return f"upper({raw})" if self.upper else raw
+
+
+@dataclass(frozen=True)
+class NhsNumber(Kind):
+    """10 digits as sent, spaces removed. The check digit is the identity stage's business;
+    here only a value that cannot be an NHS number at all (letters, wrong length) is held."""
+
+    def value(self, raw: str) -> str:
+        return f"replace({raw}, ' ', '')"
+
+    def problem(self, raw: str, value: str) -> str:
+        return (
+            f"WHEN NOT regexp_full_match({value}, '[0-9]{{10}}') "
+            "THEN 'is not 10 digits (letters, punctuation or wrong length)'"
+        )
+
+
+@dataclass(frozen=True)
+class Date(Kind):
+    """A date in the file's declared format; not in the future; not before `not_before`
+    (other date fields of the same row, e.g. date of birth)."""
+
+    format: str = "%Y-%m-%d"
+    not_before: tuple[str, ...] = ()
+    sql_type = "DATE"
+
+    @property
+    def human_format(self) -> str:
+        return self.format.replace("%Y", "YYYY").replace("%m", "MM").replace("%d", "DD")
+
+    def value(self, raw: str) -> str:
+        # strptime accepts a trailing time of day only if the format has one, so
+        # 2024-01-05T10:00 is refused rather than silently truncated.
+        return f"CAST(try_strptime({raw}, {_lit(self.format)}) AS DATE)"
+
+    def problem(self, raw: str, value: str) -> str:
+        order = "".join(
+            f"WHEN {value} < {ident(other)} THEN 'is before {other}' " for other in self.not_before
+        )
+        return (
+            f"WHEN {value} IS NULL THEN 'is not a date in the form {self.human_format}' "
+            f"WHEN {value} > $today THEN 'is in the future' "
+            f"WHEN {value} < DATE '{EARLIEST_DATE}' THEN 'is before {EARLIEST_DATE.year}' "
+            f"{order}"
+        )
+
+
+@dataclass(frozen=True)
+class Code(Kind):
+    """A code of one code system, recognised by its shape."""
+
+    system: str = "SNOMED CT"
+    pattern: str = SNOMED
+    separator: str | None = None  # several codes in one field, e.g. ICD-10 `E119;I10`
+
+    def problem(self, raw: str, value: str) -> str:
+        if self.separator is None:
+            wrong = f"NOT regexp_full_match({value}, {_lit(self.pattern)})"
+            reason = f"is not a code of {self.system}"
+        else:
+            wrong = (
+                f"NOT list_bool_and(list_transform(string_split({value}, "
+                f"{_lit(self.separator)}), c -> regexp_full_match(trim(c), "
+                f"{_lit(self.pattern)})))"
+            )
+            reason = f"holds something that is not a code of {self.system}"
+        return f"WHEN {wrong} THEN {_lit(reason)}"
+
+
+@dataclass(frozen=True)
+class Choice(Kind):
+    """One of a fixed set of codes, optionally translated (`Male` -> `M`)."""
+
+    codes: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, *codes: str) -> Choice:
+        return cls({c: c for c in codes})
+
+    def value(self, raw: str) -> str:
+        if all(k == v for k, v in self.codes.items()):
+            return raw
+        whens = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in self.codes.items())
+        return f"CASE {raw} {whens} END"
+
+    def problem(self, raw: str, value: str) -> str:
+        allowed = ", ".join(self.codes)
+        return (
+            f"WHEN {raw} NOT IN ({', '.join(_lit(k) for k in self.codes)}) "
+            f"THEN {_lit('is not one of the codes ' + allowed)}"
+        )
+
+
+@dataclass(frozen=True)
+class Number(Kind):
+    sql_type = "DOUBLE"
+
+    def value(self, raw: str) -> str:
+        return f"TRY_CAST({raw} AS DOUBLE)"
+
+    def problem(self, raw: str, value: str) -> str:
+        return f"WHEN {value} IS NULL THEN 'is not a number'"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column: its canonical name, the provider's name for it, its kind, and whether a
+    row without it is unusable."""
+
+    name: str
+    kind: Kind = field(default_factory=Text)
+    required: bool = False
+    source: str = ""
+
+    @property
+    def source_name(self) -> str:
+        return self.source or self.name
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The declared columns of one provider table, in one flavour."""
+
+    fields: tuple[Field, ...]
+
+    @property
+    def source_columns(self) -> tuple[str, ...]:
+        return tuple(f.source_name for f in self.fields)
+
+    def values_sql(self, relation: str) -> str:
+        """SELECT of `_row`, each canonical value and, per field, whether a value was given."""
+        parts = ["_row"]
+        for f in self.fields:
+            raw = f"nullif(trim({ident(f.source_name)}), '')"
+            parts.append(f"{f.kind.value(raw)} AS {ident(f.name)}")
+            parts.append(f"{raw} AS {ident('raw:' + f.name)}")
+        return f"SELECT {', '.join(parts)} FROM {relation}"
+
+    def problems_sql(self) -> str:
+        """A list expression of {field, reason} structs over `values_sql`'s columns."""
+        items = []
+        for f in self.fields:
+            raw, value = ident("raw:" + f.name), ident(f.name)
+            cases = f"WHEN {raw} IS NULL THEN 'is required but blank' " if f.required else ""
+            check = f.kind.problem(raw, value)
+            if check:
+                cases += f"WHEN {raw} IS NULL THEN NULL {check}"
+            if cases:
+                items.append(f"{{'field': {_lit(f.name)}, 'reason': CASE {cases} END}}")
+        if not items:
+            return "[]::STRUCT(field VARCHAR, reason VARCHAR)[]"
+        return f"list_filter([{', '.join(items)}], p -> p.reason IS NOT NULL)"
+
+    def checked_sql(self, relation: str) -> str:
+        """The canonical values and the problems of every row of `relation`; `$today` is the
+        programme's today, so tests can move the clock."""
+        return (
+            f"WITH v AS ({self.values_sql(relation)}) "
+            f"SELECT *, {self.problems_sql()} AS problems FROM v"
+        )

@@ -1,0 +1,112 @@
+"""Every row is checked against its table's declared schema; a row that fails is quarantined
+with its file, row and field, and the rest of the file loads."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from openphm.landing.ingest import LOADED, ingest
+
+from .conftest import APC, APC_HEADER, GP_A_EVENTS, GP_A_PATIENTS, GP_B_PATIENTS, put
+from .helpers import current, held, ingest_entries
+
+
+def test_a_row_with_a_bad_date_is_quarantined_and_the_rest_of_the_file_loads(
+    workspace, inbox, engineer
+):
+    bad = GP_A_PATIENTS.replace("1960-03-02", "1960-13-02")
+    path = put(inbox, "gp", "Y10001", "Y10001_patients_202610.csv", bad)
+    report = ingest(workspace, [path], engineer)
+    (outcome,) = report.outcomes
+    assert outcome.status == LOADED
+    assert (outcome.counts.received, outcome.counts.loaded, outcome.counts.quarantined) == (
+        3,
+        2,
+        1,
+    )
+    assert held(workspace, engineer) == [
+        (path.name, 3, "date_of_birth", "is not a date in the form YYYY-MM-DD")
+    ]
+    assert [r["patient_ref"] for r in current(workspace, engineer, "gp_patients")] == ["P1", "P3"]
+
+
+def test_canonical_values_sex_dates_and_nhs_numbers_without_spaces(workspace, inbox, engineer):
+    put(inbox, "gp", "Y10001", "Y10001_patients_202610.csv", GP_A_PATIENTS)
+    put(inbox, "gp", "Y10002", "Y10002_patients_202610.csv", GP_B_PATIENTS)
+    ingest(workspace, [inbox], engineer)
+    rows = {r["patient_ref"]: r for r in current(workspace, engineer, "gp_patients")}
+    assert rows["P1"]["nhs_number"] == "9434765919"
+    assert rows["P1"]["date_of_birth"] == dt.date(1950, 1, 2)
+    assert rows["B1"]["sex"] == "F" and rows["B2"]["sex"] == "M"
+    assert rows["B2"]["date_of_birth"] == dt.date(1961, 12, 13)
+    assert rows["B1"]["provider_ods"] == "Y10002" and rows["B1"]["source_kind"] == "gp"
+    assert rows["B1"]["source_row"] == 2 and rows["P3"]["source_row"] == 4
+    assert rows["P3"]["address_line_2"] == "Flat 2" and rows["P2"]["address_line_2"] is None
+
+
+def test_secondary_care_sex_codes_map_to_m_f_u(workspace, inbox, engineer):
+    put(inbox, "admitted-care", "RX1", "RX1_apc_202610.csv", APC)
+    ingest(workspace, [inbox], engineer)
+    spells = current(workspace, engineer, "apc_spells")
+    assert [s["sex"] for s in spells] == ["F", "M"]
+    assert spells[0]["discharge_date"] == dt.date(2026, 1, 5)
+
+
+def test_each_rule_names_its_field_and_never_the_value(workspace, inbox, engineer):
+    rows = [
+        # future admission, unknown admission method
+        "9434765919,Ann,Smith,1950-01-02,2,LS1 4AP,S3,2027-01-01,,99,E119,,,19",
+        # admitted before birth, discharged before admitted
+        "9434765919,Ann,Smith,1950-01-02,2,LS1 4AP,S4,1949-01-01,1948-01-01,21,E119,,,19",
+        # ICD-10 with a dot, a Read code among the secondaries, OPCS wrong shape, bad sex
+        "9434765919,Ann,Smith,1950-01-02,7,LS1 4AP,S5,2026-01-01,,21,E11.9,I10;G30..,4O1,19",
+        # NHS number with letters; spell id missing
+        "94347A5919,Ann,Smith,1950-01-02,2,LS1 4AP,,2026-01-01,,21,E119,,,19",
+    ]
+    path = put(inbox, "admitted-care", "RX1", "RX1_apc_202610.csv", APC_HEADER + "\n".join(rows))
+    ingest(workspace, [path], engineer)
+    problems = {(row, field): reason for _, row, field, reason in held(workspace, engineer)}
+    assert problems == {
+        (2, "admission_date"): "is in the future",
+        (2, "admission_method"): "is not one of the codes 11, 12, 13, 21, 22, 23, 24, 25, "
+        "26, 27, 28, 31, 32, 81",
+        (3, "admission_date"): "is before date_of_birth",
+        (3, "discharge_date"): "is before date_of_birth",
+        (4, "primary_diagnosis"): "is not a code of ICD-10",
+        (4, "secondary_diagnoses"): "holds something that is not a code of ICD-10",
+        (4, "primary_procedure"): "is not a code of OPCS-4",
+        (4, "sex"): "is not one of the codes 1, 2, 9",
+        (5, "nhs_number"): "is not 10 digits (letters, punctuation or wrong length)",
+        (5, "spell_id"): "is required but blank",
+    }
+    text = " ".join(problems.values())
+    assert "94347A5919" not in text and "E11.9" not in text and "G30" not in text
+
+
+def test_an_unknown_code_system_in_a_snomed_field_is_quarantined(workspace, inbox, engineer):
+    events = GP_A_EVENTS + "P2,2026-10-02,C10..,,\nP2,2026-10-03,E119,,\n"
+    path = put(inbox, "gp", "Y10001", "Y10001_events_202610.csv", events)
+    ingest(workspace, [path], engineer)
+    assert held(workspace, engineer) == [
+        (path.name, 5, "snomed_code", "is not a code of SNOMED CT"),
+        (path.name, 6, "snomed_code", "is not a code of SNOMED CT"),
+    ]
+    assert len(current(workspace, engineer, "gp_events")) == 3
+
+
+def test_dates_in_another_format_are_quarantined_not_guessed(workspace, inbox, engineer):
+    # Flavour A declares YYYY-MM-DD: 02/03/1960 could be February or March, so it is held.
+    bad = GP_A_PATIENTS.replace("1960-03-02", "02/03/1960")
+    path = put(inbox, "gp", "Y10001", "Y10001_patients_202610.csv", bad)
+    ingest(workspace, [path], engineer)
+    assert held(workspace, engineer) == [
+        (path.name, 3, "date_of_birth", "is not a date in the form YYYY-MM-DD")
+    ]
+
+
+def test_the_audit_log_records_the_three_counts_per_file(workspace, inbox, engineer):
+    path = put(inbox, "gp", "Y10001", "Y10001_events_202610.csv", GP_A_EVENTS + "P9,,,,\n")
+    ingest(workspace, [path], engineer)
+    (entry,) = ingest_entries(workspace)
+    assert dict(entry.counts) == {"received": 4, "loaded": 3, "quarantined": 1}
+    assert entry.reads == (str(path),)
