@@ -33,6 +33,10 @@ class Table:
     canonical: str
     flavours: dict[str, Schema]
     snapshot: bool = False  # the whole list as at the period, not the activity since the last
+    # Whether an exact repeat of a row is a fault. True where every row is a distinct record
+    # (it has its own id, or it is a snapshot's one row per patient); GP activity has no record
+    # id, and two identical telephone consultations on one day are two consultations.
+    repeats_are_faults: bool = True
 
     @property
     def reference(self) -> Schema:
@@ -146,6 +150,7 @@ def _gp_tables() -> tuple[Table, ...]:
             f"gp_{token}",
             {"A": Schema(fields), "B": Schema(tuple(_as_flavour_b(f) for f in fields))},
             snapshot=token in ("patients", "registrations"),
+            repeats_are_faults=token in ("patients", "registrations"),
         )
         for token, fields in _gp_a().items()
     )

@@ -91,6 +91,8 @@ def _load(con, alias: str, reader: Reader, submission_id: str, today: dt.date) -
             {"sid": submission_id},
         )
         con.unregister("chunk")
+    if extract.table.repeats_are_faults:
+        _quarantine_repeats(con, alias, table, names, submission_id, extract.path.name)
     _quarantine_malformed(con, alias, reader.malformed, submission_id, extract.path.name)
     received += len(reader.malformed)
     loaded, quarantined = con.execute(
@@ -104,6 +106,32 @@ def _load(con, alias: str, reader: Reader, submission_id: str, today: dt.date) -
             f"{quarantined} quarantined; nothing was committed"
         )
     return Counts(received, loaded, quarantined)
+
+
+def _quarantine_repeats(con, alias: str, table: str, names: str, sid: str, file: str) -> None:
+    """Hold back every exact repeat of an earlier row of the same file: a provider's export
+    that wrote a record twice would otherwise count a spell or a prescription twice."""
+    params = {"sid": sid, "file": file}
+    con.execute(
+        f"INSERT INTO {alias}.quarantine SELECT $sid, $file, source_row, '{model.WHOLE_ROW}', "
+        "'repeats an earlier row of the file exactly' FROM (SELECT source_row, row_number() "
+        f"OVER (PARTITION BY {names} ORDER BY source_row) AS n FROM {alias}.{table} "
+        "WHERE submission_id = $sid) WHERE n > 1",
+        params,
+    )
+    repeats = (
+        f"SELECT row FROM {alias}.quarantine WHERE submission_id = $sid AND reason LIKE 'repeats%'"
+    )
+    con.execute(
+        f"INSERT INTO {alias}.quarantined_rows SELECT $sid, t.source_row, "
+        f"CAST(to_json(t) AS VARCHAR) FROM {alias}.{table} t "
+        f"WHERE submission_id = $sid AND source_row IN ({repeats})",
+        {"sid": sid},
+    )
+    con.execute(
+        f"DELETE FROM {alias}.{table} WHERE submission_id = $sid AND source_row IN ({repeats})",
+        {"sid": sid},
+    )
 
 
 def _quarantine_malformed(con, alias, malformed: list[Malformed], sid: str, file: str) -> None:

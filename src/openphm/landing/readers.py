@@ -7,8 +7,8 @@ else Windows-1252, which is how spreadsheets on Windows save "CSV"). Rows that c
 into the header's columns (a truncated last line, a stray delimiter) are not dropped: they are
 returned as `Malformed`, with their row number, for quarantine.
 
-Row numbers: in a CSV file the header is row 1, so row N is what a spreadsheet shows as row N;
-in Parquet and NDJSON row 1 is the first record.
+Row numbers count records from 1, the header excluded: row 1 of a CSV file is the first row after
+its header (a spreadsheet shows it as row 2); row 1 of Parquet or NDJSON is the first record.
 """
 
 from __future__ import annotations
@@ -71,9 +71,10 @@ class Reader:
         skipped: list[int] = []
 
         def on_bad_row(row) -> str:
-            skipped.append(row.number)
+            # Arrow counts the header as row 1; we count records.
+            skipped.append(row.number - 1)
             reason = f"has {row.actual_columns} fields; the header has {row.expected_columns}"
-            self.malformed.append(Malformed(row.number, reason, row.text))
+            self.malformed.append(Malformed(row.number - 1, reason, row.text))
             return "skip"
 
         stream = pacsv.open_csv(
@@ -92,7 +93,7 @@ class Reader:
                 quoted_strings_can_be_null=False,
             ),
         )
-        next_row = 2  # row 1 is the header
+        next_row = 1
         for batch in stream:
             rows = _number(next_row, batch.num_rows, skipped)
             if len(rows):

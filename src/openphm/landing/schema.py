@@ -191,7 +191,8 @@ class Schema:
         return f"SELECT {', '.join(parts)} FROM {relation}"
 
     def problems_sql(self) -> str:
-        """A list expression of {field, reason} structs over `values_sql`'s columns."""
+        """A list expression of {field, reason} structs over `values_sql`'s columns. The field is
+        named as the provider names it, since the provider is who corrects it."""
         items = []
         for f in self.fields:
             raw, value = ident("raw:" + f.name), ident(f.name)
@@ -200,7 +201,7 @@ class Schema:
             if check:
                 cases += f"WHEN {raw} IS NULL THEN NULL {check}"
             if cases:
-                items.append(f"{{'field': {_lit(f.name)}, 'reason': CASE {cases} END}}")
+                items.append(f"{{'field': {_lit(f.source_name)}, 'reason': CASE {cases} END}}")
         if not items:
             return "[]::STRUCT(field VARCHAR, reason VARCHAR)[]"
         return f"list_filter([{', '.join(items)}], p -> p.reason IS NOT NULL)"
