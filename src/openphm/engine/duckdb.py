@@ -35,10 +35,23 @@ def _httpfs_extension() -> Path:
     return found[0]
 
 
-def connect(*, threads: int | None = None, memory_limit: str | None = None):
-    """A DuckDB connection able to read and write encrypted zone files."""
+def connect(
+    *,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+    temp_directory: Path | None = None,
+):
+    """A DuckDB connection able to read and write encrypted zone files.
+
+    Work that does not fit in memory spills to temporary files; those are encrypted (DuckDB
+    encrypts them once an encrypted database is attached, with `temp_file_encryption`) and
+    written under `temp_directory`, which callers holding patient data point inside the zone
+    rather than the current folder."""
     con = duckdb.connect(config={"autoinstall_known_extensions": False})
     con.execute(f"LOAD '{_httpfs_extension()}'")
+    con.execute("SET temp_file_encryption = true")
+    if temp_directory is not None:
+        con.execute("SET temp_directory = ?", [str(temp_directory)])
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     if memory_limit:

@@ -163,6 +163,11 @@ class Programme(_Strict):
     duration_weeks: int = Field(default=20, ge=1, le=520)
     identifiable_retention_days: int = Field(default=14, ge=1, le=14)
     purposes: list[Purpose] = Field(min_length=1)
+    accept_test_nhs_numbers: bool = Field(
+        default=False,
+        description="treat NHS numbers from the reserved 999 test range as valid: for "
+        "synthetic and test data only, never for a real programme",
+    )
 
     @property
     def end_date(self) -> dt.date:

@@ -193,7 +193,7 @@ class Workspace:
     def connect_linked(self, *, read_only: bool = False):
         """A DuckDB connection with the linked zone attached as schema `linked`."""
         self.require_open()
-        con = connect()
+        con = connect(temp_directory=self.root / "linked" / ".spill")
         attach_encrypted(
             con,
             self.root / LINKED_DB,

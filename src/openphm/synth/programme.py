@@ -25,6 +25,7 @@ def programme_toml(
         f"start_date = {start.isoformat()}",
         "duration_weeks = 20",
         "identifiable_retention_days = 14",
+        "accept_test_nhs_numbers = true  # synthetic people have numbers from the 999 range",
         f"purposes = [{', '.join(f'{p!r}' for p in PURPOSES)}]".replace("'", '"'),
         "",
         "[programme.processor]",
