@@ -7,6 +7,18 @@ from __future__ import annotations
 from pathlib import Path
 
 
+def synthesise(region: Path, people: int, seed: int) -> dict[str, int]:
+    from openphm.synth import RegionOptions, generate_region
+
+    summary = generate_region(region, RegionOptions(people, practices_for(people), seed))
+    return {"people": summary.people, "files": summary.files}
+
+
+def practices_for(people: int) -> int:
+    """About 10,000 registered patients per practice, as in England, and at least two."""
+    return max(2, round(people / 10_000))
+
+
 def io_floor(region: Path, scratch: Path) -> dict[str, int]:
     """The floor: DuckDB alone reading every extract once and writing it once as Parquet."""
     from openphm.engine import connect

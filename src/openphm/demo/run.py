@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
-from importlib import resources
+import datetime as dt
 from pathlib import Path
 
 from openphm.console import console
@@ -40,6 +39,10 @@ def run_demo(folder: Path, *, people: int, seed: int) -> None:
     console.print(f"key store {ws.keystore.directory}: {len(ws.keystore.names())} keys")
 
     step += 1
+    _step(step, "Providers' extracts land: validated, quarantined, encrypted (engineer)")
+    _ingest(ws, region)
+
+    step += 1
     _step(step, "Roles are enforced and refusals audited")
     try:
         ws.authorise(ANALYST, "audit.show")
@@ -60,15 +63,72 @@ def run_demo(folder: Path, *, people: int, seed: int) -> None:
     console.print(f"status:    phm status {ws.root} --role data-protection-officer")
 
 
+def _ingest(ws, region: Path) -> None:
+    from openphm.landing.ingest import LOADED, REFUSED, ingest
+
+    with console.status("loading extracts into the landing zone"):
+        report = ingest(ws, [region / "extracts"], ENGINEER)
+    loaded = [o for o in report.outcomes if o.status == LOADED]
+    received = sum(o.counts.received for o in loaded)
+    landed = sum(o.counts.loaded for o in loaded)
+    held = sum(o.counts.quarantined for o in loaded)
+    console.print(
+        f"{len(loaded)} files loaded: {received:,} rows received = {landed:,} loaded + "
+        f"{held:,} quarantined (file, row, field and reason: phm quarantine)"
+    )
+    for outcome in report.outcomes:
+        if outcome.status == REFUSED:
+            console.print(f"[yellow]refused whole[/]: {outcome.message}")
+    _reconcile_faults(ws, region, report)
+
+
+def _reconcile_faults(ws, region: Path, report) -> None:
+    """Check each fault the generator injected against what landing did with it."""
+    import csv
+
+    from openphm.engine import connect
+    from openphm.landing.ingest import LOADED, REFUSED
+    from openphm.landing.read import quarantine
+
+    con = connect()
+    held = {(h.file, row) for h in quarantine(ws, con, ENGINEER) for row in h.row_numbers}
+    con.close()
+    by_status = {o.status: set() for o in report.outcomes}
+    for outcome in report.outcomes:
+        by_status[outcome.status].add(outcome.path.relative_to(region).as_posix())
+    caught = missed = 0
+    with open(region / "truth" / "faults.csv", newline="") as faults:
+        for fault in csv.DictReader(faults):
+            name = Path(fault["file"]).name
+            if fault["kind"] == "provider-not-in-programme":
+                ok = fault["file"] in by_status.get(REFUSED, set())
+            elif fault["kind"] == "resubmission":
+                ok = fault["file"] in by_status.get(LOADED, set())
+            else:
+                ok = (name, int(fault["row"])) in held
+            caught, missed = caught + ok, missed + (not ok)
+    colour = "green" if not missed else "red"
+    console.print(
+        f"[{colour}]{caught} of {caught + missed} injected faults caught[/] "
+        "(truth/faults.csv against the quarantine and the refusals)"
+    )
+
+
 def _make_region(region: Path, *, people: int, seed: int) -> Path:
-    try:
-        from openphm.synth import generate_region
-    except ImportError:
-        # Until the synthetic region generator lands, the demo runs on the example programme.
-        region.mkdir(parents=True)
-        example = resources.files("openphm.programme") / "example_programme.toml"
-        shutil.copyfile(str(example), region / "programme.toml")
-        console.print("synthetic region generator not installed: using the example programme")
-        return region / "programme.toml"
-    generate_region(region, people=people, seed=seed)
+    from openphm import clock
+    from openphm.bench.stages import practices_for
+    from openphm.synth import RegionOptions, generate_region
+
+    # The region's history ends at the close of last month, so the programme it describes
+    # starts this month and is running today, whenever the demo is run.
+    end = clock.today().replace(day=1) - dt.timedelta(days=1)
+    options = RegionOptions(people, practices_for(people), seed, end=end)
+    with console.status("writing providers' extracts"):
+        summary = generate_region(region, options)
+    console.print(
+        f"{summary.people:,} synthetic people at {len(summary.practices)} practices; "
+        f"{summary.files} extract files from {len(summary.practices)} practices, 2 trusts, "
+        f"community services, a local authority and death registration; "
+        f"{summary.faults} injected faults listed in truth/faults.csv"
+    )
     return region / "programme.toml"
