@@ -176,10 +176,22 @@ def simulate(
         prior_hazard, prior_at_risk, prior_begin = hazard, at_risk, begin
         prior = count.astype(float)
     people["death_date"] = death.astype(np.int32)
+    _cancel_moves_after_death(people)
     risk = _true_risk(
         people, onset, deficits, timeline, prior, prior_hazard, prior_at_risk & (prior_begin == s)
     )
     return Outcomes(np.concatenate(persons), np.concatenate(days).astype(np.int32), risk)
+
+
+def _cancel_moves_after_death(people: pd.DataFrame) -> None:
+    """Someone who died before the date they were to move practice never moved: they stay
+    registered at the practice they were at, and die there."""
+    died_first = people["death_date"].to_numpy() < people["move_date"].to_numpy()
+    people.loc[died_first, "practice"] = people.loc[died_first, "previous_practice"]
+    people.loc[died_first, "previous_practice"] = -1
+    people.loc[died_first, "move_date"] = NEVER
+    for column in ("previous_postcode", "previous_address_line_1"):
+        people.loc[died_first, column] = None
 
 
 def _true_risk(people, onset, deficits, timeline, last_year_count, last_year_hazard, in_at_start):
