@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow lint bench clean
+.PHONY: install demo test test-slow lint bench clean web-assets browser
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "OpenPHM needs Python 3.11"'
@@ -24,14 +24,29 @@ lint: install
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
-test: lint
+test: lint web-assets browser
 	$(BIN)/python -m pytest
 
 test-slow: install
 	$(BIN)/python -m pytest -m slow
 
+# The web service's NHS.UK frontend assets: npm installs the pinned nhsuk-frontend (package.json,
+# package-lock.json), then the files the app serves are copied into src/openphm/web/static/nhsuk.
+WEB_ASSETS := src/openphm/web/static/nhsuk/nhsuk-frontend.min.css
+
+$(WEB_ASSETS): package.json package-lock.json src/openphm/web/assets.py $(STAMP)
+	npm ci --ignore-scripts --no-audit --no-fund
+	$(BIN)/python -m openphm.web.assets node_modules/nhsuk-frontend
+
+web-assets: $(WEB_ASSETS)
+
+# The browser tests drive Debian's chromium (Playwright's own browser download needs internet).
+browser:
+	command -v chromium || (apt-get update && apt-get install -y chromium)
+
 bench: install
 	$(BIN)/phm bench --people 100000
 
 clean:
-	rm -rf $(VENV) demo-output bench-output .pytest_cache .ruff_cache
+	rm -rf $(VENV) demo-output bench-output .pytest_cache .ruff_cache node_modules \
+		src/openphm/web/static/nhsuk

@@ -42,6 +42,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "release.approve": frozenset({Role.ANALYST, Role.DATA_PROTECTION_OFFICER}),
     "release.list": frozenset({Role.ANALYST, Role.DATA_PROTECTION_OFFICER}),
     "programme.notice": frozenset(Role),
+    # The web service (openphm.web): a practice sees only its own cohort lists.
+    "cohort.inbox": frozenset({Role.PRACTICE}),
+    "cohort.download": frozenset({Role.PRACTICE}),
+    # Retention and destruction status, keys, objections applied: the DPO's status page.
+    "governance.status": frozenset({Role.DATA_PROTECTION_OFFICER}),
 }
 
 

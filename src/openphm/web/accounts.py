@@ -1,0 +1,112 @@
+"""Who may sign in: an authentication interface, and the embedded default behind it, local
+accounts with argon2-hashed passwords in WORKSPACE/web/users.json (owner-only).
+
+An OpenID Connect provider (NHS CIS2 is one) replaces local accounts by implementing the same
+`Authenticator` interface: docs/web.md says how. Whatever the source, the service sees a `User`:
+a name, one role from governance.roles, and for a practice the ODS code it acts for.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from openphm.console import UserFacingError
+from openphm.governance.roles import Role
+
+USERS_FILE = Path("web") / "users.json"
+_USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
+MIN_PASSWORD = 12
+
+
+class AccountError(UserFacingError):
+    """An account that cannot be made as asked."""
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    role: Role
+    ods: str | None = None  # the practice a practice user acts for; None for other roles
+
+
+class Authenticator(ABC):
+    """Turns credentials into a User, or None. One implementation per identity source."""
+
+    @abstractmethod
+    def authenticate(self, username: str, password: str) -> User | None: ...
+
+
+class LocalAccounts(Authenticator):
+    """Accounts stored in the workspace: {"users": {name: {role, ods, password_hash}}}."""
+
+    def __init__(self, workspace_root: Path) -> None:
+        self.path = Path(workspace_root) / USERS_FILE
+        self._hasher = PasswordHasher()
+        # Checked against an unknown name too, so a wrong name costs as long as a wrong password.
+        self._dummy = self._hasher.hash("not a password anyone has")
+
+    def _load(self) -> dict:
+        if not self.path.is_file():
+            return {"users": {}}
+        return json.loads(self.path.read_text(encoding="utf-8"))
+
+    def add(self, name: str, password: str, role: Role, controllers: list[str], ods=None) -> User:
+        if not _USERNAME.match(name):
+            raise AccountError(
+                f"{name!r} is not a user name: 2 to 64 lower-case letters, digits, . _ or -"
+            )
+        if len(password) < MIN_PASSWORD:
+            raise AccountError(f"the password must be at least {MIN_PASSWORD} characters")
+        if role is Role.PRACTICE and ods not in controllers:
+            raise AccountError(
+                f"a practice user needs --ods naming one of the programme's controller "
+                f"practices ({', '.join(controllers)}); got {ods!r}"
+            )
+        if role is not Role.PRACTICE and ods is not None:
+            raise AccountError("--ods is only for practice users")
+        data = self._load()
+        if name in data["users"]:
+            raise AccountError(f"user {name!r} already exists")
+        data["users"][name] = {
+            "role": role.value,
+            "ods": ods,
+            "password_hash": self._hasher.hash(password),
+        }
+        self._write(data)
+        return User(name, role, ods)
+
+    def _write(self, data: dict) -> None:
+        self.path.parent.mkdir(mode=0o700, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(json.dumps(data, indent=2) + "\n")
+        os.replace(tmp, self.path)
+
+    def authenticate(self, username: str, password: str) -> User | None:
+        record = self._load()["users"].get(username)
+        stored = record["password_hash"] if record else self._dummy
+        try:
+            self._hasher.verify(stored, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return None
+        if record is None:
+            return None
+        return User(username, Role(record["role"]), record.get("ods"))
+
+    def users(self) -> list[User]:
+        return [
+            User(name, Role(r["role"]), r.get("ods")) for name, r in self._load()["users"].items()
+        ]
+
+
+def as_dict(user: User) -> dict:
+    return {**asdict(user), "role": user.role.value}

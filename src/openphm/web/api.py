@@ -1,0 +1,50 @@
+"""The JSON API: the same figures and records as the pages, for the same roles, described at
+/api/openapi.json. Read-only (every change goes through a page's form, with its CSRF token)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from openphm.disclosure.releases import list_releases
+from openphm.web import figures
+from openphm.web.deps import Context, authorised
+from openphm.web.dpo import objections_applied, programme_status
+from openphm.web.practice import cohort_lists, describe
+
+router = APIRouter(prefix="/api", tags=["OpenPHM"])
+
+
+@router.get("/population", summary="Registered population (disclosure-controlled)")
+def population(ctx: Context = Depends(authorised("linked.query"))) -> dict:
+    ctx.ws.require_open()
+    found = figures.population(ctx.ws)
+    ctx.ws.audit.record(ctx.actor, "linked.query", reads=("linked.people",))
+    return {
+        "reference_date": figures.reference_date(ctx.ws).isoformat(),
+        "disclosure_control": "counts 1-7 redacted (null), others rounded to the nearest 5",
+        **{key: {"title": f.title, "rows": f.records()} for key, f in found.items()},
+    }
+
+
+@router.get("/activity", summary="Activity and deaths per 1,000 people (disclosure-controlled)")
+def activity(by: str = "imd_decile", ctx: Context = Depends(authorised("linked.query"))) -> dict:
+    ctx.ws.require_open()
+    figure = figures.activity(ctx.ws, "practice" if by == "practice" else "imd_decile")
+    ctx.ws.audit.record(ctx.actor, "linked.query", reads=("linked.people", "linked activity"))
+    return {"title": figure.title, "rows": figure.records()}
+
+
+@router.get("/status", summary="Programme status, retention and destruction")
+def status(ctx: Context = Depends(authorised("governance.status"))) -> dict:
+    ctx.ws.audit.record(ctx.actor, "governance.status")
+    return {**programme_status(ctx.ws), "objections_applied": objections_applied(ctx.ws)}
+
+
+@router.get("/releases", summary="Releases and their approval status")
+def releases(ctx: Context = Depends(authorised("release.list"))) -> list[dict]:
+    return list_releases(ctx.ws)
+
+
+@router.get("/cohorts", summary="The signed-in practice's own cohort lists")
+def cohorts(ctx: Context = Depends(authorised("cohort.inbox"))) -> list[dict]:
+    return [describe(p) for p in cohort_lists(ctx.ws, ctx.user.ods)]

@@ -1,0 +1,57 @@
+"""Install the NHS.UK frontend's built CSS, JavaScript and icons where the web service serves
+them (`static/nhsuk/`, served at /assets, the path the CSS itself refers to).
+
+`make web-assets` runs `npm ci` (nhsuk-frontend pinned in package.json and package-lock.json)
+and then `python -m openphm.web.assets node_modules/nhsuk-frontend`. The NHS.UK stylesheet
+names the Frutiger web fonts on assets.nhs.uk; those fonts are licensed to NHS sites and are not
+in the npm package, so their @font-face rules are removed here and pages fall back to Arial, as
+the design system intends when Frutiger is absent. Nothing a page loads comes from the internet.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+from pathlib import Path
+
+STATIC = Path(__file__).parent / "static"
+TARGET = STATIC / "nhsuk"
+STYLESHEET = "nhsuk-frontend.min.css"
+SCRIPT = "nhsuk-frontend.min.js"
+_FONT_FACE = re.compile(r"@font-face\{[^}]*\}")
+_EXTERNAL = re.compile(r"https?://")
+
+
+class AssetError(RuntimeError):
+    """The npm package is missing or not the shape expected."""
+
+
+def install(package: Path, target: Path = TARGET) -> list[Path]:
+    """Copy the stylesheet (without external fonts), script, images and manifest."""
+    dist = Path(package) / "dist" / "nhsuk"
+    if not (dist / STYLESHEET).is_file():
+        raise AssetError(f"{dist / STYLESHEET} not found: run `npm ci` at the repository root")
+    if target.exists():
+        shutil.rmtree(target)
+    (target / "images").mkdir(parents=True)
+    css = _FONT_FACE.sub("", (dist / STYLESHEET).read_text(encoding="utf-8"))
+    css = re.sub(r"/\*# sourceMappingURL=[^*]*\*/", "", css)
+    if _EXTERNAL.search(css):
+        raise AssetError(f"{STYLESHEET} still names an external URL after removing web fonts")
+    (target / STYLESHEET).write_text(css, encoding="utf-8")
+    script = (dist / SCRIPT).read_text(encoding="utf-8")
+    (target / SCRIPT).write_text(re.sub(r"//# sourceMappingURL=\S*", "", script), "utf-8")
+    shutil.copyfile(dist / "assets" / "manifest.json", target / "manifest.json")
+    for image in (dist / "assets" / "images").iterdir():
+        shutil.copyfile(image, target / "images" / image.name)
+    return sorted(p for p in target.rglob("*") if p.is_file())
+
+
+def installed(target: Path = TARGET) -> bool:
+    return (target / STYLESHEET).is_file() and (target / SCRIPT).is_file()
+
+
+if __name__ == "__main__":
+    files = install(Path(sys.argv[1] if len(sys.argv) > 1 else "node_modules/nhsuk-frontend"))
+    print(f"NHS.UK frontend: {len(files)} files installed in {TARGET}")

@@ -1,0 +1,90 @@
+"""`phm serve` runs the web service; `phm user add` makes a local account for it."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from openphm.console import WorkspaceArgument, console
+
+user_app = typer.Typer(help="Local accounts for the web service (phm serve).", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.add_typer(user_app, name="user")
+
+
+def serve(
+    workspace: WorkspaceArgument,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    idle_minutes: Annotated[
+        float, typer.Option(help="Sign a user out after this many idle minutes.")
+    ] = 30,
+) -> None:
+    """Serve the analyst, practice and data protection officer pages and the JSON API."""
+    import uvicorn
+
+    from openphm.web import assets
+    from openphm.web.app import create_app
+
+    app = create_app(workspace, idle_minutes=idle_minutes)
+    if not assets.installed():
+        console.print(
+            "[yellow]Warning:[/] the NHS.UK frontend assets are not installed; pages will be "
+            "unstyled. Run `make web-assets`."
+        )
+    console.print(f"OpenPHM web service on http://{host}:{port}/ (Ctrl+C to stop)")
+    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
+
+
+@user_app.command("add")
+def add(
+    workspace: WorkspaceArgument,
+    username: Annotated[str, typer.Argument(help="The new user's name, e.g. a.smith.")],
+    role: Annotated[
+        str,
+        typer.Option(
+            "--role",
+            help="The new user's role: analyst, practice, data-protection-officer or "
+            "processor-engineer.",
+        ),
+    ],
+    ods: Annotated[
+        str | None,
+        typer.Option(help="For a practice user: its ODS code, one of the programme's controllers."),
+    ] = None,
+) -> None:
+    """Add a local account. The password is asked for (or read from standard input)."""
+    import getpass
+    import os
+
+    from openphm.governance.audit import Actor
+    from openphm.governance.roles import Refused, Role
+    from openphm.programme.workspace import Workspace
+    from openphm.web.accounts import LocalAccounts
+
+    ws = Workspace.open(workspace)
+    try:
+        new_role = Role(role)
+    except ValueError:
+        raise Refused(
+            f"{role!r} is not a role; roles are: {', '.join(r.value for r in Role)}"
+        ) from None
+    if sys.stdin.isatty():
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    accounts = LocalAccounts(ws.root)
+    user = accounts.add(username, password, new_role, ws.config.programme.controllers, ods)
+    # Whoever can write the workspace's files administers its accounts (docs/web.md).
+    admin = Actor(os.environ.get("PHM_USER") or getpass.getuser(), "account-administrator")
+    ws.audit.record(
+        admin, "web.user.add", writes=("web/users.json",), reason=f"{user.name} as {role}"
+    )
+    console.print(
+        f"[green]Added[/] {user.name} ({user.role.value}{', ' + user.ods if user.ods else ''})"
+    )

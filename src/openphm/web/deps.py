@@ -1,0 +1,132 @@
+"""What every route shares: the signed-in user, the workspace, role checks that audit their
+refusals, the CSRF check on every form, and rendering a page in the NHS.UK template."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from fastapi import Request
+from jinja2 import ChainableUndefined, ChoiceLoader, Environment, FileSystemLoader, PackageLoader
+from starlette.templating import Jinja2Templates
+
+from openphm.governance.audit import Actor
+from openphm.governance.roles import Role
+from openphm.programme.workspace import Workspace
+from openphm.web.accounts import User
+from openphm.web.security import CSRF_FIELD, Session, csrf_ok
+
+ANONYMOUS = Actor(user="anonymous", role="none")
+
+templates = Jinja2Templates(
+    env=Environment(
+        loader=ChoiceLoader(
+            [
+                FileSystemLoader(str(Path(__file__).parent / "templates")),
+                PackageLoader("nhsuk_frontend_jinja"),
+            ]
+        ),
+        undefined=ChainableUndefined,
+        autoescape=True,
+    )
+)
+
+# The pages each role's menu offers; the role checks themselves are in each route.
+NAVIGATION: dict[Role, list[tuple[str, str]]] = {
+    Role.ANALYST: [
+        ("Population", "/analyst/population"),
+        ("Activity and inequality", "/analyst/activity"),
+    ],
+    Role.PRACTICE: [("Cohort lists", "/practice/cohorts")],
+    Role.DATA_PROTECTION_OFFICER: [
+        ("Status", "/dpo"),
+        ("Audit log", "/dpo/audit"),
+        ("Releases", "/dpo/releases"),
+        ("Privacy notice", "/dpo/notice"),
+        ("Close", "/dpo/close"),
+    ],
+    Role.PROCESSOR_ENGINEER: [],
+}
+
+
+class NotSignedIn(Exception):
+    """No signed-in user: pages redirect to sign-in, the API answers 401."""
+
+
+class WebRefused(PermissionError):
+    """A request refused by the web service itself (already audited)."""
+
+
+@dataclass(frozen=True)
+class Context:
+    user: User
+    actor: Actor
+    ws: Workspace
+
+
+def session_of(request: Request) -> Session:
+    return request.state.session
+
+
+def user_of(request: Request) -> User:
+    user = session_of(request).user
+    if user is None:
+        raise NotSignedIn()
+    return user
+
+
+def actor_of(user: User | None) -> Actor:
+    return Actor(user.name, user.role.value) if user else ANONYMOUS
+
+
+def open_workspace(request: Request) -> Workspace:
+    return Workspace.open(request.app.state.root)
+
+
+def authorised(action: str):
+    """A dependency: the signed-in user may take `action`, or 403 (refusal audited)."""
+
+    def dependency(request: Request) -> Context:
+        user = user_of(request)
+        ws = open_workspace(request)
+        actor = actor_of(user)
+        ws.authorise(actor, action)
+        return Context(user, actor, ws)
+
+    return dependency
+
+
+async def check_csrf(request: Request) -> None:
+    """Every POST carries the session's CSRF token, or it is refused and audited."""
+    form = await request.form()
+    session = session_of(request)
+    if not csrf_ok(session, form.get(CSRF_FIELD)):
+        refuse(request, "web.csrf", f"{request.url.path}: missing or wrong CSRF token")
+
+
+def refuse(request: Request, action: str, reason: str):
+    actor = actor_of(session_of(request).user)
+    open_workspace(request).audit.record(actor, action, outcome="refused", reason=reason)
+    raise WebRefused(reason)
+
+
+def render(request: Request, template: str, status_code: int = 200, **context):
+    session = session_of(request)
+    user = session.user
+    nav = [
+        {"text": text, "href": href, "current": request.url.path == href}
+        for text, href in (NAVIGATION[user.role] if user else [])
+    ]
+    return templates.TemplateResponse(
+        request,
+        template,
+        {
+            "user": user,
+            "csrf_token": session.csrf,
+            "cspNonce": request.state.nonce,
+            "assetPath": "/assets",
+            "nav": nav,
+            **context,
+        },
+        status_code=status_code,
+    )

@@ -1,0 +1,112 @@
+"""Sessions, CSRF tokens and security headers: the web service's own safeguards.
+
+A session lives on the server (so signing out and idle expiry really end it); the browser holds
+only its id, signed with a per-process key, in an HttpOnly, SameSite=Strict cookie. Every
+session, signed in or not, carries a CSRF token that every form posts back. Every response says
+what the browser may load (only this origin) and data pages are never cached.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from openphm.web.accounts import User
+
+COOKIE = "phm_session"
+CSRF_FIELD = "csrf_token"
+DEFAULT_IDLE_MINUTES = 30
+
+
+@dataclass
+class Session:
+    id: str
+    csrf: str
+    last_seen: float
+    user: User | None = None
+    expired: bool = False  # set on the fresh session that replaced an expired one
+    flash: list[str] = field(default_factory=list)
+
+
+class SessionStore:
+    def __init__(
+        self, idle_minutes: float = DEFAULT_IDLE_MINUTES, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.idle_seconds = idle_minutes * 60
+        self.clock = clock
+        self._key = secrets.token_bytes(32)
+        self._sessions: dict[str, Session] = {}
+
+    def cookie_value(self, session: Session) -> str:
+        return f"{session.id}.{self._mac(session.id)}"
+
+    def _mac(self, session_id: str) -> str:
+        return hmac.new(self._key, session_id.encode(), hashlib.sha256).hexdigest()
+
+    def new(self, user: User | None = None) -> Session:
+        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), self.clock(), user)
+        self._sessions[session.id] = session
+        return session
+
+    def load(self, cookie: str | None) -> Session:
+        """The session a cookie names, or a new anonymous one (marked `expired` if the cookie
+        named a session that timed out)."""
+        session_id, _, mac = (cookie or "").partition(".")
+        if not (session_id and hmac.compare_digest(mac, self._mac(session_id))):
+            return self.new()
+        session = self._sessions.get(session_id)
+        if session is None:
+            return self.new()
+        now = self.clock()
+        if now - session.last_seen > self.idle_seconds:
+            self.drop(session)
+            fresh = self.new()
+            fresh.expired = session.user is not None
+            return fresh
+        session.last_seen = now
+        return session
+
+    def sign_in(self, old: Session, user: User) -> Session:
+        """A new session id and CSRF token at sign-in, so a planted id is worth nothing."""
+        self.drop(old)
+        return self.new(user)
+
+    def drop(self, session: Session) -> None:
+        self._sessions.pop(session.id, None)
+
+
+def csrf_ok(session: Session, submitted: str | None) -> bool:
+    return bool(submitted) and hmac.compare_digest(session.csrf, submitted)
+
+
+def security_headers(nonce: str, *, data_page: bool) -> dict[str, str]:
+    csp = "; ".join(
+        [
+            "default-src 'self'",
+            f"script-src 'self' 'nonce-{nonce}'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "font-src 'self'",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+    headers = {
+        "Content-Security-Policy": csp,
+        "X-Frame-Options": "DENY",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "Cross-Origin-Opener-Policy": "same-origin",
+        "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+    }
+    if data_page:
+        headers["Cache-Control"] = "no-store"
+        headers["Pragma"] = "no-cache"
+    return headers

@@ -1,0 +1,151 @@
+"""Fixtures for the web service: a workspace with a small linked population, a release awaiting
+approval, cohort lists for two practices, and one account per role."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from openphm.disclosure.releases import request_release, save_draft
+from openphm.governance.audit import Actor
+from openphm.web.accounts import LocalAccounts
+
+from .helpers import ACCOUNTS, OTHER_LIST, OWN_LIST, PASSWORD, sign_in
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "browser: drives headless Chromium (/usr/bin/chromium) against a live server"
+    )
+
+
+def _people(n: int = 3000, seed: int = 7) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    birth_year = rng.integers(1931, 2026, n)
+    ethnic = rng.choice(["White", "Asian", "Black", "Mixed"], n, p=[0.8, 0.1, 0.06, 0.04])
+    ethnic[:3] = "Other"  # a group of 3: must never be shown
+    return pd.DataFrame(
+        {
+            "pseudonym": [f"{i:064x}" for i in range(n)],
+            "sex": rng.choice(["M", "F"], n),
+            "birth_month": pd.to_datetime(
+                {"year": birth_year, "month": rng.integers(1, 13, n), "day": 1}
+            ).dt.date,
+            "ethnicity_code": None,
+            "ethnic_group": ethnic,
+            "lsoa": None,
+            "imd_decile": rng.integers(1, 11, n),
+            "practice": rng.choice(["Y10001", "Y10002", "Y10003"], n),
+            "registered": True,
+            "date_of_death": pd.NaT,
+            "traced": "nhs-number",
+            "token": None,
+        }
+    )
+
+
+def _spells(people: pd.DataFrame, seed: int = 8) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    # More emergency admissions in more deprived deciles: a gradient to draw.
+    weights = (11 - people["imd_decile"]).to_numpy(dtype=float)
+    chosen = rng.choice(people["pseudonym"], 900, p=weights / weights.sum())
+    days = rng.integers(1, 360, len(chosen))
+    admitted = pd.Timestamp("2026-11-02") - pd.to_timedelta(days, unit="D")
+    return pd.DataFrame({"pseudonym": chosen, "admission_date": admitted.date, "emergency": True})
+
+
+def _build(root: Path, example_config: Path, engineer: Actor):
+    from openphm.programme.workspace import Workspace
+
+    ws = Workspace.create(root, example_config, engineer)
+    con = ws.connect_linked()
+    people = _people()
+    con.register("people_frame", people)
+    con.execute("CREATE TABLE linked.people AS SELECT * FROM people_frame")
+    con.register("spells_frame", _spells(people))
+    con.execute(
+        "CREATE TABLE linked.apc_spells AS SELECT pseudonym, admission_date, emergency "
+        "FROM spells_frame"
+    )
+    cells = pd.DataFrame(
+        {
+            "practice": ["Y10001", "Y10001", "Y10002", "Y10002"],
+            "register": ["hypertension", "dementia"] * 2,
+            "people": [1403, 3, 977, 41],
+            "population": [10012, 10012, 7455, 7455],
+        }
+    )
+    save_draft(
+        con,
+        "prevalence",
+        cells,
+        groups=["practice", "register"],
+        counts=["people", "population"],
+        totals_over=["practice"],
+        description="register prevalence by practice",
+    )
+    con.close()
+    request_release(
+        ws, Actor("ana", "analyst"), ["prevalence"], purpose="prevention", title="Prevalence"
+    )
+    for ods, name in (("Y10001", OWN_LIST), ("Y10002", OTHER_LIST)):
+        folder = ws.zone("outputs") / "cohorts" / ods
+        folder.mkdir(parents=True)
+        (folder / name).write_text(f"token\n{ods}-sealed-token-1\n{ods}-sealed-token-2\n")
+    accounts = LocalAccounts(ws.root)
+    for name, (role, ods) in ACCOUNTS.items():
+        accounts.add(name, PASSWORD, role, ws.config.programme.controllers, ods)
+    return ws
+
+
+@pytest.fixture(scope="session")
+def template_workspace(tmp_path_factory) -> Path:
+    """Built once (argon2 hashing and encryption take a moment), copied per test."""
+    from importlib import resources
+
+    base = tmp_path_factory.mktemp("web-template")
+    config = base / "programme.toml"
+    config.write_text((resources.files("openphm.programme") / "example_programme.toml").read_text())
+    _build(base / "ws", config, Actor("test-engineer", "processor-engineer"))
+    return base / "ws"
+
+
+@pytest.fixture
+def web_workspace(template_workspace: Path, tmp_path: Path):
+    from openphm.programme.workspace import Workspace
+
+    root = tmp_path / "ws"
+    shutil.copytree(template_workspace, root)
+    return Workspace.open(root)
+
+
+@pytest.fixture
+def app(web_workspace, monkeypatch):
+    monkeypatch.setenv("PHM_NOW", "2026-11-20T10:00:00")
+    from openphm.web.app import create_app
+
+    return create_app(web_workspace.root)
+
+
+@pytest.fixture
+def client(app):
+    from fastapi.testclient import TestClient
+
+    with TestClient(app, follow_redirects=False) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def as_role(client):
+    """as_role("dora") signs the test client in as that account."""
+
+    def signed_in(name: str):
+        response = sign_in(client, name)
+        assert response.status_code == 303, response.text
+        return client
+
+    return signed_in

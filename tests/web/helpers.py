@@ -1,0 +1,33 @@
+"""Constants and helpers the web tests share."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from openphm.governance.roles import Role
+
+CHROMIUM = Path("/usr/bin/chromium")
+PASSWORD = "correct horse battery"
+# name: (role, ODS code)
+ACCOUNTS = {
+    "ana": (Role.ANALYST, None),
+    "pat": (Role.PRACTICE, "Y10001"),
+    "dora": (Role.DATA_PROTECTION_OFFICER, None),
+    "eng": (Role.PROCESSOR_ENGINEER, None),
+}
+OWN_LIST = "2026-11-20-frailty.csv"
+OTHER_LIST = "2026-11-20-diabetes.csv"
+
+
+def csrf_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+def sign_in(client, name: str, password: str = PASSWORD):
+    token = csrf_from(client.get("/sign-in").text)
+    return client.post(
+        "/sign-in", data={"username": name, "password": password, "csrf_token": token}
+    )

@@ -1,0 +1,171 @@
+"""Sign-in, sessions, CSRF and the headers every response carries."""
+
+from __future__ import annotations
+
+import json
+import re
+import stat
+
+import pytest
+
+from openphm.web.accounts import USERS_FILE
+
+from .helpers import PASSWORD, csrf_from, sign_in
+
+
+def last_entry(ws):
+    return list(ws.audit.entries())[-1]
+
+
+def test_passwords_are_stored_hashed_with_argon2_in_an_owner_only_file(web_workspace):
+    path = web_workspace.root / USERS_FILE
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    text = path.read_text()
+    assert PASSWORD not in text
+    assert all(
+        u["password_hash"].startswith("$argon2id$") for u in json.loads(text)["users"].values()
+    )
+
+
+def test_a_user_signs_in_and_lands_on_their_role_s_page(client):
+    response = sign_in(client, "dora")
+    assert (response.status_code, response.headers["location"]) == (303, "/dpo")
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    assert client.get("/dpo").status_code == 200
+
+
+def test_a_failed_sign_in_is_audited_without_the_password(client, web_workspace):
+    response = sign_in(client, "dora", "wrong password here")
+    assert response.status_code == 401 and "Enter a correct user name and password" in response.text
+    entry = last_entry(web_workspace)
+    assert (entry.action, entry.outcome, entry.user) == ("web.sign_in", "failed", "dora")
+    assert "wrong password here" not in web_workspace.audit.path.read_text()
+
+
+def test_pages_need_a_signed_in_user(client):
+    assert client.get("/dpo").headers["location"] == "/sign-in"
+    assert client.get("/api/status").status_code == 401
+
+
+def test_a_session_ends_after_30_idle_minutes(client, app):
+    sign_in(client, "dora")
+    clock = app.state.sessions.clock
+    app.state.sessions.clock = lambda: clock() + 29 * 60
+    assert client.get("/dpo").status_code == 200
+    app.state.sessions.clock = lambda: clock() + 29 * 60 + 31 * 60
+    response = client.get("/dpo")
+    assert response.headers["location"] == "/sign-in"
+    assert "signed out because you had not done anything" in client.get("/sign-in").text
+
+
+def test_signing_out_ends_the_session(client):
+    sign_in(client, "dora")
+    token = csrf_from(client.get("/dpo").text)
+    assert client.post("/sign-out", data={"csrf_token": token}).status_code == 303
+    assert client.get("/dpo").status_code == 303
+
+
+@pytest.mark.parametrize("token", [None, "forged"])
+def test_a_form_without_the_session_s_csrf_token_is_refused_and_audited(
+    client, web_workspace, token
+):
+    sign_in(client, "dora")
+    release = json.loads(client.get("/api/releases").text)[0]["id"]
+    data = {"csrf_token": token} if token else {}
+    response = client.post(f"/dpo/releases/{release}/approve", data=data)
+    assert response.status_code == 403
+    entry = last_entry(web_workspace)
+    assert (entry.action, entry.outcome, entry.user) == ("web.csrf", "refused", "dora")
+    assert client.get("/api/releases").json()[0]["status"] == "awaiting approval"
+
+
+def test_sign_in_itself_needs_the_csrf_token(client):
+    response = client.post("/sign-in", data={"username": "dora", "password": PASSWORD})
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("user", "path"),
+    [
+        ("ana", "/dpo/audit"),
+        ("ana", "/practice/cohorts"),
+        ("pat", "/analyst/population"),
+        ("pat", "/api/population"),
+        ("pat", "/dpo"),
+        ("dora", "/analyst/population"),
+        ("dora", "/practice/cohorts"),
+        ("eng", "/api/population"),
+    ],
+)
+def test_a_role_is_refused_what_it_may_not_see_with_403_and_an_audit_entry(
+    client, web_workspace, user, path
+):
+    sign_in(client, user)
+    response = client.get(path)
+    assert response.status_code == 403
+    entry = last_entry(web_workspace)
+    assert (entry.user, entry.outcome) == (user, "refused")
+
+
+def test_an_analyst_cannot_close_the_programme(client, web_workspace):
+    sign_in(client, "ana")
+    token = csrf_from(client.get("/analyst/population").text)
+    response = client.post(
+        "/dpo/close", data={"csrf_token": token, "reason": "x", "confirm": "destroy"}
+    )
+    assert response.status_code == 403 and not web_workspace.closed
+    assert last_entry(web_workspace).action == "programme.close"
+
+
+PAGES = {
+    "ana": ["/analyst/population", "/analyst/activity"],
+    "pat": ["/practice/cohorts"],
+    "dora": ["/dpo", "/dpo/audit", "/dpo/releases", "/dpo/notice", "/dpo/close"],
+}
+
+
+def every_page(client):
+    yield "/sign-in", client.get("/sign-in")
+    for user, paths in PAGES.items():
+        client.cookies.clear()
+        sign_in(client, user)
+        for path in paths:
+            yield path, client.get(path)
+
+
+def test_every_page_carries_the_security_headers(client):
+    for path, response in every_page(client):
+        assert response.status_code == 200, path
+        headers = response.headers
+        csp = headers["content-security-policy"]
+        assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp, path
+        assert not re.search(r"https?:|\*", csp), f"{path}: CSP names an external origin"
+        assert headers["x-frame-options"] == "DENY"
+        assert headers["x-content-type-options"] == "nosniff"
+        assert headers["referrer-policy"] == "no-referrer"
+        assert headers["cache-control"] == "no-store"
+
+
+def test_no_page_loads_anything_from_another_origin(client):
+    for path, response in every_page(client):
+        urls = re.findall(r'(?:src|href|action)="([^"]*)"', response.text)
+        assert urls, path
+        external = [u for u in urls if not (u.startswith("/") or u.startswith("#"))]
+        external += [u for u in urls if u.startswith("//")]
+        assert not external, f"{path} refers to {external}"
+        assert "url(http" not in response.text
+
+
+def test_the_stylesheet_and_scripts_are_served_from_the_app(client):
+    css = client.get("/assets/nhsuk-frontend.min.css")
+    assert css.status_code == 200, "NHS.UK assets missing: run `make web-assets`"
+    assert "nhsuk-header" in css.text and "http" not in css.text.replace("http://www.w3.org", "")
+    assert client.get("/assets/nhsuk-frontend.min.js").status_code == 200
+    assert client.get("/static/init.mjs").status_code == 200
+
+
+def test_the_api_is_described_by_openapi_and_has_no_externally_loaded_docs(client):
+    spec = client.get("/api/openapi.json").json()
+    assert {"/api/population", "/api/status", "/api/cohorts"} <= set(spec["paths"])
+    assert client.get("/docs").status_code == 404
