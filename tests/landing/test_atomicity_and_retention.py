@@ -65,6 +65,8 @@ def test_a_load_killed_mid_way_leaves_the_landing_zone_as_it_was(workspace, inbo
     # The next command cleans up: the zone is as before the killed load.
     ws = Workspace.open(workspace.root)
     assert len(current(ws, engineer, "gp_events")) == 0
+    ingest(ws, [], engineer)  # any ingest cleans up first
+    assert _zone(ws) == before
     report = ingest(ws, [inbox], engineer)
     assert [o.status for o in report.outcomes if o.status == LOADED] == [LOADED]
     assert len(current(ws, engineer, "gp_events")) == 1_500_000
