@@ -1,0 +1,115 @@
+"""Activity, outcomes and cost per person in the window before the reference date.
+
+Reads linked.consultations, ec_attendances, apc_spells, op_appointments, community_contacts,
+social_care_services and people; `person_activity` is written by `build`. The window runs from
+`window_start` to the reference date, both included. Costs come from a tariff table (activity,
+unit_cost_gbp); the default is src/openphm/reference/tariffs/default.csv.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from importlib import resources
+from pathlib import Path
+
+import ibis
+import pandas as pd
+
+from openphm.analytics.definitions import ACTIVITY_COLUMNS, READMISSION_DAYS
+from openphm.analytics.zone import Zone, date_literal
+from openphm.console import UserFacingError
+
+
+class TariffError(UserFacingError):
+    """A tariff file that cannot be used; the message says which row or column."""
+
+
+def load_tariff(path: Path | None = None) -> dict[str, float]:
+    """activity → unit cost in GBP, from a CSV with columns activity, unit_cost_gbp."""
+    if path is None:
+        source = resources.files("openphm.reference").joinpath("tariffs/default.csv")
+        with source.open("rb") as handle:
+            frame = pd.read_csv(handle, comment="#")
+        where = "the default tariff"
+    else:
+        try:
+            frame = pd.read_csv(path, comment="#")
+        except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+            raise TariffError(f"{path} is not a readable CSV file ({type(err).__name__})") from None
+        where = str(path)
+    for column in ("activity", "unit_cost_gbp"):
+        if column not in frame.columns:
+            raise TariffError(f"{where} has no column {column!r} (needs activity,unit_cost_gbp)")
+    costs = pd.to_numeric(frame["unit_cost_gbp"], errors="coerce")
+    if costs.isna().any():
+        row = int(costs.isna().idxmax()) + 2
+        raise TariffError(f"{where} row {row}: unit_cost_gbp is not a number")
+    needed = {tariff for _, _, tariff in ACTIVITY_COLUMNS if tariff}
+    missing = needed - set(frame["activity"])
+    if missing:
+        raise TariffError(f"{where} has no unit cost for: {', '.join(sorted(missing))}")
+    return dict(zip(frame["activity"], costs.astype(float), strict=True))
+
+
+def _count_by_person(table, date_column: str, start, end, name: str, where=None):
+    t = table
+    t = t.filter(t[date_column].between(start, end))
+    if where is not None:
+        t = t.filter(where(t))
+    return t.group_by("pseudonym").agg(**{name: t.count().cast("int32")})
+
+
+def person_activity(zone: Zone, population, reference_date: dt.date, window_start: dt.date,
+                    tariff: dict[str, float]):  # fmt: skip
+    """One row per person in the population: a count per ACTIVITY_COLUMNS entry and cost."""
+    start, end = date_literal(window_start), date_literal(reference_date)
+    apc = zone.table("apc_spells")
+    previous = apc.discharge_date.lag().over(
+        ibis.window(group_by="pseudonym", order_by=[apc.admission_date, apc.discharge_date])
+    )
+    ordered = apc.mutate(previous_discharge=previous)
+    readmitted = (
+        ordered.emergency.fill_null(False)
+        & ordered.previous_discharge.notnull()
+        & (ordered.admission_date >= ordered.previous_discharge)
+        & (ordered.admission_date.delta(ordered.previous_discharge, unit="day") <= READMISSION_DAYS)
+    )
+    in_window = apc.filter(apc.admission_date.between(start, end))
+    counts = [
+        _count_by_person(zone.table("consultations"), "consultation_date", start, end,
+                         "gp_consultations"),
+        _count_by_person(zone.table("ec_attendances"), "arrival_date", start, end,
+                         "ec_attendances"),
+        _count_by_person(apc, "admission_date", start, end, "emergency_admissions",
+                         lambda t: t.emergency.fill_null(False)),
+        _count_by_person(apc, "admission_date", start, end, "elective_admissions",
+                         lambda t: t.elective.fill_null(False)),
+        in_window.group_by("pseudonym").agg(
+            bed_days=in_window.bed_days.fill_null(0).sum().cast("int32")),
+        _count_by_person(zone.table("op_appointments"), "appointment_date", start, end,
+                         "outpatient_attendances", lambda t: t.attended.fill_null(False)),
+        _count_by_person(zone.table("community_contacts"), "contact_date", start, end,
+                         "community_contacts"),
+        _social_care(zone.table("social_care_services"), start, end),
+        ordered.filter(readmitted, ordered.admission_date.between(start, end))
+        .group_by("pseudonym").agg(readmissions_30d=ibis._.count().cast("int32")),
+    ]  # fmt: skip
+    t = population.select("pseudonym", "died")
+    for c in counts:
+        t = t.left_join(c, "pseudonym").drop("pseudonym_right")
+    columns = {name: t[name].fill_null(0) for name, _, _ in ACTIVITY_COLUMNS if name != "died"}
+    cost = sum(
+        (columns[name] * tariff[unit] for name, _, unit in ACTIVITY_COLUMNS if unit),
+        ibis.literal(0.0),
+    )
+    return t.select(
+        "pseudonym", **columns, died=t.died.cast("int32"), cost=cost.cast("float64").round(2)
+    )
+
+
+def _social_care(services, start, end):
+    open_in_window = (services.service_start <= end) & (
+        services.service_end.isnull() | (services.service_end >= start)
+    )
+    t = services.filter(open_in_window)
+    return t.group_by("pseudonym").agg(social_care_services=t.count().cast("int32"))

@@ -1,0 +1,154 @@
+"""Measures: each `definitions.Measure` per group, with crude values and confidence limits,
+directly age-standardised values (ESP2013, Dobson limits), and the slope and relative index of
+inequality across IMD deciles.
+
+The person-level work is one Ibis aggregation per grouping (numerator and denominator sums per
+group and age band, for every measure at once); everything after that runs on the small table
+of sums with the pure functions of `stats`. Nothing here suppresses or rounds: the disclosure
+module does that to outputs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from openphm.analytics import stats
+from openphm.analytics.definitions import AGE_BANDS_19, Measure
+
+OVERALL = "all"
+COLUMNS = (
+    "measure", "statistic", "group_by", "group_value", "numerator", "denominator", "value",
+    "lower_95", "upper_95", "multiplier", "method",
+)  # fmt: skip
+
+
+def esp2013_weights() -> np.ndarray:
+    """The 19-band ESP2013 weights in AGE_BANDS_19 order (sum 100,000)."""
+    from openphm import reference
+
+    esp = reference.esp2013().groupby("age_band_19")["esp2013_weight"].sum()
+    return esp.reindex(list(AGE_BANDS_19)).to_numpy(dtype=float)
+
+
+def group_sums(person, measures: tuple[Measure, ...], grouping: str | None) -> pd.DataFrame:
+    """Sums per (group, age band): n_<m>, d_<m> and, for means, s_<m> (sum of squares)."""
+    aggs = {}
+    for m in measures:
+        counted = person[m.denominator].cast("float64") > 0
+        value = person[m.numerator].cast("float64")
+        aggs[f"n_{m.name}"] = value.sum(where=counted)
+        aggs[f"d_{m.name}"] = person[m.denominator].cast("float64").sum()
+        if m.kind == "mean":
+            aggs[f"s_{m.name}"] = (value * value).sum(where=counted)
+    keys = ["age_band"] if grouping in (None, "age_band") else [grouping, "age_band"]
+    frame = person.group_by(keys).agg(**aggs).to_pandas()
+    if grouping is None:
+        frame.insert(0, "group_value", OVERALL)
+    elif grouping == "age_band":
+        frame.insert(0, "group_value", frame["age_band"])
+    else:
+        frame = frame.rename(columns={grouping: "group_value"})
+    groups = frame["group_value"]
+    if pd.api.types.is_numeric_dtype(groups):
+        groups = groups.astype("Int64")
+    frame["group_value"] = groups.astype("string").fillna("Unknown")
+    return frame.fillna(0.0)
+
+
+def crude(by_group: pd.DataFrame, m: Measure, group_by: str) -> pd.DataFrame:
+    """Crude value and limits per group, from sums already added up over age bands."""
+    n, d = by_group[f"n_{m.name}"].to_numpy(), by_group[f"d_{m.name}"].to_numpy()
+    if m.kind == "proportion":
+        value, lower, upper = (a * m.multiplier for a in stats.wilson(n, d))
+        method = "Wilson score"
+    elif m.kind == "rate":
+        value, lower, upper = stats.crude_rate(n, d, m.multiplier)
+        method = "Poisson: exact below 10 events, Byar's from 10"
+    else:
+        value, lower, upper = _mean_limits(n, d, by_group[f"s_{m.name}"].to_numpy())
+        method = "normal approximation"
+    return _rows(m, "crude", group_by, by_group.index, n, d, (value, lower, upper), method)
+
+
+def standardised(by_band: pd.DataFrame, m: Measure, group_by: str, weights) -> pd.DataFrame:
+    """Directly age-standardised value per group (ESP2013, 19 bands, Dobson limits).
+    `by_band` has one row per group and a column per (sum, age band)."""
+    x = by_band[f"n_{m.name}"].to_numpy()
+    n = by_band[f"d_{m.name}"].to_numpy()
+    limits = stats.dsr_many(x, n, weights, multiplier=m.multiplier)
+    method = "DSR, ESP2013 19 bands, Dobson limits (Byar's)"
+    return _rows(m, "dsr", group_by, by_band.index, x.sum(axis=1), n.sum(axis=1), limits, method)
+
+
+def _rows(m, statistic, group_by, groups, n, d, limits, method) -> pd.DataFrame:
+    value, lower, upper = limits
+    return pd.DataFrame({
+        "measure": m.name, "statistic": statistic, "group_by": group_by,
+        "group_value": pd.Index(groups).astype(str), "numerator": n, "denominator": d,
+        "value": value, "lower_95": lower, "upper_95": upper,
+        "multiplier": m.multiplier, "method": method,
+    })  # fmt: skip
+
+
+def inequality(crude_by_decile: pd.DataFrame, m: Measure, simulations: int) -> pd.DataFrame:
+    """SII and RII of the crude value across IMD deciles 1 (most deprived) to 10."""
+    known = crude_by_decile[crude_by_decile["group_value"].isin([str(i) for i in range(1, 11)])]
+    known = known.assign(decile=known["group_value"].astype(int)).sort_values("decile")
+    known = known[known["denominator"] > 0]
+    if len(known) < 2:
+        return pd.DataFrame(columns=list(COLUMNS))
+    v, n, x = known["value"].to_numpy(), known["denominator"].to_numpy(), known["numerator"]
+    if m.kind == "proportion":
+        p = v / m.multiplier
+        se = np.sqrt(np.maximum(p * (1 - p), 0) / n) * m.multiplier
+    else:
+        se = np.sqrt(x.to_numpy()) / n * m.multiplier
+    result = stats.sii(v, se, n, simulations=simulations)
+    method = f"weighted regression on cumulative rank; limits by {simulations:,} simulations"
+    return pd.DataFrame([
+        (m.name, "sii", "imd_decile", OVERALL, x.sum(), n.sum(), result.sii,
+         result.sii_lower, result.sii_upper, m.multiplier, method),
+        (m.name, "rii", "imd_decile", OVERALL, x.sum(), n.sum(), result.rii,
+         result.rii_lower, result.rii_upper, 1.0, method),
+    ], columns=list(COLUMNS))  # fmt: skip
+
+
+def compute(person, measures: tuple[Measure, ...], groupings: tuple[str, ...],
+            simulations: int = stats.SII_SIMULATIONS) -> pd.DataFrame:  # fmt: skip
+    """Every measure, overall and per grouping: crude (+ limits), DSR where the measure is
+    standardised (not per age band), and SII/RII across IMD deciles."""
+    weights = esp2013_weights()
+    parts = []
+    for grouping in (None, *groupings):
+        frame = group_sums(person, measures, grouping)
+        label = grouping or OVERALL
+        sums = frame.drop(columns="age_band").groupby("group_value", sort=True).sum()
+        by_band = (
+            frame.set_index(["group_value", "age_band"])
+            .unstack("age_band", fill_value=0.0)
+            .reindex(
+                index=sums.index,
+                columns=pd.MultiIndex.from_product([frame.columns[2:], AGE_BANDS_19]),
+                fill_value=0.0,
+            )
+        )
+        for m in measures:
+            rows = crude(sums, m, label)
+            parts.append(rows)
+            if m.standardise and grouping != "age_band":
+                parts.append(standardised(by_band, m, label, weights))
+            if m.inequality and grouping == "imd_decile":
+                parts.append(inequality(rows, m, simulations))
+    out = pd.concat([p for p in parts if len(p)], ignore_index=True)
+    return out.astype({"numerator": float, "denominator": float, "value": float,
+                       "lower_95": float, "upper_95": float, "multiplier": float})  # fmt: skip
+
+
+def _mean_limits(total, n, squares):
+    z = stats.z_value()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean = np.where(n > 0, total / n, np.nan)
+        variance = np.where(n > 1, (squares - total * total / n) / (n - 1), np.nan)
+        half = z * np.sqrt(np.maximum(variance, 0) / n)
+    return mean, mean - half, mean + half

@@ -1,0 +1,155 @@
+"""Person-level scores: long-term condition count, Cambridge Multimorbidity Score, electronic
+Frailty Index, and the hospital scores (Hospital Frailty Risk Score, Charlson, Elixhauser).
+
+Rules and weights are in `definitions`; the hospital scores come from the `pycomorb` package
+(its own published ICD-10 mappings), called at the boundary with a polars frame.
+Reads the coded-event tables of `population`; `person_scores` is written by `build`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import ibis
+import pandas as pd
+
+from openphm.analytics.definitions import (
+    CMS_CONDITIONS,
+    EFI_CATEGORIES,
+    EFI_DEFICITS,
+    EFI_DENOMINATOR,
+    EFI_POLYPHARMACY_DRUGS,
+)
+from openphm.analytics.zone import memtable, years_before
+
+DISABILITY_DEFICITS = ("activity_limitation", "housebound", "mobility_transfer_problems")
+
+
+def efi(gp_coded, drugs, available: set[str]):
+    """(pseudonym, efi_deficits, efi, efi_disability) for people with at least one deficit.
+    eFI = deficits present / 36; efi_disability: an activity limitation, housebound or
+    mobility deficit (used by segmentation)."""
+    rows = [(d.name, name) for d in EFI_DEFICITS for name in d.gp if name in available]
+    mapping = memtable(pd.DataFrame(rows, columns=["deficit", "list"]))
+    coded = gp_coded.join(mapping, "list").select("pseudonym", "deficit")
+    poly = drugs.filter(drugs.drugs >= EFI_POLYPHARMACY_DRUGS).select(
+        "pseudonym", deficit=ibis.literal("polypharmacy")
+    )
+    present = coded.union(poly, distinct=True)
+    return present.group_by("pseudonym").agg(
+        efi_deficits=present.deficit.nunique().cast("int32"),
+        efi=(present.deficit.nunique() / EFI_DENOMINATOR).cast("float64"),
+        efi_disability=present.deficit.isin(DISABILITY_DEFICITS).any(),
+    )
+
+
+def efi_category(score):
+    """fit < 0.12 ≤ mild < 0.24 ≤ moderate < 0.36 ≤ severe (Clegg 2016). Compared in 36ths,
+    so that 0.24 (not a binary fraction) falls where the paper puts it."""
+    deficits = (score * EFI_DENOMINATOR).round()
+    cases = [(deficits >= round(bound * EFI_DENOMINATOR), name)
+             for name, bound in reversed(EFI_CATEGORIES)]  # fmt: skip
+    return ibis.cases(*cases, else_="fit")
+
+
+def cms(gp_coded, med_issues, reference_date: dt.date, available: set[str]):
+    """(pseudonym, cms, cms_conditions): the Cambridge Multimorbidity Score, the sum of the
+    weights of the conditions present, for people with at least one."""
+    code_rows, med_rows = [], []
+    for c in CMS_CONDITIONS:
+        since = years_before(reference_date, c.lookback_years) if c.lookback_years else None
+        code_rows += [(c.name, name, since, c.weight) for name in c.gp if name in available]
+        med_rows += [(c.name, name, c.min_issues, c.weight)
+                     for name in c.medication if name in available]  # fmt: skip
+    codes = pd.DataFrame(code_rows, columns=["condition", "list", "since", "weight"])
+    codes["since"] = pd.to_datetime(codes["since"].fillna(dt.date(1, 1, 1))).dt.date
+    code_map = memtable(codes)
+    j = gp_coded.join(code_map, "list")
+    present = j.filter(j.last_date >= j.since.cast("date")).select(
+        "pseudonym", "condition", "weight"
+    )
+    if med_rows:
+        med_map = memtable(pd.DataFrame(med_rows, columns=["condition", "list", "min", "weight"]))
+        m = med_issues.join(med_map, "list")
+        present = present.union(
+            m.filter(m.issues >= m["min"]).select("pseudonym", "condition", "weight"),
+            distinct=False,
+        )
+    present = present.distinct()
+    return present.group_by("pseudonym").agg(
+        cms=present.weight.sum().round(2).cast("float64"),
+        cms_conditions=present.condition.nunique().cast("int32"),
+    )
+
+
+def hospital_scores(zone, population, reference_date: dt.date, lookback_years: int):
+    """(pseudonym, hfrs, charlson, elixhauser) from ICD-10 diagnoses of spells admitted in the
+    `lookback_years` before the reference date, by pycomorb: HFRS (Gilbert et al. 2018),
+    Charlson (Quan 2005 ICD-10 coding, Charlson weights, comorbidity index without the age
+    score), Elixhauser (Quan coding, van Walraven weights). People with no such spell have no
+    row (their scores are 0 by definition, filled in by `build`)."""
+    import polars as pl
+    import pycomorb
+
+    from openphm.analytics.population import hospital_diagnoses
+
+    since = years_before(reference_date, lookback_years)
+    diagnoses = hospital_diagnoses(zone, reference_date, since)
+    people = population.select("pseudonym", "age")
+    frame = (
+        diagnoses.join(people, "pseudonym")
+        .select("pseudonym", "code", "age")
+        .distinct()
+        .to_pyarrow()
+    )
+    empty = pd.DataFrame(
+        {"pseudonym": pd.Series(dtype=str), "hfrs": pd.Series(dtype=float),
+         "charlson": pd.Series(dtype="int32"), "elixhauser": pd.Series(dtype="int32")}
+    )  # fmt: skip
+    if frame.num_rows == 0:
+        return empty
+    df = pl.from_arrow(frame).rename({"pseudonym": "id"})
+    args = {"id_col": "id", "code_col": "code"}
+    hfrs = pycomorb.comorbidity("hfrs", df, **args)
+    charlson = pycomorb.comorbidity("charlson", df, age_col="age", **args)
+    elix = pycomorb.comorbidity("elixhauser", df, **args)
+    joined = (
+        hfrs.rename({"HFRS Score": "hfrs"})
+        .join(charlson.select("id", pl.col("Charlson Comorbidity Index").alias("charlson")),
+              on="id", how="full", coalesce=True)
+        .join(elix.select("id", pl.col("Elixhauser Comorbidity Index").alias("elixhauser")),
+              on="id", how="full", coalesce=True)
+    )  # fmt: skip
+    out = joined.rename({"id": "pseudonym"}).to_pandas()
+    return out.astype({"hfrs": float, "charlson": "int32", "elixhauser": "int32"})
+
+
+def person_scores(population, flags, efi_table, cms_table, hospital):
+    """One row per person: age, ltc_count, cms, cms_conditions, efi, efi_deficits,
+    efi_category, efi_disability, hfrs, charlson, elixhauser (zeros where nothing is found)."""
+    p = population.select("pseudonym", "age")
+    t = (
+        p.left_join(flags.select("pseudonym", "ltc_count"), "pseudonym")
+        .drop("pseudonym_right")
+        .left_join(efi_table, "pseudonym")
+        .drop("pseudonym_right")
+        .left_join(cms_table, "pseudonym")
+        .drop("pseudonym_right")
+        .left_join(hospital, "pseudonym")
+        .drop("pseudonym_right")
+    )
+    efi_value = t.efi.fill_null(0.0)
+    return t.select(
+        "pseudonym",
+        "age",
+        ltc_count=t.ltc_count.fill_null(0),
+        cms=t.cms.fill_null(0.0),
+        cms_conditions=t.cms_conditions.fill_null(0),
+        efi=efi_value,
+        efi_deficits=t.efi_deficits.fill_null(0),
+        efi_category=efi_category(efi_value),
+        efi_disability=t.efi_disability.fill_null(False),
+        hfrs=t.hfrs.fill_null(0.0),
+        charlson=t.charlson.fill_null(0),
+        elixhauser=t.elixhauser.fill_null(0),
+    )
