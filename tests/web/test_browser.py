@@ -1,0 +1,155 @@
+"""Real browser tests: headless Chromium (Debian's package, driven by Playwright) against the
+service running in uvicorn, as a data protection officer and a practice would use it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from .helpers import CHROMIUM, OWN_LIST, PASSWORD
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="/usr/bin/chromium is absent: `make browser` installs Debian's chromium",
+    ),
+]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = Path(os.environ.get("PHM_SCREENSHOTS", "/tmp/openphm-web-screenshots"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(template_workspace, tmp_path_factory):
+    """uvicorn serving a copy of the test workspace on 127.0.0.1, in its own process."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("browser") / "ws"
+    shutil.copytree(template_workspace, root)
+    port = free_port()
+    env = {**os.environ, "PHM_NOW": "2026-11-20T10:00:00"}
+    log = open(root.parent / "server.log", "w+")  # noqa: SIM115 (closed below)
+    command = ["serve", str(root), "--port", str(port)]
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from openphm.cli import main; main()", *command],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            if process.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"phm serve stopped: {log.read()}") from None
+            time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}", root
+    process.terminate()
+    process.wait(timeout=10)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    base, _ = server
+    context = browser.new_context(base_url=base, accept_downloads=True)
+    page = context.new_page()
+    page.requests = []
+    page.on("request", lambda request: page.requests.append(request.url))
+    page.console = []
+    page.on("console", lambda message: page.console.append(message.text))
+    yield page
+    context.close()
+
+
+def sign_in(page, name: str) -> None:
+    page.goto("/sign-in")
+    page.fill("#username", name)
+    page.fill("#password", PASSWORD)
+    page.click("button:has-text('Sign in')")
+
+
+def assert_styled_and_local(page, base: str) -> None:
+    # The NHS.UK stylesheet really applied: the header is NHS blue.
+    colour = page.eval_on_selector(".nhsuk-header", "e => getComputedStyle(e).backgroundColor")
+    assert colour == "rgb(0, 94, 184)", colour
+    assert page.evaluate("document.body.classList.contains('nhsuk-frontend-supported')")
+    assert all(url.startswith(base) for url in page.requests), page.requests
+    assert not [m for m in page.console if "Content Security Policy" in m], page.console
+
+
+def test_the_dpo_reads_the_audit_log_and_approves_a_release(page, server):
+    base, _ = server
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    sign_in(page, "dora")
+    page.wait_for_url("**/dpo")
+    assert "Days left" in page.content()
+    page.screenshot(path=str(SCREENSHOTS / "dpo-status.png"), full_page=True)
+    page.click("a.nhsuk-header__navigation-link:has-text('Audit log')")
+    page.wait_for_url("**/dpo/audit")
+    assert page.is_visible("text=Chain verified")
+    page.screenshot(path=str(SCREENSHOTS / "dpo-audit.png"))
+    page.click("a.nhsuk-header__navigation-link:has-text('Releases')")
+    page.click("button:has-text('Approve release')")
+    page.wait_for_url("**/dpo/releases?approved=*")
+    assert page.is_visible("text=approved and released")
+    page.screenshot(path=str(SCREENSHOTS / "dpo-releases.png"), full_page=True)
+    assert_styled_and_local(page, base)
+
+
+def test_a_practice_downloads_its_own_cohort_list(page, server):
+    base, _ = server
+    sign_in(page, "pat")
+    page.wait_for_url("**/practice/cohorts")
+    page.screenshot(path=str(SCREENSHOTS / "practice-cohorts.png"))
+    with page.expect_download() as download:
+        page.click(f"a:has-text('{OWN_LIST}')")
+    assert download.value.suggested_filename == OWN_LIST
+    assert "Y10001-sealed-token-1" in Path(download.value.path()).read_text()
+    assert "Y10002" not in page.content()
+    assert_styled_and_local(page, base)
+
+
+def test_the_analyst_sees_charts_drawn_without_the_internet(page, server):
+    base, _ = server
+    sign_in(page, "ana")
+    page.wait_for_url("**/analyst/population")
+    assert page.locator("svg.phm-chart").count() == 3
+    page.screenshot(path=str(SCREENSHOTS / "analyst-population.png"), full_page=True)
+    page.goto("/analyst/activity")
+    page.screenshot(path=str(SCREENSHOTS / "analyst-activity.png"), full_page=True)
+    assert_styled_and_local(page, base)
