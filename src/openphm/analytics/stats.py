@@ -49,7 +49,10 @@ def wilson(numerator, denominator, confidence: float = CONFIDENCE):
         spread = z * np.sqrt(np.maximum(z * z + 4 * x * (1 - x / n), 0.0))
         lower = np.where(n > 0, (2 * x + z * z - spread) / (2 * (n + z * z)), np.nan)
         upper = np.where(n > 0, (2 * x + z * z + spread) / (2 * (n + z * z)), np.nan)
-    return estimate, np.clip(lower, 0.0, 1.0), np.clip(upper, 0.0, 1.0)
+    # Rounding can leave a limit a hair on the wrong side of the estimate at x = 0 or x = n.
+    lower = np.clip(np.fmin(lower, estimate), 0.0, 1.0)
+    upper = np.clip(np.fmax(upper, estimate), 0.0, 1.0)
+    return estimate, lower, upper
 
 
 def poisson_limits(count, confidence: float = CONFIDENCE, method: str = "byar"):

@@ -1,0 +1,207 @@
+"""`phm analyse` and `phm measures`: build the analytics tables in the linked zone, and list the
+measures built. Both print aggregates only (counts, seconds, group values), never a row about
+a person; the audit log gets counts, never values."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from openphm.console import RoleOption, WorkspaceArgument, console
+
+# Until roles.py grants "analytics.build" and "analytics.read", analysts use "linked.query".
+BUILD_ACTION = "analytics.build"
+READ_ACTION = "analytics.read"
+FALLBACK_ACTION = "linked.query"
+
+
+def register(app: typer.Typer) -> None:
+    app.command("analyse")(analyse_command)
+    app.command("measures")(measures_command)
+
+
+def _action(name: str) -> str:
+    from openphm.governance.roles import PERMISSIONS
+
+    return name if name in PERMISSIONS else FALLBACK_ACTION
+
+
+def analyse_command(
+    workspace: WorkspaceArgument,
+    reference_date: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            "--reference-date",
+            formats=["%Y-%m-%d"],
+            help="Date the registers and scores are as at, and the activity window "
+            "ends on (default: today, or PHM_NOW).",
+        ),
+    ] = None,
+    window_months: Annotated[
+        int,
+        typer.Option(
+            "--window-months",
+            min=1,
+            max=60,
+            help="Length of the activity window before the reference date.",
+        ),
+    ] = 12,
+    codelists: Annotated[
+        Path | None,
+        typer.Option(
+            "--codelists",
+            file_okay=False,
+            exists=True,
+            help="Folder of your own code lists (<name>.csv, OpenCodelists format); "
+            "they add to and override the lists OpenPHM ships.",
+        ),
+    ] = None,
+    tariff: Annotated[
+        Path | None,
+        typer.Option(
+            "--tariff",
+            dir_okay=False,
+            exists=True,
+            help="CSV of unit costs (activity,unit_cost_gbp) instead of the default.",
+        ),
+    ] = None,
+    role: RoleOption = None,
+) -> None:
+    """Build registers, scores, segments, activity and measures for a reference date into the
+    linked zone (tables person_registers, person_scores, person_segments, person_activity,
+    measures). Prints counts and timings only."""
+    from rich.table import Table
+
+    from openphm import clock
+    from openphm.analytics.build import TABLES, build
+    from openphm.analytics.definitions import AnalyticsOptions
+    from openphm.governance.roles import current_actor
+    from openphm.programme.workspace import Workspace
+
+    ws = Workspace.open(workspace)
+    actor = current_actor(role)
+    action = _action(BUILD_ACTION)
+    ws.authorise(actor, action)
+    day = reference_date.date() if reference_date else clock.today()
+    options = AnalyticsOptions(
+        window_months=window_months,
+        codelist_folder=str(codelists) if codelists else None,
+        tariff_path=str(tariff) if tariff else None,
+    )
+    con = ws.connect_linked()
+    try:
+        with console.status("Building analytics…") as status:
+            summary = build(con, day, options, progress=lambda s: status.update(f"{s}…"))
+    except Exception:
+        ws.audit.record(actor, action, outcome="failed", reads=("linked",),
+                        reason="analytics build failed")  # fmt: skip
+        raise
+    finally:
+        con.close()
+    ws.audit.record(
+        actor, action, reads=("linked",), writes=tuple(f"linked.{t}" for t in TABLES),
+        counts={**summary.rows, "missing_codelists": len(summary.missing_codelists)},
+    )  # fmt: skip
+    table = Table(title=f"Analytics as at {day} (window from {summary.window_start})")
+    table.add_column("step")
+    table.add_column("seconds", justify="right")
+    for name, seconds in summary.seconds.items():
+        table.add_row(name, f"{seconds:.2f}")
+    table.add_row("[bold]total[/]", f"[bold]{summary.total_seconds:.2f}[/]")
+    console.print(table)
+    rows = ", ".join(f"{name} {count:,}" for name, count in summary.rows.items())
+    console.print(f"Rows written: {rows}.")
+    if summary.missing_codelists:
+        console.print(
+            f"{len(summary.missing_codelists)} code lists named by definitions were not found "
+            f"and were left out (add them with --codelists): "
+            f"{', '.join(summary.missing_codelists)}",
+            soft_wrap=True,
+        )
+
+
+def measures_command(
+    workspace: WorkspaceArgument,
+    measure: Annotated[
+        str | None, typer.Option("--measure", help="Show one measure per group.")
+    ] = None,
+    group_by: Annotated[
+        str,
+        typer.Option(
+            "--group-by",
+            help="With --measure: practice, age_band, sex, "
+            "ethnic_group, imd_decile, imd_quintile, lsoa, segment or core20.",
+        ),
+    ] = "core20",
+    role: RoleOption = None,
+) -> None:
+    """List the measures built by phm analyse: overall value (crude and age-standardised) with
+    95% limits, or one measure per group. Aggregates only, before disclosure control: do not
+    publish them as they are (phm release applies disclosure control)."""
+    from rich.table import Table
+
+    from openphm.analytics.build import read_measures
+    from openphm.analytics.zone import LinkedZoneError
+    from openphm.governance.roles import current_actor
+    from openphm.programme.workspace import Workspace
+
+    ws = Workspace.open(workspace)
+    actor = current_actor(role)
+    action = _action(READ_ACTION)
+    ws.authorise(actor, action)
+    con = ws.connect_linked(read_only=True)
+    try:
+        try:
+            frame = read_measures(con)
+        except Exception as err:  # the table is missing: nothing built yet
+            raise LinkedZoneError("no measures yet: run phm analyse first") from err
+    finally:
+        con.close()
+    ws.audit.record(actor, action, reads=("linked.measures",), counts={"rows": len(frame)})
+    if measure is None:
+        _overall(frame, Table)
+    else:
+        _per_group(frame, measure, group_by, Table)
+
+
+def _fmt(value) -> str:
+    return "–" if value != value else f"{value:,.2f}"  # NaN prints as a dash
+
+
+def _overall(frame, Table) -> None:
+    overall = frame[frame["group_by"] == "all"]
+    period = f"{overall['period_start'].min()} to {overall['period_end'].max()}"
+    table = Table(title=f"Measures, {period}")
+    for column in ("measure", "per", "crude (95% CI)", "age-standardised (95% CI)"):
+        table.add_column(column, justify="left" if column == "measure" else "right")
+    for name, part in overall.groupby("measure", sort=False):
+        row = {s: r for s, r in zip(part["statistic"], part.itertuples(), strict=True)}
+        crude, dsr = row.get("crude"), row.get("dsr")
+        table.add_row(
+            name,
+            _fmt(crude.multiplier),
+            f"{_fmt(crude.value)} ({_fmt(crude.lower_95)}–{_fmt(crude.upper_95)})",
+            f"{_fmt(dsr.value)} ({_fmt(dsr.lower_95)}–{_fmt(dsr.upper_95)})" if dsr else "",
+        )
+    console.print(table)
+
+
+def _per_group(frame, measure: str, group_by: str, Table) -> None:
+    from openphm.console import UserFacingError
+
+    part = frame[(frame["measure"] == measure) & (frame["group_by"] == group_by)]
+    if part.empty:
+        raise UserFacingError(
+            f"no rows for measure {measure!r} by {group_by!r}; measures: "
+            f"{', '.join(sorted(frame['measure'].unique()))}"
+        )
+    table = Table(title=f"{measure} by {group_by}")
+    for column in ("group", "statistic", "numerator", "denominator", "value", "95% CI"):
+        table.add_column(column, justify="left" if column in ("group", "statistic") else "right")
+    for r in part.itertuples():
+        table.add_row(str(r.group_value), r.statistic, _fmt(r.numerator), _fmt(r.denominator),
+                      _fmt(r.value), f"{_fmt(r.lower_95)}–{_fmt(r.upper_95)}")  # fmt: skip
+    console.print(table)
