@@ -19,7 +19,7 @@ app = typer.Typer(
 
 # Each stage that has commands keeps them in `openphm/<stage>/commands.py`, which defines
 # `register(app)`. One line per stage here.
-STAGES: list[str] = ["programme", "governance", "linked", "disclosure", "demo", "bench", "practice", "identity", "synth", "landing", "web", "analytics"]
+STAGES: list[str] = ["programme", "governance", "linked", "disclosure", "demo", "bench", "practice", "identity", "synth", "landing", "web", "analytics", "pseudonymise"]
 
 
 def _register() -> None:

@@ -1,6 +1,6 @@
-"""`phm practice …`: what a GP practice runs on its own machine.
-
-Reads and writes only the practice's own folder; never touches the programme's workspace.
+"""`phm practice …`: `keygen`, which a GP practice runs on its own machine (it reads and writes
+only the practice's own folder), and `register`, which the programme runs to record a
+controller practice's public key in its workspace (openphm.pseudonymise.practices).
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from typing import Annotated
 import typer
 
 practice_app = typer.Typer(
-    help="Run at a GP practice: make its key pair for re-identification tokens.",
+    help="Practice keys for re-identification tokens: keygen (at the practice), register "
+    "(in the programme's workspace).",
     no_args_is_help=True,
 )
 
@@ -42,3 +43,30 @@ def keygen(
         "patients' re-identification tokens; keep a backup at the practice, since a lost key "
         "cannot open tokens already issued."
     )
+
+
+@practice_app.command("register")
+def register_key(
+    workspace: Annotated[
+        Path, typer.Argument(help="The programme's workspace folder (made by phm init).")
+    ],
+    ods: Annotated[str, typer.Option("--ods", help="The controller practice's ODS code.")],
+    public_key: Annotated[
+        Path,
+        typer.Option("--public-key", help="The practice.pub the practice sent.", dir_okay=False),
+    ],
+    role: Annotated[
+        str | None,
+        typer.Option("--role", envvar="PHM_ROLE", help="The role you act in (recorded)."),
+    ] = None,
+) -> None:
+    """Run by the programme: register a controller practice's public key, so that `phm link`
+    seals that practice's re-identification tokens to it."""
+    from openphm.console import console
+    from openphm.governance.roles import current_actor
+    from openphm.programme.workspace import Workspace
+    from openphm.pseudonymise.practices import register_practice
+
+    ws = Workspace.open(workspace)
+    kept = register_practice(ws, current_actor(role), ods, public_key)
+    console.print(f"Registered the public key of practice {ods.strip().upper()} ({kept}).")

@@ -1,0 +1,72 @@
+"""`phm link`: build the de-identified linked population from what has landed.
+
+Reads zone 1 and the key store (through openphm.pseudonymise.link); writes zone 3. Prints
+counts and rates only, never a patient's value.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from openphm.console import RoleOption, WorkspaceArgument, console
+
+
+def register(app: typer.Typer) -> None:
+    app.command("link")(link_command)
+
+
+def link_command(workspace: WorkspaceArgument, role: RoleOption = None) -> None:
+    """Link what has landed into the linked zone: check NHS numbers, trace records without
+    one, pseudonymise, seal re-identification tokens, de-identify, apply objections. Only new
+    files are linked; a resubmission replaces the file it supersedes."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from openphm.governance.roles import current_actor
+    from openphm.programme.workspace import Workspace
+    from openphm.pseudonymise.link import link
+
+    ws = Workspace.open(workspace)
+    actor = current_actor(role)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())  # fmt: skip
+    with Progress(*columns, console=console, transient=True) as progress:
+        tasks: dict[str, int] = {}
+
+        def show(step: str, done: int, total: int) -> None:
+            if step not in tasks:
+                for earlier in tasks.values():
+                    progress.update(earlier, completed=1, total=1)
+                tasks[step] = progress.add_task(step, total=total or None)
+            progress.update(tasks[step], completed=done, total=total or None)
+
+        result = link(ws, actor, progress=show)
+    show_result(ws, result)
+
+
+def show_result(ws, result) -> None:
+    from rich.table import Table
+
+    from openphm.pseudonymise.report import link_report, linkage_equity
+
+    console.print(
+        f"Linked {result.submissions_linked} new file(s), replaced {result.submissions_replaced}; "
+        f"{result.people:,} people in the linked zone. Traced {result.traced:,} of "
+        f"{result.records_to_trace:,} records without a valid NHS number. Sealed "
+        f"{result.tokens_sealed:,} token(s)."
+    )
+    if result.registered_without_key:
+        console.print(
+            f"[yellow]Warning:[/] {result.registered_without_key:,} people have a practice that "
+            "has not registered its public key (phm practice register): they have no token."
+        )
+    removed = sum(result.objected_removed.values())
+    console.print(f"Objections: {result.objectors:,} objector(s); {removed:,} row(s) removed.")
+    for title, frame in (("Link report", link_report(ws)), ("Linkage equity", linkage_equity(ws))):
+        table = Table(title=title)
+        for column in frame.columns:
+            table.add_column(
+                str(column), justify="right" if frame[column].dtype.kind in "if" else "left"
+            )
+        for row in frame.itertuples(index=False):
+            table.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
+        console.print(table)

@@ -1,0 +1,201 @@
+"""What each linked-zone table keeps of a landing row (promise P2), as one SELECT list per table.
+
+Reads landing rows that already carry their `pseudonym` (openphm.pseudonymise.link resolves
+it); writes nothing itself. The contract is docs/linked-model.md: event dates and clinical codes
+are kept; names, addresses, postcodes, NHS numbers, dates of birth, free text and providers'
+record ids are not. Because every linked column is listed here by name, a landing column that is
+not named (a new identifier a provider starts sending, say) can never reach zone 3.
+
+`submission_id` is the last column of every table built from landed files: which file a row
+came from (no patient value), so that a resubmission can replace the rows of the file it
+supersedes after the landing copy of that file has been destroyed.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import pandas as pd
+
+# Linked table per canonical landing table, for the tables built row for row from landed files.
+LINKED_TABLE = {
+    "gp_registrations": "registrations",
+    "gp_events": "gp_events",
+    "gp_medications": "medications",
+    "gp_consultations": "consultations",
+    "apc_spells": "apc_spells",
+    "ec_attendances": "ec_attendances",
+    "op_appointments": "op_appointments",
+    "community_contacts": "community_contacts",
+    "social_care_services": "social_care_services",
+    "deaths": "deaths",
+}
+
+# The provider's own id for each non-GP record: the key of an untraced record's pseudonym, and
+# never copied into zone 3.
+RECORD_ID = {
+    "apc_spells": "spell_id",
+    "ec_attendances": "attendance_id",
+    "op_appointments": "appointment_id",
+    "community_contacts": "contact_id",
+    "social_care_services": "client_id",
+    "deaths": "death_registration_id",
+}
+
+# (linked column, type, SQL over the resolved landing row), in the contract's order.
+COLUMNS: dict[str, tuple[tuple[str, str, str], ...]] = {
+    "registrations": (
+        ("practice", "VARCHAR", "provider_ods"),
+        ("start_date", "DATE", "registration_start"),
+        ("end_date", "DATE", "registration_end"),
+    ),
+    "gp_events": (
+        ("practice", "VARCHAR", "provider_ods"),
+        ("event_date", "DATE", "event_date"),
+        ("snomed_code", "VARCHAR", "snomed_code"),
+        ("value", "DOUBLE", "value"),
+        ("unit", "VARCHAR", "unit"),
+    ),
+    "medications": (
+        ("practice", "VARCHAR", "provider_ods"),
+        ("issue_date", "DATE", "issue_date"),
+        ("dmd_code", "VARCHAR", "dmd_code"),
+        ("drug_name", "VARCHAR", "drug_name"),
+        ("quantity", "DOUBLE", "quantity"),
+    ),
+    "consultations": (
+        ("practice", "VARCHAR", "provider_ods"),
+        ("consultation_date", "DATE", "consultation_date"),
+        ("consultation_type", "VARCHAR", "consultation_type"),
+        ("staff_role", "VARCHAR", "staff_role"),
+    ),
+    "apc_spells": (
+        ("provider", "VARCHAR", "provider_ods"),
+        ("admission_date", "DATE", "admission_date"),
+        ("discharge_date", "DATE", "discharge_date"),
+        ("admission_method", "VARCHAR", "admission_method"),
+        ("emergency", "BOOLEAN", "admission_method IN ('21','22','23','24','25','26','27','28')"),
+        ("elective", "BOOLEAN", "admission_method IN ('11','12','13')"),
+        ("primary_diagnosis", "VARCHAR", "primary_diagnosis"),
+        (
+            "secondary_diagnoses",
+            "VARCHAR[]",
+            "coalesce(string_split(secondary_diagnoses, ';'), []::VARCHAR[])",
+        ),
+        ("primary_procedure", "VARCHAR", "primary_procedure"),
+        ("discharge_destination", "VARCHAR", "discharge_destination"),
+        ("bed_days", "INTEGER", "(discharge_date - admission_date)::INTEGER"),
+    ),
+    "ec_attendances": (
+        ("provider", "VARCHAR", "provider_ods"),
+        ("arrival_date", "DATE", "arrival_date"),
+        ("department_type", "VARCHAR", "department_type"),
+        ("chief_complaint", "VARCHAR", "chief_complaint"),
+        ("diagnosis", "VARCHAR", "diagnosis"),
+        ("discharge_destination", "VARCHAR", "discharge_destination"),
+    ),
+    "op_appointments": (
+        ("provider", "VARCHAR", "provider_ods"),
+        ("appointment_date", "DATE", "appointment_date"),
+        ("treatment_function_code", "VARCHAR", "treatment_function_code"),
+        ("first_attendance", "BOOLEAN", "CASE first_attendance WHEN '1' THEN true "
+         "WHEN '2' THEN false END"),
+        # NHS Data Dictionary attended-or-did-not-attend: 5 seen on time, 6 late but seen.
+        ("attended", "BOOLEAN", "attendance_status IN ('5','6')"),
+    ),
+    "community_contacts": (
+        ("provider", "VARCHAR", "provider_ods"),
+        ("contact_date", "DATE", "contact_date"),
+        ("service", "VARCHAR", "service"),
+        ("contact_type", "VARCHAR", "contact_type"),
+    ),
+    "social_care_services": (
+        ("provider", "VARCHAR", "provider_ods"),
+        ("service_start", "DATE", "service_start"),
+        ("service_end", "DATE", "service_end"),
+        ("service_type", "VARCHAR", "service_type"),
+        ("primary_support_reason", "VARCHAR", "primary_support_reason"),
+    ),
+    "deaths": (
+        ("date_of_death", "DATE", "date_of_death"),
+        ("underlying_cause", "VARCHAR", "underlying_cause"),
+        ("place_of_death", "VARCHAR", "place_of_death"),
+    ),
+}  # fmt: skip
+
+PEOPLE = (
+    ("pseudonym", "VARCHAR"),
+    ("sex", "VARCHAR"),
+    ("birth_month", "DATE"),
+    ("ethnicity_code", "VARCHAR"),
+    ("ethnic_group", "VARCHAR"),
+    ("lsoa", "VARCHAR"),
+    ("imd_decile", "INTEGER"),
+    ("practice", "VARCHAR"),
+    ("registered", "BOOLEAN"),
+    ("date_of_death", "DATE"),
+    ("traced", "VARCHAR"),
+    ("token", "VARCHAR"),
+)
+
+# 2021 Census five groups, by the `grouping_6_id` of the SNOMED CT ethnicity code list.
+ETHNIC_GROUPS = {"1": "White", "2": "Mixed", "3": "Asian", "4": "Black", "5": "Other"}
+UNKNOWN_ETHNIC_GROUP = "Unknown"
+
+
+def create_sql(table: str) -> str:
+    """CREATE TABLE for a linked table built from landed files: pseudonym, the contract's
+    columns, then submission_id."""
+    body = ", ".join(f'"{name}" {kind}' for name, kind, _ in COLUMNS[table])
+    return (
+        f"CREATE TABLE IF NOT EXISTS linked.{table} "
+        f"(pseudonym VARCHAR, {body}, submission_id VARCHAR)"
+    )
+
+
+def select_sql(table: str, resolved: str) -> str:
+    """The linked table's rows from `resolved` (landing rows with their pseudonym)."""
+    body = ", ".join(f'{sql} AS "{name}"' for name, _, sql in COLUMNS[table])
+    return f"SELECT pseudonym, {body}, submission_id FROM {resolved}"
+
+
+def birth_month(date_sql: str) -> str:
+    """Date of birth to the first of its month: the day is dropped."""
+    return f"date_trunc('month', {date_sql})::DATE"
+
+
+def postcode_key(postcode_sql: str) -> str:
+    """A postcode as the lookup spells it: upper case, one space before the inward code."""
+    compact = f"regexp_replace(upper({postcode_sql}), '[^A-Z0-9]', '', 'g')"
+    return f"regexp_replace({compact}, '^(.+)(...)$', '\\1 \\2')"
+
+
+def register_reference(con) -> None:
+    """Temporary lookup tables: postcode → LSOA → IMD 2019 decile, ethnicity code → group."""
+    for name, frame in _reference().items():
+        con.register(f"_{name}_frame", frame)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE ref_{name} AS SELECT * FROM _{name}_frame")
+        con.unregister(f"_{name}_frame")
+
+
+@cache
+def _reference() -> dict[str, pd.DataFrame]:
+    from openphm.reference import codelist, imd2019, postcode_lsoa
+
+    lsoa = postcode_lsoa().merge(imd2019()[["lsoa_code", "imd_decile"]], how="left")
+    ethnicity = codelist("ethnicity")
+    return {
+        "postcode": pd.DataFrame(
+            {
+                "postcode": lsoa["postcode"],
+                "lsoa": lsoa["lsoa_code"],
+                "imd_decile": lsoa["imd_decile"].astype("Int32"),
+            }
+        ),
+        "ethnicity": pd.DataFrame(
+            {
+                "code": ethnicity["code"],
+                "ethnic_group": ethnicity["grouping_6_id"].map(ETHNIC_GROUPS),
+            }
+        ).dropna(),
+    }

@@ -1,0 +1,141 @@
+"""GP patients: from a practice's patient reference to a pseudonym and a sealed token (P2, P5).
+
+Reads the current GP patient lists and registrations in zone 1, the practices' registered
+public keys and the linkage key (handed over by `link`); writes `linked._gp_refs`, zone 3's
+memory of each practice's patients across runs:
+
+    practice, ref_pseudonym (the unmatched pseudonym of the practice's patient reference),
+    pseudonym (the person's linkage pseudonym, or ref_pseudonym without a valid NHS number),
+    key_id (the practice key the token is sealed to), token
+
+The patient reference itself is never stored in zone 3, only its keyed pseudonym, so GP
+activity that arrives after the patient list was destroyed still finds its person, and a
+token is sealed once per patient: again only when the practice registers a new key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from nacl.public import PublicKey
+
+from openphm.pseudonymise.practices import key_id
+from openphm.pseudonymise.resolve import put, unmatched
+from openphm.pseudonymise.tokens import seal_tokens
+
+GP_REFS = "linked._gp_refs"
+GP = "gp"  # the source kind in a GP record's unmatched pseudonym
+
+DDL = (
+    f"CREATE TABLE IF NOT EXISTS {GP_REFS} (practice VARCHAR, ref_pseudonym VARCHAR, "
+    "pseudonym VARCHAR, key_id VARCHAR, token VARCHAR)",
+)
+
+
+def ref_pseudonyms(con, tables: list[str], linkage_key: bytes) -> None:
+    """Create `gp_ref(practice, patient_ref, ref_pseudonym)` for every patient in `tables`."""
+    union = " UNION ".join(
+        f"SELECT '{GP}' AS source_kind, provider_ods AS provider, patient_ref AS record_id FROM {t}"
+        for t in tables
+    )
+    unmatched(con, union, linkage_key, "gp_ref_all")
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE gp_ref AS SELECT provider AS practice, "
+        "record_id AS patient_ref, pseudonym AS ref_pseudonym FROM gp_ref_all"
+    )
+    con.execute("DROP TABLE gp_ref_all")
+
+
+def patients(con, patients: str, registrations: str) -> None:
+    """Create `gp_people`: each current patient-list row with its ref pseudonym, valid NHS
+    number (or NULL), pseudonym, and `main` true on the row of the practice the person is
+    registered with now (or was last), which supplies their attributes and the spine entry."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE gp_people AS
+        SELECT p.*, r.ref_pseudonym, c.nhs_number AS valid_nhs_number,
+               coalesce(n.pseudonym, r.ref_pseudonym) AS pseudonym,
+               reg.registration_end, reg.deregistration_reason,
+               row_number() OVER (
+                   PARTITION BY coalesce(n.pseudonym, r.ref_pseudonym)
+                   ORDER BY reg.registration_end IS NULL DESC, reg.registration_end DESC,
+                            reg.registration_start DESC, p.provider_ods) = 1 AS main
+        FROM {patients} p
+        JOIN gp_ref r ON r.practice = p.provider_ods AND r.patient_ref = p.patient_ref
+        LEFT JOIN nhs_check c ON c.raw = p.nhs_number
+        LEFT JOIN nhs_pseudonym n ON n.nhs_number = c.nhs_number
+        LEFT JOIN (SELECT provider_ods, patient_ref,
+                          max(registration_start) AS registration_start,
+                          arg_max(registration_end, registration_start) AS registration_end,
+                          arg_max(deregistration_reason, registration_start)
+                              AS deregistration_reason
+                   FROM {registrations} GROUP BY ALL) reg
+               ON reg.provider_ods = p.provider_ods AND reg.patient_ref = p.patient_ref"""
+    )
+
+
+def spine(con) -> int:
+    """Create `spine`: the registered population with valid NHS numbers, for tracing."""
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE spine AS
+        SELECT valid_nhs_number AS spine_id, given_name, family_name,
+               date_of_birth::VARCHAR AS date_of_birth, sex, postcode,
+               concat_ws(' ', address_line_1, address_line_2, town) AS address
+        FROM gp_people WHERE valid_nhs_number IS NOT NULL AND main"""
+    )
+    return con.execute("SELECT count(*) FROM spine").fetchone()[0]
+
+
+def refresh_refs(con) -> int:
+    """Bring `_gp_refs` up to date with the current patient lists; where a patient's pseudonym
+    changed (an NHS number that became valid), re-key their rows in every linked table.
+    Returns the number of patients re-keyed."""
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE gp_refs_new AS
+        SELECT provider_ods AS practice, ref_pseudonym, any_value(pseudonym) AS pseudonym
+        FROM gp_people GROUP BY ALL"""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE gp_rekey AS
+        SELECT o.pseudonym AS old, n.pseudonym AS new FROM {GP_REFS} o
+        JOIN gp_refs_new n USING (ref_pseudonym) WHERE o.pseudonym <> n.pseudonym"""
+    )
+    con.execute(
+        f"""UPDATE {GP_REFS} SET pseudonym = n.pseudonym FROM gp_refs_new n
+        WHERE {GP_REFS}.ref_pseudonym = n.ref_pseudonym"""
+    )
+    con.execute(
+        f"""INSERT INTO {GP_REFS} SELECT practice, ref_pseudonym, pseudonym, NULL, NULL
+        FROM gp_refs_new WHERE ref_pseudonym NOT IN (SELECT ref_pseudonym FROM {GP_REFS})"""
+    )
+    return con.execute("SELECT count(*) FROM gp_rekey").fetchone()[0]
+
+
+def seal(
+    con, keys: dict[str, PublicKey], progress: Callable[[int, int], None] | None = None
+) -> int:
+    """Seal a token for every patient on a current list whose practice has a registered key
+    and who has no token under that key yet; returns how many were sealed."""
+    wanted = con.execute(
+        f"""SELECT r.practice, g.patient_ref, r.ref_pseudonym
+        FROM {GP_REFS} r JOIN gp_ref g USING (ref_pseudonym)
+        JOIN (SELECT unnest(?::VARCHAR[]) AS practice, unnest(?::VARCHAR[]) AS key_id) k
+             ON k.practice = r.practice
+        WHERE r.token IS NULL OR r.key_id IS DISTINCT FROM k.key_id
+        ORDER BY r.practice""",
+        [list(keys), [key_id(k) for k in keys.values()]],
+    ).fetch_arrow_table()
+    done = 0
+    for practice in wanted["practice"].unique().to_pylist():
+        part = wanted.filter(wanted["practice"].to_numpy(zero_copy_only=False) == practice)
+        refs = part["patient_ref"].to_pylist()
+        tokens = seal_tokens(refs, ods_code=practice, public_key=keys[practice])
+        put(con, "sealed", part.select(["ref_pseudonym"]).append_column("token", [tokens]))
+        con.execute(
+            f"UPDATE {GP_REFS} SET token = s.token, key_id = ? FROM sealed s "
+            f"WHERE {GP_REFS}.ref_pseudonym = s.ref_pseudonym",
+            [key_id(keys[practice])],
+        )
+        done += len(refs)
+        if progress:
+            progress(done, len(wanted))
+    return done

@@ -1,0 +1,358 @@
+"""`phm link`: zone 1 (landing) → zone 2 (pseudonymisation) → zone 3 (linked).
+
+Reads the current landing rows, the landing catalog, the linkage key and the practices'
+registered public keys; writes zone 3 (encrypted, `linked/linked.duckdb`) and the audit log.
+The steps, in one transaction so that zone 3 is seen before or after a run, never part-way:
+
+1. plan: which landed files are new, and which linked files a resubmission supersedes;
+2. NHS numbers checked; records without a valid one traced against the registered population;
+3. pseudonyms: linkage pseudonyms of NHS numbers, unmatched pseudonyms of the rest, keyed
+   pseudonyms of practices' patient references; tokens sealed to practices' public keys;
+4. de-identified rows written (openphm.pseudonymise.deidentify), superseded rows removed,
+   `people` rebuilt;
+5. objections applied to every table (openphm.identity.objections: the one hook);
+6. link_report and linkage_equity written: aggregates only.
+
+Identifiable rows exist only in the connection's temporary tables (memory, or encrypted spill
+files inside zone 3's folder) and are gone when it closes. The linkage key is read here and
+handed to openphm.pseudonymise's functions: no other package reads it. The audit entry holds
+counts per table, never a value.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from openphm.governance.audit import Actor
+from openphm.identity import objections
+from openphm.keystore import KeyName
+from openphm.landing import catalog as cat
+from openphm.landing.read import current_tables
+from openphm.pseudonymise import gp, ledger, people, resolve
+from openphm.pseudonymise.deidentify import (
+    COLUMNS,
+    LINKED_TABLE,
+    RECORD_ID,
+    create_sql,
+    postcode_key,
+    register_reference,
+    select_sql,
+)
+from openphm.pseudonymise.practices import registered_keys
+
+OBJECTORS = "linked._objectors"
+GP_ACTIVITY = ("gp_registrations", "gp_events", "gp_medications", "gp_consultations")
+STEPS = (
+    "reading landed files",
+    "checking NHS numbers",
+    "tracing",
+    "pseudonymising",
+    "sealing tokens",
+    "writing the linked zone",
+    "applying objections",
+)
+
+Progress = Callable[[str, int, int], None]  # (step, done, total)
+
+
+@dataclass
+class LinkResult:
+    submissions_linked: int = 0
+    submissions_replaced: int = 0
+    written: dict[str, int] = field(default_factory=dict)  # rows added per linked table
+    superseded_rows: int = 0
+    records_to_trace: int = 0
+    traced: int = 0
+    tokens_sealed: int = 0
+    registered_without_key: int = 0  # people with a practice but no token (no key registered)
+    rekeyed: int = 0
+    objectors: int = 0
+    objected_removed: dict[str, int] = field(default_factory=dict)  # rows removed per table
+    people: int = 0
+
+    def audit_counts(self) -> dict[str, int]:
+        counts = {
+            "submissions_linked": self.submissions_linked,
+            "submissions_replaced": self.submissions_replaced,
+            "superseded_rows_removed": self.superseded_rows,
+            "records_to_trace": self.records_to_trace,
+            "records_traced": self.traced,
+            "tokens_sealed": self.tokens_sealed,
+            "registered_without_key": self.registered_without_key,
+            "people_rekeyed": self.rekeyed,
+            "objectors": self.objectors,
+            "people": self.people,
+        }
+        counts |= {f"written.{t}": n for t, n in self.written.items()}
+        counts |= {f"objected_removed.{t}": n for t, n in self.objected_removed.items()}
+        return counts
+
+
+def link(ws, actor: Actor, *, progress: Progress | None = None) -> LinkResult:
+    """Link everything new in the landing zone into the linked zone (see the module's steps)."""
+    ws.authorise(actor, "identity.link")
+    ws.require_open()
+    say = progress or (lambda step, done, total: None)
+    zone = ws.zone("landing")
+    # Held for the whole run: retention waits rather than destroy a batch being read.
+    with cat.locked(zone):
+        con = ws.connect_linked()
+        try:
+            say(STEPS[0], 0, 0)
+            views = current_tables(ws, con, actor)
+            catalog = cat.load(zone)
+            con.execute("BEGIN")
+            result = _link(ws, con, views, catalog, say)
+            con.execute("COMMIT")
+        except BaseException:
+            ws.audit.record(actor, "identity.link", outcome="failed")
+            raise
+        finally:
+            con.close()
+    ws.audit.record(
+        actor,
+        "identity.link",
+        reads=("landing/catalog.json",),
+        writes=("linked/linked.duckdb",),
+        counts=result.audit_counts(),
+    )
+    return result
+
+
+def _link(ws, con, views: dict[str, str], catalog: cat.Catalog, say: Progress) -> LinkResult:
+    result = LinkResult()
+    _create_tables(con)
+    register_reference(con)
+    plan = ledger.plan(con, catalog)
+    result.submissions_linked = len(plan.new)
+    result.submissions_replaced = len(plan.replaced)
+    new = _stage_new_rows(con, views, plan.new)
+    others = [f"new_{t}" for t in new if t in RECORD_ID]
+    gp_activity = [f"new_{t}" for t in new if t in GP_ACTIVITY]
+    linkage_key = ws.keystore.get(KeyName.LINKAGE)
+
+    say(STEPS[1], 0, 0)
+    accepted = resolve.regions(ws.config.programme.accept_test_nhs_numbers)
+    resolve.check_numbers(con, [views["gp_patients"], *others], accepted)
+    resolve.pseudonymise_numbers(con, linkage_key)
+    gp.ref_pseudonyms(
+        con, [views["gp_patients"], views["gp_objections"], *gp_activity], linkage_key
+    )
+    gp.patients(con, views["gp_patients"], views["gp_registrations"])
+
+    say(STEPS[2], 0, 0)
+    gp.spine(con)
+    result.records_to_trace = resolve.trace_records(con, others)
+    result.traced = con.execute("SELECT count(*) FROM traced").fetchone()[0]
+
+    say(STEPS[3], 0, 0)
+    _resolve_others(con, others, linkage_key)
+    result.rekeyed = gp.refresh_refs(con)
+    _rekey(con)
+    _resolve_gp(con, gp_activity)
+
+    say(STEPS[4], 0, 0)
+    result.tokens_sealed = gp.seal(
+        con, registered_keys(ws), lambda done, total: say(STEPS[4], done, total)
+    )
+
+    say(STEPS[5], 0, 0)
+    result.superseded_rows = ledger.remove(con, plan.replaced)
+    for submission in plan.new:
+        ledger.record(con, submission, _counts(con, submission))
+    _equity(con, others, ws.config.programme.start_date)
+    for canonical in new:
+        table = LINKED_TABLE[canonical]
+        con.execute(f"INSERT INTO linked.{table} {select_sql(table, f'resolved_{canonical}')}")
+        result.written[table] = con.execute(
+            f"SELECT count(*) FROM resolved_{canonical}"
+        ).fetchone()[0]
+    resolved = [f"resolved_{t}" for t in new if t in RECORD_ID]
+    result.people = people.rebuild(con, resolved, ws.config.programme.controllers)
+
+    say(STEPS[6], 0, 0)
+    result.objectors = _update_objectors(con, views["gp_objections"], ws.config.objections.type1)
+    removed = objections.apply_objections(
+        con,
+        OBJECTORS,
+        {**{f"linked.{t}": "submission_id" for t in COLUMNS}, people.PEOPLE_TABLE: None},
+    )
+    by_table: Counter = Counter()
+    by_submission: Counter = Counter()
+    for (table, submission_id), rows in removed.items():
+        by_table[table.removeprefix("linked.")] += rows
+        if submission_id is not None:
+            by_submission[submission_id] += rows
+    ledger.add_objected(con, by_submission)
+    result.objected_removed = dict(by_table)
+    result.people = con.execute(f"SELECT count(*) FROM {people.PEOPLE_TABLE}").fetchone()[0]
+    result.registered_without_key = con.execute(
+        f"SELECT count(*) FROM {people.PEOPLE_TABLE} WHERE practice IS NOT NULL AND token IS NULL"
+    ).fetchone()[0]
+    ledger.write_reports(con)
+    return result
+
+
+def _create_tables(con) -> None:
+    for table in COLUMNS:
+        con.execute(create_sql(table))
+    con.execute(people.create_sql())
+    con.execute(f"CREATE TABLE IF NOT EXISTS {OBJECTORS} (pseudonym VARCHAR)")
+    for ddl in (*ledger.DDL, *gp.DDL):
+        con.execute(ddl)
+
+
+def _stage_new_rows(con, views: dict[str, str], new: list[cat.Submission]) -> list[str]:
+    """Copy the rows of the new submissions into temporary tables `new_<canonical>`; returns
+    the canonical tables that have any."""
+    by_table: dict[str, list[str]] = {}
+    for submission in new:
+        by_table.setdefault(submission.canonical_table, []).append(submission.submission_id)
+    for canonical, ids in by_table.items():
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE new_{canonical} AS SELECT * FROM {views[canonical]} "
+            "WHERE list_contains(?, submission_id)",
+            [ids],
+        )
+    return list(by_table)
+
+
+def _resolve_others(con, others: list[str], linkage_key: bytes) -> None:
+    """Give every non-GP row its pseudonym: from its own valid NHS number, else the traced
+    one, else an unmatched pseudonym of its own. `how` says which."""
+    untraced = " UNION ALL ".join(
+        f"SELECT source_kind, provider_ods AS provider, "
+        f"{RECORD_ID[t.removeprefix('new_')]} AS record_id FROM {t} r "
+        "WHERE NOT EXISTS (SELECT 1 FROM nhs_check c WHERE c.raw = r.nhs_number) "
+        "AND NOT EXISTS (SELECT 1 FROM traced x "
+        "                WHERE x.record_id = r.submission_id || '/' || r.source_row)"
+        for t in others
+    )
+    resolve.unmatched(
+        con,
+        untraced
+        or "SELECT NULL::VARCHAR source_kind, NULL::VARCHAR provider, "
+        "NULL::VARCHAR record_id WHERE false",
+        linkage_key,
+        "unmatched",
+    )
+    for table in others:
+        canonical = table.removeprefix("new_")
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE resolved_{canonical} AS
+            SELECT r.*, coalesce(n.pseudonym, u.pseudonym) AS pseudonym,
+                   CASE WHEN c.nhs_number IS NOT NULL THEN 'nhs-number'
+                        WHEN x.nhs_number IS NOT NULL THEN 'traced'
+                        ELSE 'untraced' END AS how
+            FROM {table} r
+            LEFT JOIN nhs_check c ON c.raw = r.nhs_number
+            LEFT JOIN traced x ON x.record_id = r.submission_id || '/' || r.source_row
+            LEFT JOIN nhs_pseudonym n ON n.nhs_number = coalesce(c.nhs_number, x.nhs_number)
+            LEFT JOIN unmatched u ON u.source_kind = r.source_kind
+                 AND u.provider = r.provider_ods AND u.record_id = r.{RECORD_ID[canonical]}"""
+        )
+
+
+def _resolve_gp(con, gp_activity: list[str]) -> None:
+    """Give every new GP row its pseudonym through the practice's patient reference."""
+    for table in gp_activity:
+        canonical = table.removeprefix("new_")
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE resolved_{canonical} AS
+            SELECT r.*, coalesce(g.pseudonym, f.ref_pseudonym) AS pseudonym,
+                   CASE WHEN g.pseudonym IS NULL OR starts_with(g.pseudonym, 'u')
+                        THEN 'untraced' ELSE 'nhs-number' END AS how
+            FROM {table} r
+            JOIN gp_ref f ON f.practice = r.provider_ods AND f.patient_ref = r.patient_ref
+            LEFT JOIN {gp.GP_REFS} g ON g.ref_pseudonym = f.ref_pseudonym"""
+        )
+
+
+def _rekey(con) -> None:
+    """Move the rows of patients whose pseudonym changed (see gp.refresh_refs) to the new one."""
+    for table in (*(f"linked.{t}" for t in COLUMNS), OBJECTORS):
+        con.execute(
+            f"UPDATE {table} SET pseudonym = k.new FROM gp_rekey k WHERE {table}.pseudonym = k.old"
+        )
+    con.execute(f"DELETE FROM {people.PEOPLE_TABLE} WHERE pseudonym IN (SELECT old FROM gp_rekey)")
+
+
+def _update_objectors(con, objection_view: str, type1: bool) -> int:
+    """Keep the register of objectors' pseudonyms: add those whose latest code is a dissent,
+    drop those who withdrew. Returns how many people the register holds."""
+    latest = objections.objectors(con, objection_view, type1=type1)
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE objection_pseudonyms AS
+        SELECT DISTINCT unnest([f.ref_pseudonym, g.pseudonym]) AS pseudonym, o.objects
+        FROM {latest} o
+        JOIN gp_ref f ON f.practice = o.practice AND f.patient_ref = o.patient_ref
+        LEFT JOIN {gp.GP_REFS} g ON g.ref_pseudonym = f.ref_pseudonym"""
+    )
+    con.execute(
+        f"DELETE FROM {OBJECTORS} WHERE pseudonym IN "
+        "(SELECT pseudonym FROM objection_pseudonyms WHERE NOT objects)"
+    )
+    con.execute(
+        f"""INSERT INTO {OBJECTORS} SELECT DISTINCT pseudonym FROM objection_pseudonyms
+        WHERE objects AND pseudonym IS NOT NULL
+          AND pseudonym NOT IN (SELECT pseudonym FROM {OBJECTORS})"""
+    )
+    return con.execute(
+        f"SELECT count(DISTINCT coalesce(g.pseudonym, o.pseudonym)) FROM {OBJECTORS} o "
+        f"LEFT JOIN {gp.GP_REFS} g ON g.ref_pseudonym = o.pseudonym"
+    ).fetchone()[0]
+
+
+def _counts(con, submission: cat.Submission) -> dict[str, int]:
+    """Records, valid NHS numbers, traced and untraced of one new submission."""
+    records, valid, traced, untraced = con.execute(
+        f"""SELECT count(*), count(*) FILTER (how = 'nhs-number'),
+                   count(*) FILTER (how = 'traced'), count(*) FILTER (how = 'untraced')
+        FROM resolved_{submission.canonical_table} WHERE submission_id = ?""",
+        [submission.submission_id],
+    ).fetchone()
+    return {
+        "records": records,
+        "with_valid_nhs_number": valid,
+        "traced": traced,
+        "untraced": untraced,
+    }
+
+
+def _equity(con, others: list[str], reference) -> None:
+    """Per new submission, records that needed tracing and how many were matched, by source,
+    IMD decile (of the record's postcode), age band, sex and ethnic group (of the person
+    matched: hospital records carry no ethnicity, so an unmatched record's is Unknown)."""
+    age = f"date_diff('year', x.date_of_birth, DATE '{reference}')"
+    for table in others:
+        canonical = table.removeprefix("new_")
+        con.execute(
+            f"""INSERT INTO {ledger.EQUITY}
+            WITH r AS (
+                SELECT x.submission_id, x.source_kind AS source,
+                       coalesce(pc.imd_decile::VARCHAR, 'Unknown') AS imd_decile,
+                       coalesce(g.ethnic_group, 'Unknown') AS ethnic_group,
+                       CASE WHEN x.date_of_birth IS NULL THEN 'Unknown'
+                            ELSE {_age_band(age)} END AS age_band,
+                       coalesce(x.sex, 'U') AS sex, x.how = 'traced' AS matched
+                FROM resolved_{canonical} x
+                LEFT JOIN ref_postcode pc
+                       ON pc.postcode = {postcode_key("x.postcode")}
+                LEFT JOIN (SELECT p.pseudonym, coalesce(e.ethnic_group, 'Unknown') AS ethnic_group
+                           FROM gp_people p LEFT JOIN ref_ethnicity e ON e.code = p.ethnicity_code
+                           WHERE p.main) g
+                       ON g.pseudonym = x.pseudonym AND x.how = 'traced'
+                WHERE x.how <> 'nhs-number')
+            SELECT submission_id, grouped_by, "group", count(*), count(*) FILTER (matched)
+            FROM (UNPIVOT r ON source, imd_decile, ethnic_group, age_band, sex
+                  INTO NAME grouped_by VALUE "group")
+            GROUP BY ALL"""
+        )
+
+
+def _age_band(age_sql: str) -> str:
+    bands = ((17, "0-17"), (44, "18-44"), (64, "45-64"), (79, "65-79"))
+    whens = " ".join(f"WHEN {age_sql} <= {top} THEN '{label}'" for top, label in bands)
+    return f"CASE {whens} ELSE '80+' END"

@@ -1,0 +1,102 @@
+"""From identifiers to pseudonyms (promise P2): NHS numbers checked, tracing, linkage and
+unmatched pseudonyms.
+
+Reads temporary tables of landing rows (identifiable, in memory or encrypted spill files) and
+the linkage key handed over by `link`; writes temporary tables:
+
+- `nhs_check(raw, nhs_number)`: every NHS number as sent that is valid, normalised;
+- `spine`: the registered population with a valid NHS number, one row per number;
+- `traced(record_id, nhs_number)`: records without a valid number that tracing matched;
+- `nhs_pseudonym(nhs_number, pseudonym)`: the linkage pseudonym of every valid number.
+
+A record that tracing cannot match above the threshold is never forced onto anyone: it keeps an
+unmatched pseudonym of its own, from its source kind, provider and the provider's record id.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from openphm.identity.nhs_numbers import ISSUED_REGIONS, check_nhs_numbers
+from openphm.identity.tracing import DEFAULT_THRESHOLD, FIELDS, trace
+from openphm.pseudonymise.pseudonyms import linkage_pseudonyms, unmatched_pseudonyms
+
+SYNTHETIC = "SYNTHETIC"  # the `nhs_number.REGIONS` name of the reserved 999 test range
+
+
+def regions(accept_test_nhs_numbers: bool) -> frozenset[str]:
+    return ISSUED_REGIONS | {SYNTHETIC} if accept_test_nhs_numbers else ISSUED_REGIONS
+
+
+def check_numbers(con, tables: list[str], accepted: frozenset[str]) -> int:
+    """Create `nhs_check` from every distinct NHS number in `tables`; the count of valid ones."""
+    union = " UNION ".join(
+        f"SELECT nhs_number AS raw FROM {t} WHERE nhs_number IS NOT NULL" for t in tables
+    )
+    raw = con.execute(f"SELECT DISTINCT raw FROM ({union})").fetch_arrow_table().column(0)
+    checked = check_nhs_numbers(raw, regions=accepted)["nhs_number"]
+    valid = pc.is_valid(checked)
+    found = pa.table({"raw": raw, "nhs_number": checked}).filter(valid)
+    put(con, "nhs_check", found)
+    return found.num_rows
+
+
+def trace_records(con, tables: list[str], *, threshold: float = DEFAULT_THRESHOLD) -> int:
+    """Match the rows of `tables` (non-GP landing rows) with no valid NHS number against
+    `spine`; create `traced`. Returns the number of records that needed tracing."""
+    wanted = ", ".join(f for f in FIELDS if f != "address")
+    union = " UNION ALL ".join(
+        f"SELECT submission_id || '/' || source_row AS record_id, given_name, family_name, "
+        f"date_of_birth::VARCHAR AS date_of_birth, sex, postcode FROM {t} "
+        "WHERE nhs_number IS NULL OR nhs_number NOT IN (SELECT raw FROM nhs_check)"
+        for t in tables
+    )
+    records = con.execute(union).df() if tables else pd.DataFrame()
+    spine = con.execute(f"SELECT spine_id, {wanted}, address FROM spine").df()
+    pairs = pd.DataFrame({"record_id": pd.Series(dtype="string"), "spine_id": []})
+    if len(records) and len(spine):
+        pairs = trace(records, spine, threshold=threshold)
+    put(con, "traced", pairs, "record_id::VARCHAR AS record_id, spine_id::VARCHAR AS nhs_number")
+    return len(records)
+
+
+def pseudonymise_numbers(con, linkage_key: bytes) -> None:
+    """Create `nhs_pseudonym`: the linkage pseudonym of every valid NHS number in scope."""
+    numbers = con.execute("SELECT DISTINCT nhs_number FROM nhs_check").fetch_arrow_table()
+    numbers = numbers.column(0).combine_chunks()
+    pseudonyms = linkage_pseudonyms(numbers, linkage_key)
+    put(con, "nhs_pseudonym", pa.table({"nhs_number": numbers, "pseudonym": pseudonyms}))
+
+
+def unmatched(con, ids: str, linkage_key: bytes, into: str) -> None:
+    """Create `into` (source_kind, provider, record_id, pseudonym) from the query `ids` of
+    (source_kind, provider, record_id): one unmatched pseudonym per record."""
+    parts = []
+    found = con.execute(f"SELECT DISTINCT * FROM ({ids})").fetch_arrow_table()
+    groups = found.group_by(["source_kind", "provider"]).aggregate([]).to_pylist()
+    for group in groups:
+        mask = pc.and_(
+            pc.equal(found["source_kind"], group["source_kind"]),
+            pc.equal(found["provider"], group["provider"]),
+        )
+        part = found.filter(mask)
+        pseudonyms = unmatched_pseudonyms(
+            part["record_id"],
+            source=group["source_kind"],
+            provider=group["provider"],
+            linkage_key=linkage_key,
+        )
+        parts.append(part.append_column("pseudonym", pseudonyms))
+    schema = found.schema.append(pa.field("pseudonym", pa.string()))
+    put(con, into, pa.concat_tables(parts) if parts else schema.empty_table())
+
+
+def put(con, name: str, data, columns: str = "*") -> None:
+    """Copy an Arrow table or DataFrame into the temporary table `name`."""
+    con.register(f"_{name}_in", data)
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT {columns} FROM _{name}_in")
+    finally:
+        con.unregister(f"_{name}_in")
