@@ -9,6 +9,7 @@ Reads the coded-event tables of `population`; `person_scores` is written by `bui
 from __future__ import annotations
 
 import datetime as dt
+import math
 
 import ibis
 import pandas as pd
@@ -44,10 +45,11 @@ def efi(gp_coded, drugs, available: set[str]):
 
 
 def efi_category(score):
-    """fit < 0.12 ≤ mild < 0.24 ≤ moderate < 0.36 ≤ severe (Clegg 2016). Compared in 36ths,
-    so that 0.24 (not a binary fraction) falls where the paper puts it."""
+    """fit < 0.12 ≤ mild < 0.24 ≤ moderate < 0.36 ≤ severe (Clegg 2016). Compared as whole
+    deficits (a score is a count over 36): mild from 5 (4.32 rounded up), moderate from 9,
+    severe from 13, so that no binary-fraction rounding moves anyone across a bound."""
     deficits = (score * EFI_DENOMINATOR).round()
-    cases = [(deficits >= round(bound * EFI_DENOMINATOR), name)
+    cases = [(deficits >= math.ceil(bound * EFI_DENOMINATOR - 1e-9), name)
              for name, bound in reversed(EFI_CATEGORIES)]  # fmt: skip
     return ibis.cases(*cases, else_="fit")
 
