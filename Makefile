@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-demo: install
+demo: install web-assets
 	$(BIN)/phm demo
 
 lint: install

@@ -19,7 +19,22 @@ app = typer.Typer(
 
 # Each stage that has commands keeps them in `openphm/<stage>/commands.py`, which defines
 # `register(app)`. One line per stage here.
-STAGES: list[str] = ["programme", "governance", "linked", "disclosure", "demo", "bench", "practice", "identity", "synth", "landing", "web", "analytics", "pseudonymise"]
+STAGES: list[str] = [
+    # in the order of the data flow
+    "programme",
+    "synth",
+    "landing",
+    "identity",
+    "pseudonymise",
+    "practice",
+    "linked",
+    "analytics",
+    "disclosure",
+    "governance",
+    "web",
+    "demo",
+    "bench",
+]
 
 
 def _register() -> None:
