@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow lint bench clean web-assets browser
+.PHONY: install demo test test-slow lint bench clean web-assets browser java
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "OpenPHM needs Python 3.11"'
@@ -15,7 +15,11 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) java
+
+# Spark (the engine for a nation's data) needs a Java 17 runtime; Debian's is used.
+java:
+	command -v java || (apt-get update && apt-get install -y openjdk-17-jre-headless)
 
 demo: install web-assets
 	$(BIN)/phm demo
