@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the generator SQL reads better unwrapped)
 """Time `phm analyse`'s build on a fabricated linked zone of the documented shape.
 
     python benchmarks/analytics_bench.py --people 1000000 [--threads 2] [--file bench.duckdb]
