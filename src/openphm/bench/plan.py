@@ -21,7 +21,11 @@ def plan(out: Path, *, people: int, seed: int) -> list[tuple[str, str, dict[str,
         )
         floor_args = {"region": region, "scratch": out}
         stages.append(("io-floor", "openphm.bench.stages:io_floor", floor_args))
-    stages.append(
-        ("init", "openphm.bench.stages:init_workspace", {"region": region, "workspace": workspace})
-    )
+    both = {"region": region, "workspace": workspace}
+    stages += [
+        ("init", "openphm.bench.stages:init_workspace", both),
+        ("ingest", "openphm.landing.bench:ingest_region", both),
+        ("link", "openphm.bench.stages:link", both),
+        ("analyse", "openphm.bench.stages:analyse", {"workspace": workspace}),
+    ]
     return stages
