@@ -57,6 +57,11 @@ def linked_zone(**rows: list[dict]) -> duckdb.DuckDBPyConnection:
 
     con = connect()
     con.execute("ATTACH ':memory:' AS linked")
+    return fill(con, **rows)
+
+
+def fill(con, **rows: list[dict]):
+    """Create every linked-zone table in `con`'s `linked` schema, with the rows given."""
     for table, columns in SCHEMA.items():
         spec = ", ".join(f"{c} {t}" for c, t in columns.items())
         con.execute(f"CREATE TABLE linked.{table} ({spec})")

@@ -172,8 +172,11 @@ def _fmt(value) -> str:
 
 
 def _overall(frame, Table) -> None:
+    import pandas as pd
+
     overall = frame[frame["group_by"] == "all"]
-    period = f"{overall['period_start'].min()} to {overall['period_end'].max()}"
+    start, end = (pd.Timestamp(overall[c].iloc[0]).date() for c in ("period_start", "period_end"))
+    period = f"{start} to {end}"
     table = Table(title=f"Measures, {period}")
     for column in ("measure", "per", "crude (95% CI)", "age-standardised (95% CI)"):
         table.add_column(column, justify="left" if column == "measure" else "right")

@@ -1,0 +1,36 @@
+"""phm analyse and phm measures on a real (encrypted) workspace: aggregates out, counts into
+the audit log, never a person's row."""
+
+import json
+
+import pytest
+
+from .linked import REFERENCE, fill, person, population
+
+
+@pytest.mark.slow  # about 40 s: a real encrypted workspace and every grouping
+def test_analyse_then_measures_prints_aggregates_and_audits_counts(cli, workspace):
+    con = workspace.connect_linked()
+    people = [person(f"p{i}", age=20 + i, imd_decile=1 + i % 10) for i in range(30)]
+    fill(con, **population(*people))
+    con.close()
+    result = cli(["analyse", workspace.root, "--reference-date", REFERENCE.isoformat(),
+                  "--role", "analyst"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "measures" in result.output and "p1" not in result.output
+    listed = cli(["measures", workspace.root, "--role", "analyst"])
+    assert listed.exit_code == 0, listed.output
+    assert "Measures, 2025-04-01 to 2026-03-31" in listed.output and "mortality" in listed.output
+    core20 = cli(["measures", workspace.root, "--measure", "mortality", "--role", "analyst"])
+    assert "Core20" in core20.output
+    entries = [
+        json.loads(line)
+        for line in (workspace.root / "audit" / "audit.jsonl").read_text().splitlines()
+    ]
+    built = [e for e in entries if e.get("writes") and "linked.measures" in e["writes"]]
+    assert built and all(isinstance(v, int) for v in built[-1]["counts"].values())
+
+
+def test_a_practice_may_not_run_analytics(cli, workspace):
+    result = cli(["analyse", workspace.root, "--role", "practice"])
+    assert result.exit_code == 2
