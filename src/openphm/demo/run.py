@@ -3,33 +3,59 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 
 from openphm.console import console
 from openphm.governance.audit import Actor
 from openphm.governance.roles import Role
+from openphm.programme.workspace import Workspace
 
 ENGINEER = Actor(user="demo-engineer", role=Role.PROCESSOR_ENGINEER.value)
 DPO = Actor(user="demo-dpo", role=Role.DATA_PROTECTION_OFFICER.value)
 ANALYST = Actor(user="demo-analyst", role=Role.ANALYST.value)
 
 
-def _step(number: int, title: str) -> None:
-    console.rule(f"[bold]{number}. {title}")
+@dataclass
+class Demo:
+    folder: Path
+    people: int
+    seed: int
+    ws: Workspace | None = None
+    config: Path | None = None
+
+    @property
+    def region(self) -> Path:
+        return self.folder / "region"
 
 
 def run_demo(folder: Path, *, people: int, seed: int) -> None:
-    from openphm.governance.roles import Refused
-    from openphm.programme.workspace import Workspace
+    demo = Demo(folder, people, seed)
+    for number, (title, step) in enumerate(STEPS, start=1):
+        console.rule(f"[bold]{number}. {title}")
+        step(demo)
+    ws = demo.ws
+    console.rule("[bold]Where to look")
+    console.print(f"region (identifiable extracts, synthetic): {demo.region}")
+    console.print(f"workspace: {ws.root}")
+    console.print(f"the linked zone:  phm tables {ws.root} --role analyst")
+    console.print(f"measures:         phm measures {ws.root} --role analyst")
+    console.print(f"releases:         {ws.zone('outputs') / 'releases'}")
+    console.print(f"privacy notice:   {ws.zone('outputs') / 'privacy-notice.md'}")
+    console.print(f"audit log:        phm audit show {ws.root} --role data-protection-officer")
+    console.print(f"status:           phm status {ws.root} --role data-protection-officer")
+    console.print(
+        f"web service:      phm user add {ws.root} dora --role data-protection-officer, "
+        f"then phm serve {ws.root}"
+    )
 
-    region = folder / "region"
-    step = 1
-    _step(step, "A synthetic region: providers' identifiable extracts")
-    config = _make_region(region, people=people, seed=seed)
 
-    step += 1
-    _step(step, "Set up the programme's workspace (processor engineer)")
-    ws = Workspace.create(folder / "workspace", config, ENGINEER)
+def _region(demo: Demo) -> None:
+    demo.config = _make_region(demo.region, people=demo.people, seed=demo.seed)
+
+
+def _workspace(demo: Demo) -> None:
+    ws = demo.ws = Workspace.create(demo.folder / "workspace", demo.config, ENGINEER)
     programme = ws.config.programme
     console.print(
         f"{programme.name}: {len(programme.controllers)} controller practices, "
@@ -38,29 +64,123 @@ def run_demo(folder: Path, *, people: int, seed: int) -> None:
     console.print(f"zones under {ws.root}: landing/, linked/ (encrypted), outputs/")
     console.print(f"key store {ws.keystore.directory}: {len(ws.keystore.names())} keys")
 
-    step += 1
-    _step(step, "Providers' extracts land: validated, quarantined, encrypted (engineer)")
-    _ingest(ws, region)
 
-    step += 1
-    _step(step, "Roles are enforced and refusals audited")
+def _land(demo: Demo) -> None:
+    _ingest(demo.ws, demo.region)
+
+
+def _link(demo: Demo) -> None:
+    from openphm.pseudonymise.link import link
+    from openphm.pseudonymise.practices import register_practice
+
+    ws = demo.ws
+    practices = sorted((demo.region / "practices").iterdir())
+    for folder in practices:
+        # Each practice made its key pair on its own machine and sent only the public half.
+        register_practice(ws, ENGINEER, folder.name, folder / "practice.pub")
+    console.print(f"{len(practices)} practices registered their public keys")
+    with console.status("tracing, applying objections, pseudonymising, linking"):
+        result = link(ws, ENGINEER)
+    console.print(
+        f"{result.people:,} people in the linked zone; {result.records_to_trace:,} records "
+        f"without a valid NHS number, {result.traced:,} traced; "
+        f"{result.objectors:,} objectors, {sum(result.objected_removed.values()):,} of their "
+        f"rows kept out; {result.tokens_sealed:,} re-identification tokens sealed"
+    )
+    console.print("no name, NHS number, address, postcode or date of birth crosses into it")
+
+
+def _analyse(demo: Demo) -> None:
+    from openphm import clock
+    from openphm.analytics import build
+
+    con = demo.ws.connect_linked()
+    with console.status("registers, scores, segments, activity, measures"):
+        summary = build(con, clock.today())
+    con.close()
+    console.print(
+        f"as at {summary.reference_date}: "
+        + ", ".join(f"{table} {rows:,}" for table, rows in summary.rows.items())
+        + f" rows, in {summary.total_seconds:.1f} s"
+    )
+
+
+def _release(demo: Demo) -> None:
+    from openphm.analytics import read_measures
+    from openphm.disclosure.releases import approve_release, request_release, save_draft
+
+    ws = demo.ws
+    con = ws.connect_linked()
+    measures = read_measures(con)
+    wanted = ["prevalence_diabetes", "prevalence_copd", "prevalence_dementia"]
+    cells = measures[
+        measures["measure"].isin(wanted)
+        & (measures["statistic"] == "crude")
+        & (measures["group_by"] == "imd_quintile")
+    ].rename(columns={"group_value": "imd_quintile"})
+    cells = cells.assign(people=cells["numerator"].astype(int), population=cells["denominator"])
+    cells = cells.assign(population=cells["population"].astype(int))
+    save_draft(
+        con,
+        "prevalence_by_imd_quintile",
+        cells,
+        groups=["measure", "imd_quintile"],
+        counts=["people", "population"],
+        rates={"per_100": ("people", "population")},
+        per=100,
+        totals_over=["imd_quintile"],
+        description="crude prevalence by IMD quintile (1 most deprived)",
+    )
+    con.close()
+    manifest = request_release(
+        ws,
+        ANALYST,
+        ["prevalence_by_imd_quintile"],
+        purpose=ws.config.programme.purposes[0].value,
+        title="Prevalence by deprivation",
+    )
+    console.print(f"analyst requested release {manifest['id']}: {manifest['status']}")
+    approved = approve_release(ws, DPO, manifest["id"])
+    item = approved["contents"][0]
+    console.print(
+        f"approved by {approved['approved_by']}: {item['rows']} rows, "
+        f"{item['primary_redactions']} cells redacted, {item['secondary_redactions']} more "
+        "to stop recovery by subtraction; counts rounded to 5"
+    )
+    try:
+        request_release(ws, ANALYST, ["prevalence_by_imd_quintile"], purpose="marketing", title="x")
+    except Exception as refused:  # the refusal is the point: show it
+        console.print(f"a release for marketing: [red]refused[/] ({refused})")
+
+
+def _governance(demo: Demo) -> None:
+    from openphm.governance.notice import privacy_notice
+    from openphm.governance.roles import Refused
+
+    ws = demo.ws
+    notice = ws.zone("outputs") / "privacy-notice.md"
+    notice.write_text(privacy_notice(ws.config))
+    ws.audit.record(DPO, "programme.notice", writes=(notice.name,))
+    console.print(f"privacy notice written from programme.toml: {notice}")
     try:
         ws.authorise(ANALYST, "audit.show")
     except Refused as refusal:
         console.print(f"analyst asked to read the audit log: [red]refused[/] ({refusal})")
-
-    step += 1
-    _step(step, "The data protection officer verifies the audit log")
     result = ws.audit.verify()
     ws.audit.record(DPO, "audit.verify", counts={"entries": result.entries})
     verdict = "[green]intact[/]" if result.ok else "[red]broken[/]"
     console.print(f"audit log {verdict}: {result.entries} entries, hash chain checked")
 
-    console.rule("[bold]Where to look")
-    console.print(f"region (identifiable extracts, synthetic): {region}")
-    console.print(f"workspace: {ws.root}")
-    console.print(f"audit log: phm audit show {ws.root} --role data-protection-officer")
-    console.print(f"status:    phm status {ws.root} --role data-protection-officer")
+
+STEPS = [
+    ("A synthetic region: providers' identifiable extracts", _region),
+    ("Set up the programme's workspace (processor engineer)", _workspace),
+    ("Providers' extracts land: validated, quarantined, encrypted (engineer)", _land),
+    ("Trace, honour objections, pseudonymise, link (engineer)", _link),
+    ("Registers, scores, segments, activity and measures (analyst)", _analyse),
+    ("A release: purpose-bound, disclosure-controlled, approved (analyst, DPO)", _release),
+    ("Transparency and the audit log (data protection officer)", _governance),
+]
 
 
 def _ingest(ws, region: Path) -> None:

@@ -74,7 +74,8 @@ def control_table(
     for rate, (numerator, denominator) in (rates or {}).items():
         num = table[numerator].astype("Float64")
         den = table[denominator].astype("Float64")
-        table[rate] = (num / den * per).where(den > 0)
+        # Two decimals: more precision than that would say more than rounded counts allow.
+        table[rate] = (num / den * per).where(den > 0).round(2)
     return ControlledTable(table, primary, secondary)
 
 
