@@ -1,0 +1,32 @@
+"""`phm demo`, the README's main job, runs every stage end to end on a small region."""
+
+from __future__ import annotations
+
+import json
+
+from openphm.programme.workspace import Workspace
+
+
+def test_the_demo_runs_the_programme_end_to_end(cli, tmp_path):
+    folder = tmp_path / "demo"
+    result = cli(["demo", "--people", "2000", "--workspace", folder])
+    assert result.exit_code == 0, result.output
+    assert "injected faults caught" in result.output
+    ws = Workspace.open(folder / "workspace")
+    assert ws.audit.verify().ok
+    [manifest] = [
+        json.loads(p.read_text()) for p in ws.zone("outputs").glob("releases/*/manifest.json")
+    ]
+    assert manifest["status"] == "released"
+    assert manifest["requester"] != manifest["approved_by"]
+    assert (ws.zone("outputs") / "privacy-notice.md").exists()
+    con = ws.connect_linked(read_only=True)
+    assert con.execute("SELECT count(*) FROM linked.people").fetchone()[0] > 1500
+    con.close()
+
+
+def test_the_demo_will_not_empty_a_folder_it_did_not_make(cli, tmp_path):
+    (tmp_path / "precious.txt").write_text("keep me")
+    result = cli(["demo", "--people", "2000", "--workspace", tmp_path])
+    assert result.exit_code == 2 and "not made by phm demo" in result.output
+    assert (tmp_path / "precious.txt").read_text() == "keep me"
