@@ -174,12 +174,37 @@ class Programme(_Strict):
         return self.start_date + dt.timedelta(weeks=self.duration_weeks)
 
 
+class EngineKind(StrEnum):
+    """Which engine runs the relational work (shared/DESIGN.md "Engines")."""
+
+    DUCKDB = "duckdb"
+    SPARK = "spark"
+
+
+class EngineSettings(_Strict):
+    """[engine]: DuckDB on one machine (the default), or Spark for a region or a nation."""
+
+    kind: EngineKind = EngineKind.DUCKDB
+    spark_master: str | None = Field(
+        default=None,
+        description="a Spark master URL (spark://host:7077, yarn, k8s://…); "
+        "none: a local Spark session (local[2])",
+    )
+
+    @model_validator(mode="after")
+    def _master_only_for_spark(self) -> EngineSettings:
+        if self.spark_master and self.kind is not EngineKind.SPARK:
+            raise ValueError('spark_master is set but kind is not "spark"')
+        return self
+
+
 class ProgrammeConfig(_Strict):
     programme: Programme
     sources: list[Source] = Field(min_length=1)
     recipients: list[Recipient] = Field(default_factory=list)
     objections: ObjectionPolicy = Field(default_factory=ObjectionPolicy)
     disclosure: DisclosurePolicy = Field(default_factory=DisclosurePolicy)
+    engine: EngineSettings = Field(default_factory=EngineSettings)
 
     @model_validator(mode="after")
     def _consistent(self) -> ProgrammeConfig:

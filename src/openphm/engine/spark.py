@@ -1,0 +1,269 @@
+"""Spark: sessions, the linked zone as encrypted Parquet, and the Ibis backend over them.
+
+One computation, two engines: the analytics written with Ibis run here unchanged, over the
+same tables that DuckDB holds in its encrypted database file. What cannot be portable lives in
+this module and `engine.parquet`, one implementation per engine:
+
+- where a zone's tables are: on DuckDB one encrypted database file (`linked.duckdb`); on Spark
+  a folder of Parquet files, one folder per table, encrypted with Parquet modular encryption
+  (AES-GCM) under the zone's data key from the key store;
+- how keys reach the engine: DuckDB takes the key in ATTACH; Spark's Parquet reader and writer
+  get it through `KeyStoreKms` (java/KeyStoreKms.java), a KMS client that serves only the keys
+  this module put in the session's Hadoop configuration. Destroying the key in the key store
+  (phm close) leaves every file unreadable, as on DuckDB.
+
+A local session by default (`local[2]`, UI off, listening on loopback only, UTC, every file it
+writes inside the folder it is given); a cluster's session when a master URL or a session is
+passed in. docs/spark.md has the figures and what a national run needs.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from openphm.engine.duckdb import EngineError
+
+ENGINE = "spark"
+DATABASE = "linked"
+KMS_CLASS = "org.openphm.kms.KeyStoreKms"
+KMS_KEY_PREFIX = "openphm.kms.key."
+READ_ONLY_KEY = "NO-WRITES"  # upper case: never a key-store name, so writes under it fail
+CRYPTO_FACTORY = "org.apache.parquet.crypto.keytools.PropertiesDrivenCryptoFactory"
+_JAVA_SOURCE = Path(__file__).with_name("java") / "KeyStoreKms.java"
+
+
+class SparkUnavailable(EngineError):
+    """Spark cannot run here (no Java, no compiler for the KMS class, no pyspark)."""
+
+
+def session(
+    folder: Path,
+    *,
+    master: str | None = None,
+    existing=None,
+    driver_memory: str = "2g",
+    shuffle_partitions: int | None = None,
+    app_name: str = "openphm",
+):
+    """A Spark session whose every file (warehouse, spill, shuffle, JVM temp) is inside
+    `folder`.
+
+    `existing`: a session from a cluster's own launcher (spark-submit, Databricks, Dataproc);
+    it is configured for the zone's encryption, not rebuilt. `master`: a cluster URL
+    (spark://…, yarn, k8s://…); default local[2] with `driver_memory`. Shuffle and spill files
+    are encrypted with a per-session key (spark.io.encryption.enabled), so no plaintext row
+    reaches the disk even in temporary files."""
+    folder = Path(folder).absolute()
+    kms_jar = _kms_jar(folder / "jars")
+    if existing is not None:
+        existing.sparkContext.addJar(str(kms_jar))
+        return existing
+    _require_java()
+    from pyspark.sql import SparkSession
+
+    local = master is None or master.startswith("local")
+    scratch = folder / "tmp"
+    scratch.mkdir(parents=True, exist_ok=True)
+    java_options = f"-Djava.io.tmpdir={scratch}"
+    builder = (
+        SparkSession.builder.appName(app_name)
+        .master(master or "local[2]")
+        .config("spark.jars", str(kms_jar))
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.warehouse.dir", str(folder / "warehouse"))
+        .config("spark.local.dir", str(scratch))
+        .config("spark.driver.extraJavaOptions", java_options)
+        .config("spark.executor.extraJavaOptions", java_options)
+        .config("spark.io.encryption.enabled", "true")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.eventLog.enabled", "false")
+        .config("spark.sql.shuffle.partitions", str(shuffle_partitions or (4 if local else 200)))
+        .config("spark.sql.adaptive.enabled", "true")
+    )
+    if local:
+        # Nothing listens beyond loopback: the driver's RPC and block manager bind there.
+        builder = (
+            builder.config("spark.driver.memory", driver_memory)
+            .config("spark.driver.bindAddress", "127.0.0.1")
+            .config("spark.driver.host", "127.0.0.1")
+        )
+    return builder.getOrCreate()
+
+
+def _require_java() -> None:
+    if shutil.which("java") is None:
+        raise SparkUnavailable(
+            "the spark engine needs a Java 17 runtime (java on PATH); run `make java` or "
+            'choose engine kind = "duckdb" in programme.toml'
+        )
+
+
+def _kms_jar(folder: Path) -> Path:
+    """The KeyStoreKms class as a jar, compiled from java/KeyStoreKms.java against the
+    Parquet jars pyspark ships (once per folder)."""
+    jar = folder / "openphm-kms.jar"
+    if jar.is_file():
+        return jar
+    javac, jar_tool = shutil.which("javac"), shutil.which("jar")
+    if javac is None or jar_tool is None:
+        raise SparkUnavailable(
+            "the spark engine compiles its key-store KMS class (engine/java/KeyStoreKms.java) "
+            "and needs a Java 17 JDK for that (javac, jar; Debian: openjdk-17-jdk-headless)"
+        )
+    classpath = ":".join(str(p) for p in _pyspark_jars())
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder) as build:
+        compiled = subprocess.run(
+            [javac, "--release", "17", "-nowarn", "-cp", classpath, "-d", build,
+             str(_JAVA_SOURCE)],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        if compiled.returncode:
+            raise SparkUnavailable(f"{_JAVA_SOURCE.name} did not compile:\n{compiled.stderr}")
+        staged = Path(build) / jar.name
+        subprocess.run([jar_tool, "cf", str(staged), "-C", build, "org"], check=True)
+        staged.replace(jar)
+    return jar
+
+
+@functools.cache
+def _pyspark_jars() -> tuple[Path, ...]:
+    import pyspark
+
+    jars = Path(next(iter(pyspark.__path__))) / "jars"
+    wanted = ("parquet-hadoop-", "parquet-column-", "parquet-common-", "hadoop-client-api-")
+    return tuple(p for p in sorted(jars.glob("*.jar")) if p.name.startswith(wanted))
+
+
+# ----- keys ---------------------------------------------------------------------------------
+
+
+def use_keys(spark, keys: dict[str, bytes], *, write_key: str | None = None) -> None:
+    """Give the session's Parquet reader the data keys `keys` (key-store name → bytes), and
+    encrypt every Parquet file it writes, footer and all columns, under `write_key` (none:
+    the session cannot write Parquet at all).
+
+    The keys go into the Hadoop configuration only (never the SQL configuration, which
+    `SET` lists and plans print); tasks carry that configuration to executors, so on a
+    cluster turn on spark.network.crypto.enabled (docs/spark.md)."""
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    conf.set("parquet.crypto.factory.class", CRYPTO_FACTORY)
+    conf.set("parquet.encryption.kms.client.class", KMS_CLASS)
+    conf.set("parquet.encryption.double.wrapping", "true")
+    for name, key in keys.items():
+        conf.set(KMS_KEY_PREFIX + name, base64.b64encode(key).decode())
+    if write_key is not None and write_key not in keys:
+        raise EngineError(f"the write key {write_key!r} is not among the keys given")
+    # Without a write key, writes name a key that is never given, so they fail rather than
+    # write plaintext: a read-only zone stays read-only, and nothing leaves it unencrypted.
+    conf.set("parquet.encryption.uniform.key", write_key or READ_ONLY_KEY)
+
+
+def forget_keys(spark, names: list[str] | None = None) -> None:
+    """Take data keys out of the session, and empty parquet-mr's key caches, so that nothing
+    it reads or writes afterwards can use them."""
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    iterator = conf.iterator()
+    held = []
+    while iterator.hasNext():
+        entry = iterator.next()
+        if entry.getKey().startswith(KMS_KEY_PREFIX):
+            held.append(entry.getKey())
+    for key in held:
+        if names is None or key.removeprefix(KMS_KEY_PREFIX) in names:
+            conf.unset(key)
+    conf.set("parquet.encryption.uniform.key", READ_ONLY_KEY)
+    spark._jvm.org.apache.parquet.crypto.keytools.KeyToolkit.removeCacheEntriesForAllTokens()
+
+
+# ----- the linked zone as Parquet ----------------------------------------------------------
+
+
+def attach_zone(spark, folder: Path, database: str = DATABASE) -> list[str]:
+    """Register every table of the zone in `folder` (one sub-folder of Parquet files per
+    table) in Spark database `database`, whose new tables are written into `folder` too, so
+    that everything the zone holds stays in one place that close deletes. The table names."""
+    folder = Path(folder).absolute()
+    if not folder.is_dir():
+        raise EngineError(f"{folder} holds no Parquet zone; export one with engine.parquet")
+    spark.sql(f"CREATE DATABASE IF NOT EXISTS {database} LOCATION '{_quote(folder)}'")
+    names = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for name in names:
+        spark.sql(f"DROP TABLE IF EXISTS {database}.{name}")
+        spark.sql(
+            f"CREATE TABLE {database}.{name} USING parquet LOCATION '{_quote(folder / name)}'"
+        )
+    return names
+
+
+def _quote(path: Path) -> str:
+    return str(path).replace("\\", "\\\\").replace("'", "\\'")
+
+
+def ibis_backend(spark):
+    """An Ibis backend over a Spark session."""
+    import ibis
+
+    return ibis.pyspark.connect(spark)
+
+
+@dataclass
+class ZoneBackend:
+    """The Ibis PySpark backend as `openphm.analytics.zone.Zone` expects a zone's backend.
+
+    Zone names the linked zone ("linked", "main"), DuckDB's catalogue and schema; on Spark it
+    is database `linked` of the session catalogue. Zone's scratch tables are temporary tables,
+    which Ibis's PySpark backend does not create (it raises); here they are temporary views,
+    cached (memory, then encrypted disk) so that each is computed once, as on DuckDB. Until
+    Zone asks the engine for the zone's database (docs/spark.md, "What blocks portability"),
+    this is the one place that translates."""
+
+    backend: object
+    database: str = DATABASE
+    _cached: list[str] = field(default_factory=list)
+
+    def _db(self, database):
+        if database is None:
+            return None
+        parts = (database,) if isinstance(database, str) else tuple(database)
+        return self.database if parts[0] in (DATABASE, self.database) else database
+
+    def table(self, name: str, database=None):
+        return self.backend.table(name, database=self._db(database))
+
+    def list_tables(self, *, like: str | None = None, database=None):
+        return self.backend.list_tables(like=like, database=self._db(database))
+
+    def create_table(self, name: str, obj=None, *, database=None, temp: bool = False,
+                     overwrite: bool = False, **kwargs):  # fmt: skip
+        if not temp:
+            return self.backend.create_table(
+                name, obj, database=self._db(database), overwrite=overwrite, **kwargs
+            )
+        session = self.backend._session
+        if name in self._cached:
+            session.catalog.uncacheTable(name)
+        view = self.backend.create_view(name, obj, overwrite=overwrite)
+        from pyspark import StorageLevel
+
+        session.catalog.cacheTable(name, StorageLevel.MEMORY_AND_DISK)
+        self._cached.append(name)
+        return view
+
+    def release(self) -> None:
+        """Drop the cached scratch views (they would otherwise live as long as the session)."""
+        session = self.backend._session
+        for name in self._cached:
+            session.catalog.uncacheTable(name)
+            session.catalog.dropTempView(name)
+        self._cached.clear()
+
+    def __getattr__(self, name):
+        return getattr(self.backend, name)
