@@ -15,8 +15,11 @@ token is sealed once per patient: again only when the practice registers a new k
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
+import pyarrow as pa
 from nacl.public import PublicKey
 
 from openphm.pseudonymise.practices import key_id
@@ -124,18 +127,34 @@ def seal(
         ORDER BY r.practice""",
         [list(keys), [key_id(k) for k in keys.values()]],
     ).fetch_arrow_table()
-    done = 0
-    for practice in wanted["practice"].unique().to_pylist():
-        part = wanted.filter(wanted["practice"].to_numpy(zero_copy_only=False) == practice)
-        refs = part["patient_ref"].to_pylist()
-        tokens = seal_tokens(refs, ods_code=practice, public_key=keys[practice])
-        put(con, "sealed", part.select(["ref_pseudonym"]).append_column("token", [tokens]))
-        con.execute(
-            f"UPDATE {GP_REFS} SET token = s.token, key_id = ? FROM sealed s "
-            f"WHERE {GP_REFS}.ref_pseudonym = s.ref_pseudonym",
-            [key_id(keys[practice])],
+    practices = wanted["practice"].unique().to_pylist()
+    column = wanted["practice"].to_numpy(zero_copy_only=False)
+
+    def seal_practice(practice: str) -> pa.Table:
+        part = wanted.filter(column == practice)
+        tokens = seal_tokens(
+            part["patient_ref"].to_pylist(), ods_code=practice, public_key=keys[practice], workers=1
         )
-        done += len(refs)
-        if progress:
-            progress(done, len(wanted))
+        return pa.table(
+            {
+                "ref_pseudonym": part["ref_pseudonym"],
+                "key_id": [key_id(keys[practice])] * len(tokens),
+                "token": tokens,
+            }
+        )
+
+    # One practice per thread: PyNaCl releases the GIL, so every core seals.
+    sealed, done = [], 0
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        for part in pool.map(seal_practice, practices):
+            sealed.append(part)
+            done += len(part)
+            if progress:
+                progress(done, len(wanted))
+    if sealed:
+        put(con, "sealed", pa.concat_tables(sealed))
+        con.execute(
+            f"UPDATE {GP_REFS} SET token = s.token, key_id = s.key_id FROM sealed s "
+            f"WHERE {GP_REFS}.ref_pseudonym = s.ref_pseudonym"
+        )
     return done

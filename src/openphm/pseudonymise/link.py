@@ -35,6 +35,7 @@ from openphm.pseudonymise.deidentify import (
     COLUMNS,
     LINKED_TABLE,
     RECORD_ID,
+    UNKNOWN_ETHNIC_GROUP,
     create_sql,
     postcode_key,
     register_reference,
@@ -69,7 +70,9 @@ class LinkResult:
     registered_without_key: int = 0  # people with a practice but no token (no key registered)
     rekeyed: int = 0
     objectors: int = 0
-    objected_removed: dict[str, int] = field(default_factory=dict)  # rows removed per table
+    # Objectors' rows per table: removed from what zone 3 held, and excluded as they arrived.
+    objected_removed: dict[str, int] = field(default_factory=dict)
+    objected_excluded: dict[str, int] = field(default_factory=dict)
     people: int = 0
 
     def audit_counts(self) -> dict[str, int]:
@@ -87,6 +90,7 @@ class LinkResult:
         }
         counts |= {f"written.{t}": n for t, n in self.written.items()}
         counts |= {f"objected_removed.{t}": n for t, n in self.objected_removed.items()}
+        counts |= {f"objected_excluded.{t}": n for t, n in self.objected_excluded.items()}
         return counts
 
 
@@ -159,21 +163,36 @@ def _link(ws, con, views: dict[str, str], catalog: cat.Catalog, say: Progress) -
     )
 
     say(STEPS[5], 0, 0)
+    # Objections first on what zone 3 already holds: these rows "went" (a later objection).
+    result.objectors = _update_objectors(con, views["gp_objections"], ws.config.objections.type1)
+    result.objected_removed = _apply_objections(con)
     result.superseded_rows = ledger.remove(con, plan.replaced)
+    counts = _counts(con, new)
     for submission in plan.new:
-        ledger.record(con, submission, _counts(con, submission))
+        ledger.record(con, submission, counts.get(submission.submission_id, {}))
     _equity(con, others, ws.config.programme.start_date)
     for canonical in new:
         table = LINKED_TABLE[canonical]
-        con.execute(f"INSERT INTO linked.{table} {select_sql(table, f'resolved_{canonical}')}")
         result.written[table] = con.execute(
-            f"SELECT count(*) FROM resolved_{canonical}"
+            f"INSERT INTO linked.{table} {select_sql(table, f'resolved_{canonical}')}"
         ).fetchone()[0]
     resolved = [f"resolved_{t}" for t in new if t in RECORD_ID]
-    result.people = people.rebuild(con, resolved, ws.config.programme.controllers)
+    people.rebuild(con, resolved, ws.config.programme.controllers)
 
     say(STEPS[6], 0, 0)
-    result.objectors = _update_objectors(con, views["gp_objections"], ws.config.objections.type1)
+    # Then on what this run brought: objectors' new rows never reach the committed zone.
+    result.objected_excluded = _apply_objections(con)
+    result.people = con.execute(f"SELECT count(*) FROM {people.PEOPLE_TABLE}").fetchone()[0]
+    result.registered_without_key = con.execute(
+        f"SELECT count(*) FROM {people.PEOPLE_TABLE} WHERE practice IS NOT NULL AND token IS NULL"
+    ).fetchone()[0]
+    ledger.write_reports(con)
+    return result
+
+
+def _apply_objections(con) -> dict[str, int]:
+    """The objections hook on every linked table; rows removed per table, and per submission
+    added to the link report's counts."""
     removed = objections.apply_objections(
         con,
         OBJECTORS,
@@ -186,13 +205,7 @@ def _link(ws, con, views: dict[str, str], catalog: cat.Catalog, say: Progress) -
         if submission_id is not None:
             by_submission[submission_id] += rows
     ledger.add_objected(con, by_submission)
-    result.objected_removed = dict(by_table)
-    result.people = con.execute(f"SELECT count(*) FROM {people.PEOPLE_TABLE}").fetchone()[0]
-    result.registered_without_key = con.execute(
-        f"SELECT count(*) FROM {people.PEOPLE_TABLE} WHERE practice IS NOT NULL AND token IS NULL"
-    ).fetchone()[0]
-    ledger.write_reports(con)
-    return result
+    return dict(by_table)
 
 
 def _create_tables(con) -> None:
@@ -205,23 +218,24 @@ def _create_tables(con) -> None:
 
 
 def _stage_new_rows(con, views: dict[str, str], new: list[cat.Submission]) -> list[str]:
-    """Copy the rows of the new submissions into temporary tables `new_<canonical>`; returns
-    the canonical tables that have any."""
+    """Views `new_<canonical>` of the new submissions' rows; returns the canonical tables that
+    have any. Views, not copies: the rows are read where they are, encrypted, as each step
+    needs them, so a million-person region's activity never sits twice in memory."""
     by_table: dict[str, list[str]] = {}
     for submission in new:
         by_table.setdefault(submission.canonical_table, []).append(submission.submission_id)
     for canonical, ids in by_table.items():
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE new_{canonical} AS SELECT * FROM {views[canonical]} "
-            "WHERE list_contains(?, submission_id)",
-            [ids],
+            f"CREATE OR REPLACE TEMP VIEW new_{canonical} AS SELECT * FROM {views[canonical]} "
+            f"WHERE submission_id IN ({_quoted(ids)})"
         )
     return list(by_table)
 
 
 def _resolve_others(con, others: list[str], linkage_key: bytes) -> None:
     """Give every non-GP row its pseudonym: from its own valid NHS number, else the traced
-    one, else an unmatched pseudonym of its own. `how` says which."""
+    one, else an unmatched pseudonym of its own. `how` says which. Kept as temporary tables
+    (a tenth of the rows GP activity has), since four steps read them."""
     untraced = " UNION ALL ".join(
         f"SELECT source_kind, provider_ods AS provider, "
         f"{RECORD_ID[t.removeprefix('new_')]} AS record_id FROM {t} r "
@@ -260,7 +274,7 @@ def _resolve_gp(con, gp_activity: list[str]) -> None:
     for table in gp_activity:
         canonical = table.removeprefix("new_")
         con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE resolved_{canonical} AS
+            f"""CREATE OR REPLACE TEMP VIEW resolved_{canonical} AS
             SELECT r.*, coalesce(g.pseudonym, f.ref_pseudonym) AS pseudonym,
                    CASE WHEN g.pseudonym IS NULL OR starts_with(g.pseudonym, 'u')
                         THEN 'untraced' ELSE 'nhs-number' END AS how
@@ -305,20 +319,19 @@ def _update_objectors(con, objection_view: str, type1: bool) -> int:
     ).fetchone()[0]
 
 
-def _counts(con, submission: cat.Submission) -> dict[str, int]:
-    """Records, valid NHS numbers, traced and untraced of one new submission."""
-    records, valid, traced, untraced = con.execute(
-        f"""SELECT count(*), count(*) FILTER (how = 'nhs-number'),
-                   count(*) FILTER (how = 'traced'), count(*) FILTER (how = 'untraced')
-        FROM resolved_{submission.canonical_table} WHERE submission_id = ?""",
-        [submission.submission_id],
-    ).fetchone()
-    return {
-        "records": records,
-        "with_valid_nhs_number": valid,
-        "traced": traced,
-        "untraced": untraced,
-    }
+def _counts(con, new: list[str]) -> dict[str, dict[str, int]]:
+    """Records, valid NHS numbers, traced and untraced of each new submission."""
+    counts = {}
+    for canonical in new:
+        for submission_id, *values in con.execute(
+            f"""SELECT submission_id, count(*), count(*) FILTER (how = 'nhs-number'),
+                       count(*) FILTER (how = 'traced'), count(*) FILTER (how = 'untraced')
+            FROM resolved_{canonical} GROUP BY ALL"""
+        ).fetchall():
+            counts[submission_id] = dict(
+                zip(("records", "with_valid_nhs_number", "traced", "untraced"), values, strict=True)
+            )
+    return counts
 
 
 def _equity(con, others: list[str], reference) -> None:
@@ -326,6 +339,11 @@ def _equity(con, others: list[str], reference) -> None:
     IMD decile (of the record's postcode), age band, sex and ethnic group (of the person
     matched: hospital records carry no ethnicity, so an unmatched record's is Unknown)."""
     age = f"date_diff('year', x.date_of_birth, DATE '{reference}')"
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE matched_ethnicity AS
+        SELECT p.pseudonym, coalesce(e.ethnic_group, '{UNKNOWN_ETHNIC_GROUP}') AS ethnic_group
+        FROM gp_people p LEFT JOIN ref_ethnicity e ON e.code = p.ethnicity_code WHERE p.main"""
+    )
     for table in others:
         canonical = table.removeprefix("new_")
         con.execute(
@@ -333,23 +351,25 @@ def _equity(con, others: list[str], reference) -> None:
             WITH r AS (
                 SELECT x.submission_id, x.source_kind AS source,
                        coalesce(pc.imd_decile::VARCHAR, 'Unknown') AS imd_decile,
-                       coalesce(g.ethnic_group, 'Unknown') AS ethnic_group,
+                       CASE WHEN x.how = 'traced' THEN g.ethnic_group
+                            ELSE '{UNKNOWN_ETHNIC_GROUP}' END AS ethnic_group,
                        CASE WHEN x.date_of_birth IS NULL THEN 'Unknown'
                             ELSE {_age_band(age)} END AS age_band,
                        coalesce(x.sex, 'U') AS sex, x.how = 'traced' AS matched
                 FROM resolved_{canonical} x
                 LEFT JOIN ref_postcode pc
                        ON pc.postcode = {postcode_key("x.postcode")}
-                LEFT JOIN (SELECT p.pseudonym, coalesce(e.ethnic_group, 'Unknown') AS ethnic_group
-                           FROM gp_people p LEFT JOIN ref_ethnicity e ON e.code = p.ethnicity_code
-                           WHERE p.main) g
-                       ON g.pseudonym = x.pseudonym AND x.how = 'traced'
+                LEFT JOIN matched_ethnicity g ON g.pseudonym = x.pseudonym
                 WHERE x.how <> 'nhs-number')
             SELECT submission_id, grouped_by, "group", count(*), count(*) FILTER (matched)
             FROM (UNPIVOT r ON source, imd_decile, ethnic_group, age_band, sex
                   INTO NAME grouped_by VALUE "group")
             GROUP BY ALL"""
         )
+
+
+def _quoted(values: list[str]) -> str:
+    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
 
 
 def _age_band(age_sql: str) -> str:

@@ -6,7 +6,8 @@ the linkage key handed over by `link`; writes temporary tables:
 
 - `nhs_check(raw, nhs_number)`: every NHS number as sent that is valid, normalised;
 - `spine`: the registered population with a valid NHS number, one row per number;
-- `traced(record_id, nhs_number)`: records without a valid number that tracing matched;
+- `traced(record_id, nhs_number)`: records without a valid number that tracing matched (the
+  exact pass, openphm.identity.exact, then Splink for the rest);
 - `nhs_pseudonym(nhs_number, pseudonym)`: the linkage pseudonym of every valid number.
 
 A record that tracing cannot match above the threshold is never forced onto anyone: it keeps an
@@ -19,6 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from openphm.identity.exact import exact_matches
 from openphm.identity.nhs_numbers import ISSUED_REGIONS, check_nhs_numbers
 from openphm.identity.tracing import DEFAULT_THRESHOLD, FIELDS, trace
 from openphm.pseudonymise.pseudonyms import linkage_pseudonyms, unmatched_pseudonyms
@@ -57,7 +59,11 @@ def trace_records(con, tables: list[str], *, threshold: float = DEFAULT_THRESHOL
     spine = con.execute(f"SELECT spine_id, {wanted}, address FROM spine").df()
     pairs = pd.DataFrame({"record_id": pd.Series(dtype="string"), "spine_id": []})
     if len(records) and len(spine):
-        pairs = trace(records, spine, threshold=threshold)
+        exact = exact_matches(records, spine)
+        rest = records[~records["record_id"].isin(exact["record_id"])]
+        pairs = pd.concat(
+            [exact, trace(rest, spine, threshold=threshold)] if len(rest) else [exact]
+        )
     put(con, "traced", pairs, "record_id::VARCHAR AS record_id, spine_id::VARCHAR AS nhs_number")
     return len(records)
 
@@ -66,7 +72,9 @@ def pseudonymise_numbers(con, linkage_key: bytes) -> None:
     """Create `nhs_pseudonym`: the linkage pseudonym of every valid NHS number in scope."""
     numbers = con.execute("SELECT DISTINCT nhs_number FROM nhs_check").fetch_arrow_table()
     numbers = numbers.column(0).combine_chunks()
-    pseudonyms = linkage_pseudonyms(numbers, linkage_key)
+    # (linkage_pseudonyms needs at least one value: nothing may have landed, or all of it
+    # may have been destroyed by retention.)
+    pseudonyms = linkage_pseudonyms(numbers, linkage_key) if len(numbers) else numbers
     put(con, "nhs_pseudonym", pa.table({"nhs_number": numbers, "pseudonym": pseudonyms}))
 
 

@@ -1,0 +1,119 @@
+"""Promise P2 (and P8): nothing that identifies a person crosses into the linked zone, and
+what was linked outlives the identifiable landing data it came from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from openphm.programme.workspace import Workspace
+from openphm.pseudonymise.link import link
+
+from .region import CANARIES, ENGINEER, copy_workspace, linked_tables, snapshot
+
+
+def _needles(linked) -> dict[str, str]:
+    return {**CANARIES, "patient_ref": linked.canary_patient_ref}
+
+
+def test_no_canary_value_appears_in_any_column_of_any_linked_table(linked_region):
+    ws = Workspace.open(linked_region.workspace)
+    con = ws.connect_linked(read_only=True)
+    found = []
+    try:
+        tables = linked_tables(con)
+        assert {"people", "apc_spells", "link_report", "linkage_equity"} <= set(tables)
+        for table in tables:
+            columns = [c[0] for c in con.execute(f"DESCRIBE linked.{table}").fetchall()]
+            for column in columns:
+                for name, value in _needles(linked_region).items():
+                    hits = con.execute(
+                        f"SELECT count(*) FROM linked.{table} "
+                        f'WHERE contains(lower("{column}"::VARCHAR), lower(?))',
+                        [value],
+                    ).fetchone()[0]
+                    if hits:
+                        found.append((table, column, name))
+    finally:
+        con.close()
+    assert found == []
+
+
+def test_the_canary_patient_is_linked_with_only_their_month_of_birth(linked_region):
+    """The canary rows were linked (so the search above looked at real data), de-identified."""
+    ws = Workspace.open(linked_region.workspace)
+    con = ws.connect_linked(read_only=True)
+    try:
+        months = con.execute(
+            "SELECT count(*) FROM linked.people WHERE birth_month = DATE '1911-11-01'"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert months >= 1
+
+
+def test_no_canary_value_appears_in_the_audit_log_or_any_file_outside_landing_and_keys(
+    linked_region,
+):
+    needles = [v.lower().encode() for v in _needles(linked_region).values()]
+    leaks = []
+    for path in Path(linked_region.workspace).rglob("*"):
+        relative = path.relative_to(linked_region.workspace)
+        if not path.is_file() or relative.parts[0] in ("landing", "keys"):
+            continue
+        content = path.read_bytes().lower()
+        leaks += [(str(relative), n.decode()) for n in needles if n in content]
+    assert leaks == []
+
+
+def test_linking_twice_changes_nothing(linked_region, tmp_path):
+    ws = copy_workspace(linked_region, tmp_path / "ws")
+    before = snapshot(ws)
+    result = link(ws, ENGINEER)
+    after = snapshot(ws)
+    assert result.submissions_linked == 0 and result.tokens_sealed == 0
+    assert before.keys() == after.keys()
+    for table in before:
+        assert before[table].equals(after[table]), table
+
+
+def test_a_resubmission_replaces_the_rows_of_the_file_it_supersedes(linked_region, tmp_path):
+    from openphm.landing.ingest import ingest
+
+    ws = copy_workspace(linked_region, tmp_path / "ws")
+    con = ws.connect_linked(read_only=True)
+    old = con.execute(
+        "SELECT submission_id FROM linked._submissions WHERE provider = 'RZ1' "
+        "AND canonical_table = 'ec_attendances' ORDER BY period DESC LIMIT 1"
+    ).fetchone()[0]
+    con.close()
+    ingest(ws, [linked_region.resubmission], ENGINEER)
+    result = link(ws, ENGINEER)
+    assert result.submissions_linked == 1 and result.submissions_replaced == 1
+    con = ws.connect_linked(read_only=True)
+    try:
+        left = con.execute(
+            "SELECT count(*) FROM linked.ec_attendances WHERE submission_id = ?", [old]
+        ).fetchone()[0]
+        new = con.execute(
+            "SELECT count(*) FROM linked.ec_attendances e JOIN linked._submissions s "
+            "USING (submission_id) WHERE s.revision = 2"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert left == 0 and new > 0
+    assert result.superseded_rows > 0
+
+
+def test_linked_data_outlives_the_landing_batch_retention_destroyed(
+    linked_region, tmp_path, monkeypatch
+):
+    ws = copy_workspace(linked_region, tmp_path / "ws")
+    before = snapshot(ws)
+    monkeypatch.setenv("PHM_NOW", "2026-11-20T10:00:00")  # 17 days later
+    ws = Workspace.open(ws.root)  # retention runs as the workspace opens
+    assert not list((ws.root / "landing").glob("batch-*.duckdb"))
+    result = link(ws, ENGINEER)
+    after = snapshot(ws)
+    assert result.submissions_linked == 0
+    for table in before:
+        assert before[table].equals(after[table]), table
