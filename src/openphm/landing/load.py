@@ -50,7 +50,8 @@ def _load(con, alias: str, reader: Reader, submission_id: str, today: dt.date) -
     extract = reader.extract
     table = extract.table.canonical
     con.execute(model.create_sql(alias, table, model.columns(table)))
-    checked = reader.schema.checked_sql("chunk")
+    good = reader.schema.good_sql("chunk")
+    problems = reader.schema.problems_sql("chunk")
     names = ", ".join(ident(f.name) for f in reader.schema.fields)
     constants = {
         "sid": submission_id,
@@ -74,14 +75,12 @@ def _load(con, alias: str, reader: Reader, submission_id: str, today: dt.date) -
         con.register("chunk", chunk)
         con.execute(
             f"INSERT INTO {alias}.{table} (submission_id, source_kind, provider_ods, "
-            f"source_row, {names}) SELECT $sid, $kind, $ods, _row, {names} "
-            f"FROM ({checked}) WHERE len(problems) = 0",
+            f"source_row, {names}) SELECT $sid, $kind, $ods, _row, {names} FROM ({good})",
             {k: constants[k] for k in ("sid", "kind", "ods", "today")},
         )
         con.execute(
-            f"INSERT INTO {alias}.quarantine SELECT $sid, $file, _row, p.field, p.reason "
-            f"FROM (SELECT _row, unnest(problems) AS p FROM ({checked}) "
-            "WHERE len(problems) > 0)",
+            f"INSERT INTO {alias}.quarantine SELECT $sid, $file, _row, field, reason "
+            f"FROM ({problems})",
             {k: constants[k] for k in ("sid", "file", "today")},
         )
         con.execute(
