@@ -29,6 +29,8 @@ STAGES: list[str] = [
     "practice",
     "linked",
     "analytics",
+    "risk",
+    "cohorts",
     "disclosure",
     "governance",
     "web",

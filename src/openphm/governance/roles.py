@@ -47,6 +47,12 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "cohort.download": frozenset({Role.PRACTICE}),
     # Retention and destruction status, keys, objections applied: the DPO's status page.
     "governance.status": frozenset({Role.DATA_PROTECTION_OFFICER}),
+    # Risk stratification and cohorts (openphm.risk, openphm.cohorts): analysts only.
+    "risk.train": frozenset({Role.ANALYST}),
+    "risk.score": frozenset({Role.ANALYST}),
+    "risk.card": frozenset({Role.ANALYST}),
+    "cohort.build": frozenset({Role.ANALYST}),
+    "cohort.evaluate": frozenset({Role.ANALYST}),
 }
 
 

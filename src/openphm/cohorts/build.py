@@ -1,0 +1,216 @@
+"""Compile a cohort definition to one query over the linked zone, and write its lists.
+
+Reads zone 3: people (token, practice), analytics_population, person_scores, person_segments,
+person_activity, person_registers and person_risk. Writes zone 3 linked.cohort_members (who is
+in which cohort, for evaluation) and zone 4 outputs/cohorts/<ODS>/<name>.csv.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import functools
+import operator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from openphm import clock
+from openphm.analytics import REGISTERS
+from openphm.analytics.registers import register_flags
+from openphm.analytics.zone import Zone, memtable
+from openphm.cohorts.definition import CRITERIA, CohortDefinition
+from openphm.console import UserFacingError
+
+MEMBERS = "cohort_members"
+LIST_FOLDER = "cohorts"
+# The columns of a cohort list, in order. Nothing else is ever written to one.
+LIST_COLUMNS = ("token", "risk_score", "risk_percentile", "segment", "main_drivers", "reasons")
+MAKE_UP = ("practice", "age_band", "sex", "imd_quintile", "segment")
+
+
+class CohortError(UserFacingError):
+    """A cohort that cannot be built yet; the message says which step to run."""
+
+
+@dataclass
+class BuiltCohort:
+    definition: CohortDefinition
+    members: pd.DataFrame  # zone 3 only: holds pseudonyms
+    analytics_date: dt.date
+    risk_date: dt.date
+    without_token: int  # members whose practice has no registered key: not listable
+
+    def per_practice(self) -> dict[str, int]:
+        listed = self.members[self.members["token"].notna()]
+        return {str(k): int(v) for k, v in listed.groupby("practice").size().items()}
+
+
+def person_frame(zone: Zone):
+    """One row per person scored in person_risk and in the analytics reference population,
+    with every column a criterion reads."""
+    for name in ("person_risk", "analytics_population", "person_scores", "person_segments"):
+        if name not in zone.tables():
+            step = "phm risk score" if name == "person_risk" else "phm analyse"
+            raise CohortError(f"the linked zone has no {name} yet: run {step} first")
+    risk = zone.table("person_risk")
+    people = zone.table("people").select("pseudonym", "token", "practice")
+    pop = zone.table("analytics_population")
+    pop = pop.filter(pop.in_reference_population).select(
+        "pseudonym", "age", "sex", "age_band", "imd_quintile"
+    )
+    flags = register_flags(zone.table("person_registers"), REGISTERS).drop("ltc_count")
+    t = (
+        risk.join(people, "pseudonym")
+        .join(pop, "pseudonym")
+        .left_join(
+            zone.table("person_scores").select("pseudonym", "ltc_count", "efi_category"),
+            "pseudonym",
+        )
+        .drop("pseudonym_right")
+        .left_join(zone.table("person_segments").select("pseudonym", "segment"), "pseudonym")
+        .drop("pseudonym_right")
+        .left_join(
+            zone.table("person_activity").select(
+                "pseudonym", "emergency_admissions", "ec_attendances"
+            ),
+            "pseudonym",
+        )
+        .drop("pseudonym_right")
+        .left_join(flags, "pseudonym")
+        .drop("pseudonym_right")
+    )
+    filled = {f"reg_{r.name}": t[f"reg_{r.name}"].fill_null(False) for r in REGISTERS}
+    for column in ("ltc_count", "emergency_admissions", "ec_attendances"):
+        filled[column] = t[column].fill_null(0)
+    filled["rising_percentile"] = t.rising_percentile.fill_null(0)
+    return t.mutate(**filled)
+
+
+def build_cohort(con_or_backend, definition: CohortDefinition) -> BuiltCohort:
+    zone = Zone.over(con_or_backend)
+    p = person_frame(zone)
+    met = {f"met_{k}": CRITERIA[k].rule(p, v) for k, v in definition.criteria().items()}
+    combine = operator.and_ if definition.match == "all" else operator.or_
+    selected = p.mutate(**met).filter(functools.reduce(combine, met.values()))
+    members = (
+        selected.select(
+            "pseudonym",
+            "token",
+            "practice",
+            "risk",
+            "risk_percentile",
+            "segment",
+            "driver_1",
+            "driver_2",
+            "driver_3",
+            "age_band",
+            "sex",
+            "imd_quintile",
+            "reference_date",
+            *met,
+        )
+        .order_by([selected.practice, selected.risk.desc(), selected.pseudonym])
+        .to_pandas()
+    )
+    members["reasons"] = _reasons(members, definition)
+    run = zone.table("analytics_runs").to_pandas().iloc[-1]
+    risk_date = zone.table("person_risk").reference_date.max().to_pandas()
+    return BuiltCohort(
+        definition,
+        members,
+        pd.Timestamp(run["reference_date"]).date(),
+        pd.Timestamp(risk_date).date(),
+        int(members["token"].isna().sum()),
+    )
+
+
+def _reasons(members: pd.DataFrame, definition: CohortDefinition) -> pd.Series:
+    parts = [
+        members[f"met_{k}"].map({True: definition.reason(k), False: None})
+        for k in definition.criteria()
+    ]
+    return (
+        pd.concat(parts, axis=1).apply(lambda row: "; ".join(x for x in row if x), axis=1)
+        if parts and len(members)
+        else pd.Series([], dtype="string")
+    )
+
+
+def list_rows(members: pd.DataFrame) -> pd.DataFrame:
+    """A practice's list: LIST_COLUMNS only."""
+    drivers = (
+        members[["driver_1", "driver_2", "driver_3"]].apply(
+            lambda row: "; ".join(x for x in row if isinstance(x, str)), axis=1
+        )
+        if len(members)
+        else pd.Series([], dtype="string")
+    )
+    return pd.DataFrame(
+        {
+            "token": members["token"],
+            "risk_score": members["risk"].round(3),
+            "risk_percentile": members["risk_percentile"].round(1),
+            "segment": members["segment"],
+            "main_drivers": drivers,
+            "reasons": members["reasons"],
+        }
+    ).loc[:, list(LIST_COLUMNS)]
+
+
+def write_lists(outputs: Path, built: BuiltCohort) -> dict[str, Path]:
+    """One CSV per practice with members, at outputs/cohorts/<ODS>/<name>.csv (replacing the
+    practice's earlier list of the same name). Members without a token are not listed."""
+    listed = built.members[built.members["token"].notna()]
+    paths = {}
+    for ods, part in listed.groupby("practice", sort=True):
+        folder = Path(outputs) / LIST_FOLDER / str(ods)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{built.definition.name}.csv"
+        staging = path.with_suffix(".csv.tmp")
+        list_rows(part).to_csv(staging, index=False, quoting=csv.QUOTE_MINIMAL)
+        staging.replace(path)  # a practice never downloads half a list
+        paths[str(ods)] = path
+    return paths
+
+
+def save_members(con_or_backend, built: BuiltCohort) -> None:
+    """Record who is in the cohort (zone 3), replacing an earlier build of the same name."""
+    zone = Zone.over(con_or_backend)
+    rows = pd.DataFrame(
+        {
+            "cohort": built.definition.name,
+            "built_at": clock.now().replace(tzinfo=None),
+            "reference_date": built.risk_date,
+            "pseudonym": built.members["pseudonym"],
+        }
+    )
+    new = memtable(rows)
+    if MEMBERS in zone.tables():
+        kept = zone.table(MEMBERS)
+        kept = kept.filter(kept.cohort != built.definition.name)
+        new = kept.union(new.cast(kept.schema()), distinct=False)
+        new = memtable(new.to_pandas())  # materialise before replacing the table it reads
+    zone.write(MEMBERS, new)
+
+
+def make_up(built: BuiltCohort, rules) -> dict[str, pd.DataFrame]:
+    """The cohort's size by each of MAKE_UP, disclosure-controlled, with a total."""
+    from openphm.disclosure import control_table
+
+    out = {}
+    for column in MAKE_UP:
+        cells = (
+            built.members.assign(
+                **{column: built.members[column].astype("string").fillna("Unknown")}
+            )
+            .groupby(column)
+            .size()
+            .rename("people")
+            .reset_index()
+        )
+        out[column] = control_table(
+            cells, groups=[column], counts=["people"], totals_over=[column], rules=rules
+        ).table
+    return out

@@ -1,0 +1,169 @@
+"""`phm risk train | score | card`: the emergency-admission risk model. Each prints aggregates
+only (counts, metrics, seconds); the audit log gets counts, never a value about a person."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import typer
+
+from openphm.console import RoleOption, WorkspaceArgument, console
+
+risk_app = typer.Typer(
+    help="Risk of emergency admission in the next 12 months: train, score, card.",
+    no_args_is_help=True,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(risk_app, name="risk")
+
+
+def _open(workspace, role, action):
+    from openphm.governance.roles import current_actor
+    from openphm.programme.workspace import Workspace
+
+    ws = Workspace.open(workspace)
+    actor = current_actor(role)
+    ws.authorise(actor, action)
+    return ws, actor
+
+
+@risk_app.command("train")
+def train_command(workspace: WorkspaceArgument, role: RoleOption = None) -> None:
+    """Train the model (LightGBM) and its baseline (logistic regression) on features at the
+    training date and emergency admissions in the 12 months after it; validate, store the model
+    and its card in the linked zone, and print the validation metrics."""
+    from openphm.risk.store import open_zone
+    from openphm.risk.train import train
+
+    ws, actor = _open(workspace, role, "risk.train")
+    try:
+        with open_zone(ws) as con, console.status("Training…") as status:
+            trained = train(con, progress=lambda s: status.update(f"{s}…"))
+    except Exception:
+        ws.audit.record(
+            actor,
+            "risk.train",
+            outcome="failed",
+            reads=("linked",),
+            reason="risk model training failed",
+        )
+        raise
+    card = trained.card
+    ws.audit.record(
+        actor,
+        "risk.train",
+        reads=("linked",),
+        writes=("linked.risk_models",),
+        counts={
+            "training_people": card["training"]["people"],
+            "validation_people": card["validation"]["people"],
+            "trees": card["model"]["trees"],
+        },
+    )
+    console.print(f"Model {trained.model_id}: {card['plan']['description']}.")
+    _print_metrics(card)
+    seconds = ", ".join(f"{k} {v:.1f} s" for k, v in trained.seconds.items())
+    console.print(f"Seconds: {seconds}. Next: phm risk score {workspace}")
+
+
+def _print_metrics(card: dict) -> None:
+    from rich.table import Table
+
+    table = Table(title="Validation (held-out people)")
+    for column in ("model", "AUC", "avg precision", "cal. slope", "cal. intercept"):
+        table.add_column(column, justify="left" if column == "model" else "right")
+    for name, key in (("LightGBM", "model"), ("logistic regression", "baseline")):
+        m = card["metrics"][key]
+        table.add_row(
+            name,
+            f"{m['auc']:.3f}",
+            f"{m['average_precision']:.3f}",
+            f"{m['calibration_slope']:.3f}",
+            f"{m['calibration_intercept']:.3f}",
+        )
+    console.print(table)
+
+
+@risk_app.command("score")
+def score_command(
+    workspace: WorkspaceArgument,
+    reference_date: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            "--reference-date",
+            formats=["%Y-%m-%d"],
+            help="Score as at this date (default: the latest date in the data).",
+        ),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="A model id (default: the latest trained).")
+    ] = None,
+    role: RoleOption = None,
+) -> None:
+    """Score everyone in the linked zone with the latest model into linked.person_risk: risk,
+    percentile, top three drivers, and the change since the previous refresh (rising risk)."""
+    from openphm.risk.score import score
+    from openphm.risk.store import open_zone
+
+    ws, actor = _open(workspace, role, "risk.score")
+    day = reference_date.date() if reference_date else None
+    with open_zone(ws) as con, console.status("Scoring…"):
+        summary = score(con, model, reference_date=day)
+    ws.audit.record(
+        actor,
+        "risk.score",
+        reads=("linked",),
+        writes=("linked.person_risk", "linked.person_risk_history"),
+        counts={"people": summary.people, "with_previous": summary.with_previous},
+    )
+    console.print(
+        f"Scored {summary.people:,} people as at {summary.reference_date} with "
+        f"{summary.model_id} into linked.person_risk."
+    )
+    if summary.previous_reference_date:
+        console.print(
+            f"Rising risk: {summary.with_previous:,} people also scored at the previous "
+            f"refresh ({summary.previous_reference_date})."
+        )
+    else:
+        console.print(
+            "Rising risk: no earlier refresh yet, so no change to rank (score an "
+            "earlier --reference-date first, or wait for the next refresh)."
+        )
+
+
+@risk_app.command("card")
+def card_command(
+    workspace: WorkspaceArgument,
+    model: Annotated[
+        str | None, typer.Option("--model", help="A model id (default: the latest trained).")
+    ] = None,
+    role: RoleOption = None,
+) -> None:
+    """Write the model card (counts rounded and suppressed by the programme's disclosure rules)
+    and its calibration plot to WORKSPACE/outputs/risk/, and print where."""
+    from openphm.disclosure.releases import rules_for
+    from openphm.risk.card import calibration_svg, markdown, publishable
+    from openphm.risk.store import latest_model, open_zone
+
+    ws, actor = _open(workspace, role, "risk.card")
+    with open_zone(ws, read_only=True) as con:
+        model_id, _, card = latest_model(con, model)
+    public = publishable(card, rules_for(ws))
+    folder = ws.zone("outputs") / "risk"
+    folder.mkdir(parents=True, exist_ok=True)
+    page, plot = folder / f"{model_id}.md", folder / f"{model_id}-calibration.svg"
+    page.write_text(markdown(public))
+    plot.write_text(calibration_svg(public["calibration_bins"]))
+    ws.audit.record(
+        actor,
+        "risk.card",
+        reads=("linked.risk_models",),
+        writes=(f"outputs/risk/{page.name}", f"outputs/risk/{plot.name}"),
+        counts={"groups": len(public["groups"])},
+    )
+    console.print(f"Model card: {page}\nCalibration plot: {plot}")
+    _print_metrics(public)

@@ -1,0 +1,73 @@
+"""`score`: everyone's risk at a reference date (the latest data by default), with the three
+features that raise it most, and how it has moved since the previous refresh.
+
+Reads zone 3 and the model; writes zone 3 linked.person_risk (replaced) and
+linked.person_risk_history (this reference date's scores added).
+
+Rising risk: the change in score since the most recent earlier refresh in the history.
+`rising_percentile` ranks the rises (100 = the largest) among people scored both times; a
+person with no earlier score has none. A change of model between refreshes moves scores too,
+so the card of each is kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import pandas as pd
+
+from openphm.risk import model as models
+from openphm.risk.features import feature_frame
+from openphm.risk.plan import data_span
+from openphm.risk.store import SOURCE, latest_model, previous_scores, write_scores
+
+
+@dataclass(frozen=True)
+class ScoreSummary:
+    """Counts only, never a value: safe for the audit log and the terminal."""
+
+    model_id: str
+    reference_date: dt.date
+    people: int
+    previous_reference_date: dt.date | None
+    with_previous: int
+
+
+def score(
+    con,
+    model_id: str | None = None,
+    *,
+    reference_date: dt.date | None = None,
+    source: str = SOURCE,
+) -> ScoreSummary:
+    model_id, booster_text, _ = latest_model(con, model_id, source)
+    booster = models.load_gbm(booster_text)
+    day = reference_date or data_span(con, source)[1]
+    x = feature_frame(con, day, source=source)
+    out = x.loc[:, ["pseudonym"]].copy()
+    out["reference_date"] = day
+    out["model_id"] = model_id
+    out["risk"] = models.predict(booster, x)
+    out["risk_percentile"] = (out["risk"].rank(pct=True, method="max") * 100).round(2)
+    out = out.join(models.drivers(booster, x))
+    out = _rising(out, previous_scores(con, day, source))
+    write_scores(con, out, source)
+    previous = out["previous_reference_date"].dropna()
+    return ScoreSummary(
+        model_id,
+        day,
+        len(out),
+        previous.iloc[0] if len(previous) else None,
+        int(out["previous_risk"].notna().sum()),
+    )
+
+
+def _rising(scores: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
+    out = scores.merge(previous, on="pseudonym", how="left")
+    out["previous_risk"] = out["previous_risk"].astype("float64")
+    out["previous_reference_date"] = pd.to_datetime(out["previous_reference_date"]).dt.date
+    out["risk_change"] = out["risk"] - out["previous_risk"]
+    ranked = out["risk_change"].rank(pct=True, method="max") * 100
+    out["rising_percentile"] = ranked.round(2)
+    return out

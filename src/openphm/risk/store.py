@@ -1,0 +1,138 @@
+"""Where the risk stage keeps what it makes, all in zone 3 (the encrypted linked file).
+
+A risk connection attaches the zone under the alias SOURCE and an empty in-memory catalogue
+as `linked`, whose base tables are views of the zone's: `analytics.build` then runs at any past
+reference date into memory without touching the zone's own analytics tables. Person-level
+scratch never reaches disk except DuckDB's spill folder inside the linked zone.
+
+| table | one row per |
+|---|---|
+| risk_models | trained model: booster text, card (JSON, aggregates only) |
+| person_risk | person at the latest scoring: score, percentile, drivers, change, rising rank |
+| person_risk_history | person and reference date scored (for rising risk) |
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+from collections.abc import Iterator
+
+import pandas as pd
+
+from openphm.analytics.zone import REQUIRED
+from openphm.console import UserFacingError
+
+SOURCE = "zone3"
+MODELS = "risk_models"
+PERSON_RISK = "person_risk"
+HISTORY = "person_risk_history"
+
+
+class RiskError(UserFacingError):
+    """Something the analyst can fix: no model yet, too little history, no analytics."""
+
+
+@contextlib.contextmanager
+def open_zone(ws, *, read_only: bool = False) -> Iterator[object]:
+    """A DuckDB connection with the workspace's linked zone attached as SOURCE."""
+    from openphm.engine import attach_encrypted, connect
+    from openphm.keystore import KeyName
+    from openphm.programme.workspace import LINKED_DB
+
+    ws.require_open()
+    con = connect(temp_directory=ws.root / "linked" / ".spill")
+    attach_encrypted(
+        con, ws.root / LINKED_DB, SOURCE, ws.keystore.get(KeyName.LINKED_DATA), read_only=read_only
+    )
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def scratch_linked(con, source: str = SOURCE) -> None:
+    """(Re)create the in-memory `linked` catalogue over `source`'s base tables."""
+    attached = {
+        row[0] for row in con.execute("SELECT database_name FROM duckdb_databases()").fetchall()
+    }
+    if "linked" in attached:
+        con.execute("DETACH linked")
+    con.execute("ATTACH ':memory:' AS linked")
+    for table in (*REQUIRED, "deaths"):
+        con.execute(f"CREATE VIEW linked.main.{table} AS SELECT * FROM {source}.main.{table}")
+
+
+def tables(con, source: str = SOURCE) -> set[str]:
+    rows = con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_catalog = ?", [source]
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+def save_model(con, model_id: str, booster_text: str, card: dict, source: str = SOURCE) -> None:
+    con.execute(
+        f"CREATE TABLE IF NOT EXISTS {source}.main.{MODELS} (model_id VARCHAR PRIMARY KEY, "
+        "trained_at TIMESTAMP, booster VARCHAR, card VARCHAR)"
+    )
+    con.execute(
+        f"INSERT OR REPLACE INTO {source}.main.{MODELS} VALUES (?, ?, ?, ?)",
+        [
+            model_id,
+            dt.datetime.fromisoformat(card["trained_at"]),
+            booster_text,
+            json.dumps(card, default=str),
+        ],
+    )
+
+
+def latest_model(con, model_id: str | None = None, source: str = SOURCE) -> tuple[str, str, dict]:
+    """(model_id, booster text, card) of the named model, or the most recently trained."""
+    if MODELS not in tables(con, source):
+        raise RiskError("no risk model yet: run phm risk train first")
+    where, args = ("WHERE model_id = ?", [model_id]) if model_id else ("", [])
+    row = con.execute(
+        f"SELECT model_id, booster, card FROM {source}.main.{MODELS} {where} "
+        "ORDER BY trained_at DESC LIMIT 1",
+        args,
+    ).fetchone()
+    if row is None:
+        raise RiskError(f"no risk model {model_id!r}; phm risk card lists the latest")
+    return row[0], row[1], json.loads(row[2])
+
+
+def write_scores(con, frame: pd.DataFrame, source: str = SOURCE) -> None:
+    """Replace person_risk with `frame`, and put its scores into the history (replacing any
+    earlier scoring of the same reference date)."""
+    con.register("_risk_scores", frame)
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TABLE {source}.main.{PERSON_RISK} AS SELECT * FROM _risk_scores"
+        )
+        con.execute(
+            f"CREATE TABLE IF NOT EXISTS {source}.main.{HISTORY} (pseudonym VARCHAR, "
+            "reference_date DATE, risk DOUBLE, model_id VARCHAR)"
+        )
+        day = frame["reference_date"].iloc[0] if len(frame) else None
+        con.execute(f"DELETE FROM {source}.main.{HISTORY} WHERE reference_date = ?", [day])
+        con.execute(
+            f"INSERT INTO {source}.main.{HISTORY} "
+            "SELECT pseudonym, reference_date, risk, model_id FROM _risk_scores"
+        )
+    finally:
+        con.unregister("_risk_scores")
+
+
+def previous_scores(con, reference_date: dt.date, source: str = SOURCE) -> pd.DataFrame:
+    """The most recent earlier refresh's scores: pseudonym, previous_risk,
+    previous_reference_date (empty if there was none)."""
+    if HISTORY not in tables(con, source):
+        return pd.DataFrame(columns=["pseudonym", "previous_risk", "previous_reference_date"])
+    return con.execute(
+        f"""SELECT pseudonym, risk AS previous_risk, reference_date AS previous_reference_date
+            FROM {source}.main.{HISTORY}
+            WHERE reference_date = (SELECT max(reference_date) FROM {source}.main.{HISTORY}
+                                    WHERE reference_date < ?)""",
+        [reference_date],
+    ).df()
