@@ -88,10 +88,10 @@ def spine(con) -> int:
     return con.execute("SELECT count(*) FROM spine").fetchone()[0]
 
 
-def refresh_refs(con) -> int:
-    """Bring `_gp_refs` up to date with the current patient lists; where a patient's pseudonym
-    changed (an NHS number that became valid), re-key their rows in every linked table.
-    Returns the number of patients re-keyed."""
+def refresh_refs(con, objectors: str) -> int:
+    """Bring `_gp_refs` up to date with the current patient lists (objectors, whose rows the
+    objections hook removed, are not added back); list in `gp_rekey` the patients whose
+    pseudonym changed (an NHS number that became valid) and return how many."""
     con.execute(
         """CREATE OR REPLACE TEMP TABLE gp_refs_new AS
         SELECT provider_ods AS practice, ref_pseudonym, any_value(pseudonym) AS pseudonym
@@ -108,22 +108,29 @@ def refresh_refs(con) -> int:
     )
     con.execute(
         f"""INSERT INTO {GP_REFS} SELECT practice, ref_pseudonym, pseudonym, NULL, NULL
-        FROM gp_refs_new WHERE ref_pseudonym NOT IN (SELECT ref_pseudonym FROM {GP_REFS})"""
+        FROM gp_refs_new WHERE ref_pseudonym NOT IN (SELECT ref_pseudonym FROM {GP_REFS})
+          AND ref_pseudonym NOT IN (SELECT pseudonym FROM {objectors})
+          AND pseudonym NOT IN (SELECT pseudonym FROM {objectors})"""
     )
     return con.execute("SELECT count(*) FROM gp_rekey").fetchone()[0]
 
 
 def seal(
-    con, keys: dict[str, PublicKey], progress: Callable[[int, int], None] | None = None
+    con,
+    keys: dict[str, PublicKey],
+    objectors: str,
+    progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Seal a token for every patient on a current list whose practice has a registered key
-    and who has no token under that key yet; returns how many were sealed."""
+    and who has no token under that key yet, except objectors (who get none); returns how
+    many were sealed."""
     wanted = con.execute(
         f"""SELECT r.practice, g.patient_ref, r.ref_pseudonym
         FROM {GP_REFS} r JOIN gp_ref g USING (ref_pseudonym)
         JOIN (SELECT unnest(?::VARCHAR[]) AS practice, unnest(?::VARCHAR[]) AS key_id) k
              ON k.practice = r.practice
-        WHERE r.token IS NULL OR r.key_id IS DISTINCT FROM k.key_id
+        WHERE (r.token IS NULL OR r.key_id IS DISTINCT FROM k.key_id)
+          AND r.pseudonym NOT IN (SELECT pseudonym FROM {objectors})
         ORDER BY r.practice""",
         [list(keys), [key_id(k) for k in keys.values()]],
     ).fetch_arrow_table()

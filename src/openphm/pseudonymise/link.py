@@ -153,18 +153,18 @@ def _link(ws, con, views: dict[str, str], catalog: cat.Catalog, say: Progress) -
 
     say(STEPS[3], 0, 0)
     _resolve_others(con, others, linkage_key)
-    result.rekeyed = gp.refresh_refs(con)
+    result.rekeyed = gp.refresh_refs(con, OBJECTORS)
     _rekey(con)
     _resolve_gp(con, gp_activity)
+    result.objectors = _update_objectors(con, views["gp_objections"], ws.config.objections.type1)
 
     say(STEPS[4], 0, 0)
     result.tokens_sealed = gp.seal(
-        con, registered_keys(ws), lambda done, total: say(STEPS[4], done, total)
+        con, registered_keys(ws), OBJECTORS, lambda done, total: say(STEPS[4], done, total)
     )
 
     say(STEPS[5], 0, 0)
     # Objections first on what zone 3 already holds: these rows "went" (a later objection).
-    result.objectors = _update_objectors(con, views["gp_objections"], ws.config.objections.type1)
     result.objected_removed = _apply_objections(con)
     result.superseded_rows = ledger.remove(con, plan.replaced)
     counts = _counts(con, new)
@@ -196,7 +196,11 @@ def _apply_objections(con) -> dict[str, int]:
     removed = objections.apply_objections(
         con,
         OBJECTORS,
-        {**{f"linked.{t}": "submission_id" for t in COLUMNS}, people.PEOPLE_TABLE: None},
+        {
+            **{f"linked.{t}": "submission_id" for t in COLUMNS},
+            people.PEOPLE_TABLE: None,
+            gp.GP_REFS: None,  # their token too
+        },
     )
     by_table: Counter = Counter()
     by_submission: Counter = Counter()

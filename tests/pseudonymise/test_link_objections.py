@@ -1,0 +1,140 @@
+"""Promise P7 end to end: an objector has no data in the linked zone from any source, a later
+objection removes what was there (the audit log says how many rows, never who), and data that
+arrives for an objector after the GP records naming them were destroyed is kept out too."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pandas as pd
+
+from openphm.governance.audit import AuditLog
+from openphm.identity.objections import DISSENT
+from openphm.landing.ingest import ingest
+from openphm.pseudonymise.link import link
+
+from .region import ENGINEER, copy_workspace, linked_tables, truth_pseudonyms
+
+
+def _rows_of(ws, pseudonyms: list[str]) -> dict[str, int]:
+    con = ws.connect_linked(read_only=True)
+    try:
+        counts = {}
+        for table in linked_tables(con):
+            columns = [c[0] for c in con.execute(f"DESCRIBE linked.{table}").fetchall()]
+            if "pseudonym" in columns and table != "_objectors":  # the register itself
+                counts[table] = con.execute(
+                    f"SELECT count(*) FROM linked.{table} WHERE list_contains(?, pseudonym)",
+                    [pseudonyms],
+                ).fetchone()[0]
+        return counts
+    finally:
+        con.close()
+
+
+def _truth(region: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return (
+        pd.read_parquet(region / "truth" / "people.parquet"),
+        pd.read_parquet(region / "truth" / "objections.parquet"),
+    )
+
+
+def test_objectors_have_no_rows_in_any_linked_table(linked_region, tmp_path):
+    ws = copy_workspace(linked_region, tmp_path / "ws")
+    people, objections = _truth(linked_region.region)
+    dissent = objections[objections["latest_code"] == DISSENT]["person_id"]
+    numbers = people.set_index("person_id").loc[dissent, "nhs_number"]
+    assert len(numbers) > 10
+    counts = _rows_of(ws, truth_pseudonyms(ws, numbers))
+    assert counts and set(counts.values()) == {0}, counts
+
+
+def test_people_who_withdrew_their_objection_are_linked(linked_region, tmp_path):
+    ws = copy_workspace(linked_region, tmp_path / "ws")
+    people, objections = _truth(linked_region.region)
+    withdrawn = objections[objections["latest_code"] != DISSENT]["person_id"]
+    alive = people.set_index("person_id").loc[withdrawn]
+    present = _rows_of(ws, truth_pseudonyms(ws, alive["nhs_number"]))["people"]
+    assert present >= 1
+
+
+def _later_objection(ws, linked_region, tmp_path) -> tuple[str, str]:
+    """Land a dissent, recorded after the first link, for a registered patient with hospital
+    data; returns their practice and NHS number."""
+    people, objections = _truth(linked_region.region)
+    records = pd.read_parquet(linked_region.region / "truth" / "records.parquet")
+    busy = records[records["file"].str.contains("admitted-care")]["person_id"].value_counts()
+    candidates = people.set_index("person_id").loc[busy.index]
+    candidates = candidates[
+        ~candidates.index.isin(objections["person_id"]) & candidates["death_date"].isna()
+    ]
+    person = candidates.iloc[0]
+    practice = person["practice"]
+    patients = pd.read_csv(
+        linked_region.region / "practices" / practice / "patients.csv", dtype=str
+    )
+    ref = patients.loc[patients["nhs_number"] == person["nhs_number"], "patient_ref"].iloc[0]
+    folder = tmp_path / "later" / "gp" / practice
+    folder.mkdir(parents=True)
+    sent = next((linked_region.region / "extracts" / "gp" / practice).glob("*_objections_*"))
+    with open(sent, newline="") as handle:
+        header = next(csv.reader(handle))
+    with open(folder / f"{practice}_objections_202611.csv", "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        date = "2026-11-02" if header[0] == "patient_ref" else "02/11/2026"
+        writer.writerow([ref, date, DISSENT])
+    report = ingest(ws, [folder], ENGINEER)
+    assert report.batch_id, report
+    return practice, person["nhs_number"]
+
+
+def test_a_later_objection_removes_the_persons_rows_and_the_audit_says_how_many(
+    linked_region, tmp_path
+):
+    ws = copy_workspace(linked_region, tmp_path / "ws")
+    _, nhs_number = _later_objection(ws, linked_region, tmp_path)
+    pseudonym = truth_pseudonyms(ws, [nhs_number])
+    before = _rows_of(ws, pseudonym)
+    assert before["people"] == 1 and before["apc_spells"] >= 1
+
+    result = link(ws, ENGINEER)
+
+    assert set(_rows_of(ws, pseudonym).values()) == {0}
+    entry = [e for e in AuditLog(ws.root / "audit").entries() if e.action == "identity.link"][-1]
+    removed = {k.split(".", 1)[1]: v for k, v in entry.counts.items()
+               if k.startswith("objected_removed.")}  # fmt: skip
+    assert removed == {t: n for t, n in before.items() if n} == result.objected_removed
+    text = (ws.root / "audit" / "audit.jsonl").read_text()
+    assert nhs_number not in text and pseudonym[0] not in text
+
+
+def test_data_arriving_for_an_objector_after_their_gp_records_were_destroyed_is_kept_out(
+    linked_region, tmp_path, monkeypatch
+):
+    ws = copy_workspace(linked_region, tmp_path / "ws")
+    _, nhs_number = _later_objection(ws, linked_region, tmp_path)
+    link(ws, ENGINEER)
+    monkeypatch.setenv("PHM_NOW", "2026-11-25T10:00:00")  # every batch so far destroyed
+    from openphm.programme.workspace import Workspace
+
+    ws = Workspace.open(ws.root)
+    folder = tmp_path / "late" / "admitted-care" / "RZ1"
+    folder.mkdir(parents=True)
+    first = sorted((linked_region.region / "extracts" / "admitted-care" / "RZ1").glob("*.csv"))[0]
+    with open(first, newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    rows = rows[:3]
+    rows[0]["nhs_number"] = nhs_number
+    for number, row in enumerate(rows):
+        row["spell_id"] = f"LATE{number}"
+    with open(folder / "RZ1_apc_202611.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    ingest(ws, [folder], ENGINEER)
+    result = link(ws, ENGINEER)
+    assert result.written["apc_spells"] == 3
+    assert set(_rows_of(ws, truth_pseudonyms(ws, [nhs_number])).values()) == {0}
+    assert result.objected_excluded.get("apc_spells") == 1
