@@ -1,6 +1,6 @@
-"""`phm practice …`: `keygen`, which a GP practice runs on its own machine (it reads and writes
-only the practice's own folder), and `register`, which the programme runs to record a
-controller practice's public key in its workspace (openphm.pseudonymise.practices).
+"""`phm practice …`: `keygen` and `reidentify`, which a GP practice runs on its own machine
+(they read and write only the practice's own files), and `register`, which the programme runs
+to record a controller practice's public key in its workspace (openphm.pseudonymise.practices).
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from typing import Annotated
 import typer
 
 practice_app = typer.Typer(
-    help="Practice keys for re-identification tokens: keygen (at the practice), register "
-    "(in the programme's workspace).",
+    help="Practice keys and re-identification: keygen and reidentify (at the practice), "
+    "register (in the programme's workspace).",
     no_args_is_help=True,
 )
 
@@ -70,3 +70,83 @@ def register_key(
     ws = Workspace.open(workspace)
     kept = register_practice(ws, current_actor(role), ods, public_key)
     console.print(f"Registered the public key of practice {ods.strip().upper()} ({kept}).")
+
+
+@practice_app.command("reidentify")
+def reidentify(
+    cohort_list: Annotated[
+        Path,
+        typer.Argument(
+            help="The cohort list from the programme (CSV with a token column).",
+            dir_okay=False,
+            exists=True,
+        ),
+    ],
+    key: Annotated[
+        Path,
+        typer.Option("--key", help="The practice's private key (practice.key).", dir_okay=False),
+    ],
+    patients: Annotated[
+        Path,
+        typer.Option(
+            "--patients",
+            help="The practice's own patient list (CSV: "
+            "patient_ref, nhs_number, given_name, family_name, date_of_birth).",
+            dir_okay=False,
+            exists=True,
+        ),
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Where to write the worklist (default: <cohort list>-worklist.csv beside it).",
+            dir_okay=False,
+        ),
+    ] = None,
+    ods: Annotated[
+        str | None,
+        typer.Option(
+            "--ods",
+            help="Your ODS code: also refuse tokens naming another practice that shares your key.",
+        ),
+    ] = None,
+) -> None:
+    """At the practice: open the tokens in a cohort list with the practice's private key and
+    join them to the practice's patient list, giving a worklist with NHS numbers and names for
+    clinicians. Tokens for another practice, or that fail authentication, are counted and left
+    out, never guessed; exits 1 if there were any."""
+    from rich.console import Console
+
+    from openphm.practice.keys import load_private_key
+    from openphm.practice.worklist import PATIENT_COLUMNS, make_worklist, read_csv, write_worklist
+
+    console = Console(highlight=False)
+    private_key = load_private_key(key)
+    rows = read_csv(cohort_list, ("token",), "cohort list")
+    patient_list = read_csv(patients, PATIENT_COLUMNS, "patient list")
+    worklist = make_worklist(
+        rows, private_key, patient_list, ods_code=ods.strip().upper() if ods else None
+    )
+    out = out or cohort_list.with_name(f"{cohort_list.stem}-worklist.csv")
+    write_worklist(worklist, out)
+    console.print(
+        f"{len(worklist.rows):,} of {len(rows):,} patients in {cohort_list.name} "
+        f"re-identified: worklist {out}"
+    )
+    if worklist.not_on_patient_list:
+        console.print(
+            f"{worklist.not_on_patient_list:,} tokens opened but are not on the patient "
+            f"list given (left the practice since?): not on the worklist."
+        )
+    messages = {
+        "for another practice": "were sealed for another practice: not opened. This list may "
+        "have been sent to the wrong practice; tell the programme",
+        "failed authentication": "failed authentication (altered or damaged in transit): not "
+        "opened. Ask the programme for a fresh copy",
+        "malformed": "are not tokens this software reads: not opened",
+    }
+    for kind, count in sorted(worklist.failures.items()):
+        console.print(f"[yellow]{count:,} tokens {messages.get(kind, kind)}.[/]")
+    if worklist.refused:
+        raise typer.Exit(1)
