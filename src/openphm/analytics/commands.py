@@ -12,21 +12,13 @@ import typer
 
 from openphm.console import RoleOption, WorkspaceArgument, console
 
-# Until roles.py grants "analytics.build" and "analytics.read", analysts use "linked.query".
 BUILD_ACTION = "analytics.build"
 READ_ACTION = "analytics.read"
-FALLBACK_ACTION = "linked.query"
 
 
 def register(app: typer.Typer) -> None:
     app.command("analyse")(analyse_command)
     app.command("measures")(measures_command)
-
-
-def _action(name: str) -> str:
-    from openphm.governance.roles import PERMISSIONS
-
-    return name if name in PERMISSIONS else FALLBACK_ACTION
 
 
 def analyse_command(
@@ -83,7 +75,7 @@ def analyse_command(
 
     ws = Workspace.open(workspace)
     actor = current_actor(role)
-    action = _action(BUILD_ACTION)
+    action = BUILD_ACTION
     ws.authorise(actor, action)
     day = reference_date.date() if reference_date else clock.today()
     options = AnalyticsOptions(
@@ -150,7 +142,7 @@ def measures_command(
 
     ws = Workspace.open(workspace)
     actor = current_actor(role)
-    action = _action(READ_ACTION)
+    action = READ_ACTION
     ws.authorise(actor, action)
     con = ws.connect_linked(read_only=True)
     try:

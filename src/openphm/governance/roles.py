@@ -37,6 +37,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "practice.register": frozenset({Role.PROCESSOR_ENGINEER}),
     "linked.query": frozenset({Role.ANALYST}),
     "linked.tables": frozenset({Role.ANALYST}),
+    "analytics.build": frozenset({Role.ANALYST, Role.PROCESSOR_ENGINEER}),
+    "analytics.read": frozenset({Role.ANALYST}),
     "programme.close": frozenset({Role.DATA_PROTECTION_OFFICER}),
     "release.request": frozenset({Role.ANALYST}),
     "release.approve": frozenset({Role.ANALYST, Role.DATA_PROTECTION_OFFICER}),
