@@ -274,17 +274,21 @@ def _resolve_others(con, others: list[str], linkage_key: bytes) -> None:
 
 
 def _resolve_gp(con, gp_activity: list[str]) -> None:
-    """Give every new GP row its pseudonym through the practice's patient reference."""
+    """Give every new GP row its pseudonym through the practice's patient reference: the
+    person's as zone 3 knows them, else as the current patient list says (an objector, whom
+    zone 3 no longer holds), else the reference's own keyed pseudonym."""
     for table in gp_activity:
         canonical = table.removeprefix("new_")
         con.execute(
             f"""CREATE OR REPLACE TEMP VIEW resolved_{canonical} AS
-            SELECT r.*, coalesce(g.pseudonym, f.ref_pseudonym) AS pseudonym,
-                   CASE WHEN g.pseudonym IS NULL OR starts_with(g.pseudonym, 'u')
+            SELECT r.*, coalesce(g.pseudonym, p.pseudonym, f.ref_pseudonym) AS pseudonym,
+                   CASE WHEN starts_with(coalesce(g.pseudonym, p.pseudonym, 'u'), 'u')
                         THEN 'untraced' ELSE 'nhs-number' END AS how
             FROM {table} r
             JOIN gp_ref f ON f.practice = r.provider_ods AND f.patient_ref = r.patient_ref
-            LEFT JOIN {gp.GP_REFS} g ON g.ref_pseudonym = f.ref_pseudonym"""
+            LEFT JOIN {gp.GP_REFS} g ON g.ref_pseudonym = f.ref_pseudonym
+            LEFT JOIN (SELECT DISTINCT ref_pseudonym, pseudonym FROM gp_people) p
+                   ON p.ref_pseudonym = f.ref_pseudonym"""
         )
 
 
