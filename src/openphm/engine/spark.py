@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -60,10 +61,13 @@ def session(
     are encrypted with a per-session key (spark.io.encryption.enabled), so no plaintext row
     reaches the disk even in temporary files."""
     folder = Path(folder).absolute()
-    kms_jar = _kms_jar(folder / "jars")
     if existing is not None:
-        existing.sparkContext.addJar(str(kms_jar))
+        # The driver must load the class too (it reads Parquet footers): a cluster's own
+        # session names the jar in spark.jars at launch (docs/spark.md); executors get it here.
+        if "openphm-kms.jar" not in existing.conf.get("spark.jars", ""):
+            existing.sparkContext.addJar(str(kms_jar(folder / "jars")))
         return existing
+    jar = kms_jar(folder / "jars")
     _require_java()
     from pyspark.sql import SparkSession
 
@@ -74,7 +78,7 @@ def session(
     builder = (
         SparkSession.builder.appName(app_name)
         .master(master or "local[2]")
-        .config("spark.jars", str(kms_jar))
+        .config("spark.jars", str(jar))
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.warehouse.dir", str(folder / "warehouse"))
         .config("spark.local.dir", str(scratch))
@@ -93,6 +97,12 @@ def session(
             builder.config("spark.driver.memory", driver_memory)
             .config("spark.driver.bindAddress", "127.0.0.1")
             .config("spark.driver.host", "127.0.0.1")
+            # Even on loopback, the driver's RPC (which carries the I/O encryption key and
+            # the tasks' Hadoop configuration, data keys included) is authenticated and
+            # encrypted; a cluster sets these for itself (docs/spark.md).
+            .config("spark.authenticate", "true")
+            .config("spark.authenticate.secret", secrets.token_hex(32))
+            .config("spark.network.crypto.enabled", "true")
         )
     return builder.getOrCreate()
 
@@ -105,7 +115,7 @@ def _require_java() -> None:
         )
 
 
-def _kms_jar(folder: Path) -> Path:
+def kms_jar(folder: Path) -> Path:
     """The KeyStoreKms class as a jar, compiled from java/KeyStoreKms.java against the
     Parquet jars pyspark ships (once per folder)."""
     jar = folder / "openphm-kms.jar"
@@ -164,6 +174,7 @@ def use_keys(spark, keys: dict[str, bytes], *, write_key: str | None = None) -> 
     # Without a write key, writes name a key that is never given, so they fail rather than
     # write plaintext: a read-only zone stays read-only, and nothing leaves it unencrypted.
     conf.set("parquet.encryption.uniform.key", write_key or READ_ONLY_KEY)
+    _empty_key_caches(spark)
 
 
 def forget_keys(spark, names: list[str] | None = None) -> None:
@@ -180,6 +191,12 @@ def forget_keys(spark, names: list[str] | None = None) -> None:
         if names is None or key.removeprefix(KMS_KEY_PREFIX) in names:
             conf.unset(key)
     conf.set("parquet.encryption.uniform.key", READ_ONLY_KEY)
+    _empty_key_caches(spark)
+
+
+def _empty_key_caches(spark) -> None:
+    # parquet-mr caches KMS clients (each with the configuration it was made from) and
+    # unwrapped keys for ten minutes; emptied, the next read or write sees the keys as now.
     spark._jvm.org.apache.parquet.crypto.keytools.KeyToolkit.removeCacheEntriesForAllTokens()
 
 
@@ -188,19 +205,35 @@ def forget_keys(spark, names: list[str] | None = None) -> None:
 
 def attach_zone(spark, folder: Path, database: str = DATABASE) -> list[str]:
     """Register every table of the zone in `folder` (one sub-folder of Parquet files per
-    table) in Spark database `database`, whose new tables are written into `folder` too, so
-    that everything the zone holds stays in one place that close deletes. The table names."""
+    table) in Spark database `database`, replacing whatever zone the session had there. Every
+    table is external (its files are the zone's, never the catalogue's), so detaching a zone
+    deletes no data. The table names."""
     folder = Path(folder).absolute()
     if not folder.is_dir():
         raise EngineError(f"{folder} holds no Parquet zone; export one with engine.parquet")
-    spark.sql(f"CREATE DATABASE IF NOT EXISTS {database} LOCATION '{_quote(folder)}'")
+    detach_zone(spark, database)
+    # Not LOCATION folder: Spark's catalogue deletes a database's location when it drops it.
+    spark.sql(f"CREATE DATABASE {database}")
     names = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
     for name in names:
-        spark.sql(f"DROP TABLE IF EXISTS {database}.{name}")
         spark.sql(
             f"CREATE TABLE {database}.{name} USING parquet LOCATION '{_quote(folder / name)}'"
         )
     return names
+
+
+def detach_zone(spark, database: str = DATABASE) -> None:
+    """Forget the zone registered as `database` (its files stay where they are)."""
+    if not spark.catalog.databaseExists(database):
+        return
+    for table in spark.catalog.listTables(database):
+        if table.tableType != "EXTERNAL":
+            raise EngineError(
+                f"{database}.{table.name} is a managed Spark table: dropping it would delete "
+                "data, so the zone was not detached (zone tables are written through ZoneBackend)"
+            )
+        spark.sql(f"DROP TABLE {database}.{table.name}")
+    spark.sql(f"DROP DATABASE {database}")
 
 
 def _quote(path: Path) -> str:
@@ -226,6 +259,7 @@ class ZoneBackend:
     this is the one place that translates."""
 
     backend: object
+    folder: Path
     database: str = DATABASE
     _cached: list[str] = field(default_factory=list)
 
@@ -244,9 +278,7 @@ class ZoneBackend:
     def create_table(self, name: str, obj=None, *, database=None, temp: bool = False,
                      overwrite: bool = False, **kwargs):  # fmt: skip
         if not temp:
-            return self.backend.create_table(
-                name, obj, database=self._db(database), overwrite=overwrite, **kwargs
-            )
+            return self._write(name, obj, self._db(database), overwrite)
         session = self.backend._session
         if name in self._cached:
             session.catalog.uncacheTable(name)
@@ -256,6 +288,28 @@ class ZoneBackend:
         session.catalog.cacheTable(name, StorageLevel.MEMORY_AND_DISK)
         self._cached.append(name)
         return view
+
+    def _write(self, name: str, obj, database, overwrite: bool):
+        """A zone table written as encrypted Parquet into the zone's folder, registered as an
+        external table (Ibis would make a managed one, whose files Spark deletes on drop)."""
+        if database != self.database:
+            return self.backend.create_table(name, obj, database=database, overwrite=overwrite)
+        import ibis
+
+        session = self.backend._session
+        staged = f"_openphm_write_{name}"
+        self.backend.create_view(staged, obj if isinstance(obj, ibis.Expr) else ibis.memtable(obj),
+                                 overwrite=True)  # fmt: skip
+        try:
+            session.table(staged).write.saveAsTable(
+                f"{self.database}.{name}",
+                format="parquet",
+                mode="overwrite" if overwrite else "errorifexists",
+                path=str(Path(self.folder) / name),
+            )
+        finally:
+            session.catalog.dropTempView(staged)
+        return self.table(name, database=self.database)
 
     def release(self) -> None:
         """Drop the cached scratch views (they would otherwise live as long as the session)."""

@@ -80,10 +80,11 @@ def open_linked(kind: str, folder: Path, key_name: str, key: bytes, *, read_only
     session = spark.session(folder / SPARK_WORK, master=spark_master, existing=spark_session)
     spark.use_keys(session, {key_name: key}, write_key=None if read_only else key_name)
     spark.attach_zone(session, folder / PARQUET)
-    backend = spark.ZoneBackend(spark.ibis_backend(session))
+    backend = spark.ZoneBackend(spark.ibis_backend(session), folder / PARQUET)
 
     def close() -> None:
         backend.release()
+        spark.detach_zone(session)
         spark.forget_keys(session, [key_name])
 
     return OpenZone("spark", backend, close, session)

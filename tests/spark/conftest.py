@@ -1,0 +1,84 @@
+"""Spark tests: one local Spark session for the whole run, and one synthetic region landed,
+linked (by the real pipeline, on DuckDB) and copied to encrypted Parquet once.
+
+Marked `spark`; skipped, saying why, only when there is no Java to run Spark on."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from openphm.governance.audit import Actor
+
+NOW = "2026-11-03T10:00:00"
+ENGINEER = Actor(user="t", role="processor-engineer")
+PEOPLE = 3000
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "spark: runs on a local Spark session (needs Java 17; about a minute)"
+    )
+
+
+def pytest_collection_modifyitems(config, items):
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(item.fspath).parents:
+            item.add_marker(pytest.mark.spark)
+            if shutil.which("java") is None:
+                item.add_marker(pytest.mark.skip(reason="no Java runtime: run `make java`"))
+
+
+@pytest.fixture(autouse=True)
+def programme_clock(monkeypatch):
+    monkeypatch.setenv("PHM_NOW", NOW)
+
+
+@dataclass
+class LinkedWorkspace:
+    root: Path
+    region: Path
+
+
+@pytest.fixture(scope="session")
+def linked_workspace(tmp_path_factory) -> LinkedWorkspace:
+    """A workspace whose linked zone the real pipeline built from a 3,000-person region."""
+    from openphm.landing.ingest import ingest
+    from openphm.programme.workspace import Workspace
+    from openphm.pseudonymise.link import link
+    from openphm.pseudonymise.practices import register_practice
+    from openphm.synth import RegionOptions, generate_region
+
+    root = tmp_path_factory.mktemp("spark-region")
+    previous = os.environ.get("PHM_NOW")
+    os.environ["PHM_NOW"] = NOW
+    try:
+        generate_region(root / "region", RegionOptions(people=PEOPLE, practices=2, seed=5))
+        ws = Workspace.create(root / "ws", root / "region" / "programme.toml", ENGINEER)
+        ingest(ws, [root / "region" / "extracts"], ENGINEER)
+        for practice in ws.config.programme.controllers:
+            key = root / "region" / "practices" / practice / "practice.pub"
+            register_practice(ws, ENGINEER, practice, key)
+        link(ws, ENGINEER)
+    finally:
+        if previous is None:
+            os.environ.pop("PHM_NOW", None)
+        else:
+            os.environ["PHM_NOW"] = previous
+    return LinkedWorkspace(ws.root, root / "region")
+
+
+@pytest.fixture(scope="session")
+def spark_session(tmp_path_factory):
+    """One local Spark session (a JVM) for every Spark test."""
+    from openphm.engine import spark
+
+    session = spark.session(tmp_path_factory.mktemp("spark"), shuffle_partitions=4)
+    session.sparkContext.setLogLevel("FATAL")  # failed reads in tests print whole stacks
+    yield session
+    session.stop()
