@@ -60,7 +60,11 @@ def show_result(ws, result) -> None:
             "has not registered its public key (phm practice register): they have no token."
         )
     removed = sum(result.objected_removed.values())
-    console.print(f"Objections: {result.objectors:,} objector(s); {removed:,} row(s) removed.")
+    excluded = sum(result.objected_excluded.values())
+    console.print(
+        f"Objections: {result.objectors:,} objector(s); {removed:,} row(s) removed from the "
+        f"linked zone, {excluded:,} arriving row(s) kept out."
+    )
     for title, frame in (("Link report", link_report(ws)), ("Linkage equity", linkage_equity(ws))):
         table = Table(title=title)
         for column in frame.columns:

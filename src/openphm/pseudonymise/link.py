@@ -153,10 +153,10 @@ def _link(ws, con, views: dict[str, str], catalog: cat.Catalog, say: Progress) -
 
     say(STEPS[3], 0, 0)
     _resolve_others(con, others, linkage_key)
+    result.objectors = _update_objectors(con, views["gp_objections"], ws.config.objections.type1)
     result.rekeyed = gp.refresh_refs(con, OBJECTORS)
     _rekey(con)
     _resolve_gp(con, gp_activity)
-    result.objectors = _update_objectors(con, views["gp_objections"], ws.config.objections.type1)
 
     say(STEPS[4], 0, 0)
     result.tokens_sealed = gp.seal(
@@ -216,7 +216,8 @@ def _create_tables(con) -> None:
     for table in COLUMNS:
         con.execute(create_sql(table))
     con.execute(people.create_sql())
-    con.execute(f"CREATE TABLE IF NOT EXISTS {OBJECTORS} (pseudonym VARCHAR)")
+    # The register: each pseudonym an objector's rows may carry, and the person it is.
+    con.execute(f"CREATE TABLE IF NOT EXISTS {OBJECTORS} (pseudonym VARCHAR, person VARCHAR)")
     for ddl in (*ledger.DDL, *gp.DDL):
         con.execute(ddl)
 
@@ -303,28 +304,29 @@ def _rekey(con) -> None:
 
 def _update_objectors(con, objection_view: str, type1: bool) -> int:
     """Keep the register of objectors' pseudonyms: add those whose latest code is a dissent,
-    drop those who withdrew. Returns how many people the register holds."""
+    drop those who withdrew. A patient reference leads to the person through the current
+    patient list or, once that is destroyed, through `_gp_refs`. Returns how many people the
+    register holds."""
     latest = objections.objectors(con, objection_view, type1=type1)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE objection_pseudonyms AS
-        SELECT DISTINCT unnest([f.ref_pseudonym, g.pseudonym]) AS pseudonym, o.objects
+        SELECT DISTINCT unnest([f.ref_pseudonym, g.pseudonym, p.pseudonym]) AS pseudonym,
+               coalesce(g.pseudonym, p.pseudonym, f.ref_pseudonym) AS person, o.objects
         FROM {latest} o
         JOIN gp_ref f ON f.practice = o.practice AND f.patient_ref = o.patient_ref
-        LEFT JOIN {gp.GP_REFS} g ON g.ref_pseudonym = f.ref_pseudonym"""
+        LEFT JOIN {gp.GP_REFS} g ON g.ref_pseudonym = f.ref_pseudonym
+        LEFT JOIN gp_people p ON p.ref_pseudonym = f.ref_pseudonym"""
     )
     con.execute(
         f"DELETE FROM {OBJECTORS} WHERE pseudonym IN "
         "(SELECT pseudonym FROM objection_pseudonyms WHERE NOT objects)"
     )
     con.execute(
-        f"""INSERT INTO {OBJECTORS} SELECT DISTINCT pseudonym FROM objection_pseudonyms
+        f"""INSERT INTO {OBJECTORS} SELECT DISTINCT pseudonym, person FROM objection_pseudonyms
         WHERE objects AND pseudonym IS NOT NULL
           AND pseudonym NOT IN (SELECT pseudonym FROM {OBJECTORS})"""
     )
-    return con.execute(
-        f"SELECT count(DISTINCT coalesce(g.pseudonym, o.pseudonym)) FROM {OBJECTORS} o "
-        f"LEFT JOIN {gp.GP_REFS} g ON g.ref_pseudonym = o.pseudonym"
-    ).fetchone()[0]
+    return con.execute(f"SELECT count(DISTINCT person) FROM {OBJECTORS}").fetchone()[0]
 
 
 def _counts(con, new: list[str]) -> dict[str, dict[str, int]]:
