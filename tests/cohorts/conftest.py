@@ -1,4 +1,5 @@
 import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,7 @@ _spec = importlib.util.spec_from_file_location(
     "risk_region", Path(__file__).parents[1] / "risk" / "region.py"
 )
 region_module = importlib.util.module_from_spec(_spec)
+sys.modules["risk_region"] = region_module  # dataclasses look their module up here
 _spec.loader.exec_module(region_module)
 
 

@@ -126,16 +126,13 @@ def build_cohort(con_or_backend, definition: CohortDefinition) -> BuiltCohort:
     )
 
 
-def _reasons(members: pd.DataFrame, definition: CohortDefinition) -> pd.Series:
-    parts = [
-        members[f"met_{k}"].map({True: definition.reason(k), False: None})
-        for k in definition.criteria()
-    ]
-    return (
-        pd.concat(parts, axis=1).apply(lambda row: "; ".join(x for x in row if x), axis=1)
-        if parts and len(members)
-        else pd.Series([], dtype="string")
-    )
+def _reasons(members: pd.DataFrame, definition: CohortDefinition) -> list[str]:
+    """Each member's criteria met, in definition order ("; "-separated). A criterion on a
+    missing value (no IMD decile, no earlier score) counts as not met."""
+    keys = list(definition.criteria())
+    met = members[[f"met_{k}" for k in keys]].fillna(False).astype(bool).to_numpy()
+    texts = [definition.reason(k) for k in keys]
+    return ["; ".join(t for t, m in zip(texts, row, strict=True) if m) for row in met]
 
 
 def list_rows(members: pd.DataFrame) -> pd.DataFrame:
