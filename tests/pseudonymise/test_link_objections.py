@@ -96,8 +96,14 @@ def test_a_later_objection_removes_the_persons_rows_and_the_audit_says_how_many(
     ws = copy_workspace(linked_region, tmp_path / "ws")
     _, nhs_number = _later_objection(ws, linked_region, tmp_path)
     pseudonym = truth_pseudonyms(ws, [nhs_number])
+    con = ws.connect_linked()  # as analytics would have left it: a table of its own
+    con.execute(
+        "CREATE TABLE linked.person_scores AS SELECT ? AS pseudonym, 0.5 AS score", pseudonym
+    )
+    con.close()
     before = _rows_of(ws, pseudonym)
     assert before["people"] == 1 and before["apc_spells"] >= 1
+    assert before["person_scores"] == 1
 
     result = link(ws, ENGINEER)
 

@@ -191,17 +191,20 @@ def _link(ws, con, views: dict[str, str], catalog: cat.Catalog, say: Progress) -
 
 
 def _apply_objections(con) -> dict[str, int]:
-    """The objections hook on every linked table; rows removed per table, and per submission
-    added to the link report's counts."""
-    removed = objections.apply_objections(
-        con,
-        OBJECTORS,
-        {
-            **{f"linked.{t}": "submission_id" for t in COLUMNS},
-            people.PEOPLE_TABLE: None,
-            gp.GP_REFS: None,  # their token too
-        },
-    )
+    """The objections hook on every table of zone 3 that holds a pseudonym (analytics' tables
+    too: an objection must not wait for the next analysis), except the register itself; rows
+    removed per table, and per submission added to the link report's counts."""
+    tables = {
+        f"linked.{table}": "submission_id" if "submission_id" in columns else None
+        for table, columns in con.execute(
+            "SELECT table_name, list(column_name) FROM duckdb_columns() "
+            "WHERE database_name = 'linked' AND table_name IN "
+            "(SELECT table_name FROM duckdb_tables() WHERE database_name = 'linked') GROUP BY ALL "
+            "HAVING list_contains(list(column_name), 'pseudonym')"
+        ).fetchall()
+        if f"linked.{table}" != OBJECTORS
+    }
+    removed = objections.apply_objections(con, OBJECTORS, tables)
     by_table: Counter = Counter()
     by_submission: Counter = Counter()
     for (table, submission_id), rows in removed.items():
