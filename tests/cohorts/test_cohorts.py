@@ -223,3 +223,42 @@ def test_lists_are_replaced_whole(cohort, region, tmp_path):
     paths = write_lists(tmp_path, built)
     assert {p.name for p in paths.values()} == {"older-high-risk.csv"}
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_evaluate_states_its_method_and_publishes_controlled_aggregates(region, cli, tmp_path):
+    # One practice's patients as the "intervention" cohort: the other practice's people give
+    # like-for-like comparisons in every stratum.
+    path = tmp_path / "practice.toml"
+    ods = region.practices()[0].name
+    path.write_text(f'name = "one-practice"\npurpose = "prevention"\npractices = ["{ods}"]\n')
+    built = cli(["cohort", region.workspace, path, "--role", "analyst"])
+    assert built.exit_code == 0, built.output
+    args = ["--cohort", "one-practice", "--from", "2026-05-01", "--months", "6"]
+    result = cli(["evaluate", region.workspace, *args, "--role", "analyst"])
+    assert result.exit_code == 0, result.output
+    folder = region.workspace / "outputs" / "evaluations"
+    text = (folder / "one-practice-from-2026-05-01.md").read_text()
+    assert "difference-in-differences" in text and "Parallel trends" in text
+    table = pd.read_csv(folder / "one-practice-from-2026-05-01.csv")
+    assert set(table["group"]) == {"cohort", "comparison"}
+    for column in ("people", "events"):
+        assert all(pd.isna(v) or v % 5 == 0 for v in table[column])
+    assert "pseudonym" not in table.columns
+
+
+def test_a_cohort_with_no_like_for_like_comparison_is_refused_clearly(cohort, region, cli):
+    result = cli(
+        [
+            "evaluate",
+            region.workspace,
+            "--cohort",
+            "older-high-risk",
+            "--from",
+            "2026-05-01",
+            "--role",
+            "analyst",
+        ]
+    )
+    assert result.exit_code in (0, 2)
+    if result.exit_code == 2:
+        assert "comparison" in result.output
