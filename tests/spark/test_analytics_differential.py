@@ -15,6 +15,8 @@ import pytest
 from openphm.engine import export_linked, open_linked
 from openphm.keystore import KeyName
 
+pytestmark = pytest.mark.slow  # about 2 minutes: the Spark build alone is ~85 s on 2 cores
+
 REFERENCE = dt.date(2026, 9, 30)
 COMPARED = (
     "analytics_population",

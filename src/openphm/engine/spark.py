@@ -227,6 +227,8 @@ def detach_zone(spark, database: str = DATABASE) -> None:
     if not spark.catalog.databaseExists(database):
         return
     for table in spark.catalog.listTables(database):
+        if table.isTemporary:  # Ibis's in-memory tables, views: no files
+            continue
         if table.tableType != "EXTERNAL":
             raise EngineError(
                 f"{database}.{table.name} is a managed Spark table: dropping it would delete "
