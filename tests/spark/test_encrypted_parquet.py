@@ -134,3 +134,14 @@ def _copy_of_linked(ws, tmp_path: Path) -> Path:
     zone.mkdir()
     shutil.copyfile(ws.zone("linked") / "linked.duckdb", zone / "linked.duckdb")
     return zone
+
+
+def test_the_programme_chooses_its_engine_duckdb_by_default(example_config):
+    from openphm.programme.config import ConfigError, load_config, parse_config
+
+    text = example_config.read_text()
+    assert load_config(example_config).engine.kind == "duckdb"
+    chosen = parse_config(text + '\n[engine]\nkind = "spark"\nspark_master = "yarn"\n')
+    assert (chosen.engine.kind, chosen.engine.spark_master) == ("spark", "yarn")
+    with pytest.raises(ConfigError, match="spark_master is set but kind is not"):
+        parse_config(text + '\n[engine]\nspark_master = "yarn"\n')
