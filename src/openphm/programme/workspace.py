@@ -190,14 +190,16 @@ class Workspace:
             raise WorkspaceError(f"{name!r} is not a zone; zones are {', '.join(ZONES)}")
         return self.root / name
 
-    def connect_linked(self, *, read_only: bool = False):
-        """A DuckDB connection with the linked zone attached as schema `linked`."""
+    def connect_linked(self, *, read_only: bool = False, alias: str = "linked"):
+        """A DuckDB connection with the linked zone attached as `alias` (normally `linked`;
+        stages that build a scratch `linked` catalogue of their own attach it under another
+        name)."""
         self.require_open()
         con = connect(temp_directory=self.root / "linked" / ".spill")
         attach_encrypted(
             con,
             self.root / LINKED_DB,
-            "linked",
+            alias,
             self.keystore.get(KeyName.LINKED_DATA),
             read_only=read_only,
         )

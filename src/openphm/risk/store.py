@@ -37,15 +37,7 @@ class RiskError(UserFacingError):
 @contextlib.contextmanager
 def open_zone(ws, *, read_only: bool = False) -> Iterator[object]:
     """A DuckDB connection with the workspace's linked zone attached as SOURCE."""
-    from openphm.engine import attach_encrypted, connect
-    from openphm.keystore import KeyName
-    from openphm.programme.workspace import LINKED_DB
-
-    ws.require_open()
-    con = connect(temp_directory=ws.root / "linked" / ".spill")
-    attach_encrypted(
-        con, ws.root / LINKED_DB, SOURCE, ws.keystore.get(KeyName.LINKED_DATA), read_only=read_only
-    )
+    con = ws.connect_linked(read_only=read_only, alias=SOURCE)
     try:
         yield con
     finally:
