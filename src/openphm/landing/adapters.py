@@ -33,10 +33,18 @@ class Table:
     canonical: str
     flavours: dict[str, Schema]
     snapshot: bool = False  # the whole list as at the period, not the activity since the last
-    # Whether an exact repeat of a row is a fault. True where every row is a distinct record
-    # (it has its own id, or it is a snapshot's one row per patient); GP activity has no record
-    # id, and two identical telephone consultations on one day are two consultations.
-    repeats_are_faults: bool = True
+    # The required field that names a record, where every row is a distinct record (its own
+    # id, or a snapshot's one row per patient): there an exact repeat of a row is a fault, and
+    # repeats are looked for only among rows sharing an id. GP activity has none: two
+    # identical telephone consultations on one day are two consultations.
+    record_id: str | None = None
+
+    def __post_init__(self) -> None:
+        # A blank id would hide a repeat from the check, so the id must be a required field.
+        if self.record_id and not all(
+            f.required for s in self.flavours.values() for f in s.fields if f.name == self.record_id
+        ):
+            raise ValueError(f"{self.token}: record id {self.record_id} must be required")
 
     @property
     def reference(self) -> Schema:
@@ -150,7 +158,7 @@ def _gp_tables() -> tuple[Table, ...]:
             f"gp_{token}",
             {"A": Schema(fields), "B": Schema(tuple(_as_flavour_b(f) for f in fields))},
             snapshot=token in ("patients", "registrations"),
-            repeats_are_faults=token in ("patients", "registrations"),
+            record_id="patient_ref" if token in ("patients", "registrations") else None,
         )
         for token, fields in _gp_a().items()
     )
@@ -174,8 +182,9 @@ def _identifiers() -> tuple[Field, ...]:
     )
 
 
-def _one(token: str, canonical: str, *fields: Field) -> tuple[Table, ...]:
-    return (Table(token, canonical, {"standard": Schema((*_identifiers(), *fields))}),)
+def _one(token: str, canonical: str, record_id: Field, *fields: Field) -> tuple[Table, ...]:
+    schema = Schema((*_identifiers(), record_id, *fields))
+    return (Table(token, canonical, {"standard": schema}, record_id=record_id.name),)
 
 
 _ADMISSION_METHODS = Choice.of("11", "12", "13", *(str(n) for n in range(21, 29)), "31", "32", "81")

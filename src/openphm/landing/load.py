@@ -9,13 +9,15 @@ Reads a provider's file (openphm.landing.readers); writes zone 1 (the batch atta
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 
+import duckdb
 import pyarrow as pa
 
 from openphm.landing import model
 from openphm.landing.readers import Malformed, Reader
-from openphm.landing.schema import ident
+from openphm.landing.schema import ident, literal
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,9 @@ class Counts:
     received: int
     loaded: int
     quarantined: int
+
+
+PART = "part"  # the relation a file's rows are checked in: the whole file or one chunk
 
 
 class _NotUtf8(Exception):
@@ -36,68 +41,80 @@ def prepare(con, alias: str) -> None:
 
 
 def load_extract(con, alias: str, reader: Reader, submission_id: str, today: dt.date) -> Counts:
-    """Load one file into the batch; if it proves not to be UTF-8 part-way, undo and read it
-    again as Windows-1252 (which decodes every byte, so no row is lost)."""
+    """Load one file into the batch. A UTF-8 CSV file is read whole by DuckDB's parallel CSV
+    reader; a file that reader refuses (a row with the wrong number of fields, bytes that are
+    not UTF-8), and every other format, is read in chunks by Arrow, which sets malformed rows
+    aside. If a file proves not to be UTF-8 part-way, undo and read it again as Windows-1252
+    (which decodes every byte, so no row is lost)."""
+    whole = reader.whole_file_sql()
+    if whole:
+        try:
+            return _load(con, alias, reader, submission_id, today, _whole_file(con, whole))
+        except duckdb.InvalidInputException:
+            # The message can quote a row: it is dropped, and Arrow reads the file instead.
+            _undo(con, alias, reader, submission_id)
     try:
-        return _load(con, alias, reader, submission_id, today)
+        return _load(con, alias, reader, submission_id, today, _chunks(con, reader))
     except _NotUtf8:
         _undo(con, alias, reader, submission_id)
         reader.encoding, reader.malformed = "cp1252", []
-        return _load(con, alias, reader, submission_id, today)
+        return _load(con, alias, reader, submission_id, today, _chunks(con, reader))
 
 
-def _load(con, alias: str, reader: Reader, submission_id: str, today: dt.date) -> Counts:
-    extract = reader.extract
-    table = extract.table.canonical
-    con.execute(model.create_sql(alias, table, model.columns(table)))
-    good = reader.schema.good_sql("chunk")
-    problems = reader.schema.problems_sql("chunk")
-    names = ", ".join(ident(f.name) for f in reader.schema.fields)
-    constants = {
-        "sid": submission_id,
-        "kind": extract.kind.value,
-        "ods": extract.provider,
-        "file": extract.path.name,
-        "today": today,
-    }
-    received = 0
+def _whole_file(con, sql: str) -> Iterator[None]:
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {PART} AS {sql}")
+    try:
+        yield
+    finally:
+        con.execute(f"DROP VIEW IF EXISTS {PART}")
+
+
+def _chunks(con, reader: Reader) -> Iterator[None]:
     chunks = reader.chunks()
     while True:
         try:
             chunk = next(chunks)
         except StopIteration:
-            break
+            return
         except pa.ArrowInvalid as err:
             if "UTF8" in str(err) and reader.encoding == "utf-8":
                 raise _NotUtf8 from None
             raise
-        received += chunk.num_rows
-        con.register("chunk", chunk)
-        con.execute(
+        con.register(PART, chunk)
+        yield
+        con.unregister(PART)
+
+
+def _load(con, alias: str, reader: Reader, sid: str, today: dt.date, parts) -> Counts:
+    """Land each part (the relation `PART`, registered by `parts`) in turn. The good rows go
+    in with one pass of the checks; only a part with failing rows pays for a second pass that
+    lists each problem and keeps the rows as received."""
+    extract = reader.extract
+    table = extract.table.canonical
+    con.execute(model.create_sql(alias, table, model.columns(table)))
+    schema = reader.schema
+    names = ", ".join(ident(f.name) for f in schema.fields)
+    params = {"sid": sid, "kind": extract.kind.value, "ods": extract.provider, "today": today}
+    received = 0
+    for _ in parts:
+        (loaded,) = con.execute(
             f"INSERT INTO {alias}.{table} (submission_id, source_kind, provider_ods, "
-            f"source_row, {names}) SELECT $sid, $kind, $ods, _row, {names} FROM ({good})",
-            {k: constants[k] for k in ("sid", "kind", "ods", "today")},
-        )
-        con.execute(
-            f"INSERT INTO {alias}.quarantine SELECT $sid, $file, _row, field, reason "
-            f"FROM ({problems})",
-            {k: constants[k] for k in ("sid", "file", "today")},
-        )
-        con.execute(
-            f"INSERT INTO {alias}.quarantined_rows SELECT $sid, c._row, "
-            "CAST(to_json(c) AS VARCHAR) FROM chunk c WHERE c._row IN "
-            f"(SELECT row FROM {alias}.quarantine WHERE submission_id = $sid)",
-            {"sid": submission_id},
-        )
-        con.unregister("chunk")
-    if extract.table.repeats_are_faults:
-        _quarantine_repeats(con, alias, table, names, submission_id, extract.path.name)
-    _quarantine_malformed(con, alias, reader.malformed, submission_id, extract.path.name)
+            f"source_row, {names}) SELECT $sid, $kind, $ods, _row, {names} "
+            f"FROM ({schema.good_sql(PART)})",
+            params,
+        ).fetchone()
+        (rows,) = con.execute(f"SELECT count(*) FROM {PART}").fetchone()
+        received += rows
+        if loaded < rows:
+            _quarantine_problems(con, alias, schema, sid, extract.path.name, today)
+    if extract.table.record_id:
+        _quarantine_repeats(con, alias, table, extract.table.record_id, names, sid, extract)
+    _quarantine_malformed(con, alias, reader.malformed, sid, extract.path.name)
     received += len(reader.malformed)
     loaded, quarantined = con.execute(
         f"SELECT (SELECT count(*) FROM {alias}.{table} WHERE submission_id = $sid), "
         f"(SELECT count(DISTINCT row) FROM {alias}.quarantine WHERE submission_id = $sid)",
-        {"sid": submission_id},
+        {"sid": sid},
     ).fetchone()
     if loaded + quarantined != received:
         raise AssertionError(
@@ -107,15 +124,35 @@ def _load(con, alias: str, reader: Reader, submission_id: str, today: dt.date) -
     return Counts(received, loaded, quarantined)
 
 
-def _quarantine_repeats(con, alias: str, table: str, names: str, sid: str, file: str) -> None:
+def _quarantine_problems(con, alias: str, schema, sid: str, file: str, today: dt.date) -> None:
+    """Each problem of each failing row of `PART` (file, row, field, reason), and the failing
+    rows as received (blank fields as empty text, however the reader gave them)."""
+    con.execute(
+        f"INSERT INTO {alias}.quarantine SELECT $sid, $file, _row, field, reason "
+        f"FROM ({schema.problems_sql(PART)})",
+        {"sid": sid, "file": file, "today": today},
+    )
+    fields = ", ".join(f"{literal(c)}: coalesce({ident(c)}, '')" for c in schema.source_columns)
+    con.execute(
+        f"INSERT INTO {alias}.quarantined_rows SELECT $sid, _row, "
+        f"CAST(to_json({{{fields}, '_row': _row}}) AS VARCHAR) FROM {PART} WHERE _row IN "
+        f"(SELECT row FROM {alias}.quarantine WHERE submission_id = $sid)",
+        {"sid": sid},
+    )
+
+
+def _quarantine_repeats(con, alias, table: str, record_id: str, names: str, sid, extract):
     """Hold back every exact repeat of an earlier row of the same file: a provider's export
-    that wrote a record twice would otherwise count a spell or a prescription twice."""
-    params = {"sid": sid, "file": file}
+    that wrote a record twice would otherwise count a spell or a patient twice. Only rows
+    whose record id occurs more than once can be repeats, so only those are compared whole."""
+    params = {"sid": sid, "file": extract.path.name}
+    rows = f"{alias}.{table} WHERE submission_id = $sid"
+    key = ident(record_id)
     con.execute(
         f"INSERT INTO {alias}.quarantine SELECT $sid, $file, source_row, '{model.WHOLE_ROW}', "
         "'repeats an earlier row of the file exactly' FROM (SELECT source_row, row_number() "
-        f"OVER (PARTITION BY {names} ORDER BY source_row) AS n FROM {alias}.{table} "
-        "WHERE submission_id = $sid) WHERE n > 1",
+        f"OVER (PARTITION BY {names} ORDER BY source_row) AS n FROM {rows} AND {key} IN "
+        f"(SELECT {key} FROM {rows} GROUP BY {key} HAVING count(*) > 1)) WHERE n > 1",
         params,
     )
     repeats = (
@@ -127,10 +164,7 @@ def _quarantine_repeats(con, alias: str, table: str, names: str, sid: str, file:
         f"WHERE submission_id = $sid AND source_row IN ({repeats})",
         {"sid": sid},
     )
-    con.execute(
-        f"DELETE FROM {alias}.{table} WHERE submission_id = $sid AND source_row IN ({repeats})",
-        {"sid": sid},
-    )
+    con.execute(f"DELETE FROM {rows} AND source_row IN ({repeats})", {"sid": sid})
 
 
 def _quarantine_malformed(con, alias, malformed: list[Malformed], sid: str, file: str) -> None:

@@ -25,7 +25,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from openphm.landing.files import Extract, Refused
-from openphm.landing.schema import Schema
+from openphm.landing.schema import Schema, literal
 
 BLOCK_BYTES = 16 << 20  # Arrow CSV block: ~100k–300k rows, a few tens of MB in memory
 PARQUET_BATCH = 250_000
@@ -51,6 +51,7 @@ class Reader:
     flavour: str
     encoding: str = "utf-8"
     delimiter: str = ","
+    header: tuple[str, ...] = ()  # the CSV header's names, in the file's order
     malformed: list[Malformed] = field(default_factory=list)
 
     def chunks(self) -> Iterator[pa.Table]:
@@ -65,6 +66,23 @@ class Reader:
             yield from self._csv()
 
     # ----- CSV --------------------------------------------------------------------------------
+
+    def whole_file_sql(self) -> str | None:
+        """A DuckDB query reading the whole file, for a file DuckDB's own (parallel) CSV
+        reader can take: UTF-8 text. Strict, so a row it cannot split into the header's
+        columns, an open quote or bytes that are not UTF-8 raise an error instead of being
+        skipped or guessed; the caller then reads the file with `chunks()`, which sets such
+        rows aside one by one. None for Parquet, FHIR and other encodings."""
+        if self.extract.format != "csv" or self.encoding != "utf-8":
+            return None
+        columns = ", ".join(f"{literal(c)}: 'VARCHAR'" for c in self.header)
+        path = literal(str(self.extract.path))
+        return (
+            f"SELECT *, row_number() OVER () AS _row FROM read_csv({path}, "
+            f"auto_detect = false, header = true, delim = {literal(self.delimiter)}, quote = '\"', "
+            f"escape = '\"', strict_mode = true, null_padding = false, ignore_errors = false, "
+            f"columns = {{{columns}}})"
+        )
 
     def _csv(self) -> Iterator[pa.Table]:
         columns = self.schema.source_columns
@@ -144,7 +162,9 @@ def open_extract(extract: Extract) -> Reader:
     encoding, first_line = _sniff(path)
     delimiter, header = _header(extract, first_line)
     flavour, schema = _flavour(extract, header)
-    return Reader(extract, schema, flavour, encoding=encoding, delimiter=delimiter)
+    return Reader(
+        extract, schema, flavour, encoding=encoding, delimiter=delimiter, header=tuple(header)
+    )
 
 
 def _sniff(path: Path) -> tuple[str, str]:

@@ -23,7 +23,7 @@ OPCS4 = r"[A-Z][0-9]{2}[0-9]?"  # K401, X62; without the dot
 EARLIEST_DATE = dt.date(1880, 1, 1)  # before this a date is a keying error, not history
 
 
-def _lit(text: str) -> str:
+def literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
@@ -96,7 +96,7 @@ class Date(Kind):
             shaped = f"substr({raw}, 3, 1) = '/' AND substr({raw}, 6, 1) = '/'"
             iso = f"concat(substr({raw}, 7, 4), '-', substr({raw}, 4, 2), '-', substr({raw}, 1, 2))"
         else:
-            return f"CAST(try_strptime({raw}, {_lit(self.format)}) AS DATE)"
+            return f"CAST(try_strptime({raw}, {literal(self.format)}) AS DATE)"
         return f"CASE WHEN length({raw}) = 10 AND {shaped} THEN TRY_CAST({iso} AS DATE) END"
 
     def problem(self, raw: str, value: str) -> str:
@@ -121,16 +121,16 @@ class Code(Kind):
 
     def problem(self, raw: str, value: str) -> str:
         if self.separator is None:
-            wrong = f"NOT regexp_full_match({value}, {_lit(self.pattern)})"
+            wrong = f"NOT regexp_full_match({value}, {literal(self.pattern)})"
             reason = f"is not a code of {self.system}"
         else:
             wrong = (
                 f"NOT list_bool_and(list_transform(string_split({value}, "
-                f"{_lit(self.separator)}), c -> regexp_full_match(trim(c), "
-                f"{_lit(self.pattern)})))"
+                f"{literal(self.separator)}), c -> regexp_full_match(trim(c), "
+                f"{literal(self.pattern)})))"
             )
             reason = f"holds something that is not a code of {self.system}"
-        return f"WHEN {wrong} THEN {_lit(reason)}"
+        return f"WHEN {wrong} THEN {literal(reason)}"
 
 
 @dataclass(frozen=True)
@@ -146,14 +146,14 @@ class Choice(Kind):
     def value(self, raw: str) -> str:
         if all(k == v for k, v in self.codes.items()):
             return raw
-        whens = " ".join(f"WHEN {_lit(k)} THEN {_lit(v)}" for k, v in self.codes.items())
+        whens = " ".join(f"WHEN {literal(k)} THEN {literal(v)}" for k, v in self.codes.items())
         return f"CASE {raw} {whens} END"
 
     def problem(self, raw: str, value: str) -> str:
         allowed = ", ".join(self.codes)
         return (
-            f"WHEN {raw} NOT IN ({', '.join(_lit(k) for k in self.codes)}) "
-            f"THEN {_lit('is not one of the codes ' + allowed)}"
+            f"WHEN {raw} NOT IN ({', '.join(literal(k) for k in self.codes)}) "
+            f"THEN {literal('is not one of the codes ' + allowed)}"
         )
 
 
@@ -232,7 +232,7 @@ class Schema:
         """(_row, field, reason) for every problem of every failing row. Only failing rows
         build the list of reasons, which costs far more per row than the test itself."""
         items = ", ".join(
-            f"{{'field': {_lit(name)}, 'reason': {case}}}" for name, case in self._reasons()
+            f"{{'field': {literal(name)}, 'reason': {case}}}" for name, case in self._reasons()
         )
         return (
             f"{self._values(relation)}SELECT _row, p.field, p.reason FROM (SELECT _row, "
