@@ -52,12 +52,14 @@ PEOPLE = [
     ("infant", 0, []),                             # maternal and infant
     ("acute", 30, []),                             # emergency admission, no LTC
     ("well", 30, []),                              # healthy
+    ("inpatient", 30, []),                         # in hospital on the reference date
 ]  # fmt: skip
 SPELLS = [
     emergency("acute", D(2025, 6, 1), D(2025, 6, 3)),
     emergency("acute", D(2025, 6, 20), D(2025, 6, 21)),  # readmitted within 30 days
     emergency("acute", D(2025, 9, 1), D(2025, 9, 2)),  # 72 days later: not a readmission
     emergency("acute", D(2024, 1, 1), D(2024, 1, 2)),  # before the window
+    emergency("inpatient", D(2026, 3, 21), D(2026, 4, 10)),  # discharged after the reference
 ]
 EXPECTED = pd.DataFrame(
     [  # pseudonym, efi_deficits, efi_category, cms, segment
@@ -129,6 +131,12 @@ def test_activity_counts_only_the_window_and_30_day_readmissions(built):
     assert act.loc["acute", "readmissions_30d"] == 1
     assert act.loc["acute", "bed_days"] == 2 + 1 + 1
     assert act.loc["well", "gp_consultations"] == 3
+
+
+def test_bed_days_stop_at_the_reference_date(built):
+    _, _, _, act = built
+    # Admitted 21 March, reference date 31 March, discharged 10 April: 10 days, not 20.
+    assert act.loc["inpatient", "bed_days"] == 10
 
 
 def test_cost_is_activity_times_the_tariff(built):

@@ -84,8 +84,12 @@ def person_activity(zone: Zone, population, reference_date: dt.date, window_star
                          lambda t: t.emergency.fill_null(False)),
         _count_by_person(apc, "admission_date", start, end, "elective_admissions",
                          lambda t: t.elective.fill_null(False)),
-        in_window.group_by("pseudonym").agg(
-            bed_days=in_window.bed_days.fill_null(0).sum().cast("int32")),
+        # Bed days up to the reference date only: a discharge after it is the future, and
+        # counting it would leak the outcome period into features built on this table.
+        in_window.mutate(
+            days=ibis.least(in_window.discharge_date.fill_null(end), end)
+            .delta(in_window.admission_date, unit="day")
+        ).group_by("pseudonym").agg(bed_days=ibis._.days.sum().cast("int32")),
         _count_by_person(zone.table("op_appointments"), "appointment_date", start, end,
                          "outpatient_attendances", lambda t: t.attended.fill_null(False)),
         _count_by_person(zone.table("community_contacts"), "contact_date", start, end,

@@ -239,7 +239,11 @@ ACTIVITY_COLUMNS: tuple[tuple[str, str, str | None], ...] = (
     ("ec_attendances", "Emergency care attendances", "ec_attendance"),
     ("emergency_admissions", "Emergency admissions", "emergency_admission"),
     ("elective_admissions", "Elective admissions", "elective_admission"),
-    ("bed_days", "Hospital bed days (spells admitted in the window)", "excess_bed_day"),
+    (
+        "bed_days",
+        "Hospital bed days in the window (spells admitted in it, up to the reference date)",
+        "excess_bed_day",
+    ),
     ("outpatient_attendances", "Outpatient appointments attended", "outpatient_attendance"),
     ("community_contacts", "Community service contacts", "community_contact"),
     ("social_care_services", "Social care services open in the window", "social_care_service"),
