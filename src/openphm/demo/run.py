@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,7 +98,8 @@ def _analyse(demo: Demo) -> None:
 
     con = demo.ws.connect_linked()
     with console.status("registers, scores, segments, activity, measures"):
-        summary = build(con, clock.today())
+        # As at the end of the extracts' history, the date risk scores are as at too.
+        summary = build(con, _history_end(clock.today()))
     con.close()
     console.print(
         f"as at {summary.reference_date}: "
@@ -153,6 +156,73 @@ def _release(demo: Demo) -> None:
         console.print(f"a release for marketing: [red]refused[/] ({refused})")
 
 
+@contextlib.contextmanager
+def _as(actor: Actor):
+    """Run a command as the demo's named person (commands read PHM_USER)."""
+    before = os.environ.get("PHM_USER")
+    os.environ["PHM_USER"] = actor.user
+    try:
+        yield actor.role
+    finally:
+        if before is None:
+            os.environ.pop("PHM_USER", None)
+        else:
+            os.environ["PHM_USER"] = before
+
+
+def _risk(demo: Demo) -> None:
+    from openphm.risk.commands import score_command, train_command
+
+    with _as(ANALYST) as role:
+        train_command(demo.ws.root, role=role)
+        score_command(demo.ws.root, role=role)
+
+
+def _cohort(demo: Demo) -> None:
+    from importlib import resources
+
+    from openphm.cohorts.commands import cohort_command
+
+    definition = resources.files("openphm.cohorts") / "examples" / "frail-high-risk.toml"
+    console.print(f"definition: {definition}")
+    with _as(ANALYST) as role:
+        cohort_command(demo.ws.root, Path(str(definition)), role=role)
+
+
+def _reidentify(demo: Demo) -> None:
+    from openphm.practice.keys import load_private_key
+    from openphm.practice.worklist import (
+        PATIENT_COLUMNS,
+        make_worklist,
+        read_csv,
+        write_worklist,
+    )
+
+    lists = sorted(demo.ws.zone("outputs").glob("cohorts/*/frail-high-risk.csv"))
+    if not lists:
+        console.print("no practice had members in this cohort")
+        return
+    cohort = read_csv(lists[0], ("token",), "cohort list")
+    practices = sorted((demo.region / "practices").iterdir())
+    own = next(p for p in practices if p.name == lists[0].parent.name)
+    patients = read_csv(own / "patients.csv", PATIENT_COLUMNS, "patient list")
+    worklist = make_worklist(cohort, load_private_key(own / "practice.key"), patients)
+    out = own / "worklist-frail-high-risk.csv"
+    write_worklist(worklist, out)
+    console.print(
+        f"practice {own.name}, on its own machine: {len(worklist.rows):,} of "
+        f"{len(cohort):,} listed patients re-identified into {out} (NHS numbers and names, "
+        "for its clinicians)"
+    )
+    for other in (p for p in practices if p != own):
+        foreign = make_worklist(cohort, load_private_key(other / "practice.key"), patients)
+        console.print(
+            f"practice {other.name} tries the same list: {len(foreign.rows)} opened, "
+            f"[red]{foreign.refused:,} refused[/] ({dict(foreign.failures)})"
+        )
+        break
+
+
 def _governance(demo: Demo) -> None:
     from openphm.governance.notice import privacy_notice
     from openphm.governance.roles import Refused
@@ -178,6 +248,9 @@ STEPS = [
     ("Providers' extracts land: validated, quarantined, encrypted (engineer)", _land),
     ("Trace, honour objections, pseudonymise, link (engineer)", _link),
     ("Registers, scores, segments, activity and measures (analyst)", _analyse),
+    ("Risk of emergency admission in the next 12 months (analyst)", _risk),
+    ("A cohort goes back to each practice as tokens (analyst)", _cohort),
+    ("The practice re-identifies its own patients, and only its own (practice)", _reidentify),
     ("A release: purpose-bound, disclosure-controlled, approved (analyst, DPO)", _release),
     ("Transparency and the audit log (data protection officer)", _governance),
 ]
@@ -234,6 +307,11 @@ def _reconcile_faults(ws, region: Path, report) -> None:
     )
 
 
+def _history_end(today: dt.date) -> dt.date:
+    """The last day of the previous month: where the demo region's history ends."""
+    return today.replace(day=1) - dt.timedelta(days=1)
+
+
 def _make_region(region: Path, *, people: int, seed: int) -> Path:
     from openphm import clock
     from openphm.bench.stages import practices_for
@@ -241,7 +319,7 @@ def _make_region(region: Path, *, people: int, seed: int) -> Path:
 
     # The region's history ends at the close of last month, so the programme it describes
     # starts this month and is running today, whenever the demo is run.
-    end = clock.today().replace(day=1) - dt.timedelta(days=1)
+    end = _history_end(clock.today())
     options = RegionOptions(people, practices_for(people), seed, end=end)
     with console.status("writing providers' extracts"):
         summary = generate_region(region, options)
