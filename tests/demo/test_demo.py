@@ -20,6 +20,9 @@ def test_the_demo_runs_the_programme_end_to_end(cli, tmp_path):
     assert manifest["status"] == "released"
     assert manifest["requester"] != manifest["approved_by"]
     assert (ws.zone("outputs") / "privacy-notice.md").exists()
+    assert list(ws.zone("outputs").glob("cohorts/*/frail-high-risk.csv"))
+    assert list((folder / "region" / "practices").glob("*/worklist-frail-high-risk.csv"))
+    assert "tries the same list: 0 opened" in result.output
     con = ws.connect_linked(read_only=True)
     assert con.execute("SELECT count(*) FROM linked.people").fetchone()[0] > 1500
     con.close()
