@@ -14,6 +14,12 @@ def current(ws, actor, table: str) -> list[dict]:
     return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 
 
+def count(ws, actor, table: str) -> int:
+    """How many current rows a table has, without fetching them (a test may land millions)."""
+    views = current_tables(ws, con := connect(), actor)
+    return con.execute(f"SELECT count(*) FROM {views[table]}").fetchone()[0]
+
+
 def held(ws, actor) -> list[tuple[str, int, str, str]]:
     """(file, row, field, reason) of every problem in quarantine."""
     return sorted(

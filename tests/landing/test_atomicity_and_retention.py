@@ -16,7 +16,7 @@ from openphm.landing.retention import run_retention
 from openphm.programme.workspace import Workspace
 
 from .conftest import APC, GP_A_PATIENTS, NOW, put
-from .helpers import current
+from .helpers import count, current
 
 
 def _big_events(rows: int) -> str:
@@ -64,12 +64,12 @@ def test_a_load_killed_mid_way_leaves_the_landing_zone_as_it_was(workspace, inbo
     assert any(zone.glob(".batch-*")), "the kill should have landed mid-load"
     # The next command cleans up: the zone is as before the killed load.
     ws = Workspace.open(workspace.root)
-    assert len(current(ws, engineer, "gp_events")) == 0
+    assert count(ws, engineer, "gp_events") == 0
     ingest(ws, [], engineer)  # any ingest cleans up first
     assert _zone(ws) == before
     report = ingest(ws, [inbox], engineer)
     assert [o.status for o in report.outcomes if o.status == LOADED] == [LOADED]
-    assert len(current(ws, engineer, "gp_events")) == 1_500_000
+    assert count(ws, engineer, "gp_events") == 1_500_000
 
 
 def test_a_load_killed_just_before_its_commit_leaves_nothing_and_running_again_completes(

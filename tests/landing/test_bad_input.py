@@ -150,6 +150,29 @@ def test_parquet_extracts_load_like_csv(workspace, inbox, engineer):
     assert _one(workspace, path, engineer).counts.loaded == 2
 
 
+@pytest.mark.parametrize("reader", ["duckdb", "arrow"])
+def test_both_csv_readers_keep_quoted_commas_and_line_breaks_in_their_field_and_rows_numbered(
+    workspace, inbox, engineer, monkeypatch, reader
+):
+    # A well-formed UTF-8 file is read whole by DuckDB; any other by Arrow. Both must agree.
+    if reader == "duckdb":
+        monkeypatch.setattr(readers.Reader, "_csv", lambda self: pytest.fail("read by Arrow"))
+    else:
+        monkeypatch.setattr(readers.Reader, "whole_file_sql", lambda self: None)
+    text = GP_A_PATIENTS.replace("1 High St", '"1, High St\nLeeds"')
+    text = text.replace("1960-03-02", "1960-13-02")
+    path = put(inbox, "gp", "Y10001", NAME, text)
+    outcome = _one(workspace, path, engineer)
+    assert (outcome.counts.loaded, outcome.counts.quarantined) == (2, 1)
+    rows = {r["patient_ref"]: r for r in current(workspace, engineer, "gp_patients")}
+    assert rows["P1"]["address_line_1"] == "1, High St\nLeeds"
+    assert (rows["P1"]["source_row"], rows["P3"]["source_row"]) == (1, 3)
+    assert rows["P3"]["address_line_2"] == "Flat 2" and rows["P1"]["address_line_2"] is None
+    assert held(workspace, engineer) == [
+        (NAME, 2, "date_of_birth", "is not a date in the form YYYY-MM-DD")
+    ]
+
+
 def test_a_large_file_is_streamed_in_blocks_and_rows_keep_their_numbers(
     workspace, inbox, engineer, monkeypatch
 ):
