@@ -17,9 +17,10 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP) java
 
-# Spark (the engine for a nation's data) needs a Java 17 runtime; Debian's is used.
+# Spark (the engine for a nation's data) needs Java 17, and javac to build the small key-service
+# class that serves keys from OpenPHM's key store to Spark (src/openphm/engine/java); Debian's.
 java:
-	command -v java || (apt-get update && apt-get install -y openjdk-17-jre-headless)
+	command -v javac || (apt-get update && apt-get install -y openjdk-17-jdk-headless)
 
 demo: install web-assets
 	$(BIN)/phm demo
