@@ -92,19 +92,30 @@ def test_unmatched_pseudonyms_tell_sources_providers_and_records_apart():
     assert one("admitted-care", "RR8", "1") == one("admitted-care", "RR8", "1")
 
 
+ICB_SECRET, COUNCIL_SECRET = bytes(range(32)), bytes(range(1, 33))
+
+
 def test_two_recipients_pseudonyms_for_the_same_person_differ_and_cannot_be_joined():
     people = linkage_pseudonyms(["4010232137", "9434765919"], KEY)
-    for_icb = recipient_pseudonyms(people, KEY, "ICB analytics").to_pylist()
-    for_council = recipient_pseudonyms(people, KEY, "Council public health").to_pylist()
-    assert not set(for_icb) & set(for_council)
+    for_icb = recipient_pseudonyms(people, KEY, "ICB analytics", ICB_SECRET).to_pylist()
+    council = recipient_pseudonyms(people, KEY, "Council public health", COUNCIL_SECRET)
+    assert not set(for_icb) & set(council.to_pylist())
     assert not set(for_icb) & set(people.to_pylist())
-    assert recipient_key(KEY, "ICB analytics") != recipient_key(KEY, "Council public health")
+    icb_key = recipient_key(KEY, "ICB analytics", ICB_SECRET)
+    assert icb_key != recipient_key(KEY, "Council public health", COUNCIL_SECRET)
     # Each recipient's pseudonym is the HMAC of the linkage pseudonym under its own key.
-    icb_key = recipient_key(KEY, "ICB analytics")
     assert for_icb == [reference(icb_key, p) for p in people.to_pylist()]
+
+
+def test_without_the_recipients_secret_its_pseudonyms_cannot_be_computed_again():
+    people = linkage_pseudonyms(["4010232137"], KEY)
+    issued = recipient_pseudonyms(people, KEY, "ICB analytics", ICB_SECRET).to_pylist()
+    # Same linkage key, same name, any other secret: nothing matches what was issued.
+    guessed = recipient_pseudonyms(people, KEY, "ICB analytics", bytes(32)).to_pylist()
+    assert issued != guessed
 
 
 def test_a_recipient_can_tell_an_unmatched_record_from_a_person():
     unmatched = unmatched_pseudonyms(["A1"], source="community", provider="RY6", linkage_key=KEY)
-    released = recipient_pseudonyms(unmatched, KEY, "ICB analytics")[0].as_py()
+    released = recipient_pseudonyms(unmatched, KEY, "ICB analytics", ICB_SECRET)[0].as_py()
     assert released.startswith(UNMATCHED_PREFIX) and len(released) == 65

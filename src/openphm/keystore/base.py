@@ -30,6 +30,11 @@ class KeyName:
         return f"data/landing/{batch_id}"
 
     @staticmethod
+    def recipient(slug: str) -> str:
+        """A recipient's secret: salts its key, destroyed when its access expires."""
+        return f"recipient/{slug}"
+
+    @staticmethod
     def validate(name: str) -> str:
         if not _NAME.match(name):
             raise KeyStoreError(

@@ -93,21 +93,34 @@ def unmatched_pseudonyms(
     return pc.binary_join_element_wise(UNMATCHED_PREFIX, hexes, "")
 
 
-def recipient_key(linkage_key: bytes, recipient: str) -> bytes:
-    """The recipient's own 32-byte key, derived from the linkage key with HKDF-SHA256."""
+def recipient_key(linkage_key: bytes, recipient: str, secret: bytes) -> bytes:
+    """The recipient's own 32-byte key: HKDF-SHA256 of the linkage key, salted with a random
+    per-recipient secret from the key store. Destroying that secret when the recipient's
+    access expires makes the key, and so its pseudonyms, impossible to compute again, while
+    the linkage key lives on for everyone else."""
     if not recipient.strip():
         raise ValueError("a recipient needs a name to derive its key")
-    return derive_key(_checked(linkage_key, "linkage"), _RECIPIENT_INFO + recipient.encode())
+    salt = _checked(secret, "recipient secret")
+    return HKDF(
+        algorithm=hashes.SHA256(),
+        length=KEY_BYTES,
+        salt=salt,
+        info=_RECIPIENT_INFO + recipient.encode(),
+    ).derive(_checked(linkage_key, "linkage"))
 
 
 def recipient_pseudonyms(
-    pseudonyms: StringColumn, linkage_key: bytes, recipient: str, *, threads: int | None = None
+    pseudonyms: StringColumn,
+    linkage_key: bytes,
+    recipient: str,
+    secret: bytes,
+    *,
+    threads: int | None = None,
 ) -> pa.Array:
     """Each linkage (or unmatched) pseudonym as the named recipient sees it."""
     values = _strings(pseudonyms)
-    hexes = _hmac_sha256_hex(
-        "encode(value)", {"value": values}, recipient_key(linkage_key, recipient), threads=threads
-    )
+    key = recipient_key(linkage_key, recipient, secret)
+    hexes = _hmac_sha256_hex("encode(value)", {"value": values}, key, threads=threads)
     kind = pc.if_else(pc.starts_with(values, UNMATCHED_PREFIX), UNMATCHED_PREFIX, "")
     return pc.binary_join_element_wise(kind, hexes, "")
 
