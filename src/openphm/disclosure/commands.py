@@ -16,6 +16,7 @@ release_app = typer.Typer(
 
 def register(app: typer.Typer) -> None:
     app.add_typer(release_app, name="release")
+    app.command("extract")(extract)
 
 
 @release_app.command("request")
@@ -79,3 +80,31 @@ def list_(workspace: WorkspaceArgument, role: RoleOption = None) -> None:
             m["id"], m["title"], m["purpose"], m["requester"], m["status"], m["approved_by"] or ""
         )
     console.print(table)
+
+
+def extract(
+    workspace: WorkspaceArgument,
+    recipient: Annotated[str, typer.Option(help="A recipient named in programme.toml.")],
+    role: RoleOption = None,
+) -> None:
+    """Write a record-level extract for a recipient: only the fields its purpose needs, its
+    own pseudonyms, k-anonymous. Refused once the recipient's access has expired."""
+    from openphm.governance.roles import current_actor
+    from openphm.programme.workspace import Workspace
+    from openphm.pseudonymise.extracts import make_extract
+
+    ws = Workspace.open(workspace)
+    actor = current_actor(role)
+    made = make_extract(ws, actor, recipient)
+    m = made.manifest
+    anonymity = m["k_anonymity"]
+    console.print(
+        f"Extract for {m['recipient']} ({m['purpose']}), until {m['expires']}: {made.folder}"
+    )
+    console.print(
+        f"  k = {anonymity['k']} ({anonymity['generalisation']}); smallest group "
+        f"{anonymity['smallest_group']}; {anonymity['people_suppressed']} people suppressed; "
+        f"l-diversity of {m['l_diversity']['sensitive']}: {m['l_diversity']['l']}"
+    )
+    for name, info in m["files"].items():
+        console.print(f"  {name}: {info['rows']:,} rows ({info['file']})")

@@ -93,6 +93,25 @@ def close_if_due(ws: Workspace) -> Closure | None:
     )
 
 
+def expire_recipients(ws: Workspace) -> list[str]:
+    """Destroy the secret of every recipient whose access has expired, so their key and
+    pseudonyms can never be made again. Returns the recipients expired now."""
+    expired = []
+    for recipient in ws.config.recipients:
+        name = KeyName.recipient(recipient.slug)
+        if recipient.expires < clock.today() and ws.keystore.has(name):
+            ws.keystore.destroy(name)
+            expired.append(recipient.name)
+    if expired:
+        ws.audit.record(
+            SYSTEM,
+            "recipient.expire",
+            reason="recipients' access expired: their keys destroyed",
+            counts={"recipients_expired": len(expired)},
+        )
+    return expired
+
+
 def _write_atomically(path: Path, text: str) -> None:
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(text)

@@ -40,6 +40,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "analytics.build": frozenset({Role.ANALYST, Role.PROCESSOR_ENGINEER}),
     "analytics.read": frozenset({Role.ANALYST}),
     "programme.close": frozenset({Role.DATA_PROTECTION_OFFICER}),
+    "extract.recipient": frozenset({Role.PROCESSOR_ENGINEER}),
     "release.request": frozenset({Role.ANALYST}),
     "release.approve": frozenset({Role.ANALYST, Role.DATA_PROTECTION_OFFICER}),
     "release.list": frozenset({Role.ANALYST, Role.DATA_PROTECTION_OFFICER}),

@@ -115,13 +115,42 @@ class Source(_Strict):
     format: str = Field(default="csv", pattern=r"^(csv|parquet|fhir-ndjson)$")
 
 
+# What a recipient's extract may hold besides generalised demographics: one group of linked
+# tables' fields each (openphm.pseudonymise.extracts maps them to columns).
+RECIPIENT_FIELD_GROUPS = (
+    "consultations",
+    "clinical coding",
+    "medications",
+    "hospital activity",
+    "emergency care",
+    "outpatients",
+    "community",
+    "social care",
+)
+
+
+def _field_group(value: str) -> str:
+    if value not in RECIPIENT_FIELD_GROUPS:
+        raise ValueError(
+            f"{value!r} is not a field group; use any of: {', '.join(RECIPIENT_FIELD_GROUPS)}"
+        )
+    return value
+
+
 class Recipient(_Strict):
     name: str = Field(min_length=1)
     purpose: Purpose
     expires: dt.date
-    fields: list[str] = Field(
-        default_factory=list, description="the fields this recipient's purpose needs"
+    fields: list[Annotated[str, AfterValidator(_field_group)]] = Field(
+        default_factory=list,
+        description="the field groups this recipient's purpose needs (demographics, "
+        "generalised, always)",
     )
+
+    @property
+    def slug(self) -> str:
+        """The recipient's name as a key and folder name: lower case, hyphens."""
+        return re.sub(r"[^a-z0-9]+", "-", self.name.lower()).strip("-") or "recipient"
 
 
 class ObjectionPolicy(_Strict):

@@ -29,7 +29,7 @@ from openphm import __version__
 from openphm.engine import attach_encrypted, connect
 from openphm.governance import certificate
 from openphm.governance.audit import Actor, AuditLog
-from openphm.governance.lifecycle import close_if_due
+from openphm.governance.lifecycle import close_if_due, expire_recipients
 from openphm.governance.roles import authorise
 from openphm.keystore import KeyName, KeyStore, LocalKeyStore, MissingKeyError
 from openphm.programme.config import ProgrammeConfig, Source, load_config
@@ -156,6 +156,7 @@ class Workspace:
         config = load_config(root / CONFIG_FILE)
         ws = cls(root, config, keystore, AuditLog(root / "audit"), meta)
         close_if_due(ws)
+        expire_recipients(ws)
         # Promise P8: overdue identifiable data is destroyed before any command can use it.
         from openphm.landing.retention import enforce_retention  # here: landing imports us
 

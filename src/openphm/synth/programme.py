@@ -50,7 +50,7 @@ def programme_toml(
         'name = "Integrated care board planning team"',
         'purpose = "service-planning"',
         f"expires = {(start + dt.timedelta(weeks=20)).isoformat()}",
-        'fields = ["age_band", "sex", "imd_decile", "segment", "risk_score"]',
+        'fields = ["consultations", "clinical coding", "hospital activity"]',
         "",
         "[objections]",
         "type1 = true",
