@@ -52,3 +52,11 @@ def test_a_refused_role_exits_2_and_is_audited(cli, workspace):
     assert result.exit_code == 2
     assert "may not audit.show" in result.output
     assert list(workspace.audit.entries())[-1].outcome == "refused"
+
+
+def test_status_says_what_is_due_for_destruction_and_when(cli, workspace):
+    result = cli(["status", workspace.root, "--role", "data-protection-officer"])
+    assert result.exit_code == 0, result.output
+    assert "Due for destruction" in result.output
+    assert "all programme data" in result.output and "2027-03-22" in result.output
+    assert "recipient key: Example Valley analytics" in result.output
