@@ -59,4 +59,4 @@ def test_status_says_what_is_due_for_destruction_and_when(cli, workspace):
     assert result.exit_code == 0, result.output
     assert "Due for destruction" in result.output
     assert "all programme data" in result.output and "2027-03-22" in result.output
-    assert "recipient key: Example Valley analytics" in result.output
+    assert "recipient key:" in result.output
