@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -41,12 +42,23 @@ print(json.dumps({"seconds": time.perf_counter() - start, **counts}))
 
 
 def _child(code: str, *args: str) -> tuple[dict, float]:
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """The child's JSON line, with its CPU seconds (user + system) and load averages added,
+    and its peak RSS in GiB. On a shared machine CPU seconds say more than wall time."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load = os.getloadavg()[0]
     out = subprocess.run(
         [sys.executable, "-c", code, *args], check=True, capture_output=True, text=True
     ).stdout
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return json.loads(out.strip().splitlines()[-1]), max(peak, before) / 1024 / 1024
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = json.loads(out.strip().splitlines()[-1])
+    result["cpu"] = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    result["load"] = (load, os.getloadavg()[0])
+    return result, max(after.ru_maxrss, before.ru_maxrss) / 1024 / 1024
+
+
+def _cpu_and_load(result: dict) -> str:
+    start, end = result["load"]
+    return f"; {result['cpu']:.1f} CPU s; load average {start:.1f} at start, {end:.1f} at end"
 
 
 def main() -> None:
@@ -83,11 +95,11 @@ def main() -> None:
         ingest, peak_gib = _child(INGEST, str(args.region), str(workspace))
         wall = time.perf_counter() - started
     print(f"extract files:     {floor['files']} ({floor['rows']:,} rows)")
-    print(f"DuckDB read once:  {floor['seconds']:.1f} s")
+    print(f"DuckDB read once:  {floor['seconds']:.1f} s{_cpu_and_load(floor)}")
     print(
         f"phm ingest:        {ingest['seconds']:.1f} s ({wall:.1f} s with start-up), "
         f"{ingest['rows']:,} rows, {ingest['quarantined']:,} quarantined, "
-        f"{ingest['refused']} file(s) refused"
+        f"{ingest['refused']} file(s) refused{_cpu_and_load(ingest)}"
     )
     print(f"ratio:             {ingest['seconds'] / floor['seconds']:.1f}x DuckDB alone")
     print(f"ingest peak RSS:   {peak_gib:.2f} GiB")

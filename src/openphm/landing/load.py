@@ -16,6 +16,7 @@ import duckdb
 import pyarrow as pa
 
 from openphm.landing import model
+from openphm.landing.adapters import canonical_tables
 from openphm.landing.readers import Malformed, Reader
 from openphm.landing.schema import ident, literal
 
@@ -35,9 +36,12 @@ class _NotUtf8(Exception):
 
 
 def prepare(con, alias: str) -> None:
-    """Create the quarantine tables in a new batch (canonical tables come with their rows)."""
+    """Create every table of a new batch up front, so that files loaded side by side only
+    append rows (two loads creating one table at once would conflict)."""
     con.execute(model.create_sql(alias, "quarantine", model.QUARANTINE))
     con.execute(model.create_sql(alias, "quarantined_rows", model.QUARANTINED_ROWS))
+    for table in canonical_tables():
+        con.execute(model.create_sql(alias, table, model.columns(table)))
 
 
 def load_extract(con, alias: str, reader: Reader, submission_id: str, today: dt.date) -> Counts:
@@ -91,7 +95,6 @@ def _load(con, alias: str, reader: Reader, sid: str, today: dt.date, parts) -> C
     lists each problem and keeps the rows as received."""
     extract = reader.extract
     table = extract.table.canonical
-    con.execute(model.create_sql(alias, table, model.columns(table)))
     schema = reader.schema
     names = ", ".join(ident(f.name) for f in schema.fields)
     params = {"sid": sid, "kind": extract.kind.value, "ods": extract.provider, "today": today}
