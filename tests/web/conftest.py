@@ -1,9 +1,14 @@
 """Fixtures for the web service: a workspace with a small linked population, a release awaiting
-approval, cohort lists for two practices, and one account per role."""
+approval, cohort lists for two practices, and one account per role; and, for the analytics,
+risk and cohort pages, the small synthetic region taken through the real pipeline (the one
+tests/risk builds: synth, ingest, link, analytics, risk trained and scored twice) with the
+analytics rebuilt by practice and IMD."""
 
 from __future__ import annotations
 
+import importlib.util
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -149,3 +154,56 @@ def as_role(client):
         return client
 
     return signed_in
+
+
+def _risk_region():
+    """tests/risk/region.py, loaded once per session (tests/cohorts loads it the same way)."""
+    if "risk_region" not in sys.modules:
+        spec = importlib.util.spec_from_file_location(
+            "risk_region", Path(__file__).parents[1] / "risk" / "region.py"
+        )
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["risk_region"] = module  # dataclasses look their module up here
+        spec.loader.exec_module(module)
+    return sys.modules["risk_region"]
+
+
+@pytest.fixture(scope="session")
+def region_template(tmp_path_factory) -> Path:
+    """A copy of the region's workspace with every measure by practice and IMD, and one
+    account per role (the practice user at the region's first practice)."""
+    from openphm.analytics import AnalyticsOptions, build
+    from openphm.programme.workspace import Workspace
+
+    region = _risk_region()
+    built = region.built_region(tmp_path_factory.getbasetemp())
+    root = tmp_path_factory.mktemp("web-region") / "ws"
+    shutil.copytree(built.workspace, root)
+    shutil.rmtree(root / "outputs" / "cohorts", ignore_errors=True)  # tests/cohorts' lists
+    ws = Workspace.open(root)
+    con = ws.connect_linked()
+    try:
+        groupings = ("practice", "imd_decile", "imd_quintile")
+        build(con, region.END, AnalyticsOptions(groupings=groupings, sii_simulations=500))
+    finally:
+        con.close()
+    accounts = LocalAccounts(root)
+    controllers = ws.config.programme.controllers
+    for name, (role, ods) in ACCOUNTS.items():
+        accounts.add(name, PASSWORD, role, controllers, controllers[0] if ods else None)
+    return root
+
+
+@pytest.fixture
+def region_client(region_template, tmp_path, monkeypatch):
+    """A test client over a fresh copy of the region's workspace: (client, workspace)."""
+    from fastapi.testclient import TestClient
+
+    from openphm.programme.workspace import Workspace
+    from openphm.web.app import create_app
+
+    monkeypatch.setenv("PHM_NOW", "2026-11-20T10:00:00")
+    root = tmp_path / "ws"
+    shutil.copytree(region_template, root)
+    with TestClient(create_app(root), follow_redirects=False) as client:
+        yield client, Workspace.open(root)

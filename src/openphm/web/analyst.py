@@ -1,12 +1,14 @@
-"""The analyst's pages: the registered population (age-sex pyramid, ethnic group, IMD decile)
-and activity with its inequality gradient. Every number comes from openphm.web.figures, which
-has already put it through disclosure control."""
+"""The analyst's pages: the registered population (age-sex pyramid, ethnic group, IMD decile),
+activity with its inequality gradient, registers and prevalence, multimorbidity and frailty.
+Every number comes from openphm.web.figures or openphm.web.measures, which have already put it
+through disclosure control."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 
-from openphm.web import charts, figures
+from openphm.analytics import REGISTERS
+from openphm.web import charts, figures, measures
 from openphm.web.deps import Context, authorised, render
 
 router = APIRouter(prefix="/analyst", include_in_schema=False)
@@ -117,3 +119,145 @@ def activity(request: Request, ctx: Context = Depends(authorised("linked.query")
 
 def _label(column: str) -> str:
     return column.removesuffix("_per_1000").replace("_", " ").capitalize()
+
+
+def interval(low, high, decimals: int = 1) -> str:
+    if _value(low) is None or _value(high) is None:
+        return REDACTED
+    return f"{low:,.{decimals}f}–{high:,.{decimals}f}"
+
+
+PROPORTION_HEADER = ["Group", "People", "Population", "Crude %", "95% CI", "Age-standardised %",
+                     "95% CI"]  # fmt: skip
+
+
+def proportion_view(p: measures.Proportion) -> dict:
+    """A proportion's gradient chart (crude % by IMD decile, 95% intervals), its SII and RII,
+    and a table per grouping."""
+    deciles = [r for r in p.by["imd_decile"].records() if r["group"] != "Total"]
+    chart = charts.bar_chart(
+        f"{p.label}, % by IMD decile (1 most deprived), with 95% confidence intervals",
+        [(r["group"], _value(r["crude"])) for r in deciles],
+        decimals=1,
+        intervals=[
+            (r["crude_lower_95"], r["crude_upper_95"]) if _value(r["crude"]) is not None else None
+            for r in deciles
+        ],
+    )
+    tables = []
+    for grouping, figure in p.by.items():
+        rows = [
+            [
+                r["group"],
+                cell(r["numerator"]),
+                cell(r["denominator"]),
+                cell(r["crude"], 1),
+                interval(r["crude_lower_95"], r["crude_upper_95"]),
+                cell(r["dsr"], 1),
+                interval(r["dsr_lower_95"], r["dsr_upper_95"]),
+            ]
+            for r in figure.records()
+        ]
+        header = [measures.GROUP_HEADINGS[grouping], *PROPORTION_HEADER[1:]]
+        tables.append({"title": figure.title, "header": header, "rows": rows})
+    return {
+        "name": p.measure,
+        "label": p.label,
+        "overall": p.overall(),
+        "chart": chart,
+        "sii": p.inequality["sii"],
+        "rii": p.inequality["rii"],
+        "tables": tables,
+    }
+
+
+def _not_built(request: Request, title: str, err: figures.NotBuilt):
+    return render(request, "not_built.jinja", title=title, reason=str(err))
+
+
+@router.get("/registers")
+def registers(request: Request, ctx: Context = Depends(authorised("analytics.read"))):
+    ctx.ws.require_open()
+    try:
+        found = measures.proportions(ctx.ws, [f"prevalence_{r.name}" for r in REGISTERS])
+    except figures.NotBuilt as err:
+        return _not_built(request, "Registers and prevalence", err)
+    ctx.ws.audit.record(ctx.actor, "analytics.read", reads=("linked.measures",))
+    rows = []
+    for p in found.values():
+        o, sii, rii = p.overall(), p.inequality["sii"], p.inequality["rii"]
+        rows.append(
+            {
+                "href": f"/analyst/registers/{p.measure.removeprefix('prevalence_')}",
+                "label": p.label.removesuffix(": recorded prevalence"),
+                "cells": [
+                    cell(o["numerator"]),
+                    cell(o["crude"], 1),
+                    interval(o["crude_lower_95"], o["crude_upper_95"]),
+                    cell(o["dsr"], 1),
+                    cell(sii["value"], 2) if sii else REDACTED,
+                    cell(rii["value"], 2) if rii else REDACTED,
+                ],
+            }
+        )
+    return render(
+        request,
+        "analyst_registers.jinja",
+        title="Registers and prevalence",
+        rows=rows,
+        denominator=cell(next(iter(found.values())).overall()["denominator"]) if found else "",
+    )
+
+
+@router.get("/registers/{name}")
+def register(request: Request, name: str, ctx: Context = Depends(authorised("analytics.read"))):
+    ctx.ws.require_open()
+    if name not in measures.REGISTER_LABELS:
+        raise HTTPException(404, "no such register")
+    try:
+        found = measures.proportions(ctx.ws, [f"prevalence_{name}"])
+    except figures.NotBuilt as err:
+        return _not_built(request, "Registers and prevalence", err)
+    ctx.ws.audit.record(ctx.actor, "analytics.read", reads=("linked.measures",))
+    view = proportion_view(found[f"prevalence_{name}"])
+    return render(request, "analyst_register.jinja", title=view["label"], p=view)
+
+
+@router.get("/multimorbidity")
+def multimorbidity(request: Request, ctx: Context = Depends(authorised("analytics.read"))):
+    ctx.ws.require_open()
+    try:
+        found = measures.distributions(ctx.ws)
+        gradients = measures.proportions(ctx.ws, list(measures.MULTIMORBIDITY_MEASURES))
+    except figures.NotBuilt as err:
+        return _not_built(request, "Multimorbidity and frailty", err)
+    ctx.ws.audit.record(
+        ctx.actor,
+        "analytics.read",
+        reads=("linked.measures", "linked.person_scores", "linked.person_segments"),
+    )
+    sections = []
+    for key, figure in found.items():
+        rows = figure.records()
+        sections.append(
+            {
+                "title": figure.title,
+                "chart": charts.bar_chart(
+                    figure.title,
+                    [(_level(r[key]), _value(r["people"])) for r in rows if r[key] != "Total"],
+                ),
+                "rows": [[_level(r[key]), cell(r["people"])] for r in rows],
+            }
+        )
+    return render(
+        request,
+        "analyst_multimorbidity.jinja",
+        title="Multimorbidity and frailty",
+        sections=sections,
+        gradients=[proportion_view(p) for p in gradients.values()],
+    )
+
+
+def _level(value: str) -> str:
+    """A group as people read it: segment and category names without underscores."""
+    return value.replace("_", " ").capitalize() if value[:1].isalpha() else value

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
+from openphm.analytics import REGISTERS
 from openphm.disclosure.releases import list_releases
-from openphm.web import figures
+from openphm.web import figures, measures
 from openphm.web.deps import Context, authorised
 from openphm.web.dpo import objections_applied, programme_status
 from openphm.web.practice import cohort_lists, describe
@@ -32,6 +33,54 @@ def activity(by: str = "imd_decile", ctx: Context = Depends(authorised("linked.q
     figure = figures.activity(ctx.ws, "practice" if by == "practice" else "imd_decile")
     ctx.ws.audit.record(ctx.actor, "linked.query", reads=("linked.people", "linked activity"))
     return {"title": figure.title, "rows": figure.records()}
+
+
+CONTROL = (
+    "counts 1-7 redacted (null), others rounded to the nearest 5; crude % and its Wilson 95% "
+    "interval from the published counts; DSR, SII and RII as analytics built them, null "
+    "wherever their numerator or denominator is hidden"
+)
+
+
+def _proportion(p: measures.Proportion) -> dict:
+    return {
+        "measure": p.measure,
+        "label": p.label,
+        "by": {grouping: f.records() for grouping, f in p.by.items()},
+        **p.inequality,
+    }
+
+
+@router.get("/registers", summary="Recorded prevalence per register (disclosure-controlled)")
+def registers(ctx: Context = Depends(authorised("analytics.read"))) -> dict:
+    ctx.ws.require_open()
+    found = measures.proportions(ctx.ws, [f"prevalence_{r.name}" for r in REGISTERS])
+    ctx.ws.audit.record(ctx.actor, "analytics.read", reads=("linked.measures",))
+    return {
+        "disclosure_control": CONTROL,
+        "per": 100,
+        "registers": [_proportion(p) for p in found.values()],
+    }
+
+
+@router.get(
+    "/multimorbidity",
+    summary="Long-term conditions, CMS, eFI and segments (disclosure-controlled)",
+)
+def multimorbidity(ctx: Context = Depends(authorised("analytics.read"))) -> dict:
+    ctx.ws.require_open()
+    found = measures.distributions(ctx.ws)
+    gradients = measures.proportions(ctx.ws, list(measures.MULTIMORBIDITY_MEASURES))
+    ctx.ws.audit.record(
+        ctx.actor,
+        "analytics.read",
+        reads=("linked.measures", "linked.person_scores", "linked.person_segments"),
+    )
+    return {
+        "disclosure_control": CONTROL,
+        "distributions": {k: {"title": f.title, "rows": f.records()} for k, f in found.items()},
+        "proportions": [_proportion(p) for p in gradients.values()],
+    }
 
 
 @router.get("/status", summary="Programme status, retention and destruction")

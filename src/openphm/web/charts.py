@@ -21,17 +21,25 @@ def _number(value: float | None, decimals: int) -> str:
 
 
 def bar_chart(
-    title: str, bars: Sequence[tuple[str, float | None]], *, decimals: int = 0, width: int = 560
+    title: str,
+    bars: Sequence[tuple[str, float | None]],
+    *,
+    decimals: int = 0,
+    width: int = 560,
+    intervals: Sequence[tuple[float, float] | None] | None = None,
 ) -> Markup:
-    """Horizontal bars, one per (label, value)."""
-    top = max([v for _, v in bars if v is not None] + [1])
+    """Horizontal bars, one per (label, value); with `intervals`, each bar's 95% confidence
+    interval as a line with end ticks (labels then sit past the interval)."""
+    intervals = intervals or [None] * len(bars)
+    highs = [ci[1] for ci in intervals if ci is not None]
+    top = max([v for _, v in bars if v is not None] + highs + [1])
     plot = width - LABEL - 90
     height = ROW * len(bars) + 10
     parts = [
         f'<svg class="phm-chart" role="img" viewBox="0 0 {width} {height}" width="{width}" '
         f'height="{height}" aria-label="{escape(title)}"><title>{escape(title)}</title>'
     ]
-    for i, (label, value) in enumerate(bars):
+    for i, ((label, value), interval) in enumerate(zip(bars, intervals, strict=True)):
         y = 5 + i * ROW
         parts.append(f'<text x="{LABEL - 6}" y="{y + 15}" text-anchor="end">{escape(label)}</text>')
         if value is None:
@@ -47,10 +55,20 @@ def bar_chart(
                 f'height="{ROW - 6}"/>'
             )
             end = LABEL + size
+            if interval is not None:
+                end = LABEL + plot * interval[1] / top
+                parts.append(_whisker(LABEL + plot * interval[0] / top, end, y + ROW / 2))
         parts.append(f'<text x="{end + 4:.1f}" y="{y + 15}">{_number(value, decimals)}</text>')
     parts.append(f'<line class="phm-axis" x1="{LABEL}" y1="0" x2="{LABEL}" y2="{height}"/>')
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def _whisker(low: float, high: float, y: float) -> str:
+    return (
+        f'<path class="phm-interval" d="M{low:.1f},{y - 4:.1f}v8M{low:.1f},{y:.1f}H{high:.1f}'
+        f'M{high:.1f},{y - 4:.1f}v8"/>'
+    )
 
 
 def pyramid(

@@ -36,6 +36,10 @@ NAVIGATION: dict[Role, list[tuple[str, str]]] = {
     Role.ANALYST: [
         ("Population", "/analyst/population"),
         ("Activity and inequality", "/analyst/activity"),
+        ("Registers", "/analyst/registers"),
+        ("Multimorbidity", "/analyst/multimorbidity"),
+        ("Risk", "/analyst/risk"),
+        ("Cohort builder", "/analyst/cohorts"),
     ],
     Role.PRACTICE: [("Cohort lists", "/practice/cohorts")],
     Role.DATA_PROTECTION_OFFICER: [

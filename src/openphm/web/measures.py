@@ -1,0 +1,247 @@
+"""The analyst figures read from openphm.analytics (zone 3): recorded prevalence per register
+with its inequality gradient, multimorbidity, frailty and segments. Each passes
+disclosure.control_table with the programme's rules before it leaves this module.
+
+What is published, and from what:
+- numerator and denominator: redacted 1–7, else rounded; totals from the rounded cells, with
+  secondary suppression so no hidden cell can be worked out from its total;
+- the crude proportion and its Wilson interval: from the published counts, as the other pages'
+  rates are (a value from the true counts, given to many places, would give the count away);
+- the age-standardised rate (DSR), SII and RII: from `measures` as analytics built them (they
+  cannot be worked out from rounded counts), to one or two places, and hidden wherever the
+  numerator or denominator of their row is hidden.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from openphm.analytics import REGISTERS, SEGMENTS, read_measures, wilson
+from openphm.disclosure import control_table
+from openphm.disclosure.releases import rules_for
+from openphm.programme.workspace import Workspace
+from openphm.web.figures import Figure, NotBuilt, tables
+
+GROUPINGS = {
+    "imd_decile": "IMD 2019 decile (1 most deprived)",
+    "imd_quintile": "IMD 2019 quintile (1 most deprived)",
+    "practice": "practice",
+}
+GROUP_HEADINGS = {
+    "imd_decile": "IMD decile",
+    "imd_quintile": "IMD quintile",
+    "practice": "Practice",
+}
+REGISTER_LABELS = {r.name: r.label for r in REGISTERS}
+# Proportions of the reference population the multimorbidity page shows as gradients.
+MULTIMORBIDITY_MEASURES = {
+    "multimorbidity_2plus": "Two or more long-term conditions",
+    "multimorbidity_4plus": "Four or more long-term conditions",
+    "frailty_moderate_severe_65plus": "Moderate or severe frailty (eFI), aged 65 and over",
+}
+LTC_GROUPS = ["0", "1", "2-3", "4+"]
+CMS_BANDS = ["0", "0.01-0.99", "1.00-1.99", "2.00-2.99", "3.00+"]
+EFI_CATEGORIES = ["fit", "mild", "moderate", "severe"]
+SEGMENT_ORDER = [s.name for s in SEGMENTS]
+_DISTRIBUTIONS = {
+    # key: (title, SQL for the group of one person, levels in order)
+    "ltc_group": (
+        "Long-term conditions per person (registers, palliative care excepted)",
+        "s.ltc_group",
+        LTC_GROUPS,
+    ),
+    "cms_band": (
+        "Cambridge Multimorbidity Score",
+        "CASE WHEN c.cms = 0 THEN '0' WHEN c.cms < 1 THEN '0.01-0.99' "
+        "WHEN c.cms < 2 THEN '1.00-1.99' WHEN c.cms < 3 THEN '2.00-2.99' ELSE '3.00+' END",
+        CMS_BANDS,
+    ),
+    "efi_category": (
+        "Electronic Frailty Index category, people aged 65 and over",
+        "c.efi_category",
+        EFI_CATEGORIES,
+    ),
+    "segment": ("Bridges to Health segment", "s.segment", SEGMENT_ORDER),
+}
+
+
+@dataclass(frozen=True)
+class Proportion:
+    """One proportion measure by each grouping: controlled counts, crude % with a Wilson
+    interval from the published counts, DSR where analytics gave one, and SII/RII."""
+
+    measure: str
+    label: str
+    by: dict[str, Figure]  # grouping -> rows: group, numerator, denominator, crude, ..., dsr
+    inequality: dict[str, dict | None]  # "sii", "rii" -> value and limits, or None if hidden
+
+    def overall(self) -> dict:
+        return next(r for r in self.by["imd_decile"].records() if r["group"] == "Total")
+
+
+def _measures(ws: Workspace) -> pd.DataFrame:
+    con = ws.connect_linked(read_only=True)
+    try:
+        if "measures" not in tables(con):
+            raise NotBuilt("the analytics tables have not been built yet (phm analyse)")
+        return read_measures(con)
+    finally:
+        con.close()
+
+
+def proportions(ws: Workspace, names: list[str]) -> dict[str, Proportion]:
+    """The named proportion measures (prevalence_<register>, multimorbidity_2plus, ...)."""
+    rules = rules_for(ws)
+    measures = _measures(ws)
+    measures = measures[measures["measure"].isin(names)]
+    crude = measures[
+        (measures["statistic"] == "crude") & measures["group_by"].isin(list(GROUPINGS))
+    ].rename(columns={"group_value": "group"})
+    crude = crude.assign(
+        numerator=crude["numerator"].astype("int64"),
+        denominator=crude["denominator"].astype("int64"),
+    )
+    controlled = control_table(
+        crude,
+        groups=["measure", "group_by", "group"],
+        counts=["numerator", "denominator"],
+        rates={"crude": ("numerator", "denominator")},
+        per=100,
+        totals_over=["group"],
+        rules=rules,
+    ).table
+    controlled = _with_interval(controlled)
+    controlled = _with_dsr(controlled, measures)
+    out = {}
+    for name in names:
+        mine = controlled[controlled["measure"] == name]
+        if mine.empty:
+            continue
+        by = {
+            g: Figure(
+                f"{_label(name)}, by {title}",
+                _ordered(mine[mine["group_by"] == g].drop(columns=["measure", "group_by"])),
+            )
+            for g, title in GROUPINGS.items()
+        }
+        published = by["imd_decile"].table.query("group == 'Total'").iloc[0]
+        out[name] = Proportion(
+            name,
+            _label(name),
+            by,
+            _inequality(measures, name, published[["numerator", "denominator"]].notna().all()),
+        )
+    return out
+
+
+def _label(name: str) -> str:
+    register = name.removeprefix("prevalence_")
+    if register in REGISTER_LABELS:
+        return f"{REGISTER_LABELS[register]}: recorded prevalence"
+    return MULTIMORBIDITY_MEASURES.get(name, name)
+
+
+def _with_interval(table: pd.DataFrame) -> pd.DataFrame:
+    """The Wilson interval of each published proportion, from the published counts."""
+    shown = table["numerator"].notna() & table["denominator"].notna() & (table["denominator"] > 0)
+    lower = pd.Series(pd.NA, index=table.index, dtype="Float64")
+    upper = lower.copy()
+    if shown.any():
+        _, lo, hi = wilson(
+            table.loc[shown, "numerator"].astype(float).to_numpy(),
+            table.loc[shown, "denominator"].astype(float).to_numpy(),
+        )
+        lower[shown], upper[shown] = (lo * 100).round(2), (hi * 100).round(2)
+    return table.assign(crude_lower_95=lower, crude_upper_95=upper)
+
+
+def _with_dsr(table: pd.DataFrame, measures: pd.DataFrame) -> pd.DataFrame:
+    """The DSR per 100 and its limits, from analytics; the Total row takes the overall DSR.
+    Hidden wherever the row's numerator or denominator is."""
+    dsr = measures[measures["statistic"] == "dsr"].copy()
+    overall = dsr[dsr["group_by"] == "all"]
+    dsr = pd.concat(
+        [
+            dsr[dsr["group_by"].isin(list(GROUPINGS))],
+            *(overall.assign(group_by=g, group_value="Total") for g in GROUPINGS),
+        ]
+    )
+    dsr = dsr.rename(
+        columns={
+            "group_value": "group",
+            "value": "dsr",
+            "lower_95": "dsr_lower_95",
+            "upper_95": "dsr_upper_95",
+        }
+    )
+    keys = ["measure", "group_by", "group"]
+    out = table.merge(
+        dsr[[*keys, "dsr", "dsr_lower_95", "dsr_upper_95"]].astype({"group": "string"}),
+        on=keys,
+        how="left",
+    )
+    hidden = out["numerator"].isna() | out["denominator"].isna()
+    for column in ("dsr", "dsr_lower_95", "dsr_upper_95"):
+        out[column] = out[column].astype("Float64").round(2).mask(hidden)
+    return out
+
+
+def _inequality(measures: pd.DataFrame, name: str, published: bool) -> dict[str, dict | None]:
+    rows = measures[(measures["measure"] == name) & measures["statistic"].isin(["sii", "rii"])]
+    out: dict[str, dict | None] = {"sii": None, "rii": None}
+    if not published:
+        return out
+    for row in rows.itertuples():
+        out[row.statistic] = {
+            "value": round(float(row.value), 2),
+            "lower_95": round(float(row.lower_95), 2),
+            "upper_95": round(float(row.upper_95), 2),
+        }
+    return out
+
+
+def _ordered(table: pd.DataFrame) -> pd.DataFrame:
+    """Groups in their natural order (deciles 1-10, not 1, 10, 2), Total last."""
+
+    def key(value: str):
+        return (value == "Total", int(value) if value.isdigit() else 0, value)
+
+    order = sorted(table["group"], key=key)
+    return table.set_index("group").loc[order].reset_index()
+
+
+def distributions(ws: Workspace) -> dict[str, Figure]:
+    """Counts of the reference population by long-term conditions, CMS band, eFI category
+    (aged 65+) and segment, each with its total."""
+    rules = rules_for(ws)
+    con = ws.connect_linked(read_only=True)
+    try:
+        present = tables(con)
+        needed = {"analytics_population", "person_scores", "person_segments"}
+        if not needed <= present:
+            raise NotBuilt("the analytics tables have not been built yet (phm analyse)")
+        frames = {}
+        for key, (_, group, _) in _DISTRIBUTIONS.items():
+            older = "AND p.aged_65_plus" if key == "efi_category" else ""
+            frames[key] = con.execute(
+                f"SELECT {group} AS {key}, count(*) AS people "
+                "FROM linked.analytics_population p "
+                "JOIN linked.person_scores c USING (pseudonym) "
+                "JOIN linked.person_segments s USING (pseudonym) "
+                f"WHERE p.in_reference_population {older} GROUP BY ALL"
+            ).df()
+    finally:
+        con.close()
+    out = {}
+    for key, (title, _, levels) in _DISTRIBUTIONS.items():
+        cells = frames[key].set_index(key).reindex(levels, fill_value=0).reset_index()
+        cells["people"] = cells["people"].astype("int64")
+        out[key] = Figure(
+            title,
+            control_table(
+                cells, groups=[key], counts=["people"], totals_over=[key], rules=rules
+            ).table,
+        )
+    return out

@@ -1,0 +1,125 @@
+"""The analyst's pages over analytics, risk and cohorts, on the small region taken through the
+real pipeline: each page and API answers an analyst and refuses a practice (audited), and no
+count from 1 to 7 is ever shown."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from .helpers import sign_in
+
+PAGES = [
+    "/analyst/registers",
+    "/analyst/registers/hypertension",
+    "/analyst/multimorbidity",
+]
+APIS = [
+    "/api/registers",
+    "/api/multimorbidity",
+]
+COUNT_KEYS = {"people", "events", "numerator", "denominator", "members"}
+
+
+class NumericCells(HTMLParser):
+    """The text of every numeric table cell (nhsuk-table__cell--numeric) of a page."""
+
+    def __init__(self):
+        super().__init__()
+        self.cells: list[str] = []
+        self._in = False
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "td" and "nhsuk-table__cell--numeric" in (dict(attrs).get("class") or ""):
+            self._in = True
+            self.cells.append("")
+
+    def handle_endtag(self, tag):
+        if tag == "td":
+            self._in = False
+
+    def handle_data(self, data):
+        if self._in:
+            self.cells[-1] += data.strip()
+
+
+def counts_on(page: str) -> list[int]:
+    """Every whole number in a numeric cell (rates and intervals have decimals)."""
+    parser = NumericCells()
+    parser.feed(page)
+    return [int(c.replace(",", "")) for c in parser.cells if re.fullmatch(r"\d[\d,]*", c)]
+
+
+def counts_in(value, key=""):
+    """Every count in an API answer, however deeply nested."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from counts_in(v, k)
+    elif isinstance(value, list):
+        for v in value:
+            yield from counts_in(v, key)
+    elif key in COUNT_KEYS and value is not None:
+        yield key, value
+
+
+def last_entry(ws):
+    return list(ws.audit.entries())[-1]
+
+
+@pytest.mark.parametrize("path", PAGES + APIS)
+def test_an_analyst_sees_each_page_and_a_practice_is_refused_and_audited(region_client, path):
+    client, ws = region_client
+    sign_in(client, "ana")
+    assert client.get(path).status_code == 200
+    client.cookies.clear()
+    sign_in(client, "pat")
+    response = client.get(path)
+    assert response.status_code == 403
+    entry = last_entry(ws)
+    assert (entry.user, entry.outcome) == ("pat", "refused")
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_no_page_shows_a_count_from_1_to_7(region_client, path):
+    client, _ = region_client
+    sign_in(client, "ana")
+    page = client.get(path).text
+    counts = counts_on(page)
+    assert len(counts) > 5
+    assert not [c for c in counts if 1 <= c <= 7], "a count from 1 to 7 was shown"
+    assert all(c % 5 == 0 for c in counts), "a count was not rounded to 5"
+
+
+@pytest.mark.parametrize("path", APIS)
+def test_no_api_answer_holds_a_count_from_1_to_7(region_client, path):
+    client, _ = region_client
+    sign_in(client, "ana")
+    counts = list(counts_in(client.get(path).json()))
+    assert len(counts) > 10
+    assert all(isinstance(v, int) for _, v in counts)
+    assert not [c for c in counts if 1 <= c[1] <= 7], "a count from 1 to 7 was published"
+    assert all(v % 5 == 0 for _, v in counts), "a count was not rounded to 5"
+
+
+def test_prevalence_has_a_gradient_chart_sii_and_hides_rates_of_hidden_counts(region_client):
+    client, _ = region_client
+    sign_in(client, "ana")
+    page = client.get("/analyst/registers/hypertension").text
+    assert "by IMD decile (1 most deprived), with 95% confidence intervals" in page
+    assert "<svg" in page and "phm-interval" in page and "Slope index of inequality" in page
+    registers = client.get("/api/registers").json()["registers"]
+    for register in registers:
+        for rows in register["by"].values():
+            for row in rows:
+                if row["numerator"] is None or row["denominator"] is None:
+                    hidden = ("crude", "crude_lower_95", "crude_upper_95", "dsr")
+                    assert all(row[k] is None for k in hidden), row
+                else:  # the crude rate is the published counts' own
+                    assert row["crude"] == pytest.approx(
+                        100 * row["numerator"] / row["denominator"], abs=0.01
+                    )
+    # The palliative care register is small in this region: its cells are hidden.
+    palliative = next(r for r in registers if r["measure"] == "prevalence_palliative_care")
+    assert any(row["numerator"] is None for row in palliative["by"]["imd_decile"])
