@@ -143,8 +143,8 @@ def _load_batch(ws, catalog, todo, arrived: dt.datetime, actor, on_file):
     tmp = zone / f".{final.name}.tmp"
     key = ws.keystore.create(KeyName.landing_batch(batch_id))
     spill = zone / f".spill-{batch_id}"
-    # DuckDB's own limit (it would take 80% of the machine): reading whole files in parallel
-    # streams through it, so the load fits in a few GB however large the files.
+    # Without a limit DuckDB may take 80% of the machine's memory. A load streams each file
+    # from disk into the batch, so a few GB is ample however large the files.
     con = connect(memory_limit=MEMORY_LIMIT, temp_directory=spill)
     attach_encrypted(con, tmp, ALIAS, key)
     prepare(con, ALIAS)
