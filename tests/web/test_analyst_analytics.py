@@ -15,10 +15,12 @@ PAGES = [
     "/analyst/registers",
     "/analyst/registers/hypertension",
     "/analyst/multimorbidity",
+    "/analyst/risk",
 ]
 APIS = [
     "/api/registers",
     "/api/multimorbidity",
+    "/api/risk",
 ]
 COUNT_KEYS = {"people", "events", "numerator", "denominator", "members"}
 
@@ -123,3 +125,21 @@ def test_prevalence_has_a_gradient_chart_sii_and_hides_rates_of_hidden_counts(re
     # The palliative care register is small in this region: its cells are hidden.
     palliative = next(r for r in registers if r["measure"] == "prevalence_palliative_care")
     assert any(row["numerator"] is None for row in palliative["by"]["imd_decile"])
+
+
+def test_the_risk_page_shows_the_spread_rising_risk_and_the_published_card(region_client):
+    client, _ = region_client
+    sign_in(client, "ana")
+    page = client.get("/analyst/risk").text
+    assert "Model card" in page and "Calibration (validation people)" in page
+    assert "In the top 5% of rises" in page and page.count('class="phm-chart"') == 2
+    answer = client.get("/api/risk").json()
+    assert [r["decile"] for r in answer["deciles"]] == [*map(str, range(1, 11)), "Total"]
+    means = [r["mean_risk_percent"] for r in answer["deciles"][:-1]]
+    assert means == sorted(means)  # tenths of risk, lowest first
+    assert answer["previous_reference_date"] == "2026-07-31"  # the region scored twice
+    groups = {g["group_by"] for g in answer["model_card"]["groups"]}
+    assert {"imd_quintile", "ethnic_group", "sex"} <= groups
+    # Never a person-level row: no pseudonym, token or single score anywhere.
+    text = client.get("/api/risk").text + page
+    assert not re.search(r"[0-9a-f]{64}", text) and "pseudonym" not in text

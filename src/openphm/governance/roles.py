@@ -56,6 +56,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "risk.card": frozenset({Role.ANALYST}),
     "cohort.build": frozenset({Role.ANALYST}),
     "cohort.evaluate": frozenset({Role.ANALYST}),
+    # The web service's analyst pages: risk distribution and card; a cohort's size before it
+    # is built.
+    "risk.read": frozenset({Role.ANALYST}),
+    "cohort.preview": frozenset({Role.ANALYST}),
 }
 
 

@@ -6,9 +6,11 @@ through disclosure control."""
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, HTTPException, Request
+from markupsafe import Markup
 
 from openphm.analytics import REGISTERS
 from openphm.web import charts, figures, measures
+from openphm.web import risk as risk_figures
 from openphm.web.deps import Context, authorised, render
 
 router = APIRouter(prefix="/analyst", include_in_schema=False)
@@ -261,3 +263,83 @@ def multimorbidity(request: Request, ctx: Context = Depends(authorised("analytic
 def _level(value: str) -> str:
     """A group as people read it: segment and category names without underscores."""
     return value.replace("_", " ").capitalize() if value[:1].isalpha() else value
+
+
+CARD_GROUPS = {"imd_quintile": "IMD quintile", "ethnic_group": "Ethnic group", "sex": "Sex"}
+METRICS = [
+    ("auc", "AUC"),
+    ("average_precision", "Average precision"),
+    ("calibration_slope", "Calibration slope"),
+    ("calibration_intercept", "Calibration intercept"),
+    ("observed_rate", "Observed rate"),
+    ("mean_predicted", "Mean predicted"),
+]
+
+
+@router.get("/risk")
+def risk(request: Request, ctx: Context = Depends(authorised("risk.read"))):
+    ctx.ws.require_open()
+    try:
+        found = risk_figures.distribution(ctx.ws)
+        card, calibration = risk_figures.model_card(ctx.ws)
+    except figures.NotBuilt as err:
+        return _not_built(request, "Risk", err)
+    ctx.ws.audit.record(ctx.actor, "risk.read", reads=("linked.person_risk", "linked.risk_models"))
+    deciles = found["deciles"].records()
+    bands = found["bands"].records()
+    metrics = card["metrics"]
+    groups = [
+        [
+            CARD_GROUPS[g["group_by"]],
+            g["group"],
+            cell(g["people"]),
+            cell(g["events"]),
+            *(_metric(g.get(key)) for key, _ in METRICS[:3]),
+        ]
+        for g in card["groups"]
+        if g["group_by"] in CARD_GROUPS
+    ]
+    return render(
+        request,
+        "analyst_risk.jinja",
+        title="Risk of emergency admission",
+        found=found,
+        deciles_chart=charts.bar_chart(
+            "Mean predicted risk (%) by tenth of risk (10 = highest)",
+            [
+                (r["decile"], _value(r["mean_risk_percent"]))
+                for r in deciles
+                if r["decile"] != "Total"
+            ],
+            decimals=1,
+        ),
+        decile_rows=[
+            [r["decile"], cell(r["people"]), cell(r["mean_risk_percent"], 1)] for r in deciles
+        ],
+        bands_chart=charts.bar_chart(
+            found["bands"].title,
+            [(r["band"], _value(r["people"])) for r in bands if r["band"] != "Total"],
+        ),
+        band_rows=[[r["band"], cell(r["people"])] for r in bands],
+        rising_rows=[
+            [risk_figures.RISING_LABELS.get(r["measure"], r["measure"]), cell(r["people"])]
+            for r in found["rising"].records()
+        ],
+        card=card,
+        population_rows=[
+            [part.capitalize(), cell(card[part]["people"]), cell(card[part]["events"])]
+            for part in ("training", "validation")
+        ],
+        metric_rows=[
+            [label, _metric(metrics["model"][key]), _metric(metrics["baseline"][key])]
+            for key, label in METRICS
+        ],
+        group_rows=groups,
+        metric_headers=[label for _, label in METRICS[:3]],
+        features=sorted(card["features"], key=lambda f: -f["gain_share"])[:10],
+        calibration=Markup(calibration),
+    )
+
+
+def _metric(value) -> str:
+    return "–" if value is None else f"{value:.3f}"

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 from openphm.analytics import REGISTERS
 from openphm.disclosure.releases import list_releases
 from openphm.web import figures, measures
+from openphm.web import risk as risk_figures
 from openphm.web.deps import Context, authorised
 from openphm.web.dpo import objections_applied, programme_status
 from openphm.web.practice import cohort_lists, describe
@@ -80,6 +81,29 @@ def multimorbidity(ctx: Context = Depends(authorised("analytics.read"))) -> dict
         "disclosure_control": CONTROL,
         "distributions": {k: {"title": f.title, "rows": f.records()} for k, f in found.items()},
         "proportions": [_proportion(p) for p in gradients.values()],
+    }
+
+
+@router.get(
+    "/risk",
+    summary="Risk distribution, rising risk and the published model card (disclosure-controlled)",
+)
+def risk(ctx: Context = Depends(authorised("risk.read"))) -> dict:
+    ctx.ws.require_open()
+    found = risk_figures.distribution(ctx.ws)
+    card, _ = risk_figures.model_card(ctx.ws)
+    ctx.ws.audit.record(ctx.actor, "risk.read", reads=("linked.person_risk", "linked.risk_models"))
+    return {
+        "disclosure_control": "counts 1-7 redacted (null), others rounded to the nearest 5",
+        "reference_date": found["reference_date"].isoformat(),
+        "previous_reference_date": (
+            found["previous_reference_date"].isoformat()
+            if found["previous_reference_date"]
+            else None
+        ),
+        "model_id": found["model_id"],
+        **{key: found[key].records() for key in ("deciles", "bands", "rising")},
+        "model_card": card,
     }
 
 

@@ -1,0 +1,137 @@
+"""The risk figures the analyst page and API show: how risk of emergency admission is spread
+over the population, how many people's risk rose since the last refresh, and the model card as
+openphm.risk.card publishes it. Counts pass disclosure.control_table with the programme's
+rules; nothing about one person leaves this module.
+
+Reads zone 3: linked.person_risk and linked.risk_models (through openphm.risk.store).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from openphm.disclosure import control_table
+from openphm.disclosure.releases import rules_for
+from openphm.programme.workspace import Workspace
+from openphm.risk.card import calibration_svg, publishable
+from openphm.risk.store import PERSON_RISK, RiskError, latest_model, open_zone
+from openphm.risk.store import tables as zone_tables
+from openphm.web.figures import Figure, NotBuilt
+
+# Bands of predicted risk, in percent, lower bound included.
+RISK_BANDS = [(0, 5), (5, 10), (10, 20), (20, 50), (50, 100)]
+RISING_TOP_PERCENT = 5
+RISING_POINTS = 5  # a rise of this many percentage points or more
+
+
+def _band_sql() -> str:
+    cases = " ".join(
+        f"WHEN risk * 100 < {high} THEN '{low}-{high}%'" for low, high in RISK_BANDS[:-1]
+    )
+    return f"CASE {cases} ELSE '{RISK_BANDS[-1][0]}%+' END"
+
+
+def band_labels() -> list[str]:
+    return [f"{low}-{high}%" for low, high in RISK_BANDS[:-1]] + [f"{RISK_BANDS[-1][0]}%+"]
+
+
+def distribution(ws: Workspace) -> dict:
+    """Risk by decile of the population (10 = highest), by band of predicted risk, and rising
+    risk; with the reference date and model scored."""
+    rules = rules_for(ws)
+    with open_zone(ws, read_only=True) as con:
+        if PERSON_RISK not in zone_tables(con):
+            raise NotBuilt("nobody has been scored yet (phm risk train, then phm risk score)")
+        source = f"zone3.main.{PERSON_RISK}"
+        deciles = con.execute(
+            "SELECT CAST(least(10, ceil(risk_percentile / 10)) AS INTEGER) AS decile, "
+            "count(*) AS people, sum(risk) AS risk_sum, min(risk) AS low, max(risk) AS high "
+            f"FROM {source} GROUP BY ALL ORDER BY decile"
+        ).df()
+        bands = con.execute(
+            f"SELECT {_band_sql()} AS band, count(*) AS people FROM {source} GROUP BY ALL"
+        ).df()
+        rising = con.execute(
+            "SELECT count(*) FILTER (WHERE previous_risk IS NOT NULL) AS scored_both_times, "
+            "count(*) FILTER (WHERE risk_change > 0) AS risk_rose, "
+            f"count(*) FILTER (WHERE risk_change * 100 >= {RISING_POINTS}) AS rose_by_points, "
+            f"count(*) FILTER (WHERE rising_percentile > {100 - RISING_TOP_PERCENT}) "
+            "AS top_rises, "
+            "max(reference_date) AS reference_date, "
+            "max(previous_reference_date) AS previous_reference_date, "
+            "max(model_id) AS model_id "
+            f"FROM {source}"
+        ).df()
+    return {
+        "reference_date": pd.Timestamp(rising["reference_date"].iloc[0]).date(),
+        "previous_reference_date": _date(rising["previous_reference_date"].iloc[0]),
+        "model_id": rising["model_id"].iloc[0],
+        "deciles": _deciles(deciles, rules),
+        "bands": _bands(bands, rules),
+        "rising": _rising(rising, rules),
+    }
+
+
+def _date(value):
+    return None if pd.isna(value) else pd.Timestamp(value).date()
+
+
+def _deciles(cells: pd.DataFrame, rules) -> Figure:
+    """People per decile of risk, with the mean risk (%) of each shown decile. The mean is of
+    hundreds of people; it is hidden with the decile's count."""
+    cells = cells.assign(decile=cells["decile"].astype(str), people=cells["people"].astype("int64"))
+    table = control_table(
+        cells, groups=["decile"], counts=["people"], totals_over=["decile"], rules=rules
+    ).table
+    mean = dict(
+        zip(cells["decile"], (100 * cells["risk_sum"] / cells["people"]).round(1), strict=True)
+    )
+    mean["Total"] = round(100 * cells["risk_sum"].sum() / cells["people"].sum(), 1)
+    shown = table["decile"].map(mean).astype("Float64").mask(table["people"].isna())
+    table = table.assign(mean_risk_percent=shown)
+    return Figure("People by tenth of predicted risk (10 = highest)", table)
+
+
+def _bands(cells: pd.DataFrame, rules) -> Figure:
+    levels = band_labels()
+    cells = cells.set_index("band").reindex(levels, fill_value=0).reset_index()
+    cells["people"] = cells["people"].astype("int64")
+    return Figure(
+        "People by predicted risk of an emergency admission in the next 12 months",
+        control_table(
+            cells, groups=["band"], counts=["people"], totals_over=["band"], rules=rules
+        ).table,
+    )
+
+
+RISING_LABELS = {
+    "scored_both_times": "Scored at this and the previous refresh",
+    "risk_rose": "Risk rose",
+    "rose_by_points": f"Risk rose by {RISING_POINTS} percentage points or more",
+    "top_rises": f"In the top {RISING_TOP_PERCENT}% of rises (rising risk)",
+}
+
+
+def _rising(row: pd.DataFrame, rules) -> Figure:
+    cells = pd.DataFrame(
+        {
+            "measure": list(RISING_LABELS),
+            "people": [int(row[k].iloc[0]) for k in RISING_LABELS],
+        }
+    )
+    return Figure(
+        "Rising risk since the previous refresh",
+        control_table(cells, groups=["measure"], counts=["people"], rules=rules).table,
+    )
+
+
+def model_card(ws: Workspace) -> tuple[dict, str]:
+    """The latest model's card as published (counts rounded, small groups' metrics dropped)
+    and its calibration plot (SVG)."""
+    with open_zone(ws, read_only=True) as con:
+        try:
+            _, _, card = latest_model(con)
+        except RiskError as err:
+            raise NotBuilt(str(err)) from None
+    public = publishable(card, rules_for(ws))
+    return public, calibration_svg(public["calibration_bins"])
