@@ -107,10 +107,11 @@ def refresh_refs(con, objectors: str) -> int:
         WHERE {GP_REFS}.ref_pseudonym = n.ref_pseudonym"""
     )
     con.execute(
-        f"""INSERT INTO {GP_REFS} SELECT practice, ref_pseudonym, pseudonym, NULL, NULL
-        FROM gp_refs_new WHERE ref_pseudonym NOT IN (SELECT ref_pseudonym FROM {GP_REFS})
-          AND ref_pseudonym NOT IN (SELECT pseudonym FROM {objectors})
-          AND pseudonym NOT IN (SELECT pseudonym FROM {objectors})"""
+        f"""INSERT INTO {GP_REFS} SELECT n.practice, n.ref_pseudonym, n.pseudonym, NULL, NULL
+        FROM gp_refs_new n
+        ANTI JOIN {GP_REFS} o ON o.ref_pseudonym = n.ref_pseudonym
+        ANTI JOIN {objectors} x ON x.pseudonym = n.ref_pseudonym
+        ANTI JOIN {objectors} y ON y.pseudonym = n.pseudonym"""
     )
     return con.execute("SELECT count(*) FROM gp_rekey").fetchone()[0]
 

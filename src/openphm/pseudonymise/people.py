@@ -52,8 +52,15 @@ def rebuild(con, resolved: list[str], controllers: list[str]) -> int:
                     "IS NULL THEN 'untraced' ELSE 'nhs-number' END", ethnicity=True),
         f"""SELECT pseudonym, 2, traced, struct_pack(sex, birth_month, ethnicity_code,
                    ethnic_group, lsoa, imd_decile) FROM {PEOPLE_TABLE}""",
-        *(_attributes(t, 3, "how", ethnicity=False) for t in resolved),
+        # Other records only for people neither list nor zone 3 describes already (the
+        # attributes would lose to those anyway): most rows never need their postcode looked up.
+        *(_attributes(f"(SELECT * FROM {t} ANTI JOIN known USING (pseudonym))", 3, "how",
+                      ethnicity=False) for t in resolved),
     ]  # fmt: skip
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE known AS
+        SELECT pseudonym FROM gp_people WHERE main UNION SELECT pseudonym FROM {PEOPLE_TABLE}"""
+    )
     union = " UNION ALL ".join(f"({p})" for p in parts)
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE people_new AS
@@ -86,5 +93,5 @@ def rebuild(con, resolved: list[str], controllers: list[str]) -> int:
         [list(controllers)],
     )
     con.execute(f"DELETE FROM {PEOPLE_TABLE}")
-    con.execute(f"INSERT INTO {PEOPLE_TABLE} SELECT * FROM people_new ORDER BY pseudonym")
+    con.execute(f"INSERT INTO {PEOPLE_TABLE} SELECT * FROM people_new")
     return con.execute(f"SELECT count(*) FROM {PEOPLE_TABLE}").fetchone()[0]
