@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from .helpers import sign_in
+from .helpers import csrf_from, sign_in
 
 PAGES = [
     "/analyst/registers",
@@ -70,7 +70,7 @@ def last_entry(ws):
     return list(ws.audit.entries())[-1]
 
 
-@pytest.mark.parametrize("path", PAGES + APIS)
+@pytest.mark.parametrize("path", [*PAGES, "/analyst/cohorts", *APIS])
 def test_an_analyst_sees_each_page_and_a_practice_is_refused_and_audited(region_client, path):
     client, ws = region_client
     sign_in(client, "ana")
@@ -143,3 +143,96 @@ def test_the_risk_page_shows_the_spread_rising_risk_and_the_published_card(regio
     # Never a person-level row: no pseudonym, token or single score anywhere.
     text = client.get("/api/risk").text + page
     assert not re.search(r"[0-9a-f]{64}", text) and "pseudonym" not in text
+
+
+COHORT = {
+    "name": "older-high-risk",
+    "description": "built on the web",
+    "purpose": "prevention",
+    "match": "all",
+    "min_age": "50",
+    "min_ltc": "1",
+    "top_risk_percent": "20",
+    "imd_quintiles": ["1", "2", "3", "4", "5"],
+}
+
+
+def test_the_cohort_builder_previews_size_and_make_up_and_writes_nothing(region_client):
+    client, ws = region_client
+    sign_in(client, "ana")
+    token = csrf_from(client.get("/analyst/cohorts").text)
+    response = client.post("/analyst/cohorts/preview", data={**COHORT, "csrf_token": token})
+    assert response.status_code == 200, response.text
+    assert "Size and make-up" in response.text and "By imd quintile" in response.text
+    counts = counts_on(response.text)
+    assert counts and not [c for c in counts if 1 <= c <= 7]
+    assert not (ws.zone("outputs") / "cohorts").exists()
+    entry = last_entry(ws)
+    assert (entry.action, entry.purpose, entry.user) == ("cohort.preview", "prevention", "ana")
+
+
+def test_the_cohort_builder_refuses_a_form_without_its_csrf_token(region_client):
+    client, ws = region_client
+    sign_in(client, "ana")
+    for path in ("/analyst/cohorts/preview", "/analyst/cohorts/run"):
+        response = client.post(path, data=COHORT)
+        assert response.status_code == 403
+        entry = last_entry(ws)
+        assert (entry.action, entry.outcome) == ("web.csrf", "refused")
+    assert not (ws.zone("outputs") / "cohorts").exists()
+
+
+def test_the_cohort_builder_names_each_problem_in_a_definition(region_client):
+    client, _ = region_client
+    sign_in(client, "ana")
+    token = csrf_from(client.get("/analyst/cohorts").text)
+    bad = {"name": "Bad Name", "purpose": "prevention", "top_risk_percent": "0"}
+    response = client.post("/analyst/cohorts/preview", data={**bad, "csrf_token": token})
+    assert response.status_code == 400
+    assert "name:" in response.text and "top_risk_percent:" in response.text
+    none = {"name": "nothing", "purpose": "prevention"}
+    response = client.post("/analyst/cohorts/preview", data={**none, "csrf_token": token})
+    assert response.status_code == 400 and "choose at least one criterion" in response.text
+
+
+def test_building_a_cohort_writes_a_list_per_practice_as_phm_cohort_does(region_client):
+    import pandas as pd
+
+    from openphm.cohorts.build import LIST_COLUMNS, build_cohort
+    from openphm.cohorts.definition import CohortDefinition
+
+    client, ws = region_client
+    sign_in(client, "ana")
+    token = csrf_from(client.get("/analyst/cohorts").text)
+    response = client.post("/analyst/cohorts/run", data={**COHORT, "csrf_token": token})
+    assert response.status_code == 200, response.text
+    assert "Cohort older-high-risk built" in response.text
+    fields = {k: v for k, v in COHORT.items() if k != "imd_quintiles"}
+    definition = CohortDefinition(**fields, imd_quintiles=(1, 2, 3, 4, 5))
+    con = ws.connect_linked(read_only=True)
+    expected = build_cohort(con, definition).per_practice()
+    con.close()
+    assert len(expected) == 2  # both practices have members
+    for ods, members in expected.items():
+        listed = pd.read_csv(ws.zone("outputs") / "cohorts" / ods / "older-high-risk.csv")
+        assert tuple(listed.columns) == LIST_COLUMNS and len(listed) == members
+    entry = last_entry(ws)
+    assert (entry.action, entry.purpose, entry.user) == ("cohort.build", "prevention", "ana")
+    assert entry.counts["members"] == sum(expected.values())
+    assert "linked.cohort_members" in entry.writes
+    # The practice sees its own new list.
+    client.cookies.clear()
+    sign_in(client, "pat")
+    names = [f["name"] for f in client.get("/api/cohorts").json()]
+    assert "older-high-risk.csv" in names
+
+
+def test_a_practice_cannot_build_a_cohort(region_client):
+    client, ws = region_client
+    sign_in(client, "pat")
+    token = csrf_from(client.get("/practice/cohorts").text)
+    response = client.post("/analyst/cohorts/run", data={**COHORT, "csrf_token": token})
+    assert response.status_code == 403
+    entry = last_entry(ws)
+    assert (entry.action, entry.outcome, entry.user) == ("cohort.build", "refused", "pat")
+    assert not (ws.zone("outputs") / "cohorts").exists()

@@ -5,6 +5,7 @@ through disclosure control."""
 
 from __future__ import annotations
 
+import pandas as pd
 from fastapi import APIRouter, Depends, HTTPException, Request
 from markupsafe import Markup
 
@@ -18,7 +19,7 @@ REDACTED = "[c]"  # the mark for a redacted cell, as published tables use
 
 
 def cell(value, decimals: int = 0) -> str:
-    if value is None or value != value:  # None or NA/NaN
+    if pd.isna(value):  # None, NaN or pandas' NA
         return REDACTED
     return f"{value:,.{decimals}f}"
 

@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from openphm.governance.audit import Actor
 from openphm.governance.roles import Refused, Role
 from openphm.programme.workspace import ProgrammeClosedError, Workspace
-from openphm.web import analyst, api, assets, dpo, practice
+from openphm.web import analyst, api, assets, cohorts, dpo, practice
 from openphm.web.accounts import Authenticator, LocalAccounts
 from openphm.web.deps import (
     NotSignedIn,
@@ -84,7 +84,7 @@ def create_app(
 
     _handlers(app)
     _sign_in_routes(app)
-    for module in (analyst, practice, dpo, api):
+    for module in (analyst, cohorts, practice, dpo, api):
         app.include_router(module.router)
     return app
 
