@@ -6,8 +6,14 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from openphm.governance.audit import Actor
+
+# Property tests check behaviour, not speed: many examples run a DuckDB query, which can take
+# longer than Hypothesis's default 200 ms deadline on a busy 2-core machine.
+settings.register_profile("openphm", deadline=None)
+settings.load_profile("openphm")
 
 
 @pytest.fixture

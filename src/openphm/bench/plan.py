@@ -25,7 +25,7 @@ def plan(out: Path, *, people: int, seed: int) -> list[tuple[str, str, dict[str,
     stages += [
         ("init", "openphm.bench.stages:init_workspace", both),
         ("ingest", "openphm.landing.bench:ingest_region", both),
-        ("link", "openphm.bench.stages:link", both),
+        ("link", "openphm.pseudonymise.bench:link_stage", both),
         ("analyse", "openphm.bench.stages:analyse", {"workspace": workspace}),
     ]
     return stages

@@ -44,30 +44,6 @@ def init_workspace(region: Path, workspace: Path) -> dict[str, int]:
     return {"sources": len(ws.config.sources)}
 
 
-ENGINEER = ("bench", "processor-engineer")
-ANALYST = ("bench", "analyst")
-
-
-def link(region: Path, workspace: Path) -> dict[str, int]:
-    """Register every practice's public key, then link what has landed."""
-    from openphm.governance.audit import Actor
-    from openphm.programme.workspace import Workspace
-    from openphm.pseudonymise.link import link as link_landing
-    from openphm.pseudonymise.practices import register_practice
-
-    ws = Workspace.open(workspace)
-    actor = Actor(*ENGINEER)
-    for folder in sorted((region / "practices").iterdir()):
-        register_practice(ws, actor, folder.name, folder / "practice.pub")
-    result = link_landing(ws, actor)
-    return {
-        "people": result.people,
-        "traced": result.traced,
-        "tokens": result.tokens_sealed,
-        "rows": sum(result.written.values()),
-    }
-
-
 def analyse(workspace: Path) -> dict[str, int]:
     """Every analytics table as at the programme's clock."""
     from openphm import clock

@@ -196,7 +196,9 @@ class Workspace:
         stages that build a scratch `linked` catalogue of their own attach it under another
         name)."""
         self.require_open()
-        con = connect(temp_directory=self.root / "linked" / ".spill")
+        # Capped so that a 1M-person link or analysis stays well inside a 6 GB budget: what
+        # does not fit spills to encrypted temporary files in the zone.
+        con = connect(temp_directory=self.root / "linked" / ".spill", memory_limit="4GB")
         attach_encrypted(
             con,
             self.root / LINKED_DB,
