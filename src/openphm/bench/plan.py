@@ -27,5 +27,8 @@ def plan(out: Path, *, people: int, seed: int) -> list[tuple[str, str, dict[str,
         ("ingest", "openphm.landing.bench:ingest_region", both),
         ("link", "openphm.pseudonymise.bench:link_stage", both),
         ("analyse", "openphm.bench.stages:analyse", {"workspace": workspace}),
+        ("risk", "openphm.bench.stages:risk", {"workspace": workspace}),
+        ("cohorts", "openphm.bench.stages:cohorts", {"workspace": workspace}),
+        ("release", "openphm.bench.stages:release", {"workspace": workspace}),
     ]
     return stages

@@ -4,13 +4,23 @@ to `STAGES` as they land."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
+
+
+def history_end() -> dt.date:
+    """The last day of last month: a synthetic region's history ends there, so the programme
+    it describes starts this month and is running today, whenever it is run."""
+    from openphm import clock
+
+    return clock.today().replace(day=1) - dt.timedelta(days=1)
 
 
 def synthesise(region: Path, people: int, seed: int) -> dict[str, int]:
     from openphm.synth import RegionOptions, generate_region
 
-    summary = generate_region(region, RegionOptions(people, practices_for(people), seed))
+    options = RegionOptions(people, practices_for(people), seed, end=history_end())
+    summary = generate_region(region, options)
     return {"people": summary.people, "files": summary.files}
 
 
@@ -45,13 +55,84 @@ def init_workspace(region: Path, workspace: Path) -> dict[str, int]:
 
 
 def analyse(workspace: Path) -> dict[str, int]:
-    """Every analytics table as at the programme's clock."""
-    from openphm import clock
+    """Every analytics table as at the end of the region's history."""
     from openphm.analytics import build
     from openphm.programme.workspace import Workspace
 
     ws = Workspace.open(workspace)
     con = ws.connect_linked()
-    summary = build(con, clock.today())
+    summary = build(con, history_end())
     con.close()
     return {"tables": len(summary.rows), "rows": sum(summary.rows.values())}
+
+
+def risk(workspace: Path) -> dict[str, int]:
+    """Train the emergency-admission model and score everyone."""
+    from openphm.programme.workspace import Workspace
+    from openphm.risk.score import score
+    from openphm.risk.store import open_zone
+    from openphm.risk.train import train
+
+    ws = Workspace.open(workspace)
+    with open_zone(ws) as con:
+        trained = train(con)
+        summary = score(con)
+    return {
+        "training_people": trained.card["training"]["people"],
+        "scored": summary.people,
+        "auc_x1000": round(trained.card["metrics"]["model"]["auc"] * 1000),
+    }
+
+
+def cohorts(workspace: Path) -> dict[str, int]:
+    """Build the example cohort and write its practice lists."""
+    from importlib import resources
+
+    from openphm.cohorts.build import build_cohort, write_lists
+    from openphm.cohorts.definition import load_definition
+    from openphm.programme.workspace import Workspace
+
+    ws = Workspace.open(workspace)
+    example = resources.files("openphm.cohorts") / "examples" / "frail-high-risk.toml"
+    definition = load_definition(Path(str(example)))
+    con = ws.connect_linked(read_only=True)
+    built = build_cohort(con, definition)
+    con.close()
+    lists = write_lists(ws.zone("outputs"), built)
+    return {"members": len(built.members), "lists": len(lists)}
+
+
+def release(workspace: Path) -> dict[str, int]:
+    """Every crude measure by practice through disclosure control into a release."""
+    from openphm.analytics import read_measures
+    from openphm.disclosure.releases import request_release, save_draft
+    from openphm.governance.audit import Actor
+    from openphm.programme.workspace import Workspace
+
+    ws = Workspace.open(workspace)
+    con = ws.connect_linked()
+    measures = read_measures(con)
+    cells = measures[(measures["statistic"] == "crude") & (measures["group_by"] == "practice")]
+    cells = cells.assign(
+        practice=cells["group_value"],
+        numerator=cells["numerator"].round().astype(int),
+        denominator=cells["denominator"].round().astype(int),
+    )
+    save_draft(
+        con,
+        "measures_by_practice",
+        cells,
+        groups=["measure", "practice"],
+        counts=["numerator", "denominator"],
+        totals_over=["practice"],
+    )
+    con.close()
+    manifest = request_release(
+        ws,
+        Actor("bench", "analyst"),
+        ["measures_by_practice"],
+        purpose=ws.config.programme.purposes[0].value,
+        title="bench",
+    )
+    item = manifest["contents"][0]
+    return {"cells": item["rows"], "redacted": item["primary_redactions"]}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,13 +92,13 @@ def _link(demo: Demo) -> None:
 
 
 def _analyse(demo: Demo) -> None:
-    from openphm import clock
     from openphm.analytics import build
+    from openphm.bench.stages import history_end
 
     con = demo.ws.connect_linked()
     with console.status("registers, scores, segments, activity, measures"):
         # As at the end of the extracts' history, the date risk scores are as at too.
-        summary = build(con, _history_end(clock.today()))
+        summary = build(con, history_end())
     con.close()
     console.print(
         f"as at {summary.reference_date}: "
@@ -307,19 +306,13 @@ def _reconcile_faults(ws, region: Path, report) -> None:
     )
 
 
-def _history_end(today: dt.date) -> dt.date:
-    """The last day of the previous month: where the demo region's history ends."""
-    return today.replace(day=1) - dt.timedelta(days=1)
-
-
 def _make_region(region: Path, *, people: int, seed: int) -> Path:
-    from openphm import clock
-    from openphm.bench.stages import practices_for
+    from openphm.bench.stages import history_end, practices_for
     from openphm.synth import RegionOptions, generate_region
 
     # The region's history ends at the close of last month, so the programme it describes
     # starts this month and is running today, whenever the demo is run.
-    end = _history_end(clock.today())
+    end = history_end()
     options = RegionOptions(people, practices_for(people), seed, end=end)
     with console.status("writing providers' extracts"):
         summary = generate_region(region, options)
