@@ -40,13 +40,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(template_workspace, tmp_path_factory):
-    """uvicorn serving a copy of the test workspace on 127.0.0.1, in its own process."""
+def serve(workspace: Path, tmp_path_factory):
+    """uvicorn serving a copy of `workspace` on 127.0.0.1, in its own process."""
     import shutil
 
     root = tmp_path_factory.mktemp("browser") / "ws"
-    shutil.copytree(template_workspace, root)
+    shutil.copytree(workspace, root)
     port = free_port()
     env = {**os.environ, "PHM_NOW": "2026-11-20T10:00:00"}
     log = open(root.parent / "server.log", "w+")  # noqa: SIM115 (closed below)
@@ -74,6 +73,17 @@ def server(template_workspace, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def server(template_workspace, tmp_path_factory):
+    yield from serve(template_workspace, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def region_server(region_template, tmp_path_factory):
+    """The region taken through the real pipeline: analytics, risk and cohorts."""
+    yield from serve(region_template, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 
@@ -83,17 +93,28 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture
-def page(browser, server):
-    base, _ = server
+def new_page(browser, base: str):
     context = browser.new_context(base_url=base, accept_downloads=True)
     page = context.new_page()
     page.requests = []
     page.on("request", lambda request: page.requests.append(request.url))
     page.console = []
     page.on("console", lambda message: page.console.append(message.text))
+    return page
+
+
+@pytest.fixture
+def page(browser, server):
+    page = new_page(browser, server[0])
     yield page
-    context.close()
+    page.context.close()
+
+
+@pytest.fixture
+def region_page(browser, region_server):
+    page = new_page(browser, region_server[0])
+    yield page
+    page.context.close()
 
 
 def sign_in(page, name: str) -> None:
@@ -152,4 +173,41 @@ def test_the_analyst_sees_charts_drawn_without_the_internet(page, server):
     page.screenshot(path=str(SCREENSHOTS / "analyst-population.png"), full_page=True)
     page.goto("/analyst/activity")
     page.screenshot(path=str(SCREENSHOTS / "analyst-activity.png"), full_page=True)
+    assert_styled_and_local(page, base)
+
+
+def test_the_analyst_sees_prevalence_risk_and_builds_a_cohort(region_page, region_server):
+    base, root = region_server
+    page = region_page
+    sign_in(page, "ana")
+    page.wait_for_url("**/analyst/population")
+    page.click("a.nhsuk-header__navigation-link:has-text('Registers')")
+    page.wait_for_url("**/analyst/registers")
+    page.screenshot(path=str(SCREENSHOTS / "analyst-registers.png"), full_page=True)
+    page.click("a:has-text('Hypertension')")
+    page.wait_for_url("**/analyst/registers/hypertension")
+    chart = page.locator("svg.phm-chart").first
+    box = chart.bounding_box()
+    assert box and box["width"] > 300 and box["height"] > 150  # drawn, not collapsed
+    assert page.locator("svg.phm-chart rect.phm-bar").count() >= 5
+    bar_colour = page.eval_on_selector(
+        "svg.phm-chart rect.phm-bar", "e => getComputedStyle(e).fill"
+    )
+    assert bar_colour == "rgb(0, 94, 184)", bar_colour  # openphm.css applied to the SVG
+    assert page.locator("svg.phm-chart path.phm-interval").count() >= 5
+    page.screenshot(path=str(SCREENSHOTS / "analyst-prevalence.png"), full_page=True)
+    for path in ("multimorbidity", "risk"):
+        page.goto(f"/analyst/{path}")
+        assert page.locator("svg.phm-chart").count() >= 2
+        page.screenshot(path=str(SCREENSHOTS / f"analyst-{path}.png"), full_page=True)
+    page.goto("/analyst/cohorts")
+    page.fill("#name", "frail-high-risk")
+    page.fill("#min_age", "65")
+    page.fill("#top_risk_percent", "10")
+    page.click("button:has-text('Preview')")
+    assert page.is_visible("text=Size and make-up")
+    page.screenshot(path=str(SCREENSHOTS / "analyst-cohort-preview.png"), full_page=True)
+    page.click("button:has-text('Build and write practice lists')")
+    assert page.is_visible("text=Cohort frail-high-risk built")
+    assert list((root / "outputs" / "cohorts").glob("*/frail-high-risk.csv"))
     assert_styled_and_local(page, base)

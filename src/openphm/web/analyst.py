@@ -248,6 +248,7 @@ def multimorbidity(request: Request, ctx: Context = Depends(authorised("analytic
                 "chart": charts.bar_chart(
                     figure.title,
                     [(_level(r[key]), _value(r["people"])) for r in rows if r[key] != "Total"],
+                    label_width=170,  # "Stable serious disability"
                 ),
                 "rows": [[_level(r[key]), cell(r["people"])] for r in rows],
             }

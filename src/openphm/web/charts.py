@@ -27,13 +27,14 @@ def bar_chart(
     decimals: int = 0,
     width: int = 560,
     intervals: Sequence[tuple[float, float] | None] | None = None,
+    label_width: int = LABEL,
 ) -> Markup:
     """Horizontal bars, one per (label, value); with `intervals`, each bar's 95% confidence
     interval as a line with end ticks (labels then sit past the interval)."""
     intervals = intervals or [None] * len(bars)
     highs = [ci[1] for ci in intervals if ci is not None]
     top = max([v for _, v in bars if v is not None] + highs + [1])
-    plot = width - LABEL - 90
+    plot = width - label_width - 90
     height = ROW * len(bars) + 10
     parts = [
         f'<svg class="phm-chart" role="img" viewBox="0 0 {width} {height}" width="{width}" '
@@ -41,25 +42,29 @@ def bar_chart(
     ]
     for i, ((label, value), interval) in enumerate(zip(bars, intervals, strict=True)):
         y = 5 + i * ROW
-        parts.append(f'<text x="{LABEL - 6}" y="{y + 15}" text-anchor="end">{escape(label)}</text>')
+        parts.append(
+            f'<text x="{label_width - 6}" y="{y + 15}" text-anchor="end">{escape(label)}</text>'
+        )
         if value is None:
             parts.append(
-                f'<rect class="phm-bar--suppressed" x="{LABEL}" y="{y + 3}" width="40" '
+                f'<rect class="phm-bar--suppressed" x="{label_width}" y="{y + 3}" width="40" '
                 f'height="{ROW - 6}"/>'
             )
-            end = LABEL + 40
+            end = label_width + 40
         else:
             size = plot * value / top
             parts.append(
-                f'<rect class="phm-bar" x="{LABEL}" y="{y + 3}" width="{size:.1f}" '
+                f'<rect class="phm-bar" x="{label_width}" y="{y + 3}" width="{size:.1f}" '
                 f'height="{ROW - 6}"/>'
             )
-            end = LABEL + size
+            end = label_width + size
             if interval is not None:
-                end = LABEL + plot * interval[1] / top
-                parts.append(_whisker(LABEL + plot * interval[0] / top, end, y + ROW / 2))
+                end = label_width + plot * interval[1] / top
+                parts.append(_whisker(label_width + plot * interval[0] / top, end, y + ROW / 2))
         parts.append(f'<text x="{end + 4:.1f}" y="{y + 15}">{_number(value, decimals)}</text>')
-    parts.append(f'<line class="phm-axis" x1="{LABEL}" y1="0" x2="{LABEL}" y2="{height}"/>')
+    parts.append(
+        f'<line class="phm-axis" x1="{label_width}" y1="0" x2="{label_width}" y2="{height}"/>'
+    )
     parts.append("</svg>")
     return Markup("".join(parts))
 

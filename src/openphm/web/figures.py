@@ -3,8 +3,8 @@ through disclosure control (openphm.disclosure.control_table, with the programme
 before it leaves this module: no caller ever holds an unrounded count.
 
 Counted from the base tables of docs/linked-model.md (people, apc_spells, ec_attendances,
-op_appointments, deaths). Registers, prevalence, measures, segments and risk belong to
-openphm.analytics; pages for them will read its tables once it exists.
+op_appointments, deaths). Registers, prevalence, multimorbidity and segments are read from
+openphm.analytics' tables by openphm.web.measures; risk by openphm.web.risk.
 """
 
 from __future__ import annotations
