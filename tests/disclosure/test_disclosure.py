@@ -119,6 +119,20 @@ def test_no_redacted_cell_can_be_recovered_from_the_tables_own_totals(cells):
             assert group["n"].isna().sum() != 1
 
 
+@settings(max_examples=150, deadline=None)
+@given(tables_2d)
+def test_no_hidden_total_can_be_recovered_from_the_grand_total(cells):
+    table = control_table(
+        cells, groups=["row", "col"], counts=["n"], totals_over=["row", "col"]
+    ).table
+    grand = table[(table["row"] == TOTAL) & (table["col"] == TOTAL)]["n"]
+    if grand.isna().all():
+        return
+    for over, keep in (("col", "row"), ("row", "col")):
+        margin = table[(table[over] == TOTAL) & (table[keep] != TOTAL)]["n"]
+        assert margin.isna().sum() != 1
+
+
 @settings(max_examples=100, deadline=None)
 @given(tables_2d)
 def test_totals_equal_the_sum_of_the_rounded_cells(cells):

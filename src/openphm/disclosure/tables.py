@@ -159,7 +159,29 @@ def _totals(
         rounded = totals[column].astype("int64")
         small = totals[f"true_{column}"].map(rules.is_redacted) | rounded.map(rules.is_redacted)
         totals[column] = rounded.astype("Int64").mask(small)
+        if len(totals_over) > 1 and len(totals_over) == len(groups):
+            _protect_margins(totals, groups, column)
     return totals.loc[:, table.columns]
+
+
+def _protect_margins(totals: pd.DataFrame, groups: Sequence[str], column: str) -> None:
+    """The totals along each dimension add up to the grand total: where exactly one of them is
+    hidden and the grand total is published, hide the smallest other one too, so the hidden
+    total cannot be found by subtraction."""
+    is_total = {g: totals[g] == TOTAL for g in groups}
+    grand = pd.concat(is_total.values(), axis=1).all(axis=1)
+    if totals.loc[grand, column].isna().all():
+        return
+    for over in groups:
+        others = [g for g in groups if g != over]
+        margin = is_total[over] & ~grand
+        for g in others:
+            margin &= ~is_total[g]
+        hidden = totals.loc[margin, column].isna()
+        if hidden.sum() == 1 and (~hidden).any():
+            visible = totals.loc[margin, column][~hidden].astype("Float64")
+            candidates = visible[visible > 0] if (visible > 0).any() else visible
+            totals.loc[candidates.idxmin(), column] = pd.NA
 
 
 def _sum_over(
