@@ -107,11 +107,13 @@ def test_the_same_events_on_the_reference_date_are_seen(zone_copy):
         "outpatient_attendances_12m",
         "community_contacts_12m",
         "drugs_12m",
-        "social_care_open",
         "days_since_emergency_admission",
         "hfrs",
     ):
         assert changed[column].all(), column
+    # A flag may already have been 1 (someone in social care already): the planted service,
+    # open on the reference date, must leave everyone flagged.
+    assert (after.set_index("pseudonym").loc[people, "social_care_open"] == 1).all()
 
 
 def test_the_outcome_counts_only_admissions_after_the_reference_date(zone_copy):

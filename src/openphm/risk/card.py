@@ -107,15 +107,24 @@ def _counts(frame: pd.DataFrame) -> dict:
 
 
 def publishable(card: dict, rules: DisclosureRules) -> dict:
-    """The card with every count rounded or suppressed, and suppressed groups' metrics gone."""
+    """The card with every count rounded or suppressed, suppressed groups' metrics gone, and
+    every observed rate recomputed from the published counts: a rate from the true counts,
+    given to four places, would let a reader work the exact count back out."""
     out = {**card}
     for part in ("training", "validation"):
         c = card[part]
+        people, events = rules.publish(c["people"]), rules.publish(c["events"])
         out[part] = {
             **c,
-            "people": rules.publish(c["people"]),
-            "events": rules.publish(c["events"]),
+            "people": people,
+            "events": events,
+            "outcome_rate": _rate(events, people),
         }
+    validation_rate = out["validation"]["outcome_rate"]
+    out["metrics"] = {
+        name: {**m, "observed_rate": validation_rate} if "observed_rate" in m else m
+        for name, m in card["metrics"].items()
+    }
     groups = []
     for g in card["groups"]:
         people, events = rules.publish(g["people"]), rules.publish(g["events"])
@@ -125,12 +134,23 @@ def publishable(card: dict, rules: DisclosureRules) -> dict:
             row |= {
                 k: v for k, v in g.items() if k not in ("group_by", "group", "people", "events")
             }
+            if "observed_rate" in row:
+                row["observed_rate"] = _rate(events, people)
         groups.append(row)
     out["groups"] = groups
-    out["calibration_bins"] = [
-        {**b, "people": rules.publish(b["people"])} for b in card["calibration_bins"]
-    ]
+    bins = []
+    for b in card["calibration_bins"]:
+        people = rules.publish(b["people"])
+        events = rules.publish(round(b["observed"] * b["people"]))
+        bins.append({**b, "people": people, "observed": _rate(events, people)})
+    out["calibration_bins"] = bins
     return out
+
+
+def _rate(events: int | None, people: int | None) -> float | None:
+    if events is None or not people:
+        return None
+    return round(events / people, 4)
 
 
 def _f(value, digits: int = 3) -> str:
@@ -204,7 +224,9 @@ def markdown(card: dict) -> str:
 
 
 def calibration_svg(bins: list[dict], title: str = "Calibration (validation people)") -> str:
-    """Observed against predicted by tenth of predicted risk, with the diagonal."""
+    """Observed against predicted by tenth of predicted risk, with the diagonal. A tenth whose
+    count was suppressed has no observed rate to plot and is left out."""
+    bins = [b for b in bins if b["observed"] is not None]
     size, pad = 360, 48
     top = max([1e-3] + [max(b["mean_predicted"], b["observed"]) for b in bins]) * 1.05
 
