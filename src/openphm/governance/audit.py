@@ -61,6 +61,25 @@ class AuditEntry:
         canonical = json.dumps(self.body(), sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
+    # The columns every view of the log shows (command line and web alike).
+    COLUMNS = ("#", "time", "user", "role", "action", "outcome", "purpose", "detail")
+
+    def row(self) -> list[str]:
+        """The entry as one row of `COLUMNS`: counts and the reason together as the detail."""
+        detail = ", ".join(f"{k}={v}" for k, v in self.counts.items())
+        if self.reason:
+            detail = f"{detail}; {self.reason}" if detail else self.reason
+        return [
+            str(self.seq),
+            self.time[:19],
+            self.user,
+            self.role,
+            self.action,
+            self.outcome,
+            self.purpose or "",
+            detail,
+        ]
+
     @classmethod
     def from_json(cls, data: dict) -> AuditEntry:
         data = dict(data)

@@ -25,6 +25,7 @@ def show(
     role: RoleOption = None,
 ) -> None:
     """List audit entries: when, who, role, action, outcome, purpose, counts."""
+    from openphm.governance.audit import AuditEntry
     from openphm.governance.roles import current_actor
     from openphm.programme.workspace import Workspace
 
@@ -33,22 +34,10 @@ def show(
     ws.authorise(actor, "audit.show")
     entries = list(ws.audit.entries())
     table = Table(title=f"Audit log: {len(entries)} entries")
-    for column in ("#", "time", "user", "role", "action", "outcome", "purpose", "detail"):
+    for column in AuditEntry.COLUMNS:
         table.add_column(column)
     for entry in entries[-last:] if last else entries:
-        detail = ", ".join(f"{k}={v}" for k, v in entry.counts.items())
-        if entry.reason:
-            detail = f"{detail}; {entry.reason}" if detail else entry.reason
-        table.add_row(
-            str(entry.seq),
-            entry.time[:19],
-            entry.user,
-            entry.role,
-            entry.action,
-            entry.outcome,
-            entry.purpose or "",
-            detail,
-        )
+        table.add_row(*entry.row())
     console.print(table)
     shown = min(last or len(entries), len(entries))
     ws.audit.record(actor, "audit.show", counts={"entries_shown": shown})

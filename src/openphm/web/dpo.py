@@ -90,7 +90,7 @@ def audit(request: Request, ctx: Context = Depends(authorised("audit.show"))):
         "dpo_audit.jinja",
         title="Audit log",
         verification=verification,
-        rows=[_audit_row(e) for e in reversed(entries)],
+        rows=[e.row() for e in reversed(entries)],
     )
 
 
@@ -186,22 +186,6 @@ def certificate_page(request: Request, ctx: Context = Depends(authorised("govern
         problem=problem,
         raw=json.dumps(body, indent=2) if body else "",
     )
-
-
-def _audit_row(entry) -> list:
-    detail = ", ".join(f"{k}={v}" for k, v in entry.counts.items())
-    if entry.reason:
-        detail = f"{detail}; {entry.reason}" if detail else entry.reason
-    return [
-        entry.seq,
-        entry.time[:19],
-        entry.user,
-        entry.role,
-        entry.action,
-        entry.outcome,
-        entry.purpose or "",
-        detail,
-    ]
 
 
 def markdown_to_html(text: str) -> Markup:
