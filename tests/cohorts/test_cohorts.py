@@ -244,6 +244,12 @@ def test_evaluate_states_its_method_and_publishes_controlled_aggregates(region, 
     for column in ("people", "events"):
         assert all(pd.isna(v) or v % 5 == 0 for v in table[column])
     assert "pseudonym" not in table.columns
+    # A rate beside a suppressed count is withheld; the cohort's rates come from the
+    # published counts, so they cannot give a true count back.
+    assert table.loc[table["events"].isna(), "rate_per_1000_years"].isna().all()
+    assert (
+        table["rate_per_1000_years"].dropna().round(1) == table["rate_per_1000_years"].dropna()
+    ).all()
 
 
 def test_a_cohort_with_no_like_for_like_comparison_is_refused_clearly(cohort, region, cli):

@@ -43,6 +43,13 @@ def test_a_failed_sign_in_is_audited_without_the_password(client, web_workspace)
     assert "wrong password here" not in web_workspace.audit.path.read_text()
 
 
+def test_a_password_typed_as_the_user_name_never_reaches_the_audit_log(client, web_workspace):
+    sign_in(client, "hunter2-correct-horse", "")
+    entry = list(web_workspace.audit.entries())[-1]
+    assert (entry.action, entry.user) == ("web.sign_in", "(unknown name)")
+    assert "hunter2-correct-horse" not in web_workspace.audit.path.read_text()
+
+
 def test_pages_need_a_signed_in_user(client):
     assert client.get("/dpo").headers["location"] == "/sign-in"
     assert client.get("/api/status").status_code == 401

@@ -56,7 +56,7 @@ class Evaluation:
     treated: int
     matched: int
     comparison: int
-    cells: pd.DataFrame  # group, period, measure, people, events, rate_per_1000_years
+    cells: pd.DataFrame  # group, period, measure, people, events, years, rate_per_1000_years
     estimates: pd.DataFrame  # measure, did_per_1000_years, lower_95, upper_95
 
 
@@ -162,6 +162,7 @@ def evaluate(con_or_backend, cohort: str, start: dt.date, months: int = 12) -> E
                         "measure": name,
                         "people": len(part),
                         "events": int(events.sum()),
+                        "years": years,
                         "rate_per_1000_years": float(
                             np.average(events, weights=weights) / years * 1000
                         ),
@@ -188,7 +189,20 @@ def report(result: Evaluation, rules) -> tuple[str, pd.DataFrame]:
     cells = result.cells.copy()
     cells["people"] = cells["people"].map(rules.publish)
     cells["events"] = cells["events"].map(rules.publish)
-    hidden = cells["people"].isna()
+    hidden = cells["people"].isna() | cells["events"].isna()
+    # A rate from the true counts would give a suppressed or rounded count straight back
+    # (rate × person-years): the cohort's rate is recomputed from the published counts, and
+    # the comparison group's (weighted by matching, so no count divides out of it) is shown to
+    # one decimal place only.
+    cohort = (cells["group"] == "cohort") & ~hidden
+    cells.loc[cohort, "rate_per_1000_years"] = (
+        cells.loc[cohort, "events"].astype(float)
+        / cells.loc[cohort, "people"].astype(float)
+        / cells.loc[cohort, "years"]
+        * 1000
+    )
+    cells["rate_per_1000_years"] = cells["rate_per_1000_years"].astype(float).round(1)
+    cells = cells.drop(columns="years")
     cells.loc[hidden, "rate_per_1000_years"] = np.nan
     cohort_hidden = rules.publish(result.matched) is None
     estimates = result.estimates.copy()

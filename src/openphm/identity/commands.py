@@ -115,9 +115,12 @@ def _read(path: Path, fields: dict[str, str], id_column: str | None, map_option:
     for field, column in wanted.items():
         if column not in frame.columns:
             option = id_option if field == id_name else map_option
+            # The header is named only if it looks like one: in a file without a header row,
+            # pandas takes the first patient's values as the column names.
+            known = [c for c in frame.columns if c in wanted.values()]
+            listed = ", ".join(frame.columns) if known else f"{len(frame.columns)} columns"
             raise typer.BadParameter(
-                f"{path} has no column '{column}' (for {field}); its columns are: "
-                f"{', '.join(frame.columns)}",
+                f"{path} has no column '{column}' (for {field}); it has: {listed}",
                 param_hint=option,
             )
     chosen = pd.DataFrame({field: frame[column] for field, column in fields.items()})

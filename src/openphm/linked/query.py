@@ -60,7 +60,8 @@ def run_sql(ws: Workspace, sql: str):
             "queries may read only the linked zone; files and other databases are out of reach"
         ) from None
     except duckdb.Error as err:
-        # DuckDB's message describes the query (not data): safe and useful to show.
+        # DuckDB's message can quote a value (a failed cast): shown only to the analyst who
+        # ran the query and can read the zone anyway; never logged or audited.
         raise QueryError(f"the query failed: {str(err).splitlines()[0]}") from None
     finally:
         con.close()

@@ -43,6 +43,11 @@ class Authenticator(ABC):
     @abstractmethod
     def authenticate(self, username: str, password: str) -> User | None: ...
 
+    def is_account(self, username: str) -> bool:
+        """Whether a name is a known account: only then may a failed sign-in's name be
+        audited (a password typed into the name box must not reach the log)."""
+        return False
+
 
 class LocalAccounts(Authenticator):
     """Accounts stored in the workspace: {"users": {name: {role, ods, password_hash}}}."""
@@ -101,6 +106,9 @@ class LocalAccounts(Authenticator):
         if record is None:
             return None
         return User(username, Role(record["role"]), record.get("ods"))
+
+    def is_account(self, username: str) -> bool:
+        return username in self._load()["users"]
 
     def users(self) -> list[User]:
         return [

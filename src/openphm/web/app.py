@@ -3,7 +3,6 @@ sign-out, the pages of each role (analyst, practice, dpo modules) and the JSON A
 
 from __future__ import annotations
 
-import re
 import secrets
 from pathlib import Path
 
@@ -34,7 +33,6 @@ HOME = {
     Role.DATA_PROTECTION_OFFICER: "/dpo",
     Role.PROCESSOR_ENGINEER: "/engineer",
 }
-_SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
 
 
 def create_app(
@@ -131,8 +129,10 @@ def _sign_in_routes(app: FastAPI) -> None:
         ws = open_workspace(request)
         user = request.app.state.authenticator.authenticate(username, password)
         if user is None:
-            # The name as typed (if it could be a name at all), never the password.
-            named = username if _SAFE_NAME.match(username) else "(not a user name)"
+            # The name only if it is an account: a password typed into the name box must not
+            # reach the audit log. Never the password.
+            authenticator = request.app.state.authenticator
+            named = username if authenticator.is_account(username) else "(unknown name)"
             ws.audit.record(
                 Actor(named, "none"),
                 "web.sign_in",
