@@ -113,3 +113,15 @@ def test_the_audit_log_holds_no_patient_data(workspace, inbox, engineer):
     text = (workspace.root / "audit" / "audit.jsonl").read_text()
     for value in ("94347X5919", "Smith", "1950-01-02", "LS1 4AP"):
         assert value not in text
+
+
+def test_a_refused_file_whose_name_could_hold_anything_is_audited_without_that_name(
+    workspace, inbox, engineer
+):
+    path = put(inbox, "admitted-care", "RX1", "Jane_Smith_born_1951-03-02_letter.csv", APC)
+    (outcome,) = ingest(workspace, [path], engineer).outcomes
+    assert outcome.status == REFUSED
+    (entry,) = ingest_entries(workspace)
+    assert entry.outcome == "refused"
+    assert "Jane_Smith" not in workspace.audit.path.read_text()
+    assert entry.reads[0].startswith(str(path.parent))

@@ -37,6 +37,16 @@ class PathNotFound(UserFacingError):
     """A path given to `phm ingest` does not exist."""
 
 
+def loggable(path: Path) -> str:
+    """The path as the audit log may keep it. A name in the extract convention holds only an
+    ODS code, a table and a period; any other name could hold anything a provider typed (even
+    a patient's name), and the log is append-only, so it keeps the folder and a hash."""
+    if _NAME.match(path.name):
+        return str(path)
+    digest = hashlib.sha256(path.name.encode()).hexdigest()[:12]
+    return str(path.parent / f"(file name not in the convention, sha256 {digest})")
+
+
 class Refused(UserFacingError):
     """A file refused whole: nothing of it is loaded. The message names the file."""
 

@@ -25,7 +25,7 @@ from openphm.engine import attach_encrypted, connect
 from openphm.governance.audit import Actor
 from openphm.keystore import KeyName
 from openphm.landing import catalog as cat
-from openphm.landing.files import Extract, Refused, find, fingerprint, identify
+from openphm.landing.files import Extract, Refused, find, fingerprint, identify, loggable
 from openphm.landing.load import Counts, load_extract, prepare
 from openphm.landing.readers import open_extract
 from openphm.programme.workspace import Workspace
@@ -253,12 +253,13 @@ def _record(ws, actor, outcome: FileOutcome, *, catalog=None, batch: str = "") -
             + (f"; replaces {', '.join(replaced)}" if replaced else ""),
         )
     else:
+        where = loggable(outcome.path)
         ws.audit.record(
             actor,
             "landing.ingest",
             outcome="refused" if outcome.status == REFUSED else "ok",
-            reads=(str(outcome.path),),
-            reason=outcome.message,
+            reads=(where,),
+            reason=outcome.message.replace(str(outcome.path), where),
         )
 
 
