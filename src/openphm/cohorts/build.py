@@ -211,3 +211,29 @@ def make_up(built: BuiltCohort, rules) -> dict[str, pd.DataFrame]:
             cells, groups=[column], counts=["people"], totals_over=[column], rules=rules
         ).table
     return out
+
+
+def run_cohort(ws, actor, definition: CohortDefinition) -> tuple[BuiltCohort, dict[str, Path]]:
+    """Build a cohort, keep its members in the linked zone, write one list per practice to
+    the outputs zone and audit it (cohort.build, with its purpose and sizes per practice).
+    The one way a cohort is run, from the command line or the web. The caller authorises."""
+    con = ws.connect_linked()
+    try:
+        built = build_cohort(con, definition)
+        save_members(con, built)
+    finally:
+        con.close()
+    paths = write_lists(ws.zone("outputs"), built)
+    ws.audit.record(
+        actor,
+        "cohort.build",
+        purpose=definition.purpose.value,
+        reads=("linked",),
+        writes=("linked.cohort_members", *(str(p.relative_to(ws.root)) for p in paths.values())),
+        counts={
+            "members": len(built.members),
+            "without_token": built.without_token,
+            **{f"listed_{ods}": n for ods, n in built.per_practice().items()},
+        },
+    )
+    return built, paths

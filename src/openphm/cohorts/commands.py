@@ -35,7 +35,7 @@ def cohort_command(
     risk score, segment and reasons, never a pseudonym or an identifier."""
     from rich.table import Table
 
-    from openphm.cohorts.build import build_cohort, make_up, save_members, write_lists
+    from openphm.cohorts.build import make_up, run_cohort
     from openphm.cohorts.definition import load_definition
     from openphm.disclosure.releases import rules_for
     from openphm.governance.roles import current_actor
@@ -46,26 +46,7 @@ def cohort_command(
     purposes = tuple(p.value for p in ws.config.programme.purposes)
     cohort = load_definition(definition, purposes)
     ws.authorise(actor, "cohort.build", purpose=cohort.purpose.value)
-    con = ws.connect_linked()
-    try:
-        built = build_cohort(con, cohort)
-        save_members(con, built)
-    finally:
-        con.close()
-    paths = write_lists(ws.zone("outputs"), built)
-    per_practice = built.per_practice()
-    ws.audit.record(
-        actor,
-        "cohort.build",
-        purpose=cohort.purpose.value,
-        reads=("linked",),
-        writes=("linked.cohort_members", *(str(p.relative_to(ws.root)) for p in paths.values())),
-        counts={
-            "members": len(built.members),
-            "without_token": built.without_token,
-            **{f"listed_{ods}": n for ods, n in per_practice.items()},
-        },
-    )
+    built, paths = run_cohort(ws, actor, cohort)
     rules = rules_for(ws)
     size = rules.publish(len(built.members)) if len(built.members) else 0
     console.print(

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from openphm.cohorts.build import build_cohort, make_up, save_members, write_lists
+from openphm.cohorts.build import build_cohort, make_up, run_cohort
 from openphm.cohorts.definition import SEGMENT_NAMES, CohortDefinition
 from openphm.console import UserFacingError
 from openphm.disclosure.releases import rules_for
@@ -119,31 +119,11 @@ async def run(request: Request, ctx: Context = Depends(authorised("cohort.build"
     definition, problems = definition_from(form, ctx.ws)
     if definition is None:
         return _form_page(request, ctx, 400, form=form, problems=problems)
-    con = ctx.ws.connect_linked()
     try:
-        built = build_cohort(con, definition)
-        save_members(con, built)
+        built, paths = run_cohort(ctx.ws, ctx.actor, definition)
     except UserFacingError as err:
         return _form_page(request, ctx, 409, form=form, problems=[str(err)])
-    finally:
-        con.close()
-    paths = write_lists(ctx.ws.zone("outputs"), built)
     per_practice = built.per_practice()
-    ctx.ws.audit.record(  # the entry phm cohort writes
-        ctx.actor,
-        "cohort.build",
-        purpose=definition.purpose.value,
-        reads=("linked",),
-        writes=(
-            "linked.cohort_members",
-            *(str(p.relative_to(ctx.ws.root)) for p in paths.values()),
-        ),
-        counts={
-            "members": len(built.members),
-            "without_token": built.without_token,
-            **{f"listed_{ods}": n for ods, n in per_practice.items()},
-        },
-    )
     rules = rules_for(ctx.ws)
     lists = [[ods, _count(rules, per_practice[ods]), path.name] for ods, path in paths.items()]
     return _form_page(
