@@ -61,3 +61,43 @@ def cli():
         return runner.invoke(app, [str(a) for a in args], **kwargs)
 
     return invoke
+
+
+@pytest.fixture(scope="session")
+def land_and_link():
+    """The pipeline up to the linked zone, as the processor would run it on a synthetic
+    region: create the workspace, ingest the extracts, register each practice's public key,
+    link. Returns the workspace. `now` (ISO) holds the programme clock for the whole run."""
+    import contextlib
+    import os
+
+    from openphm.landing.ingest import ingest
+    from openphm.programme.workspace import Workspace
+    from openphm.pseudonymise.link import link
+    from openphm.pseudonymise.practices import register_practice
+
+    @contextlib.contextmanager
+    def clock_at(now: str | None):
+        previous = os.environ.get("PHM_NOW")
+        if now is not None:
+            os.environ["PHM_NOW"] = now
+        try:
+            yield
+        finally:
+            if previous is None:
+                os.environ.pop("PHM_NOW", None)
+            else:
+                os.environ["PHM_NOW"] = previous
+
+    def run(region: Path, workspace: Path, actor: Actor, *, now: str | None = None):
+        with clock_at(now):
+            ws = Workspace.create(workspace, region / "programme.toml", actor)
+            ingest(ws, [region / "extracts"], actor)
+            for practice in ws.config.programme.controllers:
+                key = region / "practices" / practice / "practice.pub"
+                register_practice(ws, actor, practice, key)
+            link(ws, actor)
+        return ws
+
+    run.clock_at = clock_at
+    return run

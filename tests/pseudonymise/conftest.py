@@ -4,7 +4,6 @@ the audit log or the workspace's files can only mean an identifier leaked."""
 
 from __future__ import annotations
 
-import os
 import shutil
 
 import pytest
@@ -18,18 +17,12 @@ def programme_clock(monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def linked_region(tmp_path_factory) -> Linked:
-    from openphm.landing.ingest import ingest
-    from openphm.programme.workspace import Workspace
-    from openphm.pseudonymise.link import link
-    from openphm.pseudonymise.practices import register_practice
+def linked_region(tmp_path_factory, land_and_link) -> Linked:
     from openphm.synth import RegionOptions, generate_region
 
     root = tmp_path_factory.mktemp("linked-region")
     region = root / "region"
-    previous = os.environ.get("PHM_NOW")
-    os.environ["PHM_NOW"] = NOW
-    try:
+    with land_and_link.clock_at(NOW):
         generate_region(region, RegionOptions(people=2000, practices=2, seed=11))
         ref = plant_canaries(region)
         held = root / "held" / "emergency-care" / "RZ1"
@@ -37,15 +30,5 @@ def linked_region(tmp_path_factory) -> Linked:
         [r2] = (region / "extracts" / "emergency-care" / "RZ1").glob("*_r2.csv")
         resubmission = held / r2.name
         shutil.move(r2, resubmission)
-        ws = Workspace.create(root / "ws", region / "programme.toml", ENGINEER)
-        ingest(ws, [region / "extracts"], ENGINEER)
-        for practice in ws.config.programme.controllers:
-            key = region / "practices" / practice / "practice.pub"
-            register_practice(ws, ENGINEER, practice, key)
-        link(ws, ENGINEER)
-    finally:
-        if previous is None:
-            os.environ.pop("PHM_NOW", None)
-        else:
-            os.environ["PHM_NOW"] = previous
+    ws = land_and_link(region, root / "ws", ENGINEER, now=NOW)
     return Linked(region, ws.root, resubmission, ref)

@@ -5,7 +5,6 @@ Marked `spark`; skipped, saying why, only when there is no Java to run Spark on.
 
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,30 +45,14 @@ class LinkedWorkspace:
 
 
 @pytest.fixture(scope="session")
-def linked_workspace(tmp_path_factory) -> LinkedWorkspace:
+def linked_workspace(tmp_path_factory, land_and_link) -> LinkedWorkspace:
     """A workspace whose linked zone the real pipeline built from a 3,000-person region."""
-    from openphm.landing.ingest import ingest
-    from openphm.programme.workspace import Workspace
-    from openphm.pseudonymise.link import link
-    from openphm.pseudonymise.practices import register_practice
     from openphm.synth import RegionOptions, generate_region
 
     root = tmp_path_factory.mktemp("spark-region")
-    previous = os.environ.get("PHM_NOW")
-    os.environ["PHM_NOW"] = NOW
-    try:
+    with land_and_link.clock_at(NOW):
         generate_region(root / "region", RegionOptions(people=PEOPLE, practices=2, seed=5))
-        ws = Workspace.create(root / "ws", root / "region" / "programme.toml", ENGINEER)
-        ingest(ws, [root / "region" / "extracts"], ENGINEER)
-        for practice in ws.config.programme.controllers:
-            key = root / "region" / "practices" / practice / "practice.pub"
-            register_practice(ws, ENGINEER, practice, key)
-        link(ws, ENGINEER)
-    finally:
-        if previous is None:
-            os.environ.pop("PHM_NOW", None)
-        else:
-            os.environ["PHM_NOW"] = previous
+    ws = land_and_link(root / "region", root / "ws", ENGINEER, now=NOW)
     return LinkedWorkspace(ws.root, root / "region")
 
 
