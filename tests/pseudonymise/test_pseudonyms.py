@@ -6,6 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from openphm.pseudonymise import pseudonyms
 from openphm.pseudonymise.pseudonyms import (
     UNMATCHED_PREFIX,
     PseudonymInputError,
@@ -30,11 +31,15 @@ def test_a_linkage_pseudonym_is_the_hmac_sha256_of_the_nhs_number(key, numbers):
     assert linkage_pseudonyms(numbers, key).to_pylist() == [reference(key, n) for n in numbers]
 
 
-def test_row_order_survives_a_multithreaded_run_over_many_batches():
-    numbers = [f"{n:010d}" for n in range(0, 300_000 * 7919, 7919)]
-    got = linkage_pseudonyms(numbers, KEY, threads=2).to_pylist()
-    assert [got[i] for i in (0, 122_880, 299_999)] == [
-        reference(KEY, numbers[i]) for i in (0, 122_880, 299_999)
+def test_row_order_and_nulls_survive_hashing_in_chunks(monkeypatch):
+    monkeypatch.setattr(pseudonyms, "_CHUNK_VALUES", 1_000)  # several chunks
+    numbers = [f"{n:010d}" for n in range(0, 3_500 * 7919, 7919)]
+    numbers[999] = numbers[2_000] = None
+    got = linkage_pseudonyms(numbers, KEY).to_pylist()
+    assert len(got) == 3_500
+    assert got[999] is None and got[2_000] is None
+    assert [got[i] for i in (0, 998, 1_000, 2_001, 3_499)] == [
+        reference(KEY, numbers[i]) for i in (0, 998, 1_000, 2_001, 3_499)
     ]
 
 
@@ -119,3 +124,11 @@ def test_a_recipient_can_tell_an_unmatched_record_from_a_person():
     unmatched = unmatched_pseudonyms(["A1"], source="community", provider="RY6", linkage_key=KEY)
     released = recipient_pseudonyms(unmatched, KEY, "ICB analytics", ICB_SECRET)[0].as_py()
     assert released.startswith(UNMATCHED_PREFIX) and len(released) == 65
+
+
+def test_an_unmatched_pseudonym_is_the_hmac_of_netstrings_under_its_own_derived_key():
+    key = pseudonyms.derive_key(KEY, b"openphm/unmatched-record/v1")
+    message = b"9:community,3:RY6,7:\xc3\xa9-12/3,"  # the record id's length is in bytes
+    expected = "u" + hmac.new(key, message, hashlib.sha256).hexdigest()
+    got = unmatched_pseudonyms(["é-12/3"], source="community", provider="RY6", linkage_key=KEY)
+    assert got.to_pylist() == [expected]
