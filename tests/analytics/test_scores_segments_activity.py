@@ -150,7 +150,7 @@ def test_cost_is_activity_times_the_tariff(built):
 
 def test_the_summary_names_code_lists_it_could_not_find(built):
     summary, *_ = built
-    assert "efi-hearing-impairment" in summary.missing_codelists
+    assert "qof-astres" in summary.missing_codelists
     assert "qof-hyp" not in summary.missing_codelists
 
 
