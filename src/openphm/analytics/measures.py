@@ -21,6 +21,9 @@ COLUMNS = (
     "measure", "statistic", "group_by", "group_value", "numerator", "denominator", "value",
     "lower_95", "upper_95", "multiplier", "method",
 )  # fmt: skip
+# Column types of the table; the numeric ones are made float in every result.
+_TYPES = {c: "string" if c in ("measure", "statistic", "group_by", "group_value", "method")
+          else float for c in COLUMNS}  # fmt: skip
 
 
 def esp2013_weights() -> np.ndarray:
@@ -140,9 +143,13 @@ def compute(person, measures: tuple[Measure, ...], groupings: tuple[str, ...],
                 parts.append(standardised(by_band, m, label, weights))
             if m.inequality and grouping == "imd_decile":
                 parts.append(inequality(rows, m, simulations))
-    out = pd.concat([p for p in parts if len(p)], ignore_index=True)
-    return out.astype({"numerator": float, "denominator": float, "value": float,
-                       "lower_95": float, "upper_95": float, "multiplier": float})  # fmt: skip
+    # An empty population (or no measures) leaves nothing to concatenate, which pandas refuses;
+    # the result is then an empty table of the same columns, typed so that it can be written.
+    kept = [p for p in parts if len(p)]
+    if not kept:
+        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in _TYPES.items()})
+    out = pd.concat(kept, ignore_index=True)
+    return out.astype({c: t for c, t in _TYPES.items() if t is float})
 
 
 def _mean_limits(total, n, squares):
