@@ -6,9 +6,10 @@ them. A definition is a frozen dataclass, checked when it is made, so that a mis
 definition fails at import, not half-way through a build.
 
 Code lists are named, not embedded: `qof-hyp` is the shipped QOF cluster, and a programme can
-add or override any list (including those OpenPHM does not ship, such as the QOF "resolved"
-clusters) with a folder of CSV files; a list that is nowhere to be found is left out and named
-in the build summary, so a gap is visible rather than silent.
+add or override any list (including those OpenPHM does not ship, such as the QOF asthma,
+atrial fibrillation and mental health "resolved" clusters) with a folder of CSV files; a list
+that is nowhere to be found is left out and named in the build summary, so a gap is visible
+rather than silent.
 """
 
 from __future__ import annotations
@@ -97,7 +98,8 @@ class CMSCondition:
 # Multimorbidity Score. CMAJ 2020;192(5):E107-E114. doi:10.1503/cmaj.190757. The 20-condition
 # score, "general outcome" weights (the paper's weights for the combined outcome of death,
 # unplanned admission and primary care consultations). Weights as used in a public OpenSAFELY
-# ehrQL implementation (see docs/analytics.md), which agree with the paper's table.
+# ehrQL implementation (see docs/analytics.md); the paper's table itself was not at hand to
+# check them against.
 CMS_CONDITIONS: tuple[CMSCondition, ...] = (
     CMSCondition("alcohol_problems", 0.65, ("cms-alcohol-problems",)),
     CMSCondition("anxiety_depression", 0.50, ("qof-depr", "cms-anxiety"),
@@ -129,8 +131,9 @@ CMS_CONDITIONS: tuple[CMSCondition, ...] = (
 class Deficit:
     """One of the 36 deficits of the electronic Frailty Index: present when a code from any of
     `gp` lists is recorded on or before the reference date. The first list is the eFI's own
-    (`efi-<deficit>`); further lists are OpenPHM's stand-ins where no published SNOMED CT eFI
-    list is shipped (see docs/analytics.md)."""
+    (`efi-<deficit>`, a SNOMED CT reproduction of the 2016 Read code sets); for the disease
+    deficits the QOF register clusters are added, which hold the SNOMED CT concepts created
+    since that mapping (see docs/analytics.md)."""
 
     name: str
     gp: tuple[str, ...] = ()
