@@ -8,6 +8,7 @@ import stat
 
 import pytest
 
+from openphm.programme.workspace import Workspace
 from openphm.web.accounts import USERS_FILE
 
 from .helpers import PASSWORD, csrf_from, sign_in
@@ -48,6 +49,41 @@ def test_a_password_typed_as_the_user_name_never_reaches_the_audit_log(client, w
     entry = list(web_workspace.audit.entries())[-1]
     assert (entry.action, entry.user) == ("web.sign_in", "(unknown name)")
     assert "hunter2-correct-horse" not in web_workspace.audit.path.read_text()
+
+
+def test_five_wrong_passwords_lock_the_name_even_against_the_right_password(client, app):
+    for _ in range(5):
+        assert sign_in(client, "dora", "wrong password here").status_code == 401
+    locked = sign_in(client, "dora")  # the right password, too late
+    assert locked.status_code == 429 and "Too many failed attempts" in locked.text
+    entry = last_entry(Workspace.open(app.state.root))
+    assert (entry.action, entry.outcome, entry.user) == ("web.sign_in", "refused", "dora")
+    assert sign_in(client, "ana").status_code == 303  # other names are not locked
+    throttle = app.state.throttle
+    now = throttle.clock()
+    throttle.clock = lambda: now + 15 * 60 + 1  # the lock lapses
+    assert sign_in(client, "dora").status_code == 303
+
+
+def test_an_unknown_name_locks_like_an_account_so_locking_reveals_no_names(client):
+    for _ in range(5):
+        sign_in(client, "nobody-here", "wrong password here")
+    assert sign_in(client, "nobody-here", "wrong password here").status_code == 429
+
+
+def test_one_address_trying_many_names_is_locked(client):
+    for i in range(20):
+        assert sign_in(client, f"guess{i}", "Summer2026!!").status_code == 401
+    assert sign_in(client, "dora").status_code == 429
+
+
+def test_a_successful_sign_in_clears_its_name_s_failures(client):
+    for _ in range(4):
+        sign_in(client, "dora", "wrong password here")
+    assert sign_in(client, "dora").status_code == 303
+    for _ in range(4):
+        sign_in(client, "dora", "wrong password here")
+    assert sign_in(client, "dora").status_code == 303
 
 
 def test_pages_need_a_signed_in_user(client):

@@ -24,7 +24,14 @@ from openphm.web.deps import (
     render,
     session_of,
 )
-from openphm.web.security import COOKIE, DEFAULT_IDLE_MINUTES, SessionStore, security_headers
+from openphm.web.security import (
+    COOKIE,
+    DEFAULT_IDLE_MINUTES,
+    LOCK_MINUTES,
+    SessionStore,
+    SignInThrottle,
+    security_headers,
+)
 
 STATIC_PREFIXES = ("/assets/", "/static/")
 HOME = {
@@ -53,6 +60,7 @@ def create_app(
     )
     app.state.root = root
     app.state.sessions = SessionStore(idle_minutes)
+    app.state.throttle = SignInThrottle()
     app.state.authenticator = authenticator or LocalAccounts(root)
     app.mount("/assets", StaticFiles(directory=assets.TARGET, check_dir=False), name="assets")
     app.mount("/static", StaticFiles(directory=assets.STATIC), name="static")
@@ -127,12 +135,30 @@ def _sign_in_routes(app: FastAPI) -> None:
     @app.post("/sign-in", include_in_schema=False, dependencies=[Depends(check_csrf)])
     def sign_in(request: Request, username: str = Form(""), password: str = Form("")):
         ws = open_workspace(request)
-        user = request.app.state.authenticator.authenticate(username, password)
+        throttle: SignInThrottle = request.app.state.throttle
+        address = request.client.host if request.client else "unknown"
+        authenticator = request.app.state.authenticator
+        # The name only if it is an account: a password typed into the name box must not
+        # reach the audit log. Never the password.
+        named = username if authenticator.is_account(username) else "(unknown name)"
+        if throttle.locked(username, address):
+            ws.audit.record(
+                Actor(named, "none"),
+                "web.sign_in",
+                outcome="refused",
+                reason=f"too many failed sign-ins: locked for up to {LOCK_MINUTES} minutes",
+            )
+            return render(
+                request,
+                "sign_in.jinja",
+                429,
+                title="Sign in",
+                locked=LOCK_MINUTES,
+                username=username,
+            )
+        user = authenticator.authenticate(username, password)
         if user is None:
-            # The name only if it is an account: a password typed into the name box must not
-            # reach the audit log. Never the password.
-            authenticator = request.app.state.authenticator
-            named = username if authenticator.is_account(username) else "(unknown name)"
+            throttle.failed(username, address)
             ws.audit.record(
                 Actor(named, "none"),
                 "web.sign_in",
@@ -142,6 +168,7 @@ def _sign_in_routes(app: FastAPI) -> None:
             return render(
                 request, "sign_in.jinja", 401, title="Sign in", error=True, username=username
             )
+        throttle.succeeded(username)
         session = request.app.state.sessions.sign_in(session_of(request), user)
         request.state.session = session
         ws.audit.record(actor_of(user), "web.sign_in")

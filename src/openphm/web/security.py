@@ -20,6 +20,15 @@ from openphm.web.accounts import User
 COOKIE = "phm_session"
 CSRF_FIELD = "csrf_token"
 DEFAULT_IDLE_MINUTES = 30
+# Failed sign-ins before a lock, and how long it lasts: five tries within the lock's length for
+# one user name (the NCSC's advice is a limit of about ten; five with a short lock keeps a
+# guesser to a few hundred tries a day and a user who mistypes barely delayed), and more for
+# one client address, which catches one password tried against many names.
+MAX_FAILURES_PER_NAME = 5
+MAX_FAILURES_PER_ADDRESS = 20
+LOCK_MINUTES = 15
+# Tracked names and addresses kept at most: a flood of made-up names cannot exhaust memory.
+_MAX_TRACKED = 10_000
 
 
 @dataclass
@@ -77,6 +86,60 @@ class SessionStore:
 
     def drop(self, session: Session) -> None:
         self._sessions.pop(session.id, None)
+
+
+class SignInThrottle:
+    """Counts failed sign-ins per user name and per client address; past the limit, that name
+    or address is locked for LOCK_MINUTES from its latest failure, and sign-in is refused
+    without checking the password, so a locked guesser learns nothing. Unknown names are
+    counted like real ones, so locking does not reveal which names are accounts. A successful
+    sign-in clears its name's count. In memory, per process: restarting the service clears it."""
+
+    def __init__(
+        self,
+        *,
+        per_name: int = MAX_FAILURES_PER_NAME,
+        per_address: int = MAX_FAILURES_PER_ADDRESS,
+        lock_minutes: float = LOCK_MINUTES,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.limits = {"name": per_name, "address": per_address}
+        self.lock_seconds = lock_minutes * 60
+        self.clock = clock
+        self._failures: dict[tuple[str, str], list[float]] = {}
+
+    def locked(self, name: str, address: str) -> bool:
+        return any(
+            len(self._recent(key)) >= self.limits[key[0]] for key in self._keys(name, address)
+        )
+
+    def failed(self, name: str, address: str) -> None:
+        if len(self._failures) >= _MAX_TRACKED:
+            self._forget_stale()
+        now = self.clock()
+        for key in self._keys(name, address):
+            self._failures[key] = [*self._recent(key), now]
+
+    def succeeded(self, name: str) -> None:
+        self._failures.pop(("name", _normal(name)), None)
+
+    def _keys(self, name: str, address: str) -> tuple[tuple[str, str], ...]:
+        return ("name", _normal(name)), ("address", address)
+
+    def _recent(self, key: tuple[str, str]) -> list[float]:
+        since = self.clock() - self.lock_seconds
+        return [t for t in self._failures.get(key, ()) if t > since]
+
+    def _forget_stale(self) -> None:
+        for key in list(self._failures):
+            if not self._recent(key):
+                del self._failures[key]
+        while len(self._failures) >= _MAX_TRACKED:  # all live: drop the oldest
+            del self._failures[next(iter(self._failures))]
+
+
+def _normal(name: str) -> str:
+    return name.strip().lower()
 
 
 def csrf_ok(session: Session, submitted: str | None) -> bool:
