@@ -31,7 +31,7 @@ from openphm.analytics.definitions import (
     HOSPITAL_LOOKBACK_YEARS,
     AnalyticsOptions,
 )
-from openphm.analytics.zone import Zone, memtable, months_before
+from openphm.analytics.zone import Zone, date_literal, memtable, months_before
 
 TABLES = (
     "analytics_population",
@@ -146,9 +146,13 @@ def build(
         table = measures.compute(
             person, options.measures, options.groupings, options.sii_simulations
         )
-        table.insert(1, "period_start", window_start)
-        table.insert(2, "period_end", ref)
-        return _write(zone, summary, "measures", memtable(table))
+        # Typed as dates by the literal, so an empty table (no rows to infer from) can be written.
+        dated = memtable(table).mutate(
+            period_start=date_literal(window_start), period_end=date_literal(ref)
+        )
+        return _write(
+            zone, summary, "measures", dated.relocate("period_start", "period_end", after="measure")
+        )
 
     step("measures", measure_step)
     _write(zone, summary, "analytics_runs", memtable(_run_row(summary)))
