@@ -49,6 +49,44 @@ def test_tracing_leaves_a_stranger_unmatched():
     assert trace(pd.DataFrame([stranger]), spine_with(ROBERT)).empty
 
 
+def moved(person: dict, **changes) -> dict:
+    """A record of `person` after a house move to another area (new postcode and address)."""
+    record = {k: v for k, v in person.items() if k != "spine_id"}
+    return {**record, "record_id": "r1", "postcode": "HX7 5AB", "address": "2 MOOR VIEW"} | changes
+
+
+def probability(record: dict, spine: pd.DataFrame) -> float:
+    [p] = trace(pd.DataFrame([record]), spine, threshold=1e-9)["match_probability"]
+    return p
+
+
+def test_a_house_move_counts_once_against_a_match():
+    # The new postcode already weighs the move; the new address that comes with it adds no
+    # further doubt, so it scores as if the address were missing.
+    spine = spine_with(ROBERT)
+    assert probability(moved(ROBERT), spine) == pytest.approx(
+        probability(moved(ROBERT, address=None), spine), rel=1e-12
+    )
+    # At the same postcode, a different address (another household) still counts against.
+    same_postcode = moved(ROBERT, postcode=ROBERT["postcode"])
+    assert probability(same_postcode, spine) < probability(
+        {**same_postcode, "address": ROBERT["address"]}, spine
+    )
+
+
+def test_a_rare_family_name_is_stronger_evidence_than_a_common_one():
+    background = spine_with(ROBERT)
+    common = background["family_name"].value_counts().index[0]  # about 1 in 10 of them
+    rare = {**ROBERT, "spine_id": "RARE", "family_name": "QUILLFEATHER"}
+    usual = {**ROBERT, "spine_id": "USUAL", "family_name": common, "date_of_birth": "1950-01-03"}
+    spine = pd.concat([background, pd.DataFrame([rare, usual])], ignore_index=True)
+    # Traced together, so that both meet the same u probabilities: only the name's own
+    # frequency can set them apart.
+    records = pd.DataFrame([moved(rare, record_id="rare"), moved(usual, record_id="usual")])
+    doubt = 1 - trace(records, spine).set_index("record_id")["match_probability"]
+    assert 0 < doubt["rare"] < doubt["usual"] / 10
+
+
 def test_two_equally_good_candidates_leave_a_record_unmatched():
     scored = pd.DataFrame(
         {

@@ -26,6 +26,10 @@ from openphm.identity import standardise
 
 FIELDS = ("given_name", "family_name", "date_of_birth", "sex", "postcode", "address")
 DEFAULT_THRESHOLD = 0.95
+# Term-frequency adjustments: an exact match on a name is worth more the rarer the name, as
+# counted over the spine and the records. No value counts as rarer than one in 100,000: a name
+# seen once or twice is a count too small to trust (a misspelling can make one).
+TF_MINIMUM_U = 1e-5
 PAIR_COLUMNS = ("record_id", "spine_id", "match_probability")
 _RECORDS, _SPINE = "records", "spine"
 
@@ -40,6 +44,7 @@ class Level:
 
     make: Callable[[], Any]
     m: float
+    term_frequencies: bool = False  # adjust an exact level's weight by how common the value is
 
 
 def trace(
@@ -131,9 +136,12 @@ def comparison_levels() -> dict[str, list[Level]]:
     def jaro_winkler(column: str, at: float) -> Callable[[], Any]:
         return lambda: cll.JaroWinklerLevel(column, at)
 
+    def exact(column: str) -> Callable[[], Any]:
+        return lambda: cll.ExactMatchLevel(column)
+
     return {
         "given_name": [
-            Level(lambda: cll.ExactMatchLevel("given_name"), 0.85),
+            Level(exact("given_name"), 0.85, term_frequencies=True),
             Level(
                 lambda: cll.ExactMatchLevel("given_name_canonical").configure(
                     label_for_charts="Same name once nicknames are resolved"
@@ -144,12 +152,12 @@ def comparison_levels() -> dict[str, list[Level]]:
             Level(jaro_winkler("given_name", 0.80), 0.03),
         ],
         "family_name": [
-            Level(lambda: cll.ExactMatchLevel("family_name"), 0.88),
+            Level(exact("family_name"), 0.88, term_frequencies=True),
             Level(jaro_winkler("family_name", 0.92), 0.05),
             Level(jaro_winkler("family_name", 0.80), 0.03),
         ],
         "date_of_birth": [
-            Level(lambda: cll.ExactMatchLevel("date_of_birth"), 0.92),
+            Level(exact("date_of_birth"), 0.92),
             Level(
                 lambda: cll.CustomLevel(
                     "date_of_birth_l = date_of_birth_swapped_r",
@@ -166,9 +174,9 @@ def comparison_levels() -> dict[str, list[Level]]:
                 0.01,
             ),
         ],
-        "sex": [Level(lambda: cll.ExactMatchLevel("sex"), 0.98)],
+        "sex": [Level(exact("sex"), 0.98)],
         "postcode": [
-            Level(lambda: cll.ExactMatchLevel("postcode"), 0.75),
+            Level(exact("postcode"), 0.75, term_frequencies=True),
             Level(
                 lambda: cll.ExactMatchLevel(
                     _regex("postcode", standardise.POSTCODE_OUTCODE)
@@ -183,11 +191,27 @@ def comparison_levels() -> dict[str, list[Level]]:
             ),
         ],
         "address": [
-            Level(lambda: cll.ExactMatchLevel("address"), 0.6),
+            Level(exact("address"), 0.6),
             Level(jaro_winkler("address", 0.90), 0.15),
             Level(jaro_winkler("address", 0.75), 0.1),
         ],
     }
+
+
+def no_evidence(field: str, fields: Sequence[str]) -> Any:
+    """The level at which a field says nothing either way: missing on either side. The address
+    also says nothing when both postcodes are known and differ: someone who moved has a new
+    postcode and a new address, and the postcode comparison has already weighed the move.
+    Splink adds the comparisons' weights as if independent given a match, so an address
+    disagreement counted as well would charge one house move twice."""
+    import splink.comparison_level_library as cll
+
+    if field == "address" and "postcode" in fields:
+        return cll.CustomLevel(
+            "address_l IS NULL OR address_r IS NULL OR postcode_l <> postcode_r",
+            label_for_charts="Address missing, or the postcodes differ",
+        ).configure(is_null_level=True)
+    return cll.NullLevel(field)
 
 
 def best_matches(scored: pd.DataFrame, threshold: float) -> pd.DataFrame:
@@ -246,12 +270,15 @@ def _settings(fields: Sequence[str], rules: list[Any], n_spine: int) -> Any:
     for field in fields:
         made = []
         for level in levels[field]:
-            made.append(level.make().configure(m_probability=level.m))
+            splink_level = level.make().configure(m_probability=level.m)
+            if level.term_frequencies:
+                splink_level.configure(tf_adjustment_column=field, tf_minimum_u_value=TF_MINIMUM_U)
+            made.append(splink_level)
         rest = max(1e-6, 1.0 - sum(level.m for level in levels[field]))
         comparisons.append(
             cl.CustomComparison(
                 comparison_levels=[
-                    cll.NullLevel(field),
+                    no_evidence(field, fields),
                     *made,
                     cll.ElseLevel().configure(m_probability=rest),
                 ],
