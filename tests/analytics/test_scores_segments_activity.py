@@ -160,6 +160,7 @@ FLAGS = st.fixed_dictionaries({
     "ltc_count": st.integers(0, 8),
     "efi_category": st.sampled_from(["fit", "mild", "moderate", "severe"]),
     "efi_disability": st.booleans(),
+    "pregnant": st.booleans(),
     "emergency_admissions": st.integers(0, 3),
     "ec_attendances": st.integers(0, 3),
 })  # fmt: skip

@@ -45,6 +45,8 @@ CMS_LISTS = {
     "alcohol_problems": ("cms-alcohol-problems", 0.65),
     "irritable_bowel_syndrome": ("cms-irritable-bowel-syndrome", 0.21),
     "connective_tissue_disorder": ("cms-connective-tissue", 0.43),
+    "hearing_loss": ("cms-hearing-loss", 0.09),
+    "anxiety_depression": ("cms-anxiety", 0.50),
 }
 
 

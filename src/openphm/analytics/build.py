@@ -29,6 +29,7 @@ from openphm.analytics.definitions import (
     CMS_CONDITIONS,
     EFI_DEFICITS,
     HOSPITAL_LOOKBACK_YEARS,
+    PREGNANCY_LISTS,
     AnalyticsOptions,
 )
 from openphm.analytics.zone import Zone, date_literal, memtable, months_before
@@ -135,7 +136,8 @@ def build(
             activity.person_activity(zone, pop, ref, window_start, tariff),
         ),
     )
-    frame = _person_frame(zone, pop, flags, person_scores, person_activity, options)
+    pregnant = zone.scratch("pregnant", segments.pregnant(coded_gp, ref))
+    frame = _person_frame(zone, pop, flags, person_scores, person_activity, pregnant, options)
     step(
         "segments",
         lambda: _write(zone, summary, "person_segments", segments.person_segments(frame)),
@@ -172,6 +174,7 @@ def _codelists(options: AnalyticsOptions):
         wanted |= {*c.gp, *c.medication}
     for d in EFI_DEFICITS:
         wanted |= set(d.gp)
+    wanted |= set(PREGNANCY_LISTS)
     found = Codelists(options.codelist_folder).available(sorted(wanted))
     return found, tuple(sorted(wanted - set(found)))
 
@@ -185,7 +188,7 @@ def _hospital(zone: Zone, pop, ref: dt.date, options: AnalyticsOptions):
     return zone.scratch("hospital_scores", memtable(frame))
 
 
-def _person_frame(zone: Zone, pop, flags, person_scores, person_activity, options):
+def _person_frame(zone: Zone, pop, flags, person_scores, person_activity, pregnant, options):
     """One row per person with everything measures and segments read."""
     reg_columns = [f"reg_{r.name}" for r in options.registers]
     s = person_scores.drop("age")
@@ -193,8 +196,9 @@ def _person_frame(zone: Zone, pop, flags, person_scores, person_activity, option
         pop.left_join(flags.drop("ltc_count"), "pseudonym").drop("pseudonym_right")
         .left_join(s, "pseudonym").drop("pseudonym_right")
         .left_join(person_activity.drop("died"), "pseudonym").drop("pseudonym_right")
+        .left_join(pregnant, "pseudonym").drop("pseudonym_right")
     )  # fmt: skip
-    t = t.mutate(**{c: t[c].fill_null(False) for c in reg_columns})
+    t = t.mutate(**{c: t[c].fill_null(False) for c in (*reg_columns, "pregnant")})
     return t.mutate(
         ltc_2plus=t.ltc_count >= 2,
         ltc_4plus=t.ltc_count >= 4,

@@ -221,11 +221,19 @@ SEGMENTS: tuple[Segment, ...] = (
             "limitation, housebound or mobility deficit"),
     Segment("chronic_conditions", "Chronic conditions",
             "on at least one long-term condition register"),
-    Segment("maternal_infant", "Maternal and infant health", "aged under 1"),
+    Segment("maternal_infant", "Maternal and infant health",
+            "aged under 1, or a pregnancy code (qof-preg) recorded in the 9 months up to the "
+            "reference date"),
     Segment("acutely_ill", "Acutely ill but curable",
             "an emergency admission or emergency care attendance in the activity window"),
     Segment("healthy", "Healthy", "none of the above"),
 )  # fmt: skip
+
+# Pregnancy for the maternal segment: a code from these lists recorded in the months up to the
+# reference date (a pregnancy's length). QOF's pregnancy cluster only: no delivery or loss
+# code ends it sooner, so someone whose pregnancy ended in the window still counts.
+PREGNANCY_LISTS: tuple[str, ...] = ("qof-preg",)
+PREGNANCY_MONTHS = 9
 
 # Condition-count segmentation, for comparison: (label, lowest count).
 LTC_GROUPS: tuple[tuple[str, int], ...] = (("0", 0), ("1", 1), ("2-3", 2), ("4+", 4))

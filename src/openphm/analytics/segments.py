@@ -11,10 +11,16 @@ from __future__ import annotations
 
 import ibis
 
-from openphm.analytics.definitions import LTC_GROUPS, SEGMENTS
+from openphm.analytics.definitions import (
+    LTC_GROUPS,
+    PREGNANCY_LISTS,
+    PREGNANCY_MONTHS,
+    SEGMENTS,
+)
+from openphm.analytics.zone import date_literal, months_before
 
 # Each rule takes the person frame (one row per person: age, reg_<register>, ltc_count, efi,
-# efi_disability, emergency_admissions, ec_attendances) and returns a boolean column.
+# efi_disability, pregnant, emergency_admissions, ec_attendances) and returns a boolean column.
 RULES = {
     "end_of_life": lambda p: p.reg_palliative_care,
     "frailty": lambda p: p.reg_dementia | ((p.age >= 65) & (p.efi_category.isin(
@@ -28,12 +34,21 @@ RULES = {
     "stable_serious_disability": lambda p: p.reg_learning_disability
     | ((p.age < 65) & p.efi_disability),
     "chronic_conditions": lambda p: p.ltc_count >= 1,
-    "maternal_infant": lambda p: p.age < 1,
+    "maternal_infant": lambda p: (p.age < 1) | p.pregnant,
     "acutely_ill": lambda p: (p.emergency_admissions >= 1) | (p.ec_attendances >= 1),
     "healthy": lambda p: ibis.literal(True),
 }  # fmt: skip
 
 assert [s.name for s in SEGMENTS] == list(RULES), "every segment needs one rule, in order"
+
+
+def pregnant(gp_coded, reference_date):
+    """(pseudonym, pregnant) for people with a pregnancy code recorded in the PREGNANCY_MONTHS up
+    to the reference date (gp_coded holds only codes on or before it). The record's sex is not
+    read: the code is the evidence, and a pregnant person may be recorded as male."""
+    since = date_literal(months_before(reference_date, PREGNANCY_MONTHS))
+    recent = gp_coded.filter(gp_coded.list.isin(PREGNANCY_LISTS), gp_coded.last_date >= since)
+    return recent.select("pseudonym", pregnant=ibis.literal(True)).distinct()
 
 
 def segment(person):
