@@ -130,6 +130,9 @@ def bench_tracing(n_spine: int, n_records: int) -> None:
     pairs, ours = timed(lambda: trace(people.records, people.spine))
     found = pairs.set_index("record_id")["spine_id"]
     print(f"tracing (OpenPHM)      {ours:6.1f} s  {quality(found, people.truth)}")
+    # The model's own estimate of its wrong links, beside the count above: a check that the
+    # match probabilities mean what they say.
+    print(f"  expected wrong links by the model: {(1 - pairs['match_probability']).sum():.1f}")
     try:
         plain, seconds = timed(lambda: plain_splink(people.records, people.spine))
         print(f"tracing (plain Splink) {seconds:6.1f} s  {quality(plain, people.truth)}")

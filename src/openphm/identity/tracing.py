@@ -26,9 +26,9 @@ from openphm.identity import standardise
 
 FIELDS = ("given_name", "family_name", "date_of_birth", "sex", "postcode", "address")
 DEFAULT_THRESHOLD = 0.95
-# Term-frequency adjustments: an exact match on a name is worth more the rarer the name, as
-# counted over the spine and the records. No value counts as rarer than one in 100,000: a name
-# seen once or twice is a count too small to trust (a misspelling can make one).
+# Term-frequency adjustments: an exact match on a name or postcode is worth more the rarer the
+# value, as counted over the spine and the records. No value counts as rarer than one in
+# 100,000: a count of a few is too small to trust (a misspelling can make one).
 TF_MINIMUM_U = 1e-5
 PAIR_COLUMNS = ("record_id", "spine_id", "match_probability")
 _RECORDS, _SPINE = "records", "spine"
