@@ -14,7 +14,9 @@ from openphm.risk.features import FEATURE_NAMES, LABELS
 THREADS = 2
 PARAMS = {
     "objective": "binary",
-    "learning_rate": 0.05,
+    # 0.1 rather than 0.05: the same validation AUC at 1M people (0.7962 both) with a quarter
+    # of the trees (71 against 266), and every score's explanation (TreeSHAP) costs per tree.
+    "learning_rate": 0.1,
     "num_leaves": 15,
     "min_data_in_leaf": 100,  # no leaf is learnt from a handful of people
     "feature_fraction": 0.8,
