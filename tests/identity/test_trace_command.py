@@ -99,3 +99,30 @@ def test_without_id_columns_rows_are_numbered_from_one(files):
     assert run(*args).exit_code == 0
     pairs = pd.read_csv(folder / "pairs.csv")
     assert pairs["record_id"].between(1, 60).all() and pairs["spine_id"].between(1, 400).all()
+
+
+def test_tracing_a_workspace_s_files_needs_the_engineer_role_is_audited_and_stays_inside(
+    files, workspace, monkeypatch
+):
+    folder, _ = files
+    inbox = workspace.root / "landing" / "trace"
+    inbox.mkdir(parents=True)
+    for name in ("records.csv", "spine.csv"):
+        (inbox / name).write_bytes((folder / name).read_bytes())
+    monkeypatch.delenv("PHM_ROLE", raising=False)
+
+    outside = run(*trace_args(inbox, **{"--out": folder / "escaped.csv"}), "--role", "analyst")
+    assert outside.exit_code == 2 and "may not identity.trace" in plain(outside.output)
+    outside = run(
+        *trace_args(inbox, **{"--out": folder / "escaped.csv"}), "--role", "processor-engineer"
+    )
+    assert outside.exit_code == 2 and "give --out a path inside it" in plain(outside.output)
+    assert not (folder / "escaped.csv").exists()
+
+    inside = run(
+        *trace_args(inbox, **{"--out": inbox / "pairs.csv"}), "--role", "processor-engineer"
+    )
+    assert inside.exit_code == 0, inside.output
+    entries = [e for e in workspace.audit.entries() if e.action == "identity.trace"]
+    assert [e.outcome for e in entries] == ["refused", "refused", "ok"]
+    assert entries[-1].counts["records"] == len(pd.read_csv(inbox / "records.csv"))

@@ -2,6 +2,11 @@
 
 Reads two identifiable CSV files (in the landing zone, or anywhere for a one-off trace); writes
 a CSV of pairs. Prints counts only, never a patient's value.
+
+Files inside a programme's workspace are the programme's data: tracing them needs the
+processor-engineer role, is audited there (counts only), and the pairs must be written inside
+the same workspace, so that retention and close destroy them with everything else. Files
+outside any workspace are a data engineer's own one-off check, and nothing here records them.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from openphm.console import RoleOption
 
 _EXISTING_CSV = {"exists": True, "dir_okay": False, "readable": True}
 
@@ -51,6 +58,7 @@ def trace_command(
         float,
         typer.Option("--threshold", min=0.5, max=0.999999, help="Lowest match probability."),
     ] = 0.95,
+    role: RoleOption = None,
 ) -> None:
     """Trace RECORDS.csv against a spine: write each record's best match above the threshold as
     record_id, spine_id, match_probability. Unmatched records are not written."""
@@ -59,6 +67,7 @@ def trace_command(
     from openphm.identity.tracing import trace
 
     console = Console(stderr=True, highlight=False)
+    programme = _programme_of(records, against, out, role)
     record_fields = parse_field_map(field_map, "--map")
     spine_fields = parse_field_map(against_map, "--against-map") if against_map else record_fields
     with console.status("Reading files…"):
@@ -70,11 +79,52 @@ def trace_command(
         pairs = trace(left, right, threshold=threshold)
     out.parent.mkdir(parents=True, exist_ok=True)
     pairs.to_csv(out, index=False)
+    if programme:
+        ws, actor = programme
+        ws.audit.record(
+            actor,
+            "identity.trace",
+            reads=["landing"],
+            writes=["landing"],
+            counts={"records": len(left), "spine": len(right), "matched": len(pairs)},
+        )
     console.print(
         f"Traced {len(left):,} records against {len(right):,} people: "
         f"[bold]{len(pairs):,} matched[/bold], {len(left) - len(pairs):,} left unmatched "
         f"(threshold {threshold}). Pairs written to {out}."
     )
+
+
+def _programme_of(records: Path, against: Path, out: Path, role: str | None):
+    """(workspace, actor) when either input lies inside a programme's workspace, after the
+    role is authorised and the output is checked to stay inside it; else None."""
+    from openphm.governance.roles import Refused, current_actor
+    from openphm.programme.workspace import Workspace
+
+    roots = {root for path in (records, against) if (root := _workspace_root(path))}
+    if not roots:
+        return None
+    if len(roots) > 1:
+        raise typer.BadParameter("the records and the spine are in two different workspaces")
+    root = roots.pop()
+    ws = Workspace.open(root)
+    actor = current_actor(role)
+    ws.authorise(actor, "identity.trace")
+    if _workspace_root(out) != root:
+        reason = (
+            f"the pairs trace the programme's data, so they stay in its workspace ({root}), "
+            "where retention and close destroy them; give --out a path inside it"
+        )
+        ws.audit.record(actor, "identity.trace", outcome="refused", reason=reason)
+        raise Refused(reason)
+    return ws, actor
+
+
+def _workspace_root(path: Path) -> Path | None:
+    for folder in Path(path).absolute().parents:
+        if (folder / "workspace.json").is_file():
+            return folder
+    return None
 
 
 def parse_field_map(text: str, option: str) -> dict[str, str]:
