@@ -47,7 +47,11 @@ def _report(results, people: int) -> None:
     total = sum(r.seconds for r in pipeline)
     table = Table(title=f"phm bench: {people:,} people (one run)")
     for column in ("stage", "seconds", "share of pipeline", "peak memory MB", "counts"):
-        table.add_column(column, justify="right" if column != "counts" else "left")
+        table.add_column(
+            column,
+            justify="right" if column != "counts" else "left",
+            overflow="fold",  # every count whole, never cut short with an ellipsis
+        )
     for r in results:
         share = f"{r.seconds / total:.0%}" if r in pipeline and total else ""
         counts = ", ".join(f"{k}={v:,}" for k, v in r.counts.items())

@@ -6,6 +6,7 @@ workspace; writes zone 3. Returns counts only.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from openphm.governance.audit import Actor
@@ -22,7 +23,16 @@ def link_stage(region: Path, workspace: Path) -> dict[str, int]:
         key = Path(region) / "practices" / practice / "practice.pub"
         if practice not in registered and key.is_file():
             register_practice(ws, actor, practice, key)
-    result = link(ws, actor)
+    # Seconds per step of `phm link` (whole seconds, as counts): where the stage's time goes.
+    started: dict[str, float] = {}
+    result = link(
+        ws, actor, progress=lambda step, *_: started.setdefault(step, time.perf_counter())
+    )
+    ends = [*list(started.values())[1:], time.perf_counter()]
+    steps = {
+        f"{step.split()[0]}_s": round(end - start)
+        for (step, start), end in zip(started.items(), ends, strict=True)
+    }
     return {
         "people": result.people,
         "submissions": result.submissions_linked,
@@ -30,4 +40,5 @@ def link_stage(region: Path, workspace: Path) -> dict[str, int]:
         "records_to_trace": result.records_to_trace,
         "traced": result.traced,
         "tokens_sealed": result.tokens_sealed,
+        **steps,
     }
