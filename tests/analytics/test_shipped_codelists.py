@@ -134,10 +134,20 @@ def test_a_code_from_each_new_cms_list_scores_its_weight(built, condition):
     assert scores.loc[f"cms_{condition}", "cms"] == pytest.approx(CMS_LISTS[condition][1])
 
 
+# The CMS prescription lists (dm+d), copied from opensafely/polypharmacy-deprescribing-dementia
+# (terms omitted for the two large ones): code counts as published.
+DMD_LISTS = {
+    "cms-laxatives-dmd": None,
+    "cms-anxiolytics-antidepressants-dmd": 2437,
+    "cms-analgesics-dmd": 6269,
+    "cms-antiepileptics-dmd": 2899,
+}
+
+
 def test_the_lists_filled_here_are_no_longer_reported_missing(built):
     summary, _, _ = built
     shipped = set(EFI_LISTS.values()) | {r for _, r in RESOLVED.values()}
-    shipped |= {name for name, _ in CMS_LISTS.values()}
+    shipped |= {name for name, _ in CMS_LISTS.values()} | set(DMD_LISTS)
     assert not shipped & set(summary.missing_codelists)
 
 
@@ -146,3 +156,31 @@ def test_the_ckd_deficit_leaves_out_the_bare_diabetes_code():
     # (73211009) as well; shipped, it would give every diabetic a kidney deficit.
     assert "73211009" not in codes("efi-ckd")
     assert "73211009" in codes("efi-diabetes")
+
+
+_D = [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 2, 3, 4, 0, 6, 7, 8, 9, 5],
+      [2, 3, 4, 0, 1, 7, 8, 9, 5, 6], [3, 4, 0, 1, 2, 8, 9, 5, 6, 7],
+      [4, 0, 1, 2, 3, 9, 5, 6, 7, 8], [5, 9, 8, 7, 6, 0, 4, 3, 2, 1],
+      [6, 5, 9, 8, 7, 1, 0, 4, 3, 2], [7, 6, 5, 9, 8, 2, 1, 0, 4, 3],
+      [8, 7, 6, 5, 9, 3, 2, 1, 0, 4], [9, 8, 7, 6, 5, 4, 3, 2, 1, 0]]  # fmt: skip
+_P = [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [1, 5, 7, 6, 2, 8, 3, 0, 9, 4],
+      [5, 8, 0, 3, 7, 9, 6, 1, 4, 2], [8, 9, 1, 6, 0, 4, 3, 5, 2, 7],
+      [9, 4, 5, 3, 1, 2, 6, 8, 7, 0], [4, 2, 8, 6, 5, 7, 3, 9, 0, 1],
+      [2, 7, 9, 3, 8, 0, 6, 4, 1, 5], [7, 0, 4, 6, 9, 1, 3, 2, 5, 8]]  # fmt: skip
+
+
+def verhoeff_ok(code: str) -> bool:
+    """The SNOMED CT identifier check digit, which dm+d identifiers share."""
+    c = 0
+    for i, digit in enumerate(reversed(code)):
+        c = _D[c][_P[i % 8][int(digit)]]
+    return c == 0
+
+
+@pytest.mark.parametrize("name", sorted(DMD_LISTS))
+def test_each_dmd_list_is_whole_digit_codes_with_valid_check_digits(name):
+    listed = list(reference.codelist(name).code)
+    assert listed and all(c.isdigit() and 6 <= len(c) <= 18 and verhoeff_ok(c) for c in listed)
+    assert len(set(listed)) == len(listed)
+    if DMD_LISTS[name] is not None:
+        assert len(listed) == DMD_LISTS[name]

@@ -83,8 +83,10 @@ class CMSCondition:
     """One of the 20 conditions of the Cambridge Multimorbidity Score.
 
     Present when a code from `gp` lists is recorded on or before the reference date (within
-    `lookback_years` when set), or when a drug from `medication` lists (dm+d) is issued at least
-    `min_issues` times in the 12 months before it."""
+    `lookback_years` when set), or when drugs from one of the `medication` lists (dm+d) are
+    issued at least `min_issues` times in the 12 months before it. `medication_unless` pairs a
+    medication list with GP lists: that list counts only for people with no code from them
+    recorded on or before the reference date (and not at all when they are not shipped)."""
 
     name: str
     weight: float
@@ -92,6 +94,7 @@ class CMSCondition:
     lookback_years: int | None = None
     medication: tuple[str, ...] = ()
     min_issues: int = 4
+    medication_unless: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 # Payne RA, Mendonca SC, Elliott MN, et al. Development and validation of the Cambridge
@@ -121,7 +124,10 @@ CMS_CONDITIONS: tuple[CMSCondition, ...] = (
     CMSCondition("asthma", 0.19, ("qof-ast",)),
     CMSCondition("hypertension", 0.08, ("qof-hyp",)),
     CMSCondition("constipation", 1.12, medication=("cms-laxatives-dmd",)),
-    CMSCondition("painful_condition", 0.92, medication=("cms-analgesics-dmd",)),
+    # Payne: anti-epileptics count towards a painful condition only without an epilepsy code.
+    CMSCondition("painful_condition", 0.92,
+                 medication=("cms-analgesics-dmd", "cms-antiepileptics-dmd"),
+                 medication_unless=(("cms-antiepileptics-dmd", ("qof-epil",)),)),
 )  # fmt: skip
 
 # ----- electronic Frailty Index -----------------------------------------------------------

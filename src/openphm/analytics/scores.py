@@ -57,12 +57,14 @@ def efi_category(score):
 def cms(gp_coded, med_issues, reference_date: dt.date, available: set[str]):
     """(pseudonym, cms, cms_conditions): the Cambridge Multimorbidity Score, the sum of the
     weights of the conditions present, for people with at least one."""
-    code_rows, med_rows = [], []
+    code_rows, med_rows, unless_rows = [], [], []
     for c in CMS_CONDITIONS:
         since = years_before(reference_date, c.lookback_years) if c.lookback_years else None
         code_rows += [(c.name, name, since, c.weight) for name in c.gp if name in available]
-        med_rows += [(c.name, name, c.min_issues, c.weight)
-                     for name in c.medication if name in available]  # fmt: skip
+        unless = dict(c.medication_unless)
+        med_rows += [(c.name, name, c.min_issues, c.weight) for name in c.medication
+                     if name in available and set(unless.get(name, ())) <= available]  # fmt: skip
+        unless_rows += [(c.name, name, gp) for name, gps in unless.items() for gp in gps]
     codes = pd.DataFrame(code_rows, columns=["condition", "list", "since", "weight"])
     codes["since"] = pd.to_datetime(codes["since"].fillna(dt.date(1, 1, 1))).dt.date
     code_map = memtable(codes)
@@ -73,10 +75,14 @@ def cms(gp_coded, med_issues, reference_date: dt.date, available: set[str]):
     if med_rows:
         med_map = memtable(pd.DataFrame(med_rows, columns=["condition", "list", "min", "weight"]))
         m = med_issues.join(med_map, "list")
-        present = present.union(
-            m.filter(m.issues >= m["min"]).select("pseudonym", "condition", "weight"),
-            distinct=False,
-        )
+        m = m.filter(m.issues >= m["min"])
+        if unless_rows:
+            frame = pd.DataFrame(unless_rows, columns=["condition", "list", "unless"])
+            unless_map = memtable(frame)
+            coded = gp_coded.select("pseudonym", unless=gp_coded.list)
+            barred = coded.join(unless_map, "unless").select("pseudonym", "condition", "list")
+            m = m.anti_join(barred, ["pseudonym", "condition", "list"])
+        present = present.union(m.select("pseudonym", "condition", "weight"), distinct=False)
     present = present.distinct()
     return present.group_by("pseudonym").agg(
         cms=present.weight.sum().round(2).cast("float64"),
