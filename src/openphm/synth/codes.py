@@ -15,7 +15,9 @@ FRAILTY = ("", "925791000000100", "925831000000107", "925861000000102")  # mild.
 TYPE1_DISSENT = "827241000000103"
 DISSENT_WITHDRAWN = "827261000000104"
 
-# A repeat medicine per condition (dm+d VMP id, name, quantity per 56-day issue).
+# A repeat medicine per condition (dm+d VMP id, name, quantity per 56-day issue). The current
+# VMP ids, as in the shipped CMS prescription lists (sertraline, levetiracetam and morphine
+# were re-identified in dm+d; their old ids 321958007, 407810007 and 322492003 match no list).
 MEDICINES = {
     "hypertension": ("319773006", "Amlodipine 5mg tablets", "56"),
     "diabetes": ("325278007", "Metformin 500mg tablets", "112"),
@@ -25,15 +27,15 @@ MEDICINES = {
     "heart_failure": ("318590006", "Bisoprolol 2.5mg tablets", "56"),
     "ckd": ("318274004", "Ramipril 5mg capsules", "56"),
     "dementia": ("322016008", "Donepezil 10mg tablets", "56"),
-    "depression": ("321958007", "Sertraline 50mg tablets", "56"),
+    "depression": ("39704111000001102", "Sertraline 50mg tablets", "56"),
     "smi": ("321555004", "Olanzapine 10mg tablets", "56"),
     "chd": ("320000009", "Atorvastatin 20mg tablets", "56"),
     "stroke_tia": ("317935006", "Clopidogrel 75mg tablets", "56"),
-    "epilepsy": ("407810007", "Levetiracetam 500mg tablets", "112"),
+    "epilepsy": ("42131311000001108", "Levetiracetam 500mg tablets", "112"),
     "osteoporosis": ("8143711000001101", "Alendronic acid 70mg tablets", "8"),
     "rheumatoid_arthritis": ("327166005", "Methotrexate 2.5mg tablets", "32"),
     "pad": ("317935006", "Clopidogrel 75mg tablets", "56"),
-    "palliative_care": ("322492003", "Morphine sulfate 10mg/5ml oral solution", "300"),
+    "palliative_care": ("36128311000001101", "Morphine sulfate 10mg/5ml oral solution", "300"),
 }
 
 # One ICD-10 code per condition for secondary diagnoses; primary diagnoses draw from the shared
