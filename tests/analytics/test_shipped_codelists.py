@@ -100,6 +100,9 @@ def built():
     rows += [(p, e) for r in RESOLVED for p, e, _ in resolved_people(r)]
     every = [event("every_deficit", e["snomed_code"]) for _, (e,) in rows[: len(EFI_LISTS)]]
     rows.append(("every_deficit", every))
+    # A CKD stage 1-2 code alone: not on the CKD register, and no kidney deficit either.
+    stage2 = only_code("qof-ckd1and2", {"qof-ckd", "efi-ckd"})
+    rows.append(("ckd_stage2_only", [event("ckd_stage2_only", stage2)]))
     con = linked_zone(**population(*[person(p, age=70) for p, _ in rows]),
                       gp_events=[e for _, events in rows for e in events])  # fmt: skip
     summary = analytics.build(con, REFERENCE, analytics.AnalyticsOptions(
@@ -149,6 +152,12 @@ def test_the_lists_filled_here_are_no_longer_reported_missing(built):
     shipped = set(EFI_LISTS.values()) | {r for _, r in RESOLVED.values()}
     shipped |= {name for name, _ in CMS_LISTS.values()} | set(DMD_LISTS)
     assert not shipped & set(summary.missing_codelists)
+
+
+def test_a_ckd_stage_1_or_2_code_alone_is_no_kidney_deficit(built):
+    _, scores, registers = built
+    assert scores.loc["ckd_stage2_only", "efi_deficits"] == 0
+    assert ("ckd_stage2_only", "ckd") not in registers
 
 
 def test_the_ckd_deficit_leaves_out_the_bare_diabetes_code():

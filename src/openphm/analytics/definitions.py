@@ -153,7 +153,7 @@ EFI_DEFICITS: tuple[Deficit, ...] = (
     Deficit("arthritis", ("efi-arthritis", "qof-rarth")),
     Deficit("atrial_fibrillation", ("efi-atrial-fibrillation", "qof-afib")),
     Deficit("cerebrovascular_disease", ("efi-stroke-tia", "qof-strk")),
-    Deficit("chronic_kidney_disease", ("efi-ckd", "qof-ckd", "qof-ckd1and2")),
+    Deficit("chronic_kidney_disease", ("efi-ckd", "qof-ckd")),
     Deficit("diabetes", ("efi-diabetes", "qof-dm")),
     Deficit("dizziness", ("efi-dizziness",)),
     Deficit("dyspnoea", ("efi-dyspnoea",)),
