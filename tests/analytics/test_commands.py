@@ -34,3 +34,13 @@ def test_analyse_then_measures_prints_aggregates_and_audits_counts(cli, workspac
 def test_a_practice_may_not_run_analytics(cli, workspace):
     result = cli(["analyse", workspace.root, "--role", "practice"])
     assert result.exit_code == 2
+
+
+def test_an_unknown_engine_is_named_and_nothing_is_built(cli, workspace):
+    result = cli(["analyse", workspace.root, "--engine", "postgres", "--role", "analyst"])
+    assert result.exit_code == 2
+    assert "'postgres' is not an engine; choose one of duckdb, spark" in result.output
+    con = workspace.connect_linked(read_only=True)
+    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    con.close()
+    assert "measures" not in tables

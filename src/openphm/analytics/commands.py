@@ -60,6 +60,14 @@ def analyse_command(
             help="CSV of unit costs (activity,unit_cost_gbp) instead of the default.",
         ),
     ] = None,
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            "--engine",
+            help="duckdb or spark (default: the programme's [engine] kind). On spark the zone "
+            "is copied to encrypted Parquet, built there, and the tables brought back.",
+        ),
+    ] = None,
     role: RoleOption = None,
 ) -> None:
     """Build registers, scores, segments, activity and measures for a reference date into the
@@ -68,8 +76,9 @@ def analyse_command(
     from rich.table import Table
 
     from openphm import clock
-    from openphm.analytics.build import TABLES, build
+    from openphm.analytics.build import TABLES
     from openphm.analytics.definitions import AnalyticsOptions
+    from openphm.engine import check_engine
     from openphm.governance.roles import current_actor
     from openphm.programme.workspace import Workspace
 
@@ -83,19 +92,18 @@ def analyse_command(
         codelist_folder=str(codelists) if codelists else None,
         tariff_path=str(tariff) if tariff else None,
     )
-    con = ws.connect_linked()
+    kind = check_engine(engine or ws.config.engine.kind.value)
     try:
         with console.status("Building analytics…") as status:
-            summary = build(con, day, options, progress=lambda s: status.update(f"{s}…"))
+            summary = build_on_engine(ws, kind, day, options, status.update)
     except Exception:
         ws.audit.record(actor, action, outcome="failed", reads=("linked",),
-                        reason="analytics build failed")  # fmt: skip
+                        reason=f"analytics build failed on {kind}")  # fmt: skip
         raise
-    finally:
-        con.close()
     ws.audit.record(
         actor, action, reads=("linked",), writes=tuple(f"linked.{t}" for t in TABLES),
         counts={**summary.rows, "missing_codelists": len(summary.missing_codelists)},
+        reason=f"engine {kind}",
     )  # fmt: skip
     table = Table(title=f"Analytics as at {day} (window from {summary.window_start})")
     table.add_column("step")
@@ -113,6 +121,37 @@ def analyse_command(
             f"{', '.join(summary.missing_codelists)}",
             soft_wrap=True,
         )
+
+
+def build_on_engine(ws, kind: str, day: dt.date, options, say=lambda text: None):
+    """Build the analytics into the linked zone on `kind`. The zone of record is the DuckDB
+    file, which the other stages read; on Spark the zone is exported to encrypted Parquet
+    under the same data key, built there, the analytics tables are copied back into the file,
+    and the Parquet copy is deleted (a copy left behind would keep rows that a later objection
+    removes from the file)."""
+    from openphm.analytics.build import TABLES, build
+    from openphm.engine import discard_parquet, export_linked, import_linked, open_linked
+    from openphm.keystore import KeyName
+
+    progress = lambda step: say(f"{step}…")  # noqa: E731
+    if kind == "duckdb":
+        con = ws.connect_linked()
+        try:
+            return build(con, day, options, progress=progress)
+        finally:
+            con.close()
+    folder, key = ws.zone("linked"), ws.keystore.get(KeyName.LINKED_DATA)
+    try:
+        say("Copying the linked zone to encrypted Parquet for Spark…")
+        export_linked(folder, KeyName.LINKED_DATA, key)
+        with open_linked(kind, folder, KeyName.LINKED_DATA, key,
+                         spark_master=ws.config.engine.spark_master) as zone:  # fmt: skip
+            summary = build(zone.backend, day, options, progress=progress)
+        say("Bringing the analytics tables back into the zone…")
+        import_linked(folder, KeyName.LINKED_DATA, key, TABLES)
+    finally:
+        discard_parquet(folder)
+    return summary
 
 
 def measures_command(

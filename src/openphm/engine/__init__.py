@@ -21,7 +21,9 @@ from openphm.engine.zones import (
     EngineUnsupported,
     OpenZone,
     check_engine,
+    discard_parquet,
     export_linked,
+    import_linked,
     open_linked,
 )
 
@@ -33,7 +35,9 @@ __all__ = [
     "attach_encrypted",
     "check_engine",
     "connect",
+    "discard_parquet",
     "export_linked",
     "ibis_backend",
+    "import_linked",
     "open_linked",
 ]

@@ -14,7 +14,8 @@ zone built by the DuckDB-only stages (landing, linkage) reaches Spark today.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import shutil
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,3 +103,33 @@ def export_linked(folder: Path, key_name: str, key: bytes) -> dict[str, int]:
         return export_duckdb_zone(con, "linked", folder / PARQUET, {key_name: key}, key_name)
     finally:
         con.close()
+
+
+def import_linked(folder: Path, key_name: str, key: bytes, tables: Iterable[str]) -> dict[str, int]:
+    """Copy `tables`, as an engine wrote them into the zone's Parquet copy, into the zone's
+    DuckDB file (replacing what was there): the way results computed on Spark reach the stages
+    that read the DuckDB file (risk, cohorts, releases, the web service). Table name → rows."""
+    from openphm.engine.parquet import read_table
+
+    folder = Path(folder)
+    con = connect(temp_directory=folder / ".spill")
+    rows: dict[str, int] = {}
+    try:
+        attach_encrypted(con, folder / LINKED_DB, "linked", key)
+        con.execute("BEGIN")
+        for name in tables:
+            arrow = read_table(folder / PARQUET / name, {key_name: key})
+            con.register("imported", arrow)
+            con.execute(f'CREATE OR REPLACE TABLE linked."{name}" AS SELECT * FROM imported')
+            con.unregister("imported")
+            rows[name] = arrow.num_rows
+        con.execute("COMMIT")
+    finally:
+        con.close()
+    return rows
+
+
+def discard_parquet(folder: Path) -> None:
+    """Delete the zone's Parquet copy. It is a working copy: the DuckDB file stays the zone of
+    record, and a copy left behind would keep rows a later objection removes from the file."""
+    shutil.rmtree(Path(folder) / PARQUET, ignore_errors=True)
