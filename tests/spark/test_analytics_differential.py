@@ -8,11 +8,11 @@ import datetime as dt
 import shutil
 import time
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from openphm.engine import export_linked, open_linked
+from openphm.engine.compare import comparable, differences
 from openphm.keystore import KeyName
 
 pytestmark = pytest.mark.slow  # about 2 minutes: the Spark build alone is ~85 s on 2 cores
@@ -54,42 +54,14 @@ def built(linked_workspace, spark_session, tmp_path_factory):
 
 
 def _frame(backend, name: str) -> pd.DataFrame:
-    frame = backend.table(name, database=("linked", "main")).to_pandas()
-    for column in frame.columns:
-        values = frame[column]
-        if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
-            frame[column] = values.astype("float64")
-        else:  # dates, strings: compared as text, so date types of either engine agree
-            frame[column] = values.map(
-                lambda v: (
-                    None
-                    if _missing(v)
-                    else str(v)[:10]
-                    if isinstance(v, dt.date | pd.Timestamp)
-                    else str(v)
-                )
-            )
-    text = [c for c in frame.columns if frame[c].dtype == object]
-    return frame.sort_values(text + [c for c in frame.columns if c not in text],
-                             ignore_index=True)  # fmt: skip
-
-
-def _missing(value) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT
+    return comparable(backend.table(name, database=("linked", "main")).to_pandas())
 
 
 @pytest.mark.parametrize("table", COMPARED)
 def test_duckdb_and_spark_build_the_same_table(built, table):
     ours, theirs = built["duckdb"][table], built["spark"][table]
-    assert list(ours.columns) == list(theirs.columns)
-    assert len(ours) == len(theirs) and len(ours) > 0
-    for column in ours.columns:
-        a, b = ours[column], theirs[column]
-        if a.dtype == "float64":
-            np.testing.assert_allclose(b.to_numpy(), a.to_numpy(), rtol=1e-9, atol=0,
-                                       equal_nan=True, err_msg=f"{table}.{column}")  # fmt: skip
-        else:
-            assert a.tolist() == b.tolist(), f"{table}.{column} differs"
+    assert len(ours) > 0
+    assert differences(ours, theirs) == []
 
 
 def test_the_timings_are_reported(built, record_property):

@@ -64,8 +64,20 @@ def person_activity(zone: Zone, population, reference_date: dt.date, window_star
     """One row per person in the population: a count per ACTIVITY_COLUMNS entry and cost."""
     start, end = date_literal(window_start), date_literal(reference_date)
     apc = zone.table("apc_spells")
+    # One order on every engine, or DuckDB and Spark count differently (they did, at 100k
+    # people): spells admitted and discharged on the same days (one stay recorded twice, say
+    # as elective and as emergency) put the emergency one first, so it is compared with the
+    # discharge before the stay, not with its own twin; a missing discharge date (still in
+    # hospital) last. Spells alike in all three give the same count in either order.
     previous = apc.discharge_date.lag().over(
-        ibis.window(group_by="pseudonym", order_by=[apc.admission_date, apc.discharge_date])
+        ibis.window(
+            group_by="pseudonym",
+            order_by=[
+                ibis.asc(apc.admission_date, nulls_first=False),
+                ibis.asc(apc.discharge_date, nulls_first=False),
+                ibis.desc(apc.emergency, nulls_first=False),
+            ],
+        )
     )
     ordered = apc.mutate(previous_discharge=previous)
     readmitted = (
