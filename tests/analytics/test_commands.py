@@ -44,3 +44,28 @@ def test_an_unknown_engine_is_named_and_nothing_is_built(cli, workspace):
     tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
     con.close()
     assert "measures" not in tables
+
+
+def test_an_objection_applied_while_spark_builds_is_not_undone_by_the_copy_back(cli, workspace):
+    from openphm.analytics.commands import _objections
+    from openphm.engine import export_linked, import_linked
+    from openphm.keystore import KeyName
+
+    con = workspace.connect_linked()
+    fill(con, **population(*[person(f"p{i}", age=70) for i in range(3)]))
+    con.close()
+    built = cli(["analyse", workspace.root, "--reference-date", REFERENCE.isoformat(),
+                 "--role", "analyst"])  # fmt: skip
+    assert built.exit_code == 0, built.output
+    folder, key = workspace.zone("linked"), workspace.keystore.get(KeyName.LINKED_DATA)
+    export_linked(folder, KeyName.LINKED_DATA, key)  # the copy Spark would build from
+    con = workspace.connect_linked()  # meanwhile, phm link applies an objection from p1
+    con.execute("CREATE TABLE linked._objectors (pseudonym VARCHAR, person VARCHAR)")
+    con.execute("INSERT INTO linked._objectors VALUES ('p1', 'p1')")
+    con.execute("DELETE FROM linked.person_scores WHERE pseudonym = 'p1'")
+    con.close()
+    import_linked(folder, KeyName.LINKED_DATA, key, ["person_scores"], before_commit=_objections)
+    con = workspace.connect_linked(read_only=True)
+    left = {r[0] for r in con.execute("SELECT pseudonym FROM linked.person_scores").fetchall()}
+    con.close()
+    assert left == {"p0", "p2"}

@@ -148,10 +148,28 @@ def build_on_engine(ws, kind: str, day: dt.date, options, say=lambda text: None)
                          spark_master=ws.config.engine.spark_master) as zone:  # fmt: skip
             summary = build(zone.backend, day, options, progress=progress)
         say("Bringing the analytics tables back into the zone…")
-        import_linked(folder, KeyName.LINKED_DATA, key, TABLES)
+        import_linked(folder, KeyName.LINKED_DATA, key, TABLES, before_commit=_objections)
     finally:
         discard_parquet(folder)
     return summary
+
+
+def _objections(con) -> None:
+    """The objections hook on the tables brought back from Spark: an objection `phm link`
+    applied to the zone file while Spark was building must not come back with them."""
+    from openphm.analytics.build import TABLES
+    from openphm.identity.objections import apply_objections
+    from openphm.pseudonymise.link import OBJECTORS
+
+    present = {
+        name
+        for (name,) in con.execute(
+            "SELECT table_name FROM duckdb_columns() WHERE database_name = 'linked' "
+            "AND column_name = 'pseudonym'"
+        ).fetchall()
+    }
+    if OBJECTORS.removeprefix("linked.") in present:
+        apply_objections(con, OBJECTORS, {f"linked.{t}": None for t in TABLES if t in present})
 
 
 def measures_command(

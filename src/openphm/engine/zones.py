@@ -105,10 +105,19 @@ def export_linked(folder: Path, key_name: str, key: bytes) -> dict[str, int]:
         con.close()
 
 
-def import_linked(folder: Path, key_name: str, key: bytes, tables: Iterable[str]) -> dict[str, int]:
+def import_linked(
+    folder: Path,
+    key_name: str,
+    key: bytes,
+    tables: Iterable[str],
+    before_commit: Callable[[object], None] | None = None,
+) -> dict[str, int]:
     """Copy `tables`, as an engine wrote them into the zone's Parquet copy, into the zone's
     DuckDB file (replacing what was there): the way results computed on Spark reach the stages
-    that read the DuckDB file (risk, cohorts, releases, the web service). Table name → rows."""
+    that read the DuckDB file (risk, cohorts, releases, the web service). `before_commit(con)`
+    runs in the same transaction, after the copy (the caller's objections hook: the copy was
+    taken before, and an objection applied to the file since must not be undone by it).
+    Table name → rows."""
     from openphm.engine.parquet import read_table
 
     folder = Path(folder)
@@ -120,9 +129,12 @@ def import_linked(folder: Path, key_name: str, key: bytes, tables: Iterable[str]
         for name in tables:
             arrow = read_table(folder / PARQUET / name, {key_name: key})
             con.register("imported", arrow)
-            con.execute(f'CREATE OR REPLACE TABLE linked."{name}" AS SELECT * FROM imported')
+            quoted = name.replace('"', '""')
+            con.execute(f'CREATE OR REPLACE TABLE linked."{quoted}" AS SELECT * FROM imported')
             con.unregister("imported")
             rows[name] = arrow.num_rows
+        if before_commit is not None:
+            before_commit(con)
         con.execute("COMMIT")
     finally:
         con.close()
@@ -131,5 +143,12 @@ def import_linked(folder: Path, key_name: str, key: bytes, tables: Iterable[str]
 
 def discard_parquet(folder: Path) -> None:
     """Delete the zone's Parquet copy. It is a working copy: the DuckDB file stays the zone of
-    record, and a copy left behind would keep rows a later objection removes from the file."""
-    shutil.rmtree(Path(folder) / PARQUET, ignore_errors=True)
+    record, and a copy left behind would keep rows a later objection removes from the file.
+    Raises EngineError if it cannot be deleted, so the caller cannot miss it."""
+    copy = Path(folder) / PARQUET
+    shutil.rmtree(copy, ignore_errors=True)
+    if copy.exists():
+        raise EngineError(
+            f"the Parquet copy of the linked zone at {copy} could not be deleted: delete it "
+            "by hand (it is encrypted, and `phm close` destroys its key with the zone's)"
+        )
