@@ -101,28 +101,23 @@ def test_without_id_columns_rows_are_numbered_from_one(files):
     assert pairs["record_id"].between(1, 60).all() and pairs["spine_id"].between(1, 400).all()
 
 
-def test_tracing_a_workspace_s_files_needs_the_engineer_role_is_audited_and_stays_inside(
-    files, workspace, monkeypatch
+def test_a_workspace_s_files_are_refused_even_through_a_symlink_and_audited(
+    files, workspace, tmp_path
 ):
     folder, _ = files
-    inbox = workspace.root / "landing" / "trace"
-    inbox.mkdir(parents=True)
+    inside = workspace.root / "landing" / "trace"
+    inside.mkdir(parents=True)
     for name in ("records.csv", "spine.csv"):
-        (inbox / name).write_bytes((folder / name).read_bytes())
-    monkeypatch.delenv("PHM_ROLE", raising=False)
+        (inside / name).write_bytes((folder / name).read_bytes())
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    for name in ("records.csv", "spine.csv"):
+        (outside / name).symlink_to(inside / name)
 
-    outside = run(*trace_args(inbox, **{"--out": folder / "escaped.csv"}), "--role", "analyst")
-    assert outside.exit_code == 2 and "may not identity.trace" in plain(outside.output)
-    outside = run(
-        *trace_args(inbox, **{"--out": folder / "escaped.csv"}), "--role", "processor-engineer"
-    )
-    assert outside.exit_code == 2 and "give --out a path inside it" in plain(outside.output)
-    assert not (folder / "escaped.csv").exists()
-
-    inside = run(
-        *trace_args(inbox, **{"--out": inbox / "pairs.csv"}), "--role", "processor-engineer"
-    )
-    assert inside.exit_code == 0, inside.output
-    entries = [e for e in workspace.audit.entries() if e.action == "identity.trace"]
-    assert [e.outcome for e in entries] == ["refused", "refused", "ok"]
-    assert entries[-1].counts["records"] == len(pd.read_csv(inbox / "records.csv"))
+    for where in (inside, outside):
+        result = run(*trace_args(where, **{"--out": tmp_path / "pairs.csv"}))
+        assert result.exit_code == 2, result.output
+        assert "is inside the programme workspace" in plain(result.output)
+    assert not (tmp_path / "pairs.csv").exists()
+    refused = [e for e in workspace.audit.entries() if e.action == "identity.trace"]
+    assert [e.outcome for e in refused] == ["refused", "refused"]

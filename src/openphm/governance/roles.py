@@ -34,8 +34,6 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "landing.read": frozenset({Role.PROCESSOR_ENGINEER}),
     "landing.retention": frozenset({Role.PROCESSOR_ENGINEER, Role.DATA_PROTECTION_OFFICER}),
     "identity.link": frozenset({Role.PROCESSOR_ENGINEER}),
-    # `phm trace` over files inside a workspace (files outside one are not the programme's).
-    "identity.trace": frozenset({Role.PROCESSOR_ENGINEER}),
     "practice.register": frozenset({Role.PROCESSOR_ENGINEER}),
     "linked.query": frozenset({Role.ANALYST}),
     "linked.tables": frozenset({Role.ANALYST}),

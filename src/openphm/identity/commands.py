@@ -3,10 +3,10 @@
 Reads two identifiable CSV files (in the landing zone, or anywhere for a one-off trace); writes
 a CSV of pairs. Prints counts only, never a patient's value.
 
-Files inside a programme's workspace are the programme's data: tracing them needs the
-processor-engineer role, is audited there (counts only), and the pairs must be written inside
-the same workspace, so that retention and close destroy them with everything else. Files
-outside any workspace are a data engineer's own one-off check, and nothing here records them.
+Files inside a programme's workspace (after resolving symlinks and `..`) are the programme's
+data and are refused, with the refusal audited there: `phm link` traces them and keeps the
+result encrypted and under retention. Files outside any workspace are a data engineer's own
+one-off check.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 
 from openphm.console import RoleOption
+from openphm.governance.audit import Actor
 
 _EXISTING_CSV = {"exists": True, "dir_okay": False, "readable": True}
 
@@ -67,7 +68,7 @@ def trace_command(
     from openphm.identity.tracing import trace
 
     console = Console(stderr=True, highlight=False)
-    programme = _programme_of(records, against, out, role)
+    _refuse_workspace_files(records, against, role)
     record_fields = parse_field_map(field_map, "--map")
     spine_fields = parse_field_map(against_map, "--against-map") if against_map else record_fields
     with console.status("Reading files…"):
@@ -79,15 +80,6 @@ def trace_command(
         pairs = trace(left, right, threshold=threshold)
     out.parent.mkdir(parents=True, exist_ok=True)
     pairs.to_csv(out, index=False)
-    if programme:
-        ws, actor = programme
-        ws.audit.record(
-            actor,
-            "identity.trace",
-            reads=["landing"],
-            writes=["landing"],
-            counts={"records": len(left), "spine": len(right), "matched": len(pairs)},
-        )
     console.print(
         f"Traced {len(left):,} records against {len(right):,} people: "
         f"[bold]{len(pairs):,} matched[/bold], {len(left) - len(pairs):,} left unmatched "
@@ -95,36 +87,41 @@ def trace_command(
     )
 
 
-def _programme_of(records: Path, against: Path, out: Path, role: str | None):
-    """(workspace, actor) when either input lies inside a programme's workspace, after the
-    role is authorised and the output is checked to stay inside it; else None."""
+def _refuse_workspace_files(records: Path, against: Path, role: str | None) -> None:
+    """Refuse, and audit, a trace of files inside a programme's workspace (symlinks and `..`
+    resolved first). The programme's data is traced by `phm link`, which keeps what it derives
+    encrypted and under retention; pairs written here would be plaintext that neither
+    retention nor close knows of."""
     from openphm.governance.roles import Refused, current_actor
     from openphm.programme.workspace import Workspace
 
-    roots = {root for path in (records, against) if (root := _workspace_root(path))}
-    if not roots:
-        return None
-    if len(roots) > 1:
-        raise typer.BadParameter("the records and the spine are in two different workspaces")
-    root = roots.pop()
-    ws = Workspace.open(root)
-    actor = current_actor(role)
-    ws.authorise(actor, "identity.trace")
-    if _workspace_root(out) != root:
+    for path in (records, against):
+        root = _workspace_root(path)
+        if root is None:
+            continue
+        ws = Workspace.open(root)
         reason = (
-            f"the pairs trace the programme's data, so they stay in its workspace ({root}), "
-            "where retention and close destroy them; give --out a path inside it"
+            f"{path} is inside the programme workspace {root}: its data is traced by "
+            "`phm link`, which keeps the result encrypted and under retention; `phm trace` is "
+            "for files outside any workspace"
         )
+        actor = current_actor(role) if role else Actor(_user(), "none")
         ws.audit.record(actor, "identity.trace", outcome="refused", reason=reason)
         raise Refused(reason)
-    return ws, actor
 
 
 def _workspace_root(path: Path) -> Path | None:
-    for folder in Path(path).absolute().parents:
+    for folder in Path(path).resolve().parents:
         if (folder / "workspace.json").is_file():
             return folder
     return None
+
+
+def _user() -> str:
+    import getpass
+    import os
+
+    return os.environ.get("PHM_USER") or getpass.getuser()
 
 
 def parse_field_map(text: str, option: str) -> dict[str, str]:
