@@ -10,6 +10,7 @@ import pytest
 
 from openphm.programme.workspace import Workspace
 from openphm.web.accounts import USERS_FILE
+from openphm.web.security import SignInThrottle
 
 from .helpers import PASSWORD, csrf_from, sign_in
 
@@ -212,3 +213,38 @@ def test_the_api_is_described_by_openapi_and_has_no_externally_loaded_docs(clien
     spec = client.get("/api/openapi.json").json()
     assert {"/api/population", "/api/status", "/api/cohorts"} <= set(spec["paths"])
     assert client.get("/docs").status_code == 404
+
+
+def test_attempts_count_before_the_password_is_checked_so_parallel_ones_cannot_slip_through():
+    throttle = SignInThrottle()
+    tokens = [throttle.attempt("dora", "10.0.0.1") for _ in range(5)]  # all still in flight
+    assert None not in tokens
+    assert throttle.attempt("dora", "10.0.0.1") is None
+
+
+def test_a_flood_of_made_up_names_does_not_wipe_out_the_count_of_a_name_under_attack():
+    throttle = SignInThrottle(max_tracked=100)
+    for _ in range(4):
+        throttle.attempt("dora", "10.0.0.1")
+    for i in range(1_000):
+        throttle.attempt(f"made-up-{i}", f"10.1.{i // 19}.1")
+    assert throttle.attempt("dora", "10.0.0.2") is not None  # the fifth
+    assert throttle.attempt("dora", "10.0.0.3") is None
+
+
+def test_a_locked_client_is_audited_once_per_lock_not_once_per_request(client, app):
+    for _ in range(5):
+        sign_in(client, "dora", "wrong password here")
+    for _ in range(10):
+        assert sign_in(client, "dora", "wrong password here").status_code == 429
+    ws = Workspace.open(app.state.root)
+    refused = [e for e in ws.audit.entries() if (e.action, e.outcome) == ("web.sign_in", "refused")]
+    assert len(refused) == 1
+
+
+def test_a_name_longer_than_any_account_s_is_refused_without_being_counted_or_audited(client, app):
+    before = len(list(Workspace.open(app.state.root).audit.entries()))
+    for _ in range(30):
+        assert sign_in(client, "x" * 10_000, "wrong password here").status_code == 401
+    assert len(list(Workspace.open(app.state.root).audit.entries())) == before
+    assert sign_in(client, "dora").status_code == 303  # the address was not locked by them

@@ -28,6 +28,7 @@ from openphm.web.security import (
     COOKIE,
     DEFAULT_IDLE_MINUTES,
     LOCK_MINUTES,
+    MAX_NAME_LENGTH,
     SessionStore,
     SignInThrottle,
     security_headers,
@@ -138,16 +139,21 @@ def _sign_in_routes(app: FastAPI) -> None:
         throttle: SignInThrottle = request.app.state.throttle
         address = request.client.host if request.client else "unknown"
         authenticator = request.app.state.authenticator
+        if len(username) > MAX_NAME_LENGTH:  # no account has such a name: nothing to count
+            return render(request, "sign_in.jinja", 401, title="Sign in", error=True)
         # The name only if it is an account: a password typed into the name box must not
         # reach the audit log. Never the password.
         named = username if authenticator.is_account(username) else "(unknown name)"
-        if throttle.locked(username, address):
-            ws.audit.record(
-                Actor(named, "none"),
-                "web.sign_in",
-                outcome="refused",
-                reason=f"too many failed sign-ins: locked for up to {LOCK_MINUTES} minutes",
-            )
+        token = throttle.attempt(username, address)
+        if token is None:
+            if throttle.first_refusal(username, address):
+                ws.audit.record(
+                    Actor(named, "none"),
+                    "web.sign_in",
+                    outcome="refused",
+                    reason=f"too many failed sign-ins: locked for up to {LOCK_MINUTES} "
+                    "minutes (later refusals in this lock are not recorded one by one)",
+                )
             return render(
                 request,
                 "sign_in.jinja",
@@ -158,7 +164,6 @@ def _sign_in_routes(app: FastAPI) -> None:
             )
         user = authenticator.authenticate(username, password)
         if user is None:
-            throttle.failed(username, address)
             ws.audit.record(
                 Actor(named, "none"),
                 "web.sign_in",
@@ -168,7 +173,7 @@ def _sign_in_routes(app: FastAPI) -> None:
             return render(
                 request, "sign_in.jinja", 401, title="Sign in", error=True, username=username
             )
-        throttle.succeeded(username)
+        throttle.succeeded(username, address, token)
         session = request.app.state.sessions.sign_in(session_of(request), user)
         request.state.session = session
         ws.audit.record(actor_of(user), "web.sign_in")

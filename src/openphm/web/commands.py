@@ -24,6 +24,14 @@ def serve(
     idle_minutes: Annotated[
         float, typer.Option(help="Sign a user out after this many idle minutes.")
     ] = 30,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Behind a reverse proxy: the proxy's address(es), comma-separated, whose "
+            "X-Forwarded-For is trusted. Without it every user appears to come from the proxy, "
+            "and sign-in locking by address would lock them all out together.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the analyst, practice and data protection officer pages and the JSON API."""
     import uvicorn
@@ -38,7 +46,14 @@ def serve(
             "unstyled. Run `make web-assets`."
         )
     console.print(f"OpenPHM web service on http://{host}:{port}/ (Ctrl+C to stop)")
-    uvicorn.run(app, host=host, port=port, log_level="warning", proxy_headers=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        proxy_headers=forwarded_allow_ips is not None,
+        forwarded_allow_ips=forwarded_allow_ips,
+    )
 
 
 @user_app.command("add")

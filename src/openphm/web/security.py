@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,8 +28,10 @@ DEFAULT_IDLE_MINUTES = 30
 MAX_FAILURES_PER_NAME = 5
 MAX_FAILURES_PER_ADDRESS = 20
 LOCK_MINUTES = 15
-# Tracked names and addresses kept at most: a flood of made-up names cannot exhaust memory.
+# Tracked names and addresses kept at most: a flood of made-up names cannot exhaust memory
+# (names longer than an account name can be are refused before they are counted).
 _MAX_TRACKED = 10_000
+MAX_NAME_LENGTH = 64
 
 
 @dataclass
@@ -89,11 +92,17 @@ class SessionStore:
 
 
 class SignInThrottle:
-    """Counts failed sign-ins per user name and per client address; past the limit, that name
-    or address is locked for LOCK_MINUTES from its latest failure, and sign-in is refused
-    without checking the password, so a locked guesser learns nothing. Unknown names are
-    counted like real ones, so locking does not reveal which names are accounts. A successful
-    sign-in clears its name's count. In memory, per process: restarting the service clears it."""
+    """Counts failed sign-ins per user name and per client address. While a name or an
+    address has had the limit's number of failures in the last LOCK_MINUTES, sign-in is
+    refused for it without checking the password, so a locked guesser learns nothing.
+
+    Each attempt is counted as a failure *before* the password is checked (`attempt`), under a
+    lock, and refunded if it succeeds (`succeeded`): requests sent in parallel cannot all pass
+    the check while the first ones are still being verified. Unknown names are counted like
+    real ones, so locking does not reveal which names are accounts. When more keys are tracked
+    than `max_tracked`, the ones with the fewest recent failures go first, so a flood of
+    made-up names cannot wipe out the count of a name under attack. In memory, per process: a
+    restart clears it."""
 
     def __init__(
         self,
@@ -101,27 +110,51 @@ class SignInThrottle:
         per_name: int = MAX_FAILURES_PER_NAME,
         per_address: int = MAX_FAILURES_PER_ADDRESS,
         lock_minutes: float = LOCK_MINUTES,
+        max_tracked: int = _MAX_TRACKED,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.limits = {"name": per_name, "address": per_address}
         self.lock_seconds = lock_minutes * 60
+        self.max_tracked = max_tracked
         self.clock = clock
         self._failures: dict[tuple[str, str], list[float]] = {}
+        self._refusals_audited: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
 
-    def locked(self, name: str, address: str) -> bool:
-        return any(
-            len(self._recent(key)) >= self.limits[key[0]] for key in self._keys(name, address)
-        )
+    def attempt(self, name: str, address: str) -> float | None:
+        """Count an attempt as a failure now; its token, or None if the name or the address
+        is locked (then nothing is counted)."""
+        with self._lock:
+            keys = self._keys(name, address)
+            if any(len(self._recent(key)) >= self.limits[key[0]] for key in keys):
+                return None
+            if len(self._failures) >= self.max_tracked:
+                self._make_room()
+            now = self.clock()
+            for key in keys:
+                self._failures[key] = [*self._recent(key), now]
+            return now
 
-    def failed(self, name: str, address: str) -> None:
-        if len(self._failures) >= _MAX_TRACKED:
-            self._forget_stale()
-        now = self.clock()
-        for key in self._keys(name, address):
-            self._failures[key] = [*self._recent(key), now]
+    def succeeded(self, name: str, address: str, token: float) -> None:
+        """The attempt `token` was right: clear the name's count and refund the address."""
+        with self._lock:
+            self._failures.pop(("name", _normal(name)), None)
+            times = self._failures.get(("address", address))
+            if times and token in times:
+                times.remove(token)
 
-    def succeeded(self, name: str) -> None:
-        self._failures.pop(("name", _normal(name)), None)
+    def first_refusal(self, name: str, address: str) -> bool:
+        """Whether a refusal of this name or address is the first since it was locked: only
+        that one is audited, so a locked client cannot grow the audit log at will."""
+        with self._lock:
+            now, first = self.clock(), False
+            for key in self._keys(name, address):
+                if now - self._refusals_audited.get(key, float("-inf")) > self.lock_seconds:
+                    self._refusals_audited[key] = now
+                    first = True
+            if len(self._refusals_audited) > self.max_tracked:
+                self._refusals_audited.clear()
+            return first
 
     def _keys(self, name: str, address: str) -> tuple[tuple[str, str], ...]:
         return ("name", _normal(name)), ("address", address)
@@ -130,12 +163,14 @@ class SignInThrottle:
         since = self.clock() - self.lock_seconds
         return [t for t in self._failures.get(key, ()) if t > since]
 
-    def _forget_stale(self) -> None:
-        for key in list(self._failures):
-            if not self._recent(key):
-                del self._failures[key]
-        while len(self._failures) >= _MAX_TRACKED:  # all live: drop the oldest
-            del self._failures[next(iter(self._failures))]
+    def _make_room(self) -> None:
+        live = {key: self._recent(key) for key in self._failures}
+        live = {key: times for key, times in live.items() if times}
+        if len(live) >= self.max_tracked:  # still full: the fewest, oldest failures go
+            ranked = sorted(live, key=lambda key: (len(live[key]), live[key][-1]))
+            for key in ranked[: max(1, len(live) - self.max_tracked * 9 // 10)]:
+                del live[key]
+        self._failures = live
 
 
 def _normal(name: str) -> str:
