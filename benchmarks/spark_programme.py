@@ -20,26 +20,22 @@ import tempfile
 import time
 from pathlib import Path
 
-import ibis
-
 from openphm.analytics.build import TABLES
 from openphm.analytics.commands import build_on_engine
 from openphm.analytics.definitions import AnalyticsOptions
-from openphm.engine.compare import comparable, differences
+from openphm.engine.compare import differences, zone_tables
 from openphm.programme.workspace import Workspace
 
 
 def tables(ws: Workspace) -> dict:
     con = ws.connect_linked(read_only=True)
     try:
-        backend = ibis.duckdb.from_connection(con)
-        return {
-            t: comparable(backend.table(t, database=("linked", "main")).to_pandas())
-            for t in TABLES
-            if t != "analytics_runs"  # when each build ran
-        }
+        frames = zone_tables(con, TABLES)
     finally:
         con.close()
+    runs = frames.pop("analytics_runs")  # when each build ran: its types only
+    frames["analytics_runs (types)"] = runs.iloc[:0]
+    return frames
 
 
 def main() -> None:

@@ -42,3 +42,18 @@ def test_a_changed_value_a_missing_row_or_a_renamed_column_is_named():
     assert differences(comparable(duckdb_like()), comparable(shorter)) == ["3 rows against 2"]
     renamed = spark_like().rename(columns={"count": "n"})
     assert differences(comparable(duckdb_like()), comparable(renamed))[0].startswith("columns")
+
+
+def test_the_same_values_with_other_column_types_are_not_the_same_table():
+    import duckdb
+
+    from openphm.engine.compare import zone_tables
+
+    con = duckdb.connect()
+    con.execute("ATTACH ':memory:' AS a")
+    con.execute("ATTACH ':memory:' AS b")
+    con.execute("CREATE TABLE a.runs AS SELECT TIMESTAMP '2026-11-23 10:00:00' AS built_at")
+    con.execute("CREATE TABLE b.runs AS SELECT TIMESTAMP_NS '2026-11-23 10:00:00' AS built_at")
+    ours, theirs = zone_tables(con, ["runs"], "a"), zone_tables(con, ["runs"], "b")
+    assert differences(ours["runs"], theirs["runs"])[0].startswith("column types")
+    assert differences(ours["runs"], zone_tables(con, ["runs"], "a")["runs"]) == []

@@ -36,6 +36,8 @@ def differences(ours: pd.DataFrame, theirs: pd.DataFrame, *, rtol: float = RTOL)
     """What differs between two comparable frames: [] when they are the same table."""
     if list(ours.columns) != list(theirs.columns):
         return [f"columns {list(ours.columns)} against {list(theirs.columns)}"]
+    if ours.attrs.get("types", []) != theirs.attrs.get("types", []):
+        return [f"column types {ours.attrs['types']} against {theirs.attrs['types']}"]
     if len(ours) != len(theirs):
         return [f"{len(ours)} rows against {len(theirs)}"]
     found = []
@@ -48,6 +50,21 @@ def differences(ours: pd.DataFrame, theirs: pd.DataFrame, *, rtol: float = RTOL)
         elif a.tolist() != b.tolist():
             found.append(f"{column}: {int((a != b).sum())} values differ")
     return found
+
+
+def zone_tables(con, tables, database: str = "linked") -> dict[str, pd.DataFrame]:
+    """Each of `tables` in the DuckDB connection's attached zone, as a comparable frame, with
+    its column types as `attrs["types"]` (so that a copy with other types is caught too)."""
+    frames = {}
+    for name in tables:
+        frame = comparable(con.execute(f'SELECT * FROM {database}."{name}"').df())
+        frame.attrs["types"] = con.execute(
+            "SELECT column_name, data_type FROM duckdb_columns() "
+            "WHERE database_name = ? AND table_name = ? ORDER BY column_index",
+            [database, name],
+        ).fetchall()
+        frames[name] = frame
+    return frames
 
 
 def _text(value) -> str | None:

@@ -127,7 +127,7 @@ def import_linked(
         attach_encrypted(con, folder / LINKED_DB, "linked", key)
         con.execute("BEGIN")
         for name in tables:
-            arrow = read_table(folder / PARQUET / name, {key_name: key})
+            arrow = _microseconds(read_table(folder / PARQUET / name, {key_name: key}))
             con.register("imported", arrow)
             quoted = name.replace('"', '""')
             con.execute(f'CREATE OR REPLACE TABLE linked."{quoted}" AS SELECT * FROM imported')
@@ -139,6 +139,20 @@ def import_linked(
     finally:
         con.close()
     return rows
+
+
+def _microseconds(table):
+    """Spark's Parquet timestamps arrive in nanoseconds; DuckDB's own tables hold TIMESTAMP
+    (microseconds), and the copy must have the same types as a DuckDB build."""
+    import pyarrow as pa
+
+    schema = pa.schema(
+        field.with_type(pa.timestamp("us", field.type.tz))
+        if pa.types.is_timestamp(field.type) and field.type.unit == "ns"
+        else field
+        for field in table.schema
+    )
+    return table.cast(schema)
 
 
 def discard_parquet(folder: Path) -> None:
