@@ -57,9 +57,13 @@ def trace(
     backend: str = "duckdb",
     estimate_u: bool = True,
     seed: int = 42,
+    connection: Any = None,
 ) -> pd.DataFrame:
     """The best spine match for each record at or above `threshold`, as a frame of PAIR_COLUMNS.
-    Records with no such match (or a tie between two people) are absent from the result."""
+    Records with no such match (or a tie between two people) are absent from the result.
+    `connection`: the engine connection Splink works in (for DuckDB, a cursor of the landing
+    zone's connection, so that what Splink spills to disk is encrypted and inside the zone);
+    by default a fresh in-memory one, which spills to the current folder."""
     if not 0.0 < threshold < 1.0:
         raise TracingError(
             f"the match-probability threshold must be between 0 and 1, not {threshold}"
@@ -74,7 +78,8 @@ def trace(
         )
     if left.empty or right.empty:
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in _PAIR_DTYPES.items()})
-    scored = _score(left, right, fields, rules, backend, estimate_u, seed, threshold)
+    scored = _score(left, right, fields, rules, backend, estimate_u, seed, threshold,
+                    connection)  # fmt: skip
     return best_matches(scored, threshold)
 
 
@@ -306,10 +311,11 @@ def _score(
     estimate_u: bool,
     seed: int,
     threshold: float,
+    connection: Any = None,
 ) -> pd.DataFrame:
     from splink import Linker
 
-    db_api = _backend(backend)
+    db_api = _backend(backend, connection)
     tables = [
         db_api.register(left, table_name=_RECORDS),
         db_api.register(right, table_name=_SPINE),
@@ -337,18 +343,18 @@ def _score(
     )
 
 
-def _duckdb() -> Any:
+def _duckdb(connection: Any = None) -> Any:
     from splink import DuckDBAPI
 
-    return DuckDBAPI()
+    return DuckDBAPI(connection if connection is not None else ":memory:")
 
 
 # One entry per engine, as Splink keeps one dialect per backend: Spark joins with a function
 # returning `SparkAPI(spark_session=...)`. Comparisons above use only SQL both dialects share.
-BACKENDS: dict[str, Callable[[], Any]] = {"duckdb": _duckdb}
+BACKENDS: dict[str, Callable[[Any], Any]] = {"duckdb": _duckdb}
 
 
-def _backend(name: str) -> Any:
+def _backend(name: str, connection: Any = None) -> Any:
     if name not in BACKENDS:
         raise TracingError(f"tracing has no '{name}' backend; it runs on {sorted(BACKENDS)}")
-    return BACKENDS[name]()
+    return BACKENDS[name](connection)

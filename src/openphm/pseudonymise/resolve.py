@@ -62,7 +62,11 @@ def trace_records(con, tables: list[str], *, threshold: float = DEFAULT_THRESHOL
         exact = exact_matches(records, spine)
         rest = records[~records["record_id"].isin(exact["record_id"])]
         pairs = pd.concat(
-            [exact, trace(rest, spine, threshold=threshold)] if len(rest) else [exact]
+            # Splink works in a cursor of this connection: its tables and spill files stay
+            # inside the zone, encrypted, instead of in a fresh database spilling to "./.tmp".
+            [exact, trace(rest, spine, threshold=threshold, connection=con.cursor())]
+            if len(rest)
+            else [exact]
         )
     put(con, "traced", pairs, "record_id::VARCHAR AS record_id, spine_id::VARCHAR AS nhs_number")
     return len(records)
