@@ -132,3 +132,8 @@ def test_an_unmatched_pseudonym_is_the_hmac_of_netstrings_under_its_own_derived_
     expected = "u" + hmac.new(key, message, hashlib.sha256).hexdigest()
     got = unmatched_pseudonyms(["é-12/3"], source="community", provider="RY6", linkage_key=KEY)
     assert got.to_pylist() == [expected]
+
+
+def test_no_numbers_give_no_pseudonyms():
+    # nothing may have landed, or retention may have destroyed all of it
+    assert linkage_pseudonyms([], KEY).to_pylist() == []

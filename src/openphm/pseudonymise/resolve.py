@@ -76,9 +76,7 @@ def pseudonymise_numbers(con, linkage_key: bytes) -> None:
     """Create `nhs_pseudonym`: the linkage pseudonym of every valid NHS number in scope."""
     numbers = con.execute("SELECT DISTINCT nhs_number FROM nhs_check").fetch_arrow_table()
     numbers = numbers.column(0).combine_chunks()
-    # (linkage_pseudonyms needs at least one value: nothing may have landed, or all of it
-    # may have been destroyed by retention.)
-    pseudonyms = linkage_pseudonyms(numbers, linkage_key) if len(numbers) else numbers
+    pseudonyms = linkage_pseudonyms(numbers, linkage_key)  # none, if nothing is in scope
     put(con, "nhs_pseudonym", pa.table({"nhs_number": numbers, "pseudonym": pseudonyms}))
 
 
