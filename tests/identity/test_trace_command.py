@@ -121,3 +121,11 @@ def test_a_workspace_s_files_are_refused_even_through_a_symlink_and_audited(
     assert not (tmp_path / "pairs.csv").exists()
     refused = [e for e in workspace.audit.entries() if e.action == "identity.trace"]
     assert [e.outcome for e in refused] == ["refused", "refused"]
+
+
+def test_pairs_may_not_be_written_into_a_workspace(files, workspace):
+    folder, _ = files
+    result = run(*trace_args(folder, **{"--out": workspace.root / "outputs" / "pairs.csv"}))
+    assert result.exit_code == 2
+    assert "is inside the programme workspace" in plain(result.output)
+    assert not (workspace.root / "outputs" / "pairs.csv").exists()

@@ -143,3 +143,18 @@ def test_sex_and_postcode_codings_from_every_provider_agree():
         "LS6 2QT",
         None,
     ]
+
+
+def test_in_phm_link_splink_leaves_no_table_of_names_behind_in_the_connection(tmp_path):
+    from openphm.engine import connect
+    from openphm.pseudonymise.resolve import _trace_in_zone
+
+    people = region(300, 40, seed=3)
+    con = connect(temp_directory=tmp_path / ".spill")
+    pairs = _trace_in_zone(con, people.records, people.spine, 0.95)
+    assert len(pairs) > 0
+    left = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '__splink__%'"
+    ).fetchone()[0]
+    assert left == 0
+    assert not (tmp_path.parent / ".tmp").exists()

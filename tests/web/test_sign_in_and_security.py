@@ -248,3 +248,38 @@ def test_a_name_longer_than_any_account_s_is_refused_without_being_counted_or_au
         assert sign_in(client, "x" * 10_000, "wrong password here").status_code == 401
     assert len(list(Workspace.open(app.state.root).audit.entries())) == before
     assert sign_in(client, "dora").status_code == 303  # the address was not locked by them
+
+
+def test_a_locked_address_trying_new_names_is_audited_once():
+    throttle = SignInThrottle()
+    for i in range(20):
+        throttle.attempt(f"guess{i}", "10.0.0.9")
+    audited = 0
+    for i in range(100):
+        assert throttle.attempt(f"new{i}", "10.0.0.9") is None
+        audited += throttle.first_refusal(f"new{i}", "10.0.0.9")
+    assert audited == 1
+
+
+def test_a_locked_name_survives_a_flood_of_addresses():
+    throttle = SignInThrottle(max_tracked=100)
+    for i in range(5):
+        throttle.attempt("alice", f"10.0.0.{i}")
+    for a in range(300):
+        for _ in range(6):
+            throttle.attempt(f"x{a}", f"10.2.{a // 250}.{a % 250}")
+    assert throttle.attempt("alice", "10.9.9.9") is None
+
+
+def test_ipv6_clients_are_counted_by_their_slash_64():
+    throttle = SignInThrottle()
+    for i in range(20):
+        throttle.attempt(f"guess{i}", f"2001:db8:1:2::{i + 1:x}")
+    assert throttle.attempt("dora", "2001:db8:1:2:ffff::1") is None
+    assert throttle.attempt("dora", "2001:db8:1:3::1") is not None
+
+
+def test_serve_refuses_to_trust_every_client_s_forwarded_address(cli, web_workspace):
+    result = cli(["serve", web_workspace.root, "--forwarded-allow-ips", "*"])
+    assert result.exit_code == 2
+    assert "not '*'" in " ".join(result.output.split())

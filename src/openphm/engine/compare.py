@@ -36,8 +36,9 @@ def differences(ours: pd.DataFrame, theirs: pd.DataFrame, *, rtol: float = RTOL)
     """What differs between two comparable frames: [] when they are the same table."""
     if list(ours.columns) != list(theirs.columns):
         return [f"columns {list(ours.columns)} against {list(theirs.columns)}"]
-    if ours.attrs.get("types", []) != theirs.attrs.get("types", []):
-        return [f"column types {ours.attrs['types']} against {theirs.attrs['types']}"]
+    types = ours.attrs.get("types", []), theirs.attrs.get("types", [])
+    if types[0] != types[1]:
+        return [f"column types {types[0]} against {types[1]}"]
     if len(ours) != len(theirs):
         return [f"{len(ours)} rows against {len(theirs)}"]
     found = []

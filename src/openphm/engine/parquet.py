@@ -113,7 +113,10 @@ def write_table(path: Path, batches: Iterable[pa.RecordBatch], schema: pa.Schema
 def read_table(path: Path, keys: dict[str, bytes]) -> pa.Table:
     """Read an encrypted Parquet file or folder with the data keys given."""
     try:
-        return pq.read_table(path, decryption_properties=decryption_properties(keys))
+        # Spark writes timestamps as INT96; read as microseconds (DuckDB's TIMESTAMP), since
+        # nanoseconds would silently wrap outside the years 1677-2262.
+        return pq.read_table(path, decryption_properties=decryption_properties(keys),
+                             coerce_int96_timestamp_unit="us")  # fmt: skip
     except OSError as err:
         raise EngineError(f"{path} cannot be read with the keys given ({_reason(err)})") from None
 

@@ -69,6 +69,13 @@ def trace_command(
 
     console = Console(stderr=True, highlight=False)
     _refuse_workspace_files(records, against, role)
+    if (root := _workspace_root(out)) is not None:
+        raise typer.BadParameter(
+            f"{out} is inside the programme workspace {root}: pairs written there would be "
+            "plaintext that neither retention nor close knows of (and outputs/ is served to "
+            "practices); write them outside any workspace",
+            param_hint="--out",
+        )
     record_fields = parse_field_map(field_map, "--map")
     spine_fields = parse_field_map(against_map, "--against-map") if against_map else record_fields
     with console.status("Reading files…"):
@@ -111,7 +118,8 @@ def _refuse_workspace_files(records: Path, against: Path, role: str | None) -> N
 
 
 def _workspace_root(path: Path) -> Path | None:
-    for folder in Path(path).resolve().parents:
+    path = Path(path).resolve()
+    for folder in (path, *path.parents):
         if (folder / "workspace.json").is_file():
             return folder
     return None

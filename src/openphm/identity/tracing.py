@@ -61,8 +61,8 @@ def trace(
 ) -> pd.DataFrame:
     """The best spine match for each record at or above `threshold`, as a frame of PAIR_COLUMNS.
     Records with no such match (or a tie between two people) are absent from the result.
-    `connection`: the engine connection Splink works in (for DuckDB, a cursor of the landing
-    zone's connection, so that what Splink spills to disk is encrypted and inside the zone);
+    `connection`: the engine connection Splink works in (`phm link` passes a cursor of its own
+    connection, so that what Splink spills is encrypted, in the linked zone's spill folder);
     by default a fresh in-memory one, which spills to the current folder."""
     if not 0.0 < threshold < 1.0:
         raise TracingError(

@@ -62,14 +62,25 @@ def trace_records(con, tables: list[str], *, threshold: float = DEFAULT_THRESHOL
         exact = exact_matches(records, spine)
         rest = records[~records["record_id"].isin(exact["record_id"])]
         pairs = pd.concat(
-            # Splink works in a cursor of this connection: its tables and spill files stay
-            # inside the zone, encrypted, instead of in a fresh database spilling to "./.tmp".
-            [exact, trace(rest, spine, threshold=threshold, connection=con.cursor())]
-            if len(rest)
-            else [exact]
+            [exact, _trace_in_zone(con, rest, spine, threshold)] if len(rest) else [exact]
         )
     put(con, "traced", pairs, "record_id::VARCHAR AS record_id, spine_id::VARCHAR AS nhs_number")
     return len(records)
+
+
+def _trace_in_zone(con, records: pd.DataFrame, spine: pd.DataFrame, threshold: float):
+    """Splink in a cursor of the link's connection: its spill files go to the linked zone's
+    encrypted spill folder, not a fresh database's "./.tmp". Its tables (predictions, and the
+    term frequencies of names and postcodes) are dropped as soon as the pairs are out."""
+    with con.cursor() as cursor:
+        try:
+            return trace(records, spine, threshold=threshold, connection=cursor)
+        finally:
+            for (name,) in cursor.execute(
+                "SELECT table_name FROM duckdb_tables() "
+                "WHERE database_name = 'memory' AND table_name LIKE '__splink__%'"
+            ).fetchall():
+                cursor.execute(f'DROP TABLE IF EXISTS memory.main."{name}"')
 
 
 def pseudonymise_numbers(con, linkage_key: bytes) -> None:

@@ -36,6 +36,14 @@ def serve(
     """Serve the analyst, practice and data protection officer pages and the JSON API."""
     import uvicorn
 
+    from openphm.console import UserFacingError
+
+    if forwarded_allow_ips is not None and "*" in forwarded_allow_ips:
+        raise UserFacingError(
+            "--forwarded-allow-ips must name the proxy's own address(es), not '*': trusting "
+            "every client's X-Forwarded-For lets anyone choose the address sign-in locking counts"
+        )
+
     from openphm.web import assets
     from openphm.web.app import create_app
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
 import threading
 import time
@@ -100,9 +101,10 @@ class SignInThrottle:
     lock, and refunded if it succeeds (`succeeded`): requests sent in parallel cannot all pass
     the check while the first ones are still being verified. Unknown names are counted like
     real ones, so locking does not reveal which names are accounts. When more keys are tracked
-    than `max_tracked`, the ones with the fewest recent failures go first, so a flood of
-    made-up names cannot wipe out the count of a name under attack. In memory, per process: a
-    restart clears it."""
+    than `max_tracked`, locked keys are kept and, of the rest, those furthest from their limit
+    go first, so a flood of made-up names or addresses cannot wipe out the count of a name
+    under attack. IPv6 clients are counted by /64. In memory, per process: a restart clears
+    it."""
 
     def __init__(
         self,
@@ -139,38 +141,62 @@ class SignInThrottle:
         """The attempt `token` was right: clear the name's count and refund the address."""
         with self._lock:
             self._failures.pop(("name", _normal(name)), None)
-            times = self._failures.get(("address", address))
+            times = self._failures.get(("address", _network(address)))
             if times and token in times:
                 times.remove(token)
 
     def first_refusal(self, name: str, address: str) -> bool:
-        """Whether a refusal of this name or address is the first since it was locked: only
-        that one is audited, so a locked client cannot grow the audit log at will."""
+        """Whether this refusal is the first of its lock: only the locked keys (the name, the
+        address or both) count, so a locked client trying new names or new addresses cannot
+        grow the audit log at will; each lock is audited once."""
         with self._lock:
             now, first = self.clock(), False
             for key in self._keys(name, address):
-                if now - self._refusals_audited.get(key, float("-inf")) > self.lock_seconds:
+                recent = self._recent(key)
+                if len(recent) < self.limits[key[0]]:
+                    continue  # not this key's lock
+                locked_since = recent[self.limits[key[0]] - 1]
+                if self._refusals_audited.get(key, float("-inf")) < locked_since:
                     self._refusals_audited[key] = now
                     first = True
             if len(self._refusals_audited) > self.max_tracked:
-                self._refusals_audited.clear()
+                since = now - self.lock_seconds
+                self._refusals_audited = {
+                    k: t for k, t in self._refusals_audited.items() if t > since
+                }
             return first
 
     def _keys(self, name: str, address: str) -> tuple[tuple[str, str], ...]:
-        return ("name", _normal(name)), ("address", address)
+        return ("name", _normal(name)), ("address", _network(address))
 
     def _recent(self, key: tuple[str, str]) -> list[float]:
         since = self.clock() - self.lock_seconds
         return [t for t in self._failures.get(key, ()) if t > since]
 
     def _make_room(self) -> None:
+        """Forget stale keys; if that is not enough, forget the least threatening live ones
+        down to 90%: never a locked key, and among the rest those furthest from their limit
+        (as a share of it), oldest first."""
         live = {key: self._recent(key) for key in self._failures}
         live = {key: times for key, times in live.items() if times}
-        if len(live) >= self.max_tracked:  # still full: the fewest, oldest failures go
-            ranked = sorted(live, key=lambda key: (len(live[key]), live[key][-1]))
-            for key in ranked[: max(1, len(live) - self.max_tracked * 9 // 10)]:
+        if len(live) >= self.max_tracked * 9 // 10:
+            unlocked = [k for k in live if len(live[k]) < self.limits[k[0]]]
+            unlocked.sort(key=lambda k: (len(live[k]) / self.limits[k[0]], live[k][-1]))
+            for key in unlocked[: len(live) - self.max_tracked * 9 // 10]:
                 del live[key]
         self._failures = live
+
+
+def _network(address: str) -> str:
+    """The address a client is counted by: an IPv4 address, or an IPv6 /64 (one household or
+    server is given a whole /64, so counting single IPv6 addresses would count nothing)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def _normal(name: str) -> str:
