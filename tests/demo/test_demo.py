@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 from openphm.programme.workspace import Workspace
 
@@ -23,6 +24,11 @@ def test_the_demo_runs_the_programme_end_to_end(cli, tmp_path):
     assert list(ws.zone("outputs").glob("cohorts/*/frail-high-risk.csv"))
     assert list((folder / "region" / "practices").glob("*/worklist-frail-high-risk.csv"))
     assert "tries the same list: 0 opened" in result.output
+    # objectors' rows are kept out of the linked zone, and the demo says how many
+    kept_out = re.search(
+        r"objectors, ([\d,]+) of their rows kept out", " ".join(result.output.split())
+    )
+    assert kept_out and int(kept_out.group(1).replace(",", "")) > 0
     con = ws.connect_linked(read_only=True)
     assert con.execute("SELECT count(*) FROM linked.people").fetchone()[0] > 1500
     con.close()

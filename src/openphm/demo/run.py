@@ -82,11 +82,13 @@ def _link(demo: Demo) -> None:
     console.print(f"{len(practices)} practices registered their public keys")
     with console.status("tracing, applying objections, pseudonymising, linking"):
         result = link(ws, ENGINEER)
+    # Removed from what the zone held (a later objection) and kept out of what this run brought.
+    kept_out = sum(result.objected_removed.values()) + sum(result.objected_excluded.values())
     console.print(
         f"{result.people:,} people in the linked zone; {result.records_to_trace:,} records "
         f"without a valid NHS number, {result.traced:,} traced; "
-        f"{result.objectors:,} objectors, {sum(result.objected_removed.values()):,} of their "
-        f"rows kept out; {result.tokens_sealed:,} re-identification tokens sealed"
+        f"{result.objectors:,} objectors, {kept_out:,} of their rows kept out; "
+        f"{result.tokens_sealed:,} re-identification tokens sealed"
     )
     console.print("no name, NHS number, address, postcode or date of birth crosses into it")
 
