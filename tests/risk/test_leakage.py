@@ -23,8 +23,9 @@ TABLES = (*REQUIRED, "deaths")
 def zone_copy(region):
     """The region's linked base tables, copied into memory (alias `zone`), and 40 people
     registered and alive at T0 to plant events on, chosen among those with no hospital
-    frailty score and no open social care yet, so that a planted diagnosis and service must
-    change those features (pseudonyms, and so who is chosen, differ from run to run)."""
+    frailty score, no open social care and no emergency admission on T0 yet, so that a planted
+    diagnosis, service and admission must change those features (pseudonyms, and so who is
+    chosen, differ from run to run)."""
     ws = region.open()
     con = connect()
     con.execute("ATTACH ':memory:' AS original")
@@ -36,7 +37,13 @@ def zone_copy(region):
             con.unregister("_copy")
     reset(con)
     baseline = feature_frame(con, T0, source="zone")
-    unmarked = baseline[(baseline["hfrs"] == 0) & (baseline["social_care_open"] == 0)]
+    # ... and no emergency admission on T0 itself, or a planted one would leave the days since
+    # the last one at 0 (a fresh workspace's keys chose such a person once in CI).
+    unmarked = baseline[
+        (baseline["hfrs"] == 0)
+        & (baseline["social_care_open"] == 0)
+        & (baseline["days_since_emergency_admission"] > 0)
+    ]
     chosen = unmarked.sort_values("pseudonym")["pseudonym"].iloc[::50].head(40).tolist()
     return con, baseline, chosen
 
