@@ -43,10 +43,13 @@ def distribution(ws: Workspace) -> dict:
         if PERSON_RISK not in zone_tables(con):
             raise NotBuilt("nobody has been scored yet (phm risk train, then phm risk score)")
         source = f"zone3.main.{PERSON_RISK}"
+        # Tenths of the population by risk (NTILE), ties broken by pseudonym: scores from a
+        # few trees tie in large groups, and cutting by percentile would leave a decile empty
+        # when one tie spans its edge (the people, not the scores, are split in ten).
         deciles = con.execute(
-            "SELECT CAST(least(10, ceil(risk_percentile / 10)) AS INTEGER) AS decile, "
-            "count(*) AS people, sum(risk) AS risk_sum, min(risk) AS low, max(risk) AS high "
-            f"FROM {source} GROUP BY ALL ORDER BY decile"
+            "SELECT decile, count(*) AS people, sum(risk) AS risk_sum, min(risk) AS low, "
+            "max(risk) AS high FROM (SELECT risk, ntile(10) OVER (ORDER BY risk, pseudonym) "
+            f"AS decile FROM {source}) GROUP BY ALL ORDER BY decile"
         ).df()
         bands = con.execute(
             f"SELECT {_band_sql()} AS band, count(*) AS people FROM {source} GROUP BY ALL"
