@@ -67,9 +67,14 @@ class Refused(PermissionError):
     """The actor's role may not take this action. Already written to the audit log."""
 
 
+def current_user() -> str:
+    """The person at the keyboard (PHM_USER, else the login name)."""
+    return os.environ.get("PHM_USER") or getpass.getuser()
+
+
 def current_actor(role: str | None) -> Actor:
     """The person at the keyboard and the role they act in."""
-    user = os.environ.get("PHM_USER") or getpass.getuser()
+    user = current_user()
     if role is None:
         raise Refused(
             "say which role you act in: --role "

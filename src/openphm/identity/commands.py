@@ -99,7 +99,7 @@ def _refuse_workspace_files(records: Path, against: Path, role: str | None) -> N
     resolved first). The programme's data is traced by `phm link`, which keeps what it derives
     encrypted and under retention; pairs written here would be plaintext that neither
     retention nor close knows of."""
-    from openphm.governance.roles import Refused, current_actor
+    from openphm.governance.roles import Refused, current_actor, current_user
     from openphm.programme.workspace import Workspace
 
     for path in (records, against):
@@ -112,7 +112,7 @@ def _refuse_workspace_files(records: Path, against: Path, role: str | None) -> N
             "`phm link`, which keeps the result encrypted and under retention; `phm trace` is "
             "for files outside any workspace"
         )
-        actor = current_actor(role) if role else Actor(_user(), "none")
+        actor = current_actor(role) if role else Actor(current_user(), "none")
         ws.audit.record(actor, "identity.trace", outcome="refused", reason=reason)
         raise Refused(reason)
 
@@ -123,13 +123,6 @@ def _workspace_root(path: Path) -> Path | None:
         if (folder / "workspace.json").is_file():
             return folder
     return None
-
-
-def _user() -> str:
-    import getpass
-    import os
-
-    return os.environ.get("PHM_USER") or getpass.getuser()
 
 
 def parse_field_map(text: str, option: str) -> dict[str, str]:

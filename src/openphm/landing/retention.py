@@ -10,12 +10,11 @@ fails or the machine dies; a batch whose key is gone is finished off on the next
 from __future__ import annotations
 
 import datetime as dt
-import getpass
-import os
 from dataclasses import dataclass
 
 from openphm import clock
 from openphm.governance.audit import Actor
+from openphm.governance.roles import current_user
 from openphm.keystore import KeyName
 from openphm.landing import catalog as cat
 
@@ -38,7 +37,7 @@ def enforce_retention(ws) -> RetentionReport | None:
     zone = ws.root / "landing"
     if not (zone / cat.CATALOG_FILE).exists() or not _due(ws, cat.load(zone)):
         return None
-    actor = Actor(user=os.environ.get("PHM_USER") or getpass.getuser(), role=SCHEDULE)
+    actor = Actor(user=current_user(), role=SCHEDULE)
     with cat.locked(zone, wait=False) as held:
         return destroy_due(ws, actor) if held else None
 
