@@ -11,6 +11,7 @@ import pytest
 from openphm.cohorts import build_cohort, load_definition, write_lists
 from openphm.cohorts.build import LIST_COLUMNS, save_members
 from openphm.cohorts.definition import CohortDefinitionError
+from openphm.risk.features import LABELS
 
 DEFINITION = """
 name = "older-high-risk"
@@ -89,6 +90,12 @@ def test_every_member_meets_every_criterion_and_the_reasons_say_so(cohort, regio
         .str.contains("aged 50 or over; 1\\+ long-term conditions; top 20% risk")
         .all()
     )
+    # Each member's main drivers (explained at build time, risk.explain): high-risk people
+    # have features that raise their score, named as a clinician reads them.
+    drivers = pd.concat([members[c] for c in ("driver_1", "driver_2", "driver_3")]).dropna()
+    assert members["driver_1"].notna().all() and set(drivers) <= set(LABELS.values())
+    listed = pd.concat(lists(region).values())
+    assert (listed["main_drivers"].str.len() > 0).all()
 
 
 def test_match_any_gives_each_person_the_reasons_they_met(region, tmp_path):

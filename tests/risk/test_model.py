@@ -8,8 +8,11 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from openphm.analytics.zone import Zone
+from openphm.risk import explain
+from openphm.risk import model as models
 from openphm.risk.card import calibration_svg, markdown, publishable
-from openphm.risk.features import LABELS
+from openphm.risk.features import FEATURE_NAMES, LABELS
 from openphm.risk.metrics import MIN_GROUP_EVENTS, all_metrics, group_metrics
 from openphm.risk.plan import plan_training
 from openphm.risk.store import latest_model, open_zone
@@ -104,18 +107,48 @@ def test_the_published_card_rounds_every_count(region):
     assert calibration_svg(public["calibration_bins"]).startswith("<svg")
 
 
-def test_everyone_scored_has_a_risk_and_drivers_from_the_feature_list(region):
+def test_everyone_scored_has_a_risk_and_the_features_it_was_scored_on(region):
     with open_zone(region.open(), read_only=True) as con:
         scores = con.execute("SELECT * FROM zone3.main.person_risk").df()
+        features = con.execute("SELECT * FROM zone3.main.person_risk_features").df()
         history = con.execute(
             "SELECT reference_date, count(*) n FROM zone3.main."
             "person_risk_history GROUP BY 1 ORDER BY 1"
         ).df()
     assert scores["risk"].between(0, 1).all() and scores["pseudonym"].is_unique
     assert (pd.to_datetime(scores["reference_date"]).dt.date == END).all()
-    drivers = pd.concat([scores[f"driver_{i}"] for i in (1, 2, 3)]).dropna()
-    assert set(drivers) <= set(LABELS.values()) and scores["driver_1"].notna().mean() > 0.9
+    assert set(features["pseudonym"]) == set(scores["pseudonym"])
+    assert (features["model_id"] == scores["model_id"].iloc[0]).all()
+    assert list(features.columns) == ["pseudonym", *FEATURE_NAMES, "model_id"]
     assert list(pd.to_datetime(history["reference_date"]).dt.date) == [PREVIOUS_REFRESH, END]
+
+
+def test_members_are_explained_as_the_whole_population_would_be(region):
+    """Drivers are computed for a cohort's members when it is built (risk.explain); they must be
+    exactly those an explanation of everyone at scoring gives the same people."""
+    with open_zone(region.open(), read_only=True) as con:
+        text = latest_model(con)[1]
+        features = con.execute("SELECT * FROM zone3.main.person_risk_features").df()
+        everyone = models.drivers(models.load_gbm(text), features.loc[:, list(FEATURE_NAMES)])
+        everyone.index = features["pseudonym"]
+        some = features.sample(300, random_state=1)["pseudonym"]
+        zone = Zone.over(con, database=("zone3", "main"))
+        frame = (
+            zone.table("person_risk")
+            .select("pseudonym", "risk")
+            .filter(lambda t: t.pseudonym.isin(list(some)))
+            .left_join(explain.feature_columns(zone), "pseudonym")
+            .drop("pseudonym_right")
+            .to_pandas()
+        )
+        explained = explain.drivers(zone, frame).set_index("pseudonym")
+    assert "risk" in explained and not any(c.startswith("feature__") for c in explained)
+    expected = everyone.loc[explained.index]
+    pd.testing.assert_frame_equal(
+        explained[list(explain.DRIVER_COLUMNS)], expected, check_names=False, check_dtype=False
+    )
+    labels = pd.concat([everyone[c] for c in explain.DRIVER_COLUMNS]).dropna()
+    assert set(labels) <= set(LABELS.values()) and everyone["driver_1"].notna().mean() > 0.9
 
 
 def test_rising_risk_ranks_the_change_since_the_previous_refresh(region):

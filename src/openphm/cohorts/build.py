@@ -1,8 +1,9 @@
 """Compile a cohort definition to one query over the linked zone, and write its lists.
 
 Reads zone 3: people (token, practice), analytics_population, person_scores, person_segments,
-person_activity, person_registers and person_risk. Writes zone 3 linked.cohort_members (who is
-in which cohort, for evaluation) and zone 4 outputs/cohorts/<ODS>/<name>.csv.
+person_activity, person_registers, person_risk and person_risk_features (members' drivers are
+explained here: risk.explain). Writes zone 3 linked.cohort_members (who is in which cohort, for
+evaluation) and zone 4 outputs/cohorts/<ODS>/<name>.csv.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import operator
 from dataclasses import dataclass
 from pathlib import Path
 
+import ibis
 import pandas as pd
 
 from openphm import clock
@@ -22,6 +24,7 @@ from openphm.analytics.registers import register_flags
 from openphm.analytics.zone import Zone, memtable
 from openphm.cohorts.definition import CRITERIA, CohortDefinition
 from openphm.console import UserFacingError
+from openphm.risk import explain
 
 MEMBERS = "cohort_members"
 LIST_FOLDER = "cohorts"
@@ -50,9 +53,14 @@ class BuiltCohort:
 def person_frame(zone: Zone):
     """One row per person scored in person_risk and in the analytics reference population,
     with every column a criterion reads."""
-    for name in ("person_risk", "analytics_population", "person_scores", "person_segments"):
+    for name, step in (
+        ("person_risk", "phm risk score"),
+        (explain.FEATURES, "phm risk score"),
+        ("analytics_population", "phm analyse"),
+        ("person_scores", "phm analyse"),
+        ("person_segments", "phm analyse"),
+    ):
         if name not in zone.tables():
-            step = "phm risk score" if name == "person_risk" else "phm analyse"
             raise CohortError(f"the linked zone has no {name} yet: run {step} first")
     risk = zone.table("person_risk")
     people = zone.table("people").select("pseudonym", "token", "practice")
@@ -102,18 +110,19 @@ def build_cohort(con_or_backend, definition: CohortDefinition) -> BuiltCohort:
             "risk",
             "risk_percentile",
             "segment",
-            "driver_1",
-            "driver_2",
-            "driver_3",
             "age_band",
             "sex",
             "imd_quintile",
             "reference_date",
             *met,
         )
-        .order_by([selected.practice, selected.risk.desc(), selected.pseudonym])
+        .left_join(explain.feature_columns(zone), "pseudonym")
+        .drop("pseudonym_right")
+        .order_by(["practice", ibis.desc("risk"), "pseudonym"])
         .to_pandas()
     )
+    # Explained here, for the members only (risk.explain says why).
+    members = explain.drivers(zone, members)
     members["reasons"] = _reasons(members, definition)
     run = zone.table("analytics_runs").to_pandas().iloc[-1]
     risk_date = zone.table("person_risk").reference_date.max().to_pandas()

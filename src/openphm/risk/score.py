@@ -1,8 +1,9 @@
-"""`score`: everyone's risk at a reference date (the latest data by default), with the three
-features that raise it most, and how it has moved since the previous refresh.
+"""`score`: everyone's risk at a reference date (the latest data by default), and how it has
+moved since the previous refresh.
 
-Reads zone 3 and the model; writes zone 3 linked.person_risk (replaced) and
-linked.person_risk_history (this reference date's scores added).
+Reads zone 3 and the model; writes zone 3 linked.person_risk (replaced),
+linked.person_risk_features (the features scored, replaced: a cohort explains its members from
+them, `risk.explain`) and linked.person_risk_history (this reference date's scores added).
 
 Rising risk: the change in score since the most recent earlier refresh in the history.
 `rising_percentile` ranks the rises (100 = the largest) among people scored both times; a
@@ -18,9 +19,15 @@ from dataclasses import dataclass
 import pandas as pd
 
 from openphm.risk import model as models
-from openphm.risk.features import feature_frame
+from openphm.risk.features import FEATURE_NAMES, feature_frame
 from openphm.risk.plan import data_span
-from openphm.risk.store import SOURCE, latest_model, previous_scores, write_scores
+from openphm.risk.store import (
+    SOURCE,
+    latest_model,
+    previous_scores,
+    write_features,
+    write_scores,
+)
 
 
 @dataclass(frozen=True)
@@ -50,9 +57,9 @@ def score(
     out["model_id"] = model_id
     out["risk"] = models.predict(booster, x)
     out["risk_percentile"] = (out["risk"].rank(pct=True, method="max") * 100).round(2)
-    out = out.join(models.drivers(booster, x))
     out = _rising(out, previous_scores(con, day, source))
     write_scores(con, out, source)
+    write_features(con, x.loc[:, ["pseudonym", *FEATURE_NAMES]].assign(model_id=model_id), source)
     previous = out["previous_reference_date"].dropna()
     return ScoreSummary(
         model_id,

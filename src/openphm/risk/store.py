@@ -8,7 +8,8 @@ scratch never reaches disk except DuckDB's spill folder inside the linked zone.
 | table | one row per |
 |---|---|
 | risk_models | trained model: booster text, card (JSON, aggregates only) |
-| person_risk | person at the latest scoring: score, percentile, drivers, change, rising rank |
+| person_risk | person at the latest scoring: score, percentile, change, rising rank |
+| person_risk_features | person at the latest scoring: the features scored, the model (explain.py) |
 | person_risk_history | person and reference date scored (for rising risk) |
 """
 
@@ -27,6 +28,7 @@ from openphm.console import UserFacingError
 SOURCE = "zone3"
 MODELS = "risk_models"
 PERSON_RISK = "person_risk"
+PERSON_FEATURES = "person_risk_features"
 HISTORY = "person_risk_history"
 
 
@@ -114,6 +116,18 @@ def write_scores(con, frame: pd.DataFrame, source: str = SOURCE) -> None:
         )
     finally:
         con.unregister("_risk_scores")
+
+
+def write_features(con, frame: pd.DataFrame, source: str = SOURCE) -> None:
+    """Replace person_risk_features with `frame` (pseudonym, every feature, model_id)."""
+    con.register("_risk_features", frame)
+    try:
+        con.execute(
+            f"CREATE OR REPLACE TABLE {source}.main.{PERSON_FEATURES} AS "
+            "SELECT * FROM _risk_features"
+        )
+    finally:
+        con.unregister("_risk_features")
 
 
 def previous_scores(con, reference_date: dt.date, source: str = SOURCE) -> pd.DataFrame:
