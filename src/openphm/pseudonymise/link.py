@@ -53,6 +53,7 @@ STEPS = (
     "sealing tokens",
     "writing the linked zone",
     "applying objections",
+    "committing",  # DuckDB compresses, encrypts and writes every changed table here
 )
 
 Progress = Callable[[str, int, int], None]  # (step, done, total)
@@ -109,6 +110,7 @@ def link(ws, actor: Actor, *, progress: Progress | None = None) -> LinkResult:
             catalog = cat.load(zone)
             con.execute("BEGIN")
             result = _link(ws, con, views, catalog, say)
+            say(STEPS[7], 0, 0)
             con.execute("COMMIT")
         except BaseException:
             ws.audit.record(actor, "identity.link", outcome="failed")
