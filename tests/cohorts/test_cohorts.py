@@ -9,8 +9,14 @@ import pandas as pd
 import pytest
 
 from openphm.cohorts import build_cohort, load_definition, write_lists
-from openphm.cohorts.build import LIST_COLUMNS, save_members
+from openphm.cohorts.build import (
+    LIST_COLUMNS,
+    build_on_engine,
+    save_members,
+    without_objectors,
+)
 from openphm.cohorts.definition import CohortDefinitionError
+from openphm.pseudonymise.link import OBJECTORS
 from openphm.risk.features import LABELS
 
 DEFINITION = """
@@ -96,6 +102,26 @@ def test_every_member_meets_every_criterion_and_the_reasons_say_so(cohort, regio
     assert members["driver_1"].notna().all() and set(drivers) <= set(LABELS.values())
     listed = pd.concat(lists(region).values())
     assert (listed["main_drivers"].str.len() > 0).all()
+
+
+def test_someone_who_objects_after_the_build_is_not_kept_or_listed(cohort, region, tmp_path):
+    """Between the build (a read-only connection, or Spark's copy of the zone) and writing the
+    members, `phm link` may apply a new objection: the members written must not include it."""
+    path = tmp_path / "older-high-risk.toml"
+    path.write_text(DEFINITION)
+    ws = region.open()
+    built = build_on_engine(ws, "duckdb", load_definition(path))
+    objector = built.members["pseudonym"].iloc[0]
+    con = ws.connect_linked()
+    try:
+        con.execute("BEGIN")
+        con.execute(f"INSERT INTO {OBJECTORS} (pseudonym) VALUES (?)", [objector])
+        assert without_objectors(con, built) == 1
+        assert objector not in set(built.members["pseudonym"])
+        assert len(built.members) == len(cohort[0].members) - 1
+    finally:
+        con.execute("ROLLBACK")
+        con.close()
 
 
 def test_match_any_gives_each_person_the_reasons_they_met(region, tmp_path):

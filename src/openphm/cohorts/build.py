@@ -222,14 +222,75 @@ def make_up(built: BuiltCohort, rules) -> dict[str, pd.DataFrame]:
     return out
 
 
-def run_cohort(ws, actor, definition: CohortDefinition) -> tuple[BuiltCohort, dict[str, Path]]:
-    """Build a cohort, keep its members in the linked zone, write one list per practice to
-    the outputs zone and audit it (cohort.build, with its purpose and sizes per practice).
-    The one way a cohort is run, from the command line or the web. The caller authorises."""
+def build_on_engine(ws, kind: str, definition: CohortDefinition) -> BuiltCohort:
+    """Build the cohort on `kind`. On Spark the zone is exported to encrypted Parquet under the
+    same data key, the cohort built there and the copy deleted, as `phm analyse` does
+    (analytics.commands.build_on_engine); its members are the same as DuckDB's
+    (tests/spark/test_analytics_differential.py)."""
+    from openphm.engine import discard_parquet, export_linked, open_linked
+    from openphm.keystore import KeyName
+
+    if kind == "duckdb":
+        con = ws.connect_linked(read_only=True)
+        try:
+            return build_cohort(con, definition)
+        finally:
+            con.close()
+    folder, key = ws.zone("linked"), ws.keystore.get(KeyName.LINKED_DATA)
+    try:
+        export_linked(folder, KeyName.LINKED_DATA, key)
+        with open_linked(kind, folder, KeyName.LINKED_DATA, key, read_only=True,
+                         spark_master=ws.config.engine.spark_master) as zone:  # fmt: skip
+            return build_cohort(zone.backend, definition)
+    finally:
+        discard_parquet(folder)
+
+
+def without_objectors(con, built: BuiltCohort) -> int:
+    """Drop members whose pseudonym is in the objectors' register now (promise P7): between the
+    build (on a read-only connection, or on Spark's copy of the zone) and this write, `phm
+    link` may have applied a new objection, and the list must not name that person. Returns
+    how many were dropped (a count only)."""
+    from openphm.pseudonymise.link import OBJECTORS
+
+    present = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'linked' AND table_name = ?",
+        [OBJECTORS.removeprefix("linked.")],
+    ).fetchone()[0]
+    if not present:
+        return 0
+    con.register("_members", built.members[["pseudonym"]])
+    try:
+        objecting = {
+            row[0]
+            for row in con.execute(
+                f"SELECT pseudonym FROM _members WHERE pseudonym IN (SELECT pseudonym FROM "
+                f"{OBJECTORS})"
+            ).fetchall()
+        }
+    finally:
+        con.unregister("_members")
+    if objecting:
+        kept = ~built.members["pseudonym"].isin(objecting)
+        built.members = built.members[kept].reset_index(drop=True)
+        built.without_token = int(built.members["token"].isna().sum())
+    return len(objecting)
+
+
+def run_cohort(
+    ws, actor, definition: CohortDefinition, engine: str = "duckdb"
+) -> tuple[BuiltCohort, dict[str, Path]]:
+    """Build a cohort on `engine`, keep its members in the linked zone, write one list per
+    practice to the outputs zone and audit it (cohort.build, with its purpose and sizes per
+    practice). The one way a cohort is run, from the command line or the web. The caller
+    authorises."""
+    built = build_on_engine(ws, engine, definition)
     con = ws.connect_linked()
     try:
-        built = build_cohort(con, definition)
+        con.execute("BEGIN")
+        dropped = without_objectors(con, built)
         save_members(con, built)
+        con.execute("COMMIT")
     finally:
         con.close()
     paths = write_lists(ws.zone("outputs"), built)
@@ -242,7 +303,9 @@ def run_cohort(ws, actor, definition: CohortDefinition) -> tuple[BuiltCohort, di
         counts={
             "members": len(built.members),
             "without_token": built.without_token,
+            "objected_since_built": dropped,
             **{f"listed_{ods}": n for ods, n in built.per_practice().items()},
         },
+        reason=f"engine {engine}",
     )
     return built, paths

@@ -28,6 +28,14 @@ def cohort_command(
             exists=True,
         ),
     ],
+    engine: Annotated[
+        str | None,
+        typer.Option(
+            "--engine",
+            help="duckdb or spark (default: the programme's [engine] kind). On spark the zone "
+            "is copied to encrypted Parquet, the cohort built there, and the copy deleted.",
+        ),
+    ] = None,
     role: RoleOption = None,
 ) -> None:
     """Build a cohort from its definition, show its size and make-up (disclosure-controlled),
@@ -38,6 +46,7 @@ def cohort_command(
     from openphm.cohorts.build import make_up, run_cohort
     from openphm.cohorts.definition import load_definition
     from openphm.disclosure.releases import rules_for
+    from openphm.engine import check_engine
     from openphm.governance.roles import current_actor
     from openphm.programme.workspace import Workspace
 
@@ -46,7 +55,9 @@ def cohort_command(
     purposes = tuple(p.value for p in ws.config.programme.purposes)
     cohort = load_definition(definition, purposes)
     ws.authorise(actor, "cohort.build", purpose=cohort.purpose.value)
-    built, paths = run_cohort(ws, actor, cohort)
+    kind = check_engine(engine or ws.config.engine.kind.value)
+    with console.status(f"Building the cohort on {kind}…"):
+        built, paths = run_cohort(ws, actor, cohort, kind)
     rules = rules_for(ws)
     size = rules.publish(len(built.members)) if len(built.members) else 0
     console.print(

@@ -120,7 +120,7 @@ async def run(request: Request, ctx: Context = Depends(authorised("cohort.build"
     if definition is None:
         return _form_page(request, ctx, 400, form=form, problems=problems)
     try:
-        built, paths = run_cohort(ctx.ws, ctx.actor, definition)
+        built, paths = run_cohort(ctx.ws, ctx.actor, definition, ctx.ws.config.engine.kind.value)
     except UserFacingError as err:
         return _form_page(request, ctx, 409, form=form, problems=[str(err)])
     per_practice = built.per_practice()
