@@ -141,6 +141,26 @@ def test_data_arriving_for_an_objector_after_their_gp_records_were_destroyed_is_
         writer.writerows(rows)
     ingest(ws, [folder], ENGINEER)
     result = link(ws, ENGINEER)
-    assert result.written["apc_spells"] == 3
+    # Three rows arrived: two written, the objector's one kept out as it was written.
+    assert result.written["apc_spells"] == 2
     assert set(_rows_of(ws, truth_pseudonyms(ws, [nhs_number])).values()) == {0}
     assert result.objected_excluded.get("apc_spells") == 1
+
+
+def test_every_submissions_rows_are_written_or_kept_out_as_an_objectors(linked_region, tmp_path):
+    """Counts reconcile per submission: the rows it brought are the rows of it in its linked
+    table plus those kept out for objections (which must be some: the region has objectors)."""
+    ws = copy_workspace(linked_region, tmp_path / "ws")
+    con = ws.connect_linked(read_only=True)
+    try:
+        ledger = con.execute(
+            "SELECT submission_id, linked_table, records, objected_removed FROM linked._submissions"
+        ).fetchall()
+        assert sum(row[3] for row in ledger) > 0
+        for submission_id, table, records, objected in ledger:
+            held = con.execute(
+                f"SELECT count(*) FROM linked.{table} WHERE submission_id = ?", [submission_id]
+            ).fetchone()[0]
+            assert held + objected == records, (submission_id, table)
+    finally:
+        con.close()

@@ -172,18 +172,30 @@ def _link(ws, con, views: dict[str, str], catalog: cat.Catalog, say: Progress) -
     counts = _counts(con, new)
     for submission in plan.new:
         ledger.record(con, submission, counts.get(submission.submission_id, {}))
+    # Objectors' new rows are left out as they are written (objections.arriving) and counted
+    # per submission, as the hook would have counted them.
+    excluded = {sid: c["objected"] for sid, c in counts.items() if c["objected"]}
+    ledger.add_objected(con, excluded)
     _equity(con, others, ws.config.programme.start_date)
+    arrived: Counter = Counter()
     for canonical in new:
         table = LINKED_TABLE[canonical]
-        result.written[table] = con.execute(
-            f"INSERT INTO linked.{table} {select_sql(table, f'resolved_{canonical}')}"
-        ).fetchone()[0]
+        rows = objections.arriving(select_sql(table, f"resolved_{canonical}"), OBJECTORS)
+        result.written[table] = con.execute(f"INSERT INTO linked.{table} {rows}").fetchone()[0]
+        arrived[table] += sum(
+            counts.get(s.submission_id, {}).get("objected", 0)
+            for s in plan.new
+            if s.canonical_table == canonical
+        )
     resolved = [f"resolved_{t}" for t in new if t in RECORD_ID]
-    people.rebuild(con, resolved, ws.config.programme.controllers)
+    arrived[people.PEOPLE_TABLE.removeprefix("linked.")] += people.rebuild(
+        con, resolved, ws.config.programme.controllers, OBJECTORS
+    )
 
     say(STEPS[6], 0, 0)
-    # Then on what this run brought: objectors' new rows never reach the committed zone.
-    result.objected_excluded = _apply_objections(con)
+    # Then the hook on what this run wrote: objectors' new rows never reach the committed zone
+    # (it finds none when the filter above did its work).
+    result.objected_excluded = dict(arrived + Counter(_apply_objections(con)))  # (+ drops 0s)
     result.people = con.execute(f"SELECT count(*) FROM {people.PEOPLE_TABLE}").fetchone()[0]
     result.registered_without_key = con.execute(
         f"SELECT count(*) FROM {people.PEOPLE_TABLE} WHERE practice IS NOT NULL AND token IS NULL"
@@ -335,17 +347,18 @@ def _update_objectors(con, objection_view: str, type1: bool) -> int:
 
 
 def _counts(con, new: list[str]) -> dict[str, dict[str, int]]:
-    """Records, valid NHS numbers, traced and untraced of each new submission."""
+    """Records, valid NHS numbers, traced, untraced and objectors' rows of each new
+    submission."""
+    names = ("records", "with_valid_nhs_number", "traced", "untraced", "objected")
     counts = {}
     for canonical in new:
         for submission_id, *values in con.execute(
             f"""SELECT submission_id, count(*), count(*) FILTER (how = 'nhs-number'),
-                       count(*) FILTER (how = 'traced'), count(*) FILTER (how = 'untraced')
+                       count(*) FILTER (how = 'traced'), count(*) FILTER (how = 'untraced'),
+                       count(*) FILTER ({objections.objecting(OBJECTORS)})
             FROM resolved_{canonical} GROUP BY ALL"""
         ).fetchall():
-            counts[submission_id] = dict(
-                zip(("records", "with_valid_nhs_number", "traced", "untraced"), values, strict=True)
-            )
+            counts[submission_id] = dict(zip(names, values, strict=True))
     return counts
 
 

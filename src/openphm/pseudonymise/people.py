@@ -10,6 +10,7 @@ its IMD 2019 decile, ethnicity codes the 2021 Census five groups.
 
 from __future__ import annotations
 
+from openphm.identity import objections
 from openphm.pseudonymise.deidentify import (
     PEOPLE,
     UNKNOWN_ETHNIC_GROUP,
@@ -43,8 +44,9 @@ def _attributes(source: str, priority: int, how: str, ethnicity: bool) -> str:
         LEFT JOIN ref_postcode pc ON pc.postcode = {postcode_key("s.postcode")}"""
 
 
-def rebuild(con, resolved: list[str], controllers: list[str]) -> int:
-    """Replace `linked.people`; returns its number of rows."""
+def rebuild(con, resolved: list[str], controllers: list[str], objectors: str) -> int:
+    """Replace `linked.people`, without anyone in the `objectors` register; returns how many
+    people that left out."""
     rank = "CASE traced " + " ".join(f"WHEN '{t}' THEN {i}" for i, t in enumerate(_TRACED))
     rank += " END"
     parts = [
@@ -93,5 +95,9 @@ def rebuild(con, resolved: list[str], controllers: list[str]) -> int:
         [list(controllers)],
     )
     con.execute(f"DELETE FROM {PEOPLE_TABLE}")
-    con.execute(f"INSERT INTO {PEOPLE_TABLE} SELECT * FROM people_new")
-    return con.execute(f"SELECT count(*) FROM {PEOPLE_TABLE}").fetchone()[0]
+    con.execute(
+        f"INSERT INTO {PEOPLE_TABLE} {objections.arriving('SELECT * FROM people_new', objectors)}"
+    )
+    return con.execute(
+        f"SELECT count(*) FROM people_new WHERE {objections.objecting(objectors)}"
+    ).fetchone()[0]
