@@ -78,7 +78,8 @@ def session(
     builder = (
         SparkSession.builder.appName(app_name)
         .master(master or "local[2]")
-        .config("spark.jars", str(jar))
+        # Splink's similarity functions (Jaro-Winkler and others) for tracing on Spark.
+        .config("spark.jars", f"{jar},{_splink_jar()}")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.warehouse.dir", str(folder / "warehouse"))
         .config("spark.local.dir", str(scratch))
@@ -105,6 +106,12 @@ def session(
             .config("spark.network.crypto.enabled", "true")
         )
     return builder.getOrCreate()
+
+
+def _splink_jar() -> str:
+    from splink.internals.spark.jar_location import similarity_jar_location
+
+    return similarity_jar_location()
 
 
 def _require_java() -> None:

@@ -59,13 +59,21 @@ def trace_command(
         float,
         typer.Option("--threshold", min=0.5, max=0.999999, help="Lowest match probability."),
     ] = 0.95,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="duckdb (default) or spark: Splink's Spark backend on a local Spark session "
+            "whose files (encrypted spill) live in a temporary folder, deleted afterwards.",
+        ),
+    ] = "duckdb",
     role: RoleOption = None,
 ) -> None:
     """Trace RECORDS.csv against a spine: write each record's best match above the threshold as
     record_id, spine_id, match_probability. Unmatched records are not written."""
     from rich.console import Console
 
-    from openphm.identity.tracing import trace
+    from openphm.engine import check_engine
 
     console = Console(stderr=True, highlight=False)
     _refuse_workspace_files(records, against, role)
@@ -84,7 +92,7 @@ def trace_command(
             against, spine_fields, against_id, "--against-map", "--against-id", "spine_id"
         )
     with console.status(f"Tracing {len(left):,} records against {len(right):,} people…"):
-        pairs = trace(left, right, threshold=threshold)
+        pairs = _trace_on(check_engine(engine), left, right, threshold)
     out.parent.mkdir(parents=True, exist_ok=True)
     pairs.to_csv(out, index=False)
     console.print(
@@ -92,6 +100,23 @@ def trace_command(
         f"[bold]{len(pairs):,} matched[/bold], {len(left) - len(pairs):,} left unmatched "
         f"(threshold {threshold}). Pairs written to {out}."
     )
+
+
+def _trace_on(engine: str, left, right, threshold: float):
+    from openphm.identity.tracing import trace
+
+    if engine == "duckdb":
+        return trace(left, right, threshold=threshold)
+    import tempfile
+
+    from openphm.engine import spark
+
+    with tempfile.TemporaryDirectory(prefix="openphm-trace-") as folder:
+        session = spark.session(Path(folder), shuffle_partitions=4)
+        try:
+            return trace(left, right, threshold=threshold, backend="spark", connection=session)
+        finally:
+            session.stop()
 
 
 def _refuse_workspace_files(records: Path, against: Path, role: str | None) -> None:

@@ -329,6 +329,8 @@ def _score(
     predictions = linker.inference.predict(
         threshold_match_probability=threshold, warning_mode="never"
     ).as_pandas_dataframe()
+    if backend == "spark":
+        _forget_in_spark(db_api.spark)
     records_on_left = predictions["source_dataset_l"] == _RECORDS
     return pd.DataFrame(
         {
@@ -349,9 +351,35 @@ def _duckdb(connection: Any = None) -> Any:
     return DuckDBAPI(connection if connection is not None else ":memory:")
 
 
-# One entry per engine, as Splink keeps one dialect per backend: Spark joins with a function
-# returning `SparkAPI(spark_session=...)`. Comparisons above use only SQL both dialects share.
-BACKENDS: dict[str, Callable[[Any], Any]] = {"duckdb": _duckdb}
+def _spark(session: Any = None) -> Any:
+    """Splink's Spark backend on `session` (from `engine.spark.session`, whose shuffle and
+    spill files are encrypted and kept in its folder, and which loads Splink's similarity
+    functions). Intermediate tables are persisted (memory, then that encrypted spill) instead
+    of Splink's default, plain Parquet files, which would put names, dates of birth and
+    postcodes on disk unencrypted."""
+    if session is None:
+        raise TracingError("tracing on spark needs a Spark session (openphm.engine.spark)")
+    from splink import SparkAPI
+
+    return SparkAPI(spark_session=session, break_lineage_method="persist")
+
+
+def _forget_in_spark(session: Any) -> None:
+    """Drop the session's views of the inputs and every table Splink made, and every cached
+    row: nothing identifiable stays in a session once the pairs are out. Splink persists its
+    intermediate frames apart from their views, so only clearing the whole cache reaches them;
+    whatever else the session had cached is recomputed when next read."""
+    for table in session.catalog.listTables():
+        if table.isTemporary and (
+            table.name.startswith("__splink__") or table.name in (_RECORDS, _SPINE)
+        ):
+            session.catalog.dropTempView(table.name)
+    session.catalog.clearCache()
+
+
+# One entry per engine, as Splink keeps one dialect per backend. Comparisons above use only SQL
+# both dialects share; tests/spark checks that both give the same matches.
+BACKENDS: dict[str, Callable[[Any], Any]] = {"duckdb": _duckdb, "spark": _spark}
 
 
 def _backend(name: str, connection: Any = None) -> Any:
