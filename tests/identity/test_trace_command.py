@@ -1,3 +1,8 @@
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -129,3 +134,24 @@ def test_pairs_may_not_be_written_into_a_workspace(files, workspace):
     assert result.exit_code == 2
     assert "is inside the programme workspace" in plain(result.output)
     assert not (workspace.root / "outputs" / "pairs.csv").exists()
+
+
+@pytest.mark.slow  # a fresh JVM: about 40 s
+@pytest.mark.skipif(shutil.which("java") is None, reason="no Java runtime: run `make java`")
+def test_phm_trace_on_spark_writes_the_same_pairs_as_on_duckdb(files, tmp_path):
+    folder, _ = files
+    assert run(*trace_args(folder, **{"--out": tmp_path / "duckdb.csv"})).exit_code == 0
+    # Its own process: `phm trace --engine spark` starts and stops a Spark session of its own.
+    args = [*trace_args(folder, **{"--out": tmp_path / "spark.csv"}), "--engine", "spark"]
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "phm"), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    ours, theirs = (
+        pd.read_csv(tmp_path / f"{e}.csv", dtype=str).set_index("record_id").sort_index()
+        for e in ("duckdb", "spark")
+    )
+    assert len(ours) > 0 and ours["spine_id"].to_dict() == theirs["spine_id"].to_dict()

@@ -316,15 +316,18 @@ def _score(
     from splink import Linker
 
     db_api = _backend(backend, connection)
+    n_left, n_right = len(left), len(right)
+    if backend == "spark":  # typed, or Spark cannot infer a column with no value at all
+        left, right = _spark_frame(db_api.spark, left), _spark_frame(db_api.spark, right)
     tables = [
         db_api.register(left, table_name=_RECORDS),
         db_api.register(right, table_name=_SPINE),
     ]
     # Splink's log lines carry model parameters and counts, not values; WARNING keeps the
     # command's own progress readable.
-    linker = Linker(tables, _settings(fields, rules, len(right)), log_level=logging.WARNING)
+    linker = Linker(tables, _settings(fields, rules, n_right), log_level=logging.WARNING)
     if estimate_u:
-        max_pairs = min(5e6, float(len(left)) * len(right))
+        max_pairs = min(5e6, float(n_left) * n_right)
         linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
     predictions = linker.inference.predict(
         threshold_match_probability=threshold, warning_mode="never"
@@ -362,6 +365,15 @@ def _spark(session: Any = None) -> Any:
     from splink import SparkAPI
 
     return SparkAPI(spark_session=session, break_lineage_method="persist")
+
+
+def _spark_frame(session: Any, frame: pd.DataFrame) -> Any:
+    """`prepare`'s frame (every column text) as a Spark DataFrame of string columns."""
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    schema = StructType([StructField(c, StringType(), True) for c in frame.columns])
+    rows = frame.astype(object).where(frame.notna(), None)
+    return session.createDataFrame(rows, schema=schema)
 
 
 def _forget_in_spark(session: Any) -> None:
