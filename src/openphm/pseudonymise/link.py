@@ -150,7 +150,7 @@ def _link(ws, con, views: dict[str, str], catalog: cat.Catalog, say: Progress) -
 
     say(STEPS[2], 0, 0)
     gp.spine(con)
-    result.records_to_trace = resolve.trace_records(con, others)
+    result.records_to_trace = resolve.trace_records(con, others, on=_spark_place(ws))
     result.traced = con.execute("SELECT count(*) FROM traced").fetchone()[0]
 
     say(STEPS[3], 0, 0)
@@ -202,6 +202,15 @@ def _link(ws, con, views: dict[str, str], catalog: cat.Catalog, say: Progress) -
     ).fetchone()[0]
     ledger.write_reports(con)
     return result
+
+
+def _spark_place(ws) -> resolve.SparkPlace | None:
+    """Where tracing runs on Spark, when the programme's engine is Spark: in the landing
+    zone, whose data it reads (identifiers)."""
+    engine = ws.config.engine
+    if engine.kind.value != "spark":
+        return None
+    return resolve.SparkPlace(ws.zone("landing"), engine.spark_master)
 
 
 def _apply_objections(con) -> dict[str, int]:

@@ -16,6 +16,10 @@ unmatched pseudonym of its own, from its source kind, provider and the provider'
 
 from __future__ import annotations
 
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -45,9 +49,12 @@ def check_numbers(con, tables: list[str], accepted: frozenset[str]) -> int:
     return found.num_rows
 
 
-def trace_records(con, tables: list[str], *, threshold: float = DEFAULT_THRESHOLD) -> int:
+def trace_records(
+    con, tables: list[str], *, threshold: float = DEFAULT_THRESHOLD, on: SparkPlace | None = None
+) -> int:
     """Match the rows of `tables` (non-GP landing rows) with no valid NHS number against
-    `spine`; create `traced`. Returns the number of records that needed tracing."""
+    `spine`; create `traced`. Returns the number of records that needed tracing. Splink runs
+    in the link's DuckDB connection, or on Spark when the programme's engine is Spark (`on`)."""
     wanted = ", ".join(f for f in FIELDS if f != "address")
     union = " UNION ALL ".join(
         f"SELECT submission_id || '/' || source_row AS record_id, given_name, family_name, "
@@ -62,10 +69,46 @@ def trace_records(con, tables: list[str], *, threshold: float = DEFAULT_THRESHOL
         exact = exact_matches(records, spine)
         rest = records[~records["record_id"].isin(exact["record_id"])]
         pairs = pd.concat(
-            [exact, _trace_in_zone(con, rest, spine, threshold)] if len(rest) else [exact]
+            [exact, _trace_rest(con, rest, spine, threshold, on)] if len(rest) else [exact]
         )
     put(con, "traced", pairs, "record_id::VARCHAR AS record_id, spine_id::VARCHAR AS nhs_number")
     return len(records)
+
+
+@dataclass(frozen=True)
+class SparkPlace:
+    """Where tracing runs on Spark: `folder` (inside the landing zone: the session's files,
+    its encrypted spill, deleted after) and the cluster's master (None: local)."""
+
+    folder: Path
+    master: str | None = None
+
+
+def _trace_rest(con, records, spine, threshold: float, on: SparkPlace | None):
+    if on is None:
+        return _trace_in_zone(con, records, spine, threshold)
+    return _trace_on_spark(records, spine, threshold, on)
+
+
+def _trace_on_spark(records: pd.DataFrame, spine: pd.DataFrame, threshold: float,
+                    on: SparkPlace):  # fmt: skip
+    """Splink's Spark backend, on a session whose files live in a folder of the landing zone
+    that is deleted afterwards (a session already running in this process is used as it is,
+    and left running). The identifiers never leave the zone's folder; what the session
+    spills is encrypted with a key of its own, and tracing clears its views and cache."""
+    from pyspark.sql import SparkSession
+
+    from openphm.engine import spark
+
+    on.folder.mkdir(parents=True, exist_ok=True)
+    running = SparkSession.getActiveSession()
+    with tempfile.TemporaryDirectory(dir=on.folder, prefix=".spark-trace-") as work:
+        session = spark.session(Path(work), master=on.master, existing=running)
+        try:
+            return trace(records, spine, threshold=threshold, backend="spark", connection=session)
+        finally:
+            if running is None:
+                session.stop()
 
 
 def _trace_in_zone(con, records: pd.DataFrame, spine: pd.DataFrame, threshold: float):

@@ -1,0 +1,75 @@
+"""`phm link` in a programme whose engine is Spark traces on Spark (Splink's Spark backend) and
+builds the same linked zone as DuckDB: two copies of one ingested workspace (same keys, same
+landed files) are linked, one per engine, and every table of zone 3 is compared. Tokens are
+compared only by who has one: each sealing is randomised, by design."""
+
+from __future__ import annotations
+
+import shutil
+
+import pandas as pd
+
+from openphm.engine.compare import comparable, differences
+from openphm.governance.audit import Actor
+
+ENGINEER = Actor(user="t", role="processor-engineer")
+RANDOMISED = {"token"}  # sealed boxes: a fresh ephemeral key each time
+
+
+def _tables(ws) -> dict[str, pd.DataFrame]:
+    con = ws.connect_linked(read_only=True)
+    try:
+        names = [
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = 'linked'"
+            ).fetchall()
+        ]
+        out = {}
+        for name in names:
+            frame = con.execute(f'SELECT * FROM linked."{name}"').df()
+            for column in RANDOMISED & set(frame.columns):
+                frame[column] = frame[column].notna()
+            out[name] = comparable(frame)
+        return out
+    finally:
+        con.close()
+
+
+def test_link_with_tracing_on_spark_builds_the_same_linked_zone(
+    linked_workspace, spark_session, tmp_path, monkeypatch
+):
+    from openphm.landing.ingest import ingest
+    from openphm.programme.workspace import Workspace
+    from openphm.pseudonymise import resolve
+    from openphm.pseudonymise.link import link
+    from openphm.pseudonymise.practices import register_practice
+
+    region = linked_workspace.region
+    ws = Workspace.create(tmp_path / "duckdb", region / "programme.toml", ENGINEER)
+    ingest(ws, [region / "extracts"], ENGINEER)
+    for practice in ws.config.programme.controllers:
+        register_practice(ws, ENGINEER, practice, region / "practices" / practice / "practice.pub")
+    shutil.copytree(tmp_path / "duckdb", tmp_path / "spark")
+    config = tmp_path / "spark" / "programme.toml"
+    assert "[engine]" not in config.read_text()
+    config.write_text(config.read_text() + '\n[engine]\nkind = "spark"\n')
+
+    on_spark = []
+    real = resolve._trace_on_spark
+    monkeypatch.setattr(
+        resolve, "_trace_on_spark", lambda *a: on_spark.append(len(a[0])) or real(*a)
+    )
+    results = {}
+    for engine in ("duckdb", "spark"):
+        opened = Workspace.open(tmp_path / engine)
+        assert opened.config.engine.kind.value == engine
+        results[engine] = link(opened, ENGINEER)
+    assert len(on_spark) == 1 and on_spark[0] > 0  # the Spark link's Splink pass, only
+    assert results["spark"].traced == results["duckdb"].traced > 0
+    assert not list((tmp_path / "spark" / "landing").glob(".spark-trace-*"))  # deleted after
+
+    ours, theirs = (_tables(Workspace.open(tmp_path / e)) for e in ("duckdb", "spark"))
+    assert set(ours) == set(theirs) and "people" in ours
+    found = {name: differences(ours[name], theirs[name]) for name in ours}
+    assert {name: d for name, d in found.items() if d} == {}
