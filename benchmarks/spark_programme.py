@@ -1,14 +1,19 @@
-"""The analytics of a real programme's workspace built on DuckDB and on local Spark, timed and
+"""A real programme's workspace linked and analysed on DuckDB and on local Spark, timed and
 compared table by table (the scale issue's "the Spark run of the 100k region completes and
 matches DuckDB").
 
     phm bench --people 100000 --out /tmp/bench100k          # a region taken through link
     python benchmarks/spark_programme.py /tmp/bench100k/workspace --reference-date 2026-10-31
 
-The workspace is copied twice (it is not changed); each copy runs `phm analyse`'s own
-`build_on_engine`, then every analytics table of the two copies is compared with
-`engine.compare` (rows as sets, floats within 1e-9 relative). Prints seconds and, per table,
-rows and "same" or the columns that differ; never a value.
+    # from an ingested, not yet linked, workspace: link too (tracing on each engine)
+    python benchmarks/spark_programme.py INGESTED --reference-date 2026-10-31 --link
+
+The workspace is copied twice (it is not changed). With --link each copy is set to its engine
+and runs `phm link`'s own `link` (tracing on that engine), and every zone 3 table is compared
+(tokens by who has one: each sealing is randomised). Then each copy runs `phm analyse`'s own
+`build_on_engine`, and every analytics table is compared with `engine.compare` (rows as sets,
+floats within 1e-9 relative). Prints seconds and, per table, rows and "same" or the columns
+that differ; never a value.
 """
 
 from __future__ import annotations
@@ -23,8 +28,10 @@ from pathlib import Path
 from openphm.analytics.build import TABLES
 from openphm.analytics.commands import build_on_engine
 from openphm.analytics.definitions import AnalyticsOptions
-from openphm.engine.compare import differences, zone_tables
+from openphm.engine.compare import comparable, differences, zone_tables
+from openphm.governance.audit import Actor
 from openphm.programme.workspace import Workspace
+from openphm.pseudonymise.link import link
 
 
 def tables(ws: Workspace) -> dict:
@@ -38,16 +45,52 @@ def tables(ws: Workspace) -> dict:
     return frames
 
 
+def linked(ws: Workspace) -> dict:
+    """Every zone 3 table, tokens as whether there is one."""
+    con = ws.connect_linked(read_only=True)
+    try:
+        names = [
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = 'linked'"
+            ).fetchall()
+        ]
+        frames = {}
+        for name in names:
+            frame = con.execute(f'SELECT * FROM linked."{name}"').df()
+            if "token" in frame:
+                frame["token"] = frame["token"].notna()
+            frames[name] = comparable(frame)
+        return frames
+    finally:
+        con.close()  # fmt: skip
+
+
+def link_on(root: Path, engine: str) -> None:
+    config = root / "programme.toml"
+    if engine == "spark":
+        config.write_text(config.read_text() + '\n[engine]\nkind = "spark"\n')
+    ws = Workspace.open(root)
+    started = time.perf_counter()
+    result = link(ws, Actor("bench", "processor-engineer"))
+    print(f"{engine:6} {time.perf_counter() - started:7.1f} s to link ({result.traced:,} of "
+          f"{result.records_to_trace:,} records traced)", flush=True)  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("workspace", type=Path)
     parser.add_argument("--reference-date", type=dt.date.fromisoformat, required=True)
+    parser.add_argument("--link", action="store_true", help="link each copy on its engine first")
     args = parser.parse_args()
-    built = {}
+    built, zones = {}, {}
     with tempfile.TemporaryDirectory(prefix="spark-programme-") as scratch:
         for engine in ("duckdb", "spark"):
             root = Path(scratch) / engine
             shutil.copytree(args.workspace, root)
+            if args.link:
+                link_on(root, engine)
+                zones[engine] = linked(Workspace.open(root))
             ws = Workspace.open(root)
             started = time.perf_counter()
             summary = build_on_engine(ws, engine, args.reference_date, AnalyticsOptions())
@@ -57,6 +100,9 @@ def main() -> None:
                   f"{steps})", flush=True)  # fmt: skip
             built[engine] = tables(ws)
             shutil.rmtree(root)
+    for table, ours in zones.get("duckdb", {}).items():
+        found = differences(ours, zones["spark"][table])
+        print(f"{table:22} {len(ours):>10,} rows  {'same' if not found else '; '.join(found)}")
     for table, ours in built["duckdb"].items():
         found = differences(ours, built["spark"][table])
         print(f"{table:22} {len(ours):>10,} rows  {'same' if not found else '; '.join(found)}")

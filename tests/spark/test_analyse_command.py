@@ -56,3 +56,48 @@ def test_no_parquet_copy_is_left_and_the_audit_names_the_engine(built):
     assert not (ws.zone("linked") / "parquet").exists()
     entry = [e for e in ws.audit.entries() if e.action == "analytics.build"][-1]
     assert (entry.outcome, entry.reason) == ("ok", "engine spark")
+
+
+def test_phm_cohort_on_spark_writes_the_same_lists_and_keeps_no_copy(built, tmp_path):
+    """`phm cohort --engine spark` on the workspace DuckDB analysed and the risk model scored:
+    the same members and lists as `--engine duckdb`, the Parquet copy deleted, the engine
+    audited."""
+    from importlib import resources
+
+    import pandas as pd
+
+    from openphm.risk import open_zone, score, train
+
+    root = tmp_path / "ws"
+    shutil.copytree(built["duckdb"].root, root)
+    ws = Workspace.open(root)
+    with open_zone(ws) as con:
+        score(con, train(con).model_id)
+    definition = resources.files("openphm.cohorts") / "examples" / "frail-high-risk.toml"
+    lists, members = {}, {}
+    for engine in ("duckdb", "spark"):
+        result = CliRunner().invoke(app, ["cohort", str(root), str(definition),
+                                          "--engine", engine, "--role", "analyst"])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        folder = ws.zone("outputs") / "cohorts"
+        lists[engine] = {
+            p.relative_to(folder): pd.read_csv(p, dtype=str) for p in sorted(folder.rglob("*.csv"))
+        }
+        con = ws.connect_linked(read_only=True)
+        members[engine] = set(
+            con.execute("SELECT pseudonym FROM linked.cohort_members").df()["pseudonym"]
+        )
+        con.close()
+    assert members["duckdb"] and members["spark"] == members["duckdb"]
+    assert lists["spark"].keys() == lists["duckdb"].keys()
+    for path, ours in lists["duckdb"].items():
+        theirs = lists["spark"][path]
+        # Tokens are the practice's, sealed once at link: the same in both lists.
+        assert (
+            ours.sort_values("token")
+            .reset_index(drop=True)
+            .equals(theirs.sort_values("token").reset_index(drop=True))
+        ), path
+    assert not (ws.zone("linked") / "parquet").exists()
+    entry = [e for e in ws.audit.entries() if e.action == "cohort.build"][-1]
+    assert (entry.outcome, entry.reason) == ("ok", "engine spark")
