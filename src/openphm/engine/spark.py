@@ -105,7 +105,11 @@ def session(
             .config("spark.authenticate.secret", secrets.token_hex(32))
             .config("spark.network.crypto.enabled", "true")
         )
-    return builder.getOrCreate()
+    built = builder.getOrCreate()
+    # Spark's warnings (task sizes, plan strings) are noise to a data engineer, and a plan's
+    # text can quote literals: errors only.
+    built.sparkContext.setLogLevel("ERROR")
+    return built
 
 
 def _splink_jar() -> str:
