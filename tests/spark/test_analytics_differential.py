@@ -23,6 +23,7 @@ from openphm.cohorts import build_cohort, load_definition
 from openphm.engine import export_linked, open_linked
 from openphm.engine.compare import comparable, differences
 from openphm.keystore import KeyName
+from openphm.risk.features import feature_frame, feature_frame_on_spark
 
 # In the default run (the scale issue asks for the differential in CI): about a minute on 2
 # cores, most of it Spark's build, on the JVM the encryption tests start anyway.
@@ -30,6 +31,7 @@ from openphm.keystore import KeyName
 REFERENCE = dt.date(2026, 9, 30)
 COMPARED = tuple(t for t in TABLES if t != "analytics_runs")  # (when each build ran)
 COHORT = "cohort members (frail-high-risk)"
+FEATURES = "risk model features"
 TIMINGS: dict[str, float] = {}
 
 
@@ -63,7 +65,22 @@ def built(linked_workspace, spark_session, tmp_path_factory):
                 TIMINGS[engine] = time.perf_counter() - started
             out[engine] = {t: _frame(opened.backend, t) for t in COMPARED}
             out[engine][COHORT] = comparable(build_cohort(opened.backend, _definition()).members)
+            if engine == "spark":
+                features = feature_frame_on_spark(opened.backend, REFERENCE)
+                out[engine][FEATURES] = comparable(features)
+    out["duckdb"][FEATURES] = comparable(_duckdb_features(zone, key))
     return out
+
+
+def _duckdb_features(zone, key):
+    from openphm.engine import attach_encrypted, connect
+
+    con = connect(temp_directory=zone / ".spill")
+    try:
+        attach_encrypted(con, zone / "linked.duckdb", "zone3", key, read_only=True)
+        return feature_frame(con, REFERENCE)
+    finally:
+        con.close()
 
 
 def _risk(zone, key) -> None:
@@ -88,7 +105,7 @@ def _frame(backend, name: str) -> pd.DataFrame:
     return comparable(backend.table(name, database=("linked", "main")).to_pandas())
 
 
-@pytest.mark.parametrize("table", [*COMPARED, COHORT])
+@pytest.mark.parametrize("table", [*COMPARED, COHORT, FEATURES])
 def test_duckdb_and_spark_build_the_same_table(built, table):
     ours, theirs = built["duckdb"][table], built["spark"][table]
     assert len(ours) > 0

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import re
 import secrets
 import shutil
 import subprocess
@@ -299,7 +300,8 @@ class ZoneBackend:
         from pyspark import StorageLevel
 
         session.catalog.cacheTable(name, StorageLevel.MEMORY_AND_DISK)
-        self._cached.append(name)
+        if name not in self._cached:
+            self._cached.append(name)
         return view
 
     def _write(self, name: str, obj, database, overwrite: bool):
@@ -334,3 +336,39 @@ class ZoneBackend:
 
     def __getattr__(self, name):
         return getattr(self.backend, name)
+
+
+@dataclass
+class ScratchZone:
+    """A zone backend whose writes stay in the session: each table written becomes a cached
+    temporary view that shadows the zone's table of that name, and reads fall through to the
+    zone otherwise. The risk stage builds analytics at a past reference date this way without
+    touching the zone's own tables (DuckDB's counterpart: `risk.store.scratch_linked`)."""
+
+    zone: ZoneBackend
+    _written: dict[str, str] = field(default_factory=dict)
+
+    def table(self, name: str, database=None):
+        if name in self._written:
+            return self.zone.backend.table(self._written[name])
+        return self.zone.table(name, database=database)
+
+    def list_tables(self, *, like: str | None = None, database=None):
+        names = set(self.zone.list_tables(like=like, database=database))
+        return sorted(names | {n for n in self._written if like is None or re.search(like, n)})
+
+    def create_table(self, name: str, obj=None, *, database=None, temp: bool = False,
+                     overwrite: bool = False, **kwargs):  # fmt: skip
+        if temp:
+            return self.zone.create_table(name, obj, temp=True, overwrite=overwrite)
+        view = f"_scratch_{name}"
+        self.zone.create_table(view, obj, temp=True, overwrite=True)
+        self._written[name] = view
+        return self.table(name)
+
+    def release(self) -> None:
+        self.zone.release()
+        self._written.clear()
+
+    def __getattr__(self, name):
+        return getattr(self.zone, name)

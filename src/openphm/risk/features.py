@@ -152,7 +152,26 @@ def feature_frame(con, reference_date: dt.date, *, source: str = SOURCE) -> pd.D
     columns then FEATURE_NAMES. `con` has the linked zone attached as `source`."""
     scratch_linked(con, source)
     build(con, reference_date, FEATURE_BUILD)
-    zone = Zone.over(con)
+    return features_over(Zone.over(con), reference_date)
+
+
+def feature_frame_on_spark(zone_backend, reference_date: dt.date) -> pd.DataFrame:
+    """`feature_frame` on Spark: `zone_backend` is an open zone's backend
+    (`engine.open_linked("spark", …).backend`). The analytics at `reference_date` are built
+    into views of the session (`engine.spark.ScratchZone`), never the zone's own tables, as
+    DuckDB builds them into an in-memory catalogue; tests/spark compares the two frames."""
+    from openphm.engine.spark import ScratchZone
+
+    scratch = ScratchZone(zone_backend)
+    try:
+        build(scratch, reference_date, FEATURE_BUILD)
+        return features_over(Zone.over(scratch), reference_date)
+    finally:
+        scratch.release()
+
+
+def features_over(zone: Zone, reference_date: dt.date) -> pd.DataFrame:
+    """The frame, from a zone whose analytics tables were built at `reference_date`."""
     pop = zone.table("analytics_population")
     pop = pop.filter(pop.in_reference_population)
     t = (
