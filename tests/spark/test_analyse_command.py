@@ -101,3 +101,39 @@ def test_phm_cohort_on_spark_writes_the_same_lists_and_keeps_no_copy(built, tmp_
     assert not (ws.zone("linked") / "parquet").exists()
     entry = [e for e in ws.audit.entries() if e.action == "cohort.build"][-1]
     assert (entry.outcome, entry.reason) == ("ok", "engine spark")
+
+
+def test_phm_risk_on_spark_trains_and_scores_as_on_duckdb(built, tmp_path):
+    """`phm risk train` and `score` with --engine spark (features built on Spark over a
+    Parquet copy) give the model and scores --engine duckdb gives: the features are the same
+    (test_analytics_differential), and LightGBM is deterministic. The stated tolerance is
+    1e-9 relative on metrics and scores."""
+    import numpy as np
+
+    from openphm.risk.store import latest_model, open_zone
+
+    found = {}
+    for engine in ("duckdb", "spark"):
+        root = tmp_path / engine
+        shutil.copytree(built["duckdb"].root, root)
+        for command in ("train", "score"):
+            result = CliRunner().invoke(app, ["risk", command, str(root), "--engine", engine,
+                                              "--role", "analyst"])  # fmt: skip
+            assert result.exit_code == 0, result.output
+        ws = Workspace.open(root)
+        with open_zone(ws, read_only=True) as con:
+            card = latest_model(con)[2]
+            scores = con.execute(
+                "SELECT pseudonym, risk FROM zone3.main.person_risk ORDER BY pseudonym"
+            ).df()
+        assert not (ws.zone("linked") / "parquet").exists()
+        entries = [e for e in ws.audit.entries() if e.action.startswith("risk.")]
+        assert [e.reason for e in entries[-2:]] == [f"engine {engine}"] * 2
+        found[engine] = card, scores
+    (ours, our_scores), (theirs, their_scores) = found["duckdb"], found["spark"]
+    assert ours["model"]["trees"] == theirs["model"]["trees"]
+    for key in ("auc", "average_precision", "calibration_slope"):
+        assert np.isclose(ours["metrics"]["model"][key], theirs["metrics"]["model"][key],
+                          rtol=1e-9, atol=0)  # fmt: skip
+    assert our_scores["pseudonym"].tolist() == their_scores["pseudonym"].tolist()
+    assert np.allclose(our_scores["risk"], their_scores["risk"], rtol=1e-9, atol=0)

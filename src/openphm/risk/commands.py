@@ -3,6 +3,7 @@ only (counts, metrics, seconds); the audit log gets counts, never a value about 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from typing import Annotated
 
@@ -30,8 +31,45 @@ def _open(workspace, role, action):
     return ws, actor
 
 
+EngineOption = Annotated[
+    str | None,
+    typer.Option(
+        "--engine",
+        help="duckdb or spark (default: the programme's [engine] kind). On spark the features "
+        "are built on Spark over an encrypted Parquet copy of the zone, deleted afterwards; "
+        "the model is fitted and stored as on duckdb.",
+    ),
+]
+
+
+@contextlib.contextmanager
+def features_on(ws, engine: str | None):
+    """How the feature frames are built: None (DuckDB, over the stage's own connection), or
+    on Spark over a Parquet copy of the zone made now and deleted on the way out."""
+    from openphm.engine import check_engine
+
+    kind = check_engine(engine or ws.config.engine.kind.value)
+    if kind == "duckdb":
+        yield kind, None
+        return
+    from openphm.engine import discard_parquet, export_linked, open_linked
+    from openphm.keystore import KeyName
+    from openphm.risk.features import feature_frame_on_spark
+
+    folder, key = ws.zone("linked"), ws.keystore.get(KeyName.LINKED_DATA)
+    try:
+        export_linked(folder, KeyName.LINKED_DATA, key)
+        with open_linked(kind, folder, KeyName.LINKED_DATA, key, read_only=True,
+                         spark_master=ws.config.engine.spark_master) as zone:  # fmt: skip
+            yield kind, lambda day: feature_frame_on_spark(zone.backend, day)
+    finally:
+        discard_parquet(folder)
+
+
 @risk_app.command("train")
-def train_command(workspace: WorkspaceArgument, role: RoleOption = None) -> None:
+def train_command(
+    workspace: WorkspaceArgument, engine: EngineOption = None, role: RoleOption = None
+) -> None:
     """Train the model (LightGBM) and its baseline (logistic regression) on features at the
     training date and emergency admissions in the 12 months after it; validate, store the model
     and its card in the linked zone, and print the validation metrics."""
@@ -39,16 +77,22 @@ def train_command(workspace: WorkspaceArgument, role: RoleOption = None) -> None
     from openphm.risk.train import train
 
     ws, actor = _open(workspace, role, "risk.train")
+    kind = engine or ws.config.engine.kind.value
     try:
-        with open_zone(ws) as con, console.status("Training…") as status:
-            trained = train(con, progress=lambda s: status.update(f"{s}…"))
+        # The Parquet copy (Spark) is made before the zone file is opened for writing.
+        with (
+            console.status("Training…") as status,
+            features_on(ws, engine) as (kind, features),
+            open_zone(ws) as con,
+        ):
+            trained = train(con, progress=lambda s: status.update(f"{s}…"), features=features)
     except Exception:
         ws.audit.record(
             actor,
             "risk.train",
             outcome="failed",
             reads=("linked",),
-            reason="risk model training failed",
+            reason=f"risk model training failed on {kind}",
         )
         raise
     card = trained.card
@@ -62,6 +106,7 @@ def train_command(workspace: WorkspaceArgument, role: RoleOption = None) -> None
             "validation_people": card["validation"]["people"],
             "trees": card["model"]["trees"],
         },
+        reason=f"engine {kind}",
     )
     console.print(f"Model {trained.model_id}: {card['plan']['description']}.")
     _print_metrics(card)
@@ -101,23 +146,30 @@ def score_command(
     model: Annotated[
         str | None, typer.Option("--model", help="A model id (default: the latest trained).")
     ] = None,
+    engine: EngineOption = None,
     role: RoleOption = None,
 ) -> None:
     """Score everyone in the linked zone with the latest model into linked.person_risk: risk,
-    percentile, top three drivers, and the change since the previous refresh (rising risk)."""
+    percentile, and the change since the previous refresh (rising risk); the features scored
+    go to linked.person_risk_features, from which a cohort explains its members' drivers."""
     from openphm.risk.score import score
     from openphm.risk.store import open_zone
 
     ws, actor = _open(workspace, role, "risk.score")
     day = reference_date.date() if reference_date else None
-    with open_zone(ws) as con, console.status("Scoring…"):
-        summary = score(con, model, reference_date=day)
+    with (
+        console.status("Scoring…"),
+        features_on(ws, engine) as (kind, features),
+        open_zone(ws) as con,
+    ):
+        summary = score(con, model, reference_date=day, features=features)
     ws.audit.record(
         actor,
         "risk.score",
         reads=("linked",),
-        writes=("linked.person_risk", "linked.person_risk_history"),
+        writes=("linked.person_risk", "linked.person_risk_features", "linked.person_risk_history"),
         counts={"people": summary.people, "with_previous": summary.with_previous},
+        reason=f"engine {kind}",
     )
     console.print(
         f"Scored {summary.people:,} people as at {summary.reference_date} with "

@@ -47,11 +47,14 @@ def score(
     *,
     reference_date: dt.date | None = None,
     source: str = SOURCE,
+    features=None,
 ) -> ScoreSummary:
+    """`features`: how the feature frame at a date is built (default: on DuckDB over `con`;
+    Spark: risk.commands)."""
     model_id, booster_text, _ = latest_model(con, model_id, source)
     booster = models.load_gbm(booster_text)
     day = reference_date or data_span(con, source)[1]
-    x = feature_frame(con, day, source=source)
+    x = features(day) if features else feature_frame(con, day, source=source)
     out = x.loc[:, ["pseudonym"]].copy()
     out["reference_date"] = day
     out["model_id"] = model_id

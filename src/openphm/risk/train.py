@@ -32,20 +32,26 @@ class Trained:
     seconds: dict[str, float]
 
 
-def labelled(con, day: dt.date, source: str = SOURCE) -> pd.DataFrame:
-    """Features at `day` with the outcome in (day, day + 12 months] beside them."""
-    frame = feature_frame(con, day, source=source)
+Features = Callable[[dt.date], pd.DataFrame]  # the feature frame at a date, on some engine
+
+
+def labelled(con, day: dt.date, source: str = SOURCE, features: Features | None = None):
+    """Features at `day` with the outcome in (day, day + 12 months] beside them. `features`:
+    how the feature frame is built (default: on DuckDB, over `con`)."""
+    frame = (features or (lambda d: feature_frame(con, d, source=source)))(day)
     outcome = emergency_outcome(con, day, source)
     frame = frame.merge(outcome, on="pseudonym", how="left")
     frame["outcome"] = frame["outcome"].fillna(0).astype("int8")
     return frame
 
 
-def split(con, plan: TrainingPlan, source: str = SOURCE) -> tuple[pd.DataFrame, pd.DataFrame]:
+def split(
+    con, plan: TrainingPlan, source: str = SOURCE, features: Features | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(training rows, validation rows) as the plan says."""
-    train = labelled(con, plan.train_date, source)
+    train = labelled(con, plan.train_date, source, features)
     if plan.split == "temporal":
-        return train, labelled(con, plan.validation_date, source)
+        return train, labelled(con, plan.validation_date, source, features)
     held = train["pseudonym"].map(in_holdout).to_numpy(dtype=bool)
     return train.loc[~held].reset_index(drop=True), train.loc[held].reset_index(drop=True)
 
@@ -56,8 +62,10 @@ def train(
     plan: TrainingPlan | None = None,
     source: str = SOURCE,
     progress: Callable[[str], None] | None = None,
+    features: Features | None = None,
 ) -> Trained:
-    """Fit the model and the baseline, validate both, store the model and its card."""
+    """Fit the model and the baseline, validate both, store the model and its card. The
+    features are built on DuckDB over `con`, or by `features` (Spark: risk.commands)."""
     plan = plan or plan_training(con, source)
     seconds: dict[str, float] = {}
 
@@ -69,7 +77,7 @@ def train(
         seconds[name] = round(time.perf_counter() - started, 2)
         return out
 
-    training, validation = step("features", lambda: split(con, plan, source))
+    training, validation = step("features", lambda: split(con, plan, source, features))
     for name, part in (("training", training), ("validation", validation)):
         events = int(part["outcome"].sum())
         if min(events, len(part) - events) < 1:
