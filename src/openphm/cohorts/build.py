@@ -251,6 +251,7 @@ def without_objectors(con, built: BuiltCohort) -> int:
     build (on a read-only connection, or on Spark's copy of the zone) and this write, `phm
     link` may have applied a new objection, and the list must not name that person. Returns
     how many were dropped (a count only)."""
+    from openphm.identity.objections import objecting
     from openphm.pseudonymise.link import OBJECTORS
 
     present = con.execute(
@@ -264,8 +265,7 @@ def without_objectors(con, built: BuiltCohort) -> int:
         objecting = {
             row[0]
             for row in con.execute(
-                f"SELECT pseudonym FROM _members WHERE pseudonym IN (SELECT pseudonym FROM "
-                f"{OBJECTORS})"
+                f"SELECT pseudonym FROM _members WHERE {objecting(OBJECTORS)}"
             ).fetchall()
         }
     finally:
