@@ -195,7 +195,7 @@ def _link(ws, con, views: dict[str, str], catalog: cat.Catalog, say: Progress) -
     say(STEPS[6], 0, 0)
     # Then the hook on what this run wrote: objectors' new rows never reach the committed zone
     # (it finds none when the filter above did its work).
-    result.objected_excluded = dict(arrived + Counter(_apply_objections(con)))  # (+ drops 0s)
+    result.objected_excluded = dict(arrived + Counter(_apply_objections(con)))
     result.people = con.execute(f"SELECT count(*) FROM {people.PEOPLE_TABLE}").fetchone()[0]
     result.registered_without_key = con.execute(
         f"SELECT count(*) FROM {people.PEOPLE_TABLE} WHERE practice IS NOT NULL AND token IS NULL"
