@@ -54,6 +54,8 @@ def test_link_with_tracing_on_spark_builds_the_same_linked_zone(
     config = tmp_path / "spark" / "programme.toml"
     assert "[engine]" not in config.read_text()
     config.write_text(config.read_text() + '\n[engine]\nkind = "spark"\n')
+    debris = tmp_path / "spark" / "landing" / ".spark-trace-killed"  # a killed link's folder
+    (debris / "tmp").mkdir(parents=True)
 
     on_spark = []
     real = resolve._trace_on_spark
@@ -67,7 +69,8 @@ def test_link_with_tracing_on_spark_builds_the_same_linked_zone(
         results[engine] = link(opened, ENGINEER)
     assert len(on_spark) == 1 and on_spark[0] > 0  # the Spark link's Splink pass, only
     assert results["spark"].traced == results["duckdb"].traced > 0
-    assert not list((tmp_path / "spark" / "landing").glob(".spark-trace-*"))  # deleted after
+    # Its own folder deleted after, and a killed earlier link's cleared.
+    assert not list((tmp_path / "spark" / "landing").glob(".spark-trace-*"))
 
     ours, theirs = (_tables(Workspace.open(tmp_path / e)) for e in ("duckdb", "spark"))
     assert set(ours) == set(theirs) and "people" in ours

@@ -16,6 +16,7 @@ unmatched pseudonym of its own, from its source kind, provider and the provider'
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,6 +102,10 @@ def _trace_on_spark(records: pd.DataFrame, spine: pd.DataFrame, threshold: float
     from openphm.engine import spark
 
     on.folder.mkdir(parents=True, exist_ok=True)
+    # A link killed while tracing leaves its folder (spill encrypted under a key that died with
+    # it). Link holds the landing zone's lock, so no other trace is using one: clear them.
+    for stale in on.folder.glob(".spark-trace-*"):
+        shutil.rmtree(stale, ignore_errors=True)
     running = SparkSession.getActiveSession()
     with tempfile.TemporaryDirectory(dir=on.folder, prefix=".spark-trace-") as work:
         session = spark.session(Path(work), master=on.master, existing=running)
