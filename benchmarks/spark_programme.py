@@ -28,7 +28,7 @@ from pathlib import Path
 from openphm.analytics.build import TABLES
 from openphm.analytics.commands import build_on_engine
 from openphm.analytics.definitions import AnalyticsOptions
-from openphm.engine.compare import comparable, differences, zone_tables
+from openphm.engine.compare import differences, every_zone_table, zone_tables
 from openphm.governance.audit import Actor
 from openphm.programme.workspace import Workspace
 from openphm.pseudonymise.link import link
@@ -49,21 +49,9 @@ def linked(ws: Workspace) -> dict:
     """Every zone 3 table, tokens as whether there is one."""
     con = ws.connect_linked(read_only=True)
     try:
-        names = [
-            r[0]
-            for r in con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE database_name = 'linked'"
-            ).fetchall()
-        ]
-        frames = {}
-        for name in names:
-            frame = con.execute(f'SELECT * FROM linked."{name}"').df()
-            if "token" in frame:
-                frame["token"] = frame["token"].notna()
-            frames[name] = comparable(frame)
-        return frames
+        return every_zone_table(con)
     finally:
-        con.close()  # fmt: skip
+        con.close()
 
 
 def link_on(root: Path, engine: str) -> None:

@@ -9,29 +9,17 @@ import shutil
 
 import pandas as pd
 
-from openphm.engine.compare import comparable, differences
+from openphm.engine.compare import differences, every_zone_table
 from openphm.governance.audit import Actor
 
 ENGINEER = Actor(user="t", role="processor-engineer")
-RANDOMISED = {"token"}  # sealed boxes: a fresh ephemeral key each time
+RANDOMISED = ("token",)  # sealed boxes: a fresh ephemeral key each time
 
 
 def _tables(ws) -> dict[str, pd.DataFrame]:
     con = ws.connect_linked(read_only=True)
     try:
-        names = [
-            r[0]
-            for r in con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE database_name = 'linked'"
-            ).fetchall()
-        ]
-        out = {}
-        for name in names:
-            frame = con.execute(f'SELECT * FROM linked."{name}"').df()
-            for column in RANDOMISED & set(frame.columns):
-                frame[column] = frame[column].notna()
-            out[name] = comparable(frame)
-        return out
+        return every_zone_table(con, randomised=RANDOMISED)
     finally:
         con.close()
 

@@ -68,6 +68,25 @@ def zone_tables(con, tables, database: str = "linked") -> dict[str, pd.DataFrame
     return frames
 
 
+def every_zone_table(con, database: str = "linked", *, randomised=("token",)):
+    """Every table of the DuckDB connection's attached zone as a comparable frame. Columns in
+    `randomised` (sealed tokens: each sealing uses a fresh ephemeral key, by design) are
+    compared only by whether they hold a value."""
+    names = [
+        row[0]
+        for row in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = ?", [database]
+        ).fetchall()
+    ]
+    frames = {}
+    for name in names:
+        frame = con.execute(f'SELECT * FROM {database}."{name}"').df()
+        for column in set(randomised) & set(frame.columns):
+            frame[column] = frame[column].notna()
+        frames[name] = comparable(frame)
+    return frames  # fmt: skip
+
+
 def _text(value) -> str | None:
     if value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
         return None
