@@ -148,7 +148,16 @@ def test_members_are_explained_as_the_whole_population_would_be(region):
         explained[list(explain.DRIVER_COLUMNS)], expected, check_names=False, check_dtype=False
     )
     labels = pd.concat([everyone[c] for c in explain.DRIVER_COLUMNS]).dropna()
-    assert set(labels) <= set(LABELS.values()) and everyone["driver_1"].notna().mean() > 0.9
+    assert set(labels) <= set(LABELS.values())
+    # Exactly those with a feature that raises their score have a driver; that includes
+    # everyone scored above the model's average (the contributions sum to the difference).
+    # (A fixed share of people with a driver depended on the keyed split: 0.87 in one run.)
+    x = features.loc[:, list(FEATURE_NAMES)]
+    contrib = models.load_gbm(text).predict(x, pred_contrib=True)
+    raised = (contrib[:, :-1] > 0).any(axis=1)
+    assert (everyone["driver_1"].notna().to_numpy() == raised).all()
+    above_average = contrib[:, :-1].sum(axis=1) > 0
+    assert raised[above_average].all() and above_average.any()
 
 
 def test_rising_risk_ranks_the_change_since_the_previous_refresh(region):
