@@ -69,9 +69,11 @@ def link_on(root: Path, engine: str) -> None:
           f"{result.records_to_trace:,} records traced)", flush=True)  # fmt: skip
 
 
-def risk_and_cohort(ws: Workspace, engine: str) -> dict:
+def risk_and_cohort(ws: Workspace, engine: str, *, linked_here: bool) -> dict:
     """Train and score the risk model with features built on `engine`, then build the example
-    cohort on it; the scores and the members, as comparable frames."""
+    cohort on it; the scores and the members, as comparable frames. When each copy was linked
+    here (`linked_here`), each sealed its own tokens: members' tokens are then compared by
+    whether they have one."""
     from openphm.cohorts.build import build_on_engine as cohort_on
     from openphm.cohorts.definition import load_definition
     from openphm.risk.commands import features_on
@@ -97,8 +99,11 @@ def risk_and_cohort(ws: Workspace, engine: str) -> dict:
             "SELECT pseudonym, risk, risk_percentile FROM linked.person_risk").df()  # fmt: skip
     finally:
         con.close()
+    members = built.members
+    if linked_here:
+        members = members.assign(token=members["token"].notna())
     return {"person_risk (scores)": comparable(scores),
-            "cohort members": comparable(built.members)}  # fmt: skip
+            "cohort members": comparable(members)}  # fmt: skip
 
 
 def main() -> None:
@@ -127,7 +132,7 @@ def main() -> None:
                   f"{steps})", flush=True)  # fmt: skip
             built[engine] = tables(ws)
             if args.risk:
-                built[engine] |= risk_and_cohort(ws, engine)
+                built[engine] |= risk_and_cohort(ws, engine, linked_here=args.link)
             shutil.rmtree(root)
     for table, ours in zones.get("duckdb", {}).items():
         found = differences(ours, zones["spark"][table])
