@@ -130,7 +130,7 @@ def build_on_engine(ws, kind: str, day: dt.date, options, say=lambda text: None)
     and the Parquet copy is deleted (a copy left behind would keep rows that a later objection
     removes from the file)."""
     from openphm.analytics.build import TABLES, build
-    from openphm.engine import discard_parquet, export_linked, import_linked, open_linked
+    from openphm.engine import import_linked
     from openphm.keystore import KeyName
 
     progress = lambda step: say(f"{step}…")  # noqa: E731
@@ -140,17 +140,13 @@ def build_on_engine(ws, kind: str, day: dt.date, options, say=lambda text: None)
             return build(con, day, options, progress=progress)
         finally:
             con.close()
-    folder, key = ws.zone("linked"), ws.keystore.get(KeyName.LINKED_DATA)
-    try:
-        say("Copying the linked zone to encrypted Parquet for Spark…")
-        export_linked(folder, KeyName.LINKED_DATA, key)
-        with open_linked(kind, folder, KeyName.LINKED_DATA, key,
-                         spark_master=ws.config.engine.spark_master) as zone:  # fmt: skip
-            summary = build(zone.backend, day, options, progress=progress)
+    say("Copying the linked zone to encrypted Parquet for Spark…")
+    with ws.linked_on_spark(read_only=False) as zone:
+        summary = build(zone.backend, day, options, progress=progress)
         say("Bringing the analytics tables back into the zone…")
-        import_linked(folder, KeyName.LINKED_DATA, key, TABLES, before_commit=_objections)
-    finally:
-        discard_parquet(folder)
+        import_linked(ws.zone("linked"), KeyName.LINKED_DATA,
+                      ws.keystore.get(KeyName.LINKED_DATA), TABLES,
+                      before_commit=_objections)  # fmt: skip
     return summary
 
 

@@ -227,23 +227,14 @@ def build_on_engine(ws, kind: str, definition: CohortDefinition) -> BuiltCohort:
     same data key, the cohort built there and the copy deleted, as `phm analyse` does
     (analytics.commands.build_on_engine); its members are the same as DuckDB's
     (tests/spark/test_analytics_differential.py)."""
-    from openphm.engine import discard_parquet, export_linked, open_linked
-    from openphm.keystore import KeyName
-
     if kind == "duckdb":
         con = ws.connect_linked(read_only=True)
         try:
             return build_cohort(con, definition)
         finally:
             con.close()
-    folder, key = ws.zone("linked"), ws.keystore.get(KeyName.LINKED_DATA)
-    try:
-        export_linked(folder, KeyName.LINKED_DATA, key)
-        with open_linked(kind, folder, KeyName.LINKED_DATA, key, read_only=True,
-                         spark_master=ws.config.engine.spark_master) as zone:  # fmt: skip
-            return build_cohort(zone.backend, definition)
-    finally:
-        discard_parquet(folder)
+    with ws.linked_on_spark() as zone:
+        return build_cohort(zone.backend, definition)
 
 
 def without_objectors(con, built: BuiltCohort) -> int:

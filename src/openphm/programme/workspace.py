@@ -17,6 +17,7 @@ it into place, so a failure part-way leaves nothing behind.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -207,3 +208,21 @@ class Workspace:
             read_only=read_only,
         )
         return con
+
+    @contextlib.contextmanager
+    def linked_on_spark(self, *, read_only: bool = True):
+        """The linked zone open on Spark (the programme's master, or a local session) over an
+        encrypted Parquet copy of the zone file, made now under the same data key and deleted
+        on the way out whatever happens: the file stays the zone of record, and a copy left
+        behind would keep rows a later objection removes from it (engine.discard_parquet)."""
+        from openphm.engine import discard_parquet, export_linked, open_linked
+
+        self.require_open()
+        folder, key = self.zone("linked"), self.keystore.get(KeyName.LINKED_DATA)
+        try:
+            export_linked(folder, KeyName.LINKED_DATA, key)
+            with open_linked("spark", folder, KeyName.LINKED_DATA, key, read_only=read_only,
+                             spark_master=self.config.engine.spark_master) as zone:  # fmt: skip
+                yield zone
+        finally:
+            discard_parquet(folder)

@@ -52,18 +52,10 @@ def features_on(ws, engine: str | None):
     if kind == "duckdb":
         yield kind, None
         return
-    from openphm.engine import discard_parquet, export_linked, open_linked
-    from openphm.keystore import KeyName
     from openphm.risk.features import feature_frame_on_spark
 
-    folder, key = ws.zone("linked"), ws.keystore.get(KeyName.LINKED_DATA)
-    try:
-        export_linked(folder, KeyName.LINKED_DATA, key)
-        with open_linked(kind, folder, KeyName.LINKED_DATA, key, read_only=True,
-                         spark_master=ws.config.engine.spark_master) as zone:  # fmt: skip
-            yield kind, lambda day: feature_frame_on_spark(zone.backend, day)
-    finally:
-        discard_parquet(folder)
+    with ws.linked_on_spark() as zone:
+        yield kind, lambda day: feature_frame_on_spark(zone.backend, day)
 
 
 @risk_app.command("train")
