@@ -22,12 +22,22 @@ def bench(
         "bench-output"
     ),
     seed: Annotated[int, typer.Option(help="Seed for the synthetic region.")] = 1,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="duckdb or spark: the programme's engine, written into the workspace. On "
+            "spark, link traces on Spark and analyse, risk and cohorts build there (a local "
+            "session, local[2]); ingest and the rest of link run on DuckDB either way.",
+        ),
+    ] = "duckdb",
 ) -> None:
     """Run each stage in a fresh process; print its time, share of the run and peak memory,
     and the whole run's ratio to the I/O floor (DuckDB reading the extracts once)."""
     from openphm.bench.measure import measure
     from openphm.bench.plan import plan
+    from openphm.engine import check_engine
 
+    engine = check_engine(engine)
     if out.exists():
         if not (out / ".phm-bench").exists():
             raise UserFacingError(f"{out} exists and is not a bench folder; name another --out")
@@ -35,17 +45,17 @@ def bench(
     out.mkdir(parents=True)
     (out / ".phm-bench").touch()
     results = []
-    for name, target, kwargs in plan(out.absolute(), people=people, seed=seed):
+    for name, target, kwargs in plan(out.absolute(), people=people, seed=seed, engine=engine):
         with console.status(f"bench: {name}"):
             results.append(measure(name, target, **kwargs))
-    _report(results, people)
+    _report(results, people, engine)
 
 
-def _report(results, people: int) -> None:
+def _report(results, people: int, engine: str) -> None:
     floor = next((r for r in results if r.name == "io-floor"), None)
     pipeline = [r for r in results if r.name not in ("io-floor", "synth")]
     total = sum(r.seconds for r in pipeline)
-    table = Table(title=f"phm bench: {people:,} people (one run)")
+    table = Table(title=f"phm bench: {people:,} people on {engine} (one run)")
     for column in ("stage", "seconds", "share of pipeline", "peak memory MB", "counts"):
         table.add_column(
             column,

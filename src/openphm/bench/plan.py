@@ -8,7 +8,11 @@ from pathlib import Path
 from typing import Any
 
 
-def plan(out: Path, *, people: int, seed: int) -> list[tuple[str, str, dict[str, Any]]]:
+def plan(
+    out: Path, *, people: int, seed: int, engine: str = "duckdb"
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """The stages in order. `engine` is the programme's ([engine] kind, written into the
+    workspace at init): on Spark, link traces there and analyse, risk and cohorts build there."""
     region, workspace = out / "region", out / "workspace"
     stages: list[tuple[str, str, dict[str, Any]]] = []
     if importlib.util.find_spec("openphm.synth") is not None:
@@ -23,7 +27,7 @@ def plan(out: Path, *, people: int, seed: int) -> list[tuple[str, str, dict[str,
         stages.append(("io-floor", "openphm.bench.stages:io_floor", floor_args))
     both = {"region": region, "workspace": workspace}
     stages += [
-        ("init", "openphm.bench.stages:init_workspace", both),
+        ("init", "openphm.bench.stages:init_workspace", {**both, "engine": engine}),
         ("ingest", "openphm.landing.bench:ingest_region", both),
         ("link", "openphm.pseudonymise.bench:link_stage", both),
         ("analyse", "openphm.bench.stages:analyse", {"workspace": workspace}),

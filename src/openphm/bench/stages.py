@@ -45,38 +45,51 @@ def io_floor(region: Path, scratch: Path) -> dict[str, int]:
     return {"files": len(files), "rows": rows}
 
 
-def init_workspace(region: Path, workspace: Path) -> dict[str, int]:
+def init_workspace(region: Path, workspace: Path, engine: str = "duckdb") -> dict[str, int]:
+    """The programme of the region, on `engine`: its programme.toml as the region wrote it,
+    with an [engine] table added for Spark (so every later stage reads the engine from the
+    workspace's configuration, as a programme's own commands do)."""
     from openphm.governance.audit import Actor
     from openphm.programme.workspace import Workspace
 
     actor = Actor(user="bench", role="processor-engineer")
-    ws = Workspace.create(workspace, region / "programme.toml", actor)
-    return {"sources": len(ws.config.sources)}
+    config = region / "programme.toml"
+    if engine != "duckdb":
+        text = config.read_text()
+        if "[engine]" in text:
+            raise ValueError(f"{config} already names an engine; bench sets it")
+        workspace.parent.mkdir(parents=True, exist_ok=True)
+        config = workspace.parent / f"programme-{engine}.toml"
+        config.write_text(f'{text.rstrip()}\n\n[engine]\nkind = "{engine}"\n')
+    ws = Workspace.create(workspace, config, actor)
+    return {"sources": len(ws.config.sources), "spark": int(ws.config.engine.kind == "spark")}
 
 
 def analyse(workspace: Path) -> dict[str, int]:
-    """Every analytics table as at the end of the region's history."""
-    from openphm.analytics import build
+    """Every analytics table as at the end of the region's history, on the programme's
+    engine (`phm analyse`'s own code)."""
+    from openphm.analytics.commands import build_on_engine
+    from openphm.analytics.definitions import AnalyticsOptions
     from openphm.programme.workspace import Workspace
 
     ws = Workspace.open(workspace)
-    con = ws.connect_linked()
-    summary = build(con, history_end())
-    con.close()
+    summary = build_on_engine(ws, ws.config.engine.kind.value, history_end(), AnalyticsOptions())
     return {"tables": len(summary.rows), "rows": sum(summary.rows.values())}
 
 
 def risk(workspace: Path) -> dict[str, int]:
-    """Train the emergency-admission model and score everyone."""
+    """Train the emergency-admission model and score everyone, with the features built on
+    the programme's engine (on Spark, one Parquet copy of the zone serves both)."""
     from openphm.programme.workspace import Workspace
+    from openphm.risk.commands import features_on
     from openphm.risk.score import score
     from openphm.risk.store import open_zone
     from openphm.risk.train import train
 
     ws = Workspace.open(workspace)
-    with open_zone(ws) as con:
-        trained = train(con)
-        summary = score(con)
+    with features_on(ws, None) as (_, features), open_zone(ws) as con:
+        trained = train(con, features=features)
+        summary = score(con, features=features)
     return {
         "training_people": trained.card["training"]["people"],
         "scored": summary.people,
@@ -85,20 +98,21 @@ def risk(workspace: Path) -> dict[str, int]:
 
 
 def cohorts(workspace: Path) -> dict[str, int]:
-    """Build the example cohort and write its practice lists."""
+    """Build the example cohort on the programme's engine, keep its members and write its
+    practice lists (`phm cohort`'s own code)."""
     from importlib import resources
 
-    from openphm.cohorts.build import build_cohort, write_lists
+    from openphm.cohorts.build import run_cohort
     from openphm.cohorts.definition import load_definition
+    from openphm.governance.audit import Actor
     from openphm.programme.workspace import Workspace
 
     ws = Workspace.open(workspace)
     example = resources.files("openphm.cohorts") / "examples" / "frail-high-risk.toml"
     definition = load_definition(Path(str(example)))
-    con = ws.connect_linked(read_only=True)
-    built = build_cohort(con, definition)
-    con.close()
-    lists = write_lists(ws.zone("outputs"), built)
+    actor = Actor(user="bench", role="analyst")
+    ws.authorise(actor, "cohort.build", purpose=definition.purpose.value)
+    built, lists = run_cohort(ws, actor, definition, ws.config.engine.kind.value)
     return {"members": len(built.members), "lists": len(lists)}
 
 

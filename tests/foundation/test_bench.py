@@ -1,0 +1,47 @@
+"""`phm bench`'s machinery: the programme's engine reaches the workspace, and a stage's peak
+memory counts the processes it starts (a Spark stage's JVM)."""
+
+import textwrap
+
+from openphm.bench.measure import measure
+from openphm.bench.plan import plan
+from openphm.bench.stages import init_workspace
+from openphm.programme.workspace import Workspace
+
+
+def test_a_stage_that_starts_a_process_is_charged_for_its_memory(tmp_path, monkeypatch):
+    # The stage's own process stays small; the process it starts holds 400 MB for a while,
+    # as Spark's JVM does while the stage runs.
+    (tmp_path / "big_child.py").write_text(
+        textwrap.dedent(
+            """
+            import subprocess, sys
+
+            def stage():
+                hold = "x = bytearray(400 * 2**20); x[::4096] = b'1' * len(x[::4096]); "
+                subprocess.run([sys.executable, "-c", hold + "import time; time.sleep(1.5)"],
+                               check=True)
+                return {"children": 1}
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    result = measure("child", "big_child:stage")
+    assert result.counts == {"children": 1}
+    assert result.peak_rss_mb >= 400
+
+
+def test_the_engine_is_written_into_the_benchmark_programme(tmp_path, example_config):
+    region = example_config.parent
+    init_workspace(region, tmp_path / "spark" / "workspace", "spark")
+    assert Workspace.open(tmp_path / "spark" / "workspace").config.engine.kind == "spark"
+    init_workspace(region, tmp_path / "duckdb" / "workspace")
+    assert Workspace.open(tmp_path / "duckdb" / "workspace").config.engine.kind == "duckdb"
+    # The region's own file is left as the region wrote it.
+    assert "[engine]" not in example_config.read_text()
+
+
+def test_every_stage_after_synthesis_runs_on_the_chosen_programme(tmp_path):
+    stages = {name: kwargs for name, _, kwargs in plan(tmp_path, people=10, seed=1, engine="spark")}
+    assert stages["init"]["engine"] == "spark"
+    assert list(stages)[-6:] == ["ingest", "link", "analyse", "risk", "cohorts", "release"]
