@@ -180,12 +180,10 @@ def _codelists(options: AnalyticsOptions):
 
 
 def _hospital(zone: Zone, pop, ref: dt.date, options: AnalyticsOptions):
-    empty = pd.DataFrame({"pseudonym": pd.Series(dtype=str), "hfrs": pd.Series(dtype=float),
-                          "charlson": pd.Series(dtype="int32"),
-                          "elixhauser": pd.Series(dtype="int32")})  # fmt: skip
-    frame = (scores.hospital_scores(zone, pop, ref, HOSPITAL_LOOKBACK_YEARS)
-             if options.hospital_scores else empty)  # fmt: skip
-    return zone.scratch("hospital_scores", memtable(frame))
+    if not options.hospital_scores:
+        none = scores.HOSPITAL_SCHEMA.empty_table().to_pandas()
+        return zone.scratch("hospital_scores", memtable(none))
+    return scores.hospital_scores(zone, pop, ref, HOSPITAL_LOOKBACK_YEARS)
 
 
 def _person_frame(zone: Zone, pop, flags, person_scores, person_activity, pregnant, options):

@@ -13,6 +13,7 @@ import math
 
 import ibis
 import pandas as pd
+import pyarrow as pa
 
 from openphm.analytics.definitions import (
     CMS_CONDITIONS,
@@ -90,33 +91,42 @@ def cms(gp_coded, med_issues, reference_date: dt.date, available: set[str]):
     )
 
 
+# What `hospital_scores` gives per person: the schema every engine's result is cast to.
+HOSPITAL_SCHEMA = pa.schema(
+    [("pseudonym", pa.string()), ("hfrs", pa.float64()),
+     ("charlson", pa.int32()), ("elixhauser", pa.int32())]
+)  # fmt: skip
+
+
 def hospital_scores(zone, population, reference_date: dt.date, lookback_years: int):
     """(pseudonym, hfrs, charlson, elixhauser) from ICD-10 diagnoses of spells admitted in the
     `lookback_years` before the reference date, by pycomorb: HFRS (Gilbert et al. 2018),
     Charlson (Quan 2005 ICD-10 coding, Charlson weights, comorbidity index without the age
     score), Elixhauser (Quan coding, van Walraven weights). People with no such spell have no
-    row (their scores are 0 by definition, filled in by `build`)."""
-    import polars as pl
-    import pycomorb
+    row (their scores are 0 by definition, filled in by `build`).
 
+    pycomorb is a Python library, not SQL, so each person's diagnoses go through it where the
+    engine keeps them: on DuckDB in this process, on Spark on the executors, partitioned by
+    person (`Zone.per_person`), so a nation's diagnoses never pass through the driver."""
     from openphm.analytics.population import hospital_diagnoses
 
     since = years_before(reference_date, lookback_years)
     diagnoses = hospital_diagnoses(zone, reference_date, since)
     people = population.select("pseudonym", "age")
-    frame = (
-        diagnoses.join(people, "pseudonym")
-        .select("pseudonym", "code", "age")
-        .distinct()
-        .to_pyarrow()
-    )
-    empty = pd.DataFrame(
-        {"pseudonym": pd.Series(dtype=str), "hfrs": pd.Series(dtype=float),
-         "charlson": pd.Series(dtype="int32"), "elixhauser": pd.Series(dtype="int32")}
-    )  # fmt: skip
-    if frame.num_rows == 0:
-        return empty
-    df = pl.from_arrow(frame).rename({"pseudonym": "id"})
+    rows = diagnoses.join(people, "pseudonym").select("pseudonym", "code", "age").distinct()
+    return zone.per_person("hospital_scores", rows, comorbidity_scores, HOSPITAL_SCHEMA)
+
+
+def comorbidity_scores(rows: pa.Table) -> pa.Table:
+    """HFRS, Charlson and Elixhauser of every person in `rows` (pseudonym, code, age: all of
+    each person's distinct diagnoses), as HOSPITAL_SCHEMA. Each person's scores depend on
+    their own rows only, which is what lets an engine run this on any partition by person."""
+    import polars as pl
+    import pycomorb
+
+    if rows.num_rows == 0:
+        return HOSPITAL_SCHEMA.empty_table()
+    df = pl.from_arrow(rows.select(["pseudonym", "code", "age"])).rename({"pseudonym": "id"})
     args = {"id_col": "id", "code_col": "code"}
     hfrs = pycomorb.comorbidity("hfrs", df, **args)
     charlson = pycomorb.comorbidity("charlson", df, age_col="age", **args)
@@ -128,8 +138,8 @@ def hospital_scores(zone, population, reference_date: dt.date, lookback_years: i
         .join(elix.select("id", pl.col("Elixhauser Comorbidity Index").alias("elixhauser")),
               on="id", how="full", coalesce=True)
     )  # fmt: skip
-    out = joined.rename({"id": "pseudonym"}).to_pandas()
-    return out.astype({"hfrs": float, "charlson": "int32", "elixhauser": "int32"})
+    out = joined.rename({"id": "pseudonym"}).select([f.name for f in HOSPITAL_SCHEMA])
+    return out.to_arrow().cast(HOSPITAL_SCHEMA)
 
 
 def person_scores(population, flags, efi_table, cms_table, hospital):

@@ -67,6 +67,18 @@ class Zone:
         """A temporary table for this build only (never written to the zone file)."""
         return self.backend.create_table(f"_analytics_{name}", expr, temp=True, overwrite=True)
 
+    def per_person(self, name: str, rows, compute, schema):
+        """A scratch table of `compute` (a pyarrow Table → a pyarrow Table of `schema`) over
+        `rows`, for computations that are Python rather than SQL and need all of a person's
+        rows at once. On one machine the rows come here in one table; an engine that spreads
+        them over workers (Spark: `engine.spark.ZoneBackend.per_person`) partitions them by
+        pseudonym and runs `compute` on each partition where it lies."""
+        spread = getattr(self.backend, "per_person", None)
+        if spread is not None:
+            return spread(f"_analytics_{name}", rows, compute, schema)
+        result = compute(rows.to_pyarrow()).cast(schema)
+        return self.scratch(name, ibis.memtable(result))
+
     def check(self) -> None:
         present = set(self.tables())
         for table, columns in REQUIRED.items():

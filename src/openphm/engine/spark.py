@@ -21,10 +21,12 @@ from __future__ import annotations
 
 import base64
 import functools
+import os
 import re
 import secrets
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,7 +77,7 @@ def session(
     local = master is None or master.startswith("local")
     scratch = folder / "tmp"
     scratch.mkdir(parents=True, exist_ok=True)
-    java_options = f"-Djava.io.tmpdir={scratch}"
+    java_options = f"-Djava.io.tmpdir={scratch} -Dlog4j2.configurationFile={_log_config(folder)}"
     builder = (
         SparkSession.builder.appName(app_name)
         .master(master or "local[2]")
@@ -94,6 +96,13 @@ def session(
         .config("spark.sql.adaptive.enabled", "true")
     )
     if local:
+        # Python workers (per-person computations, engine.spark.ZoneBackend.per_person) run
+        # in this interpreter's environment, whose packages they need, not whichever python3
+        # is first on the PATH.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        # The driver binds to loopback (below); said here too, Spark stops warning that the
+        # host name resolves there.
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         # Nothing listens beyond loopback: the driver's RPC and block manager bind there.
         builder = (
             builder.config("spark.driver.memory", driver_memory)
@@ -111,6 +120,26 @@ def session(
     # text can quote literals: errors only.
     built.sparkContext.setLogLevel("ERROR")
     return built
+
+
+_LOG_CONFIG = """\
+# Errors only, from the JVM's start: Spark's warnings are noise to a data engineer, and a
+# plan's text can quote literals (openphm.engine.spark.session).
+rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = stderr
+appender.stderr.type = Console
+appender.stderr.name = stderr
+appender.stderr.target = SYSTEM_ERR
+appender.stderr.layout.type = PatternLayout
+appender.stderr.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n
+"""
+
+
+def _log_config(folder: Path) -> Path:
+    path = folder / "log4j2.properties"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(_LOG_CONFIG)
+    return path
 
 
 def _splink_jar() -> str:
@@ -276,6 +305,7 @@ class ZoneBackend:
     folder: Path
     database: str = DATABASE
     _cached: list[str] = field(default_factory=list)
+    _views: list[str] = field(default_factory=list)  # uncached views the cached ones read
 
     def _db(self, database):
         if database is None:
@@ -326,16 +356,62 @@ class ZoneBackend:
             session.catalog.dropTempView(staged)
         return self.table(name, database=self.database)
 
+    def per_person(self, name: str, rows, compute, schema):
+        """`compute` (pyarrow Table → pyarrow Table of `schema`) run on the executors over
+        `rows` (an Ibis expression with a `pseudonym` column), partitioned by pseudonym so that
+        each person's rows meet in one task: the counterpart of `Zone.per_person`'s one-machine
+        path, for Python computations (pycomorb) that are not SQL. Nothing passes through the
+        driver. The result is a cached scratch view, like every other."""
+        session = self.backend._session
+        staged = f"{name}_rows"
+        self.backend.create_view(staged, rows, overwrite=True)
+        computed = f"{name}_computed"
+        spark_schema = _spark_schema(schema)
+        (
+            session.table(staged)
+            .repartition("pseudonym")
+            .mapInArrow(_each_partition(compute, schema), spark_schema)
+            .createOrReplaceTempView(computed)
+        )
+        self._views += [staged, computed]
+        return self.create_table(name, self.backend.table(computed), temp=True, overwrite=True)
+
     def release(self) -> None:
         """Drop the cached scratch views (they would otherwise live as long as the session)."""
         session = self.backend._session
         for name in self._cached:
             session.catalog.uncacheTable(name)
             session.catalog.dropTempView(name)
+        for name in self._views:
+            session.catalog.dropTempView(name)
         self._cached.clear()
+        self._views.clear()
 
     def __getattr__(self, name):
         return getattr(self.backend, name)
+
+
+def _each_partition(compute, schema):
+    """The function mapInArrow runs on each partition: all of the partition's rows (every row
+    of the people hashed to it) through `compute` at once, since a person's rows may arrive in
+    more than one Arrow batch."""
+
+    def run(batches):
+        import pyarrow as pa
+
+        batches = list(batches)
+        if not sum(b.num_rows for b in batches):
+            return
+        yield from compute(pa.Table.from_batches(batches)).cast(schema).to_batches()
+
+    return run
+
+
+def _spark_schema(schema) -> str:
+    """A pyarrow schema as Spark's DDL string (the few types per-person results use)."""
+    names = {"string": "string", "double": "double", "int32": "int", "int64": "bigint",
+             "bool": "boolean", "date32[day]": "date"}  # fmt: skip
+    return ", ".join(f"`{f.name}` {names[str(f.type)]}" for f in schema)
 
 
 @dataclass
