@@ -45,3 +45,24 @@ def test_every_stage_after_synthesis_runs_on_the_chosen_programme(tmp_path):
     stages = {name: kwargs for name, _, kwargs in plan(tmp_path, people=10, seed=1, engine="spark")}
     assert stages["init"]["engine"] == "spark"
     assert list(stages)[-6:] == ["ingest", "link", "analyse", "risk", "cohorts", "release"]
+
+
+def test_a_failing_stage_is_reported_by_name_with_its_error(tmp_path, monkeypatch):
+    import pytest
+
+    from openphm.bench.measure import StageFailed
+
+    # An error that cannot cross between processes as it is (it holds a lock), as Spark's
+    # Py4J errors cannot.
+    (tmp_path / "failing.py").write_text(
+        "import threading\n"
+        "class Unpicklable(Exception):\n"
+        "    def __init__(self):\n"
+        "        super().__init__('the JVM ran out of heap')\n"
+        "        self.lock = threading.RLock()\n"
+        "def stage():\n"
+        "    raise Unpicklable()\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(StageFailed, match="Unpicklable: the JVM ran out of heap"):
+        measure("failing", "failing:stage")

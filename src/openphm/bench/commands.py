@@ -33,7 +33,7 @@ def bench(
 ) -> None:
     """Run each stage in a fresh process; print its time, share of the run and peak memory,
     and the whole run's ratio to the I/O floor (DuckDB reading the extracts once)."""
-    from openphm.bench.measure import measure
+    from openphm.bench.measure import StageFailed, measure
     from openphm.bench.plan import plan
     from openphm.engine import check_engine
 
@@ -47,7 +47,11 @@ def bench(
     results = []
     for name, target, kwargs in plan(out.absolute(), people=people, seed=seed, engine=engine):
         with console.status(f"bench: {name}"):
-            results.append(measure(name, target, **kwargs))
+            try:
+                results.append(measure(name, target, **kwargs))
+            except StageFailed as failed:
+                _report(results, people, engine)
+                raise UserFacingError(f"bench: the {name} stage failed: {failed}") from None
     _report(results, people, engine)
 
 

@@ -57,7 +57,23 @@ class _TreeMemory:
                 return
 
 
+class StageFailed(RuntimeError):
+    """A stage raised in its process; its error, as text (some errors, such as Spark's, cannot
+    be sent back between processes as they are)."""
+
+
 def _run_in_child(target: str, kwargs: dict[str, Any]) -> tuple[float, float, dict[str, int]]:
+    try:
+        return _measured(target, kwargs)
+    except Exception as error:
+        try:
+            text = str(error)
+        except Exception:  # a Py4J error whose JVM has gone cannot say what it was
+            text = "(no message: the process behind it had stopped)"
+        raise StageFailed(f"{type(error).__name__}: {text}") from None
+
+
+def _measured(target: str, kwargs: dict[str, Any]) -> tuple[float, float, dict[str, int]]:
     module, _, function = target.partition(":")
     fn: Callable[..., dict[str, int] | None] = getattr(importlib.import_module(module), function)
     with _TreeMemory() as tree:

@@ -51,7 +51,7 @@ def session(
     *,
     master: str | None = None,
     existing=None,
-    driver_memory: str = "2g",
+    driver_memory: str | None = None,
     shuffle_partitions: int | None = None,
     app_name: str = "openphm",
 ):
@@ -60,7 +60,9 @@ def session(
 
     `existing`: a session from a cluster's own launcher (spark-submit, Databricks, Dataproc);
     it is configured for the zone's encryption, not rebuilt. `master`: a cluster URL
-    (spark://…, yarn, k8s://…); default local[2] with `driver_memory`. Shuffle and spill files
+    (spark://…, yarn, k8s://…); default local[2] with `driver_memory` (default: a quarter of
+    the machine's memory, 2 to 8 GB: in local mode the driver's heap is also the executors',
+    and tracing a million people did not fit in 2 GB every time). Shuffle and spill files
     are encrypted with a per-session key (spark.io.encryption.enabled), so no plaintext row
     reaches the disk even in temporary files."""
     folder = Path(folder).absolute()
@@ -105,7 +107,7 @@ def session(
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         # Nothing listens beyond loopback: the driver's RPC and block manager bind there.
         builder = (
-            builder.config("spark.driver.memory", driver_memory)
+            builder.config("spark.driver.memory", driver_memory or local_memory())
             .config("spark.driver.bindAddress", "127.0.0.1")
             .config("spark.driver.host", "127.0.0.1")
             # Even on loopback, the driver's RPC (which carries the I/O encryption key and
@@ -120,6 +122,15 @@ def session(
     # text can quote literals: errors only.
     built.sparkContext.setLogLevel("ERROR")
     return built
+
+
+def local_memory() -> str:
+    """A local session's heap: a quarter of this machine's memory, at least 2 GB and at most
+    8 GB (the JVM takes it as it needs it, so a small job stays small)."""
+    import psutil
+
+    quarter = psutil.virtual_memory().total // 4 // 2**30
+    return f"{max(2, min(8, quarter))}g"
 
 
 _LOG_CONFIG = """\
