@@ -94,7 +94,13 @@ def session(
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.eventLog.enabled", "false")
-        .config("spark.sql.shuffle.partitions", str(shuffle_partitions or (4 if local else 200)))
+        # Locally, 16 shuffle partitions (adaptive execution coalesces small ones): with 4, a
+        # million people's feature joins ran out of execution memory in a task.
+        .config("spark.sql.shuffle.partitions", str(shuffle_partitions or (16 if local else 200)))
+        # Cached scratch views (MEMORY_AND_DISK) may be pushed to disk by a task that needs the
+        # memory: with half the memory kept for them (the default), the joins of a million
+        # people's risk features could not get the memory they needed.
+        .config("spark.memory.storageFraction", "0.1")
         .config("spark.sql.adaptive.enabled", "true")
     )
     if local:
