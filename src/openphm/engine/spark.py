@@ -379,15 +379,16 @@ class ZoneBackend:
         each person's rows meet in one task: the counterpart of `Zone.per_person`'s one-machine
         path, for Python computations (pycomorb) that are not SQL. Nothing passes through the
         driver. The result is a cached scratch view, like every other."""
+        from pyspark.sql.pandas.types import from_arrow_schema
+
         session = self.backend._session
         staged = f"{name}_rows"
         self.backend.create_view(staged, rows, overwrite=True)
         computed = f"{name}_computed"
-        spark_schema = _spark_schema(schema)
         (
             session.table(staged)
             .repartition("pseudonym")
-            .mapInArrow(_each_partition(compute, schema), spark_schema)
+            .mapInArrow(_each_partition(compute, schema), from_arrow_schema(schema))
             .createOrReplaceTempView(computed)
         )
         self._views += [staged, computed]
@@ -422,13 +423,6 @@ def _each_partition(compute, schema):
         yield from compute(pa.Table.from_batches(batches)).cast(schema).to_batches()
 
     return run
-
-
-def _spark_schema(schema) -> str:
-    """A pyarrow schema as Spark's DDL string (the few types per-person results use)."""
-    names = {"string": "string", "double": "double", "int32": "int", "int64": "bigint",
-             "bool": "boolean", "date32[day]": "date"}  # fmt: skip
-    return ", ".join(f"`{f.name}` {names[str(f.type)]}" for f in schema)
 
 
 @dataclass
