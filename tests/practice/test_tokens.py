@@ -1,14 +1,16 @@
 import base64
 
 import pytest
-from nacl.public import PrivateKey
+from nacl.public import PrivateKey, SealedBox
 
 from openphm.practice.keys import generate_keypair, load_private_key, load_public_key
 from openphm.practice.tokens import (
+    SEALED_BOX_VERSION,
     MalformedToken,
     ReidentifiedPatient,
     TokenForAnotherPractice,
     TokenTampered,
+    key_id,
     open_token,
     open_tokens,
 )
@@ -68,14 +70,61 @@ def test_sealing_the_same_patient_twice_gives_unlinkable_tokens():
     assert open_token(first, PRACTICE_A) == open_token(second, PRACTICE_A)
 
 
-def test_tokens_come_back_in_order_from_the_thread_pool():
-    refs = [f"P{i}" for i in range(45_000)]  # three chunks
-    tokens = seal(refs, workers=2)
+def test_tokens_come_back_in_order():
+    refs = [f"P{i}" for i in range(45_000)]
+    tokens = seal(refs)
     assert [open_token(tokens[i], PRACTICE_A).patient_ref for i in (0, 20_000, 44_999)] == [
         refs[0],
         refs[20_000],
         refs[44_999],
     ]
+
+
+def raw(token: str) -> bytes:
+    return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+
+
+def encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def test_one_run_shares_an_ephemeral_key_and_two_runs_do_not():
+    first, second = seal(["P1", "P2"])
+    [later] = seal(["P1"])
+    ephemeral = slice(9, 41)  # after the version byte and the key id
+    nonce = slice(41, 65)
+    assert raw(first)[ephemeral] == raw(second)[ephemeral] != raw(later)[ephemeral]
+    assert raw(first)[nonce] != raw(second)[nonce]
+    assert open_token(first, PRACTICE_A) == open_token(later, PRACTICE_A)
+
+
+def test_the_ephemeral_key_or_nonce_changed_in_transit_fails_authentication():
+    [token] = seal(["P123"])
+    for position in (9, 40, 41, 64):  # first and last byte of the ephemeral key and the nonce
+        with pytest.raises(TokenTampered):
+            open_token(flip(token, position), PRACTICE_A)
+    # A low-order point as the ephemeral key (an all-zero shared secret) is refused too.
+    zeroed = raw(token)[:9] + bytes(32) + raw(token)[41:]
+    with pytest.raises(TokenTampered):
+        open_token(encode(zeroed), PRACTICE_A)
+
+
+def test_a_version_1_sealed_box_token_still_opens():
+    """Cohort lists sent before version 2 carry sealed boxes; the practice can still open them."""
+    header = bytes([SEALED_BOX_VERSION]) + key_id(PRACTICE_A.public_key)
+    plaintext = header + bytes([6]) + b"A81001" + b"P123"
+    token = encode(header + SealedBox(PRACTICE_A.public_key).encrypt(plaintext))
+    assert open_token(token, PRACTICE_A, ods_code="A81001") == ReidentifiedPatient("A81001", "P123")
+    with pytest.raises(TokenForAnotherPractice):
+        open_token(token, PRACTICE_B)
+    with pytest.raises(TokenTampered):
+        open_token(flip(token, 30), PRACTICE_A)
+
+
+def test_a_truncated_token_is_malformed_not_tampered():
+    [token] = seal(["P123"])
+    with pytest.raises(MalformedToken, match="too short"):
+        open_token(encode(raw(token)[:70]), PRACTICE_A)
 
 
 def test_failures_are_counted_by_kind_never_guessed():

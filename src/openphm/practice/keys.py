@@ -1,6 +1,6 @@
 """A practice's key pair for re-identification tokens (promise P5).
 
-Curve25519 keys for libsodium sealed boxes (PyNaCl): anyone holding the public half can seal a
+Curve25519 keys for libsodium boxes (PyNaCl): anyone holding the public half can seal a
 token to the practice; only the private half, which stays at the practice, opens it. Keys are
 stored base64-encoded, one per file, the private file readable only by its owner.
 """

@@ -141,7 +141,7 @@ def seal(
     def seal_practice(practice: str) -> pa.Table:
         part = wanted.filter(column == practice)
         tokens = seal_tokens(
-            part["patient_ref"].to_pylist(), ods_code=practice, public_key=keys[practice], workers=1
+            part["patient_ref"].to_pylist(), ods_code=practice, public_key=keys[practice]
         )
         return pa.table(
             {
