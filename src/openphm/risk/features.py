@@ -191,7 +191,9 @@ def features_over(zone: Zone, reference_date: dt.date) -> pd.DataFrame:
         _social_care(zone, reference_date),
     ):
         t = t.left_join(part, "pseudonym").drop("pseudonym_right")
-    frame = t.order_by("pseudonym").to_pandas()
+    # Through Arrow: Ibis's own to_pandas turns every column holding a null into Python
+    # objects one value at a time (to_pylist), and the left joins give nulls in most columns.
+    frame = t.order_by("pseudonym").to_pyarrow().to_pandas()
     return _as_features(frame, reference_date)
 
 
