@@ -9,7 +9,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from openphm.engine import connect
 from openphm.landing import readers
+from openphm.landing.read import current_tables
 from openphm.landing.files import PathNotFound
 from openphm.landing.ingest import LOADED, REFUSED, ingest
 
@@ -199,6 +201,31 @@ def test_a_large_file_is_streamed_in_blocks_and_rows_keep_their_numbers(
         (123_457, "event_date"),
         (150_001, "(whole row)"),
     ]
+
+
+def test_rows_read_on_every_core_keep_their_file_numbers(workspace, inbox, engineer):
+    """DuckDB reads a large CSV file on several threads at once; each row must still be
+    numbered by its line in the file, in the landed rows and in quarantine."""
+    rows = 1_200_000  # about 45 MB: many of DuckDB's read buffers
+    bad = {345_678, 1_111_110}
+    text = "patient_ref,event_date,snomed_code,value,unit\n" + "".join(
+        f"P{i},{'2026-02-30' if i in bad else '2026-09-01'},163030003,140,mmHg\n"
+        for i in range(rows)
+    )
+    path = put(inbox, "gp", "Y10001", "Y10001_events_202610.csv", text)
+    outcome = _one(workspace, path, engineer)
+    assert (outcome.counts.received, outcome.counts.loaded) == (rows, rows - 2)
+    assert held(workspace, engineer) == [
+        ("Y10001_events_202610.csv", i + 1, "event_date", "is not a date in the form YYYY-MM-DD")
+        for i in sorted(bad)
+    ]
+    con = connect()
+    events = current_tables(workspace, con, engineer)["gp_events"]
+    misnumbered = con.execute(
+        f"SELECT count(*) FROM {events} "
+        "WHERE source_row <> CAST(substr(patient_ref, 2) AS BIGINT) + 1"
+    ).fetchone()[0]
+    assert misnumbered == 0
 
 
 @pytest.mark.slow

@@ -146,6 +146,8 @@ def _load_batch(ws, catalog, todo, arrived: dt.datetime, actor, on_file):
     # Without a limit DuckDB may take 80% of the machine's memory. A load streams each file
     # from disk into the batch, so a few GB is ample however large the files.
     con = connect(memory_limit=MEMORY_LIMIT, temp_directory=spill)
+    # DuckDB's default, stated because row numbers depend on it (load._whole_file).
+    con.execute("SET preserve_insertion_order = true")
     attach_encrypted(con, tmp, ALIAS, key)
     prepare(con, ALIAS)
     outcomes: list[FileOutcome] = []

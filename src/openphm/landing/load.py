@@ -66,11 +66,20 @@ def load_extract(con, alias: str, reader: Reader, submission_id: str, today: dt.
 
 
 def _whole_file(con, sql: str) -> Iterator[None]:
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {PART} AS {sql}")
+    """The file as one part, read once into a temporary table (in memory, spilling encrypted
+    to the batch's spill folder), its rows numbered by their place in it. DuckDB reads a CSV
+    file on every core and, keeping insertion order, fills the table in file order, so row id
+    + 1 is the row's number in the file. Numbering with row_number() OVER () instead made the
+    whole load, checks and writes too, run on one core; and every later pass over a view
+    (the count, the problems of failing rows) parsed the file again."""
+    rows = f"{PART}_rows"
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {rows} AS {sql}")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {PART} AS SELECT *, rowid + 1 AS _row FROM {rows}")
     try:
         yield
     finally:
         con.execute(f"DROP VIEW IF EXISTS {PART}")
+        con.execute(f"DROP TABLE IF EXISTS {rows}")
 
 
 def _chunks(con, reader: Reader) -> Iterator[None]:

@@ -72,13 +72,14 @@ class Reader:
         reader can take: UTF-8 text. Strict, so a row it cannot split into the header's
         columns, an open quote or bytes that are not UTF-8 raise an error instead of being
         skipped or guessed; the caller then reads the file with `chunks()`, which sets such
-        rows aside one by one. None for Parquet, FHIR and other encodings."""
+        rows aside one by one. Rows come in file order but unnumbered (the caller numbers
+        them: see `landing.load._whole_file`). None for Parquet, FHIR and other encodings."""
         if self.extract.format != "csv" or self.encoding != "utf-8":
             return None
         columns = ", ".join(f"{literal(c)}: 'VARCHAR'" for c in self.header)
         path = literal(str(self.extract.path))
         return (
-            f"SELECT *, row_number() OVER () AS _row FROM read_csv({path}, "
+            f"SELECT * FROM read_csv({path}, "
             f"auto_detect = false, header = true, delim = {literal(self.delimiter)}, quote = '\"', "
             f"escape = '\"', strict_mode = true, null_padding = false, ignore_errors = false, "
             f"columns = {{{columns}}})"
