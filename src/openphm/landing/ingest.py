@@ -34,6 +34,7 @@ ALIAS = "batch"
 _BATCH_FILE = re.compile(r"^\.?batch-(?P<id>[0-9a-z-]+)\.duckdb(\.tmp)?(\.wal)?$")
 LOADED, UNCHANGED, REFUSED = "loaded", "unchanged", "refused"
 MEMORY_LIMIT = "3GB"
+CHECKPOINT_AT_DETACH = "1TB"  # a write-ahead log this large is never reached
 WORKERS = 2  # files loaded at once; the programme's machines have two cores or more
 
 
@@ -148,6 +149,11 @@ def _load_batch(ws, catalog, todo, arrived: dt.datetime, actor, on_file):
     con = connect(memory_limit=MEMORY_LIMIT, temp_directory=spill)
     # DuckDB's default, stated because row numbers depend on it (load._whole_file).
     con.execute("SET preserve_insertion_order = true")
+    # One checkpoint, at DETACH, instead of one each time the write-ahead log passes 16 MB:
+    # each of those re-compressed the tables' last row groups while files were still being
+    # appended (17 s of a million-person region's 120). The batch is a temporary file until
+    # it is renamed after DETACH, so deferring costs no durability.
+    con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_AT_DETACH}'")
     attach_encrypted(con, tmp, ALIAS, key)
     prepare(con, ALIAS)
     outcomes: list[FileOutcome] = []
