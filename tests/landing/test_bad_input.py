@@ -11,9 +11,9 @@ import pytest
 
 from openphm.engine import connect
 from openphm.landing import readers
-from openphm.landing.read import current_tables
 from openphm.landing.files import PathNotFound
 from openphm.landing.ingest import LOADED, REFUSED, ingest
+from openphm.landing.read import current_tables
 
 from .conftest import APC, GP_A_PATIENTS, put
 from .helpers import current, held
