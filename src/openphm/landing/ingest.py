@@ -151,7 +151,7 @@ def _load_batch(ws, catalog, todo, arrived: dt.datetime, actor, on_file):
     con.execute("SET preserve_insertion_order = true")
     # One checkpoint, at DETACH, instead of one each time the write-ahead log passes 16 MB:
     # each of those re-compressed the tables' last row groups while files were still being
-    # appended (17 s of a million-person region's 120). The batch is a temporary file until
+    # appended (19 s of a million-person region's 150). The batch is a temporary file until
     # it is renamed after DETACH, so deferring costs no durability.
     con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_AT_DETACH}'")
     attach_encrypted(con, tmp, ALIAS, key)

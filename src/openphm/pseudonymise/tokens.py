@@ -7,9 +7,9 @@ practice, opens them (`openphm.practice.tokens`, which also defines the format).
 
 One call seals one run's tokens for one practice with one ephemeral key pair (token version 2):
 the X25519 key agreement is done once, and each token is then a crypto_box under the shared key
-with its own random nonce, about 400 000 tokens per second on one core. A libsodium sealed box
-per token (version 1) costs one key agreement each, about 20 000 per second per core: half a
-minute for a region of a million people (docs/identity.md).
+with its own random nonce: about 250 000 tokens per second on one core, encoding included. A
+libsodium sealed box per token (version 1) costs one key agreement each, about 20 000 per
+second per core: half a minute for a region of a million people (docs/identity.md).
 """
 
 from __future__ import annotations
