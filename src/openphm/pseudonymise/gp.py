@@ -151,7 +151,8 @@ def seal(
             }
         )
 
-    # One practice per thread: PyNaCl releases the GIL, so every core seals.
+    # One practice per thread: PyNaCl releases the GIL in its C calls (since token version 2
+    # most of a token's cost is Python, so a second core helps less than it did).
     sealed, done = [], 0
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         for part in pool.map(seal_practice, practices):
