@@ -1,7 +1,7 @@
 import base64
 
 import pytest
-from nacl.public import PrivateKey, SealedBox
+from nacl.public import Box, PrivateKey, SealedBox
 
 from openphm.practice.keys import generate_keypair, load_private_key, load_public_key
 from openphm.practice.tokens import (
@@ -20,8 +20,8 @@ PRACTICE_A = PrivateKey.generate()
 PRACTICE_B = PrivateKey.generate()
 
 
-def seal(refs, key=PRACTICE_A, ods="A81001", **kwargs):
-    return seal_tokens(refs, ods_code=ods, public_key=key.public_key, **kwargs)
+def seal(refs, key=PRACTICE_A, ods="A81001"):
+    return seal_tokens(refs, ods_code=ods, public_key=key.public_key)
 
 
 def flip(token: str, position: int) -> str:
@@ -64,7 +64,7 @@ def test_a_token_naming_another_practice_that_shares_the_key_is_refused():
         open_token(token, PRACTICE_A, ods_code="A81001")
 
 
-def test_sealing_the_same_patient_twice_gives_unlinkable_tokens():
+def test_sealing_the_same_patient_twice_gives_two_different_tokens():
     first, second = seal(["P123", "P123"])
     assert first != second
     assert open_token(first, PRACTICE_A) == open_token(second, PRACTICE_A)
@@ -142,3 +142,45 @@ def test_failures_are_counted_by_kind_never_guessed():
 def test_a_patient_without_a_reference_gets_no_token():
     with pytest.raises(ValueError, match="A81001"):
         seal(["P1", ""])
+
+
+def forge(plaintext: bytes, key=PRACTICE_A, header: bytes | None = None) -> str:
+    """A version 2 token of any plaintext, as anyone holding the practice's public key can
+    make one."""
+    header = header or bytes([2]) + key_id(key.public_key)
+    ephemeral = PrivateKey.generate()
+    nonce = bytes(range(24))
+    box = Box(ephemeral, key.public_key).encrypt(plaintext, nonce).ciphertext
+    return encode(header + bytes(ephemeral.public_key) + nonce + box)
+
+
+def test_a_forged_token_with_no_patient_inside_is_malformed_and_the_list_still_opens():
+    header = bytes([2]) + key_id(PRACTICE_A.public_key)
+    forged = [
+        forge(header),  # the header alone
+        forge(header + bytes([6]) + b"A81001"),  # no patient reference
+        forge(header + bytes([40]) + b"A81001P1"),  # an ODS length past the end
+        forge(header + bytes([0]) + b"P1"),  # no ODS code
+    ]
+    for token in forged:
+        with pytest.raises(MalformedToken):
+            open_token(token, PRACTICE_A)
+    [good] = seal(["P1"])
+    opened = open_tokens([*forged, good], PRACTICE_A)
+    assert opened.patients[-1] == ReidentifiedPatient("A81001", "P1")
+    assert opened.failures == {"malformed": 4}
+
+
+def test_a_version_2_token_relabelled_as_version_1_fails_authentication():
+    [token] = seal(["P123"])
+    downgraded = bytes([SEALED_BOX_VERSION]) + raw(token)[1:]
+    with pytest.raises(TokenTampered):
+        open_token(encode(downgraded), PRACTICE_A)
+
+
+def test_a_token_whose_sealed_header_differs_from_its_outer_header_fails():
+    outer = bytes([2]) + key_id(PRACTICE_A.public_key)
+    inner = bytes([2]) + key_id(PRACTICE_B.public_key)
+    token = forge(inner + bytes([6]) + b"A81001" + b"P1", header=outer)
+    with pytest.raises(TokenTampered, match="header was altered"):
+        open_token(token, PRACTICE_A)

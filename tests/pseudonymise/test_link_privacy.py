@@ -117,3 +117,40 @@ def test_linked_data_outlives_the_landing_batch_retention_destroyed(
     assert result.submissions_linked == 0
     for table in before:
         assert before[table].equals(after[table]), table
+
+
+def _tokens(ws) -> dict[str, tuple[str, str]]:
+    con = ws.connect_linked(read_only=True)
+    try:
+        rows = con.execute("SELECT ref_pseudonym, practice, token FROM linked._gp_refs").fetchall()
+    finally:
+        con.close()
+    return {ref: (practice, token) for ref, practice, token in rows if token is not None}
+
+
+def _ephemeral_key(token: str) -> bytes:
+    import base64
+
+    return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))[9:41]
+
+
+def test_one_patient_needing_a_token_reseals_the_whole_practice_under_one_key(
+    linked_region, tmp_path
+):
+    """Tokens of one run share an ephemeral key, so a patient sealed alone (new to the list,
+    or back after withdrawing an objection) would stand out: their practice's whole list is
+    sealed again instead, and other practices' tokens are left as they were."""
+    ws = copy_workspace(linked_region, tmp_path / "ws")
+    before = _tokens(ws)
+    chosen, (practice, _) = next(iter(before.items()))
+    con = ws.connect_linked()
+    con.execute("UPDATE linked._gp_refs SET token = NULL WHERE ref_pseudonym = ?", [chosen])
+    con.close()
+    result = link(ws, ENGINEER)
+    after = _tokens(ws)
+    ours = {ref for ref, (p, _) in before.items() if p == practice}
+    assert result.tokens_sealed == len(ours) > 1
+    assert all(after[ref][1] != before[ref][1] for ref in ours)
+    assert len({_ephemeral_key(after[ref][1]) for ref in ours}) == 1
+    others = {ref for ref in before if ref not in ours}
+    assert others and all(after[ref] == before[ref] for ref in others)

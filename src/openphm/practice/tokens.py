@@ -16,8 +16,9 @@ where the body holds, authenticated-encrypted, version || key id || length of OD
   pair serves every token of one sealing run for one practice: the X25519 agreement, which is
   nearly all the cost of a token, is done once per run instead of once per token (a million
   tokens in seconds, not half a minute). Each token has its own random nonce, so two tokens of
-  the same patient still differ. The ephemeral private key is never stored. What the shared
-  ephemeral key reveals is which tokens were sealed in the same run for the same practice.
+  the same patient still differ. The ephemeral private key is never stored. A shared ephemeral
+  key shows which tokens were sealed in the same run, so the programme seals a practice's
+  whole current list together (`pseudonymise.gp.seal`).
 - version 1 (tokens sealed before version 2): a libsodium sealed box of the plaintext, with an
   ephemeral key per token. Still opened, so cohort lists already sent stay readable.
 
@@ -165,7 +166,12 @@ def _decode(token: str) -> bytes:
 
 
 def _parse_body(body: bytes) -> ReidentifiedPatient:
-    ods_length = body[0]
+    """ODS code and patient reference from an opened body. Anyone with the practice's public key
+    can seal a body, so a short or inconsistent one is refused as malformed (never an
+    IndexError that would stop a whole list from opening)."""
+    ods_length = body[0] if body else 0
+    if ods_length == 0 or len(body) <= 1 + ods_length:
+        raise MalformedToken("token opened but does not hold an ODS code and patient reference")
     try:
         return ReidentifiedPatient(
             ods_code=body[1 : 1 + ods_length].decode("ascii"),

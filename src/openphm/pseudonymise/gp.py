@@ -122,17 +122,28 @@ def seal(
     objectors: str,
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
-    """Seal a token for every patient on a current list whose practice has a registered key
-    and who has no token under that key yet, except objectors (who get none); returns how
-    many were sealed."""
+    """Seal tokens for the practices that have a patient on a current list without a token
+    under the practice's registered key (new to the list, back after withdrawing an objection,
+    or the key changed): every patient on such a practice's list, not only that one, except
+    objectors (who get none). Returns how many were sealed.
+
+    All of a practice's current tokens are sealed again together because one run seals with one
+    ephemeral key per practice (token version 2, `pseudonymise.tokens`): sealing only the
+    patients who need a token would mark them as sharing a run, and so reveal, say, a former
+    objector among newly registered patients. Sealed together, a practice's current tokens
+    share one ephemeral key and tell nothing about any one patient. A run with nothing to seal
+    for a practice changes none of its tokens."""
     wanted = con.execute(
-        f"""SELECT r.practice, g.patient_ref, r.ref_pseudonym
-        FROM {GP_REFS} r JOIN gp_ref g USING (ref_pseudonym)
-        JOIN (SELECT unnest(?::VARCHAR[]) AS practice, unnest(?::VARCHAR[]) AS key_id) k
-             ON k.practice = r.practice
-        WHERE (r.token IS NULL OR r.key_id IS DISTINCT FROM k.key_id)
-          AND r.pseudonym NOT IN (SELECT pseudonym FROM {objectors})
-        ORDER BY r.practice""",
+        f"""WITH listed AS (
+            SELECT r.practice, g.patient_ref, r.ref_pseudonym,
+                   r.token IS NULL OR r.key_id IS DISTINCT FROM k.key_id AS needs_token
+            FROM {GP_REFS} r JOIN gp_ref g USING (ref_pseudonym)
+            JOIN (SELECT unnest(?::VARCHAR[]) AS practice, unnest(?::VARCHAR[]) AS key_id) k
+                 ON k.practice = r.practice
+            WHERE r.pseudonym NOT IN (SELECT pseudonym FROM {objectors}))
+        SELECT practice, patient_ref, ref_pseudonym FROM listed
+        WHERE practice IN (SELECT practice FROM listed WHERE needs_token)
+        ORDER BY practice""",
         [list(keys), [key_id(k) for k in keys.values()]],
     ).fetch_arrow_table()
     practices = wanted["practice"].unique().to_pylist()
