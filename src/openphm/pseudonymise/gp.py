@@ -9,9 +9,9 @@ memory of each practice's patients across runs:
     key_id (the practice key the token is sealed to), token
 
 The patient reference itself is never stored in zone 3, only its keyed pseudonym, so GP
-activity that arrives after the patient list was destroyed still finds its person, and a
-token is sealed once per patient: again only when the practice registers a new key.
-"""
+activity that arrives after the patient list was destroyed still finds its person. Tokens
+are reused while nothing changes; a practice's whole current list is sealed again when any of
+its patients needs a token (see `seal`)."""
 
 from __future__ import annotations
 
