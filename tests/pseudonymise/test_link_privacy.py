@@ -3,6 +3,7 @@ what was linked outlives the identifiable landing data it came from."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 from openphm.programme.workspace import Workspace
@@ -129,8 +130,7 @@ def _tokens(ws) -> dict[str, tuple[str, str]]:
 
 
 def _ephemeral_key(token: str) -> bytes:
-    import base64
-
+    """Bytes 9 to 40 of a version 2 token: after the version byte and the key id."""
     return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))[9:41]
 
 
