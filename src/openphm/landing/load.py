@@ -29,6 +29,7 @@ class Counts:
 
 
 PART = "part"  # the relation a file's rows are checked in: the whole file or one chunk
+VALUES = "part_values"  # PART's canonical and raw values, written once (Schema.good_sql)
 
 
 class _NotUtf8(Exception):
@@ -109,16 +110,20 @@ def _load(con, alias: str, reader: Reader, sid: str, today: dt.date, parts) -> C
     params = {"sid": sid, "kind": extract.kind.value, "ods": extract.provider, "today": today}
     received = 0
     for _ in parts:
-        (loaded,) = con.execute(
-            f"INSERT INTO {alias}.{table} (submission_id, source_kind, provider_ods, "
-            f"source_row, {names}) SELECT $sid, $kind, $ods, _row, {names} "
-            f"FROM ({schema.good_sql(PART)})",
-            params,
-        ).fetchone()
-        (rows,) = con.execute(f"SELECT count(*) FROM {PART}").fetchone()
-        received += rows
-        if loaded < rows:
-            _quarantine_problems(con, alias, schema, sid, extract.path.name, today)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {VALUES} AS {schema.values_sql(PART)}")
+        try:
+            (loaded,) = con.execute(
+                f"INSERT INTO {alias}.{table} (submission_id, source_kind, provider_ods, "
+                f"source_row, {names}) SELECT $sid, $kind, $ods, _row, {names} "
+                f"FROM ({schema.good_sql(VALUES)})",
+                params,
+            ).fetchone()
+            (rows,) = con.execute(f"SELECT count(*) FROM {VALUES}").fetchone()
+            received += rows
+            if loaded < rows:
+                _quarantine_problems(con, alias, schema, sid, extract.path.name, today)
+        finally:
+            con.execute(f"DROP TABLE IF EXISTS {VALUES}")
     if extract.table.record_id:
         _quarantine_repeats(con, alias, table, extract.table.record_id, names, sid, extract)
     _quarantine_malformed(con, alias, reader.malformed, sid, extract.path.name)
@@ -141,7 +146,7 @@ def _quarantine_problems(con, alias: str, schema, sid: str, file: str, today: dt
     rows as received (blank fields as empty text, however the reader gave them)."""
     con.execute(
         f"INSERT INTO {alias}.quarantine SELECT $sid, $file, _row, field, reason "
-        f"FROM ({schema.problems_sql(PART)})",
+        f"FROM ({schema.problems_sql(VALUES)})",
         {"sid": sid, "file": file, "today": today},
     )
     fields = ", ".join(f"{literal(c)}: coalesce({ident(c)}, '')" for c in schema.source_columns)

@@ -195,13 +195,18 @@ class Schema:
         return tuple(f.source_name for f in self.fields)
 
     def values_sql(self, relation: str) -> str:
-        """SELECT of `_row`, each canonical value and, per field, whether a value was given."""
+        """SELECT of `_row`, each canonical value and, per field, the value as given (trimmed,
+        NULL when blank). Each field is trimmed once, below the values that read it: inlined,
+        a date's value trimmed its text four times."""
+        raws = ", ".join(
+            f"nullif(trim({ident(f.source_name)}), '') AS {ident('raw:' + f.name)}"
+            for f in self.fields
+        )
         parts = ["_row"]
         for f in self.fields:
-            raw = f"nullif(trim({ident(f.source_name)}), '')"
-            parts.append(f"{f.kind.value(raw)} AS {ident(f.name)}")
-            parts.append(f"{raw} AS {ident('raw:' + f.name)}")
-        return f"SELECT {', '.join(parts)} FROM {relation}"
+            raw = ident("raw:" + f.name)
+            parts += [f"{f.kind.value(raw)} AS {ident(f.name)}", raw]
+        return f"SELECT {', '.join(parts)} FROM (SELECT _row, {raws} FROM {relation})"
 
     def _reasons(self) -> list[tuple[str, str]]:
         """(field as the provider names it, CASE expression giving the reason or NULL)."""
@@ -216,28 +221,30 @@ class Schema:
                 reasons.append((f.source_name, f"CASE {cases} END"))
         return reasons
 
-    def _values(self, relation: str) -> str:
-        # Not MATERIALIZED: DuckDB computes a value several checks read (a date of birth) once
-        # anyway, and copying every value of every row into the CTE cost more than it saved.
-        return f"WITH v AS ({self.values_sql(relation)}) "
-
     def _any_problem(self) -> str:
         reasons = [r for _, r in self._reasons()]
         return f"coalesce({', '.join(reasons)}) IS NOT NULL" if reasons else "false"
 
-    def good_sql(self, relation: str) -> str:
-        """The canonical values of the rows of `relation` that pass every check. `$today` is
-        the programme's today, so tests can move the clock."""
-        return f"{self._values(relation)}SELECT * FROM v WHERE NOT ({self._any_problem()})"
+    def good_sql(self, values: str) -> str:
+        """The canonical values of the rows of `values` (a table of `values_sql`'s rows) that
+        pass every check. `$today` is the programme's today, so tests can move the clock.
 
-    def problems_sql(self, relation: str) -> str:
-        """(_row, field, reason) for every problem of every failing row. Only failing rows
-        build the list of reasons, which costs far more per row than the test itself."""
+        The checks read a table the values were written to, not `values_sql` as a subquery:
+        DuckDB then inlines each value into every check that reads it, so a date was parsed
+        and every field trimmed several times per row, in CASE branches its common
+        subexpression elimination does not enter. Writing the values once and checking them
+        was five times faster (docs/landing.md, "Speed"). A MATERIALIZED CTE was slower still."""
+        return f"SELECT * FROM {values} v WHERE NOT ({self._any_problem()})"
+
+    def problems_sql(self, values: str) -> str:
+        """(_row, field, reason) for every problem of every failing row of `values`. Only
+        failing rows build the list of reasons, which costs far more per row than the test
+        itself."""
         items = ", ".join(
             f"{{'field': {literal(name)}, 'reason': {case}}}" for name, case in self._reasons()
         )
         return (
-            f"{self._values(relation)}SELECT _row, p.field, p.reason FROM (SELECT _row, "
-            f"unnest(list_filter([{items}], p -> p.reason IS NOT NULL)) AS p FROM v "
+            f"SELECT _row, p.field, p.reason FROM (SELECT _row, "
+            f"unnest(list_filter([{items}], p -> p.reason IS NOT NULL)) AS p FROM {values} v "
             f"WHERE {self._any_problem()})"
         )
