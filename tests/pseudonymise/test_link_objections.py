@@ -164,3 +164,32 @@ def test_every_submissions_rows_are_written_or_kept_out_as_an_objectors(linked_r
             assert held + objected == records, (submission_id, table)
     finally:
         con.close()
+
+
+def test_each_submissions_counts_say_how_its_written_rows_were_linked(linked_region, tmp_path):
+    """The ledger's per-submission counts match the rows in zone 3: those under a person's
+    pseudonym were linked by a valid NHS number or traced, those under an unmatched one
+    (`u…`) were not; GP rows, linked through the patient list, are never traced."""
+    ws = copy_workspace(linked_region, tmp_path / "ws")
+    con = ws.connect_linked(read_only=True)
+    try:
+        ledger = con.execute(
+            "SELECT submission_id, linked_table, canonical_table, records, "
+            "with_valid_nhs_number, traced, untraced, objected_removed FROM linked._submissions"
+        ).fetchall()
+        assert {row[2] for row in ledger} >= {"gp_events", "gp_consultations", "apc_spells"}
+        for sid, table, canonical, records, valid, traced, untraced, objected in ledger:
+            assert valid + traced + untraced == records, sid
+            if canonical.startswith("gp_"):
+                assert traced == 0, sid
+            if objected:
+                continue
+            person, unmatched = con.execute(
+                f"SELECT count(*) FILTER (NOT starts_with(pseudonym, 'u')), "
+                f"count(*) FILTER (starts_with(pseudonym, 'u')) FROM linked.{table} "
+                "WHERE submission_id = ?",
+                [sid],
+            ).fetchone()
+            assert (person, unmatched) == (valid + traced, untraced), (sid, table)
+    finally:
+        con.close()

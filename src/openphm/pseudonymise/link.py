@@ -303,19 +303,27 @@ def _resolve_others(con, others: list[str], linkage_key: bytes) -> None:
 def _resolve_gp(con, gp_activity: list[str]) -> None:
     """Give every new GP row its pseudonym through the practice's patient reference: the
     person's as zone 3 knows them, else as the current patient list says (an objector, whom
-    zone 3 no longer holds), else the reference's own keyed pseudonym."""
+    zone 3 no longer holds), else the reference's own keyed pseudonym. Each reference is
+    resolved once, into `gp_ref_resolved` (a row per patient, not per record): the rows,
+    tens of millions, then need one join, and `_counts` counts them per reference."""
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE gp_ref_resolved AS
+        SELECT f.practice, f.patient_ref,
+               coalesce(g.pseudonym, p.pseudonym, f.ref_pseudonym) AS pseudonym,
+               CASE WHEN starts_with(coalesce(g.pseudonym, p.pseudonym, 'u'), 'u')
+                    THEN 'untraced' ELSE 'nhs-number' END AS how
+        FROM gp_ref f
+        LEFT JOIN {gp.GP_REFS} g ON g.ref_pseudonym = f.ref_pseudonym
+        LEFT JOIN (SELECT DISTINCT ref_pseudonym, pseudonym FROM gp_people) p
+               ON p.ref_pseudonym = f.ref_pseudonym"""
+    )
     for table in gp_activity:
         canonical = table.removeprefix("new_")
         con.execute(
             f"""CREATE OR REPLACE TEMP VIEW resolved_{canonical} AS
-            SELECT r.*, coalesce(g.pseudonym, p.pseudonym, f.ref_pseudonym) AS pseudonym,
-                   CASE WHEN starts_with(coalesce(g.pseudonym, p.pseudonym, 'u'), 'u')
-                        THEN 'untraced' ELSE 'nhs-number' END AS how
-            FROM {table} r
-            JOIN gp_ref f ON f.practice = r.provider_ods AND f.patient_ref = r.patient_ref
-            LEFT JOIN {gp.GP_REFS} g ON g.ref_pseudonym = f.ref_pseudonym
-            LEFT JOIN (SELECT DISTINCT ref_pseudonym, pseudonym FROM gp_people) p
-                   ON p.ref_pseudonym = f.ref_pseudonym"""
+            SELECT r.*, m.pseudonym, m.how FROM {table} r
+            JOIN gp_ref_resolved m
+              ON m.practice = r.provider_ods AND m.patient_ref = r.patient_ref"""
         )
 
 
@@ -357,17 +365,27 @@ def _update_objectors(con, objection_view: str, type1: bool) -> int:
 
 def _counts(con, new: list[str]) -> dict[str, dict[str, int]]:
     """Records, valid NHS numbers, traced, untraced and objectors' rows of each new
-    submission."""
+    submission. GP activity is counted per patient reference first (its rows take their
+    pseudonym from the reference), instead of resolving every row a second time."""
     names = ("records", "with_valid_nhs_number", "traced", "untraced", "objected")
     counts = {}
     for canonical in new:
+        if canonical in GP_ACTIVITY:
+            rows = f"""(SELECT r.submission_id, r.n, m.pseudonym, m.how
+                FROM (SELECT submission_id, provider_ods, patient_ref, count(*) AS n
+                      FROM new_{canonical} GROUP BY ALL) r
+                JOIN gp_ref_resolved m
+                  ON m.practice = r.provider_ods AND m.patient_ref = r.patient_ref)"""
+        else:
+            rows = f"(SELECT submission_id, 1 AS n, pseudonym, how FROM resolved_{canonical})"
         for submission_id, *values in con.execute(
-            f"""SELECT submission_id, count(*), count(*) FILTER (how = 'nhs-number'),
-                       count(*) FILTER (how = 'traced'), count(*) FILTER (how = 'untraced'),
-                       count(*) FILTER ({objections.objecting(OBJECTORS)})
-            FROM resolved_{canonical} GROUP BY ALL"""
+            f"""SELECT submission_id, sum(n), coalesce(sum(n) FILTER (how = 'nhs-number'), 0),
+                       coalesce(sum(n) FILTER (how = 'traced'), 0),
+                       coalesce(sum(n) FILTER (how = 'untraced'), 0),
+                       coalesce(sum(n) FILTER ({objections.objecting(OBJECTORS)}), 0)
+            FROM {rows} GROUP BY ALL"""
         ).fetchall():
-            counts[submission_id] = dict(zip(names, values, strict=True))
+            counts[submission_id] = dict(zip(names, (int(v) for v in values), strict=True))
     return counts
 
 
