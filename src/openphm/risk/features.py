@@ -191,9 +191,15 @@ def features_over(zone: Zone, reference_date: dt.date) -> pd.DataFrame:
         _social_care(zone, reference_date),
     ):
         t = t.left_join(part, "pseudonym").drop("pseudonym_right")
+    # Register flags leave as numbers: a boolean column holding nulls (the left join's people
+    # on no register) becomes Python objects in pandas, a million per flag, which to_numeric
+    # then reads one by one. True, false and null become 1, 0 and NaN either way.
+    flags = {name: t[name].cast("float64") for name, kind in t.schema().items()
+             if kind.is_boolean() and name in FEATURE_NAMES}  # fmt: skip
     # Through Arrow: Ibis's own to_pandas turns every column holding a null into Python
-    # objects one value at a time (to_pylist), and the left joins give nulls in most columns.
-    frame = t.order_by("pseudonym").to_pyarrow().to_pandas()
+    # objects one value at a time (to_pylist), and the left joins give nulls in most columns;
+    # dates too, unless kept as datetime64.
+    frame = t.mutate(**flags).order_by("pseudonym").to_pyarrow().to_pandas(date_as_object=False)
     return _as_features(frame, reference_date)
 
 
