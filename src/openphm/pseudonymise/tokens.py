@@ -7,7 +7,7 @@ practice, opens them (`openphm.practice.tokens`, which also defines the format).
 
 One call seals one run's tokens for one practice with one ephemeral key pair (token version 2):
 the X25519 key agreement is done once, and each token is then a crypto_box under the shared key
-with its own random nonce: about 250 000 tokens per second on one core, encoding included. A
+with its own random nonce: about 300 000 tokens per second on one core, encoding included. A
 libsodium sealed box per token (version 1) costs one key agreement each, about 20 000 per
 second per core: half a minute for a region of a million people (docs/identity.md).
 """
@@ -34,9 +34,12 @@ def seal_tokens(patient_refs: Sequence[str], *, ods_code: str, public_key: Publi
     prefix = header + bytes(ephemeral.public_key)
     del ephemeral
     lead = token_plaintext(header, ods_code, "")  # the plaintext up to the patient reference
+    # Every nonce from one call to libsodium's random generator: a call per token cost a
+    # quarter of the sealing time. Each nonce is still 24 fresh random bytes of its own.
+    nonces = randombytes(NONCE_BYTES * len(patient_refs))
     tokens = []
-    for ref in patient_refs:
-        nonce = randombytes(NONCE_BYTES)
+    for start, ref in zip(range(0, len(nonces), NONCE_BYTES), patient_refs, strict=True):
+        nonce = nonces[start : start + NONCE_BYTES]
         tokens.append(
             encode_token(prefix, nonce + crypto_box_afternm(lead + ref.encode(), nonce, shared))
         )
