@@ -48,7 +48,7 @@ def test_link_with_tracing_on_spark_builds_the_same_linked_zone(
     on_spark = []
     real = resolve._trace_on_spark
     monkeypatch.setattr(
-        resolve, "_trace_on_spark", lambda *a: on_spark.append(len(a[0])) or real(*a)
+        resolve, "_trace_on_spark", lambda *a: on_spark.append(len(a[0].frame)) or real(*a)
     )
     results = {}
     for engine in ("duckdb", "spark"):

@@ -16,22 +16,22 @@ from __future__ import annotations
 
 import pandas as pd
 
-from openphm.identity.tracing import PAIR_COLUMNS, prepare
+from openphm.identity.tracing import PAIR_COLUMNS, Prepared, prepared
 
 KEY = ("given_name", "family_name", "date_of_birth", "postcode")
 
 
 def exact_matches(
-    records: pd.DataFrame,
-    spine: pd.DataFrame,
+    records: pd.DataFrame | Prepared,
+    spine: pd.DataFrame | Prepared,
     *,
     record_id: str = "record_id",
     spine_id: str = "spine_id",
 ) -> pd.DataFrame:
     """Pairs (record_id, spine_id, match_probability 1.0) for records with exactly one spine
     person agreeing on all of KEY and not disagreeing on sex."""
-    left = prepare(records, record_id)
-    right = prepare(spine, spine_id)
+    left = prepared(records, record_id)
+    right = prepared(spine, spine_id)
     left = left.dropna(subset=list(KEY))
     right = right.dropna(subset=list(KEY))
     unique = right[~right.duplicated(subset=list(KEY), keep=False)]

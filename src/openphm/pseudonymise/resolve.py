@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 
 from openphm.identity.exact import exact_matches
 from openphm.identity.nhs_numbers import ISSUED_REGIONS, check_nhs_numbers
-from openphm.identity.tracing import DEFAULT_THRESHOLD, FIELDS, trace
+from openphm.identity.tracing import DEFAULT_THRESHOLD, FIELDS, Prepared, prepare, trace
 from openphm.pseudonymise.pseudonyms import linkage_pseudonyms, unmatched_pseudonyms
 
 SYNTHETIC = "SYNTHETIC"  # the `nhs_number.REGIONS` name of the reserved 999 test range
@@ -67,10 +67,15 @@ def trace_records(
     spine = con.execute(f"SELECT spine_id, {wanted}, address FROM spine").df()
     pairs = pd.DataFrame({"record_id": pd.Series(dtype="string"), "spine_id": []})
     if len(records) and len(spine):
-        exact = exact_matches(records, spine)
-        rest = records[~records["record_id"].isin(exact["record_id"])]
+        # Standardised once for both passes (`tracing.Prepared`).
+        left = prepare(records, "record_id")
+        right = Prepared(prepare(spine, "spine_id"))
+        exact = exact_matches(Prepared(left), right)
+        # As plain objects: pandas' isin on Arrow-backed strings loops in Python (2.6 s here).
+        matched = left["unique_id"].astype(object).isin(exact["record_id"].astype(object))
+        rest = Prepared(left[~matched.to_numpy(dtype=bool)].reset_index(drop=True))
         pairs = pd.concat(
-            [exact, _trace_rest(con, rest, spine, threshold, on)] if len(rest) else [exact]
+            [exact, _trace_rest(con, rest, right, threshold, on)] if len(rest.frame) else [exact]
         )
     put(con, "traced", pairs, "record_id::VARCHAR AS record_id, spine_id::VARCHAR AS nhs_number")
     return len(records)
@@ -85,13 +90,13 @@ class SparkPlace:
     master: str | None = None
 
 
-def _trace_rest(con, records, spine, threshold: float, on: SparkPlace | None):
+def _trace_rest(con, records: Prepared, spine: Prepared, threshold: float, on: SparkPlace | None):
     if on is None:
         return _trace_in_zone(con, records, spine, threshold)
     return _trace_on_spark(records, spine, threshold, on)
 
 
-def _trace_on_spark(records: pd.DataFrame, spine: pd.DataFrame, threshold: float,
+def _trace_on_spark(records: Prepared, spine: Prepared, threshold: float,
                     on: SparkPlace):  # fmt: skip
     """Splink's Spark backend, on a session whose files live in a folder of the landing zone
     that is deleted afterwards (a session already running in this process is used as it is,
@@ -116,7 +121,7 @@ def _trace_on_spark(records: pd.DataFrame, spine: pd.DataFrame, threshold: float
                 session.stop()
 
 
-def _trace_in_zone(con, records: pd.DataFrame, spine: pd.DataFrame, threshold: float):
+def _trace_in_zone(con, records: Prepared, spine: Prepared, threshold: float):
     """Splink in a cursor of the link's connection: its spill files go to the linked zone's
     encrypted spill folder, not a fresh database's "./.tmp". Its tables (predictions, and the
     term frequencies of names and postcodes) are dropped as soon as the pairs are out."""
