@@ -66,3 +66,36 @@ def test_a_failing_stage_is_reported_by_name_with_its_error(tmp_path, monkeypatc
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(StageFailed, match="Unpicklable: the JVM ran out of heap"):
         measure("failing", "failing:stage")
+
+
+def test_a_stage_is_charged_for_the_cpu_it_and_its_processes_use_not_for_waiting(
+    tmp_path, monkeypatch
+):
+    (tmp_path / "cpu_stage.py").write_text(
+        textwrap.dedent(
+            """
+            import subprocess, sys, time
+
+            def spin(seconds):
+                end = time.process_time() + seconds
+                while time.process_time() < end:
+                    pass
+
+            def busy():
+                spin(0.5)
+                burn = "import time; end = time.process_time() + 1.0\\n"
+                burn += "while time.process_time() < end: pass"
+                subprocess.run([sys.executable, "-c", burn], check=True)
+                return {}
+
+            def idle():
+                time.sleep(1.5)
+                return {}
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    busy = measure("busy", "cpu_stage:busy")
+    assert busy.cpu_seconds >= 1.4  # its own half second and its child's second
+    idle = measure("idle", "cpu_stage:idle")
+    assert idle.seconds >= 1.5 and idle.cpu_seconds < 0.5

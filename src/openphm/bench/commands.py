@@ -31,8 +31,8 @@ def bench(
         ),
     ] = "duckdb",
 ) -> None:
-    """Run each stage in a fresh process; print its time, share of the run and peak memory,
-    and the whole run's ratio to the I/O floor (DuckDB reading the extracts once)."""
+    """Run each stage in a fresh process; print its time, CPU time, share of the run and peak
+    memory, and the whole run's ratio to the I/O floor (DuckDB reading the extracts once)."""
     from openphm.bench.measure import StageFailed, measure
     from openphm.bench.plan import plan
     from openphm.engine import check_engine
@@ -60,7 +60,8 @@ def _report(results, people: int, engine: str) -> None:
     pipeline = [r for r in results if r.name not in ("io-floor", "synth")]
     total = sum(r.seconds for r in pipeline)
     table = Table(title=f"phm bench: {people:,} people on {engine} (one run)")
-    for column in ("stage", "seconds", "share of pipeline", "peak memory MB", "counts"):
+    columns = ("stage", "seconds", "CPU s", "share of pipeline", "peak memory MB", "counts")
+    for column in columns:
         table.add_column(
             column,
             justify="right" if column != "counts" else "left",
@@ -69,9 +70,20 @@ def _report(results, people: int, engine: str) -> None:
     for r in results:
         share = f"{r.seconds / total:.0%}" if r in pipeline and total else ""
         counts = ", ".join(f"{k}={v:,}" for k, v in r.counts.items())
-        table.add_row(r.name, f"{r.seconds:.2f}", share, f"{r.peak_rss_mb:,.0f}", counts)
+        table.add_row(
+            r.name, f"{r.seconds:.2f}", f"{r.cpu_seconds:.1f}", share, f"{r.peak_rss_mb:,.0f}",
+            counts,
+        )  # fmt: skip
     console.print(table)
     peak = max((r.peak_rss_mb for r in pipeline), default=0.0)
-    console.print(f"pipeline total {total:.2f} s; peak memory of any stage {peak:,.0f} MB")
+    cpu = sum(r.cpu_seconds for r in pipeline)
+    console.print(
+        f"pipeline total {total:.2f} s ({cpu:.1f} CPU s); peak memory of any stage {peak:,.0f} MB"
+    )
     if floor and floor.seconds:
         console.print(f"ratio of pipeline to the I/O floor: {total / floor.seconds:.2f}×")
+        if floor.cpu_seconds:
+            console.print(
+                f"in CPU seconds: {cpu / floor.cpu_seconds:.2f}× the floor's "
+                f"{floor.cpu_seconds:.1f} (moves less with other jobs' load than wall time)"
+            )

@@ -1,4 +1,5 @@
-"""Run one stage in a fresh process and measure its wall time and peak resident memory."""
+"""Run one stage in a fresh process and measure its wall time, CPU time and peak resident
+memory."""
 
 from __future__ import annotations
 
@@ -21,6 +22,10 @@ class StageResult:
     seconds: float
     peak_rss_mb: float
     counts: dict[str, int]
+    # User + system seconds of the stage's process and of the processes it started and waited
+    # for (a Spark JVM that outlives the stage is not counted). On a machine shared with other
+    # jobs these move far less with their load than wall time does.
+    cpu_seconds: float = 0.0
 
 
 class _TreeMemory:
@@ -63,7 +68,9 @@ class StageFailed(RuntimeError):
     be sent back between processes as they are)."""
 
 
-def _run_in_child(target: str, kwargs: dict[str, Any]) -> tuple[float, float, dict[str, int]]:
+def _run_in_child(
+    target: str, kwargs: dict[str, Any]
+) -> tuple[float, float, float, dict[str, int]]:
     try:
         return _measured(target, kwargs)
     except Exception as error:
@@ -74,7 +81,14 @@ def _run_in_child(target: str, kwargs: dict[str, Any]) -> tuple[float, float, di
         raise StageFailed(f"{type(error).__name__}: {text}") from None
 
 
-def _measured(target: str, kwargs: dict[str, Any]) -> tuple[float, float, dict[str, int]]:
+def _cpu() -> float:
+    own, children = (
+        resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _measured(target: str, kwargs: dict[str, Any]) -> tuple[float, float, float, dict[str, int]]:
     module, _, function = target.partition(":")
     fn: Callable[..., dict[str, int] | None] = getattr(importlib.import_module(module), function)
     # What the previous stage wrote (synth: 1.9 GB for a million people) may still be being
@@ -82,13 +96,13 @@ def _measured(target: str, kwargs: dict[str, Any]) -> tuple[float, float, dict[s
     # to this stage (the I/O floor, which runs just after synth, has taken 38 to 55 s).
     os.sync()
     with _TreeMemory() as tree:
-        started = time.perf_counter()
+        cpu, started = _cpu(), time.perf_counter()
         counts = fn(**kwargs) or {}
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, _cpu() - cpu
     # ru_maxrss is in KiB on Linux: the high-water mark of this process alone, exact where
     # sampling could miss a short peak; the tree's sampled peak counts a JVM's memory too.
     own_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return seconds, max(own_mb, tree.peak_bytes / 2**20), counts
+    return seconds, cpu, max(own_mb, tree.peak_bytes / 2**20), counts
 
 
 def measure(name: str, target: str, **kwargs: Any) -> StageResult:
@@ -96,5 +110,5 @@ def measure(name: str, target: str, **kwargs: Any) -> StageResult:
     no memory is inherited from the parent and DuckDB starts clean)."""
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-        seconds, peak_mb, counts = pool.submit(_run_in_child, target, kwargs).result()
-    return StageResult(name, seconds, peak_mb, counts)
+        seconds, cpu, peak_mb, counts = pool.submit(_run_in_child, target, kwargs).result()
+    return StageResult(name, seconds, peak_mb, counts, cpu)
