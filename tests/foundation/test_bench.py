@@ -91,6 +91,14 @@ def test_a_stage_is_charged_for_the_cpu_it_and_its_processes_use_not_for_waiting
             def idle():
                 time.sleep(1.5)
                 return {}
+
+            def leaves_a_process_running():
+                # As a Spark stage leaves its JVM: busy for a second, alive after the stage.
+                burn = "import time; end = time.process_time() + 1.0\\n"
+                burn += "while time.process_time() < end: pass\\ntime.sleep(5)"
+                subprocess.Popen([sys.executable, "-c", burn])
+                time.sleep(2.0)
+                return {}
             """
         )
     )
@@ -99,3 +107,5 @@ def test_a_stage_is_charged_for_the_cpu_it_and_its_processes_use_not_for_waiting
     assert busy.cpu_seconds >= 1.4  # its own half second and its child's second
     idle = measure("idle", "cpu_stage:idle")
     assert idle.seconds >= 1.5 and idle.cpu_seconds < 0.5
+    running = measure("running", "cpu_stage:leaves_a_process_running")
+    assert running.cpu_seconds >= 0.9

@@ -22,9 +22,10 @@ class StageResult:
     seconds: float
     peak_rss_mb: float
     counts: dict[str, int]
-    # User + system seconds of the stage's process and of the processes it started and waited
-    # for (a Spark JVM that outlives the stage is not counted). On a machine shared with other
-    # jobs these move far less with their load than wall time does.
+    # User + system seconds of the stage's process and of every process it started: those it
+    # waited for, and those still running when it returned (a Spark JVM lives until the
+    # stage's process exits). On a machine shared with other jobs these move far less with
+    # their load than wall time does.
     cpu_seconds: float = 0.0
 
 
@@ -82,10 +83,24 @@ def _run_in_child(
 
 
 def _cpu() -> float:
+    """CPU seconds of this process and of the children it has waited for."""
     own, children = (
         resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
     )
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def _cpu_still_running() -> float:
+    """CPU seconds of the processes this one started that have not been waited for (so are
+    not in `_cpu`), with those they waited for themselves."""
+    import psutil
+
+    total = 0.0
+    for process in psutil.Process().children(recursive=True):
+        with contextlib.suppress(psutil.Error):  # ended and reaped since listing: in _cpu
+            t = process.cpu_times()
+            total += t.user + t.system + t.children_user + t.children_system
+    return total
 
 
 def _measured(target: str, kwargs: dict[str, Any]) -> tuple[float, float, float, dict[str, int]]:
@@ -98,7 +113,7 @@ def _measured(target: str, kwargs: dict[str, Any]) -> tuple[float, float, float,
     with _TreeMemory() as tree:
         cpu, started = _cpu(), time.perf_counter()
         counts = fn(**kwargs) or {}
-        seconds, cpu = time.perf_counter() - started, _cpu() - cpu
+        seconds, cpu = time.perf_counter() - started, _cpu() - cpu + _cpu_still_running()
     # ru_maxrss is in KiB on Linux: the high-water mark of this process alone, exact where
     # sampling could miss a short peak; the tree's sampled peak counts a JVM's memory too.
     own_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
