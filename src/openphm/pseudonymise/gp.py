@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from nacl.public import PublicKey
 
 from openphm.pseudonymise.practices import key_id
@@ -144,11 +145,8 @@ def seal(
         ORDER BY practice""",
         [list(keys), [key_id(k) for k in keys.values()]],
     ).fetch_arrow_table()
-    practices = wanted["practice"].unique().to_pylist()
-    column = wanted["practice"].to_numpy(zero_copy_only=False)
 
-    def seal_practice(practice: str) -> pa.Table:
-        part = wanted.filter(column == practice)
+    def seal_practice(practice: str, part: pa.Table) -> pa.Table:
         tokens = seal_tokens(
             part["patient_ref"].to_pylist(), ods_code=practice, public_key=keys[practice]
         )
@@ -163,11 +161,14 @@ def seal(
     # One practice after another, on one thread: a token's cost is mostly Python now (token
     # version 2), so two threads fought over the interpreter lock and sealed a million tokens
     # in 6.7 s against 4.6 s on one.
+    # The rows come ordered by practice, so each practice's are one run of them, sliced
+    # without copying (filtering the whole table once per practice cost 1.3 s at 1M).
+    runs = pc.run_end_encode(wanted["practice"].combine_chunks())
     sealed, done = [], 0
-    for practice in practices:
-        part = seal_practice(practice)
+    for practice, end in zip(runs.values.to_pylist(), runs.run_ends.to_pylist(), strict=True):
+        part = seal_practice(practice, wanted.slice(done, end - done))
         sealed.append(part)
-        done += len(part)
+        done = end
         if progress:
             progress(done, len(wanted))
     if sealed:

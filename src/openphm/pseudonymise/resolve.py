@@ -68,12 +68,13 @@ def trace_records(
     pairs = pd.DataFrame({"record_id": pd.Series(dtype="string"), "spine_id": []})
     if len(records) and len(spine):
         # Standardised once for both passes (`tracing.Prepared`).
-        left = prepare(records, "record_id")
+        left = Prepared(prepare(records, "record_id"))
         right = Prepared(prepare(spine, "spine_id"))
-        exact = exact_matches(Prepared(left), right)
+        exact = exact_matches(left, right)
         # As plain objects: pandas' isin on Arrow-backed strings loops in Python (2.6 s here).
-        matched = left["unique_id"].astype(object).isin(exact["record_id"].astype(object))
-        rest = Prepared(left[~matched.to_numpy(dtype=bool)].reset_index(drop=True))
+        ids = left.frame["unique_id"].astype(object)
+        matched = ids.isin(exact["record_id"].astype(object)).to_numpy(dtype=bool)
+        rest = Prepared(left.frame[~matched].reset_index(drop=True))
         pairs = pd.concat(
             [exact, _trace_rest(con, rest, right, threshold, on)] if len(rest.frame) else [exact]
         )
