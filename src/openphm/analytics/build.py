@@ -10,7 +10,7 @@ Reads zone 3 (linked) and writes zone 3 analytics tables beside it:
 | person_segments | person: Bridges to Health segment, LTC-count group |
 | person_activity | person: activity, outcomes and cost in the window |
 | measures | measure × statistic × group |
-| analytics_runs | build: reference date, window, row counts (never a value) |
+| analytics_runs | build: reference date, window, row counts, fingerprints (`runs`); no value |
 """
 
 from __future__ import annotations
@@ -23,7 +23,15 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from openphm import clock
-from openphm.analytics import activity, measures, population, registers, scores, segments
+from openphm.analytics import (
+    activity,
+    measures,
+    population,
+    registers,
+    runs,
+    scores,
+    segments,
+)
 from openphm.analytics.codelists import Codelists
 from openphm.analytics.definitions import (
     CMS_CONDITIONS,
@@ -67,9 +75,12 @@ def build(
     options: AnalyticsOptions | None = None,
     *,
     progress: Callable[[str], None] | None = None,
+    inputs: str | None = None,
 ) -> BuildSummary:
     """Build every analytics table for `reference_date` in the linked zone of `con_or_backend`
-    (a DuckDB connection with the zone attached as `linked`, or an Ibis backend)."""
+    (a DuckDB connection with the zone attached as `linked`, or an Ibis backend). `inputs`:
+    the zone's `runs.inputs_fingerprint` taken before building, recorded in analytics_runs so
+    that a later stage can tell the build is still current (none for a scratch build)."""
     options = options or AnalyticsOptions()
     zone = Zone.over(con_or_backend)
     zone.check()
@@ -77,6 +88,7 @@ def build(
     summary = BuildSummary(reference_date, window_start)
     lists, summary.missing_codelists = _codelists(options)
     tariff = activity.load_tariff(options.tariff_path)
+    made_by = runs.definitions_fingerprint(options, lists, tariff)
     ref = reference_date
 
     def step(name: str, work: Callable[[], object]):
@@ -157,7 +169,7 @@ def build(
         )
 
     step("measures", measure_step)
-    _write(zone, summary, "analytics_runs", memtable(_run_row(summary)))
+    _write(zone, summary, runs.RUNS, memtable(_run_row(summary, inputs, made_by)))
     return summary
 
 
@@ -204,14 +216,18 @@ def _person_frame(zone: Zone, pop, flags, person_scores, person_activity, pregna
     )
 
 
-def _run_row(summary: BuildSummary) -> pd.DataFrame:
-    return pd.DataFrame([{
+def _run_row(summary: BuildSummary, inputs: str | None, made_by: str) -> pd.DataFrame:
+    row = pd.DataFrame([{
         "reference_date": summary.reference_date,
         "window_start": summary.window_start,
         "built_at": clock.now().replace(microsecond=0, tzinfo=None),
         **{f"rows_{k}": v for k, v in summary.rows.items()},
         "missing_codelists": ",".join(summary.missing_codelists),
+        "definitions_fingerprint": made_by,
     }])  # fmt: skip
+    # Typed as text even when absent (a scratch build), so the column can be written.
+    row["inputs_fingerprint"] = pd.array([inputs], dtype="string")
+    return row
 
 
 def read_measures(con_or_backend) -> pd.DataFrame:

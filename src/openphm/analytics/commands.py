@@ -130,6 +130,7 @@ def build_on_engine(ws, kind: str, day: dt.date, options, say=lambda text: None)
     and the Parquet copy is deleted (a copy left behind would keep rows that a later objection
     removes from the file)."""
     from openphm.analytics.build import TABLES, build
+    from openphm.analytics.runs import RUNS, inputs_fingerprint
     from openphm.engine import import_linked
     from openphm.keystore import KeyName
 
@@ -137,12 +138,21 @@ def build_on_engine(ws, kind: str, day: dt.date, options, say=lambda text: None)
     if kind == "duckdb":
         con = ws.connect_linked()
         try:
-            return build(con, day, options, progress=progress)
+            # The record goes first and comes back last: a build that fails part way leaves
+            # no record claiming its tables (analytics.runs).
+            con.execute(f"DROP TABLE IF EXISTS linked.main.{RUNS}")
+            inputs = inputs_fingerprint(con, "linked")
+            return build(con, day, options, progress=progress, inputs=inputs)
         finally:
             con.close()
+    con = ws.connect_linked(read_only=True)
+    try:
+        inputs = inputs_fingerprint(con, "linked")  # what the Parquet copy will hold
+    finally:
+        con.close()
     say("Copying the linked zone to encrypted Parquet for Spark…")
     with ws.linked_on_spark(read_only=False) as zone:
-        summary = build(zone.backend, day, options, progress=progress)
+        summary = build(zone.backend, day, options, progress=progress, inputs=inputs)
         say("Bringing the analytics tables back into the zone…")
         import_linked(ws.zone("linked"), KeyName.LINKED_DATA,
                       ws.keystore.get(KeyName.LINKED_DATA), TABLES,

@@ -54,8 +54,29 @@ def features_on(ws, engine: str | None):
         return
     from openphm.risk.features import feature_frame_on_spark
 
+    current = _current_build_date(ws)
     with ws.linked_on_spark() as zone:
-        yield kind, lambda day: feature_frame_on_spark(zone.backend, day)
+        # Checked again once copied: a build current before and after the copy is current in it.
+        if current is not None and _current_build_date(ws) != current:
+            current = None
+        yield kind, lambda day: feature_frame_on_spark(zone.backend, day, built=day == current)
+
+
+def _current_build_date(ws) -> dt.date | None:
+    """The reference date of the zone file's analytics build if it is current for the risk
+    features (`analytics.runs`), else None."""
+    from openphm.analytics.runs import RUNS, current_build
+    from openphm.risk.features import FEATURE_BUILD
+    from openphm.risk.store import tables
+
+    con = ws.connect_linked(read_only=True)
+    try:
+        if RUNS not in tables(con, "linked"):
+            return None
+        (day,) = con.execute(f"SELECT max(reference_date) FROM linked.main.{RUNS}").fetchone()
+        return day if day and current_build(con, day, FEATURE_BUILD, "linked") else None
+    finally:
+        con.close()
 
 
 @risk_app.command("train")

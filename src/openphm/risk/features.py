@@ -21,6 +21,7 @@ import pandas as pd
 from openphm.analytics import MEASURES, REGISTERS, AnalyticsOptions, build
 from openphm.analytics.population import distinct_drugs
 from openphm.analytics.registers import register_flags
+from openphm.analytics.runs import current_build
 from openphm.analytics.zone import Zone, date_literal, months_before
 from openphm.risk.store import SOURCE, scratch_linked
 
@@ -28,6 +29,8 @@ from openphm.risk.store import SOURCE, scratch_linked
 FEATURE_BUILD = AnalyticsOptions(measures=MEASURES[:1], groupings=(), sii_simulations=10)
 # A person with no emergency admission in the year reads as this many days since one.
 NO_RECENT_ADMISSION_DAYS = 366
+# The analytics tables `features_over` reads.
+ANALYTICS_READ = ("analytics_population", "person_scores", "person_segments", "person_registers")
 
 
 @dataclass(frozen=True)
@@ -149,22 +152,33 @@ DESCRIPTIVE = (
 
 def feature_frame(con, reference_date: dt.date, *, source: str = SOURCE) -> pd.DataFrame:
     """One row per person registered and alive at the end of `reference_date`: DESCRIPTIVE
-    columns then FEATURE_NAMES. `con` has the linked zone attached as `source`."""
-    scratch_linked(con, source)
-    build(con, reference_date, FEATURE_BUILD)
+    columns then FEATURE_NAMES. `con` has the linked zone attached as `source`.
+
+    The analytics under the features are the zone's own when its build is current at
+    `reference_date` (`analytics.runs`: a scoring after `phm analyse` at the same date), and
+    are built into the scratch catalogue otherwise."""
+    built = current_build(con, reference_date, FEATURE_BUILD, source)
+    scratch_linked(con, source, also=ANALYTICS_READ if built else ())
+    if not built:
+        build(con, reference_date, FEATURE_BUILD)
     return features_over(Zone.over(con), reference_date)
 
 
-def feature_frame_on_spark(zone_backend, reference_date: dt.date) -> pd.DataFrame:
+def feature_frame_on_spark(
+    zone_backend, reference_date: dt.date, *, built: bool = False
+) -> pd.DataFrame:
     """`feature_frame` on Spark: `zone_backend` is an open zone's backend
     (`engine.open_linked("spark", …).backend`). The analytics at `reference_date` are built
     into views of the session (`engine.spark.ScratchZone`), never the zone's own tables, as
-    DuckDB builds them into an in-memory catalogue; tests/spark compares the two frames."""
+    DuckDB builds them into an in-memory catalogue; tests/spark compares the two frames.
+    `built`: the zone's own analytics are current at `reference_date` (checked on the zone
+    file by the caller), and are read as they are."""
     from openphm.engine.spark import ScratchZone
 
     scratch = ScratchZone(zone_backend)
     try:
-        build(scratch, reference_date, FEATURE_BUILD)
+        if not built:
+            build(scratch, reference_date, FEATURE_BUILD)
         return features_over(Zone.over(scratch), reference_date)
     finally:
         scratch.release()

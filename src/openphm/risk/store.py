@@ -46,15 +46,16 @@ def open_zone(ws, *, read_only: bool = False) -> Iterator[object]:
         con.close()
 
 
-def scratch_linked(con, source: str = SOURCE) -> None:
-    """(Re)create the in-memory `linked` catalogue over `source`'s base tables."""
+def scratch_linked(con, source: str = SOURCE, also: tuple[str, ...] = ()) -> None:
+    """(Re)create the in-memory `linked` catalogue over `source`'s base tables, and the
+    tables named in `also` (the zone's own analytics, when current: risk.features)."""
     attached = {
         row[0] for row in con.execute("SELECT database_name FROM duckdb_databases()").fetchall()
     }
     if "linked" in attached:
         con.execute("DETACH linked")
     con.execute("ATTACH ':memory:' AS linked")
-    for table in (*REQUIRED, "deaths"):
+    for table in (*REQUIRED, "deaths", *also):
         con.execute(f"CREATE VIEW linked.main.{table} AS SELECT * FROM {source}.main.{table}")
 
 
