@@ -137,3 +137,35 @@ def test_phm_risk_on_spark_trains_and_scores_as_on_duckdb(built, tmp_path):
                           rtol=1e-9, atol=0)  # fmt: skip
     assert our_scores["pseudonym"].tolist() == their_scores["pseudonym"].tolist()
     assert np.allclose(our_scores["risk"], their_scores["risk"], rtol=1e-9, atol=0)
+
+
+def test_risk_features_on_spark_read_the_zones_current_analytics(built, tmp_path, monkeypatch):
+    """After `phm analyse` at a date, the risk features at that date on Spark read the zone's
+    own analytics (nothing built on Spark) and equal a fresh build on DuckDB; once the zone
+    changes, Spark builds again (analytics.runs)."""
+    import datetime as dt
+
+    import pandas as pd
+
+    from openphm.risk import commands, features
+    from openphm.risk.store import open_zone
+
+    day = dt.date.fromisoformat(REFERENCE)
+    root = tmp_path / "ws"
+    shutil.copytree(built["duckdb"].root, root)
+    ws = Workspace.open(root)
+    assert commands._current_build_date(ws) == day
+    builds = []
+    real = features.build
+    monkeypatch.setattr(features, "build", lambda *a: builds.append(a[1]) or real(*a))
+    with commands.features_on(ws, "spark") as (_, on_spark):
+        reused = on_spark(day)
+    assert builds == []
+    monkeypatch.setattr(features, "current_build", lambda *a: False)
+    with open_zone(ws, read_only=True) as con:
+        fresh = features.feature_frame(con, day)
+    assert builds == [day]
+    pd.testing.assert_frame_equal(reused, fresh, check_dtype=False)
+    with open_zone(ws) as con:
+        con.execute("DELETE FROM zone3.main.consultations WHERE rowid = 0")
+    assert commands._current_build_date(ws) is None
