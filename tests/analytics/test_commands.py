@@ -69,3 +69,39 @@ def test_an_objection_applied_while_spark_builds_is_not_undone_by_the_copy_back(
     left = {r[0] for r in con.execute("SELECT pseudonym FROM linked.person_scores").fetchall()}
     con.close()
     assert left == {"p0", "p2"}
+
+
+def test_a_link_while_spark_builds_stops_the_copy_back_and_keeps_the_zones_tables(cli, workspace):
+    """Rows linked (or re-keyed, or removed) in the zone file after the Parquet copy was taken:
+    the tables built from the copy describe a population the zone no longer holds, so nothing
+    is brought back and the zone keeps its own analytics."""
+    from openphm.analytics.commands import copy_back_check
+    from openphm.analytics.runs import ZoneChangedError, inputs_fingerprint
+    from openphm.engine import export_linked, import_linked
+    from openphm.keystore import KeyName
+
+    con = workspace.connect_linked()
+    fill(con, **population(*[person(f"p{i}", age=70) for i in range(3)]))
+    con.close()
+    built = cli(["analyse", workspace.root, "--reference-date", REFERENCE.isoformat(),
+                 "--role", "analyst"])  # fmt: skip
+    assert built.exit_code == 0, built.output
+    folder, key = workspace.zone("linked"), workspace.keystore.get(KeyName.LINKED_DATA)
+    con = workspace.connect_linked(read_only=True)
+    copied = inputs_fingerprint(con, "linked")
+    con.close()
+    export_linked(folder, KeyName.LINKED_DATA, key)  # the copy Spark would build from
+    # Unchanged since the copy: the tables come back.
+    import_linked(folder, KeyName.LINKED_DATA, key, ["person_scores"],
+                  before_commit=copy_back_check(copied))  # fmt: skip
+    con = workspace.connect_linked()  # meanwhile, phm link re-keys p1's registration
+    con.execute("UPDATE linked.registrations SET pseudonym = 'p1-new' WHERE pseudonym = 'p1'")
+    con.execute("DELETE FROM linked.person_scores WHERE pseudonym = 'p2'")  # a mark to find
+    con.close()
+    with pytest.raises(ZoneChangedError, match="run phm analyse again"):
+        import_linked(folder, KeyName.LINKED_DATA, key, ["person_scores"],
+                      before_commit=copy_back_check(copied))  # fmt: skip
+    con = workspace.connect_linked(read_only=True)
+    left = {r[0] for r in con.execute("SELECT pseudonym FROM linked.person_scores").fetchall()}
+    con.close()
+    assert left == {"p0", "p1"}  # the zone's own table, not the copy's

@@ -156,8 +156,27 @@ def build_on_engine(ws, kind: str, day: dt.date, options, say=lambda text: None)
         say("Bringing the analytics tables back into the zone…")
         import_linked(ws.zone("linked"), KeyName.LINKED_DATA,
                       ws.keystore.get(KeyName.LINKED_DATA), TABLES,
-                      before_commit=_objections)  # fmt: skip
+                      before_commit=copy_back_check(inputs))  # fmt: skip
     return summary
+
+
+def copy_back_check(inputs: str):
+    """The check on the tables brought back from Spark, in the copy-back's transaction: the
+    zone file must hold what the Parquet copy held (`inputs`, its fingerprint when copied).
+    A `phm link` since (new rows, re-keyed or objectors' rows removed) would make the tables
+    describe a population the zone no longer holds, so nothing comes back and the build must
+    be run again. Then the objections hook, as a second guard."""
+    from openphm.analytics.runs import ZoneChangedError, inputs_fingerprint
+
+    def check(con) -> None:
+        if inputs_fingerprint(con, "linked") != inputs:
+            raise ZoneChangedError(
+                "the linked zone changed while Spark was building the analytics (phm link ran "
+                "since the copy was taken); nothing was brought back: run phm analyse again"
+            )
+        _objections(con)
+
+    return check
 
 
 def _objections(con) -> None:

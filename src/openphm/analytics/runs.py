@@ -28,10 +28,15 @@ from importlib import metadata
 from pathlib import Path
 
 from openphm.analytics.zone import REQUIRED
+from openphm.console import UserFacingError
 
 RUNS = "analytics_runs"
 # The tables whose rows a build reads: a change to any of them can change what it writes.
 INPUTS = (*REQUIRED, "deaths")
+
+
+class ZoneChangedError(UserFacingError):
+    """The zone changed under a build that read a copy of it."""
 
 
 def inputs_fingerprint(con, database: str) -> str:
