@@ -86,7 +86,7 @@ def build(
     zone.check()
     window_start = months_before(reference_date, options.window_months)
     summary = BuildSummary(reference_date, window_start)
-    lists, summary.missing_codelists = _codelists(options)
+    lists, summary.missing_codelists = codelists_for(options)
     tariff = activity.load_tariff(options.tariff_path)
     made_by = runs.definitions_fingerprint(options, lists, tariff)
     ref = reference_date
@@ -178,7 +178,8 @@ def _write(zone: Zone, summary: BuildSummary, name: str, expr):
     return zone.table(name)
 
 
-def _codelists(options: AnalyticsOptions):
+def codelists_for(options: AnalyticsOptions):
+    """The code lists a build with `options` reads (name → list), and the names it lacks."""
     wanted = set()
     for r in options.registers:
         wanted |= {*r.gp, *r.resolved, *r.hospital}

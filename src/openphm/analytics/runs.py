@@ -14,8 +14,8 @@
 The risk stage builds the analytics at its scoring date to read features from; where the zone's
 own build (`phm analyse`) is at that date and both fingerprints match the zone and options as
 they are now, its tables are exactly what that build would write, so the features read them
-instead (one build fewer: docs/risk.md). Anything unsure answers "not current", and the caller
-builds.
+instead (one build fewer: docs/risk-and-cohorts.md). Anything unsure answers "not current",
+and the caller builds.
 
 DuckDB SQL: the fingerprint is of the DuckDB file whichever engine built the analytics.
 """
@@ -81,7 +81,7 @@ def current_build(con, reference_date: dt.date, options, database: str) -> bool:
     """True when `database`'s analytics tables were built at `reference_date`, from the
     zone's present contents, the way a build with `options` would build them now."""
     from openphm.analytics import activity
-    from openphm.analytics.build import _codelists
+    from openphm.analytics.build import codelists_for
 
     if RUNS not in _tables(con, database):
         return False
@@ -100,7 +100,7 @@ def current_build(con, reference_date: dt.date, options, database: str) -> bool:
     ).fetchall()
     if len(rows) != 1 or rows[0][0] != reference_date or not rows[0][1]:
         return False
-    lists, _ = _codelists(options)
+    lists, _ = codelists_for(options)
     if rows[0][2] != definitions_fingerprint(options, lists, activity.load_tariff(
             options.tariff_path)):  # fmt: skip
         return False
