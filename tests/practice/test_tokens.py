@@ -184,3 +184,35 @@ def test_a_token_whose_sealed_header_differs_from_its_outer_header_fails():
     token = forge(inner + bytes([6]) + b"A81001" + b"P1", header=outer)
     with pytest.raises(TokenTampered, match="header was altered"):
         open_token(token, PRACTICE_A)
+
+
+def test_only_the_written_form_of_a_token_opens():
+    """Python's base64 decoder skips characters outside the alphabet and the spare bits of the
+    last character: without the check, these strings would all open as the same patient."""
+    [token] = seal(["P123"])
+    assert open_token(token, PRACTICE_A) == ReidentifiedPatient("A81001", "P123")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    spare = len(token) % 4  # 2 or 3 characters in the last group: 4 or 2 spare bits
+    assert spare in (2, 3), "the test needs a token whose length leaves spare bits"
+    last = alphabet.index(token[-1])
+    other = alphabet[last ^ 1]  # the lowest bit of the last character is always spare
+    variants = [
+        token[:-1] + other,
+        token[:10] + "!" + token[10:],
+        token[:10] + "\n" + token[10:],
+        token + "=" * (-len(token) % 4),
+    ]
+    for variant in variants:
+        with pytest.raises(MalformedToken):
+            open_token(variant, PRACTICE_A)
+
+
+def test_a_token_whose_key_has_its_ignored_top_bit_set_is_refused():
+    """X25519 ignores the top bit of a public key: set in a token's ephemeral key, the token
+    would be another string that opens as the same patient."""
+    [token] = seal(["P123"])
+    raw = bytearray(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    raw[9 + 31] |= 0x80  # header (version, key id), then the key's last byte
+    altered = base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=").decode()
+    with pytest.raises(MalformedToken, match="X25519"):
+        open_token(altered, PRACTICE_A)

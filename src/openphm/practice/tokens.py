@@ -47,6 +47,7 @@ KEY_ID_BYTES = 8
 EPHEMERAL_KEY_BYTES = 32
 NONCE_BYTES = Box.NONCE_SIZE  # 24
 _HEADER_BYTES = 1 + KEY_ID_BYTES
+_FIELD_PRIME = 2**255 - 19  # X25519's field: every public key it writes is below it
 _AUTHENTICATOR_BYTES = 16
 # The least a body of each version holds besides the plaintext.
 _OVERHEAD = {
@@ -115,7 +116,12 @@ def open_token(
         if header[0] == SEALED_BOX_VERSION:
             plaintext = SealedBox(private_key).decrypt(body)
         else:
-            ephemeral = PublicKey(body[:EPHEMERAL_KEY_BYTES])
+            ephemeral = body[:EPHEMERAL_KEY_BYTES]
+            # X25519 reads the key modulo 2^255 - 19 with its top bit ignored, so a key that is
+            # not in its one reduced form would open as the same patient under another string.
+            if int.from_bytes(ephemeral, "little") >= _FIELD_PRIME:
+                raise MalformedToken("token's key is not in the form X25519 writes it")
+            ephemeral = PublicKey(ephemeral)
             nonce = body[EPHEMERAL_KEY_BYTES : EPHEMERAL_KEY_BYTES + NONCE_BYTES]
             box = body[EPHEMERAL_KEY_BYTES + NONCE_BYTES :]
             plaintext = Box(private_key, ephemeral).decrypt(box, nonce)
@@ -155,11 +161,19 @@ def open_tokens(
 
 
 def _decode(token: str) -> bytes:
+    """The token's bytes, from its one written form only. Python's decoder skips characters
+    outside the alphabet and ignores the spare low bits of the last character, so many
+    strings decode to one token; each is refused here, and a list can never hold two strings
+    for one sealed patient."""
+    text = token.strip()
     try:
-        text = token.strip().encode("ascii")
-        raw = base64.urlsafe_b64decode(text + b"=" * (-len(text) % 4))
+        raw = base64.b64decode(
+            text.encode("ascii") + b"=" * (-len(text) % 4), altchars=b"-_", validate=True
+        )
     except (UnicodeEncodeError, binascii.Error, ValueError):
         raise MalformedToken("token is not base64url text") from None
+    if encode_token(raw[:0], raw) != text:
+        raise MalformedToken("token is not in the form it was written in (base64url, no padding)")
     if len(raw) <= _HEADER_BYTES:
         raise MalformedToken("token is too short to hold a sealed patient reference")
     return raw
