@@ -29,6 +29,12 @@ PARAMS = {
 }
 MAX_ROUNDS = 1000
 EARLY_STOPPING_ROUNDS = 50
+# A round counts as an improvement only when it lowers the early-stopping rows' log loss by
+# this much (about 0.015% of it at 1M people). Without it, trees that gain a millionth each
+# kept coming: one 1M-person split stopped at 228 trees, another at 81, with the same
+# held-out AUC; at 3e-5 the first stops at 119 (AUC 0.79914 against 0.79918, calibration
+# slope 0.9996 against 0.9943), and every cohort member's explanation costs per tree.
+EARLY_STOPPING_MIN_GAIN = 3e-5
 EARLY_STOPPING_SHARE = 0.15  # of the training people, to choose the number of trees
 DRIVERS = 3
 # Counts enter the baseline on a log scale, as a clinician would read "one vs two admissions".
@@ -48,7 +54,11 @@ def fit_gbm(x: pd.DataFrame, y: np.ndarray, *, seed: int = 1):
         train,
         num_boost_round=MAX_ROUNDS,
         valid_sets=[valid],
-        callbacks=[lgb.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)],
+        callbacks=[
+            lgb.early_stopping(
+                EARLY_STOPPING_ROUNDS, verbose=False, min_delta=EARLY_STOPPING_MIN_GAIN
+            )
+        ],
     )
 
 
