@@ -101,8 +101,8 @@ class CMSCondition:
 # Multimorbidity Score. CMAJ 2020;192(5):E107-E114. doi:10.1503/cmaj.190757. The 20-condition
 # score, "general outcome" weights (the paper's weights for the combined outcome of death,
 # unplanned admission and primary care consultations). Weights as used in a public OpenSAFELY
-# ehrQL implementation (see docs/analytics.md); the paper's table itself was not at hand to
-# check them against.
+# ehrQL implementation, and all twenty the same in two other teams' code (docs/analytics.md);
+# the paper's table itself was not at hand to check them against.
 CMS_CONDITIONS: tuple[CMSCondition, ...] = (
     CMSCondition("alcohol_problems", 0.65, ("cms-alcohol-problems",)),
     CMSCondition("anxiety_depression", 0.50, ("qof-depr", "cms-anxiety"),
