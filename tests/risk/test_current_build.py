@@ -110,6 +110,19 @@ def test_a_build_that_fails_part_way_leaves_no_record(ws, monkeypatch):
     with open_zone(ws, read_only=True) as con:
         assert RUNS not in tables(con)
         assert not current_build(con, END, FEATURE_BUILD, "zone3")
+    # Nor does a cohort build on what it left: its tables may be half new, half old.
+    from openphm.cohorts import build_cohort
+    from openphm.cohorts.build import CohortError
+    from openphm.cohorts.definition import load_definition
+
+    definition = ws.root / "any.toml"
+    definition.write_text('name = "any"\npurpose = "prevention"\nmin_age = 50\n')
+    con = ws.connect_linked(read_only=True)
+    try:
+        with pytest.raises(CohortError, match="no analytics_runs yet: run phm analyse first"):
+            build_cohort(con, load_definition(definition))
+    finally:
+        con.close()
 
 
 def dt_before(day):
