@@ -109,3 +109,30 @@ def test_a_stage_is_charged_for_the_cpu_it_and_its_processes_use_not_for_waiting
     assert idle.seconds >= 1.5 and idle.cpu_seconds < 0.5
     running = measure("running", "cpu_stage:leaves_a_process_running")
     assert running.cpu_seconds >= 0.9
+
+
+def test_the_figures_file_holds_the_totals_and_ratios_the_table_prints(tmp_path, capsys):
+    import json
+
+    from openphm.bench.commands import _report, write_figures
+    from openphm.bench.measure import StageResult
+
+    results = [
+        StageResult("synth", 100.0, 900.0, {"people": 10}, 101.0),
+        StageResult("io-floor", 10.0, 300.0, {"files": 2}, 12.0),
+        StageResult("ingest", 20.0, 1500.0, {"rows": 1_234_567}, 30.0),
+        StageResult("link", 30.0, 2500.0, {"people": 10}, 40.0),
+    ]
+    write_figures(tmp_path / "bench.json", results, 10, "duckdb")
+    figures = json.loads((tmp_path / "bench.json").read_text())
+    assert figures["pipeline_seconds"] == 50.0  # synth and the floor are not in it
+    assert figures["pipeline_cpu_seconds"] == 70.0
+    assert figures["peak_memory_mb"] == 2500
+    assert figures["floor_ratio"] == 5.0
+    assert figures["floor_cpu_ratio"] == round(70 / 12, 2)
+    assert figures["stages"][2]["counts"] == {"rows": 1_234_567}
+    assert figures["failed_stage"] is None
+    _report(results, 10, "duckdb")
+    printed = capsys.readouterr().out
+    assert "pipeline total 50.00 s (70.0 CPU s)" in printed
+    assert "ratio of pipeline to the I/O floor: 5.00×" in printed

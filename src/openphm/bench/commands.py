@@ -51,14 +51,51 @@ def bench(
                 results.append(measure(name, target, **kwargs))
             except StageFailed as failed:
                 _report(results, people, engine)
+                write_figures(out / FIGURES, results, people, engine, failed=name)
                 raise UserFacingError(f"bench: the {name} stage failed: {failed}") from None
     _report(results, people, engine)
+    write_figures(out / FIGURES, results, people, engine)
+    console.print(f"figures: {out / FIGURES}")
+
+
+FIGURES = "bench.json"  # the run's figures as data, beside its scratch folders
+
+
+def figures(results, people: int, engine: str, failed: str | None = None) -> dict:
+    """What the table and the lines under it say, as data: each stage's result, and the
+    pipeline's totals and ratios to the I/O floor (synth and the floor are not in the
+    pipeline)."""
+    import dataclasses
+
+    floor = next((r for r in results if r.name == "io-floor"), None)
+    pipeline = [r for r in results if r.name not in ("io-floor", "synth")]
+    seconds = sum(r.seconds for r in pipeline)
+    cpu = sum(r.cpu_seconds for r in pipeline)
+    return {
+        "people": people,
+        "engine": engine,
+        "failed_stage": failed,
+        "stages": [dataclasses.asdict(r) for r in results],
+        "pipeline_seconds": round(seconds, 2),
+        "pipeline_cpu_seconds": round(cpu, 1),
+        "peak_memory_mb": round(max((r.peak_rss_mb for r in pipeline), default=0.0)),
+        "floor_ratio": round(seconds / floor.seconds, 2) if floor and floor.seconds else None,
+        "floor_cpu_ratio": (
+            round(cpu / floor.cpu_seconds, 2) if floor and floor.cpu_seconds else None
+        ),
+    }
+
+
+def write_figures(path: Path, results, people: int, engine: str, failed=None) -> None:
+    """The figures as JSON: a log's table folds long counts to the width of no terminal."""
+    import json
+
+    path.write_text(json.dumps(figures(results, people, engine, failed), indent=2) + "\n")
 
 
 def _report(results, people: int, engine: str) -> None:
-    floor = next((r for r in results if r.name == "io-floor"), None)
-    pipeline = [r for r in results if r.name not in ("io-floor", "synth")]
-    total = sum(r.seconds for r in pipeline)
+    shown = figures(results, people, engine)
+    total = shown["pipeline_seconds"]
     table = Table(title=f"phm bench: {people:,} people on {engine} (one run)")
     columns = ("stage", "seconds", "CPU s", "share of pipeline", "peak memory MB", "counts")
     for column in columns:
@@ -68,22 +105,23 @@ def _report(results, people: int, engine: str) -> None:
             overflow="fold",  # every count whole, never cut short with an ellipsis
         )
     for r in results:
-        share = f"{r.seconds / total:.0%}" if r in pipeline and total else ""
+        in_pipeline = r.name not in ("io-floor", "synth")
+        share = f"{r.seconds / total:.0%}" if in_pipeline and total else ""
         counts = ", ".join(f"{k}={v:,}" for k, v in r.counts.items())
         table.add_row(
             r.name, f"{r.seconds:.2f}", f"{r.cpu_seconds:.1f}", share, f"{r.peak_rss_mb:,.0f}",
             counts,
         )  # fmt: skip
     console.print(table)
-    peak = max((r.peak_rss_mb for r in pipeline), default=0.0)
-    cpu = sum(r.cpu_seconds for r in pipeline)
     console.print(
-        f"pipeline total {total:.2f} s ({cpu:.1f} CPU s); peak memory of any stage {peak:,.0f} MB"
+        f"pipeline total {total:.2f} s ({shown['pipeline_cpu_seconds']:.1f} CPU s); "
+        f"peak memory of any stage {shown['peak_memory_mb']:,} MB"
     )
-    if floor and floor.seconds:
-        console.print(f"ratio of pipeline to the I/O floor: {total / floor.seconds:.2f}×")
-        if floor.cpu_seconds:
-            console.print(
-                f"in CPU seconds: {cpu / floor.cpu_seconds:.2f}× the floor's "
-                f"{floor.cpu_seconds:.1f} (moves less with other jobs' load than wall time)"
-            )
+    floor = next((r for r in results if r.name == "io-floor"), None)
+    if shown["floor_ratio"] is not None:
+        console.print(f"ratio of pipeline to the I/O floor: {shown['floor_ratio']:.2f}×")
+    if shown["floor_cpu_ratio"] is not None:
+        console.print(
+            f"in CPU seconds: {shown['floor_cpu_ratio']:.2f}× the floor's "
+            f"{floor.cpu_seconds:.1f} (moves less with other jobs' load than wall time)"
+        )
