@@ -59,6 +59,7 @@ def bench(
 
 
 FIGURES = "bench.json"  # the run's figures as data, beside its scratch folders
+NOT_PIPELINE = ("synth", "io-floor")  # making the region, and the floor it is compared with
 
 
 def figures(results, people: int, engine: str, failed: str | None = None) -> dict:
@@ -68,7 +69,7 @@ def figures(results, people: int, engine: str, failed: str | None = None) -> dic
     import dataclasses
 
     floor = next((r for r in results if r.name == "io-floor"), None)
-    pipeline = [r for r in results if r.name not in ("io-floor", "synth")]
+    pipeline = [r for r in results if r.name not in NOT_PIPELINE]
     seconds = sum(r.seconds for r in pipeline)
     cpu = sum(r.cpu_seconds for r in pipeline)
     return {
@@ -79,6 +80,7 @@ def figures(results, people: int, engine: str, failed: str | None = None) -> dic
         "pipeline_seconds": round(seconds, 2),
         "pipeline_cpu_seconds": round(cpu, 1),
         "peak_memory_mb": round(max((r.peak_rss_mb for r in pipeline), default=0.0)),
+        "floor_cpu_seconds": round(floor.cpu_seconds, 1) if floor else None,
         "floor_ratio": round(seconds / floor.seconds, 2) if floor and floor.seconds else None,
         "floor_cpu_ratio": (
             round(cpu / floor.cpu_seconds, 2) if floor and floor.cpu_seconds else None
@@ -105,8 +107,7 @@ def _report(results, people: int, engine: str) -> None:
             overflow="fold",  # every count whole, never cut short with an ellipsis
         )
     for r in results:
-        in_pipeline = r.name not in ("io-floor", "synth")
-        share = f"{r.seconds / total:.0%}" if in_pipeline and total else ""
+        share = f"{r.seconds / total:.0%}" if r.name not in NOT_PIPELINE and total else ""
         counts = ", ".join(f"{k}={v:,}" for k, v in r.counts.items())
         table.add_row(
             r.name, f"{r.seconds:.2f}", f"{r.cpu_seconds:.1f}", share, f"{r.peak_rss_mb:,.0f}",
@@ -117,11 +118,10 @@ def _report(results, people: int, engine: str) -> None:
         f"pipeline total {total:.2f} s ({shown['pipeline_cpu_seconds']:.1f} CPU s); "
         f"peak memory of any stage {shown['peak_memory_mb']:,} MB"
     )
-    floor = next((r for r in results if r.name == "io-floor"), None)
     if shown["floor_ratio"] is not None:
         console.print(f"ratio of pipeline to the I/O floor: {shown['floor_ratio']:.2f}×")
     if shown["floor_cpu_ratio"] is not None:
         console.print(
             f"in CPU seconds: {shown['floor_cpu_ratio']:.2f}× the floor's "
-            f"{floor.cpu_seconds:.1f} (moves less with other jobs' load than wall time)"
+            f"{shown['floor_cpu_seconds']:.1f} (moves less with other jobs' load than wall time)"
         )
