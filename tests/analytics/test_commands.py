@@ -46,9 +46,9 @@ def test_an_unknown_engine_is_named_and_nothing_is_built(cli, workspace):
     assert "measures" not in tables
 
 
-def test_an_objection_applied_while_spark_builds_is_not_undone_by_the_copy_back(cli, workspace):
-    from openphm.analytics.commands import _objections
-    from openphm.engine import export_linked, import_linked
+def analysed_three_people(cli, workspace):
+    """Three people p0-p2 in the zone, analysed as `phm analyse` does; the zone's folder and
+    data key, for a Parquet copy."""
     from openphm.keystore import KeyName
 
     con = workspace.connect_linked()
@@ -57,7 +57,15 @@ def test_an_objection_applied_while_spark_builds_is_not_undone_by_the_copy_back(
     built = cli(["analyse", workspace.root, "--reference-date", REFERENCE.isoformat(),
                  "--role", "analyst"])  # fmt: skip
     assert built.exit_code == 0, built.output
-    folder, key = workspace.zone("linked"), workspace.keystore.get(KeyName.LINKED_DATA)
+    return workspace.zone("linked"), workspace.keystore.get(KeyName.LINKED_DATA)
+
+
+def test_an_objection_applied_while_spark_builds_is_not_undone_by_the_copy_back(cli, workspace):
+    from openphm.analytics.commands import _objections
+    from openphm.engine import export_linked, import_linked
+    from openphm.keystore import KeyName
+
+    folder, key = analysed_three_people(cli, workspace)
     export_linked(folder, KeyName.LINKED_DATA, key)  # the copy Spark would build from
     con = workspace.connect_linked()  # meanwhile, phm link applies an objection from p1
     con.execute("CREATE TABLE linked._objectors (pseudonym VARCHAR, person VARCHAR)")
@@ -80,13 +88,7 @@ def test_a_link_while_spark_builds_stops_the_copy_back_and_keeps_the_zones_table
     from openphm.engine import export_linked, import_linked
     from openphm.keystore import KeyName
 
-    con = workspace.connect_linked()
-    fill(con, **population(*[person(f"p{i}", age=70) for i in range(3)]))
-    con.close()
-    built = cli(["analyse", workspace.root, "--reference-date", REFERENCE.isoformat(),
-                 "--role", "analyst"])  # fmt: skip
-    assert built.exit_code == 0, built.output
-    folder, key = workspace.zone("linked"), workspace.keystore.get(KeyName.LINKED_DATA)
+    folder, key = analysed_three_people(cli, workspace)
     con = workspace.connect_linked(read_only=True)
     copied = inputs_fingerprint(con, "linked")
     con.close()
