@@ -19,7 +19,7 @@ from openphm.risk import features
 from openphm.risk.features import FEATURE_BUILD, feature_frame
 from openphm.risk.store import open_zone, tables
 
-from .region import END
+from .region import END, PREVIOUS_REFRESH
 
 
 @pytest.fixture
@@ -89,7 +89,7 @@ def test_a_zone_changed_since_analyse_is_built_again(ws, builds, change):
 def test_another_date_or_other_definitions_are_built_again(ws):
     with open_zone(ws, read_only=True) as con:
         assert current_build(con, END, FEATURE_BUILD, "zone3")
-        assert not current_build(con, dt_before(END), FEATURE_BUILD, "zone3")
+        assert not current_build(con, PREVIOUS_REFRESH, FEATURE_BUILD, "zone3")
         wider = dataclasses.replace(FEATURE_BUILD, window_months=24)
         assert not current_build(con, END, wider, "zone3")
         fewer = dataclasses.replace(FEATURE_BUILD, registers=FEATURE_BUILD.registers[1:])
@@ -123,7 +123,3 @@ def test_a_build_that_fails_part_way_leaves_no_record(ws, monkeypatch):
             build_cohort(con, load_definition(definition))
     finally:
         con.close()
-
-
-def dt_before(day):
-    return day.replace(day=1) - pd.Timedelta(days=1).to_pytimedelta()
