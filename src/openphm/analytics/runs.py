@@ -80,11 +80,18 @@ def definitions_fingerprint(options, lists: dict, tariff: dict[str, float]) -> s
 def current_build(con, reference_date: dt.date, options, database: str) -> bool:
     """True when `database`'s analytics tables were built at `reference_date`, from the
     zone's present contents, the way a build with `options` would build them now."""
+    return current_date(con, options, database, at=reference_date) is not None
+
+
+def current_date(con, options, database: str, *, at: dt.date | None = None) -> dt.date | None:
+    """The reference date of `database`'s analytics build when it is current (built from the
+    zone's present contents, the way a build with `options` would build it now), else None.
+    `at`: only a build at that date counts, and no fingerprint is taken for any other."""
     from openphm.analytics import activity
     from openphm.analytics.build import codelists_for
 
     if RUNS not in _tables(con, database):
-        return False
+        return None
     columns = {
         row[0]
         for row in con.execute(
@@ -93,18 +100,19 @@ def current_build(con, reference_date: dt.date, options, database: str) -> bool:
         ).fetchall()
     }
     if not {"inputs_fingerprint", "definitions_fingerprint"} <= columns:
-        return False  # built before the fingerprints were recorded
+        return None  # built before the fingerprints were recorded
     rows = con.execute(
         f"SELECT reference_date, inputs_fingerprint, definitions_fingerprint "
         f"FROM {database}.main.{RUNS}"
     ).fetchall()
-    if len(rows) != 1 or rows[0][0] != reference_date or not rows[0][1]:
-        return False
+    if len(rows) != 1 or not rows[0][1] or (at is not None and rows[0][0] != at):
+        return None
+    day, inputs, made_by = rows[0]
     lists, _ = codelists_for(options)
-    if rows[0][2] != definitions_fingerprint(options, lists, activity.load_tariff(
+    if made_by != definitions_fingerprint(options, lists, activity.load_tariff(
             options.tariff_path)):  # fmt: skip
-        return False
-    return rows[0][1] == inputs_fingerprint(con, database)
+        return None
+    return day if inputs == inputs_fingerprint(con, database) else None
 
 
 def _tables(con, database: str) -> set[str]:

@@ -65,16 +65,12 @@ def features_on(ws, engine: str | None):
 def _current_build_date(ws) -> dt.date | None:
     """The reference date of the zone file's analytics build if it is current for the risk
     features (`analytics.runs`), else None."""
-    from openphm.analytics.runs import RUNS, current_build
+    from openphm.analytics.runs import current_date
     from openphm.risk.features import FEATURE_BUILD
-    from openphm.risk.store import tables
 
     con = ws.connect_linked(read_only=True)
     try:
-        if RUNS not in tables(con, "linked"):
-            return None
-        (day,) = con.execute(f"SELECT max(reference_date) FROM linked.main.{RUNS}").fetchone()
-        return day if day and current_build(con, day, FEATURE_BUILD, "linked") else None
+        return current_date(con, FEATURE_BUILD, "linked")
     finally:
         con.close()
 
