@@ -4,8 +4,13 @@ with its file, row and field, and the rest of the file loads."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
+import pytest
+
+from openphm.engine import connect
 from openphm.landing.ingest import LOADED, ingest
+from openphm.landing.read import attach_batches
 
 from .conftest import APC, APC_HEADER, GP_A_EVENTS, GP_A_PATIENTS, GP_B_PATIENTS, put
 from .helpers import current, held, ingest_entries
@@ -110,3 +115,26 @@ def test_the_audit_log_records_the_three_counts_per_file(workspace, inbox, engin
     (entry,) = ingest_entries(workspace)
     assert dict(entry.counts) == {"received": 4, "loaded": 3, "quarantined": 1}
     assert entry.reads == (str(path),)
+
+
+def _quarantined_rows(ws, actor) -> dict[int, dict]:
+    """Row number → the row as kept in quarantine (what the provider sent, field by field)."""
+    con = connect()
+    (alias,) = attach_batches(ws, con, actor, "landing.quarantine")
+    found = con.execute(f"SELECT row, received FROM {alias}.quarantined_rows").fetchall()
+    return {row: json.loads(text) for row, text in found}
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1252"])
+def test_a_quarantined_row_is_kept_as_received(workspace, inbox, engineer, encoding):
+    """The held row keeps its spaces and bad value as sent, on DuckDB's whole-file reading
+    (UTF-8) and on Arrow's chunks (other encodings) alike; the good rows are not kept there."""
+    bad = GP_A_PATIENTS.replace("P2,9990001236,Bob", "P2, 9990001236 ,Bób ").replace(
+        "1960-03-02", "1960-13-02"
+    )
+    put(inbox, "gp", "Y10001", "Y10001_patients_202610.csv", bad.encode(encoding))
+    ingest(workspace, [inbox], engineer)
+    kept = _quarantined_rows(workspace, engineer)
+    assert list(kept) == [2]
+    assert kept[2]["nhs_number"] == " 9990001236 " and kept[2]["given_name"] == "Bób "
+    assert kept[2]["date_of_birth"] == "1960-13-02" and kept[2]["ethnicity_code"] == ""

@@ -9,7 +9,8 @@ Reads a provider's file (openphm.landing.readers); writes zone 1 (the batch atta
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 
 import duckdb
@@ -18,7 +19,7 @@ import pyarrow as pa
 from openphm.landing import model
 from openphm.landing.adapters import canonical_tables
 from openphm.landing.readers import Malformed, Reader
-from openphm.landing.schema import ident, literal
+from openphm.landing.schema import Schema, ident, literal
 
 
 @dataclass(frozen=True)
@@ -28,8 +29,8 @@ class Counts:
     quarantined: int
 
 
-PART = "part"  # the relation a file's rows are checked in: the whole file or one chunk
-VALUES = "part_values"  # PART's canonical and raw values, written once (Schema.good_sql)
+PART = "part"  # a part's rows as received, numbered: the whole file or one chunk
+VALUES = "part_values"  # a part's canonical and raw values, written once (Schema.good_sql)
 
 
 class _NotUtf8(Exception):
@@ -54,7 +55,8 @@ def load_extract(con, alias: str, reader: Reader, submission_id: str, today: dt.
     whole = reader.whole_file_sql()
     if whole:
         try:
-            return _load(con, alias, reader, submission_id, today, _whole_file(con, whole))
+            parts = _whole_file(con, whole, reader.schema)
+            return _load(con, alias, reader, submission_id, today, parts)
         except duckdb.InvalidInputException:
             # The message can quote a row: it is dropped, and Arrow reads the file instead.
             _undo(con, alias, reader, submission_id)
@@ -66,24 +68,47 @@ def load_extract(con, alias: str, reader: Reader, submission_id: str, today: dt.
         return _load(con, alias, reader, submission_id, today, _chunks(con, reader))
 
 
-def _whole_file(con, sql: str) -> Iterator[None]:
-    """The file as one part, read once into a temporary table (in memory, spilling encrypted
-    to the batch's spill folder), its rows numbered by their place in it. DuckDB reads a CSV
-    file on every core and, keeping insertion order, fills the table in file order, so row id
-    + 1 is the row's number in the file. Numbering with row_number() OVER () instead made the
-    whole load, checks and writes too, run on one core; and every later pass over a view
-    (the count, the problems of failing rows) parsed the file again."""
-    rows = f"{PART}_rows"
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {rows} AS {sql}")
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {PART} AS SELECT *, rowid + 1 AS _row FROM {rows}")
+Received = Callable[[], str]  # a part's rows as received, numbered by `_row`: made on demand
+
+
+def _whole_file(con, sql: str, schema: Schema) -> Iterator[Received]:
+    """The file as one part: its values (`VALUES`) written straight from DuckDB's CSV reader,
+    numbered by their place in the table they are written to. DuckDB reads a CSV file on every
+    core and, keeping insertion order, fills the table in file order, so row id + 1 is the
+    row's number in the file. Numbering with row_number() OVER () instead made the whole load,
+    checks and writes too, run on one core.
+
+    The rows as received (for quarantine) are not kept: only a file with failing rows reads
+    itself again, numbered the same way, into a table. Writing every file's rows as received
+    before its values cost a quarter of the reading and checking (docs/landing.md, "Speed")."""
+    written = f"{VALUES}_written"
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE {written} AS {schema.values_sql(f'({sql})', numbered=False)}"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP VIEW {VALUES} AS SELECT rowid + 1 AS _row, * FROM {written}"
+    )
+
+    def received() -> str:
+        rows = f"{PART}_rows"
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {rows} AS {sql}")
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {PART} AS SELECT *, rowid + 1 AS _row FROM {rows}"
+        )
+        return PART
+
     try:
-        yield
+        yield received
     finally:
-        con.execute(f"DROP VIEW IF EXISTS {PART}")
-        con.execute(f"DROP TABLE IF EXISTS {rows}")
+        for view in (VALUES, PART):
+            con.execute(f"DROP VIEW IF EXISTS {view}")
+        for table in (written, f"{PART}_rows"):
+            con.execute(f"DROP TABLE IF EXISTS {table}")
 
 
-def _chunks(con, reader: Reader) -> Iterator[None]:
+def _chunks(con, reader: Reader) -> Iterator[Received]:
+    """Arrow's chunks of the file in turn, each registered as `PART` (numbered by the reader)
+    with its values written to `VALUES`."""
     chunks = reader.chunks()
     while True:
         try:
@@ -95,13 +120,19 @@ def _chunks(con, reader: Reader) -> Iterator[None]:
                 raise _NotUtf8 from None
             raise
         con.register(PART, chunk)
-        yield
-        con.unregister(PART)
+        try:
+            con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {VALUES} AS {reader.schema.values_sql(PART)}"
+            )
+            yield lambda: PART
+        finally:
+            con.execute(f"DROP TABLE IF EXISTS {VALUES}")
+            con.unregister(PART)
 
 
 def _load(con, alias: str, reader: Reader, sid: str, today: dt.date, parts) -> Counts:
-    """Land each part (the relation `PART`, registered by `parts`) in turn. The good rows go
-    in with one pass of the checks; only a part with failing rows pays for a second pass that
+    """Land each part in turn (`parts` writes its values to `VALUES`). The good rows go in
+    with one pass of the checks; only a part with failing rows pays for a second pass that
     lists each problem and keeps the rows as received."""
     extract = reader.extract
     table = extract.table.canonical
@@ -109,9 +140,8 @@ def _load(con, alias: str, reader: Reader, sid: str, today: dt.date, parts) -> C
     names = ", ".join(ident(f.name) for f in schema.fields)
     params = {"sid": sid, "kind": extract.kind.value, "ods": extract.provider, "today": today}
     received = 0
-    for _ in parts:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {VALUES} AS {schema.values_sql(PART)}")
-        try:
+    with closing(parts):  # a part's tables go at once, even when its load fails
+        for as_received in parts:
             (loaded,) = con.execute(
                 f"INSERT INTO {alias}.{table} (submission_id, source_kind, provider_ods, "
                 f"source_row, {names}) SELECT $sid, $kind, $ods, _row, {names} "
@@ -121,9 +151,7 @@ def _load(con, alias: str, reader: Reader, sid: str, today: dt.date, parts) -> C
             (rows,) = con.execute(f"SELECT count(*) FROM {VALUES}").fetchone()
             received += rows
             if loaded < rows:
-                _quarantine_problems(con, alias, schema, sid, extract.path.name, today)
-        finally:
-            con.execute(f"DROP TABLE IF EXISTS {VALUES}")
+                _quarantine_problems(con, alias, schema, sid, extract.path.name, today, as_received)
     if extract.table.record_id:
         _quarantine_repeats(con, alias, table, extract.table.record_id, names, sid, extract)
     _quarantine_malformed(con, alias, reader.malformed, sid, extract.path.name)
@@ -141,9 +169,9 @@ def _load(con, alias: str, reader: Reader, sid: str, today: dt.date, parts) -> C
     return Counts(received, loaded, quarantined)
 
 
-def _quarantine_problems(con, alias: str, schema, sid: str, file: str, today: dt.date) -> None:
-    """Each problem of each failing row of `PART` (file, row, field, reason), and the failing
-    rows as received (blank fields as empty text, however the reader gave them)."""
+def _quarantine_problems(con, alias, schema, sid: str, file: str, today: dt.date, as_received):
+    """Each problem of each failing row of the part (file, row, field, reason), and the
+    failing rows as received (blank fields as empty text, however the reader gave them)."""
     con.execute(
         f"INSERT INTO {alias}.quarantine SELECT $sid, $file, _row, field, reason "
         f"FROM ({schema.problems_sql(VALUES)})",
@@ -152,7 +180,7 @@ def _quarantine_problems(con, alias: str, schema, sid: str, file: str, today: dt
     fields = ", ".join(f"{literal(c)}: coalesce({ident(c)}, '')" for c in schema.source_columns)
     con.execute(
         f"INSERT INTO {alias}.quarantined_rows SELECT $sid, _row, "
-        f"CAST(to_json({{{fields}, '_row': _row}}) AS VARCHAR) FROM {PART} WHERE _row IN "
+        f"CAST(to_json({{{fields}, '_row': _row}}) AS VARCHAR) FROM {as_received()} WHERE _row IN "
         f"(SELECT row FROM {alias}.quarantine WHERE submission_id = $sid)",
         {"sid": sid},
     )

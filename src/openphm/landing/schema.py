@@ -194,19 +194,21 @@ class Schema:
     def source_columns(self) -> tuple[str, ...]:
         return tuple(f.source_name for f in self.fields)
 
-    def values_sql(self, relation: str) -> str:
+    def values_sql(self, relation: str, *, numbered: bool = True) -> str:
         """SELECT of `_row`, each canonical value and, per field, the value as given (trimmed,
         NULL when blank). Each field is trimmed once, below the values that read it: inlined,
-        a date's value trimmed its text four times."""
+        a date's value trimmed its text four times. `numbered=False`: `relation` has no `_row`
+        and the result none (the caller numbers the rows by where they are written)."""
         raws = ", ".join(
             f"nullif(trim({ident(f.source_name)}), '') AS {ident('raw:' + f.name)}"
             for f in self.fields
         )
-        parts = ["_row"]
+        row = ["_row"] if numbered else []
+        parts = list(row)
         for f in self.fields:
             raw = ident("raw:" + f.name)
             parts += [f"{f.kind.value(raw)} AS {ident(f.name)}", raw]
-        return f"SELECT {', '.join(parts)} FROM (SELECT _row, {raws} FROM {relation})"
+        return f"SELECT {', '.join(parts)} FROM (SELECT {', '.join([*row, raws])} FROM {relation})"
 
     def _reasons(self) -> list[tuple[str, str]]:
         """(field as the provider names it, CASE expression giving the reason or NULL)."""
