@@ -4,6 +4,7 @@ periods, refused whole when the programme does not take them."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 from openphm.landing import catalog
 from openphm.landing.ingest import LOADED, REFUSED, UNCHANGED, ingest
@@ -125,3 +126,41 @@ def test_a_refused_file_whose_name_could_hold_anything_is_audited_without_that_n
     assert entry.outcome == "refused"
     assert "Jane_Smith" not in workspace.audit.path.read_text()
     assert entry.reads[0].startswith(str(path.parent))
+
+
+def test_files_are_reported_catalogued_and_audited_in_their_own_order(workspace, inbox, engineer):
+    """Loading starts with the largest file, but what the user, the catalog and the audit log
+    see follows the files' order, whatever finished first."""
+    rows = "".join(
+        f"P{n},,Ann,Smith,F,1950-01-02,1 High St,,Leeds,LS1 4AP,\n" for n in range(4, 5000)
+    )
+    put(inbox, "gp", "Y10001", "Y10001_patients_202610.csv", GP_A_PATIENTS)
+    put(inbox, "gp", "Y10002", "Y10002_patients_202610.csv", GP_A_PATIENTS + rows)
+    put(inbox, "gp", "Y10003", "Y10003_patients_202610.csv", GP_A_PATIENTS.replace("P3", "P9"))
+    shown = []
+    report = ingest(workspace, [inbox], engineer, on_file=lambda o: shown.append(o.path.name))
+    names = [
+        "Y10001_patients_202610.csv",
+        "Y10002_patients_202610.csv",
+        "Y10003_patients_202610.csv",
+    ]
+    assert shown == names == [o.path.name for o in report.outcomes]
+    assert [o.counts.loaded for o in report.outcomes] == [3, 4999, 3]
+    landed = catalog.load(workspace.zone("landing")).submissions
+    assert [s.file.rsplit("/", 1)[-1] for s in landed] == names
+    assert [e.reads[0].rsplit("/", 1)[-1] for e in ingest_entries(workspace)] == names
+
+
+def test_one_file_holding_most_of_the_bytes_is_read_on_every_core(tmp_path):
+    """Files side by side run on one DuckDB thread each; a file too large to be balanced by the
+    others (a national extract beside a few small ones) keeps a thread per core."""
+    from openphm.landing.ingest import _threads_per_file
+
+    def files(*sizes):
+        for n, size in enumerate(sizes):
+            (tmp_path / f"f{n}").write_bytes(b"x" * size)
+        return [(SimpleNamespace(path=tmp_path / f"f{n}"), "") for n in range(len(sizes))]
+
+    assert _threads_per_file(files(100, 90, 80, 70)) == 1
+    assert _threads_per_file(files(100, 100)) == 1
+    assert _threads_per_file(files(1000, 10, 10)) is None
