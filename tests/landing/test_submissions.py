@@ -4,7 +4,6 @@ periods, refused whole when the programme does not take them."""
 from __future__ import annotations
 
 import json
-from types import SimpleNamespace
 
 from openphm.landing import catalog
 from openphm.landing.ingest import LOADED, REFUSED, UNCHANGED, ingest
@@ -151,16 +150,11 @@ def test_files_are_reported_catalogued_and_audited_in_their_own_order(workspace,
     assert [e.reads[0].rsplit("/", 1)[-1] for e in ingest_entries(workspace)] == names
 
 
-def test_one_file_holding_most_of_the_bytes_is_read_on_every_core(tmp_path):
+def test_one_file_holding_most_of_the_bytes_is_read_on_every_core():
     """Files side by side run on one DuckDB thread each; a file too large to be balanced by the
     others (a national extract beside a few small ones) keeps a thread per core."""
     from openphm.landing.ingest import _threads_per_file
 
-    def files(*sizes):
-        for n, size in enumerate(sizes):
-            (tmp_path / f"f{n}").write_bytes(b"x" * size)
-        return [(SimpleNamespace(path=tmp_path / f"f{n}"), "") for n in range(len(sizes))]
-
-    assert _threads_per_file(files(100, 90, 80, 70)) == 1
-    assert _threads_per_file(files(100, 100)) == 1
-    assert _threads_per_file(files(1000, 10, 10)) is None
+    assert _threads_per_file([100, 90, 80, 70]) == 1
+    assert _threads_per_file([100, 100]) == 1
+    assert _threads_per_file([1000, 10, 10]) is None

@@ -46,12 +46,12 @@ def io_floor(region: Path, scratch: Path) -> dict[str, int]:
     files = sorted((region / "extracts").rglob("*.csv"))
 
     def write(number: int) -> int:
+        written = out / f"{number}.parquet"
         with con.cursor() as cursor:
             relation = cursor.read_csv(str(files[number]), all_varchar=True, ignore_errors=True)
-            relation.write_parquet(str(out / f"{number}.parquet"))
-            return cursor.execute(f"SELECT count(*) FROM '{out / f'{number}.parquet'}'").fetchone()[
-                0
-            ]
+            relation.write_parquet(str(written))
+            (rows,) = cursor.execute(f"SELECT count(*) FROM '{written}'").fetchone()
+            return rows
 
     largest_first = sorted(range(len(files)), key=lambda n: -files[n].stat().st_size)
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:

@@ -146,7 +146,8 @@ def _load_batch(ws, catalog, todo, arrived: dt.datetime, actor, on_file):
     spill = zone / f".spill-{batch_id}"
     # Without a limit DuckDB may take 80% of the machine's memory. A load streams each file
     # from disk into the batch, so a few GB is ample however large the files.
-    con = connect(memory_limit=MEMORY_LIMIT, temp_directory=spill, threads=_threads_per_file(todo))
+    sizes = [extract.path.stat().st_size for extract, _ in todo]
+    con = connect(memory_limit=MEMORY_LIMIT, temp_directory=spill, threads=_threads_per_file(sizes))
     # DuckDB's default, stated because row numbers depend on it (load._whole_file).
     con.execute("SET preserve_insertion_order = true")
     # One checkpoint, at DETACH, instead of one each time the write-ahead log passes 16 MB:
@@ -166,7 +167,7 @@ def _load_batch(ws, catalog, todo, arrived: dt.datetime, actor, on_file):
     # Files are loaded side by side, each on its own cursor, largest first, so that the run
     # does not end with one core loading a large file while the other waits; outcomes are
     # reported and catalogued in the files' own order.
-    largest_first = sorted(range(len(todo)), key=lambda i: -todo[i][0].path.stat().st_size)
+    largest_first = sorted(range(len(todo)), key=lambda i: -sizes[i])
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         started = {i: pool.submit(load, todo[i]) for i in largest_first}
         for i in range(len(todo)):
@@ -196,14 +197,14 @@ def _load_batch(ws, catalog, todo, arrived: dt.datetime, actor, on_file):
     return batch_id, outcomes
 
 
-def _threads_per_file(todo: list[tuple[Extract, str]]) -> int | None:
-    """DuckDB threads for the batch: one, so that each of the WORKERS files being loaded runs
-    on a core of its own, unless one file is more than a WORKERS-th of the bytes, when that
+def _threads_per_file(sizes: list[int]) -> int | None:
+    """DuckDB threads for a batch of files of `sizes` bytes: one, so that each of the WORKERS
+    files being loaded runs on a core of its own, unless one file is more than a WORKERS-th of
+    the bytes, when that
     file would be left loading on one core; then DuckDB's default (every core). With two
     files side by side on two threads each, DuckDB split every file's reading, checking and
     writing between threads that then waited for each other: a million-person region's ingest
     took 25% more CPU time (docs/landing.md, "Speed")."""
-    sizes = [extract.path.stat().st_size for extract, _ in todo]
     return 1 if max(sizes) * WORKERS <= sum(sizes) else None
 
 

@@ -73,10 +73,10 @@ Received = Callable[[], str]  # a part's rows as received, numbered by `_row`: m
 
 def _whole_file(con, sql: str, schema: Schema) -> Iterator[Received]:
     """The file as one part: its values (`VALUES`) written straight from DuckDB's CSV reader,
-    numbered by their place in the table they are written to. DuckDB reads a CSV file on every
-    core and, keeping insertion order, fills the table in file order, so row id + 1 is the
-    row's number in the file. Numbering with row_number() OVER () instead made the whole load,
-    checks and writes too, run on one core.
+    numbered by their place in the table they are written to. However many threads DuckDB
+    reads the file on, keeping insertion order it fills the table in file order, so row id + 1
+    is the row's number in the file. Numbering with row_number() OVER () instead made the
+    whole load, checks and writes too, run on one core.
 
     The rows as received (for quarantine) are not kept: only a file with failing rows reads
     itself again, numbered the same way, into a table. Writing every file's rows as received
