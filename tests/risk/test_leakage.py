@@ -11,7 +11,7 @@ import pytest
 
 from openphm.analytics.zone import REQUIRED
 from openphm.engine import connect
-from openphm.risk.features import feature_frame
+from openphm.risk.features import FEATURE_NAMES, NO_RECENT_ADMISSION_DAYS, feature_frame
 from openphm.risk.plan import emergency_outcome
 from openphm.risk.store import open_zone
 
@@ -139,3 +139,32 @@ def test_the_outcome_counts_only_admissions_after_the_reference_date(zone_copy):
         reset(con)
     assert people[0] not in outcome
     assert people[1] in outcome
+
+
+def test_an_absent_value_reads_as_zero_except_sex_and_deprivation(zone_copy):
+    """Unknown sex and deprivation stay missing (not read as male, or as some decile); no
+    event in a window counts zero, and no emergency admission in the year reads as
+    NO_RECENT_ADMISSION_DAYS since one; no other feature is ever missing."""
+    con, baseline, chosen = zone_copy
+    unknown = chosen[:5]
+    con.execute(
+        "UPDATE zone.main.people SET sex = 'U', lsoa = NULL, imd_decile = NULL "
+        "WHERE list_contains(?, pseudonym)",
+        [unknown],
+    )
+    try:
+        frame = feature_frame(con, T0, source="zone").set_index("pseudonym")
+    finally:
+        reset(con)
+    assert frame.loc[unknown, ["sex_female", "imd_decile"]].isna().all().all()
+    before = baseline.set_index("pseudonym").drop(index=unknown)
+    features = list(FEATURE_NAMES)
+    pd.testing.assert_frame_equal(frame.drop(index=unknown)[features], before[features])
+    assert before["sex_female"].isin([0.0, 1.0]).any() and before["imd_decile"].notna().any()
+    quiet = frame[frame["emergency_admissions_12m"] == 0]
+    assert (
+        len(quiet) and (quiet["days_since_emergency_admission"] == NO_RECENT_ADMISSION_DAYS).all()
+    )
+    assert (frame["ec_attendances_3m"] == 0).any()
+    rest = [n for n in features if n not in ("sex_female", "imd_decile")]
+    assert not frame[rest].isna().any().any()

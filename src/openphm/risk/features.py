@@ -205,16 +205,38 @@ def features_over(zone: Zone, reference_date: dt.date) -> pd.DataFrame:
         _social_care(zone, reference_date),
     ):
         t = t.left_join(part, "pseudonym").drop("pseudonym_right")
-    # Register flags leave as numbers: a boolean column holding nulls (the left join's people
-    # on no register) becomes Python objects in pandas, a million per flag, which to_numeric
-    # then reads one by one. True, false and null become 1, 0 and NaN either way.
-    flags = {name: t[name].cast("float64") for name, kind in t.schema().items()
-             if kind.is_boolean() and name in FEATURE_NAMES}  # fmt: skip
+    numbers = {name: _as_number(t, name) for name in FEATURE_NAMES if name not in _IN_PANDAS}
     # Through Arrow: Ibis's own to_pandas turns every column holding a null into Python
     # objects one value at a time (to_pylist), and the left joins give nulls in most columns;
     # dates too, unless kept as datetime64.
-    frame = t.mutate(**flags).order_by("pseudonym").to_pyarrow().to_pandas(date_as_object=False)
-    return _as_features(frame, reference_date)
+    frame = (
+        t.select(*DESCRIPTIVE, "last_emergency_admission", **numbers)
+        .order_by("pseudonym")
+        .to_pyarrow()
+        .to_pandas(date_as_object=False)
+    )
+    last = pd.to_datetime(frame.pop("last_emergency_admission"))
+    days = (pd.Timestamp(reference_date) - last).dt.days
+    frame["days_since_emergency_admission"] = days.fillna(NO_RECENT_ADMISSION_DAYS).astype(
+        "float64"
+    )
+    return frame.loc[:, [*DESCRIPTIVE, *FEATURE_NAMES]]
+
+
+# Worked out in pandas: each engine writes a difference of dates in days its own way.
+_IN_PANDAS = ("days_since_emergency_admission",)
+
+
+def _as_number(t, name: str):
+    """A feature as a float, with the documented meaning of an absent row: zero (no event,
+    not on the register), except sex and IMD decile, which stay missing when unknown. Made
+    by the engine in the query that joins the parts: in pandas, column by column, it took a
+    second a frame at 1M people. Register flags leave as numbers too: a boolean column
+    holding nulls (the left join's people on no register) becomes Python objects in pandas."""
+    if name == "sex_female":
+        return ibis.cases((t.sex == "F", 1.0), (t.sex == "M", 0.0), else_=ibis.null("float64"))
+    number = t[name].cast("float64")
+    return number if name == "imd_decile" else number.fill_null(0)
 
 
 def _window_counts(zone: Zone, reference_date: dt.date):
@@ -258,21 +280,3 @@ def _social_care(zone: Zone, reference_date: dt.date):
         .distinct()
         .mutate(social_care_open=ibis.literal(1).cast("int8"))
     )
-
-
-def _as_features(frame: pd.DataFrame, reference_date: dt.date) -> pd.DataFrame:
-    """Numbers only in FEATURE_NAMES, with the documented meaning of an absent row (zero, or
-    NO_RECENT_ADMISSION_DAYS; sex and IMD decile stay missing when unknown)."""
-    out = frame.loc[:, list(DESCRIPTIVE)].copy()
-    last = pd.to_datetime(frame["last_emergency_admission"])
-    derived = {
-        "sex_female": frame["sex"].map({"F": 1.0, "M": 0.0}),
-        "imd_decile": pd.to_numeric(frame["imd_decile"]),
-        "days_since_emergency_admission": (pd.Timestamp(reference_date) - last).dt.days.fillna(
-            NO_RECENT_ADMISSION_DAYS
-        ),
-    }
-    for name in FEATURE_NAMES:
-        column = derived[name] if name in derived else pd.to_numeric(frame[name]).fillna(0)
-        out[name] = column.astype("float64")
-    return out
