@@ -10,12 +10,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from openphm.engine import connect
-from openphm.landing import readers
+from openphm.landing import catalog, readers
 from openphm.landing.files import PathNotFound
 from openphm.landing.ingest import LOADED, REFUSED, ingest
 from openphm.landing.read import current_tables
 
-from .conftest import APC, GP_A_PATIENTS, put
+from .conftest import APC, GP_A_PATIENTS, GP_B_PATIENTS, put
 from .helpers import current, held
 
 NAME = "Y10001_patients_202610.csv"
@@ -246,3 +246,35 @@ def test_a_2gb_file_is_loaded_in_bounded_memory(workspace, inbox, engineer):
     assert outcome.counts.loaded == outcome.counts.received > 50_000_000
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     assert peak_kib < 6 * 1024 * 1024
+
+
+def test_a_file_that_changes_while_it_is_loaded_is_refused_whole(
+    workspace, inbox, engineer, monkeypatch
+):
+    """A provider still writing the file (or a copy into the inbox not yet finished): what
+    was read is not the file the catalog would fingerprint, so nothing of it lands; the
+    other files do, and the same command run again once it is complete lands it."""
+    import openphm.landing.ingest as ingest_module
+
+    growing = put(inbox, "gp", "Y10001", NAME, GP_A_PATIENTS)
+    other = put(inbox, "gp", "Y10002", "Y10002_patients_202610.csv", GP_B_PATIENTS)
+    real = ingest_module.load_extract
+
+    def load_then_grow(con, alias, reader, submission_id, today):
+        counts = real(con, alias, reader, submission_id, today)
+        if reader.extract.path == growing:
+            with growing.open("a", encoding="utf-8") as text:
+                text.write("P4,,Dan,Green,M,1970-01-01,4 High St,,Leeds,LS1 4AP,\n")
+        return counts
+
+    monkeypatch.setattr(ingest_module, "load_extract", load_then_grow)
+    first = {o.path: o for o in ingest(workspace, [inbox], engineer).outcomes}
+    assert first[growing].status == REFUSED and "changed while it was being loaded" in (
+        first[growing].message
+    )
+    assert first[other].status == LOADED
+    assert {s.file for s in catalog.load(workspace.zone("landing")).submissions} == {str(other)}
+    assert {r["provider_ods"] for r in current(workspace, engineer, "gp_patients")} == {"Y10002"}
+    monkeypatch.setattr(ingest_module, "load_extract", real)
+    again = {o.path: o for o in ingest(workspace, [inbox], engineer).outcomes}
+    assert again[growing].status == LOADED and again[growing].counts.loaded == 4

@@ -221,6 +221,16 @@ def _load_one(con, extract: Extract, sha: str, batch_id: str, arrived, catalog):
         _discard(con, extract, submission_id)
         reason = f"could not be read ({type(err).__name__}); nothing from it was loaded"
         return FileOutcome(extract.path, REFUSED, str(Refused(extract.path, reason))), None
+    if not _unchanged(extract.path, sha):
+        # Still being written (or replaced) while it was read: what was loaded may not be the
+        # file whose SHA-256 the catalog would record, and a file with failing rows is read
+        # twice (load._whole_file), so its rows as received could come from other text.
+        _discard(con, extract, submission_id)
+        reason = (
+            "changed while it was being loaded; nothing from it was loaded: ingest it again "
+            "once it is complete"
+        )
+        return FileOutcome(extract.path, REFUSED, str(Refused(extract.path, reason))), None
     submission = cat.Submission(
         submission_id=submission_id,
         file=str(extract.path),
@@ -247,6 +257,14 @@ def _load_one(con, extract: Extract, sha: str, batch_id: str, arrived, catalog):
         f"{counts.quarantined} quarantined" + (f" ({'; '.join(notes)})" if notes else "")
     )
     return FileOutcome(extract.path, LOADED, message, counts, submission_id), submission
+
+
+def _unchanged(path: Path, sha: str) -> bool:
+    """Whether the file still has the SHA-256 it had before it was loaded."""
+    try:
+        return fingerprint(path) == sha
+    except OSError:  # removed or unreadable since
+        return False
 
 
 def _discard(con, extract: Extract, submission_id: str) -> None:
