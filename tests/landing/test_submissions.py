@@ -155,6 +155,7 @@ def test_one_file_holding_most_of_the_bytes_is_read_on_every_core():
     others (a national extract beside a few small ones) keeps a thread per core."""
     from openphm.landing.ingest import _threads_per_file
 
-    assert _threads_per_file([100, 90, 80, 70]) == 1
-    assert _threads_per_file([100, 100]) == 1
-    assert _threads_per_file([1000, 10, 10]) is None
+    assert _threads_per_file([100, 90, 80, 70], cores=2) == 1
+    assert _threads_per_file([100, 100], cores=2) == 1
+    assert _threads_per_file([100, 90, 80, 70], cores=8) == 4  # a larger machine's cores all used
+    assert _threads_per_file([1000, 10, 10], cores=2) is None

@@ -12,6 +12,7 @@ completes it.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 import secrets
 import shutil
@@ -197,15 +198,17 @@ def _load_batch(ws, catalog, todo, arrived: dt.datetime, actor, on_file):
     return batch_id, outcomes
 
 
-def _threads_per_file(sizes: list[int]) -> int | None:
-    """DuckDB threads for a batch of files of `sizes` bytes: one, so that each of the WORKERS
-    files being loaded runs on a core of its own, unless one file is more than a WORKERS-th of
-    the bytes, when that
-    file would be left loading on one core; then DuckDB's default (every core). With two
-    files side by side on two threads each, DuckDB split every file's reading, checking and
-    writing between threads that then waited for each other: a million-person region's ingest
-    took 25% more CPU time (docs/landing.md, "Speed")."""
-    return 1 if max(sizes) * WORKERS <= sum(sizes) else None
+def _threads_per_file(sizes: list[int], cores: int | None = None) -> int | None:
+    """DuckDB threads for a batch of files of `sizes` bytes on a machine of `cores` cores (this
+    one by default): the cores shared out among the WORKERS files being loaded at once (one
+    each on two cores), unless one file is more than a WORKERS-th of the bytes, when that file
+    would be left loading on its share; then DuckDB's default (every core). With two files
+    side by side on two threads each, DuckDB split every file's reading, checking and writing
+    between threads that then waited for each other: a million-person region's ingest took
+    25% more CPU time (docs/landing.md, "Speed")."""
+    if max(sizes) * WORKERS > sum(sizes):
+        return None
+    return max(1, (cores or os.cpu_count() or 1) // WORKERS)
 
 
 def _load_one(con, extract: Extract, sha: str, batch_id: str, arrived, catalog):
