@@ -138,3 +138,26 @@ def test_a_quarantined_row_is_kept_as_received(workspace, inbox, engineer, encod
     assert list(kept) == [2]
     assert kept[2]["nhs_number"] == " 9990001236 " and kept[2]["given_name"] == "Bób "
     assert kept[2]["date_of_birth"] == "1960-13-02" and kept[2]["ethnicity_code"] == ""
+
+
+def test_an_exact_repeat_of_an_earlier_row_is_quarantined_and_a_changed_one_is_not(
+    workspace, inbox, engineer
+):
+    """An export that wrote a spell twice would count it twice: the second copy is held,
+    named by its row, and kept as sent. A spell id sent again with other values is not a
+    repeat (the provider's own record, corrected within the file), so both rows load."""
+    rows = APC.splitlines(keepends=True)
+    changed = rows[2].replace(",11,", ",12,")
+    path = put(inbox, "admitted-care", "RX1", "RX1_apc_202610.csv", APC + rows[1] + changed)
+    (outcome,) = ingest(workspace, [path], engineer).outcomes
+    assert (outcome.counts.received, outcome.counts.loaded, outcome.counts.quarantined) == (4, 3, 1)
+    assert held(workspace, engineer) == [
+        (path.name, 3, "(whole row)", "repeats an earlier row of the file exactly")
+    ]
+    landed = current(workspace, engineer, "apc_spells")
+    assert [(r["spell_id"], r["admission_method"]) for r in landed] == [
+        ("S1", "21"),
+        ("S2", "11"),
+        ("S2", "12"),
+    ]
+    assert list(_quarantined_rows(workspace, engineer)) == [3]
