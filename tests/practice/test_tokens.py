@@ -5,7 +5,10 @@ from nacl.public import Box, PrivateKey, SealedBox
 
 from openphm.practice.keys import generate_keypair, load_private_key, load_public_key
 from openphm.practice.tokens import (
+    BOX_VERSION,
+    PAD_TO,
     SEALED_BOX_VERSION,
+    TOKEN_VERSION,
     MalformedToken,
     ReidentifiedPatient,
     TokenForAnotherPractice,
@@ -13,6 +16,7 @@ from openphm.practice.tokens import (
     key_id,
     open_token,
     open_tokens,
+    padded,
 )
 from openphm.pseudonymise.tokens import seal_tokens
 
@@ -52,8 +56,10 @@ def test_a_tampered_token_fails_authentication():
 
 def test_a_token_whose_header_was_changed_fails():
     [token] = seal(["P123"])
+    with pytest.raises(TokenTampered, match="header was altered"):
+        open_token(flip(token, 0), PRACTICE_A)  # the version byte, 3 → 2: a version still read
     with pytest.raises(MalformedToken):
-        open_token(flip(token, 0), PRACTICE_A)  # the version byte
+        open_token(encode(bytes([9]) + raw(token)[1:]), PRACTICE_A)  # a version never written
     with pytest.raises(TokenForAnotherPractice):
         open_token(flip(token, 3), PRACTICE_A)  # the key id
 
@@ -216,3 +222,40 @@ def test_a_token_whose_key_has_its_ignored_top_bit_set_is_refused():
     altered = base64.urlsafe_b64encode(bytes(raw)).rstrip(b"=").decode()
     with pytest.raises(MalformedToken, match="X25519"):
         open_token(altered, PRACTICE_A)
+
+
+def test_every_token_of_a_list_has_the_same_length_whatever_its_patient_reference():
+    """Unpadded, a token's length was its reference's length plus a constant: a list whose
+    references differ in length (two clinical systems' numbering) told rows apart."""
+    refs = ["1", "P123", "EMIS-00012345", "a" * 30, "Zoë Ref", "x" * 47]
+    tokens = seal(refs, ods="A81001")
+    assert len({len(token) for token in tokens}) == 1
+    assert [open_token(t, PRACTICE_A).patient_ref for t in tokens] == refs
+    # Past a padding block a token grows by a block: it shows only that the reference is long.
+    [long] = seal(["x" * 48], ods="A81001")
+    assert len(raw(long)) == len(raw(tokens[0])) + PAD_TO
+
+
+def test_a_version_2_token_sealed_before_padding_still_opens():
+    """Cohort lists sent before version 3 carry unpadded boxes; the practice can still open
+    them, and they are read without looking for padding."""
+    header = bytes([BOX_VERSION]) + key_id(PRACTICE_A.public_key)
+    ref = "P123\u0080"  # its UTF-8 ends in 0x80, the padding's mark
+    token = forge(header + bytes([6]) + b"A81001" + ref.encode())
+    assert open_token(token, PRACTICE_A) == ReidentifiedPatient("A81001", ref)
+
+
+def test_a_padded_token_whose_padding_is_not_as_sealed_is_malformed():
+    header = bytes([TOKEN_VERSION]) + key_id(PRACTICE_A.public_key)
+    plaintext = header + bytes([6]) + b"A81001" + b"P123"
+    forged = [
+        plaintext,  # no padding at all
+        plaintext + bytes(PAD_TO - len(plaintext)),  # zeros with no 0x80 mark
+        padded(plaintext) + bytes(PAD_TO),  # a whole block of zeros too many
+        padded(plaintext)[:-1],  # not a multiple of the block
+    ]
+    for body in forged:
+        with pytest.raises(MalformedToken, match="padding"):
+            open_token(forge(body, header=header), PRACTICE_A)
+    opened = open_token(forge(padded(plaintext), header=header), PRACTICE_A)
+    assert opened == ReidentifiedPatient("A81001", "P123")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
+from openphm.practice.tokens import BOX_VERSION, TOKEN_VERSION
 from openphm.programme.workspace import Workspace
 from openphm.pseudonymise.link import link
 
@@ -130,8 +131,36 @@ def _tokens(ws) -> dict[str, tuple[str, str]]:
 
 
 def _ephemeral_key(token: str) -> bytes:
-    """Bytes 9 to 40 of a version 2 token: after the version byte and the key id."""
+    """Bytes 9 to 40 of a version 2 or 3 token: after the version byte and the key id."""
     return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))[9:41]
+
+
+def test_a_practice_holding_a_token_of_an_earlier_version_is_sealed_again(linked_region, tmp_path):
+    """Tokens sealed before version 3 are unpadded, so their lengths show their patient
+    references' lengths: a practice with any such token on its current list has the whole
+    list sealed again in the next run, and other practices' tokens are left as they were."""
+    ws = copy_workspace(linked_region, tmp_path / "ws")
+    before = _tokens(ws)
+    chosen, (practice, token) = next(iter(before.items()))
+    raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+    assert raw[0] == TOKEN_VERSION
+    older = base64.urlsafe_b64encode(bytes([BOX_VERSION]) + raw[1:]).rstrip(b"=").decode()
+    con = ws.connect_linked()
+    con.execute("UPDATE linked._gp_refs SET token = ? WHERE ref_pseudonym = ?", [older, chosen])
+    con.close()
+    result = link(ws, ENGINEER)
+    after = _tokens(ws)
+    ours = {ref for ref, (p, _) in before.items() if p == practice}
+    assert result.tokens_sealed == len(ours) > 1
+    assert all(after[ref][1] != before[ref][1] for ref in ours)
+    assert {_version(after[ref][1]) for ref in ours} == {TOKEN_VERSION}
+    assert len({_ephemeral_key(after[ref][1]) for ref in ours}) == 1
+    others = {ref for ref in before if ref not in ours}
+    assert others and all(after[ref] == before[ref] for ref in others)
+
+
+def _version(token: str) -> int:
+    return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))[0]
 
 
 def test_one_patient_needing_a_token_reseals_the_whole_practice_under_one_key(

@@ -9,16 +9,23 @@ A token is base64url (no padding) of
     version (1 byte) || key id (8 bytes) || body
 
 where the body holds, authenticated-encrypted, version || key id || length of ODS code (1 byte)
-|| ODS code || the practice's patient reference (UTF-8). Two versions of the body exist:
+|| ODS code || the practice's patient reference (UTF-8). Three versions of the body exist:
 
-- version 2 (what the programme seals): ephemeral public key (32 bytes) || nonce (24 bytes) ||
-  crypto_box of the plaintext from the ephemeral key to the practice's key. One ephemeral key
-  pair serves every token of one sealing run for one practice: the X25519 agreement, which is
-  nearly all the cost of a token, is done once per run instead of once per token (a million
-  tokens in seconds, not half a minute). Each token has its own random nonce, so two tokens of
-  the same patient still differ. The ephemeral private key is never stored. A shared ephemeral
-  key shows which tokens were sealed in the same run, so the programme seals a practice's
-  whole current list together (`pseudonymise.gp.seal`).
+- version 3 (what the programme seals): version 2 with the plaintext padded (ISO/IEC 7816-4:
+  a 0x80 byte, then zeros) to a multiple of PAD_TO bytes. Unpadded, a token's length gave away
+  its patient reference's length, so a list whose references differ in length (a practice
+  that changed clinical systems, say) showed which rows were which kind of patient to anyone
+  holding it. Every reference of up to 47 bytes with a 6-character ODS code now makes a token
+  of the same length.
+- version 2 (sealed from 1 to 2 December 2026, still opened): ephemeral public key (32 bytes)
+  || nonce (24 bytes) || crypto_box of the plaintext from the ephemeral key to the practice's
+  key. One ephemeral key pair serves every token of one sealing run for one practice: the
+  X25519 agreement, which is nearly all the cost of a token, is done once per run instead of
+  once per token (a million tokens in seconds, not half a minute). Each token has its own
+  random nonce, so two tokens of the same patient still differ. The ephemeral private key is
+  never stored. A shared ephemeral key shows which tokens were sealed in the same run, so the
+  programme seals a practice's whole current list together (`pseudonymise.gp.seal`), and
+  seals it again when any of its tokens is of an earlier version.
 - version 1 (tokens sealed before version 2): a libsodium sealed box of the plaintext, with an
   ephemeral key per token. Still opened, so cohort lists already sent stay readable.
 
@@ -26,7 +33,7 @@ The key id is BLAKE2b-64 of the practice's public key: it lets a practice say "t
 for us" without trying to open it, and reveals no more than which practice a token is for,
 which the cohort list it travels in says already. The encrypted copy of the header binds it: a
 key id or version changed in transit fails authentication. Only the practice's private key opens
-a token of either version.
+a token of any version.
 """
 
 from __future__ import annotations
@@ -41,8 +48,11 @@ from dataclasses import dataclass, field
 from nacl.exceptions import CryptoError
 from nacl.public import Box, PrivateKey, PublicKey, SealedBox
 
-TOKEN_VERSION = 2  # what the programme seals
+TOKEN_VERSION = 3  # what the programme seals: a padded box
+BOX_VERSION = 2  # an unpadded box: still opened
 SEALED_BOX_VERSION = 1  # still opened
+PAD_TO = 64  # a padded plaintext's length is a multiple of this
+_PAD_MARK = b"\x80"
 KEY_ID_BYTES = 8
 EPHEMERAL_KEY_BYTES = 32
 NONCE_BYTES = Box.NONCE_SIZE  # 24
@@ -52,6 +62,7 @@ _AUTHENTICATOR_BYTES = 16
 # The least a body of each version holds besides the plaintext.
 _OVERHEAD = {
     SEALED_BOX_VERSION: EPHEMERAL_KEY_BYTES + _AUTHENTICATOR_BYTES,
+    BOX_VERSION: EPHEMERAL_KEY_BYTES + NONCE_BYTES + _AUTHENTICATOR_BYTES,
     TOKEN_VERSION: EPHEMERAL_KEY_BYTES + NONCE_BYTES + _AUTHENTICATOR_BYTES,
 }
 
@@ -95,6 +106,25 @@ def token_plaintext(header: bytes, ods_code: str, patient_ref: str) -> bytes:
     return header + bytes([len(ods)]) + ods + patient_ref.encode()
 
 
+def padded(plaintext: bytes) -> bytes:
+    """A version 3 plaintext: a 0x80 byte, then zeros up to the next multiple of PAD_TO."""
+    marked = plaintext + _PAD_MARK
+    return marked + bytes(-len(marked) % PAD_TO)
+
+
+def _unpadded(plaintext: bytes) -> bytes:
+    """The plaintext without its padding. Anyone holding the practice's public key can seal a
+    body, so a padding that is not exactly what `padded` writes is refused as malformed."""
+    body = plaintext.rstrip(b"\0")
+    if (
+        len(plaintext) % PAD_TO
+        or not body.endswith(_PAD_MARK)
+        or len(plaintext) - len(body) >= PAD_TO
+    ):
+        raise MalformedToken("token opened but its padding is not the form it is sealed in")
+    return body[: -len(_PAD_MARK)]
+
+
 def encode_token(header: bytes, body: bytes) -> str:
     return base64.urlsafe_b64encode(header + body).rstrip(b"=").decode("ascii")
 
@@ -129,6 +159,8 @@ def open_token(
         raise TokenTampered("token failed authentication: altered or damaged") from None
     if plaintext[:_HEADER_BYTES] != header:
         raise TokenTampered("token header was altered after sealing")
+    if header[0] == TOKEN_VERSION:
+        plaintext = _unpadded(plaintext)
     patient = _parse_body(plaintext[_HEADER_BYTES:])
     if ods_code is not None and patient.ods_code != ods_code:
         raise TokenForAnotherPractice(

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from nacl.public import PublicKey
 
+from openphm.practice.tokens import encode_token, token_header
 from openphm.pseudonymise.practices import key_id
 from openphm.pseudonymise.resolve import put, unmatched
 from openphm.pseudonymise.tokens import seal_tokens
@@ -122,12 +123,13 @@ def seal(
     progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Seal tokens for the practices that have a patient on a current list without a token
-    under the practice's registered key (new to the list, back after withdrawing an objection,
-    or the key changed): every patient on such a practice's list, not only that one, except
-    objectors (who get none). Returns how many were sealed.
+    of the current version under the practice's registered key (new to the list, back after
+    withdrawing an objection, the key changed, or a token sealed before version 3, whose
+    length shows its patient reference's): every patient on such a practice's list, not only
+    that one, except objectors (who get none). Returns how many were sealed.
 
     All of a practice's current tokens are sealed again together because one run seals with one
-    ephemeral key per practice (token version 2, `pseudonymise.tokens`): sealing only the
+    ephemeral key per practice (token version 3, `pseudonymise.tokens`): sealing only the
     patients who need a token would mark them as sharing a run, and so reveal, say, a former
     objector among newly registered patients. Sealed together, a practice's current tokens
     share one ephemeral key and tell nothing about any one patient. A run with nothing to seal
@@ -135,15 +137,21 @@ def seal(
     wanted = con.execute(
         f"""WITH listed AS (
             SELECT r.practice, g.patient_ref, r.ref_pseudonym,
-                   r.token IS NULL OR r.key_id IS DISTINCT FROM k.key_id AS needs_token
+                   r.token IS NULL OR r.key_id IS DISTINCT FROM k.key_id
+                   OR NOT starts_with(r.token, k.header) AS needs_token
             FROM {GP_REFS} r JOIN gp_ref g USING (ref_pseudonym)
-            JOIN (SELECT unnest(?::VARCHAR[]) AS practice, unnest(?::VARCHAR[]) AS key_id) k
+            JOIN (SELECT unnest(?::VARCHAR[]) AS practice, unnest(?::VARCHAR[]) AS key_id,
+                         unnest(?::VARCHAR[]) AS header) k
                  ON k.practice = r.practice
             WHERE r.pseudonym NOT IN (SELECT pseudonym FROM {objectors}))
         SELECT practice, patient_ref, ref_pseudonym FROM listed
         WHERE practice IN (SELECT practice FROM listed WHERE needs_token)
         ORDER BY practice""",
-        [list(keys), [key_id(k) for k in keys.values()]],
+        [
+            list(keys),
+            [key_id(k) for k in keys.values()],
+            [_written_header(k) for k in keys.values()],
+        ],
     ).fetch_arrow_table()
 
     def seal_practice(practice: str, part: pa.Table) -> pa.Table:
@@ -158,8 +166,8 @@ def seal(
             }
         )
 
-    # One practice after another, on one thread: a token's cost is mostly Python now (token
-    # version 2), so two threads fought over the interpreter lock and sealed a million tokens
+    # One practice after another, on one thread: a token's cost is mostly Python since token
+    # version 2, so two threads fought over the interpreter lock and sealed a million tokens
     # in 6.7 s against 4.6 s on one.
     # The rows come ordered by practice, so each practice's are one run of them, sliced
     # without copying (filtering the whole table once per practice cost 1.3 s at 1M).
@@ -178,3 +186,9 @@ def seal(
             f"WHERE {GP_REFS}.ref_pseudonym = s.ref_pseudonym"
         )
     return done
+
+
+def _written_header(public_key: PublicKey) -> str:
+    """How every token sealed now to `public_key` begins: its version and key id (9 bytes) are
+    exactly its first 12 base64url characters."""
+    return encode_token(token_header(public_key), b"")
