@@ -136,3 +136,54 @@ def test_the_figures_file_holds_the_totals_and_ratios_the_table_prints(tmp_path,
     printed = capsys.readouterr().out
     assert "pipeline total 50.00 s (70.0 CPU s)" in printed
     assert "ratio of pipeline to the I/O floor: 5.00×" in printed
+
+
+def test_the_movement_floor_is_measured_only_when_asked_and_is_not_in_the_pipeline(
+    tmp_path, capsys
+):
+    import json
+
+    from openphm.bench.commands import _report, write_figures
+    from openphm.bench.measure import StageResult
+
+    asked = [name for name, _, _ in plan(tmp_path, people=10, seed=1, movement=True)]
+    assert asked[:3] == ["synth", "io-floor", "movement-floor"]
+    assert "movement-floor" not in [name for name, _, _ in plan(tmp_path, people=10, seed=1)]
+    results = [
+        StageResult("io-floor", 10.0, 300.0, {"files": 2}, 12.0),
+        StageResult("movement-floor", 25.0, 300.0, {"files": 2}, 20.0),
+        StageResult("ingest", 20.0, 1500.0, {"rows": 7}, 30.0),
+        StageResult("link", 30.0, 2500.0, {"people": 10}, 40.0),
+    ]
+    write_figures(tmp_path / "bench.json", results, 10, "duckdb")
+    figures = json.loads((tmp_path / "bench.json").read_text())
+    assert figures["pipeline_seconds"] == 50.0
+    assert figures["floor_ratio"] == 5.0
+    assert figures["movement_floor_to_floor"] == 2.5
+    assert figures["movement_ratio"] == 2.0
+    assert figures["movement_cpu_ratio"] == 3.5
+    _report(results, 10, "duckdb")
+    printed = capsys.readouterr().out
+    assert "ratio of pipeline to the movement floor: 2.00× (3.50× in CPU seconds)" in printed
+
+
+def test_the_movement_floor_lands_and_copies_every_row_of_every_extract(tmp_path):
+    """Two flavours of one table land in a table each (their columns differ); every row of
+    every file is landed and copied, and the scratch files are gone afterwards."""
+    from openphm.bench.movement import movement_floor
+
+    gp = tmp_path / "region" / "extracts" / "gp"
+    flavour_a = "patient_ref,event_date\n"
+    flavour_b = "PatientID,EventDate,Value\n"
+    for practice, text in (
+        ("P1", flavour_a + "R1,2026-10-01\nR2,2026-10-02\nR3,2026-10-03\n"),
+        ("P2", flavour_a + "R1,2026-10-01\nR2,2026-10-02\n"),
+        ("P3", flavour_b + "R1,2026-10-01,1\nR2,2026-10-02,2\nR3,2026-10-03,3\nR4,,4\n"),
+    ):
+        (gp / practice).mkdir(parents=True)
+        (gp / practice / f"{practice}_events_202610.csv").write_text(text)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    counts = movement_floor(tmp_path / "region", scratch)
+    assert (counts["files"], counts["tables"], counts["rows"]) == (3, 2, 9)
+    assert list(scratch.iterdir()) == []

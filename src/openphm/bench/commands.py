@@ -30,6 +30,15 @@ def bench(
             "session, local[2]); ingest and the rest of link run on DuckDB either way.",
         ),
     ] = "duckdb",
+    movement_floor: Annotated[
+        bool,
+        typer.Option(
+            "--movement-floor",
+            help="Also measure the movement floor: the extracts landed in an encrypted DuckDB "
+            "file with no checks and copied once into a second, the least the design's "
+            "encrypted zones move (about twice the I/O floor), and divide the pipeline by it.",
+        ),
+    ] = False,
 ) -> None:
     """Run each stage in a fresh process; print its time, CPU time, share of the run and peak
     memory, and the whole run's ratio to the I/O floor (DuckDB reading the extracts once)."""
@@ -45,7 +54,8 @@ def bench(
     out.mkdir(parents=True)
     (out / ".phm-bench").touch()
     results = []
-    for name, target, kwargs in plan(out.absolute(), people=people, seed=seed, engine=engine):
+    stages = plan(out.absolute(), people=people, seed=seed, engine=engine, movement=movement_floor)
+    for name, target, kwargs in stages:
         with console.status(f"bench: {name}"):
             try:
                 results.append(measure(name, target, **kwargs))
@@ -59,16 +69,18 @@ def bench(
 
 
 FIGURES = "bench.json"  # the run's figures as data, beside its scratch folders
-NOT_PIPELINE = ("synth", "io-floor")  # making the region, and the floor it is compared with
+# Making the region, and the floors the pipeline is compared with.
+NOT_PIPELINE = ("synth", "io-floor", "movement-floor")
 
 
 def figures(results, people: int, engine: str, failed: str | None = None) -> dict:
     """What the table and the lines under it say, as data: each stage's result, and the
-    pipeline's totals and ratios to the I/O floor (synth and the floor are not in the
-    pipeline)."""
+    pipeline's totals and ratios to the I/O floor, and to the movement floor when it was
+    measured (synth and the floors are not in the pipeline)."""
     import dataclasses
 
     floor = next((r for r in results if r.name == "io-floor"), None)
+    moved = next((r for r in results if r.name == "movement-floor"), None)
     pipeline = [r for r in results if r.name not in NOT_PIPELINE]
     seconds = sum(r.seconds for r in pipeline)
     cpu = sum(r.cpu_seconds for r in pipeline)
@@ -84,6 +96,14 @@ def figures(results, people: int, engine: str, failed: str | None = None) -> dic
         "floor_ratio": round(seconds / floor.seconds, 2) if floor and floor.seconds else None,
         "floor_cpu_ratio": (
             round(cpu / floor.cpu_seconds, 2) if floor and floor.cpu_seconds else None
+        ),
+        "movement_floor_seconds": round(moved.seconds, 2) if moved else None,
+        "movement_floor_to_floor": (
+            round(moved.seconds / floor.seconds, 2) if moved and floor and floor.seconds else None
+        ),
+        "movement_ratio": round(seconds / moved.seconds, 2) if moved and moved.seconds else None,
+        "movement_cpu_ratio": (
+            round(cpu / moved.cpu_seconds, 2) if moved and moved.cpu_seconds else None
         ),
     }
 
@@ -124,4 +144,10 @@ def _report(results, people: int, engine: str) -> None:
         console.print(
             f"in CPU seconds: {shown['floor_cpu_ratio']:.2f}× the floor's "
             f"{shown['floor_cpu_seconds']:.1f} (moves less with other jobs' load than wall time)"
+        )
+    if shown["movement_ratio"] is not None and shown["movement_floor_to_floor"] is not None:
+        console.print(
+            f"ratio of pipeline to the movement floor: {shown['movement_ratio']:.2f}× "
+            f"({shown['movement_cpu_ratio']:.2f}× in CPU seconds); the movement floor is "
+            f"{shown['movement_floor_to_floor']:.2f}× the I/O floor"
         )

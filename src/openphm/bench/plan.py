@@ -9,10 +9,11 @@ from typing import Any
 
 
 def plan(
-    out: Path, *, people: int, seed: int, engine: str = "duckdb"
+    out: Path, *, people: int, seed: int, engine: str = "duckdb", movement: bool = False
 ) -> list[tuple[str, str, dict[str, Any]]]:
     """The stages in order. `engine` is the programme's ([engine] kind, written into the
-    workspace at init): on Spark, link traces there and analyse, risk and cohorts build there."""
+    workspace at init): on Spark, link traces there and analyse, risk and cohorts build there.
+    `movement`: measure the movement floor (`bench.movement`) after the I/O floor."""
     region, workspace = out / "region", out / "workspace"
     stages: list[tuple[str, str, dict[str, Any]]] = []
     if importlib.util.find_spec("openphm.synth") is not None:
@@ -25,6 +26,8 @@ def plan(
         )
         floor_args = {"region": region, "scratch": out}
         stages.append(("io-floor", "openphm.bench.stages:io_floor", floor_args))
+        if movement:
+            stages.append(("movement-floor", "openphm.bench.movement:movement_floor", floor_args))
     both = {"region": region, "workspace": workspace}
     stages += [
         ("init", "openphm.bench.stages:init_workspace", {**both, "engine": engine}),

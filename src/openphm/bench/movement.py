@@ -1,0 +1,116 @@
+"""The movement floor: the data movement the design itself requires, and nothing else.
+
+Reads a synthetic region's extracts; writes two encrypted DuckDB files in a scratch folder,
+removed at the end. Zones 1 and 3 are encrypted DuckDB files by design (shared/DESIGN.md), so
+before a programme checks, traces, pseudonymises, analyses or trains anything it must at least:
+
+1. land: read each extract once and append it, every field as text, to one table per table and
+   column layout in an encrypted batch file, two files at a time on one thread each, largest
+   first, with one checkpoint at DETACH (what `phm ingest` does, less every check, canonical
+   value, quarantine and fingerprint);
+2. link: copy every table of that file once into a second encrypted file (what `phm link`
+   writes, less tracing, pseudonyms, tokens, objections and the de-identification itself).
+
+`phm bench --movement-floor` runs this as a stage beside the I/O floor and divides the pipeline
+by it; `benchmarks/movement_floor.py` runs it on an existing region. Keys are random, used once
+and never stored; the region is synthetic.
+"""
+
+from __future__ import annotations
+
+import secrets
+import tempfile
+import time
+import zlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from openphm.engine import attach_encrypted, connect
+
+LOADING_AT_ONCE = 2  # as `landing.ingest.WORKERS`
+MEMORY_LIMIT = "3GB"  # as `landing.ingest.MEMORY_LIMIT`
+
+
+def movement_floor(region: Path, scratch: Path) -> dict[str, int]:
+    """Land the region's extracts and copy them once (the module's two steps); counts, with
+    each step's seconds and the two files' sizes."""
+    files = sorted((region / "extracts").rglob("*.csv"))
+    with tempfile.TemporaryDirectory(dir=scratch, prefix="movement-") as folder:
+        work = Path(folder)
+        key = secrets.token_bytes(32)
+        batch, linked = work / "landing.duckdb", work / "linked.duckdb"
+        started = time.perf_counter()
+        tables = land(files, batch, key, work / "spill-landing")
+        landed = time.perf_counter()
+        rows = copy(batch, key, linked, work / "spill-linked")
+        copied = time.perf_counter()
+        sizes = batch.stat().st_size, linked.stat().st_size
+    return {
+        "files": len(files),
+        "tables": tables,
+        "rows": rows,
+        "landing_s": round(landed - started),
+        "copy_s": round(copied - landed),
+        "landing_mb": round(sizes[0] / 1e6),
+        "linked_mb": round(sizes[1] / 1e6),
+    }
+
+
+def land(files: list[Path], batch: Path, key: bytes, spill: Path) -> int:
+    """Step 1; returns how many tables the batch has."""
+    con = connect(threads=1, memory_limit=MEMORY_LIMIT, temp_directory=spill)
+    con.execute("SET checkpoint_threshold = '1TB'")  # as `landing.ingest`: one, at DETACH
+    attach_encrypted(con, batch, "batch", key)
+    layouts = {path: _layout(path) for path in files}
+    for layout in sorted(set(layouts.values())):
+        first = next(path for path in files if layouts[path] == layout)
+        con.execute(
+            f"CREATE TABLE batch.{layout} AS SELECT * FROM read_csv(?, all_varchar = true) LIMIT 0",
+            [str(first)],
+        )
+
+    def append(path: Path) -> None:
+        with con.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO batch.{layouts[path]} BY NAME SELECT * FROM "
+                "read_csv(?, all_varchar = true, ignore_errors = true)",
+                [str(path)],
+            )
+
+    largest_first = sorted(files, key=lambda path: -path.stat().st_size)
+    with ThreadPoolExecutor(max_workers=LOADING_AT_ONCE) as pool:
+        list(pool.map(append, largest_first))
+    con.execute("DETACH batch")
+    con.close()
+    return len(set(layouts.values()))
+
+
+def copy(batch: Path, batch_key: bytes, linked: Path, spill: Path) -> int:
+    """Step 2, in one transaction as `phm link` writes; returns the rows copied."""
+    con = connect(memory_limit=MEMORY_LIMIT, temp_directory=spill)
+    attach_encrypted(con, batch, "batch", batch_key, read_only=True)
+    attach_encrypted(con, linked, "linked", secrets.token_bytes(32))
+    tables = [
+        name
+        for (name,) in con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE database_name = 'batch' ORDER BY 1"
+        ).fetchall()
+    ]
+    rows = 0
+    con.execute("BEGIN")
+    for table in tables:
+        con.execute(f"CREATE TABLE linked.{table} AS SELECT * FROM batch.{table}")
+        rows += con.execute(f"SELECT count(*) FROM linked.{table}").fetchone()[0]
+    con.execute("COMMIT")
+    con.execute("DETACH linked")
+    con.close()
+    return rows
+
+
+def _layout(path: Path) -> str:
+    """A table name per source kind, table and header (flavours differ in their columns)."""
+    kind = path.parent.parent.name.replace("-", "_")
+    table = path.name.split("_")[1]
+    with path.open("rb") as text:
+        header = text.readline()
+    return f"{kind}_{table}_{zlib.crc32(header):08x}"
