@@ -169,8 +169,9 @@ def test_the_movement_floor_is_measured_only_when_asked_and_is_not_in_the_pipeli
 
 def test_the_movement_floor_lands_and_copies_every_row_of_every_extract(tmp_path):
     """Two flavours of one table land in a table each (their columns differ); every row of
-    every file is landed and copied, and the scratch files are gone afterwards."""
-    from openphm.bench.movement import movement_floor
+    every file is landed and copied, into DuckDB files or Parquet files alike, and the scratch
+    files are gone afterwards."""
+    from openphm.bench.movement import movement_floor, movement_floor_parquet
 
     gp = tmp_path / "region" / "extracts" / "gp"
     flavour_a = "patient_ref,event_date\n"
@@ -184,6 +185,7 @@ def test_the_movement_floor_lands_and_copies_every_row_of_every_extract(tmp_path
         (gp / practice / f"{practice}_events_202610.csv").write_text(text)
     scratch = tmp_path / "scratch"
     scratch.mkdir()
-    counts = movement_floor(tmp_path / "region", scratch)
-    assert (counts["files"], counts["tables"], counts["rows"]) == (3, 2, 9)
-    assert list(scratch.iterdir()) == []
+    for floor in (movement_floor, movement_floor_parquet):  # DuckDB files, Parquet files
+        counts = floor(tmp_path / "region", scratch)
+        assert (counts["files"], counts["tables"], counts["rows"]) == (3, 2, 9)
+        assert list(scratch.iterdir()) == []
