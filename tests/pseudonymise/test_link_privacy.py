@@ -132,7 +132,7 @@ def _tokens(ws) -> dict[str, tuple[str, str]]:
 
 def _ephemeral_key(token: str) -> bytes:
     """Bytes 9 to 40 of a version 2 or 3 token: after the version byte and the key id."""
-    return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))[9:41]
+    return _raw(token)[9:41]
 
 
 def test_a_practice_holding_a_token_of_an_earlier_version_is_sealed_again(linked_region, tmp_path):
@@ -142,25 +142,12 @@ def test_a_practice_holding_a_token_of_an_earlier_version_is_sealed_again(linked
     ws = copy_workspace(linked_region, tmp_path / "ws")
     before = _tokens(ws)
     chosen, (practice, token) = next(iter(before.items()))
-    raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-    assert raw[0] == TOKEN_VERSION
-    older = base64.urlsafe_b64encode(bytes([BOX_VERSION]) + raw[1:]).rstrip(b"=").decode()
-    con = ws.connect_linked()
-    con.execute("UPDATE linked._gp_refs SET token = ? WHERE ref_pseudonym = ?", [older, chosen])
-    con.close()
+    assert _raw(token)[0] == TOKEN_VERSION
+    older = base64.urlsafe_b64encode(bytes([BOX_VERSION]) + _raw(token)[1:]).rstrip(b"=")
+    _set_token(ws, chosen, older.decode())
     result = link(ws, ENGINEER)
-    after = _tokens(ws)
-    ours = {ref for ref, (p, _) in before.items() if p == practice}
-    assert result.tokens_sealed == len(ours) > 1
-    assert all(after[ref][1] != before[ref][1] for ref in ours)
-    assert {_version(after[ref][1]) for ref in ours} == {TOKEN_VERSION}
-    assert len({_ephemeral_key(after[ref][1]) for ref in ours}) == 1
-    others = {ref for ref in before if ref not in ours}
-    assert others and all(after[ref] == before[ref] for ref in others)
-
-
-def _version(token: str) -> int:
-    return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))[0]
+    ours = _assert_only_the_practice_resealed_under_one_key(ws, before, practice, result)
+    assert {_raw(_tokens(ws)[ref][1])[0] for ref in ours} == {TOKEN_VERSION}
 
 
 def test_one_patient_needing_a_token_reseals_the_whole_practice_under_one_key(
@@ -172,10 +159,26 @@ def test_one_patient_needing_a_token_reseals_the_whole_practice_under_one_key(
     ws = copy_workspace(linked_region, tmp_path / "ws")
     before = _tokens(ws)
     chosen, (practice, _) = next(iter(before.items()))
-    con = ws.connect_linked()
-    con.execute("UPDATE linked._gp_refs SET token = NULL WHERE ref_pseudonym = ?", [chosen])
-    con.close()
+    _set_token(ws, chosen, None)
     result = link(ws, ENGINEER)
+    _assert_only_the_practice_resealed_under_one_key(ws, before, practice, result)
+
+
+def _raw(token: str) -> bytes:
+    return base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+
+
+def _set_token(ws, ref_pseudonym: str, token: str | None) -> None:
+    con = ws.connect_linked()
+    con.execute(
+        "UPDATE linked._gp_refs SET token = ? WHERE ref_pseudonym = ?", [token, ref_pseudonym]
+    )
+    con.close()
+
+
+def _assert_only_the_practice_resealed_under_one_key(ws, before, practice, result) -> set[str]:
+    """Every current token of `practice` sealed again, all under one ephemeral key, and no
+    other practice's token changed; returns the practice's patients (ref pseudonyms)."""
     after = _tokens(ws)
     ours = {ref for ref, (p, _) in before.items() if p == practice}
     assert result.tokens_sealed == len(ours) > 1
@@ -183,3 +186,4 @@ def test_one_patient_needing_a_token_reseals_the_whole_practice_under_one_key(
     assert len({_ephemeral_key(after[ref][1]) for ref in ours}) == 1
     others = {ref for ref in before if ref not in ours}
     assert others and all(after[ref] == before[ref] for ref in others)
+    return ours
