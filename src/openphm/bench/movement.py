@@ -50,15 +50,7 @@ def movement_floor(region: Path, scratch: Path) -> dict[str, int]:
         rows = copy(batch, key, linked, work / "spill-linked")
         copied = time.perf_counter()
         sizes = batch.stat().st_size, linked.stat().st_size
-    return {
-        "files": len(files),
-        "tables": tables,
-        "rows": rows,
-        "landing_s": round(landed - started),
-        "copy_s": round(copied - landed),
-        "landing_mb": round(sizes[0] / 1e6),
-        "linked_mb": round(sizes[1] / 1e6),
-    }
+    return _counts(files, tables, rows, (started, landed, copied), sizes)
 
 
 def movement_floor_parquet(region: Path, scratch: Path) -> dict[str, int]:
@@ -105,10 +97,15 @@ def movement_floor_parquet(region: Path, scratch: Path) -> dict[str, int]:
             rows += count
         copied = time.perf_counter()
         con.close()
-        sizes = [sum(f.stat().st_size for f in d.iterdir()) for d in (landing, linked)]
+        sizes = tuple(sum(f.stat().st_size for f in d.iterdir()) for d in (landing, linked))
+    return _counts(files, len(layouts), rows, (started, landed, copied), sizes)
+
+
+def _counts(files, tables: int, rows: int, times: tuple[float, float, float], sizes) -> dict:
+    started, landed, copied = times
     return {
         "files": len(files),
-        "tables": len(layouts),
+        "tables": tables,
         "rows": rows,
         "landing_s": round(landed - started),
         "copy_s": round(copied - landed),
