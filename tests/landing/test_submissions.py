@@ -153,9 +153,9 @@ def test_files_are_reported_catalogued_and_audited_in_their_own_order(workspace,
 def test_one_file_holding_most_of_the_bytes_is_read_on_every_core():
     """Files side by side run on one DuckDB thread each; a file too large to be balanced by the
     others (a national extract beside a few small ones) keeps a thread per core."""
-    from openphm.landing.ingest import _threads_per_file
+    from openphm.landing.ingest import threads_per_file
 
-    assert _threads_per_file([100, 90, 80, 70], cores=2) == 1
-    assert _threads_per_file([100, 100], cores=2) == 1
-    assert _threads_per_file([100, 90, 80, 70], cores=8) == 4  # a larger machine's cores all used
-    assert _threads_per_file([1000, 10, 10], cores=2) is None
+    assert threads_per_file([100, 90, 80, 70], cores=2) == 1
+    assert threads_per_file([100, 100], cores=2) == 1
+    assert threads_per_file([100, 90, 80, 70], cores=8) == 4  # a larger machine's cores all used
+    assert threads_per_file([1000, 10, 10], cores=2) is None

@@ -6,9 +6,9 @@ files), and OpenPHM keeps both as encrypted DuckDB files, so before it checks, t
 pseudonymises, analyses or trains anything it must at least:
 
 1. land: read each extract once and append it, every field as text, to one table per table and
-   column layout in an encrypted batch file, two files at a time on one thread each, largest
-   first, with one checkpoint at DETACH (what `phm ingest` does, less every check, canonical
-   value, quarantine and fingerprint);
+   column layout in an encrypted batch file, with `phm ingest`'s files at once, threads,
+   memory limit and one checkpoint at DETACH, largest first (what `phm ingest` does, less every
+   check, canonical value, quarantine and fingerprint);
 2. link: copy every table of that file once into a second encrypted file (what `phm link`
    writes, less tracing, pseudonyms, tokens, objections and the de-identification itself).
 
@@ -31,9 +31,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from openphm.engine import attach_encrypted, connect
-
-LOADING_AT_ONCE = 2  # as `landing.ingest.WORKERS`
-MEMORY_LIMIT = "3GB"  # as `landing.ingest.MEMORY_LIMIT`
+from openphm.landing.ingest import CHECKPOINT_AT_DETACH, MEMORY_LIMIT, WORKERS, threads_per_file
 
 
 def movement_floor(region: Path, scratch: Path) -> dict[str, int]:
@@ -120,8 +118,10 @@ def _random_key() -> str:
 
 def land(files: list[Path], batch: Path, key: bytes, spill: Path) -> int:
     """Step 1; returns how many tables the batch has."""
-    con = connect(threads=1, memory_limit=MEMORY_LIMIT, temp_directory=spill)
-    con.execute("SET checkpoint_threshold = '1TB'")  # as `landing.ingest`: one, at DETACH
+    # Set up as `phm ingest` sets up its batch, so that the floor follows it.
+    sizes = [path.stat().st_size for path in files]
+    con = connect(threads=threads_per_file(sizes), memory_limit=MEMORY_LIMIT, temp_directory=spill)
+    con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_AT_DETACH}'")
     attach_encrypted(con, batch, "batch", key)
     layouts = {path: _layout(path) for path in files}
     for layout in sorted(set(layouts.values())):
@@ -140,7 +140,7 @@ def land(files: list[Path], batch: Path, key: bytes, spill: Path) -> int:
             )
 
     largest_first = sorted(files, key=lambda path: -path.stat().st_size)
-    with ThreadPoolExecutor(max_workers=LOADING_AT_ONCE) as pool:
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         list(pool.map(append, largest_first))
     con.execute("DETACH batch")
     con.close()

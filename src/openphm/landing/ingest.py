@@ -148,7 +148,7 @@ def _load_batch(ws, catalog, todo, arrived: dt.datetime, actor, on_file):
     # Without a limit DuckDB may take 80% of the machine's memory. A load streams each file
     # from disk into the batch, so a few GB is ample however large the files.
     sizes = [extract.path.stat().st_size for extract, _ in todo]
-    con = connect(memory_limit=MEMORY_LIMIT, temp_directory=spill, threads=_threads_per_file(sizes))
+    con = connect(memory_limit=MEMORY_LIMIT, temp_directory=spill, threads=threads_per_file(sizes))
     # DuckDB's default, stated because row numbers depend on it (load._whole_file).
     con.execute("SET preserve_insertion_order = true")
     # One checkpoint, at DETACH, instead of one each time the write-ahead log passes 16 MB:
@@ -198,7 +198,7 @@ def _load_batch(ws, catalog, todo, arrived: dt.datetime, actor, on_file):
     return batch_id, outcomes
 
 
-def _threads_per_file(sizes: list[int], cores: int | None = None) -> int | None:
+def threads_per_file(sizes: list[int], cores: int | None = None) -> int | None:
     """DuckDB threads for a batch of files of `sizes` bytes on a machine of `cores` cores (this
     one by default): the cores shared out among the WORKERS files being loaded at once (one
     each on two cores), unless one file is more than a WORKERS-th of the bytes, when that file
