@@ -69,8 +69,8 @@ def land_and_link():
     region: create the workspace, ingest the extracts, register each practice's public key,
     link. Returns the workspace. `now` (ISO) holds the programme clock for the whole run."""
     import contextlib
-    import os
 
+    from openphm import clock
     from openphm.landing.ingest import ingest
     from openphm.programme.workspace import Workspace
     from openphm.pseudonymise.link import link
@@ -78,16 +78,8 @@ def land_and_link():
 
     @contextlib.contextmanager
     def clock_at(now: str | None):
-        previous = os.environ.get("PHM_NOW")
-        if now is not None:
-            os.environ["PHM_NOW"] = now
-        try:
+        with clock.frozen_at(now) if now is not None else contextlib.nullcontext():
             yield
-        finally:
-            if previous is None:
-                os.environ.pop("PHM_NOW", None)
-            else:
-                os.environ["PHM_NOW"] = previous
 
     def run(region: Path, workspace: Path, actor: Actor, *, now: str | None = None):
         with clock_at(now):

@@ -7,9 +7,11 @@ import json
 
 import pytest
 
+from openphm import clock
 from openphm.governance.certificate import CertificateError, verify
 from openphm.governance.lifecycle import close_programme
 from openphm.governance.roles import Refused
+from openphm.governance.schedule import keep_promises
 from openphm.keystore import KeyName
 from openphm.programme.workspace import ProgrammeClosedError, Workspace
 
@@ -83,18 +85,25 @@ def test_reading_data_after_close_fails_with_when_and_why(closed):
         reopened.connect_linked()
 
 
-def test_close_happens_by_itself_once_the_end_date_passes(workspace, monkeypatch):
-    monkeypatch.setenv("PHM_NOW", "2027-03-23T09:00:00")
+def test_the_scheduled_job_closes_the_programme_on_its_end_date(workspace, dpo, monkeypatch):
+    monkeypatch.setattr(clock, "_source", clock.fixed("2027-03-22T09:00:00"))
     reopened = Workspace.open(workspace.root)
-    assert reopened.closed
+    assert not reopened.closed  # opening acts on nothing
+    with pytest.raises(ProgrammeClosedError, match=r"ended on 2027-03-22.*close is due"):
+        reopened.connect_linked()  # but nobody may use the data meanwhile
+    kept = keep_promises(reopened, dpo)
+    assert kept.closure and reopened.closed
     last = list(reopened.audit.entries())[-1]
-    assert (last.action, last.user) == ("programme.close", "openphm")
-    assert "end date 2027-03-22 passed" in last.reason
+    assert (last.action, last.user, last.role) == ("programme.close", dpo.user, dpo.role)
+    assert "end date 2027-03-22 was reached" in last.reason
 
 
-def test_the_day_before_the_end_the_programme_stays_open(workspace, monkeypatch):
-    monkeypatch.setenv("PHM_NOW", "2027-03-21T23:59:00")
-    assert not Workspace.open(workspace.root).closed
+def test_the_day_before_the_end_the_schedule_leaves_the_programme_open(workspace, dpo, monkeypatch):
+    monkeypatch.setattr(clock, "_source", clock.fixed("2027-03-21T23:59:00"))
+    reopened = Workspace.open(workspace.root)
+    assert keep_promises(reopened, dpo).closure is None
+    assert not reopened.closed
+    reopened.connect_linked().close()
 
 
 def test_only_the_data_protection_officer_may_close(cli, workspace):

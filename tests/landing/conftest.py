@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from openphm import clock
+
 NOW = "2026-11-03T10:00:00"
 
 GP_A_PATIENTS = (
@@ -41,7 +43,7 @@ APC = APC_HEADER + (
 @pytest.fixture(autouse=True)
 def programme_clock(monkeypatch):
     """Every landing test runs at a fixed moment unless it moves the clock itself."""
-    monkeypatch.setenv("PHM_NOW", NOW)
+    monkeypatch.setattr(clock, "_source", clock.fixed(NOW))
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ import sys
 import textwrap
 import time
 
+from openphm import clock
+from openphm.governance.schedule import keep_promises
 from openphm.keystore import KeyName
 from openphm.landing import catalog
 from openphm.landing.ingest import LOADED, ingest
@@ -35,17 +37,18 @@ def _run(ws, inbox, code: str = "") -> subprocess.Popen:
     script = textwrap.dedent(
         f"""
         import os, signal
+        from openphm import clock
         from openphm.governance.audit import Actor
         from openphm.landing import catalog
         from openphm.landing.ingest import ingest
         from openphm.programme.workspace import Workspace
+        clock._source = clock.fixed({NOW!r})  # the test's clock, set in code
         {code}
         ws = Workspace.open({str(ws.root)!r})
         ingest(ws, [{str(inbox)!r}], Actor("t", "processor-engineer"))
         """
     )
-    env = {**os.environ, "PHM_NOW": NOW}
-    return subprocess.Popen([sys.executable, "-c", script], env=env)
+    return subprocess.Popen([sys.executable, "-c", script])
 
 
 def test_a_load_killed_mid_way_leaves_the_landing_zone_as_it_was(workspace, inbox, engineer):
@@ -94,12 +97,14 @@ def test_retention_destroys_exactly_the_batches_older_than_14_days(
 ):
     put(inbox, "gp", "Y10001", "Y10001_patients_202610.csv", GP_A_PATIENTS)
     old = ingest(workspace, [inbox], engineer).batch_id
-    monkeypatch.setenv("PHM_NOW", "2026-11-10T10:00:00")
+    monkeypatch.setattr(clock, "_source", clock.fixed("2026-11-10T10:00:00"))
     put(inbox, "admitted-care", "RX1", "RX1_apc_202610.csv", APC)
     young = ingest(workspace, [inbox], engineer).batch_id
-    monkeypatch.setenv("PHM_NOW", "2026-11-17T09:59:59")  # 13 days 23:59:59 after the first
+    monkeypatch.setattr(
+        clock, "_source", clock.fixed("2026-11-17T09:59:59")
+    )  # 13 days 23:59:59 after the first
     assert run_retention(workspace, dpo).batches == 0
-    monkeypatch.setenv("PHM_NOW", "2026-11-17T10:00:01")
+    monkeypatch.setattr(clock, "_source", clock.fixed("2026-11-17T10:00:01"))
     report = run_retention(workspace, dpo)
     assert (report.batches, report.files, report.rows) == (1, 1, 3)
     assert KeyName.landing_batch(old) in workspace.keystore.destroyed()
@@ -113,25 +118,51 @@ def test_retention_destroys_exactly_the_batches_older_than_14_days(
     assert "14 days" in entry.reason
 
 
-def test_opening_the_workspace_enforces_retention(workspace, inbox, engineer, monkeypatch):
+def test_opening_a_workspace_past_retention_destroys_nothing_and_reads_nothing_overdue(
+    workspace, inbox, engineer, dpo, monkeypatch
+):
     put(inbox, "gp", "Y10001", "Y10001_patients_202610.csv", GP_A_PATIENTS)
     batch = ingest(workspace, [inbox], engineer).batch_id
-    Workspace.open(workspace.root)
-    assert workspace.keystore.has(KeyName.landing_batch(batch))
-    monkeypatch.setenv("PHM_NOW", "2026-11-18T10:00:00")
-    Workspace.open(workspace.root)
-    assert KeyName.landing_batch(batch) in workspace.keystore.destroyed()
-    states = {b.state for b in catalog.load(workspace.zone("landing")).batches.values()}
+    monkeypatch.setattr(clock, "_source", clock.fixed("2026-11-18T10:00:00"))
+    ws = Workspace.open(workspace.root)
+    assert ws.keystore.has(KeyName.landing_batch(batch))  # opening is not acting…
+    assert current(ws, engineer, "gp_patients") == []  # …and overdue data is never read
+    keep_promises(ws, dpo)  # the DPO's scheduled job destroys it
+    assert KeyName.landing_batch(batch) in ws.keystore.destroyed()
+    states = {b.state for b in catalog.load(ws.zone("landing")).batches.values()}
     assert states == {catalog.DESTROYED}
-    entry = list(workspace.audit.entries())[-1]
-    assert (entry.action, entry.role) == ("landing.retention", "retention-schedule")
+    retention = [e for e in ws.audit.entries() if e.action == "landing.retention"][-1]
+    assert (retention.role, retention.counts["batches_destroyed"]) == (dpo.role, 1)
 
 
-def test_a_file_destroyed_by_retention_is_not_landed_again(workspace, inbox, engineer, monkeypatch):
+def test_a_killed_ingests_leftovers_are_shown_until_the_schedule_destroys_them(
+    workspace, inbox, engineer, dpo, cli
+):
+    put(inbox, "admitted-care", "RX1", "RX1_apc_202610.csv", APC)
+    before = _zone(workspace)
+    kill_at_commit = "catalog.save = lambda *a: os.kill(os.getpid(), signal.SIGKILL)"
+    assert _run(workspace, inbox, kill_at_commit).wait() == -signal.SIGKILL
+    left = _zone(workspace)
+    assert left != before and left[1], "a batch file and its live key were left"
+    for _ in range(2):  # status shows them, and showing them changes nothing
+        shown = cli(["status", workspace.root, "--role", "analyst"])
+        assert "interrupted" in shown.output, shown.output
+        assert _zone(workspace) == left
+    keep_promises(Workspace.open(workspace.root), dpo)
+    assert _zone(workspace) == before
+    assert "interrupted" not in cli(["status", workspace.root, "--role", "analyst"]).output
+    cleanup = [e for e in workspace.audit.entries() if e.action == "landing.cleanup"]
+    assert cleanup and cleanup[-1].role == dpo.role
+
+
+def test_a_file_destroyed_by_retention_is_not_landed_again(
+    workspace, inbox, engineer, dpo, monkeypatch
+):
     put(inbox, "gp", "Y10001", "Y10001_patients_202610.csv", GP_A_PATIENTS)
     ingest(workspace, [inbox], engineer)
-    monkeypatch.setenv("PHM_NOW", "2026-11-18T10:00:00")
+    monkeypatch.setattr(clock, "_source", clock.fixed("2026-11-18T10:00:00"))
     ws = Workspace.open(workspace.root)
+    keep_promises(ws, dpo)
     (outcome,) = ingest(ws, [inbox], engineer).outcomes
     assert "destroyed by retention" in outcome.message
     assert current(ws, engineer, "gp_patients") == []

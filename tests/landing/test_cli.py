@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from openphm import clock
+
 from .conftest import GP_A_PATIENTS, put
 
 
@@ -42,16 +44,12 @@ def test_retention_command_reports_what_it_destroyed(cli, workspace, inbox):
     cli(["ingest", workspace.root, inbox])
     result = cli(["retention", workspace.root, "--role", "data-protection-officer"])
     assert result.exit_code == 0 and "Destroyed 0 batch(es)" in result.output
-    # The command itself opens the workspace, whose open already enforces retention; the DPO
-    # still gets an audited run with its counts.
-    result = cli(
-        ["retention", workspace.root, "--role", "data-protection-officer"],
-        env={"PHM_NOW": "2026-11-20T00:00:00"},
-    )
+    with clock.frozen_at("2026-11-20T00:00:00"):
+        result = cli(["retention", workspace.root, "--role", "data-protection-officer"])
     assert result.exit_code == 0, result.output
-    assert "Destroyed 0 batch(es)" in result.output  # the open destroyed it first
+    assert "Destroyed 1 batch(es)" in result.output
     entries = [e for e in workspace.audit.entries() if e.action == "landing.retention"]
-    assert [e.counts["batches_destroyed"] for e in entries] == [0, 1, 0]
+    assert [e.counts["batches_destroyed"] for e in entries] == [0, 1]
 
 
 def test_help_is_there_for_each_command(cli):

@@ -8,12 +8,14 @@ import shutil
 
 import pytest
 
+from openphm import clock
+
 from .region import ENGINEER, NOW, Linked, plant_canaries
 
 
 @pytest.fixture(autouse=True)
 def programme_clock(monkeypatch):
-    monkeypatch.setenv("PHM_NOW", NOW)
+    monkeypatch.setattr(clock, "_source", clock.fixed(NOW))
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from openphm import clock
 from openphm.governance.audit import AuditLog
 from openphm.identity.objections import DISSENT
 from openphm.landing.ingest import ingest
@@ -122,7 +123,9 @@ def test_data_arriving_for_an_objector_after_their_gp_records_were_destroyed_is_
     ws = copy_workspace(linked_region, tmp_path / "ws")
     _, nhs_number = _later_objection(ws, linked_region, tmp_path)
     link(ws, ENGINEER)
-    monkeypatch.setenv("PHM_NOW", "2026-11-25T10:00:00")  # every batch so far destroyed
+    monkeypatch.setattr(
+        clock, "_source", clock.fixed("2026-11-25T10:00:00")
+    )  # every batch so far destroyed
     from openphm.programme.workspace import Workspace
 
     ws = Workspace.open(ws.root)

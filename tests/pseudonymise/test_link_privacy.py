@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
+from openphm import clock
 from openphm.practice.tokens import BOX_VERSION, TOKEN_VERSION
 from openphm.programme.workspace import Workspace
 from openphm.pseudonymise.link import link
@@ -111,7 +112,7 @@ def test_linked_data_outlives_the_landing_batch_retention_destroyed(
 ):
     ws = copy_workspace(linked_region, tmp_path / "ws")
     before = snapshot(ws)
-    monkeypatch.setenv("PHM_NOW", "2026-11-20T10:00:00")  # 17 days later
+    monkeypatch.setattr(clock, "_source", clock.fixed("2026-11-20T10:00:00"))  # 17 days later
     ws = Workspace.open(ws.root)  # retention runs as the workspace opens
     assert not list((ws.root / "landing").glob("batch-*.duckdb"))
     result = link(ws, ENGINEER)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from openphm import clock
 from openphm.engine import connect
 from openphm.keystore import KeyName
 from openphm.landing import catalog as cat
@@ -173,7 +174,7 @@ def test_linkage_quality_holds_on_a_larger_region(tmp_path, monkeypatch):
     from openphm.landing.ingest import ingest
     from openphm.synth import RegionOptions, generate_region
 
-    monkeypatch.setenv("PHM_NOW", "2026-11-03T10:00:00")
+    monkeypatch.setattr(clock, "_source", clock.fixed("2026-11-03T10:00:00"))
     region = tmp_path / "region"
     generate_region(region, RegionOptions(people=20_000, practices=3, seed=5))
     ws = Workspace.create(tmp_path / "ws", region / "programme.toml", ENGINEER)

@@ -8,11 +8,16 @@ import datetime as dt
 import pandas as pd
 import pytest
 
+from openphm import clock
+from openphm.governance.audit import Actor
 from openphm.governance.roles import Refused
+from openphm.governance.schedule import keep_promises
 from openphm.keystore import KeyName
 from openphm.pseudonymise.extracts import ExtractError, make_extract
 
 from .region import CANARIES, ENGINEER, copy_workspace
+
+DPO = Actor("test-dpo", "data-protection-officer")
 
 
 @pytest.fixture
@@ -70,8 +75,13 @@ def test_after_expiry_the_recipients_key_is_destroyed_and_extracts_refused(extra
     config = ws.root / "programme.toml"
     expires = ws.config.programme.end_date - dt.timedelta(days=30)
     config.write_text(config.read_text().replace(str(recipient.expires), str(expires)))
-    monkeypatch.setenv("PHM_NOW", f"{expires + dt.timedelta(days=1)}T09:00:00")
+    monkeypatch.setattr(clock, "_source", clock.fixed(f"{expires + dt.timedelta(days=1)}T09:00:00"))
     reopened = Workspace.open(ws.root)
+    # Expired but not yet destroyed: refused all the same, and opening destroyed nothing.
+    assert reopened.keystore.has(KeyName.recipient(recipient.slug))
+    with pytest.raises(ExtractError, match="expired"):
+        make_extract(reopened, ENGINEER, recipient.name)
+    keep_promises(reopened, DPO)  # the DPO's scheduled job
     assert not reopened.closed
     assert KeyName.recipient(recipient.slug) in reopened.keystore.destroyed()
     with pytest.raises(ExtractError, match="expired"):

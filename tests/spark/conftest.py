@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from openphm import clock
 from openphm.governance.audit import Actor
 
 NOW = "2026-11-03T10:00:00"
@@ -35,7 +36,7 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def programme_clock(monkeypatch):
-    monkeypatch.setenv("PHM_NOW", NOW)
+    monkeypatch.setattr(clock, "_source", clock.fixed(NOW))
 
 
 @dataclass

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from openphm import clock
 from openphm.disclosure.releases import request_release, save_draft
 from openphm.governance.audit import Actor
 from openphm.web.accounts import LocalAccounts
@@ -130,7 +131,7 @@ def web_workspace(template_workspace: Path, tmp_path: Path):
 
 @pytest.fixture
 def app(web_workspace, monkeypatch):
-    monkeypatch.setenv("PHM_NOW", "2026-11-20T10:00:00")
+    monkeypatch.setattr(clock, "_source", clock.fixed("2026-11-20T10:00:00"))
     from openphm.web.app import create_app
 
     return create_app(web_workspace.root)
@@ -202,7 +203,7 @@ def region_client(region_template, tmp_path, monkeypatch):
     from openphm.programme.workspace import Workspace
     from openphm.web.app import create_app
 
-    monkeypatch.setenv("PHM_NOW", "2026-11-20T10:00:00")
+    monkeypatch.setattr(clock, "_source", clock.fixed("2026-11-20T10:00:00"))
     root = tmp_path / "ws"
     shutil.copytree(region_template, root)
     with TestClient(create_app(root), follow_redirects=False) as client:

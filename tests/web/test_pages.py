@@ -24,7 +24,7 @@ def test_the_dpo_sees_days_left_keys_and_zone_sizes(client):
     page = client.get("/dpo").text
     assert "Days left" in page and "data/linked" in page and "linked" in page
     status = client.get("/api/status").json()
-    # PHM_NOW is 2026-11-20; the example programme ends 2027-03-22.
+    # The clock reads 2026-11-20; the example programme ends 2027-03-22.
     assert status["days_left"] == 122 and status["closed"] is None
     assert status["zones"]["linked"]["files"] >= 1
 

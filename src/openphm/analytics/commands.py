@@ -29,7 +29,7 @@ def analyse_command(
             "--reference-date",
             formats=["%Y-%m-%d"],
             help="Date the registers and scores are as at, and the activity window "
-            "ends on (default: today, or PHM_NOW).",
+            "ends on (default: today).",
         ),
     ] = None,
     window_months: Annotated[

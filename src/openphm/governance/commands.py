@@ -1,4 +1,6 @@
-"""`phm audit show` and `phm audit verify`: the data protection officer's view of the log."""
+"""The data protection officer's commands: `phm audit show|verify` (the log), `phm close`,
+`phm verify-certificate`, `phm notice`, and `phm schedule show|run|rehearse|units` (the
+promises time brings)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ audit_app = typer.Typer(help="Read and verify the programme's hash-chained audit
 def register(app: typer.Typer) -> None:
     app.add_typer(audit_app, name="audit")
     _register_lifecycle(app)
+    _register_schedule(app)
 
 
 @audit_app.command("show")
@@ -89,7 +92,7 @@ def close(
     ws = Workspace.open(workspace)
     actor = current_actor(role)
     ws.authorise(actor, "programme.close")
-    ws.require_open()
+    ws.require_not_closed()
     if not yes:
         console.print("This destroys all of the programme's patient data. Add --yes to go ahead.")
         raise typer.Exit(1)
@@ -144,3 +147,117 @@ def notice(
     path.write_text(privacy_notice(ws.config))
     ws.audit.record(actor, "programme.notice", writes=(str(path.name),))
     console.print(f"Privacy notice written to {path}")
+
+
+schedule_app = typer.Typer(
+    help="The promises time brings: retention, recipients' expiry and the programme's close."
+)
+
+
+def _register_schedule(app: typer.Typer) -> None:
+    app.add_typer(schedule_app, name="schedule")
+
+
+@schedule_app.command("show")
+def schedule_show(workspace: WorkspaceArgument, role: RoleOption = None) -> None:
+    """What will be destroyed, and when (what is due now first). Changes nothing."""
+    from openphm.governance.roles import current_actor
+    from openphm.governance.schedule import timetable
+    from openphm.programme.workspace import Workspace
+
+    ws = Workspace.open(workspace)
+    actor = current_actor(role)
+    ws.authorise(actor, "schedule.show")
+    console.print(due_table(timetable(ws)))
+    ws.audit.record(actor, "schedule.show")
+
+
+@schedule_app.command("run")
+def schedule_run(workspace: WorkspaceArgument, role: RoleOption = None) -> None:
+    """Keep every promise that has fallen due: destroy landing data past its retention and
+    what interrupted ingests left, expired recipients' keys, and, once the end date is
+    reached, close the programme. Run it from the DPO's timer (`phm schedule units`)."""
+    from openphm.governance.roles import current_actor
+    from openphm.governance.schedule import keep_promises
+    from openphm.programme.workspace import Workspace
+
+    ws = Workspace.open(workspace)
+    actor = current_actor(role)
+    kept = keep_promises(ws, actor)
+    _print_kept(kept)
+
+
+@schedule_app.command("rehearse")
+def schedule_rehearse(
+    workspace: WorkspaceArgument,
+    at: Annotated[str, typer.Option(help="The date (and time) to rehearse at, e.g. 2027-03-23.")],
+    role: RoleOption = None,
+) -> None:
+    """Show what the schedule would do at a later date, by running it on a throw-away copy
+    of the workspace; the programme itself is not touched."""
+    import datetime as dt
+
+    from openphm import clock
+    from openphm.governance.roles import current_actor
+    from openphm.governance.schedule import rehearse
+    from openphm.programme.workspace import Workspace
+
+    try:
+        moment = clock.as_utc(at)
+    except ValueError:
+        console.print(f"[red]--at {at!r} is not a date[/]: write it as YYYY-MM-DD[THH:MM]")
+        raise typer.Exit(2) from None
+    if moment < clock.now() - dt.timedelta(minutes=1):
+        console.print("[red]--at is in the past[/]: a rehearsal looks ahead")
+        raise typer.Exit(2)
+    ws = Workspace.open(workspace)
+    actor = current_actor(role)
+    plan, kept = rehearse(ws, actor, moment)
+    console.print(f"Rehearsal on a copy, as at {moment:%Y-%m-%d %H:%M} (nothing here changed):")
+    console.print(due_table(plan))
+    _print_kept(kept)
+
+
+@schedule_app.command("units")
+def schedule_units(
+    workspace: WorkspaceArgument,
+    user: Annotated[str, typer.Option(help="The account the timer runs as.")] = "phm-dpo",
+) -> None:
+    """Print a systemd service and timer (and the equivalent cron line) that run `phm
+    schedule run` for this workspace every hour, as the data protection officer's job."""
+    from openphm.governance.units import systemd_units
+
+    for name, text in systemd_units(workspace.absolute(), user).items():
+        console.print(f"# {name}", markup=False, highlight=False)
+        console.print(text, markup=False, highlight=False)
+
+
+def due_table(plan) -> Table:
+    table = Table(title="Due for destruction")
+    for column in ("what", "when", "how", "due"):
+        table.add_column(column)
+    for due in plan:
+        table.add_row(due.what, due.when, due.how, "now" if due.now else "", style=None)
+    return table
+
+
+def _print_kept(kept) -> None:
+    if kept.closure:
+        closure = kept.closure
+        console.print(
+            f"[green]Closed[/]: {closure.keys_destroyed} keys destroyed, "
+            f"{closure.files_deleted} files deleted. Certificate: {closure.certificate}"
+        )
+        return
+    if kept.recipients_expired:
+        console.print(f"Recipients' access ended: {', '.join(kept.recipients_expired)}")
+    if kept.landing_busy:
+        console.print("[yellow]The landing zone is busy[/] (an ingest is running): retention "
+                      "runs at the next scheduled run")  # fmt: skip
+    elif kept.retention:
+        console.print(
+            f"Retention: {kept.retention.batches} batch(es) destroyed, "
+            f"{kept.retention.leftovers} leftover file(s) and key(s) destroyed"
+        )
+    if not kept.anything:
+        console.print("Nothing was due.")

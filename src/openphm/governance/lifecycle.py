@@ -3,8 +3,8 @@ and linked zones deleted; only the released aggregate outputs and the audit log 
 signed destruction certificate says what went, when and how.
 
 Reads the key store and the zones; destroys keys and files; writes the certificate into the
-outputs zone and the closed state into workspace.json. Close is due automatically once the
-programme's end date has passed.
+outputs zone and the closed state into workspace.json. Close is due once the programme's end
+date is reached; the data protection officer's scheduled job (`governance.schedule`) keeps it.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from openphm.programme.workspace import Workspace
 
 CERTIFICATE_FILE = "destruction-certificate.json"
-SYSTEM = Actor(user="openphm", role="system")
 METHOD = (
     "cryptographic erase: each data key overwritten with random bytes, synced and deleted from "
     "the key store, leaving every encrypted zone file unreadable; then the zone files deleted"
@@ -84,16 +83,7 @@ def close_programme(ws: Workspace, actor: Actor, *, reason: str) -> Closure:
     return Closure(path, len(destroyed_keys), sum(len(f) for f in deleted.values()))
 
 
-def close_if_due(ws: Workspace) -> Closure | None:
-    """Close the programme if its end date has passed and it is still open."""
-    if ws.meta.get("closed") or clock.today() < ws.config.programme.end_date:
-        return None
-    return close_programme(
-        ws, SYSTEM, reason=f"the programme's end date {ws.config.programme.end_date} passed"
-    )
-
-
-def expire_recipients(ws: Workspace) -> list[str]:
+def expire_recipients(ws: Workspace, actor: Actor) -> list[str]:
     """Destroy the secret of every recipient whose access has expired, so their key and
     pseudonyms can never be made again. Returns the recipients expired now."""
     expired = []
@@ -104,7 +94,7 @@ def expire_recipients(ws: Workspace) -> list[str]:
             expired.append(recipient.name)
     if expired:
         ws.audit.record(
-            SYSTEM,
+            actor,
             "recipient.expire",
             reason="recipients' access expired: their keys destroyed",
             counts={"recipients_expired": len(expired)},

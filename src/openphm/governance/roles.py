@@ -40,6 +40,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "analytics.build": frozenset({Role.ANALYST, Role.PROCESSOR_ENGINEER}),
     "analytics.read": frozenset({Role.ANALYST}),
     "programme.close": frozenset({Role.DATA_PROTECTION_OFFICER}),
+    # The promises time brings (retention, recipient expiry, close): the DPO's scheduled job.
+    "schedule.run": frozenset({Role.DATA_PROTECTION_OFFICER}),
+    "schedule.rehearse": frozenset({Role.DATA_PROTECTION_OFFICER}),
+    "schedule.show": frozenset(Role),
     "extract.recipient": frozenset({Role.PROCESSOR_ENGINEER}),
     "release.request": frozenset({Role.ANALYST}),
     "release.approve": frozenset({Role.ANALYST, Role.DATA_PROTECTION_OFFICER}),

@@ -4,16 +4,15 @@ Reads providers' files; writes zone 1 (one new encrypted batch file with its own
 landing catalog and the audit log. A run commits in three steps: the batch is written under a
 temporary name, renamed into place, and then named in the catalog, whose atomic replacement is
 the commit point. A run killed at any moment leaves a temporary file, an uncatalogued batch or a
-key that no catalogued batch uses; the next command that takes the landing lock removes them
-(`clean_debris`), so the zone is as it was before the run, and running the same command again
-completes it.
+key that no catalogued batch uses; the next ingest or scheduled run removes them
+(`retention.destroy_leftovers`), so the zone is as it was before the run, and running the same
+command again completes it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import secrets
 import shutil
 from collections.abc import Callable, Iterable
@@ -29,10 +28,10 @@ from openphm.landing import catalog as cat
 from openphm.landing.files import Extract, Refused, find, fingerprint, identify, loggable
 from openphm.landing.load import Counts, load_extract, prepare
 from openphm.landing.readers import open_extract
+from openphm.landing.retention import destroy_leftovers
 from openphm.programme.workspace import Workspace
 
 ALIAS = "batch"
-_BATCH_FILE = re.compile(r"^\.?batch-(?P<id>[0-9a-z-]+)\.duckdb(\.tmp)?(\.wal)?$")
 LOADED, UNCHANGED, REFUSED = "loaded", "unchanged", "refused"
 MEMORY_LIMIT = "3GB"
 CHECKPOINT_AT_DETACH = "1TB"  # a write-ahead log this large is never reached
@@ -76,7 +75,7 @@ def ingest(
     files = find(paths)
     zone = ws.zone("landing")
     with cat.locked(zone):
-        clean_debris(ws, actor)
+        destroy_leftovers(ws, actor)
         catalog = cat.load(zone)
         arrived = clock.now()
         outcomes: list[FileOutcome] = []
@@ -317,31 +316,3 @@ def _replaced(catalog: cat.Catalog | None, submission_id: str) -> list[str]:
         for s in catalog.submissions
         if s.state == cat.SUPERSEDED and s.slot == new.slot and s.revision < new.revision
     ]
-
-
-def clean_debris(ws: Workspace, actor: Actor) -> int:
-    """Remove what a killed run left: batch files and keys that no live catalogued batch owns.
-    The caller holds the landing lock, so no run in progress is mistaken for debris."""
-    zone = ws.zone("landing")
-    live = {b.batch_id for b in cat.load(zone).live_batches()}
-    removed = 0
-    for path in zone.iterdir():
-        match = _BATCH_FILE.match(path.name)
-        if match and match["id"] not in live:
-            path.unlink()
-            removed += 1
-        elif path.name.startswith(".spill-") or path.name.startswith(f".{cat.CATALOG_FILE}"):
-            shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink()
-    prefix = KeyName.landing_batch("")
-    for name in ws.keystore.names():
-        if name.startswith(prefix) and name.removeprefix(prefix) not in live:
-            ws.keystore.destroy(name)
-            removed += 1
-    if removed:
-        ws.audit.record(
-            actor,
-            "landing.cleanup",
-            counts={"files_and_keys_removed": removed},
-            reason="removed what an interrupted ingest left behind; the zone is as before it",
-        )
-    return removed

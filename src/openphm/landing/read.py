@@ -15,16 +15,18 @@ from openphm.keystore import KeyName
 from openphm.landing import catalog as cat
 from openphm.landing import model
 from openphm.landing.adapters import canonical_tables
+from openphm.landing.retention import readable_batches
 
 SCHEMA = "landing"  # the schema that holds the views of current rows
 
 
 def attach_batches(ws, con, actor: Actor, action: str) -> list[str]:
-    """Attach every live batch read-only as `b_<n>`; return the aliases in catalog order."""
+    """Attach every live batch within its retention period read-only as `b_<n>`; return the
+    aliases in catalog order."""
     ws.authorise(actor, action)
     catalog = cat.load(ws.zone("landing"))
     aliases = []
-    for number, batch in enumerate(catalog.live_batches()):
+    for number, batch in enumerate(readable_batches(ws, catalog)):
         alias = f"b_{number}"
         key = ws.keystore.get(KeyName.landing_batch(batch.batch_id))
         attach_encrypted(con, ws.zone("landing") / batch.file, alias, key, read_only=True)
@@ -62,7 +64,7 @@ def current_tables(ws, con, actor: Actor) -> dict[str, str]:
     ws.audit.record(
         actor,
         "landing.read",
-        reads=tuple(f"landing/{b.file}" for b in catalog.live_batches()),
+        reads=tuple(f"landing/{b.file}" for b in readable_batches(ws, catalog)),
         counts={"batches": len(aliases), "current_submissions": len(current)},
     )
     return views

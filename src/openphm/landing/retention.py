@@ -1,25 +1,33 @@
 """Retention of identifiable data (promise P8): destroy every landing batch older than the
-programme's `identifiable_retention_days`, by destroying its key and then its file.
+programme's `identifiable_retention_days`, by destroying its key and then its file; and destroy
+what an interrupted ingest left behind (a temporary batch file, its WAL, a key no catalogued
+batch owns), which holds identifiable rows as surely as a landed batch does.
 
 Reads the landing catalog and the programme clock; writes the key store (destroys keys), zone 1
 (deletes files), the catalog and the audit log (what, when and why, as counts). Destroying the
 key first is the crypto-shred: from that moment the file is unreadable, even if deleting it
 fails or the machine dies; a batch whose key is gone is finished off on the next run.
+
+Nothing here runs when a workspace is opened: the data protection officer's scheduled job
+(`governance.schedule`) and `phm retention` call it, after their role check. Until then an
+overdue batch is never read (`readable_batches`), so no stage uses data past its retention.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+import shutil
 from dataclasses import dataclass
 
 from openphm import clock
 from openphm.governance.audit import Actor
-from openphm.governance.roles import current_user
+from openphm.governance.due import Due
 from openphm.keystore import KeyName
 from openphm.landing import catalog as cat
 
-# Who acts when retention runs on its own, as every command opens the workspace.
-SCHEDULE = "retention-schedule"
+# A batch file, its temporary name while an ingest writes it, and DuckDB's WAL beside either.
+_BATCH_FILE = re.compile(r"^\.?batch-(?P<id>[0-9a-z-]+)\.duckdb(\.tmp)?(\.wal)?$")
 
 
 @dataclass(frozen=True)
@@ -28,18 +36,18 @@ class RetentionReport:
     files: int
     rows: int
     cutoff: dt.datetime
+    leftovers: int = 0
 
 
-def enforce_retention(ws) -> RetentionReport | None:
-    """Run retention if anything is due; cheap (one small file read) when nothing is. Called
-    by `Workspace.open`, so no command can work on a workspace holding overdue data. If
-    another command holds the landing lock, that command's own run will enforce it."""
-    zone = ws.root / "landing"
-    if not (zone / cat.CATALOG_FILE).exists() or not _due(ws, cat.load(zone)):
-        return None
-    actor = Actor(user=current_user(), role=SCHEDULE)
-    with cat.locked(zone, wait=False) as held:
-        return destroy_due(ws, actor) if held else None
+@dataclass(frozen=True)
+class Leftovers:
+    """What interrupted ingests left: file names in zone 1 and key names in the key store."""
+
+    files: tuple[str, ...]
+    keys: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.files) + len(self.keys)
 
 
 def run_retention(ws, actor: Actor) -> RetentionReport:
@@ -49,20 +57,94 @@ def run_retention(ws, actor: Actor) -> RetentionReport:
         return destroy_due(ws, actor)
 
 
+def enforce_if_free(ws, actor: Actor) -> RetentionReport | None:
+    """Destroy what is due unless another command holds the landing lock (an ingest running:
+    its leftovers are not leftovers yet); None when the zone was busy."""
+    with cat.locked(ws.zone("landing"), wait=False) as held:
+        return destroy_due(ws, actor) if held else None
+
+
 def cutoff(ws) -> dt.datetime:
     return clock.now() - dt.timedelta(days=ws.config.programme.identifiable_retention_days)
 
 
-def _due(ws, catalog: cat.Catalog) -> list[cat.Batch]:
+def overdue(ws, catalog: cat.Catalog) -> list[cat.Batch]:
     limit = cutoff(ws)
     return [b for b in catalog.live_batches() if dt.datetime.fromisoformat(b.arrived) <= limit]
 
 
+def readable_batches(ws, catalog: cat.Catalog) -> list[cat.Batch]:
+    """The live batches a stage may read: not those past retention, even before the schedule
+    has destroyed them."""
+    late = {b.batch_id for b in overdue(ws, catalog)}
+    return [b for b in catalog.live_batches() if b.batch_id not in late]
+
+
+def leftovers(ws) -> Leftovers:
+    """Batch files and keys that no live catalogued batch owns. Only debris while no ingest
+    runs: callers that destroy hold the landing lock; `phm status` only shows them."""
+    zone = ws.zone("landing")
+    live = {b.batch_id for b in cat.load(zone).live_batches()}
+    files = []
+    for path in sorted(zone.iterdir()):
+        match = _BATCH_FILE.match(path.name)
+        if (match and match["id"] not in live) or path.name.startswith(
+            (".spill-", f".{cat.CATALOG_FILE}")
+        ):
+            files.append(path.name)
+    prefix = KeyName.landing_batch("")
+    keys = [
+        n
+        for n in ws.keystore.names()
+        if n.startswith(prefix) and n.removeprefix(prefix) not in live
+    ]
+    return Leftovers(tuple(files), tuple(keys))
+
+
+def destroy_leftovers(ws, actor: Actor) -> int:
+    """Destroy what a killed run left, keys first; the caller holds the landing lock, so no
+    run in progress is mistaken for debris."""
+    found = leftovers(ws)
+    for name in found.keys:
+        ws.keystore.destroy(name)
+    zone = ws.zone("landing")
+    for name in found.files:
+        path = zone / name
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink(missing_ok=True)
+    if found:
+        ws.audit.record(
+            actor,
+            "landing.cleanup",
+            counts={"files_and_keys_removed": len(found)},
+            reason="destroyed what an interrupted ingest left behind (keys first, then files); "
+            "the zone is as before it",
+        )
+    return len(found)
+
+
+def timetable(ws) -> list[Due]:
+    """When each live batch falls due, and leftovers (due at once); for the schedule's view."""
+    days = ws.config.programme.identifiable_retention_days
+    now = clock.now()
+    due = []
+    found = leftovers(ws)
+    if found:
+        what = (
+            f"interrupted ingest's leftovers: {len(found.files)} file(s), {len(found.keys)} key(s)"
+        )
+        due.append(Due(what, f"{now:%Y-%m-%d %H:%M}", "keys destroyed, then files", True))
+    for batch in cat.load(ws.zone("landing")).live_batches():
+        when = dt.datetime.fromisoformat(batch.arrived) + dt.timedelta(days=days)
+        due.append(Due(f"landing batch {batch.batch_id}", f"{when:%Y-%m-%d %H:%M}",
+                       "key destroyed, then file", when <= now))  # fmt: skip
+    return due
+
+
 def destroy_due(ws, actor: Actor) -> RetentionReport:
-    """Destroy the due batches; the caller holds the landing lock."""
+    """Destroy the due batches and any leftovers; the caller holds the landing lock."""
     zone = ws.zone("landing")
     catalog = cat.load(zone)
-    due = _due(ws, catalog)
+    due = overdue(ws, catalog)
     limit = cutoff(ws)
     days = ws.config.programme.identifiable_retention_days
     now = clock.now().isoformat()
@@ -79,15 +161,14 @@ def destroy_due(ws, actor: Actor) -> RetentionReport:
         if batch.state == cat.DESTROYED:
             for leftover in zone.glob(f"{batch.file}*"):
                 leftover.unlink()
-    report = RetentionReport(len(due), files, rows, limit)
-    if due or actor.role != SCHEDULE:
-        ws.audit.record(
-            actor,
-            "landing.retention",
-            writes=tuple(f"landing/{b.file}" for b in due),
-            counts={"batches_destroyed": len(due), "files": files, "rows": rows},
-            reason=f"identifiable landing data is kept at most {days} days "
-            f"(identifiable_retention_days); destroyed the key and file of every batch "
-            f"that arrived on or before {limit.isoformat(timespec='seconds')}",
-        )
-    return report
+    left = destroy_leftovers(ws, actor)
+    ws.audit.record(
+        actor,
+        "landing.retention",
+        writes=tuple(f"landing/{b.file}" for b in due),
+        counts={"batches_destroyed": len(due), "files": files, "rows": rows},
+        reason=f"identifiable landing data is kept at most {days} days "
+        f"(identifiable_retention_days); destroyed the key and file of every batch "
+        f"that arrived on or before {limit.isoformat(timespec='seconds')}",
+    )
+    return RetentionReport(len(due), files, rows, limit, left)

@@ -63,7 +63,9 @@ def check_config(
 
 def status(workspace: WorkspaceArgument, role: RoleOption = None) -> None:
     """Show the programme's dates, days left, and what each zone and the key store hold."""
+    from openphm.governance.commands import due_table
     from openphm.governance.roles import current_actor
+    from openphm.governance.schedule import timetable
     from openphm.programme.workspace import ZONES, Workspace
 
     ws = Workspace.open(workspace)
@@ -82,29 +84,5 @@ def status(workspace: WorkspaceArgument, role: RoleOption = None) -> None:
     table.add_row("keys held", str(len(ws.keystore.names())))
     table.add_row("keys destroyed", str(len(ws.keystore.destroyed())))
     console.print(table)
-    console.print(_due_for_destruction(ws))
+    console.print(due_table(timetable(ws)))
     ws.audit.record(actor, "workspace.status")
-
-
-def _due_for_destruction(ws) -> Table:
-    """What will be destroyed next, and when: landing batches at the end of the retention
-    period, recipients' keys at their expiry, everything at the programme's end."""
-    import datetime as dt
-
-    from openphm.landing import catalog
-
-    days = ws.config.programme.identifiable_retention_days
-    due = Table(title="Due for destruction")
-    for column in ("what", "when", "how"):
-        due.add_column(column)
-    for batch in catalog.load(ws.zone("landing")).live_batches():
-        when = dt.datetime.fromisoformat(batch.arrived) + dt.timedelta(days=days)
-        due.add_row(f"landing batch {batch.batch_id}", f"{when:%Y-%m-%d %H:%M}", "key destroyed")
-    for recipient in ws.config.recipients:
-        due.add_row(f"recipient key: {recipient.name}", str(recipient.expires), "key destroyed")
-    due.add_row(
-        "all programme data",
-        str(ws.config.programme.end_date),
-        "close: every data key, then files; certificate",
-    )
-    return due

@@ -26,11 +26,10 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from openphm import __version__
+from openphm import __version__, clock
 from openphm.engine import attach_encrypted, connect
 from openphm.governance import certificate
 from openphm.governance.audit import Actor, AuditLog
-from openphm.governance.lifecycle import close_if_due, expire_recipients
 from openphm.governance.roles import authorise
 from openphm.keystore import KeyName, KeyStore, LocalKeyStore, MissingKeyError
 from openphm.programme.config import ProgrammeConfig, Source, load_config
@@ -155,14 +154,9 @@ class Workspace:
                     "Restore the key store from its backup"
                 )
         config = load_config(root / CONFIG_FILE)
-        ws = cls(root, config, keystore, AuditLog(root / "audit"), meta)
-        close_if_due(ws)
-        expire_recipients(ws)
-        # Promise P8: overdue identifiable data is destroyed before any command can use it.
-        from openphm.landing.retention import enforce_retention  # here: landing imports us
-
-        enforce_retention(ws)
-        return ws
+        # Opening only opens: nothing falls due here (governance.schedule keeps the promises
+        # that time brings, after a role check), so reading a status page destroys nothing.
+        return cls(root, config, keystore, AuditLog(root / "audit"), meta)
 
     # ----- using ----------------------------------------------------------------------------
 
@@ -171,7 +165,19 @@ class Workspace:
         return bool(self.meta.get("closed"))
 
     def require_open(self) -> None:
-        """Refuse to touch patient data after close, saying when and why."""
+        """Refuse to touch patient data after close, or once the programme's end date is
+        reached (its close is then due, and no stage may use the data meanwhile)."""
+        self.require_not_closed()
+        end = self.config.programme.end_date
+        if clock.today() >= end:
+            raise ProgrammeClosedError(
+                f"the programme {self.config.programme.name!r} ended on {end}: its data may no "
+                "longer be used, and its close is due (the data protection officer's scheduled "
+                "job, `phm schedule run`, destroys it)"
+            )
+
+    def require_not_closed(self) -> None:
+        """Refuse what needs the programme's data after close, saying when and why."""
         if self.closed:
             closed = self.meta["closed"]
             raise ProgrammeClosedError(

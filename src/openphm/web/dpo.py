@@ -154,7 +154,7 @@ def close(
     confirm: str = Form(""),
     ctx: Context = Depends(authorised("programme.close")),
 ):
-    ctx.ws.require_open()
+    ctx.ws.require_not_closed()
     if confirm != "destroy" or not reason.strip():
         return render(
             request,
