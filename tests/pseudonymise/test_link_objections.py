@@ -126,9 +126,12 @@ def test_data_arriving_for_an_objector_after_their_gp_records_were_destroyed_is_
     monkeypatch.setattr(
         clock, "_source", clock.fixed("2026-11-25T10:00:00")
     )  # every batch so far destroyed
+    from openphm.governance.audit import Actor
+    from openphm.governance.schedule import keep_promises
     from openphm.programme.workspace import Workspace
 
     ws = Workspace.open(ws.root)
+    keep_promises(ws, Actor("test-dpo", "data-protection-officer"))  # retention
     folder = tmp_path / "late" / "admitted-care" / "RZ1"
     folder.mkdir(parents=True)
     first = sorted((linked_region.region / "extracts" / "admitted-care" / "RZ1").glob("*.csv"))[0]

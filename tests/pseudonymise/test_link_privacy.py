@@ -7,11 +7,15 @@ import base64
 from pathlib import Path
 
 from openphm import clock
+from openphm.governance.audit import Actor
+from openphm.governance.schedule import keep_promises
 from openphm.practice.tokens import BOX_VERSION, TOKEN_VERSION
 from openphm.programme.workspace import Workspace
 from openphm.pseudonymise.link import link
 
 from .region import CANARIES, ENGINEER, copy_workspace, linked_tables, snapshot
+
+DPO = Actor("test-dpo", "data-protection-officer")
 
 
 def _needles(linked) -> dict[str, str]:
@@ -113,7 +117,8 @@ def test_linked_data_outlives_the_landing_batch_retention_destroyed(
     ws = copy_workspace(linked_region, tmp_path / "ws")
     before = snapshot(ws)
     monkeypatch.setattr(clock, "_source", clock.fixed("2026-11-20T10:00:00"))  # 17 days later
-    ws = Workspace.open(ws.root)  # retention runs as the workspace opens
+    ws = Workspace.open(ws.root)
+    keep_promises(ws, DPO)  # the DPO's scheduled job: retention
     assert not list((ws.root / "landing").glob("batch-*.duckdb"))
     result = link(ws, ENGINEER)
     after = snapshot(ws)

@@ -31,6 +31,13 @@ ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+# The server runs with its clock set in code to the day the test workspace was made for.
+SERVE_AT_A_FIXED_TIME = (
+    "from openphm import clock\n"
+    "from openphm.cli import main\n"
+    "clock._source = clock.fixed('2026-11-20T10:00:00')\n"
+    "main()"
+)
 SCREENSHOTS = Path(os.environ.get("PHM_SCREENSHOTS", "/tmp/openphm-web-screenshots"))
 
 
@@ -47,12 +54,10 @@ def serve(workspace: Path, tmp_path_factory):
     root = tmp_path_factory.mktemp("browser") / "ws"
     shutil.copytree(workspace, root)
     port = free_port()
-    env = {**os.environ, "PHM_NOW": "2026-11-20T10:00:00"}
     log = open(root.parent / "server.log", "w+")  # noqa: SIM115 (closed below)
     command = ["serve", str(root), "--port", str(port)]
     process = subprocess.Popen(
-        [sys.executable, "-c", "from openphm.cli import main; main()", *command],
-        env=env,
+        [sys.executable, "-c", SERVE_AT_A_FIXED_TIME, *command],
         stdout=log,
         stderr=subprocess.STDOUT,
     )

@@ -228,8 +228,7 @@ def schedule_units(
     from openphm.governance.units import systemd_units
 
     for name, text in systemd_units(workspace.absolute(), user).items():
-        console.print(f"# {name}", markup=False, highlight=False)
-        console.print(text, markup=False, highlight=False)
+        typer.echo(f"# {name}\n{text}")  # plain: a unit file must not be wrapped
 
 
 def due_table(plan) -> Table:
