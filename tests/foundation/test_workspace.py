@@ -26,10 +26,20 @@ def test_a_new_workspace_has_every_zone_a_key_store_and_an_audit_log(workspace):
     assert entry.action == "workspace.init" and entry.role == "processor-engineer"
 
 
-def test_key_files_are_readable_only_by_their_owner(workspace):
-    assert stat.S_IMODE(workspace.keystore.directory.stat().st_mode) == 0o700
-    for key_file in workspace.keystore.directory.glob("*.key"):
-        assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+def test_each_custodian_has_a_store_readable_only_by_its_owner(workspace):
+    keys = workspace.keystore.directory
+    assert stat.S_IMODE(keys.stat().st_mode) == 0o711  # passed through, never listed
+    assert sorted(p.name for p in keys.iterdir()) == ["analytics", "dpo", "processor"]
+    for store in keys.iterdir():
+        assert stat.S_IMODE(store.stat().st_mode) == 0o700
+        for key_file in store.glob("*.key"):
+            assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    held = {store.name: sorted(p.name for p in store.glob("*.key")) for store in keys.iterdir()}
+    assert held == {
+        "processor": ["linkage.key"],
+        "analytics": ["data__linked.key"],
+        "dpo": ["signing.key"],
+    }
 
 
 def test_a_workspace_that_exists_is_not_overwritten(workspace, example_config, engineer):
@@ -64,7 +74,7 @@ def test_a_folder_that_is_not_a_workspace_is_refused(tmp_path: Path):
 
 
 def test_a_key_store_missing_a_key_is_refused_and_nothing_changes(workspace):
-    (workspace.keystore.directory / "linkage.key").unlink()
+    (workspace.keystore.directory / "processor" / "linkage.key").unlink()
     entries_before = (workspace.root / "audit" / "audit.jsonl").read_bytes()
     with pytest.raises(MissingKeyError, match="missing key 'linkage'"):
         Workspace.open(workspace.root)

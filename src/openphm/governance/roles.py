@@ -44,6 +44,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "schedule.run": frozenset({Role.DATA_PROTECTION_OFFICER}),
     "schedule.rehearse": frozenset({Role.DATA_PROTECTION_OFFICER}),
     "schedule.show": frozenset(Role),
+    # Handing key stores and zones to their operating-system accounts (programme/custody.py).
+    "custody.assign": frozenset({Role.DATA_PROTECTION_OFFICER}),
     "extract.recipient": frozenset({Role.PROCESSOR_ENGINEER}),
     "release.request": frozenset({Role.ANALYST}),
     "release.approve": frozenset({Role.ANALYST, Role.DATA_PROTECTION_OFFICER}),

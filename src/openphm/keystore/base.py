@@ -69,3 +69,7 @@ class KeyStore(ABC):
 
     def has(self, name: str) -> bool:
         return name in self.names()
+
+    def hidden(self) -> list[str]:
+        """Parts of the store this account may not see (custodians' stores); none here."""
+        return []

@@ -1,4 +1,5 @@
-"""A key store in a local folder: one file per key, readable only by its owner.
+"""A key store in a local folder: one file per key, readable only by its owner (or, where a
+custodian's group shares a store, by that group: never written by it, never open to others).
 
 Suits one machine. Destruction overwrites the file with random bytes, syncs, then unlinks it;
 on journalling or copy-on-write storage the overwrite is best-effort, which is why the files
@@ -16,6 +17,21 @@ from pathlib import Path
 from openphm.keystore.base import KEY_BYTES, KeyName, KeyStore, KeyStoreError, MissingKeyError
 
 _DESTROYED_SUFFIX = ".destroyed"
+# Permission bits that make a store or key file too open: anything for other accounts, and
+# writing (or, for a key, executing) for the group. Owner-only (0700/0600) is the norm; a
+# custodian's group may read (0750/0640).
+TOO_OPEN_FOLDER = 0o027
+TOO_OPEN_FILE = 0o037
+
+
+def refuse_if_too_open(path: Path, too_open: int, advice: str) -> None:
+    """Refuse to use a key store folder or key file that other accounts could read or change."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & too_open:
+        raise KeyStoreError(
+            f"{path} is open to other accounts (mode {mode:o}): no key is used from it until "
+            f"it is closed again (chmod {advice} {path}); then check who may have read it"
+        )
 
 
 class LocalKeyStore(KeyStore):
@@ -23,6 +39,7 @@ class LocalKeyStore(KeyStore):
         self.directory = Path(directory)
         if not self.directory.is_dir():
             raise KeyStoreError(f"key store {self.directory} does not exist")
+        refuse_if_too_open(self.directory, TOO_OPEN_FOLDER, "700")
 
     @classmethod
     def initialise(cls, directory: Path) -> LocalKeyStore:
@@ -57,11 +74,7 @@ class LocalKeyStore(KeyStore):
                 f"key {name!r} is missing from the key store at {self.directory}; "
                 "restore the key store from its backup or re-create the workspace"
             )
-        mode = stat.S_IMODE(path.stat().st_mode)
-        if mode & 0o077:
-            raise KeyStoreError(
-                f"key file {path} can be read by other users (mode {mode:o}); chmod 600 it"
-            )
+        refuse_if_too_open(path, TOO_OPEN_FILE, "600")
         key = path.read_bytes()
         if len(key) != KEY_BYTES:
             raise KeyStoreError(f"key {name!r} is damaged (wrong length)")

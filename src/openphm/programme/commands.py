@@ -16,6 +16,9 @@ def register(app: typer.Typer) -> None:
     app.command("init")(init)
     app.command("check-config")(check_config)
     app.command("status")(status)
+    custody_app = typer.Typer(help="Which operating-system account holds which key and zone.")
+    custody_app.command("assign")(assign)
+    app.add_typer(custody_app, name="custody")
 
 
 def init(
@@ -86,3 +89,30 @@ def status(workspace: WorkspaceArgument, role: RoleOption = None) -> None:
     console.print(table)
     console.print(due_table(timetable(ws)))
     ws.audit.record(actor, "workspace.status")
+
+
+def assign(
+    workspace: WorkspaceArgument,
+    processor: Annotated[str, typer.Option(help="The processor's engineering account.")],
+    analytics: Annotated[str, typer.Option(help="The account the web service runs as.")],
+    dpo: Annotated[str, typer.Option(help="The data protection officer's account.")],
+    group: Annotated[str, typer.Option(help="A group of those three accounts, and no other.")],
+    role: RoleOption = None,
+) -> None:
+    """Hand each key store and zone to the account whose role uses it (run as root), so the
+    operating system refuses every other account: analysts never hold a key file."""
+    from openphm.governance.roles import current_actor
+    from openphm.programme.custody import CustodyError, assign_custody
+    from openphm.programme.workspace import Workspace
+
+    ws = Workspace.open(workspace)
+    actor = current_actor(role)
+    try:
+        assign_custody(ws, actor, processor=processor, analytics=analytics, dpo=dpo, group=group)
+    except CustodyError as err:
+        console.print(f"[red]Error:[/] {err}")
+        raise typer.Exit(2) from None
+    console.print(
+        f"[green]Custody assigned[/]: keys/processor and landing/ to {processor}; "
+        f"keys/analytics, linked/, outputs/ and audit/ to {analytics}; keys/dpo to {dpo}"
+    )

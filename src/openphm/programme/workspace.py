@@ -4,7 +4,8 @@
 WORKSPACE/
   workspace.json   format version, programme name, where the key store and inboxes are
   programme.toml   the validated configuration, as the programme was set up
-  keys/            the local key store (unless another store is named), owner-only
+  keys/            the local key store (unless another store is named): one folder per
+                   custodian (processor/, analytics/, dpo/), each owner-only
   landing/         zone 1: identifiable extracts, encrypted, one file and key per batch
   linked/          zone 3: the de-identified linked population, encrypted (linked.duckdb)
   outputs/         zone 4: disclosure-controlled releases and cohort lists
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import getpass
 import json
 import os
 import shutil
@@ -31,7 +33,8 @@ from openphm.engine import attach_encrypted, connect
 from openphm.governance import certificate
 from openphm.governance.audit import Actor, AuditLog
 from openphm.governance.roles import authorise
-from openphm.keystore import KeyName, KeyStore, LocalKeyStore, MissingKeyError
+from openphm.keystore import CustodyKeyStore, KeyName, KeyStore, MissingKeyError, open_keystore
+from openphm.keystore.custody import custodian_of
 from openphm.programme.config import ProgrammeConfig, Source, load_config
 
 FORMAT_VERSION = 1
@@ -45,6 +48,14 @@ REQUIRED_KEYS = (KeyName.LINKAGE, KeyName.SIGNING, KeyName.LINKED_DATA)
 
 class WorkspaceError(RuntimeError):
     """A workspace that cannot be created or opened; the message says what to do."""
+
+
+def _refused_key(audit: AuditLog, reason: str) -> None:
+    """A key refused to this account by custody: recorded as an attempt, like a role refusal."""
+    account = getpass.getuser()
+    # An account kept out of the workspace altogether cannot write its log either.
+    with contextlib.suppress(OSError):
+        audit.record(Actor(account, "os-account"), "key.read", outcome="refused", reason=reason)
 
 
 class ProgrammeClosedError(WorkspaceError):
@@ -99,7 +110,7 @@ class Workspace:
             (staging / zone).mkdir(mode=0o700)
         shutil.copyfile(config_path, staging / CONFIG_FILE)
         store_dir = Path(keystore_dir).absolute() if keystore_dir else staging / "keys"
-        keystore = LocalKeyStore.initialise(store_dir)
+        keystore = CustodyKeyStore.initialise(store_dir)
         for name in REQUIRED_KEYS:
             keystore.create(name)
         con = connect()
@@ -133,6 +144,12 @@ class Workspace:
     def open(cls, root: Path) -> Workspace:
         root = Path(root).absolute()
         meta_path = root / META_FILE
+        if not os.access(root, os.X_OK) and root.is_dir():
+            raise WorkspaceError(
+                f"this account ({getpass.getuser()}) may not open the workspace {root}: it is "
+                "held by the programme's accounts (docs/ARCHITECTURE.md, threat model); "
+                "analysts work through the web service"
+            )
         if not meta_path.is_file():
             raise WorkspaceError(
                 f"{root} is not an OpenPHM workspace (no {META_FILE}); create one with phm init"
@@ -146,9 +163,13 @@ class Workspace:
                 f"format {FORMAT_VERSION}: upgrade OpenPHM to use it"
             )
         store_dir = Path(meta["keystore"])
-        keystore = LocalKeyStore(store_dir if store_dir.is_absolute() else root / store_dir)
+        store_dir = store_dir if store_dir.is_absolute() else root / store_dir
+        audit = AuditLog(root / "audit")
+        keystore = open_keystore(store_dir, on_refused=lambda reason: _refused_key(audit, reason))
+        visible = set(keystore.names()) | set(keystore.destroyed())
+        hidden = set(keystore.hidden())
         for name in REQUIRED_KEYS:
-            if not keystore.has(name) and name not in keystore.destroyed():
+            if name not in visible and custodian_of(name) not in hidden:
                 raise MissingKeyError(
                     f"the key store for {root} is missing key {name!r}; nothing was changed. "
                     "Restore the key store from its backup"
@@ -156,7 +177,7 @@ class Workspace:
         config = load_config(root / CONFIG_FILE)
         # Opening only opens: nothing falls due here (governance.schedule keeps the promises
         # that time brings, after a role check), so reading a status page destroys nothing.
-        return cls(root, config, keystore, AuditLog(root / "audit"), meta)
+        return cls(root, config, keystore, audit, meta)
 
     # ----- using ----------------------------------------------------------------------------
 
