@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from openphm.console import RoleOption, WorkspaceArgument, console
@@ -104,27 +105,43 @@ def close(
 
 
 def verify_certificate(
-    certificate_file: Annotated[Path, typer.Argument(help="The destruction certificate.")],
+    certificate_file: Annotated[
+        Path, typer.Argument(help="The destruction certificate (.json, or its printable .html).")
+    ],
     workspace: Annotated[
-        Path | None, typer.Option(help="Check it against this workspace's signing key.")
+        Path | None,
+        typer.Option(help="Check it against this workspace: its key, and exactly what remains."),
     ] = None,
 ) -> None:
-    """Check a destruction certificate's signature (exit 1 if it does not verify)."""
+    """Check a destruction certificate's signature and, with --workspace, that the workspace
+    holds exactly what it says was kept (exit 1 if anything does not match)."""
     import json
 
     from openphm.governance.certificate import CertificateError, verify
+    from openphm.governance.remains import differences
 
-    expected = None
+    expected, problems = None, []
     if workspace is not None:
-        expected = json.loads((workspace / "workspace.json").read_text())["signing_public_key"]
+        meta = json.loads((workspace / "workspace.json").read_text())
+        expected = meta["signing_public_key"]
     try:
         body = verify(certificate_file, expected)
     except CertificateError as err:
-        console.print(f"[red]✗[/] {err}")
+        console.print(f"[red]✗[/] {escape(str(err))}")
         raise typer.Exit(1) from None
+    if workspace is not None:
+        store = Path(meta["keystore"])
+        problems = differences(workspace, store if store.is_absolute() else workspace / store, body)
+    for problem in problems:
+        console.print(f"[red]✗[/] {escape(problem)}", soft_wrap=True)
+    if problems:
+        raise typer.Exit(1)
     console.print(
-        f"[green]Certificate verifies[/]: {body['programme']} closed {body['closed_at']}; "
-        f"{len(body['keys_destroyed'])} keys destroyed; audit head {body['audit_log_head']['seq']}"
+        f"[green]Certificate verifies[/]: {escape(body['programme'])} closed {body['closed_at']}; "
+        f"{len(body['keys_destroyed'])} keys destroyed; {len(body.get('kept', []))} files kept"
+        + (" and exactly those remain" if workspace is not None else "")
+        + f"; audit head {body['audit_log_head']['seq']}",
+        soft_wrap=True,
     )
 
 

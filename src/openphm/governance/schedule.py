@@ -26,7 +26,12 @@ from typing import TYPE_CHECKING
 from openphm import clock
 from openphm.governance.audit import Actor
 from openphm.governance.due import Due
-from openphm.governance.lifecycle import Closure, close_programme, expire_recipients
+from openphm.governance.lifecycle import (
+    Closure,
+    close_programme,
+    expire_recipients,
+    finish_close,
+)
 from openphm.keystore import KeyName
 from openphm.landing import retention
 
@@ -89,6 +94,7 @@ def keep_promises(ws: Workspace, actor: Actor) -> Kept:
     ws.authorise(actor, "schedule.run")
     kept = Kept()
     if ws.closed:
+        finish_close(ws)  # a close that died before destroying the signing secret
         ws.audit.record(actor, "schedule.run", reason="the programme is closed: nothing held")
         return kept
     if close_due(ws):
