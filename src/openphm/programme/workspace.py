@@ -58,6 +58,19 @@ def _refused_key(audit: AuditLog, reason: str) -> None:
         audit.record(Actor(account, "os-account"), "key.read", outcome="refused", reason=reason)
 
 
+def _vault(settings: dict) -> KeyStore:
+    """The key store in HashiCorp Vault that workspace.json's `vault` block names; the token
+    is the account's own (VAULT_TOKEN, read by hvac), whose policy is its custody."""
+    import hvac
+
+    from openphm.keystore.vault import VaultKeyStore
+
+    client = hvac.Client(url=settings["url"])
+    return VaultKeyStore(
+        client, prefix=settings["prefix"], mount_point=settings.get("mount", "secret")
+    )
+
+
 class ProgrammeClosedError(WorkspaceError):
     """The programme has closed and its patient data was destroyed."""
 
@@ -165,7 +178,11 @@ class Workspace:
         store_dir = Path(meta["keystore"])
         store_dir = store_dir if store_dir.is_absolute() else root / store_dir
         audit = AuditLog(root / "audit")
-        keystore = open_keystore(store_dir, on_refused=lambda reason: _refused_key(audit, reason))
+        keystore = (
+            _vault(meta["vault"])
+            if "vault" in meta
+            else open_keystore(store_dir, on_refused=lambda reason: _refused_key(audit, reason))
+        )
         visible = set(keystore.names()) | set(keystore.destroyed())
         hidden = set(keystore.hidden())
         for name in REQUIRED_KEYS:
