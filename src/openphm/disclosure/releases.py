@@ -15,7 +15,7 @@ import hashlib
 import json
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -23,7 +23,7 @@ import pandas as pd
 from openphm import clock
 from openphm.console import UserFacingError
 from openphm.disclosure.rules import DisclosureRules
-from openphm.disclosure.tables import control_table
+from openphm.disclosure.tables import contributor_columns, control_table
 from openphm.governance.audit import Actor
 
 if TYPE_CHECKING:
@@ -47,6 +47,7 @@ class DraftSpec:
     per: float
     totals_over: list[str]
     description: str
+    sums: list[str] = field(default_factory=list)  # each with its contributor_columns
 
 
 def save_draft(
@@ -60,11 +61,13 @@ def save_draft(
     per: float = 1.0,
     totals_over: list[str] | None = None,
     description: str = "",
+    sums: list[str] | None = None,
 ) -> DraftSpec:
     """Keep an aggregate table, unrounded, in the linked zone until it is released."""
     if not _NAME.match(name):
         raise ReleaseError(f"{name!r} is not a draft name (lower case, digits, underscores)")
-    missing = [c for c in [*groups, *counts] if c not in frame.columns]
+    kept = [*groups, *counts, *(c for s in sums or [] for c in [s, *contributor_columns(s)])]
+    missing = [c for c in kept if c not in frame.columns]
     if missing:
         raise ReleaseError(f"draft {name}: columns {missing} are not in the table")
     spec = DraftSpec(
@@ -75,8 +78,9 @@ def save_draft(
         per,
         list(totals_over or []),
         description,
+        list(sums or []),
     )
-    table = frame.loc[:, [*groups, *counts]]
+    table = frame.loc[:, kept]
     con.register("draft_frame", table)
     con.execute(f"CREATE OR REPLACE TABLE linked.draft_{name} AS SELECT * FROM draft_frame")
     con.unregister("draft_frame")
@@ -103,7 +107,7 @@ def list_drafts(con) -> list[DraftSpec]:
 
 def rules_for(ws: Workspace) -> DisclosureRules:
     policy = ws.config.disclosure
-    return DisclosureRules(policy.redact_up_to, policy.round_to, policy.reason)
+    return DisclosureRules(policy.redact_up_to, policy.round_to, policy.reason, policy.dominance_p)
 
 
 def request_release(
@@ -144,6 +148,7 @@ def request_release(
             cells,
             groups=spec.groups,
             counts=spec.counts,
+            sums=spec.sums,
             rates={k: tuple(v) for k, v in spec.rates.items()},
             per=spec.per,
             totals_over=spec.totals_over,
@@ -158,6 +163,7 @@ def request_release(
                 "rows": len(controlled.table),
                 "primary_redactions": controlled.primary_redactions,
                 "secondary_redactions": controlled.secondary_redactions,
+                "dominance_redactions": controlled.dominance_redactions,
                 "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
             }
         )
@@ -169,11 +175,7 @@ def request_release(
         "purpose": purpose,
         "requester": actor.user,
         "requested_at": now.isoformat(timespec="seconds"),
-        "disclosure_rules": {
-            "redact_up_to": rules.threshold,
-            "round_to": rules.multiple,
-            "reason": rules.reason,
-        },
+        "disclosure_rules": rules.describe(),
         "contents": contents,
         "status": "awaiting approval" if needs_approval else "released",
         "approved_by": None,
@@ -187,7 +189,8 @@ def request_release(
         counts={
             "tables": len(contents),
             "redacted_cells": sum(
-                c["primary_redactions"] + c["secondary_redactions"] for c in contents
+                c["primary_redactions"] + c["secondary_redactions"] + c["dominance_redactions"]
+                for c in contents
             ),
         },
     )

@@ -2,11 +2,21 @@
 derived from them.
 
 A table is long-format: one row per cell, group columns naming the cell, count columns holding
-true counts. Totals are recomputed from the rounded cells (so rows add up as published), and
-then a cell is suppressed alongside any lone redacted cell in a group whose total is published,
-so no redacted count can be worked out by subtraction (secondary suppression). Rates whose
-numerator or denominator is redacted are redacted; published rates are computed from the
-published (rounded) counts, so a rate cannot reveal the true count behind a rounded one.
+true counts and sum columns holding true sums (costs, bed days), each sum with what the
+dominance rule needs about its contributors (`contributor_columns`, `sum_cells`).
+
+1. Totals are computed from the true values, then treated as cells like any other.
+2. Primary suppression: the threshold rule on counts and on sums' contributors, the dominance
+   rule on sums (rules.py).
+3. Secondary suppression (secondary.py): more cells hidden until no hidden cell, total or not,
+   can be worked out or narrowed below its protection range from the published cells.
+4. Counts shown are rounded; rates are computed from the published values, so a rate cannot
+   reveal the true count behind a rounded one, and are hidden with their numerator or
+   denominator.
+
+Every table comes back with the rule set it passed and each cell's outcome with the rule that
+fired: for the output checker, not for publication (a reader told which hidden cells are primary
+would know those are 1–7).
 """
 
 from __future__ import annotations
@@ -14,11 +24,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
-from openphm.disclosure.rules import DisclosureRules
+from openphm.disclosure.rules import DisclosureError, DisclosureRules
+from openphm.disclosure.secondary import Equation, protect
 
 TOTAL = "Total"
+CONTRIBUTORS, LARGEST, SECOND = "_contributors", "_largest", "_second"
+
+PUBLISHED = "published"
+ROUNDED = "rounded"
+PRIMARY = "suppressed-primary"
+SECONDARY = "suppressed-secondary"
+DOMINANCE = "suppressed-dominance"
 
 
 @dataclass(frozen=True)
@@ -26,6 +45,33 @@ class ControlledTable:
     table: pd.DataFrame
     primary_redactions: int
     secondary_redactions: int
+    dominance_redactions: int
+    rules: DisclosureRules
+    outcomes: pd.DataFrame  # group columns, column, outcome, rule: one row per value
+
+
+def contributor_columns(column: str) -> list[str]:
+    """The columns a sum column needs beside it: per cell, how many contributors have a
+    non-zero value, and the largest and second-largest contribution."""
+    return [f"{column}{CONTRIBUTORS}", f"{column}{LARGEST}", f"{column}{SECOND}"]
+
+
+def sum_cells(rows: pd.DataFrame, *, groups: Sequence[str], value: str) -> pd.DataFrame:
+    """One row per contributor (a person, say) and cell → one row per cell with the sum of
+    `value` and its `contributor_columns`. Each contributor belongs to one cell."""
+    if (rows[value] < 0).any():
+        raise DisclosureError(f"{value}: contributions cannot be negative")
+    keys = list(groups)
+    contributors, largest, second = contributor_columns(value)
+    out = rows.groupby(keys, dropna=False, sort=False)[value].sum().to_frame()
+    non_zero = (rows[value] != 0).groupby([rows[k] for k in keys], dropna=False, sort=False)
+    out[contributors] = non_zero.sum()
+    ranked = rows.sort_values(value, ascending=False, kind="stable")
+    rank = ranked.groupby(keys, dropna=False, sort=False).cumcount()
+    for column, position in ((largest, 0), (second, 1)):
+        nth = ranked[rank == position].set_index(keys)[value]
+        out[column] = nth.reindex(out.index, fill_value=0.0)
+    return out.reset_index()
 
 
 def control_counts(counts: pd.Series, rules: DisclosureRules | None = None) -> pd.Series:
@@ -40,170 +86,177 @@ def control_table(
     *,
     groups: Sequence[str],
     counts: Sequence[str],
+    sums: Sequence[str] = (),
     rates: Mapping[str, tuple[str, str]] | None = None,
     per: float = 1.0,
     totals_over: Sequence[str] = (),
     rules: DisclosureRules | None = None,
 ) -> ControlledTable:
-    """Apply disclosure control to a table of counts.
+    """Apply disclosure control to a table of counts and sums.
 
-    `groups` name each cell; `counts` are the count columns. `totals_over` lists group columns
-    to total over: for each, rows with that column set to "Total" are added, recomputed from
-    the rounded cells. `rates` maps a rate column to (numerator, denominator) count columns,
-    computed `per` (e.g. 1000) from the published counts.
+    `groups` name each cell; `counts` are count columns; `sums` are sum columns, each with its
+    `contributor_columns`. `totals_over` lists at most two group columns to total over: for
+    each, rows with that column set to "Total" are added, and with two that are all the groups,
+    a grand total. `rates` maps a rate column to (numerator, denominator) columns, computed
+    `per` (e.g. 1000) from the published values.
     """
     rules = rules or DisclosureRules()
     cells = cells.reset_index(drop=True)
-    table = cells.loc[:, [*groups, *counts]].copy()
-    for group in groups:
-        table[group] = table[group].astype("string")
-    primary = 0
+    _check(cells, groups, counts, sums, totals_over)
+    full, equations = _with_totals(cells, groups, counts, sums, totals_over)
+    table = full.loc[:, list(groups)].astype("string")
+    labels = [", ".join(f"{g} {row[g]}" for g in groups) for _, row in table.iterrows()]
+    outcomes = []
     for column in counts:
-        true = table[column].astype("int64")
-        redacted = true.map(rules.is_redacted)
-        primary += int(redacted.sum())
-        table[column] = true.map(rules.round).astype("Int64").mask(redacted)
-    hidden = {column: table[column].isna() for column in counts}
-    secondary = 0
-    rounded_all = {c: cells[c].astype("int64").map(rules.round).to_numpy() for c in counts}
-    for column in counts:
-        secondary += _secondary_suppression(table, groups, totals_over, column, hidden[column])
-        table[column] = table[column].mask(hidden[column])
-    totals = _totals(table, cells, groups, counts, totals_over, rounded_all, rules)
-    table = pd.concat([table, totals], ignore_index=True) if len(totals) else table
+        table[column], outcome = _control_count(full[column], equations, rules, labels)
+        outcomes.append(table.loc[:, list(groups)].assign(column=column, **outcome))
+    for column in sums:
+        table[column], outcome = _control_sum(full, column, equations, rules, labels)
+        outcomes.append(table.loc[:, list(groups)].assign(column=column, **outcome))
     for rate, (numerator, denominator) in (rates or {}).items():
         num = table[numerator].astype("Float64")
         den = table[denominator].astype("Float64")
         # Two decimals: more precision than that would say more than rounded counts allow.
         table[rate] = (num / den * per).where(den > 0).round(2)
-    return ControlledTable(table, primary, secondary)
-
-
-def _secondary_suppression(
-    table: pd.DataFrame,
-    groups: Sequence[str],
-    totals_over: Sequence[str],
-    column: str,
-    hidden: pd.Series,
-) -> int:
-    """Hide one more cell in any total group that has exactly one hidden cell, until no such
-    group remains. Returns the number of extra cells hidden; `hidden` is updated in place.
-
-    Which cell: first one that also mends another lone-hidden group (so two problems are solved
-    by one cell and the table keeps more of its information), then the smallest non-zero count
-    (zeros disclose nothing, so hiding one protects nothing)."""
-    partitions = [_partition(table, groups, over) for over in totals_over]
-    added = 0
-    changed = True
-    while changed:
-        changed = False
-        for members_of in partitions:
-            for index in members_of:
-                if hidden.loc[index].sum() != 1 or len(index) < 2:
-                    continue
-                candidates = [i for i in index if not hidden.loc[i]]
-                values = table.loc[candidates, column].astype("Float64")
-                others = [p for p in partitions if p is not members_of]
-                choice = min(
-                    candidates,
-                    key=lambda i: (
-                        not _mends_another(i, others, hidden),
-                        values.loc[i] == 0,
-                        values.loc[i],
-                    ),
-                )
-                hidden.loc[choice] = True
-                added += 1
-                changed = True
-    return added
-
-
-def _mends_another(cell: int, partitions: list[list[list[int]]], hidden: pd.Series) -> bool:
-    return any(cell in group and hidden.loc[group].sum() == 1 for p in partitions for group in p)
-
-
-def _partition(table: pd.DataFrame, groups: Sequence[str], over: str) -> list[list[int]]:
-    """The rows of `table` grouped by every group column except `over`: the cells that add up
-    to one published total."""
-    keys = [g for g in groups if g != over]
-    if not keys:
-        return [list(table.index)]
-    return [list(index) for index in table.groupby(keys, dropna=False, sort=False).indices.values()]
-
-
-def _totals(
-    table: pd.DataFrame,
-    cells: pd.DataFrame,
-    groups: Sequence[str],
-    counts: Sequence[str],
-    totals_over: Sequence[str],
-    rounded_all: Mapping[str, object],
-    rules: DisclosureRules,
-) -> pd.DataFrame:
-    if not totals_over:
-        return pd.DataFrame(columns=table.columns)
-    # A total is the sum of the rounded cells (hidden ones at their rounded value, so a total
-    # does not fall when a cell is hidden, and published rows add up), redacted when the true
-    # total is small: a total of 2 people must not appear as a reassuring 0.
-    frames = []
-    for over in totals_over:
-        frames.append(_sum_over(cells, groups, counts, over, rounded_all))
-    if len(totals_over) > 1 and len(totals_over) == len(groups):
-        frames.append(_sum_over(cells, groups, counts, None, rounded_all))
-    totals = pd.concat(frames, ignore_index=True)
-    for group in groups:
-        totals[group] = totals[group].astype("string")
-    for column in counts:
-        # Small if the true total is small, or if the rounded cells add up to a small number
-        # (cells of 1 and 7 round to 0 and 5: a published 5 would break the rule).
-        rounded = totals[column].astype("int64")
-        small = totals[f"true_{column}"].map(rules.is_redacted) | rounded.map(rules.is_redacted)
-        totals[column] = rounded.astype("Int64").mask(small)
-        if len(totals_over) > 1 and len(totals_over) == len(groups):
-            _protect_margins(totals, groups, column)
-    return totals.loc[:, table.columns]
-
-
-def _protect_margins(totals: pd.DataFrame, groups: Sequence[str], column: str) -> None:
-    """The totals along each dimension add up to the grand total: where exactly one of them is
-    hidden and the grand total is published, hide the smallest other one too, so the hidden
-    total cannot be found by subtraction."""
-    is_total = {g: totals[g] == TOTAL for g in groups}
-    grand = pd.concat(is_total.values(), axis=1).all(axis=1)
-    if totals.loc[grand, column].isna().all():
-        return
-    for over in groups:
-        others = [g for g in groups if g != over]
-        margin = is_total[over] & ~grand
-        for g in others:
-            margin &= ~is_total[g]
-        hidden = totals.loc[margin, column].isna()
-        if hidden.sum() == 1 and (~hidden).any():
-            visible = totals.loc[margin, column][~hidden].astype("Float64")
-            candidates = visible[visible > 0] if (visible > 0).any() else visible
-            totals.loc[candidates.idxmin(), column] = pd.NA
-
-
-def _sum_over(
-    cells: pd.DataFrame,
-    groups: Sequence[str],
-    counts: Sequence[str],
-    over: str | None,
-    rounded_all: Mapping[str, object],
-) -> pd.DataFrame:
-    """Rounded and true sums over `over` (over every group when None), labelled Total."""
-    frame = cells.loc[:, list(groups)].copy()
-    for column in counts:
-        frame[column] = rounded_all[column]
-        frame[f"true_{column}"] = cells[column].astype("int64")
-    keys = [g for g in groups if g != over] if over else []
-    values = [c for column in counts for c in (column, f"true_{column}")]
-    summed = (
-        frame.groupby(keys, dropna=False, sort=False)[values].sum().reset_index()
-        if keys
-        else frame[values].sum().to_frame().T
+    columns = [*groups, "column", "outcome", "rule"]
+    outcomes = pd.concat(outcomes, ignore_index=True) if outcomes else pd.DataFrame(columns=columns)
+    tally = outcomes["outcome"].value_counts()
+    return ControlledTable(
+        table,
+        int(tally.get(PRIMARY, 0)),
+        int(tally.get(SECONDARY, 0)),
+        int(tally.get(DOMINANCE, 0)),
+        rules,
+        outcomes,
     )
+
+
+def _control_count(values: pd.Series, equations, rules: DisclosureRules, labels):
+    true = values.astype("int64").to_numpy()
+    primary = np.array([rules.is_redacted(v) for v in true], dtype=bool)
+    hidden, added = protect(
+        true,
+        primary,
+        equations,
+        lambda cell, low, high: rules.protects(low, high, rules.count_protection(true[cell])),
+    )
+    rounded = np.array([rules.round(v) for v in true])
+    shown = pd.Series(rounded, dtype="Int64").mask(hidden)
+    outcome = np.where(rounded == true, PUBLISHED, ROUNDED).astype(object)
+    rule = np.where(rounded == true, "", f"rounded to the nearest {rules.multiple}").astype(object)
+    outcome[primary] = PRIMARY
+    rule[primary] = f"threshold: counts from 1 to {rules.threshold} are redacted"
+    _secondary(outcome, rule, added, labels)
+    return shown, {"outcome": outcome, "rule": rule}
+
+
+def _control_sum(full: pd.DataFrame, column: str, equations, rules: DisclosureRules, labels):
+    true = full[column].to_numpy(dtype="float64")
+    contributors, largest, second = (full[c].to_numpy() for c in contributor_columns(column))
+    few = np.array([rules.is_redacted(int(n)) for n in contributors], dtype=bool)
+    dominated = ~few & np.array(
+        [rules.is_dominated(*v) for v in zip(true, largest, second, strict=True)], dtype=bool
+    )
+    sensitive = few | dominated
+    hidden, added = protect(
+        true,
+        sensitive,
+        equations,
+        lambda cell, low, high: rules.protects(
+            low, high, rules.sum_protection(true[cell], sensitive[cell])
+        ),
+    )
+    shown = pd.Series(true, dtype="Float64").mask(hidden)
+    outcome = np.full(len(true), PUBLISHED, dtype=object)
+    rule = np.full(len(true), "", dtype=object)
+    outcome[few] = PRIMARY
+    rule[few] = f"threshold: sums of 1 to {rules.threshold} contributors are redacted"
+    outcome[dominated] = DOMINANCE
+    rule[dominated] = (
+        f"dominance: p% rule, p = {rules.dominance_p:g}%: the sum less its two largest "
+        f"contributions is under {rules.dominance_p:g}% of the largest"
+    )
+    _secondary(outcome, rule, added, labels)
+    return shown, {"outcome": outcome, "rule": rule}
+
+
+def _secondary(outcome: np.ndarray, rule: np.ndarray, added: dict[int, int], labels) -> None:
+    for cell, protected in added.items():
+        outcome[cell] = SECONDARY
+        rule[cell] = f"secondary: hidden so that {labels[protected]} cannot be worked out"
+
+
+def _check(cells, groups, counts, sums, totals_over) -> None:
+    missing = [c for s in sums for c in [s, *contributor_columns(s)] if c not in cells.columns]
+    if missing:
+        raise DisclosureError(
+            f"the dominance rule needs each sum's contributors: columns {missing} are missing "
+            "(disclosure.tables.sum_cells makes them from one row per contributor)"
+        )
+    if not set(totals_over) <= set(groups):
+        raise DisclosureError(f"totals_over {list(totals_over)} must be among {list(groups)}")
+    if len(totals_over) > 2:
+        raise DisclosureError(
+            "totals over more than two group columns are not controlled (their equations are "
+            "not a network, so whole-number arithmetic could beat the check): release the "
+            "table as several with totals over at most two"
+        )
     for group in groups:
-        if group not in keys:
-            summed[group] = TOTAL
-    return summed
+        if (cells[group].astype("string") == TOTAL).any():
+            raise DisclosureError(
+                f"group column {group} has a value {TOTAL!r}, which a reader would take for a "
+                "total: rename it"
+            )
+    for column in [*counts, *sums]:
+        if (cells[column] < 0).any():
+            raise DisclosureError(f"{column} has negative values: counts and sums must be ≥ 0")
+
+
+def _with_totals(
+    cells: pd.DataFrame,
+    groups: Sequence[str],
+    counts: Sequence[str],
+    sums: Sequence[str],
+    totals_over: Sequence[str],
+) -> tuple[pd.DataFrame, list[Equation]]:
+    """The cells, then a row per total with true values, and each total's equation. The grand
+    total's equations are over the margins (it is the sum of either margin), which says the same
+    as the sum of every cell but keeps each cell's equations to its own row and column."""
+    rows, equations, margins = [], [], []
+    for over in totals_over:
+        keys = [g for g in groups if g != over]
+        members = (
+            cells.groupby(keys, dropna=False, sort=False).indices.values()
+            if keys
+            else [np.arange(len(cells))]
+        )
+        margin = []
+        for member in members:
+            label = {g: cells.at[member[0], g] if g in keys else TOTAL for g in groups}
+            margin.append(len(cells) + len(rows))
+            equations.append((margin[-1], [int(m) for m in member]))
+            rows.append(label | _total(cells, member, counts, sums))
+        margins.append(margin)
+    if len(totals_over) > 1 and len(totals_over) == len(groups):
+        grand = len(cells) + len(rows)
+        equations.extend((grand, margin) for margin in margins)
+        rows.append(
+            dict.fromkeys(groups, TOTAL) | _total(cells, np.arange(len(cells)), counts, sums)
+        )
+    added = [c for s in sums for c in [s, *contributor_columns(s)]]
+    full = cells.loc[:, [*groups, *counts, *added]]
+    if rows:
+        full = pd.concat([full, pd.DataFrame(rows)], ignore_index=True)
+    return full, equations
+
+
+def _total(cells: pd.DataFrame, member: np.ndarray, counts, sums) -> dict:
+    """The true values of the total of the cells at `member`, sums' contributors included."""
+    row = {column: cells[column].to_numpy()[member].sum() for column in [*counts, *sums]}
+    for column in sums:
+        contributors, largest, second = contributor_columns(column)
+        row[contributors] = cells[contributors].to_numpy()[member].sum()
+        # Each contributor is in one cell, so a total's two largest are among its cells' two.
+        top = np.sort(np.concatenate([cells[c].to_numpy()[member] for c in (largest, second)]))
+        row[largest], row[second] = top[-1], top[-2]
+    return row

@@ -165,7 +165,14 @@ class DisclosurePolicy(_Strict):
 
     redact_up_to: int = Field(default=7, ge=0, description="counts from 1 to this are redacted")
     round_to: int = Field(default=5, ge=1, description="other counts rounded to this multiple")
-    reason: str = Field(default="", description="required when looser than 7 and 5")
+    dominance_p: float = Field(
+        default=10,
+        ge=0,
+        le=100,
+        description="p% rule: a sum is redacted when, less its two largest contributions, it "
+        "is under p% of the largest",
+    )
+    reason: str = Field(default="", description="required when looser than 7, 5 and 10")
     releases_need_approval: bool = Field(
         default=True, description="a second person must approve each release"
     )
@@ -173,11 +180,16 @@ class DisclosurePolicy(_Strict):
 
     @model_validator(mode="after")
     def _never_looser_without_reason(self) -> DisclosurePolicy:
-        looser = self.redact_up_to < 7 or self.round_to < 5 or self.k_anonymity < 5
+        looser = (
+            self.redact_up_to < 7
+            or self.round_to < 5
+            or self.dominance_p < 10
+            or self.k_anonymity < 5
+        )
         if looser and not self.reason.strip():
             raise ValueError(
-                "rules looser than the defaults (redact_up_to 7, round_to 5, k_anonymity 5) "
-                "need a recorded reason"
+                "rules looser than the defaults (redact_up_to 7, round_to 5, dominance_p 10, "
+                "k_anonymity 5) need a recorded reason"
             )
         return self
 

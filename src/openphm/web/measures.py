@@ -3,7 +3,7 @@ with its inequality gradient, multimorbidity, frailty and segments. Each passes
 disclosure.control_table with the programme's rules before it leaves this module.
 
 What is published, and from what:
-- numerator and denominator: redacted 1–7, else rounded; totals from the rounded cells, with
+- numerator and denominator: redacted 1–7, else rounded; totals from the true counts, with
   secondary suppression so no hidden cell can be worked out from its total;
 - the crude proportion and its Wilson interval: from the published counts, as the other pages'
   rates are (a value from the true counts, given to many places, would give the count away);
