@@ -7,7 +7,7 @@ import secrets
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Form, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from openphm.governance.audit import Actor
@@ -63,7 +63,7 @@ def create_app(
     app.state.sessions = SessionStore(idle_minutes)
     app.state.throttle = SignInThrottle()
     app.state.authenticator = authenticator or LocalAccounts(root)
-    app.mount("/assets", StaticFiles(directory=assets.TARGET, check_dir=False), name="assets")
+    app.mount("/assets", assets.Assets(directory=assets.TARGET, check_dir=False), name="assets")
     app.mount("/static", StaticFiles(directory=assets.STATIC), name="static")
 
     @app.middleware("http")
@@ -86,7 +86,9 @@ def create_app(
                     secure=request.url.scheme == "https",
                     path="/",
                 )
-        response.headers.update(security_headers(nonce, data_page=not static))
+        # An error is never cached: a missing asset must not stay missing once installed.
+        data_page = not static or response.status_code >= 400
+        response.headers.update(security_headers(nonce, data_page=data_page))
         return response
 
     _handlers(app)
@@ -101,6 +103,17 @@ def _wants_json(request: Request) -> bool:
 
 
 def _handlers(app: FastAPI) -> None:
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, _exc):
+        # Starlette sends this answer from outside every middleware (the error is then raised
+        # again for the server to log), so it carries the security headers itself. It names
+        # nothing of the error: that is for the server's log, not the caller.
+        headers = security_headers(secrets.token_urlsafe(16), data_page=True)
+        if _wants_json(request):
+            return JSONResponse({"detail": "server error"}, status_code=500, headers=headers)
+        text = "Something went wrong on the server. Try again, or tell its administrator."
+        return PlainTextResponse(text, status_code=500, headers=headers)
+
     @app.exception_handler(NotSignedIn)
     async def not_signed_in(request: Request, _exc):
         if _wants_json(request):

@@ -69,7 +69,7 @@ class SessionStore:
         """The session a cookie names, or a new anonymous one (marked `expired` if the cookie
         named a session that timed out)."""
         session_id, _, mac = (cookie or "").partition(".")
-        if not (session_id and hmac.compare_digest(mac, self._mac(session_id))):
+        if not (session_id and _same(mac, self._mac(session_id))):
             return self.new()
         session = self._sessions.get(session_id)
         if session is None:
@@ -203,8 +203,15 @@ def _normal(name: str) -> str:
     return name.strip().lower()
 
 
-def csrf_ok(session: Session, submitted: str | None) -> bool:
-    return bool(submitted) and hmac.compare_digest(session.csrf, submitted)
+def csrf_ok(session: Session, submitted: object) -> bool:
+    """Whether a form posted the session's token (a file uploaded under its name is not)."""
+    return isinstance(submitted, str) and bool(submitted) and _same(session.csrf, submitted)
+
+
+def _same(given: str, expected: str) -> bool:
+    """Compared in constant time, as bytes: compare_digest refuses str with non-ASCII
+    characters by raising, which would answer a caller's odd cookie with a server error."""
+    return hmac.compare_digest(given.encode(), expected.encode())
 
 
 def security_headers(nonce: str, *, data_page: bool) -> dict[str, str]:
