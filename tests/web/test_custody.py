@@ -4,15 +4,78 @@ every answer, errors included, carries the security headers."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
 from fastapi.testclient import TestClient
 
 from openphm.web import assets
+from openphm.web.accounts import User
 from openphm.web.app import create_app
+from openphm.web.security import SessionStore
+
+from .helpers import ACCOUNTS, asgi_get, sign_in
 
 CANARY = "CANARY-b7e1"  # sent in paths, bodies, headers and names; must reach no audit entry
+USERS = {name: User(name, role, ods) for name, (role, ods) in ACCOUNTS.items()}
+
+
+def rss_bytes() -> int:
+    with open("/proc/self/status") as status:
+        return int(re.search(r"VmRSS:\s+(\d+)", status.read()).group(1)) * 1024
+
+
+# ----- sessions are bounded ----------------------------------------------------------------------
+
+
+def test_visitors_without_a_cookie_leave_the_session_store_and_memory_as_they_were(app):
+    async def visit(times: int):
+        for _ in range(times):
+            assert await asgi_get(app, "/") == 303
+
+    asyncio.run(visit(1_000))  # warm the interpreter's and the allocator's caches
+    rss = rss_bytes()
+    asyncio.run(visit(20_000))
+    grown = rss_bytes() - rss
+    # Storing each visitor's session grew memory by about 9 MB for 20,000 visits.
+    assert grown < 3_000_000, f"memory grew by {grown / 1e6:.1f} MB"
+    assert len(app.state.sessions) == 0
+
+
+def test_a_signed_in_session_ends_at_its_absolute_limit_however_busy_it_is(web_workspace):
+    app = create_app(web_workspace.root, idle_minutes=24 * 60, session_hours=12)
+    with TestClient(app, follow_redirects=False) as client:
+        sign_in(client, "dora")
+        clock = app.state.sessions.clock
+        app.state.sessions.clock = lambda: clock() + 12 * 3600 - 60
+        assert client.get("/dpo").status_code == 200
+        app.state.sessions.clock = lambda: clock() + 12 * 3600 + 60
+        assert client.get("/dpo").headers["location"] == "/sign-in"
+        assert "You were signed out" in client.get("/sign-in").text
+        assert len(app.state.sessions) == 0
+
+
+def test_sessions_left_idle_are_forgotten_at_the_next_sign_in():
+    store = SessionStore(idle_minutes=30)
+    user = USERS["dora"]
+    for _ in range(3):
+        store.sign_in(store.anonymous(), user)
+    clock = store.clock
+    store.clock = lambda: clock() + 31 * 60
+    store.sign_in(store.anonymous(), user)
+    assert len(store) == 1
+
+
+def test_the_session_store_is_capped_and_ends_the_least_recently_used_session():
+    store = SessionStore(max_sessions=3)
+    user = USERS["ana"]
+    first, second, _ = (store.sign_in(store.anonymous(), user) for _ in range(3))
+    store.load(store.cookie_value(first))  # used again: now the most recent
+    store.sign_in(store.anonymous(), user)
+    assert len(store) == 3
+    assert store.load(store.cookie_value(second)).user is None
+    assert store.load(store.cookie_value(first)).user == user
 
 
 # ----- every answer carries the security headers -------------------------------------------------

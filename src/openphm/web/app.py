@@ -27,6 +27,7 @@ from openphm.web.deps import (
 from openphm.web.security import (
     COOKIE,
     DEFAULT_IDLE_MINUTES,
+    DEFAULT_SESSION_HOURS,
     LOCK_MINUTES,
     MAX_NAME_LENGTH,
     SessionStore,
@@ -47,6 +48,7 @@ def create_app(
     workspace: Path,
     *,
     idle_minutes: float = DEFAULT_IDLE_MINUTES,
+    session_hours: float = DEFAULT_SESSION_HOURS,
     authenticator: Authenticator | None = None,
 ) -> FastAPI:
     """The web service for one programme's workspace."""
@@ -60,7 +62,7 @@ def create_app(
         openapi_url="/api/openapi.json",
     )
     app.state.root = root
-    app.state.sessions = SessionStore(idle_minutes)
+    app.state.sessions = SessionStore(idle_minutes, session_hours)
     app.state.throttle = SignInThrottle()
     app.state.authenticator = authenticator or LocalAccounts(root)
     app.mount("/assets", assets.Assets(directory=assets.TARGET, check_dir=False), name="assets")
@@ -199,7 +201,7 @@ def _sign_in_routes(app: FastAPI) -> None:
             open_workspace(request).audit.record(actor_of(session.user), "web.sign_out")
         store: SessionStore = request.app.state.sessions
         store.drop(session)
-        request.state.session = store.new()
+        request.state.session = store.anonymous()
         return RedirectResponse("/sign-in", status_code=303)
 
     @app.get("/engineer", include_in_schema=False)

@@ -1,8 +1,9 @@
 """Sessions, CSRF tokens and security headers: the web service's own safeguards.
 
-A session lives on the server (so signing out and idle expiry really end it); the browser holds
-only its id, signed with a per-process key, in an HttpOnly, SameSite=Strict cookie. Every
-session, signed in or not, carries a CSRF token that every form posts back. Every response says
+A signed-in session lives on the server (so signing out and its time limits really end it); the
+browser holds only its id, signed with a per-process key, in an HttpOnly, SameSite=Strict
+cookie. A visitor's session is not stored: the signed cookie is all of it. Every session, signed
+in or not, carries a CSRF token that every form posts back. Every response says
 what the browser may load (only this origin) and data pages are never cached.
 """
 
@@ -14,14 +15,23 @@ import ipaddress
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from openphm.web.accounts import User
 
 COOKIE = "phm_session"
 CSRF_FIELD = "csrf_token"
 DEFAULT_IDLE_MINUTES = 30
+# A signed-in session ends this long after sign-in however busy it is, so a cookie taken from a
+# browser left signed in is not good for ever (a long working day).
+DEFAULT_SESSION_HOURS = 12
+# Signed-in sessions kept at most. Each takes a successful sign-in, so only account holders can
+# add them; past the cap the least recently used ends.
+MAX_SESSIONS = 10_000
+# A session id starts with its kind: only signed-in sessions are stored on the server.
+_SIGNED_IN, _VISITOR, _ENDED = "user", "visitor", "ended"
 # Failed sign-ins before a lock, and how long it lasts: five tries within the lock's length for
 # one user name (the NCSC's advice is a limit of about ten; five with a short lock keeps a
 # guesser to a few hundred tries a day and a user who mistypes barely delayed), and more for
@@ -39,57 +49,101 @@ MAX_NAME_LENGTH = 64
 class Session:
     id: str
     csrf: str
-    last_seen: float
     user: User | None = None
-    expired: bool = False  # set on the fresh session that replaced an expired one
-    flash: list[str] = field(default_factory=list)
+    started: float = 0.0
+    last_seen: float = 0.0
+
+    @property
+    def expired(self) -> bool:
+        """A visitor's session that replaced a signed-in one ended by a time limit (the sign-in
+        page says why they were signed out)."""
+        return self.id.startswith(f"{_ENDED}-")
 
 
 class SessionStore:
+    """Signed-in sessions, kept on the server so that signing out and the time limits really
+    end them: `idle_minutes` without a request, `session_hours` after sign-in however busy,
+    the least recently used when `max_sessions` are signed in, and a restart (the cookie's key
+    is the process's own).
+
+    A visitor who has not signed in is not stored at all: their session id is random and their
+    CSRF token is a MAC of it, so the signed cookie carries everything and any number of
+    cookie-less requests costs the server no memory."""
+
     def __init__(
-        self, idle_minutes: float = DEFAULT_IDLE_MINUTES, clock: Callable[[], float] = time.time
+        self,
+        idle_minutes: float = DEFAULT_IDLE_MINUTES,
+        session_hours: float = DEFAULT_SESSION_HOURS,
+        *,
+        max_sessions: int = MAX_SESSIONS,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.idle_seconds = idle_minutes * 60
+        self.limit_seconds = session_hours * 3600
+        self.max_sessions = max_sessions
         self.clock = clock
         self._key = secrets.token_bytes(32)
-        self._sessions: dict[str, Session] = {}
+        self._sessions: OrderedDict[str, Session] = OrderedDict()  # least recently used first
+        self._lock = threading.Lock()  # sign-in runs in worker threads, loading in the loop
+
+    def __len__(self) -> int:
+        return len(self._sessions)
 
     def cookie_value(self, session: Session) -> str:
         return f"{session.id}.{self._mac(session.id)}"
 
-    def _mac(self, session_id: str) -> str:
-        return hmac.new(self._key, session_id.encode(), hashlib.sha256).hexdigest()
+    def _mac(self, text: str) -> str:
+        return hmac.new(self._key, text.encode(), hashlib.sha256).hexdigest()
 
-    def new(self, user: User | None = None) -> Session:
-        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), self.clock(), user)
-        self._sessions[session.id] = session
-        return session
+    def anonymous(self, *, expired: bool = False) -> Session:
+        """A new visitor's session, not stored (`expired`: it replaces one that timed out)."""
+        return self._visitor(f"{_ENDED if expired else _VISITOR}-{secrets.token_urlsafe(32)}")
+
+    def _visitor(self, session_id: str) -> Session:
+        return Session(session_id, csrf=self._mac(f"csrf {session_id}"))
 
     def load(self, cookie: str | None) -> Session:
-        """The session a cookie names, or a new anonymous one (marked `expired` if the cookie
-        named a session that timed out)."""
+        """The session a cookie names, or a new visitor's (marked `expired` if the cookie named
+        a signed-in session that a time limit ended)."""
         session_id, _, mac = (cookie or "").partition(".")
         if not (session_id and _same(mac, self._mac(session_id))):
-            return self.new()
-        session = self._sessions.get(session_id)
-        if session is None:
-            return self.new()
-        now = self.clock()
-        if now - session.last_seen > self.idle_seconds:
-            self.drop(session)
-            fresh = self.new()
-            fresh.expired = session.user is not None
-            return fresh
-        session.last_seen = now
-        return session
+            return self.anonymous()
+        if not session_id.startswith(f"{_SIGNED_IN}-"):
+            return self._visitor(session_id)
+        with self._lock:
+            session = self._sessions.get(session_id)
+            if session is None:  # signed out, or forgotten once ended
+                return self.anonymous()
+            now = self.clock()
+            if self._ended(session, now):
+                del self._sessions[session_id]
+                return self.anonymous(expired=True)
+            session.last_seen = now
+            self._sessions.move_to_end(session_id)
+            return session
 
     def sign_in(self, old: Session, user: User) -> Session:
-        """A new session id and CSRF token at sign-in, so a planted id is worth nothing."""
-        self.drop(old)
-        return self.new(user)
+        """A new session id and CSRF token at sign-in, so a planted id is worth nothing. Ended
+        sessions nobody came back to are forgotten here, so abandoned ones do not pile up."""
+        now = self.clock()
+        session_id = f"{_SIGNED_IN}-{secrets.token_urlsafe(32)}"
+        session = Session(session_id, secrets.token_urlsafe(32), user, started=now, last_seen=now)
+        with self._lock:
+            self._sessions.pop(old.id, None)
+            for ended in [k for k, s in self._sessions.items() if self._ended(s, now)]:
+                del self._sessions[ended]
+            while len(self._sessions) >= self.max_sessions:
+                self._sessions.popitem(last=False)
+            self._sessions[session_id] = session
+        return session
 
     def drop(self, session: Session) -> None:
-        self._sessions.pop(session.id, None)
+        with self._lock:
+            self._sessions.pop(session.id, None)
+
+    def _ended(self, session: Session, now: float) -> bool:
+        idle = now - session.last_seen > self.idle_seconds
+        return idle or now - session.started > self.limit_seconds
 
 
 class SignInThrottle:
