@@ -10,20 +10,108 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
+from openphm.governance.audit import AuditLog
 from openphm.web import assets
 from openphm.web.accounts import User
 from openphm.web.app import create_app
+from openphm.web.failures import CSRF_REFUSED, FailuresBeforeSignIn
 from openphm.web.security import SessionStore
 
-from .helpers import ACCOUNTS, asgi_get, sign_in
+from .helpers import ACCOUNTS, asgi_get, csrf_from, sign_in
 
 CANARY = "CANARY-b7e1"  # sent in paths, bodies, headers and names; must reach no audit entry
 USERS = {name: User(name, role, ods) for name, (role, ods) in ACCOUNTS.items()}
 
 
+def new_entries(ws, before: int):
+    return list(ws.audit.entries())[before:]
+
+
 def rss_bytes() -> int:
     with open("/proc/self/status") as status:
         return int(re.search(r"VmRSS:\s+(\d+)", status.read()).group(1)) * 1024
+
+
+# ----- the audit log cannot be buried ------------------------------------------------------------
+
+
+def test_a_thousand_failed_requests_before_sign_in_add_a_handful_of_fixed_text_entries(
+    app, web_workspace
+):
+    before = len(list(web_workspace.audit.entries()))
+    with TestClient(app, follow_redirects=False) as client:
+        token = csrf_from(client.get("/sign-in").text)
+        for i in range(500):  # made-up names: 20 failures, then the address is locked
+            client.post(
+                "/sign-in",
+                data={"username": f"{CANARY}-{i}", "password": CANARY, "csrf_token": token},
+                headers={"user-agent": CANARY},
+            )
+        for i in range(500):  # forms without their CSRF token
+            client.post(f"/dpo/releases/{CANARY}-{i}/approve", data={"note": CANARY * 100})
+    # The client has shut the service down: every summary is written.
+    entries = new_entries(web_workspace, before)
+    assert len(entries) <= 6, [e.row() for e in entries]
+    assert CANARY not in web_workspace.audit.path.read_text()
+    assert {(e.user, e.role) for e in entries} == {("anonymous", "none")}
+    assert sum(e.counts["requests"] for e in entries) == 1000
+    assert {e.action for e in entries} == {"web.sign_in", "web.csrf"}
+    assert web_workspace.audit.verify().ok
+
+
+def test_the_first_failure_from_an_address_is_written_at_once_so_a_kill_loses_only_a_count(
+    client, web_workspace
+):
+    before = len(list(web_workspace.audit.entries()))
+    client.post("/sign-out")  # no CSRF token
+    (entry,) = new_entries(web_workspace, before)
+    assert (entry.action, entry.outcome, entry.counts) == ("web.csrf", "refused", {"requests": 1})
+    for _ in range(50):
+        client.post("/sign-out")
+    assert len(new_entries(web_workspace, before)) == 1  # folded until the interval passes
+
+
+def test_a_folded_count_is_written_on_the_next_failure_after_its_interval(
+    client, app, web_workspace
+):
+    before = len(list(web_workspace.audit.entries()))
+    for _ in range(10):
+        client.post("/sign-out")
+    failures = app.state.failures
+    now = failures.clock()
+    failures.clock = lambda: now + 61
+    client.post("/sign-out")
+    entries = new_entries(web_workspace, before)
+    assert [e.counts["requests"] for e in entries] == [1, 10]
+
+
+def test_a_flood_from_many_addresses_adds_entries_per_interval_not_per_address(tmp_path):
+    audit = AuditLog.initialise(tmp_path / "audit")
+    failures = FailuresBeforeSignIn(audit, max_tallies=10)
+    for i in range(1_000):
+        failures.failed(CSRF_REFUSED, f"10.{i // 250}.{i % 250}.1")
+    assert len(list(audit.entries())) == 11  # ten addresses' first failures, then "other"
+    now = failures.clock()
+    failures.clock = lambda: now + 61
+    failures.flush_due()  # the app's sweep, once the interval has passed
+    entries = list(audit.entries())
+    assert sum(e.counts["requests"] for e in entries) == 1_000
+    assert "other addresses" in entries[-1].reason and "10.3.249.1" not in entries[-1].reason
+
+
+def test_a_signed_in_user_s_refusals_are_audited_one_by_one_in_fixed_words(client, web_workspace):
+    sign_in(client, "pat")
+    before = len(list(web_workspace.audit.entries()))
+    assert client.get(f"/practice/cohorts/{CANARY}.csv").status_code == 403
+    assert client.get(f"/practice/cohorts/..%2F{CANARY}.csv").status_code == 403
+    assert client.post(f"/dpo/releases/{CANARY}/approve", data={"x": CANARY}).status_code == 403
+    entries = new_entries(web_workspace, before)
+    assert [(e.user, e.action) for e in entries] == [
+        ("pat", "cohort.download"),
+        ("pat", "cohort.download"),
+        ("pat", "web.csrf"),
+    ]
+    assert CANARY not in web_workspace.audit.path.read_text()
 
 
 # ----- sessions are bounded ----------------------------------------------------------------------

@@ -195,7 +195,7 @@ class SignInThrottle:
         """The attempt `token` was right: clear the name's count and refund the address."""
         with self._lock:
             self._failures.pop(("name", _normal(name)), None)
-            times = self._failures.get(("address", _network(address)))
+            times = self._failures.get(("address", client_network(address)))
             if times and token in times:
                 times.remove(token)
 
@@ -221,7 +221,7 @@ class SignInThrottle:
             return first
 
     def _keys(self, name: str, address: str) -> tuple[tuple[str, str], ...]:
-        return ("name", _normal(name)), ("address", _network(address))
+        return ("name", _normal(name)), ("address", client_network(address))
 
     def _recent(self, key: tuple[str, str]) -> list[float]:
         since = self.clock() - self.lock_seconds
@@ -241,7 +241,7 @@ class SignInThrottle:
         self._failures = live
 
 
-def _network(address: str) -> str:
+def client_network(address: str) -> str:
     """The address a client is counted by: an IPv4 address, or an IPv6 /64 (one household or
     server is given a whole /64, so counting single IPv6 addresses would count nothing)."""
     try:
