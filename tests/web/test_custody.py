@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import stat
 
 import pytest
 from fastapi.testclient import TestClient
@@ -15,7 +16,8 @@ from openphm.web import assets
 from openphm.web.accounts import User
 from openphm.web.app import create_app
 from openphm.web.failures import CSRF_REFUSED, FailuresBeforeSignIn
-from openphm.web.security import SessionStore
+from openphm.web.security import SessionStore, SignInThrottle
+from openphm.web.sign_in_ledger import FAILURES_FILE, SignInLedger
 
 from .helpers import ACCOUNTS, asgi_get, csrf_from, sign_in
 
@@ -164,6 +166,45 @@ def test_the_session_store_is_capped_and_ends_the_least_recently_used_session():
     assert len(store) == 3
     assert store.load(store.cookie_value(second)).user is None
     assert store.load(store.cookie_value(first)).user == user
+
+
+# ----- sign-in locks outlive a restart -----------------------------------------------------------
+
+
+def test_a_locked_account_stays_locked_when_the_service_restarts(app, web_workspace):
+    with TestClient(app, follow_redirects=False) as client:
+        for _ in range(5):
+            assert sign_in(client, "dora", "wrong password here").status_code == 401
+    restarted = create_app(web_workspace.root)
+    with TestClient(restarted, follow_redirects=False) as client:
+        assert sign_in(client, "dora").status_code == 429
+    ledger = web_workspace.root / FAILURES_FILE  # beside the accounts, owner-only like them
+    assert stat.S_IMODE(ledger.stat().st_mode) == 0o600
+
+
+def test_a_successful_sign_in_clears_the_name_s_count_on_disk_too(tmp_path):
+    throttle = SignInThrottle(ledger=SignInLedger(tmp_path))
+    for _ in range(4):
+        throttle.attempt("dora", "10.0.0.1", account=True)
+    token = throttle.attempt("dora", "10.0.0.1", account=True)
+    throttle.succeeded("dora", "10.0.0.1", token)
+    restarted = SignInThrottle(ledger=SignInLedger(tmp_path))
+    assert all(restarted.attempt("dora", "10.0.0.1", account=True) for _ in range(5))
+    assert restarted.attempt("dora", "10.0.0.1", account=True) is None
+
+
+def test_an_address_locked_by_made_up_names_stays_locked_and_the_names_are_not_kept(
+    app, web_workspace
+):
+    with TestClient(app, follow_redirects=False) as client:
+        for i in range(20):
+            assert sign_in(client, f"{CANARY}-{i}", "Summer2026!!").status_code == 401
+    restarted = create_app(web_workspace.root)
+    with TestClient(restarted, follow_redirects=False) as client:
+        assert sign_in(client, "dora").status_code == 429
+    # A made-up name may be a password typed into the wrong box: it is never written down.
+    for path in web_workspace.root.rglob("*"):
+        assert not path.is_file() or CANARY.encode() not in path.read_bytes(), path
 
 
 # ----- every answer carries the security headers -------------------------------------------------

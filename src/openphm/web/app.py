@@ -44,6 +44,7 @@ from openphm.web.security import (
     SignInThrottle,
     security_headers,
 )
+from openphm.web.sign_in_ledger import SignInLedger
 
 STATIC_PREFIXES = ("/assets/", "/static/")
 HOME = {
@@ -76,7 +77,7 @@ def create_app(
     app.state.root = root
     app.state.failures = FailuresBeforeSignIn(audit)
     app.state.sessions = SessionStore(idle_minutes, session_hours)
-    app.state.throttle = SignInThrottle()
+    app.state.throttle = SignInThrottle(ledger=SignInLedger(root))
     app.state.authenticator = authenticator or LocalAccounts(root)
     app.mount("/assets", assets.Assets(directory=assets.TARGET, check_dir=False), name="assets")
     app.mount("/static", StaticFiles(directory=assets.STATIC), name="static")
@@ -199,7 +200,7 @@ def _sign_in_routes(app: FastAPI) -> None:
         # Only an account's name is ever audited: a password typed into the name box must not
         # reach the log, nor a script's made-up names. Never the password.
         account = username if authenticator.is_account(username) else None
-        token = throttle.attempt(username, address)
+        token = throttle.attempt(username, address, account=account is not None)
         if token is None:
             first = account is not None and throttle.first_refusal(username, address)
             _sign_in_failed(request, SIGN_IN_LOCKED, account if first else None)

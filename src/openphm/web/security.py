@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from openphm.web.accounts import User
+from openphm.web.sign_in_ledger import SignInLedger
 
 COOKIE = "phm_session"
 CSRF_FIELD = "csrf_token"
@@ -157,8 +158,11 @@ class SignInThrottle:
     real ones, so locking does not reveal which names are accounts. When more keys are tracked
     than `max_tracked`, locked keys are kept and, of the rest, those furthest from their limit
     go first, so a flood of made-up names or addresses cannot wipe out the count of a name
-    under attack. IPv6 clients are counted by /64. In memory, per process: a restart clears
-    it."""
+    under attack. IPv6 clients are counted by /64.
+
+    With a `ledger`, accounts' and addresses' failures are also kept on disk and read back at
+    start, so a restart does not lift their locks. Names that are not accounts are counted in
+    memory only (one may be a password typed into the name box): a restart clears theirs."""
 
     def __init__(
         self,
@@ -168,18 +172,24 @@ class SignInThrottle:
         lock_minutes: float = LOCK_MINUTES,
         max_tracked: int = _MAX_TRACKED,
         clock: Callable[[], float] = time.time,
+        ledger: SignInLedger | None = None,
     ) -> None:
         self.limits = {"name": per_name, "address": per_address}
         self.lock_seconds = lock_minutes * 60
         self.max_tracked = max_tracked
         self.clock = clock
+        self.ledger = ledger
         self._failures: dict[tuple[str, str], list[float]] = {}
         self._refusals_audited: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
+        if ledger is not None:
+            self._failures = ledger.load(since=clock() - self.lock_seconds)
+            self._make_room()
 
-    def attempt(self, name: str, address: str) -> float | None:
+    def attempt(self, name: str, address: str, *, account: bool = False) -> float | None:
         """Count an attempt as a failure now; its token, or None if the name or the address
-        is locked (then nothing is counted)."""
+        is locked (then nothing is counted). `account`: the name is an account's, so its
+        count is kept on disk as well as the address's."""
         with self._lock:
             keys = self._keys(name, address)
             if any(len(self._recent(key)) >= self.limits[key[0]] for key in keys):
@@ -189,15 +199,22 @@ class SignInThrottle:
             now = self.clock()
             for key in keys:
                 self._failures[key] = [*self._recent(key), now]
+            if self.ledger is not None:
+                kept = list(keys) if account else [keys[1]]
+                self.ledger.counted(kept, now, since=now - self.lock_seconds)
             return now
 
     def succeeded(self, name: str, address: str, token: float) -> None:
         """The attempt `token` was right: clear the name's count and refund the address."""
         with self._lock:
-            self._failures.pop(("name", _normal(name)), None)
-            times = self._failures.get(("address", client_network(address)))
+            name_key, address_key = self._keys(name, address)
+            self._failures.pop(name_key, None)
+            times = self._failures.get(address_key)
             if times and token in times:
                 times.remove(token)
+            if self.ledger is not None:
+                self.ledger.cleared(name_key)
+                self.ledger.refunded(address_key, token)
 
     def first_refusal(self, name: str, address: str) -> bool:
         """Whether this refusal is the first of its lock: only the locked keys (the name, the
