@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 import stat
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -85,6 +86,21 @@ def test_a_folded_count_is_written_on_the_next_failure_after_its_interval(
     client.post("/sign-out")
     entries = new_entries(web_workspace, before)
     assert [e.counts["requests"] for e in entries] == [1, 10]
+
+
+def test_a_folded_count_is_written_by_the_sweep_when_no_further_failure_comes(app, web_workspace):
+    moment = [0.0]  # the failures' clock, moved by hand; the sweep runs every 0.2 s for real
+    app.state.failures = FailuresBeforeSignIn(
+        web_workspace.audit, interval=0.2, clock=lambda: moment[0]
+    )
+    before = len(list(web_workspace.audit.entries()))
+    with TestClient(app, follow_redirects=False) as client:
+        for _ in range(5):
+            client.post("/sign-out")
+        moment[0] = 1.0  # the interval has passed, and no failure follows
+        time.sleep(1)
+        counts = [e.counts["requests"] for e in new_entries(web_workspace, before)]
+    assert counts == [1, 4]
 
 
 def test_a_flood_from_many_addresses_adds_entries_per_interval_not_per_address(tmp_path):

@@ -3,8 +3,8 @@
 A signed-in session lives on the server (so signing out and its time limits really end it); the
 browser holds only its id, signed with a per-process key, in an HttpOnly, SameSite=Strict
 cookie. A visitor's session is not stored: the signed cookie is all of it. Every session, signed
-in or not, carries a CSRF token that every form posts back. Every response says
-what the browser may load (only this origin) and data pages are never cached.
+in or not, carries a CSRF token that every form posts back. Every response says what the
+browser may load (only this origin) and data pages are never cached.
 """
 
 from __future__ import annotations
