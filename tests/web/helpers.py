@@ -31,3 +31,33 @@ def sign_in(client, name: str, password: str = PASSWORD):
     return client.post(
         "/sign-in", data={"username": name, "password": password, "csrf_token": token}
     )
+
+
+async def asgi_get(app, path: str, address: str = "10.0.0.1") -> int:
+    """GET `path` from the app with no cookie, straight through ASGI (a tenth of TestClient's
+    cost per request, for tests that send thousands); the answer's status."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"testserver")],
+        "client": (address, 50000),
+        "server": ("testserver", 80),
+    }
+    statuses = []
+
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message):
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    await app(scope, receive, send)
+    return statuses[0]

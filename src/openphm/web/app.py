@@ -3,11 +3,13 @@ sign-out, the pages of each role (analyst, practice, dpo modules) and the JSON A
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import secrets
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Form, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from openphm.governance.audit import Actor
@@ -20,19 +22,29 @@ from openphm.web.deps import (
     WebRefused,
     actor_of,
     check_csrf,
+    client_address,
     open_workspace,
     render,
     session_of,
 )
+from openphm.web.failures import (
+    SIGN_IN_LOCKED,
+    UNKNOWN_NAME,
+    WRONG_PASSWORD,
+    FailureKind,
+    FailuresBeforeSignIn,
+)
 from openphm.web.security import (
     COOKIE,
     DEFAULT_IDLE_MINUTES,
+    DEFAULT_SESSION_HOURS,
     LOCK_MINUTES,
     MAX_NAME_LENGTH,
     SessionStore,
     SignInThrottle,
     security_headers,
 )
+from openphm.web.sign_in_ledger import SignInLedger
 
 STATIC_PREFIXES = ("/assets/", "/static/")
 HOME = {
@@ -47,23 +59,27 @@ def create_app(
     workspace: Path,
     *,
     idle_minutes: float = DEFAULT_IDLE_MINUTES,
+    session_hours: float = DEFAULT_SESSION_HOURS,
     authenticator: Authenticator | None = None,
 ) -> FastAPI:
     """The web service for one programme's workspace."""
     root = Path(workspace).absolute()
-    Workspace.open(root)  # fail at start-up, with the workspace's own message, if it is wrong
+    # Opened first to fail at start-up, with the workspace's own message, if it is wrong.
+    audit = Workspace.open(root).audit
     app = FastAPI(
         title="OpenPHM",
         summary="Disclosure-controlled figures, cohort lists and governance for one programme.",
         docs_url=None,  # the interactive docs load their scripts from a CDN: not here
         redoc_url=None,
         openapi_url="/api/openapi.json",
+        lifespan=_lifespan,
     )
     app.state.root = root
-    app.state.sessions = SessionStore(idle_minutes)
-    app.state.throttle = SignInThrottle()
+    app.state.failures = FailuresBeforeSignIn(audit)
+    app.state.sessions = SessionStore(idle_minutes, session_hours)
+    app.state.throttle = SignInThrottle(ledger=SignInLedger(root))
     app.state.authenticator = authenticator or LocalAccounts(root)
-    app.mount("/assets", StaticFiles(directory=assets.TARGET, check_dir=False), name="assets")
+    app.mount("/assets", assets.Assets(directory=assets.TARGET, check_dir=False), name="assets")
     app.mount("/static", StaticFiles(directory=assets.STATIC), name="static")
 
     @app.middleware("http")
@@ -86,7 +102,9 @@ def create_app(
                     secure=request.url.scheme == "https",
                     path="/",
                 )
-        response.headers.update(security_headers(nonce, data_page=not static))
+        # An error is never cached: a missing asset must not stay missing once installed.
+        data_page = not static or response.status_code >= 400
+        response.headers.update(security_headers(nonce, data_page=data_page))
         return response
 
     _handlers(app)
@@ -96,11 +114,41 @@ def create_app(
     return app
 
 
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI):
+    """Folded failure counts are written as their interval passes even when no further failure
+    comes, and all of them at shutdown (see web.failures for what a kill loses)."""
+    failures: FailuresBeforeSignIn = app.state.failures
+    sweep = asyncio.create_task(_sweep(failures))
+    try:
+        yield
+    finally:
+        sweep.cancel()
+        failures.flush()
+
+
+async def _sweep(failures: FailuresBeforeSignIn) -> None:
+    while True:
+        await asyncio.sleep(failures.interval)
+        await asyncio.to_thread(failures.flush_due)  # audit writes wait for the disk
+
+
 def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/")
 
 
 def _handlers(app: FastAPI) -> None:
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, _exc):
+        # Starlette sends this answer from outside every middleware (the error is then raised
+        # again for the server to log), so it carries the security headers itself. It names
+        # nothing of the error: that is for the server's log, not the caller.
+        headers = security_headers(secrets.token_urlsafe(16), data_page=True)
+        if _wants_json(request):
+            return JSONResponse({"detail": "server error"}, status_code=500, headers=headers)
+        text = "Something went wrong on the server. Try again, or tell its administrator."
+        return PlainTextResponse(text, status_code=500, headers=headers)
+
     @app.exception_handler(NotSignedIn)
     async def not_signed_in(request: Request, _exc):
         if _wants_json(request):
@@ -121,6 +169,15 @@ def _handlers(app: FastAPI) -> None:
         return render(request, "closed.jinja", 410, title="Programme closed", reason=str(exc))
 
 
+def _sign_in_failed(request: Request, kind: FailureKind, account: str | None) -> None:
+    """One entry against the account a failed sign-in names (the throttle's lock on the name
+    bounds how many), or, naming none, folded with its address's failures (web.failures)."""
+    if account is None:
+        request.app.state.failures.failed(kind, client_address(request))
+    else:
+        kind.record(open_workspace(request).audit, Actor(account, "none"))
+
+
 def _sign_in_routes(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False)
     def home(request: Request):
@@ -135,25 +192,18 @@ def _sign_in_routes(app: FastAPI) -> None:
 
     @app.post("/sign-in", include_in_schema=False, dependencies=[Depends(check_csrf)])
     def sign_in(request: Request, username: str = Form(""), password: str = Form("")):
-        ws = open_workspace(request)
         throttle: SignInThrottle = request.app.state.throttle
-        address = request.client.host if request.client else "unknown"
+        address = client_address(request)
         authenticator = request.app.state.authenticator
         if len(username) > MAX_NAME_LENGTH:  # no account has such a name: nothing to count
             return render(request, "sign_in.jinja", 401, title="Sign in", error=True)
-        # The name only if it is an account: a password typed into the name box must not
-        # reach the audit log. Never the password.
-        named = username if authenticator.is_account(username) else "(unknown name)"
-        token = throttle.attempt(username, address)
+        # Only an account's name is ever audited: a password typed into the name box must not
+        # reach the log, nor a script's made-up names. Never the password.
+        account = username if authenticator.is_account(username) else None
+        token = throttle.attempt(username, address, account=account is not None)
         if token is None:
-            if throttle.first_refusal(username, address):
-                ws.audit.record(
-                    Actor(named, "none"),
-                    "web.sign_in",
-                    outcome="refused",
-                    reason=f"too many failed sign-ins: locked for up to {LOCK_MINUTES} "
-                    "minutes (later refusals in this lock are not recorded one by one)",
-                )
+            first = account is not None and throttle.first_refusal(username, address)
+            _sign_in_failed(request, SIGN_IN_LOCKED, account if first else None)
             return render(
                 request,
                 "sign_in.jinja",
@@ -164,19 +214,14 @@ def _sign_in_routes(app: FastAPI) -> None:
             )
         user = authenticator.authenticate(username, password)
         if user is None:
-            ws.audit.record(
-                Actor(named, "none"),
-                "web.sign_in",
-                outcome="failed",
-                reason="wrong user name or password",
-            )
+            _sign_in_failed(request, WRONG_PASSWORD if account else UNKNOWN_NAME, account)
             return render(
                 request, "sign_in.jinja", 401, title="Sign in", error=True, username=username
             )
         throttle.succeeded(username, address, token)
         session = request.app.state.sessions.sign_in(session_of(request), user)
         request.state.session = session
-        ws.audit.record(actor_of(user), "web.sign_in")
+        open_workspace(request).audit.record(actor_of(user), "web.sign_in")
         return RedirectResponse(HOME[user.role], status_code=303)
 
     @app.post("/sign-out", include_in_schema=False, dependencies=[Depends(check_csrf)])
@@ -186,7 +231,7 @@ def _sign_in_routes(app: FastAPI) -> None:
             open_workspace(request).audit.record(actor_of(session.user), "web.sign_out")
         store: SessionStore = request.app.state.sessions
         store.drop(session)
-        request.state.session = store.new()
+        request.state.session = store.anonymous()
         return RedirectResponse("/sign-in", status_code=303)
 
     @app.get("/engineer", include_in_schema=False)

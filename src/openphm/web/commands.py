@@ -24,6 +24,9 @@ def serve(
     idle_minutes: Annotated[
         float, typer.Option(help="Sign a user out after this many idle minutes.")
     ] = 30,
+    session_hours: Annotated[
+        float, typer.Option(help="Sign a user out this many hours after sign-in, however busy.")
+    ] = 12,
     forwarded_allow_ips: Annotated[
         str | None,
         typer.Option(
@@ -47,7 +50,7 @@ def serve(
     from openphm.web import assets
     from openphm.web.app import create_app
 
-    app = create_app(workspace, idle_minutes=idle_minutes)
+    app = create_app(workspace, idle_minutes=idle_minutes, session_hours=session_hours)
     if not assets.installed():
         console.print(
             "[yellow]Warning:[/] the NHS.UK frontend assets are not installed; pages will be "

@@ -14,9 +14,8 @@ from openphm.governance.audit import Actor
 from openphm.governance.roles import Role
 from openphm.programme.workspace import Workspace
 from openphm.web.accounts import User
+from openphm.web.failures import ANONYMOUS, CSRF_REFUSED, FailureKind
 from openphm.web.security import CSRF_FIELD, Session, csrf_ok
-
-ANONYMOUS = Actor(user="anonymous", role="none")
 
 templates = Jinja2Templates(
     env=Environment(
@@ -83,6 +82,11 @@ def actor_of(user: User | None) -> Actor:
     return Actor(user.name, user.role.value) if user else ANONYMOUS
 
 
+def client_address(request: Request) -> str:
+    """The client's address (the proxy's X-Forwarded-For when `phm serve` trusts it)."""
+    return request.client.host if request.client else "unknown"
+
+
 def open_workspace(request: Request) -> Workspace:
     return Workspace.open(request.app.state.root)
 
@@ -103,15 +107,19 @@ def authorised(action: str):
 async def check_csrf(request: Request) -> None:
     """Every POST carries the session's CSRF token, or it is refused and audited."""
     form = await request.form()
-    session = session_of(request)
-    if not csrf_ok(session, form.get(CSRF_FIELD)):
-        refuse(request, "web.csrf", f"{request.url.path}: missing or wrong CSRF token")
+    if not csrf_ok(session_of(request), form.get(CSRF_FIELD)):
+        refuse(request, CSRF_REFUSED)
 
 
-def refuse(request: Request, action: str, reason: str):
-    actor = actor_of(session_of(request).user)
-    open_workspace(request).audit.record(actor, action, outcome="refused", reason=reason)
-    raise WebRefused(reason)
+def refuse(request: Request, kind: FailureKind):
+    """Audit a refusal in its fixed words, and raise: one entry each for a signed-in user,
+    folded per client address before sign-in (web.failures), so no caller can bury the log."""
+    user = session_of(request).user
+    if user is None:
+        request.app.state.failures.failed(kind, client_address(request))
+    else:
+        kind.record(open_workspace(request).audit, actor_of(user))
+    raise WebRefused(kind.text)
 
 
 def render(request: Request, template: str, status_code: int = 200, **context):

@@ -16,9 +16,14 @@ from fastapi.responses import FileResponse
 
 from openphm.programme.workspace import Workspace
 from openphm.web.deps import Context, authorised, refuse, render
+from openphm.web.failures import FailureKind
 
 router = APIRouter(prefix="/practice", include_in_schema=False)
 COHORTS = "cohorts"
+# In fixed words: the name asked for is the caller's text (the account says which practice).
+NOT_OWN_LIST = FailureKind(
+    "cohort.download", "refused", "asked for a file that is not one of the practice's own lists"
+)
 
 
 def cohort_folder(ws: Workspace, ods: str) -> Path:
@@ -56,11 +61,7 @@ def download(name: str, request: Request, ctx: Context = Depends(authorised("coh
     own = {p.name: p for p in cohort_lists(ctx.ws, ctx.user.ods)}
     path = own.get(name)
     if path is None:
-        refuse(
-            request,
-            "cohort.download",
-            f"practice {ctx.user.ods} has no cohort list named {name[:80]!r}",
-        )
+        refuse(request, NOT_OWN_LIST)
     ctx.ws.audit.record(
         ctx.actor, "cohort.download", reads=(f"outputs/{COHORTS}/{ctx.user.ods}/{path.name}",)
     )
