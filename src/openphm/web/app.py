@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from openphm.governance.audit import Actor
 from openphm.governance.roles import Refused, Role
+from openphm.governance.schedule import keep_promises, scheduled_actor
 from openphm.programme.workspace import ProgrammeClosedError, Workspace
 from openphm.web import analyst, api, assets, cohorts, dpo, practice
 from openphm.web.accounts import Authenticator, LocalAccounts
@@ -47,6 +49,7 @@ from openphm.web.security import (
 from openphm.web.sign_in_ledger import SignInLedger
 
 STATIC_PREFIXES = ("/assets/", "/static/")
+LOG = logging.getLogger("openphm.web")
 HOME = {
     Role.ANALYST: "/analyst/population",
     Role.PRACTICE: "/practice/cohorts",
@@ -61,6 +64,7 @@ def create_app(
     idle_minutes: float = DEFAULT_IDLE_MINUTES,
     session_hours: float = DEFAULT_SESSION_HOURS,
     authenticator: Authenticator | None = None,
+    schedule_minutes: float = 0,
 ) -> FastAPI:
     """The web service for one programme's workspace."""
     root = Path(workspace).absolute()
@@ -75,6 +79,7 @@ def create_app(
         lifespan=_lifespan,
     )
     app.state.root = root
+    app.state.schedule_minutes = schedule_minutes
     app.state.failures = FailuresBeforeSignIn(audit)
     app.state.sessions = SessionStore(idle_minutes, session_hours)
     app.state.throttle = SignInThrottle(ledger=SignInLedger(root))
@@ -119,11 +124,14 @@ async def _lifespan(app: FastAPI):
     """Folded failure counts are written as their interval passes even when no further failure
     comes, and all of them at shutdown (see web.failures for what a kill loses)."""
     failures: FailuresBeforeSignIn = app.state.failures
-    sweep = asyncio.create_task(_sweep(failures))
+    tasks = [asyncio.create_task(_sweep(failures))]
+    if app.state.schedule_minutes > 0:
+        tasks.append(asyncio.create_task(_schedule(app.state.root, app.state.schedule_minutes)))
     try:
         yield
     finally:
-        sweep.cancel()
+        for task in tasks:
+            task.cancel()
         failures.flush()
 
 
@@ -131,6 +139,24 @@ async def _sweep(failures: FailuresBeforeSignIn) -> None:
     while True:
         await asyncio.sleep(failures.interval)
         await asyncio.to_thread(failures.flush_due)  # audit writes wait for the disk
+
+
+async def _schedule(root: Path, minutes: float) -> None:
+    """The data protection officer's scheduled job, run by the service: at start, then every
+    `minutes` (governance.schedule; docs/schedule.md)."""
+    while True:
+        await asyncio.to_thread(keep_promises_now, root)
+        await asyncio.sleep(minutes * 60)
+
+
+def keep_promises_now(root: Path) -> None:
+    """One scheduled run. A failure (a key this account does not hold, a full disk) is logged
+    by kind only and tried again next time: the service keeps serving."""
+    try:
+        ws = Workspace.open(root)
+        keep_promises(ws, scheduled_actor())
+    except Exception as err:  # the next run tries again; the timer is the other route
+        LOG.warning("scheduled run of the programme's promises failed: %s", type(err).__name__)
 
 
 def _wants_json(request: Request) -> bool:

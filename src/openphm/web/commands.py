@@ -27,6 +27,14 @@ def serve(
     session_hours: Annotated[
         float, typer.Option(help="Sign a user out this many hours after sign-in, however busy.")
     ] = 12,
+    schedule_minutes: Annotated[
+        float,
+        typer.Option(
+            help="Keep the promises that fall due (retention, recipients' expiry, the close) "
+            "at start and every this many minutes, as the DPO's scheduled job; 0 leaves it to "
+            "the timer (phm schedule units).",
+        ),
+    ] = 60,
     forwarded_allow_ips: Annotated[
         str | None,
         typer.Option(
@@ -50,7 +58,12 @@ def serve(
     from openphm.web import assets
     from openphm.web.app import create_app
 
-    app = create_app(workspace, idle_minutes=idle_minutes, session_hours=session_hours)
+    app = create_app(
+        workspace,
+        idle_minutes=idle_minutes,
+        session_hours=session_hours,
+        schedule_minutes=schedule_minutes,
+    )
     if not assets.installed():
         console.print(
             "[yellow]Warning:[/] the NHS.UK frontend assets are not installed; pages will be "
