@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from openphm.console import RoleOption, WorkspaceArgument, console
+from openphm.console import RoleOption, WorkspaceArgument, console, literal
 
 audit_app = typer.Typer(help="Read and verify the programme's hash-chained audit log.")
 
@@ -37,7 +37,8 @@ def show(
     for column in AuditEntry.COLUMNS:
         table.add_column(column)
     for entry in entries[-last:] if last else entries:
-        table.add_row(*entry.row())
+        # Entries quote what people typed (queries, names, comments): shown, never obeyed.
+        table.add_row(*(literal(cell) for cell in entry.row()))
     console.print(table)
     shown = min(last or len(entries), len(entries))
     ws.audit.record(actor, "audit.show", counts={"entries_shown": shown})
