@@ -89,13 +89,16 @@ def current_actor(role: str | None) -> Actor:
         ) from None
 
 
-def authorise(audit: AuditLog, actor: Actor, action: str, *, purpose: str | None = None) -> None:
-    """Allow the action or raise Refused, recording the refusal."""
+def authorise(
+    audit: AuditLog, actor: Actor, action: str, *, purpose: str | None = None, query: str = ""
+) -> None:
+    """Allow the action or raise Refused, recording the refusal (with the query refused, if the
+    action is one)."""
     allowed = PERMISSIONS.get(action, frozenset())
     if actor.role in allowed:
         return
     reason = f"role {actor.role} may not {action}" + (
         f"; allowed: {', '.join(sorted(allowed))}" if allowed else ""
     )
-    audit.record(actor, action, outcome="refused", purpose=purpose, reason=reason)
+    audit.record(actor, action, outcome="refused", purpose=purpose, reason=reason, query=query)
     raise Refused(reason)
