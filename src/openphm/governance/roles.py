@@ -1,15 +1,19 @@
 """Roles and what each may do (shared/DESIGN.md "Roles"), checked before every action.
 
 A refusal is itself audited, so the data protection officer sees attempts as well as actions.
-On the command line the role is declared (`--role` or PHM_ROLE) and recorded; the web service
-authenticates accounts before it grants a role. What protects data in the end is the key store:
-a role that is never handed a key cannot read what the key protects.
+On the command line the person is the operating-system account the command runs as (the kernel
+vouches for it; an environment variable would not) and the role is declared (`--role` or
+PHM_ROLE) and recorded; the web service authenticates accounts before it grants a role. What
+protects data in the end is the key store: a role that is never handed a key cannot read what
+the key protects.
 """
 
 from __future__ import annotations
 
-import getpass
 import os
+import pwd
+import unicodedata
+from collections.abc import Callable
 from enum import StrEnum
 
 from openphm.governance.audit import Actor, AuditLog
@@ -67,9 +71,34 @@ class Refused(PermissionError):
     """The actor's role may not take this action. Already written to the audit log."""
 
 
+def operating_system_account() -> str:
+    """The account this process runs as, from the kernel's effective user id: unlike a login
+    name read from the environment (LOGNAME, USER, PHM_USER), nobody can set it by typing."""
+    return pwd.getpwuid(os.geteuid()).pw_name
+
+
+# Where the command line learns who is at the keyboard. Tests that play two people under one
+# operating-system account replace it in code (monkeypatch); nothing outside the code can.
+identify: Callable[[], str] = operating_system_account
+
+
 def current_user() -> str:
-    """The person at the keyboard (PHM_USER, else the login name)."""
-    return os.environ.get("PHM_USER") or getpass.getuser()
+    """The person at the keyboard: the operating-system account (`identify`)."""
+    return identify()
+
+
+def same_person(a: str, b: str) -> bool:
+    """Whether two user names name one person, compared as `identity_key`s."""
+    return identity_key(a) == identity_key(b)
+
+
+def identity_key(name: str) -> str:
+    """A user name reduced to what identifies the person: compatibility forms folded (NFKC:
+    full-width "ａｎｎ" is "ann"), case folded, surrounding white space and invisible format
+    characters (zero-width spaces, direction marks) removed, so " Ann\u200b" is "ann"."""
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+    visible = "".join(c for c in folded if unicodedata.category(c) != "Cf")
+    return visible.strip()
 
 
 def current_actor(role: str | None) -> Actor:
