@@ -109,7 +109,8 @@ def _analyse(demo: Demo) -> None:
 
 def _release(demo: Demo) -> None:
     from openphm.analytics import read_measures
-    from openphm.disclosure.releases import approve_release, request_release, save_draft
+    from openphm.disclosure.checking import approve_release
+    from openphm.disclosure.releases import request_release, save_draft
 
     ws = demo.ws
     con = ws.connect_linked()

@@ -22,9 +22,13 @@ from openphm.governance.audit import Actor, AuditLog
 class Role(StrEnum):
     PROCESSOR_ENGINEER = "processor-engineer"
     ANALYST = "analyst"
+    OUTPUT_CHECKER = "output-checker"
     PRACTICE = "practice"
     DATA_PROTECTION_OFFICER = "data-protection-officer"
 
+
+# Who may check a release request: never its requester (openphm.disclosure.releases).
+CHECKERS = frozenset({Role.OUTPUT_CHECKER, Role.DATA_PROTECTION_OFFICER})
 
 # Each action a command can take, and the roles that may take it. An action missing here is
 # refused to everyone: new commands must be granted explicitly.
@@ -45,9 +49,17 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "analytics.read": frozenset({Role.ANALYST}),
     "programme.close": frozenset({Role.DATA_PROTECTION_OFFICER}),
     "extract.recipient": frozenset({Role.PROCESSOR_ENGINEER}),
+    # Releases (openphm.disclosure.releases): analysts draft and request; output checkers and
+    # the DPO check another person's request (the DPO alone grants an exception).
+    "release.draft": frozenset({Role.ANALYST}),
     "release.request": frozenset({Role.ANALYST}),
-    "release.approve": frozenset({Role.ANALYST, Role.DATA_PROTECTION_OFFICER}),
-    "release.list": frozenset({Role.ANALYST, Role.DATA_PROTECTION_OFFICER}),
+    "release.resubmit": frozenset({Role.ANALYST}),
+    "release.review": CHECKERS,
+    "release.approve": CHECKERS,
+    "release.return": CHECKERS,
+    "release.reject": CHECKERS,
+    "release.list": frozenset({Role.ANALYST, *CHECKERS}),
+    "release.download": frozenset({Role.ANALYST, *CHECKERS}),
     "programme.notice": frozenset(Role),
     # The web service (openphm.web): a practice sees only its own cohort lists.
     "cohort.inbox": frozenset({Role.PRACTICE}),
