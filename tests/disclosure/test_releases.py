@@ -233,3 +233,15 @@ def test_releases_cannot_skip_the_second_person(example_config):
     )
     with pytest.raises(ConfigError, match="releases_need_approval = false is no longer possible"):
         load_config(example_config)
+
+
+def test_a_whole_number_group_with_a_gap_is_not_taken_for_a_statistic(workspace, analyst):
+    frame = pd.DataFrame({"imd_decile": [1.0, None], "n": [20, 30]})
+    save(workspace, "deciles", frame, groups=["imd_decile"], counts=["n"], description="by IMD")
+    assert request(workspace, analyst, ["deciles"])["contents"][0]["check"] == "pass"
+
+
+def test_totals_are_over_columns_that_name_the_cells(workspace):
+    frame = pd.DataFrame({"g": ["a"], "n": [10]})
+    with pytest.raises(ReleaseError, match="totals over"):
+        save(workspace, "bad", frame, groups=["g"], counts=["n"], totals_over=["n"])

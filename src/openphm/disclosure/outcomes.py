@@ -41,7 +41,7 @@ def check_output(spec: DraftSpec, cells: pd.DataFrame) -> list[str]:
     failures = []
     if not spec.counts:
         failures.append("it has no count columns, so there is nothing to redact or round")
-    fractions = [g for g in spec.groups if pd.api.types.is_float_dtype(cells[g])]
+    fractions = [g for g in spec.groups if _holds_fractions(cells[g])]
     if fractions:
         # A group column names cells and is published as it is; a mean or a rate in one would
         # be published for cells whose counts are redacted.
@@ -50,6 +50,14 @@ def check_output(spec: DraftSpec, cells: pd.DataFrame) -> list[str]:
             "disclosure control covers counts only"
         )
     return failures
+
+
+def _holds_fractions(values: pd.Series) -> bool:
+    # A whole-number column with a missing value arrives as floats (an IMD decile of 3.0).
+    if not pd.api.types.is_float_dtype(values):
+        return False
+    present = values.dropna()
+    return bool((present % 1 != 0).any())
 
 
 def released_table(spec: DraftSpec, cells: pd.DataFrame, rules: DisclosureRules) -> ReleasedTable:

@@ -83,6 +83,9 @@ def save_draft(
     if not _NAME.match(name):
         raise ReleaseError(f"{name!r} is not a draft name (lower case, digits, underscores)")
     _check_columns(name, frame, [*groups, *counts], counts)
+    stray = [c for c in totals_over or [] if c not in groups]
+    if stray:
+        raise ReleaseError(f"draft {name}: totals over {stray}, which do not name the cells")
     spec = DraftSpec(
         name,
         list(groups),
