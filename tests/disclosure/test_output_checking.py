@@ -83,6 +83,7 @@ def test_a_query_result_leaves_only_through_output_checking(cli, zone, as_person
     history = [(e["action"], e["user"]) for e in results["release"]["history"]]
     assert history == [
         ("requested", "ann"),
+        ("reviewed", "oscar"),
         ("returned", "oscar"),
         ("resubmitted", "ann"),
         ("approved", "oscar"),

@@ -27,7 +27,6 @@ from openphm.disclosure.releases import (
     RETURNED,
     ReleaseError,
     event,
-    load_release,
     locked_release,
     save_release,
 )
@@ -56,11 +55,13 @@ class Review:
 def review_release(ws: Workspace, actor: Actor, release_id: str) -> Review:
     """Every output of a release as it would be released, for a checker to read."""
     ws.authorise(actor, "release.review")
-    folder, manifest = load_release(ws, release_id)
-    tables = {
-        item["table"]: pd.read_csv(folder / item["file"], dtype=str, keep_default_na=False)
-        for item in manifest["contents"]
-    }
+    with locked_release(ws, release_id) as (folder, manifest):
+        tables = {
+            item["table"]: pd.read_csv(folder / item["file"], dtype=str, keep_default_na=False)
+            for item in manifest["contents"]
+        }
+        manifest["history"].append(event(actor, "reviewed"))
+        save_release(folder, manifest)
     ws.audit.record(
         actor,
         "release.review",

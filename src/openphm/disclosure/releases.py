@@ -401,11 +401,6 @@ def release_folder(ws: Workspace, release_id: str) -> Path:
     return folder
 
 
-def load_release(ws: Workspace, release_id: str) -> tuple[Path, dict]:
-    folder = release_folder(ws, release_id)
-    return folder, json.loads((folder / MANIFEST).read_text())
-
-
 @contextlib.contextmanager
 def locked_release(ws: Workspace, release_id: str) -> Iterator[tuple[Path, dict]]:
     """The release's folder and record, held against a second checker acting at once (one
