@@ -19,6 +19,7 @@ from openphm.disclosure.releases import (
     ReleaseError,
     list_releases,
     request_release,
+    resubmit_release,
     save_draft,
 )
 from openphm.governance.audit import Actor
@@ -245,3 +246,18 @@ def test_totals_are_over_columns_that_name_the_cells(workspace):
     frame = pd.DataFrame({"g": ["a"], "n": [10]})
     with pytest.raises(ReleaseError, match="totals over"):
         save(workspace, "bad", frame, groups=["g"], counts=["n"], totals_over=["n"])
+
+
+def test_only_the_requester_resubmits_a_returned_release(drafted, analyst):
+    manifest = request(drafted, analyst)
+    return_release(drafted, CHECKER, manifest["id"], "round the margins")
+    with pytest.raises(ReleaseError, match="only the requester may resubmit"):
+        resubmit_release(drafted, Actor("anne", "analyst"), manifest["id"])
+    assert last_entry(drafted).outcome == "refused"
+    again = resubmit_release(drafted, Actor(" Test-Analyst", "analyst"), manifest["id"])
+    assert again["status"] == "awaiting approval"
+
+
+def test_a_description_for_a_draft_not_requested_is_a_mistake_said_aloud(drafted, analyst):
+    with pytest.raises(ReleaseError, match="--describe names prevalance"):
+        request(drafted, analyst, descriptions={"prevalance": "typo"})

@@ -242,9 +242,15 @@ def resubmit_release(
                 "resubmitted"
             )
         if not same_person(actor.user, manifest["requester"]):
-            raise ReleaseError(
-                f"only the requester, {manifest['requester']}, may resubmit release {release_id}"
+            reason = "only the requester may resubmit a release"
+            ws.audit.record(
+                actor,
+                "release.resubmit",
+                outcome="refused",
+                purpose=manifest["purpose"],
+                reason=reason,
             )
+            raise ReleaseError(f"{reason}: release {release_id} is {manifest['requester']}'s")
         before = {c["table"]: c for c in manifest["contents"]}
         contents = _stage(
             ws,
@@ -292,6 +298,10 @@ def _stage(
 ) -> list[dict]:
     """Check every draft (refusing the whole request before anything is written), then write
     each one, disclosure-controlled, into the release folder."""
+    for option, named in (("--describe", descriptions), ("--exception", exceptions)):
+        stray = sorted(set(named) - set(drafts))
+        if stray:
+            raise ReleaseError(f"{option} names {', '.join(stray)}, not a draft in this release")
     cells, specs = _read_drafts(ws, drafts)
     checked = []
     for name in drafts:
