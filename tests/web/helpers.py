@@ -14,6 +14,7 @@ ACCOUNTS = {
     "ana": (Role.ANALYST, None),
     "pat": (Role.PRACTICE, "Y10001"),
     "dora": (Role.DATA_PROTECTION_OFFICER, None),
+    "otto": (Role.OUTPUT_CHECKER, None),
     "eng": (Role.PROCESSOR_ENGINEER, None),
 }
 OWN_LIST = "2026-11-20-frailty.csv"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,7 +109,8 @@ def _analyse(demo: Demo) -> None:
 
 def _release(demo: Demo) -> None:
     from openphm.analytics import read_measures
-    from openphm.disclosure.releases import approve_release, request_release, save_draft
+    from openphm.disclosure.checking import approve_release
+    from openphm.disclosure.releases import request_release, save_draft
 
     ws = demo.ws
     con = ws.connect_linked()
@@ -157,26 +156,12 @@ def _release(demo: Demo) -> None:
         console.print(f"a release for marketing: [red]refused[/] ({refused})")
 
 
-@contextlib.contextmanager
-def _as(actor: Actor):
-    """Run a command as the demo's named person (commands read PHM_USER)."""
-    before = os.environ.get("PHM_USER")
-    os.environ["PHM_USER"] = actor.user
-    try:
-        yield actor.role
-    finally:
-        if before is None:
-            os.environ.pop("PHM_USER", None)
-        else:
-            os.environ["PHM_USER"] = before
-
-
 def _risk(demo: Demo) -> None:
     from openphm.risk.commands import score_command, train_command
 
-    with _as(ANALYST) as role:
-        train_command(demo.ws.root, role=role)
-        score_command(demo.ws.root, role=role)
+    # Commands act as the operating-system account that runs the demo, in the analyst's role.
+    train_command(demo.ws.root, role=ANALYST.role)
+    score_command(demo.ws.root, role=ANALYST.role)
 
 
 def _cohort(demo: Demo) -> None:
@@ -186,8 +171,7 @@ def _cohort(demo: Demo) -> None:
 
     definition = resources.files("openphm.cohorts") / "examples" / "frail-high-risk.toml"
     console.print(f"definition: {definition}")
-    with _as(ANALYST) as role:
-        cohort_command(demo.ws.root, Path(str(definition)), role=role)
+    cohort_command(demo.ws.root, Path(str(definition)), role=ANALYST.role)
 
 
 def _reidentify(demo: Demo) -> None:

@@ -3,7 +3,8 @@
 Each entry carries the SHA-256 of the entry before it, so editing, removing or reordering any
 entry breaks the chain at a place `verify` can name. A separate head file records the last
 entry's number and hash, so removing entries from the end is caught too. Entries hold counts and
-names of files and tables, never patient values (those belong in no log: STYLE.md).
+names of files and tables, never patient values (those belong in no log: STYLE.md), and the text
+of an analyst's query: what was asked of the zone, not what it answered.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ GENESIS = "0" * 64
 LOG_FILE = "audit.jsonl"
 HEAD_FILE = "audit.head"
 LOCK_FILE = "audit.lock"
+# A query is kept up to this many characters, so that one pasted script cannot swell the log.
+QUERY_LIMIT = 2000
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class AuditEntry:
     reason: str = ""
     prev: str = GENESIS
     hash: str = ""
+    query: str = ""  # an analyst's query, as typed (capped at QUERY_LIMIT)
 
     def body(self) -> dict:
         data = asdict(self)
@@ -55,6 +59,9 @@ class AuditEntry:
         data["reads"] = list(self.reads)
         data["writes"] = list(self.writes)
         data["counts"] = dict(self.counts)
+        if not self.query:
+            # Entries from before queries were kept have no such field: their hashes stay valid.
+            data.pop("query")
         return data
 
     def computed_hash(self) -> str:
@@ -66,9 +73,10 @@ class AuditEntry:
 
     def row(self) -> list[str]:
         """The entry as one row of `COLUMNS`: counts and the reason together as the detail."""
-        detail = ", ".join(f"{k}={v}" for k, v in self.counts.items())
-        if self.reason:
-            detail = f"{detail}; {self.reason}" if detail else self.reason
+        parts = [", ".join(f"{k}={v}" for k, v in self.counts.items()), self.reason]
+        if self.query:
+            parts.append(f"query: {self.query}")
+        detail = "; ".join(part for part in parts if part)
         return [
             str(self.seq),
             self.time[:19],
@@ -99,6 +107,12 @@ class Verification:
         return not self.problems
 
 
+def _capped(query: str) -> str:
+    if len(query) <= QUERY_LIMIT:
+        return query
+    return f"{query[:QUERY_LIMIT]}… ({len(query) - QUERY_LIMIT:,} more characters)"
+
+
 class AuditLog:
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
@@ -124,6 +138,7 @@ class AuditLog:
         writes: Sequence[str] = (),
         counts: Mapping[str, int] | None = None,
         reason: str = "",
+        query: str = "",
         now: dt.datetime | None = None,
     ) -> AuditEntry:
         """Append one entry; safe against concurrent writers (an exclusive file lock)."""
@@ -148,6 +163,7 @@ class AuditLog:
                 counts=dict(counts or {}),
                 reason=reason,
                 prev=head["hash"],
+                query=_capped(query),
             )
             entry = AuditEntry(**{**entry.__dict__, "hash": entry.computed_hash()})
             line = json.dumps({**entry.body(), "hash": entry.hash}, sort_keys=True)

@@ -173,10 +173,21 @@ class DisclosurePolicy(_Strict):
         "is under p% of the largest",
     )
     reason: str = Field(default="", description="required when looser than 7, 5 and 10")
+    # Kept so programme files that say `true` still load; nothing leaves without a second
+    # person's check (openphm.disclosure.checking), so `false` is refused below.
     releases_need_approval: bool = Field(
-        default=True, description="a second person must approve each release"
+        default=True, description="a second person must approve each release (always)"
     )
     k_anonymity: int = Field(default=5, ge=2, description="k for recipient extracts")
+
+    @model_validator(mode="after")
+    def _always_checked(self) -> DisclosurePolicy:
+        if not self.releases_need_approval:
+            raise ValueError(
+                "releases_need_approval = false is no longer possible: every release is checked "
+                "by a second person before it leaves (docs/releases.md); remove the line"
+            )
+        return self
 
     @model_validator(mode="after")
     def _never_looser_without_reason(self) -> DisclosurePolicy:

@@ -223,8 +223,10 @@ class Workspace:
                 f"its patient data was destroyed (certificate: {closed['certificate']})"
             )
 
-    def authorise(self, actor: Actor, action: str, *, purpose: str | None = None) -> None:
-        authorise(self.audit, actor, action, purpose=purpose)
+    def authorise(
+        self, actor: Actor, action: str, *, purpose: str | None = None, query: str = ""
+    ) -> None:
+        authorise(self.audit, actor, action, purpose=purpose, query=query)
 
     def inbox(self, source: Source) -> Path:
         """Where a source's extracts arrive (relative inboxes resolve against programme.toml)."""

@@ -54,6 +54,7 @@ HOME = {
     Role.ANALYST: "/analyst/population",
     Role.PRACTICE: "/practice/cohorts",
     Role.DATA_PROTECTION_OFFICER: "/dpo",
+    Role.OUTPUT_CHECKER: "/dpo/releases",
     Role.PROCESSOR_ENGINEER: "/engineer",
 }
 

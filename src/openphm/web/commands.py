@@ -98,11 +98,8 @@ def add(
     ] = None,
 ) -> None:
     """Add a local account. The password is asked for (or read from standard input)."""
-    import getpass
-    import os
-
     from openphm.governance.audit import Actor
-    from openphm.governance.roles import Refused, Role
+    from openphm.governance.roles import Refused, Role, current_user
     from openphm.programme.workspace import Workspace
     from openphm.web.accounts import LocalAccounts
 
@@ -120,7 +117,7 @@ def add(
     accounts = LocalAccounts(ws.root)
     user = accounts.add(username, password, new_role, ws.config.programme.controllers, ods)
     # Whoever can write the workspace's files administers its accounts (docs/web.md).
-    admin = Actor(os.environ.get("PHM_USER") or getpass.getuser(), "account-administrator")
+    admin = Actor(current_user(), "account-administrator")
     ws.audit.record(
         admin, "web.user.add", writes=("web/users.json",), reason=f"{user.name} as {role}"
     )

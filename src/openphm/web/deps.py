@@ -48,6 +48,7 @@ NAVIGATION: dict[Role, list[tuple[str, str]]] = {
         ("Privacy notice", "/dpo/notice"),
         ("Close", "/dpo/close"),
     ],
+    Role.OUTPUT_CHECKER: [("Releases", "/dpo/releases")],
     Role.PROCESSOR_ENGINEER: [],
 }
 

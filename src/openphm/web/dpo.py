@@ -12,7 +12,8 @@ from fastapi.responses import RedirectResponse
 from markupsafe import Markup, escape
 
 from openphm import clock
-from openphm.disclosure.releases import ReleaseError, approve_release, list_releases
+from openphm.disclosure.checking import approve_release
+from openphm.disclosure.releases import ReleaseError, list_releases
 from openphm.governance import certificate
 from openphm.governance.lifecycle import CERTIFICATE_FILE, close_programme
 from openphm.governance.notice import privacy_notice
