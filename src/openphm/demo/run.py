@@ -225,6 +225,28 @@ def _governance(demo: Demo) -> None:
     ws.audit.record(DPO, "audit.verify", counts={"entries": result.entries})
     verdict = "[green]intact[/]" if result.ok else "[red]broken[/]"
     console.print(f"audit log {verdict}: {result.entries} entries, hash chain checked")
+    _schedule(ws)
+
+
+def _schedule(ws) -> None:
+    """The DPO's scheduled job, and the close rehearsed on a throw-away copy at the end date."""
+    import datetime as dt
+
+    from openphm.governance.schedule import keep_promises, rehearse, timetable
+
+    kept = keep_promises(ws, DPO)
+    due = [d for d in timetable(ws) if not d.now]
+    console.print(
+        f"the DPO's scheduled run: {'something' if kept.anything else 'nothing'} was due; "
+        f"next: {due[0].what} on {due[0].when}"
+    )
+    end = ws.config.programme.end_date
+    _, rehearsal = rehearse(ws, DPO, dt.datetime.combine(end, dt.time(9), dt.UTC))
+    closure = rehearsal.closure
+    console.print(
+        f"close rehearsed on a copy at {end}: {closure.keys_destroyed} keys destroyed, "
+        f"{closure.files_deleted} files deleted, certificate signed; this workspace untouched"
+    )
 
 
 STEPS = [
