@@ -123,6 +123,13 @@ def refuse(request: Request, kind: FailureKind):
     raise WebRefused(kind.text)
 
 
+def viewed(request: Request, ctx: Context, reads: tuple[str, ...] = ()) -> None:
+    """Count a page view (web.views): one `web.view` entry per person, page and hour, named by
+    the page's route, never by the URL the caller sent."""
+    page = request.scope["route"].path
+    request.app.state.views.viewed(ctx.actor, page, reads)
+
+
 def render(request: Request, template: str, status_code: int = 200, **context):
     session = session_of(request)
     user = session.user
