@@ -1,17 +1,26 @@
 """The JSON API: the same figures and records as the pages, for the same roles, described at
-/api/openapi.json. Read-only (every change goes through a page's form, with its CSRF token)."""
+/api/openapi.json. Read-only (every change goes through a page's form, with its CSRF token);
+/api/sql runs an analyst's query as the SQL page does (web.sql), and writes only its audit
+entry."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+import json
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from openphm.analytics import REGISTERS
 from openphm.disclosure.releases import list_releases
+from openphm.linked.commands import MOST_SHOWN_ROWS, SHOWN_ROWS
+from openphm.linked.query import QueryError, run_sql
 from openphm.web import figures, measures
 from openphm.web import risk as risk_figures
 from openphm.web.deps import Context, authorised, viewed
 from openphm.web.dpo import objections_applied, programme_status
 from openphm.web.practice import cohort_lists, describe
+from openphm.web.sql import signed_in
 
 router = APIRouter(prefix="/api", tags=["OpenPHM"])
 
@@ -121,3 +130,37 @@ def releases(request: Request, ctx: Context = Depends(authorised("release.list")
 def cohorts(request: Request, ctx: Context = Depends(authorised("cohort.inbox"))) -> list[dict]:
     viewed(request, ctx)
     return [describe(p) for p in cohort_lists(ctx.ws, ctx.user.ods)]
+
+
+class Query(BaseModel):
+    query: str = Field(description="One read-only statement on the linked zone.")
+    rows: int = Field(SHOWN_ROWS, ge=1, le=MOST_SHOWN_ROWS, description="Rows to return.")
+
+
+def signed_in_json(request: Request, ctx: Context = Depends(signed_in)) -> Context:
+    """A signed-in user sending JSON: a form another site's page could post is never run (the
+    session cookie is SameSite=Strict as well, so such a post is not signed in)."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        raise HTTPException(415, "send the query as JSON: Content-Type application/json")
+    return ctx
+
+
+@router.post(
+    "/sql",
+    summary="Run one read-only query on the linked zone, as phm sql does (audited with its text)",
+)
+def sql(body: Query, ctx: Context = Depends(signed_in_json)):
+    try:
+        result = run_sql(ctx.ws, ctx.actor, body.query, keep=body.rows)
+    except QueryError as err:
+        return JSONResponse({"detail": str(err)}, status_code=400)
+    answer = result.frame.to_json(
+        orient="split", index=False, date_format="iso", default_handler=str
+    )
+    table = json.loads(answer)
+    return {
+        "columns": table["columns"],
+        "rows": table["data"],
+        "rows_returned": result.rows,
+        "rows_shown": len(result.frame),
+    }

@@ -39,6 +39,7 @@ NAVIGATION: dict[Role, list[tuple[str, str]]] = {
         ("Multimorbidity", "/analyst/multimorbidity"),
         ("Risk", "/analyst/risk"),
         ("Cohort builder", "/analyst/cohorts"),
+        ("Query (SQL)", "/analyst/sql"),
     ],
     Role.PRACTICE: [("Cohort lists", "/practice/cohorts")],
     Role.DATA_PROTECTION_OFFICER: [
