@@ -17,7 +17,7 @@ from openphm.governance.audit import Actor
 from openphm.governance.roles import Refused, Role
 from openphm.governance.schedule import keep_promises, scheduled_actor
 from openphm.programme.workspace import ProgrammeClosedError, Workspace
-from openphm.web import analyst, api, assets, cohorts, dpo, practice, sql
+from openphm.web import analyst, api, assets, cohorts, dpo, practice, releases, sql
 from openphm.web.accounts import Authenticator, LocalAccounts
 from openphm.web.deps import (
     NotSignedIn,
@@ -118,7 +118,9 @@ def create_app(
 
     _handlers(app)
     _sign_in_routes(app)
-    for module in (analyst, cohorts, sql, practice, dpo, api):
+    for router in (analyst.router, cohorts.router, sql.router, *releases.routers):
+        app.include_router(router)
+    for module in (practice, dpo, api):
         app.include_router(module.router)
     return app
 

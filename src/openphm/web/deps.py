@@ -40,6 +40,7 @@ NAVIGATION: dict[Role, list[tuple[str, str]]] = {
         ("Risk", "/analyst/risk"),
         ("Cohort builder", "/analyst/cohorts"),
         ("Query (SQL)", "/analyst/sql"),
+        ("Releases", "/analyst/releases"),
     ],
     Role.PRACTICE: [("Cohort lists", "/practice/cohorts")],
     Role.DATA_PROTECTION_OFFICER: [

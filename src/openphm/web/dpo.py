@@ -1,6 +1,6 @@
 """The data protection officer's pages: where the programme stands, what has been destroyed, the
-audit log with its chain verified, releases awaiting a second approval, the privacy notice, and
-the close with its certificate."""
+audit log with its chain verified, the privacy notice, and the close with its certificate
+(releases, which output checkers share, are web.releases')."""
 
 from __future__ import annotations
 
@@ -12,13 +12,11 @@ from fastapi.responses import RedirectResponse
 from markupsafe import Markup, escape
 
 from openphm import clock
-from openphm.disclosure.checking import approve_release
-from openphm.disclosure.releases import ReleaseError, list_releases
 from openphm.governance import certificate
 from openphm.governance.lifecycle import CERTIFICATE_FILE, close_programme
 from openphm.governance.notice import privacy_notice
 from openphm.programme.workspace import ZONES, Workspace
-from openphm.web.deps import Context, WebRefused, authorised, check_csrf, render, viewed
+from openphm.web.deps import Context, authorised, check_csrf, render, viewed
 
 router = APIRouter(prefix="/dpo", include_in_schema=False)
 
@@ -94,40 +92,6 @@ def audit(request: Request, ctx: Context = Depends(authorised("audit.show"))):
         verification=verification,
         rows=[e.row() for e in reversed(entries)],
     )
-
-
-@router.get("/releases")
-def releases(request: Request, ctx: Context = Depends(authorised("release.list"))):
-    found = list_releases(ctx.ws)
-    for release in found:
-        release["rows"] = [
-            [c["table"], c["rows"], c["primary_redactions"], c["secondary_redactions"]]
-            for c in release["contents"]
-        ]
-    return render(
-        request,
-        "dpo_releases.jinja",
-        title="Releases",
-        releases=found,
-        summary=[
-            [r["id"], r["title"], r["purpose"], r["requester"], r["status"], r["approved_by"] or ""]
-            for r in found
-        ],
-        message=request.query_params.get("approved"),
-    )
-
-
-@router.post("/releases/{release_id}/approve", dependencies=[Depends(check_csrf)])
-def approve(
-    request: Request, release_id: str, ctx: Context = Depends(authorised("release.approve"))
-):
-    try:
-        approve_release(ctx.ws, ctx.actor, release_id)
-    except ReleaseError as err:
-        if "second person" in str(err):
-            raise WebRefused(str(err)) from None  # audited by approve_release
-        return render(request, "refused.jinja", 400, title="Cannot approve", reason=str(err))
-    return RedirectResponse(f"/dpo/releases?approved={release_id}", status_code=303)
 
 
 @router.get("/notice")
