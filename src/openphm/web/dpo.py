@@ -1,6 +1,6 @@
-"""The data protection officer's pages: where the programme stands, what has been destroyed, the
-audit log with its chain verified, the privacy notice, and the close with its certificate
-(releases, which output checkers share, are web.releases')."""
+"""The data protection officer's pages: where the programme stands, what has been destroyed and
+what the schedule destroys next, the privacy notice, and the close with its certificate (the
+audit log is web.audit_view's; releases, which output checkers share, web.releases')."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from openphm import clock
 from openphm.governance import certificate
 from openphm.governance.lifecycle import CERTIFICATE_FILE, close_programme
 from openphm.governance.notice import privacy_notice
+from openphm.governance.schedule import timetable
 from openphm.programme.workspace import ZONES, Workspace
 from openphm.web.deps import Context, authorised, check_csrf, render, viewed
 
@@ -41,23 +42,66 @@ def programme_status(ws: Workspace) -> dict:
     }
 
 
+# Counts that are a level (how many people the objection register holds after a run), not a
+# flow: the latest is the answer, a sum over runs would count the same people again.
+LEVELS = frozenset({"objectors"})
+# What each objection count counts, saying whether it is people or rows.
+OBJECTION_COUNTS = {
+    "objectors": "people in the objection register (after the latest run)",
+    "objected_removed": "rows removed{of}: objectors' records already linked",
+    "objected_excluded": "rows left out{of} as they arrived: objectors' records",
+    "objected_since_built": "people taken out of cohorts: they objected after it was built",
+}
+
+
 def objections_applied(ws: Workspace) -> dict[str, int]:
     """Objections applied, from the audit log: every count whose name mentions an objection
-    (e.g. objected_removed), summed per action that reported it."""
+    (e.g. objected_removed), summed per action that reported it; a level (`objectors`, the
+    register's size) is the latest reported, never a sum."""
     totals: Counter[str] = Counter()
     for entry in ws.audit.entries():
         if entry.outcome != "ok":
             continue
         for name, value in entry.counts.items():
             if "object" in name:
-                totals[f"{entry.action}: {name}"] += value
+                key = f"{entry.action}: {name}"
+                totals[key] = value if name in LEVELS else totals[key] + value
     return dict(totals)
+
+
+def objection_rows(applied: dict[str, int]) -> list[list[str]]:
+    """[reported by, what was counted (people or rows), count] for the DPO's page."""
+    rows = []
+    for key, value in applied.items():
+        action, _, name = key.partition(": ")
+        base, _, table = name.partition(".")
+        words = OBJECTION_COUNTS.get(base, f"{name} (as that step counted it)")
+        rows.append([action, words.format(of=f" from {table}" if table else ""), f"{value:,}"])
+    return rows
+
+
+def timetable_rows(ws: Workspace) -> tuple[list[list[str]], str]:
+    """The schedule's destruction timetable (governance.schedule.timetable) as rows, or why it
+    cannot be read here: with key custody the landing zone is the processor's alone, and the
+    web service runs as the analytics account."""
+    try:
+        due = timetable(ws)
+    except PermissionError:
+        return [], (
+            "This service's account cannot read the landing zone (key custody keeps it for the "
+            "processor's account), so it cannot list when each landing batch falls due. "
+            "`phm schedule show WORKSPACE --role data-protection-officer`, run as the schedule's "
+            "account, lists them."
+        )
+    rows = [[d.what, d.when, d.how, "yes: the next scheduled run" if d.now else "no"] for d in due]
+    return rows, ""
 
 
 @router.get("")
 def status(request: Request, ctx: Context = Depends(authorised("governance.status"))):
     summary = programme_status(ctx.ws)
-    objections = objections_applied(ctx.ws)
+    objections = objection_rows(objections_applied(ctx.ws))
+    due, unreadable = timetable_rows(ctx.ws)
     viewed(request, ctx)
     zone_rows = [
         [zone, z["files"], f"{z['bytes'] / 1e6:.1f}"] for zone, z in summary["zones"].items()
@@ -69,28 +113,8 @@ def status(request: Request, ctx: Context = Depends(authorised("governance.statu
         s=summary,
         zone_rows=zone_rows,
         objections=objections,
-    )
-
-
-@router.get("/audit")
-def audit(request: Request, ctx: Context = Depends(authorised("audit.show"))):
-    ctx.ws.authorise(ctx.actor, "audit.verify")
-    verification = ctx.ws.audit.verify()
-    entries = list(ctx.ws.audit.entries())
-    if not verification.ok:  # a finding, one entry each; a clean check is part of the view
-        ctx.ws.audit.record(
-            ctx.actor,
-            "audit.verify",
-            outcome="failed",
-            counts={"entries": verification.entries, "problems": len(verification.problems)},
-        )
-    viewed(request, ctx, ("audit",))
-    return render(
-        request,
-        "dpo_audit.jinja",
-        title="Audit log",
-        verification=verification,
-        rows=[e.row() for e in reversed(entries)],
+        due=due,
+        unreadable=unreadable,
     )
 
 
