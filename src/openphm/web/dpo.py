@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 
-from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import RedirectResponse
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import FileResponse, RedirectResponse
 from markupsafe import Markup, escape
 
 from openphm import clock
@@ -159,23 +160,55 @@ def close(
     return RedirectResponse("/dpo/certificate", status_code=303)
 
 
+def _certificate_files(ws: Workspace) -> dict[str, Path]:
+    """The certificate's two forms: the signed JSON and its printable HTML twin."""
+    json_path = ws.zone("outputs") / CERTIFICATE_FILE
+    return {"json": json_path, "html": json_path.with_suffix(".html")}
+
+
+def _verified(path: Path, public_key: str) -> tuple[dict | None, str]:
+    """The certificate's body if `path` verifies against the programme's key, else why not."""
+    if not path.is_file():
+        return None, f"{path.name} is not there"
+    try:
+        return certificate.verify(path, public_key), ""
+    except certificate.CertificateError as err:
+        return None, str(err)
+
+
 @router.get("/certificate")
 def certificate_page(request: Request, ctx: Context = Depends(authorised("governance.status"))):
-    path = ctx.ws.zone("outputs") / CERTIFICATE_FILE
-    body, problem = None, None
-    if path.is_file():
-        try:
-            body = certificate.verify(path, ctx.ws.meta["signing_public_key"])
-        except certificate.CertificateError as err:
-            problem = str(err)
+    """The destruction certificate's content in the service's own layout, with both its forms
+    verified (governance.certificate.verify) and offered for download."""
+    files = _certificate_files(ctx.ws)
+    key = ctx.ws.meta["signing_public_key"]
+    body, problem = _verified(files["json"], key) if files["json"].is_file() else (None, "")
+    html_problem = _verified(files["html"], key)[1] if body else ""
+    viewed(request, ctx, ("outputs/destruction-certificate",))
+    signed = json.loads(files["json"].read_text()) if body else {}
     return render(
         request,
         "dpo_certificate.jinja",
         title="Destruction certificate",
-        body=body,
+        c=body,
         problem=problem,
-        raw=json.dumps(body, indent=2) if body else "",
+        html_problem=html_problem,
+        signed=signed,
     )
+
+
+@router.get("/certificate.{form}")
+def certificate_file(
+    request: Request, form: str, ctx: Context = Depends(authorised("governance.status"))
+):
+    """The certificate as signed (JSON) or printable (HTML, opened from the file: its own
+    styles are inline, which this service's pages do not allow). One audit entry each."""
+    path = _certificate_files(ctx.ws).get(form)
+    if path is None or not path.is_file():
+        raise HTTPException(404, "no such certificate")
+    ctx.ws.audit.record(ctx.actor, "certificate.download", reads=(f"outputs/{path.name}",))
+    media = "application/json" if form == "json" else "text/html"
+    return FileResponse(path, media_type=media, filename=path.name)
 
 
 def markdown_to_html(text: str) -> Markup:
