@@ -114,7 +114,7 @@ async def run(request: Request, ctx: Context = Depends(signed_in)):
 
 
 @router.post("/draft", dependencies=[Depends(check_csrf)])
-async def save_draft(request: Request, ctx: Context = Depends(signed_in)):
+async def save_as_draft(request: Request, ctx: Context = Depends(signed_in)):
     """Run the query again, whole, and keep its result as a release draft: what
     `phm sql --save-draft NAME --counts … --totals-over … --description …` does."""
     form = await request.form()
