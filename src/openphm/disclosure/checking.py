@@ -5,7 +5,10 @@ The checker holds the output-checker or data protection officer role and is not 
 compared as identities (`roles.same_person`: " ANN" is ann). An output that fails a rule leaves
 only by an exception, which the data protection officer alone approves. Each decision goes into
 the release's history and the audit log; a download copies the approved files with their
-results.json and checksums, after checking every file is the one that was approved.
+results.json and checksums into a folder (`phm release download`) or a zip made in memory (the
+web service), after checking every file is the one that was approved. A refusal is raised as
+`ReleaseRefused`, already audited, so that a caller can tell it from a step that is not yet
+possible.
 """
 
 from __future__ import annotations
