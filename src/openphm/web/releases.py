@@ -217,12 +217,11 @@ def output_view(item: dict, cells) -> dict:
     """One output for the checker: what it is, and every cell as released, each marked by what
     disclosure control did to it (the file's own blank for a suppressed cell is shown in
     words)."""
-    outcomes = list(item["outcome"].values())  # by column position, as the file's columns
+    # By position, as the file's columns and rows (its column names may have been neutralised
+    # for spreadsheets; ACRO's {column: {row: outcome}} keeps the table's order).
+    marks = [list(column.values()) for column in item["outcome"].values()]
     rows = [
-        [
-            {"text": visible(value), "mark": outcomes[c].get(str(r))}
-            for c, value in enumerate(values)
-        ]
+        [{"text": visible(value), "mark": marks[c][r]} for c, value in enumerate(values)]
         for r, values in enumerate(cells.itertuples(index=False))
     ]
     check = "; ".join(item["failures"])
