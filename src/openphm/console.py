@@ -70,9 +70,15 @@ class UserFacingError(RuntimeError):
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
+def visible(value: object) -> str:
+    """`value` as text with each control character shown as its escape (\\x1b, \\n, \\u202e):
+    what the terminal (`literal`) and the web pages show of a value from the data."""
+    text = "" if value is None else str(value)
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode(), text)
+
+
 def literal(value: object) -> Text:
     """`value` as the text it is: Rich markup in it is not interpreted (a drug name like
     "Co-codamol [/] 30/500" prints as typed) and each control character shows as its escape
     (\\x1b, \\n), so a value from the data can neither restyle nor rewrite the terminal."""
-    text = "" if value is None else str(value)
-    return Text(_CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode(), text))
+    return Text(visible(value))

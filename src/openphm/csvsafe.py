@@ -38,3 +38,8 @@ def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
     spreadsheet_safe(frame).to_csv(path, index=False)
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    """The CSV `write_csv` would write, as text (a download made in memory)."""
+    return spreadsheet_safe(frame).to_csv(index=False)

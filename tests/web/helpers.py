@@ -21,6 +21,16 @@ OWN_LIST = "2026-11-20-frailty.csv"
 OTHER_LIST = "2026-11-20-diabetes.csv"
 
 
+def every_route(routes):
+    """Every route of an app, including those of the routers it includes (which FastAPI
+    0.165 keeps inside an included-router wrapper)."""
+    for route in routes:
+        if hasattr(route, "original_router"):
+            yield from every_route(route.original_router.routes)
+        else:
+            yield route
+
+
 def csrf_from(html: str) -> str:
     match = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert match, "no CSRF token in the page"

@@ -56,8 +56,9 @@ def test_a_tampered_audit_log_is_flagged(client, web_workspace):
 
 def test_the_dpo_approves_a_release_awaiting_a_second_approval(client, web_workspace):
     sign_in(client, "dora")
-    page = client.get("/dpo/releases").text
     release = client.get("/api/releases").json()[0]["id"]
+    assert f'href="/dpo/releases/{release}"' in client.get("/dpo/releases").text
+    page = client.get(f"/dpo/releases/{release}").text  # approved only where it is seen
     assert f"Approve release {release}" in page
     response = client.post(f"/dpo/releases/{release}/approve", data={"csrf_token": csrf_from(page)})
     assert response.status_code == 303

@@ -163,9 +163,10 @@ def test_an_analyst_cannot_close_the_programme(client, web_workspace):
 
 
 PAGES = {
-    "ana": ["/analyst/population", "/analyst/activity"],
+    "ana": ["/analyst/population", "/analyst/activity", "/analyst/sql", "/analyst/releases"],
     "pat": ["/practice/cohorts"],
     "dora": ["/dpo", "/dpo/audit", "/dpo/releases", "/dpo/notice", "/dpo/close"],
+    "otto": ["/dpo/releases"],
 }
 
 
@@ -176,6 +177,8 @@ def every_page(client):
         sign_in(client, user)
         for path in paths:
             yield path, client.get(path)
+    review = f"/dpo/releases/{client.get('/api/releases').json()[0]['id']}"  # as otto
+    yield review, client.get(review)
 
 
 def test_every_page_carries_the_security_headers(client):

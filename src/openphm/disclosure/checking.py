@@ -5,13 +5,19 @@ The checker holds the output-checker or data protection officer role and is not 
 compared as identities (`roles.same_person`: " ANN" is ann). An output that fails a rule leaves
 only by an exception, which the data protection officer alone approves. Each decision goes into
 the release's history and the audit log; a download copies the approved files with their
-results.json and checksums, after checking every file is the one that was approved.
+results.json and checksums into a folder (`phm release download`) or a zip made in memory (the
+web service), after checking every file is the one that was approved. A refusal is raised as
+`ReleaseRefused`, already audited, so that a caller can tell it from a step that is not yet
+possible.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import shutil
+import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -26,6 +32,7 @@ from openphm.disclosure.releases import (
     RELEASES,
     RETURNED,
     ReleaseError,
+    ReleaseRefused,
     event,
     locked_release,
     save_release,
@@ -121,7 +128,7 @@ def _require_second_person(ws: Workspace, actor: Actor, manifest: dict, action: 
     ws.audit.record(
         actor, f"release.{action}", outcome="refused", purpose=manifest["purpose"], reason=reason
     )
-    raise ReleaseError(f"you requested this release: a second person must check it ({reason})")
+    raise ReleaseRefused(f"you requested this release: a second person must check it ({reason})")
 
 
 def _require_dpo_for_exceptions(ws: Workspace, actor: Actor, manifest: dict) -> None:
@@ -132,7 +139,7 @@ def _require_dpo_for_exceptions(ws: Workspace, actor: Actor, manifest: dict) -> 
     ws.audit.record(
         actor, "release.approve", outcome="refused", purpose=manifest["purpose"], reason=reason
     )
-    raise ReleaseError(
+    raise ReleaseRefused(
         f"{reason} only; return the release, or pass it to the data protection officer"
     )
 
@@ -150,6 +157,49 @@ def verify_files(folder: Path, manifest: dict) -> None:
 
 def download_release(ws: Workspace, actor: Actor, release_id: str, to: Path) -> Path:
     """Copy an approved release (its files, results.json and checksums) to `to`/<id>."""
+    target = Path(to).absolute() / release_id
+
+    def copy(folder: Path, manifest: dict) -> None:
+        if target.exists():
+            raise ReleaseError(f"{target} already exists; choose another folder with --to")
+        for name in released_files(manifest):
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(folder / name, target / name)
+
+    _hand_out(ws, actor, release_id, str(target), copy)
+    return target
+
+
+def release_archive(ws: Workspace, actor: Actor, release_id: str) -> bytes:
+    """An approved release as a zip made in memory (the web service's download): the same
+    files, checks and records as `download_release`, under the folder <id>/."""
+    buffer = io.BytesIO()
+
+    def pack(folder: Path, manifest: dict) -> None:
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            for name in released_files(manifest):
+                archive.write(folder / name, f"{release_id}/{name}")
+
+    _hand_out(ws, actor, release_id, f"web download {release_id}.zip", pack)
+    return buffer.getvalue()
+
+
+def released_files(manifest: dict) -> list[str]:
+    """What leaves with a release, relative to its folder: each output, its checksum (ACRO's
+    checksums/<file>.txt) and results.json; never manifest.json, OpenPHM's own record."""
+    files = [item["file"] for item in manifest["contents"]]
+    return [*files, *(f"{CHECKSUMS}/{file}.txt" for file in files), RESULTS]
+
+
+def _hand_out(
+    ws: Workspace,
+    actor: Actor,
+    release_id: str,
+    to: str,
+    deliver: Callable[[Path, dict], None],
+) -> None:
+    """Give out an approved release whose files are the ones approved (`deliver` writes them
+    where they go), recorded in its history and the audit log."""
     ws.authorise(actor, "release.download")
     with locked_release(ws, release_id) as (folder, manifest):
         if manifest["status"] != RELEASED:
@@ -158,27 +208,14 @@ def download_release(ws: Workspace, actor: Actor, release_id: str, to: Path) -> 
                 "downloaded"
             )
         verify_files(folder, manifest)
-        target = Path(to).absolute() / release_id
-        if target.exists():
-            raise ReleaseError(f"{target} already exists; choose another folder with --to")
-        _copy_out(folder, manifest, target)
-        manifest["history"].append(event(actor, "downloaded", to=str(target)))
+        deliver(folder, manifest)
+        manifest["history"].append(event(actor, "downloaded", to=to))
         save_release(folder, manifest)
     ws.audit.record(
         actor,
         "release.download",
         purpose=manifest["purpose"],
         reads=(f"{RELEASES}/{release_id}",),
-        writes=(str(target),),
+        writes=(to,),
         counts={"files": len(manifest["contents"])},
     )
-    return target
-
-
-def _copy_out(folder: Path, manifest: dict, target: Path) -> None:
-    (target / CHECKSUMS).mkdir(parents=True)
-    for item in manifest["contents"]:
-        shutil.copyfile(folder / item["file"], target / item["file"])
-        checksum = f"{item['file']}.txt"
-        shutil.copyfile(folder / CHECKSUMS / checksum, target / CHECKSUMS / checksum)
-    shutil.copyfile(folder / RESULTS, target / RESULTS)

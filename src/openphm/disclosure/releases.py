@@ -55,6 +55,11 @@ class ReleaseError(UserFacingError):
     """A release that cannot be made as asked."""
 
 
+class ReleaseRefused(ReleaseError):
+    """A step this person may not take on this release (checking their own request, approving
+    an exception without being the DPO, resubmitting another's): already audited as refused."""
+
+
 @dataclass(frozen=True)
 class DraftSpec:
     name: str
@@ -256,7 +261,7 @@ def resubmit_release(
                 purpose=manifest["purpose"],
                 reason=reason,
             )
-            raise ReleaseError(f"{reason}: release {release_id} is {manifest['requester']}'s")
+            raise ReleaseRefused(f"{reason}: release {release_id} is {manifest['requester']}'s")
         before = {c["table"]: c for c in manifest["contents"]}
         contents = _stage(
             ws,

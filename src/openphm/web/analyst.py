@@ -12,7 +12,7 @@ from markupsafe import Markup
 from openphm.analytics import REGISTERS
 from openphm.web import charts, figures, measures
 from openphm.web import risk as risk_figures
-from openphm.web.deps import Context, authorised, render
+from openphm.web.deps import Context, authorised, render, viewed
 
 router = APIRouter(prefix="/analyst", include_in_schema=False)
 REDACTED = "[c]"  # the mark for a redacted cell, as published tables use
@@ -35,7 +35,7 @@ def population(request: Request, ctx: Context = Depends(authorised("linked.query
         found = figures.population(ctx.ws)
     except figures.NotBuilt as err:
         return render(request, "not_built.jinja", title="Population", reason=str(err))
-    ctx.ws.audit.record(ctx.actor, "linked.query", reads=("linked.people",))
+    viewed(request, ctx, ("linked.people",))
     age_sex = found["age_sex"].records()
     by = {(r["age_band"], r["sex"]): _value(r["people"]) for r in age_sex}
     bands = figures.AGE_BANDS
@@ -79,7 +79,7 @@ def activity(request: Request, ctx: Context = Depends(authorised("linked.query")
         by_practice = figures.activity(ctx.ws, "practice")
     except figures.NotBuilt as err:
         return render(request, "not_built.jinja", title="Activity", reason=str(err))
-    ctx.ws.audit.record(ctx.actor, "linked.query", reads=("linked.people", "linked activity"))
+    viewed(request, ctx, ("linked.people", "linked activity"))
     measures = [c for c in by_imd.table.columns if c.endswith("_per_1000")]
     gradients = [
         charts.bar_chart(
@@ -185,7 +185,7 @@ def registers(request: Request, ctx: Context = Depends(authorised("analytics.rea
         found = measures.proportions(ctx.ws, [f"prevalence_{r.name}" for r in REGISTERS])
     except figures.NotBuilt as err:
         return _not_built(request, "Registers and prevalence", err)
-    ctx.ws.audit.record(ctx.actor, "analytics.read", reads=("linked.measures",))
+    viewed(request, ctx, ("linked.measures",))
     rows = []
     for p in found.values():
         o, sii, rii = p.overall(), p.inequality["sii"], p.inequality["rii"]
@@ -221,7 +221,7 @@ def register(request: Request, name: str, ctx: Context = Depends(authorised("ana
         found = measures.proportions(ctx.ws, [f"prevalence_{name}"])
     except figures.NotBuilt as err:
         return _not_built(request, "Registers and prevalence", err)
-    ctx.ws.audit.record(ctx.actor, "analytics.read", reads=("linked.measures",))
+    viewed(request, ctx, ("linked.measures",))
     view = proportion_view(found[f"prevalence_{name}"])
     return render(request, "analyst_register.jinja", title=view["label"], p=view)
 
@@ -234,11 +234,7 @@ def multimorbidity(request: Request, ctx: Context = Depends(authorised("analytic
         gradients = measures.proportions(ctx.ws, list(measures.MULTIMORBIDITY_MEASURES))
     except figures.NotBuilt as err:
         return _not_built(request, "Multimorbidity and frailty", err)
-    ctx.ws.audit.record(
-        ctx.actor,
-        "analytics.read",
-        reads=("linked.measures", "linked.person_scores", "linked.person_segments"),
-    )
+    viewed(request, ctx, ("linked.measures", "linked.person_scores", "linked.person_segments"))
     sections = []
     for key, figure in found.items():
         rows = figure.records()
@@ -286,7 +282,7 @@ def risk(request: Request, ctx: Context = Depends(authorised("risk.read"))):
         card, calibration = risk_figures.model_card(ctx.ws)
     except figures.NotBuilt as err:
         return _not_built(request, "Risk", err)
-    ctx.ws.audit.record(ctx.actor, "risk.read", reads=("linked.person_risk", "linked.risk_models"))
+    viewed(request, ctx, ("linked.person_risk", "linked.risk_models"))
     deciles = found["deciles"].records()
     bands = found["bands"].records()
     metrics = card["metrics"]

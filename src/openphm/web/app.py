@@ -17,7 +17,7 @@ from openphm.governance.audit import Actor
 from openphm.governance.roles import Refused, Role
 from openphm.governance.schedule import keep_promises, scheduled_actor
 from openphm.programme.workspace import ProgrammeClosedError, Workspace
-from openphm.web import analyst, api, assets, cohorts, dpo, practice
+from openphm.web import analyst, api, assets, audit_view, cohorts, dpo, practice, releases, sql
 from openphm.web.accounts import Authenticator, LocalAccounts
 from openphm.web.deps import (
     NotSignedIn,
@@ -36,6 +36,7 @@ from openphm.web.failures import (
     FailureKind,
     FailuresBeforeSignIn,
 )
+from openphm.web.folding import FoldedAudit
 from openphm.web.security import (
     COOKIE,
     DEFAULT_IDLE_MINUTES,
@@ -47,6 +48,7 @@ from openphm.web.security import (
     security_headers,
 )
 from openphm.web.sign_in_ledger import SignInLedger
+from openphm.web.views import PageViews
 
 STATIC_PREFIXES = ("/assets/", "/static/")
 LOG = logging.getLogger("openphm.web")
@@ -82,6 +84,7 @@ def create_app(
     app.state.root = root
     app.state.schedule_minutes = schedule_minutes
     app.state.failures = FailuresBeforeSignIn(audit)
+    app.state.views = PageViews(audit)
     app.state.sessions = SessionStore(idle_minutes, session_hours)
     app.state.throttle = SignInThrottle(ledger=SignInLedger(root))
     app.state.authenticator = authenticator or LocalAccounts(root)
@@ -115,17 +118,19 @@ def create_app(
 
     _handlers(app)
     _sign_in_routes(app)
-    for module in (analyst, cohorts, practice, dpo, api):
+    for router in (analyst.router, cohorts.router, sql.router, *releases.routers):
+        app.include_router(router)
+    for module in (practice, dpo, audit_view, api):
         app.include_router(module.router)
     return app
 
 
 @contextlib.asynccontextmanager
 async def _lifespan(app: FastAPI):
-    """Folded failure counts are written as their interval passes even when no further failure
-    comes, and all of them at shutdown (see web.failures for what a kill loses)."""
-    failures: FailuresBeforeSignIn = app.state.failures
-    tasks = [asyncio.create_task(_sweep(failures))]
+    """Folded failure and page-view counts are written as their interval passes even when no
+    further event comes, and all of them at shutdown (web.folding says what a kill loses)."""
+    folded: list[FoldedAudit] = [app.state.failures, app.state.views]
+    tasks = [asyncio.create_task(_sweep(folded))]
     if app.state.schedule_minutes > 0:
         tasks.append(asyncio.create_task(_schedule(app.state.root, app.state.schedule_minutes)))
     try:
@@ -133,13 +138,16 @@ async def _lifespan(app: FastAPI):
     finally:
         for task in tasks:
             task.cancel()
-        failures.flush()
+        for counts in folded:
+            counts.flush()
 
 
-async def _sweep(failures: FailuresBeforeSignIn) -> None:
+async def _sweep(folded: list[FoldedAudit]) -> None:
+    """Every failure interval (a minute): write what is due of each folded stream."""
     while True:
-        await asyncio.sleep(failures.interval)
-        await asyncio.to_thread(failures.flush_due)  # audit writes wait for the disk
+        await asyncio.sleep(folded[0].interval)
+        for counts in folded:
+            await asyncio.to_thread(counts.flush_due)  # audit writes wait for the disk
 
 
 async def _schedule(root: Path, minutes: float) -> None:

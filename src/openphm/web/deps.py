@@ -39,6 +39,8 @@ NAVIGATION: dict[Role, list[tuple[str, str]]] = {
         ("Multimorbidity", "/analyst/multimorbidity"),
         ("Risk", "/analyst/risk"),
         ("Cohort builder", "/analyst/cohorts"),
+        ("Query (SQL)", "/analyst/sql"),
+        ("Releases", "/analyst/releases"),
     ],
     Role.PRACTICE: [("Cohort lists", "/practice/cohorts")],
     Role.DATA_PROTECTION_OFFICER: [
@@ -121,6 +123,13 @@ def refuse(request: Request, kind: FailureKind):
     else:
         kind.record(open_workspace(request).audit, actor_of(user))
     raise WebRefused(kind.text)
+
+
+def viewed(request: Request, ctx: Context, reads: tuple[str, ...] = ()) -> None:
+    """Count a page view (web.views): one `web.view` entry per person, page and hour, named by
+    the page's route, never by the URL the caller sent."""
+    page = request.scope["route"].path
+    request.app.state.views.viewed(ctx.actor, page, reads)
 
 
 def render(request: Request, template: str, status_code: int = 200, **context):

@@ -17,13 +17,12 @@ kind, never the fact that failures began.
 from __future__ import annotations
 
 import ipaddress
-import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from openphm.governance.audit import Actor, AuditLog
+from openphm.web.folding import FoldedAudit
 from openphm.web.security import LOCK_MINUTES, client_network
 
 ANONYMOUS = Actor(user="anonymous", role="none")
@@ -60,14 +59,9 @@ SIGN_IN_LOCKED = FailureKind(
 )
 
 
-@dataclass
-class _Tally:
-    written: float  # when this address and kind last had an entry written
-    folded: int = 0  # failures since then, not yet written
-
-
-class FailuresBeforeSignIn:
-    """Counts failures per client address and kind, and audits them as described above."""
+class FailuresBeforeSignIn(FoldedAudit):
+    """Counts failures per client address and kind, and audits them as described above (the
+    folding itself is web.folding's, shared with page views)."""
 
     def __init__(
         self,
@@ -77,44 +71,17 @@ class FailuresBeforeSignIn:
         max_tallies: int = MAX_TALLIES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if interval <= 0:
-            raise ValueError("the summary interval must be longer than 0 seconds")
-        self.audit = audit
-        self.interval = interval
+        super().__init__(audit, interval=interval, clock=clock)
         self.max_tallies = max_tallies
-        self.clock = clock
-        self._tallies: OrderedDict[tuple[str, FailureKind], _Tally] = OrderedDict()  # by written
-        self._lock = threading.Lock()  # failures arrive from the event loop and worker threads
 
     def failed(self, kind: FailureKind, address: str) -> None:
         """Count one failure: written now if its address and kind had no entry in the last
         interval (with the count folded since the last one), else folded until then."""
-        with self._lock:
-            now = self.clock()
-            key = (self._source(address), kind)
-            tally = self._tallies.get(key)
-            if tally is not None and now - tally.written < self.interval:
-                tally.folded += 1
-                due = self._take_due(now)
-            else:
-                due = [(key, 1 + (tally.folded if tally else 0))]
-                self._tallies.pop(key, None)
-                self._tallies[key] = _Tally(now)
-                due += self._take_due(now)
-        self._write(due)
+        self._count((address, kind))
 
-    def flush_due(self) -> None:
-        """Write the counts whose interval has passed (the app's sweep calls this)."""
-        with self._lock:
-            due = self._take_due(self.clock())
-        self._write(due)
-
-    def flush(self) -> None:
-        """Write every folded count, due or not: at shutdown, so a clean stop loses nothing."""
-        with self._lock:
-            due = [(key, tally.folded) for key, tally in self._tallies.items() if tally.folded]
-            self._tallies.clear()
-        self._write(due)
+    def _key(self, event: tuple[str, FailureKind]) -> tuple[str, FailureKind]:
+        address, kind = event
+        return self._source(address), kind
 
     def _source(self, address: str) -> str:
         try:
@@ -123,32 +90,17 @@ class FailuresBeforeSignIn:
             source = NOT_AN_IP_ADDRESS
         else:
             source = client_network(address)
-        tracked = any(key[0] == source for key in self._tallies)
-        if not tracked and len(self._tallies) >= self.max_tallies:
+        if not self._tracked(source) and len(self._tallies) >= self.max_tallies:
             return OTHER_ADDRESSES
         return source
 
-    def _take_due(self, now: float) -> list[tuple[tuple[str, FailureKind], int]]:
-        """Tallies whose interval has passed: those with a count are taken for writing and
-        start a new interval; quiet ones are forgotten."""
-        due = []
-        while self._tallies:
-            key, tally = next(iter(self._tallies.items()))
-            if now - tally.written < self.interval:
-                break
-            del self._tallies[key]
-            if tally.folded:
-                due.append((key, tally.folded))
-                self._tallies[key] = _Tally(now)
-        return due
-
-    def _write(self, due: list[tuple[tuple[str, FailureKind], int]]) -> None:
-        for (source, kind), count in due:
-            self.audit.record(
-                ANONYMOUS,
-                kind.action,
-                outcome=kind.outcome,
-                counts={"requests": count},
-                reason=f"{kind.text}; from {source} (one entry per address and kind every "
-                f"{self.interval:g} seconds at most, counting the requests since the last)",
-            )
+    def _entry(self, key: tuple[str, FailureKind], count: int) -> None:
+        source, kind = key
+        self.audit.record(
+            ANONYMOUS,
+            kind.action,
+            outcome=kind.outcome,
+            counts={"requests": count},
+            reason=f"{kind.text}; from {source} (one entry per address and kind every "
+            f"{self.interval:g} seconds at most, counting the requests since the last)",
+        )

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
 
 from openphm.programme.workspace import Workspace
-from openphm.web.deps import Context, authorised, refuse, render
+from openphm.web.deps import Context, authorised, refuse, render, viewed
 from openphm.web.failures import FailureKind
 
 router = APIRouter(prefix="/practice", include_in_schema=False)
@@ -52,7 +52,7 @@ def describe(path: Path) -> dict:
 @router.get("/cohorts")
 def inbox(request: Request, ctx: Context = Depends(authorised("cohort.inbox"))):
     files = [describe(p) for p in cohort_lists(ctx.ws, ctx.user.ods)]
-    ctx.ws.audit.record(ctx.actor, "cohort.inbox", counts={"lists": len(files)})
+    viewed(request, ctx)
     return render(request, "practice_cohorts.jinja", title="Cohort lists", files=files)
 
 
