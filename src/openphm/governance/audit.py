@@ -198,6 +198,10 @@ class AuditLog:
         with self._locked():
             _date(self._last(), clock.now())
 
+    def last_number(self) -> int:
+        """The number of the last entry the head knows (the log may hold a few more)."""
+        return self._read_head().seq
+
     def recorded(self, intent: str, after: int) -> int:
         """How many entries after number `after` record the change `intent`."""
         tail = self._tail(after) or []

@@ -6,7 +6,9 @@ temporary name, renamed into place, and then named in the catalog, whose atomic 
 the commit point. A run killed at any moment leaves a temporary file, an uncatalogued batch or a
 key that no catalogued batch uses; the next command that takes the landing lock removes them
 (`clean_debris`), so the zone is as it was before the run, and running the same command again
-completes it.
+completes it. The files' audit entries are bound to the commit by an intent
+(governance.intents): killed after the commit, the run's entries are recorded when the
+workspace is next opened.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 
 from openphm import clock
 from openphm.engine import attach_encrypted, connect
+from openphm.governance import intents
 from openphm.governance.audit import Actor
 from openphm.keystore import KeyName
 from openphm.landing import catalog as cat
@@ -192,9 +195,10 @@ def _load_batch(ws, catalog, todo, arrived: dt.datetime, actor, on_file):
     cat.sync_folder(zone)
     catalog.batches[batch_id] = cat.Batch(batch_id, final.name, arrived.isoformat())
     catalog.submissions.extend(added)
-    cat.save(zone, catalog)  # the commit point
-    for outcome in outcomes:
-        _record(ws, actor, outcome, catalog=catalog, batch=final.name)
+    catalog.settle()  # before the entries are made: one names the submissions it replaces
+    entries = [_entry(actor, o, catalog=catalog, batch=final.name) for o in outcomes]
+    with intents.committing(ws.audit, intents.landing_batch(batch_id, entries)):
+        cat.save(zone, catalog)  # the commit point
     return batch_id, outcomes
 
 
@@ -280,11 +284,15 @@ def _discard(con, extract: Extract, submission_id: str) -> None:
             con.execute(f"DELETE FROM {ALIAS}.{table} WHERE submission_id = ?", [submission_id])
 
 
-def _record(ws, actor, outcome: FileOutcome, *, catalog=None, batch: str = "") -> None:
+def _record(ws, actor, outcome: FileOutcome) -> None:
+    _entry(actor, outcome).record(ws.audit)
+
+
+def _entry(actor, outcome: FileOutcome, *, catalog=None, batch: str = "") -> intents.Entry:
     """One audit entry per file: its three counts, or why it was refused or left unchanged."""
     if outcome.status == LOADED:
         replaced = _replaced(catalog, outcome.submission_id)
-        ws.audit.record(
+        return intents.Entry(
             actor,
             "landing.ingest",
             reads=(str(outcome.path),),
@@ -297,15 +305,14 @@ def _record(ws, actor, outcome: FileOutcome, *, catalog=None, batch: str = "") -
             reason=f"submission {outcome.submission_id}"
             + (f"; replaces {', '.join(replaced)}" if replaced else ""),
         )
-    else:
-        where = loggable(outcome.path)
-        ws.audit.record(
-            actor,
-            "landing.ingest",
-            outcome="refused" if outcome.status == REFUSED else "ok",
-            reads=(where,),
-            reason=outcome.message.replace(str(outcome.path), where),
-        )
+    where = loggable(outcome.path)
+    return intents.Entry(
+        actor,
+        "landing.ingest",
+        outcome="refused" if outcome.status == REFUSED else "ok",
+        reads=(where,),
+        reason=outcome.message.replace(str(outcome.path), where),
+    )
 
 
 def _replaced(catalog: cat.Catalog | None, submission_id: str) -> list[str]:

@@ -30,6 +30,7 @@ from openphm import __version__
 from openphm.engine import attach_encrypted, connect
 from openphm.governance import certificate
 from openphm.governance.audit import Actor, AuditLog
+from openphm.governance.intents import recover
 from openphm.governance.lifecycle import close_if_due, expire_recipients
 from openphm.governance.roles import authorise
 from openphm.keystore import KeyName, KeyStore, LocalKeyStore, MissingKeyError
@@ -156,6 +157,7 @@ class Workspace:
                 )
         config = load_config(root / CONFIG_FILE)
         ws = cls(root, config, keystore, AuditLog(root / "audit"), meta)
+        recover(ws)  # issue 28: settle what a killed command left half-recorded, before anything
         close_if_due(ws)
         expire_recipients(ws)
         # Promise P8: overdue identifiable data is destroyed before any command can use it.
