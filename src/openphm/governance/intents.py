@@ -98,6 +98,13 @@ def linked_change(con, entries: Sequence[Entry]) -> Intent:
     return intent
 
 
+def unmark(con, intent: Intent) -> None:
+    """Drop the intent's mark from zone 3 once its entries are recorded: it has done its work,
+    and a run that changes nothing then leaves the zone as it was. (A run killed after its
+    commit leaves its mark: an id, no patient data.)"""
+    con.execute(f"DELETE FROM {LINKED_MARKS} WHERE intent = ?", [intent.id])
+
+
 @contextlib.contextmanager
 def committing(audit: AuditLog, intent: Intent) -> Iterator[None]:
     """Write `intent`, let the caller commit its change, then record the entries and delete

@@ -111,6 +111,7 @@ def link(ws, actor: Actor, *, progress: Progress | None = None) -> LinkResult:
             with intents.committing(ws.audit, intent):
                 say(STEPS[7], 0, 0)
                 con.execute("COMMIT")
+            intents.unmark(con, intent)
         finally:
             con.close()
     return result
