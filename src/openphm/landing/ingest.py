@@ -13,6 +13,7 @@ workspace is next opened.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import re
@@ -29,7 +30,15 @@ from openphm.governance import intents
 from openphm.governance.audit import Actor
 from openphm.keystore import KeyName
 from openphm.landing import catalog as cat
-from openphm.landing.files import Extract, Refused, find, fingerprint, identify, loggable
+from openphm.landing.files import (
+    Extract,
+    Refused,
+    find,
+    fingerprint,
+    identify,
+    loggable,
+    opened,
+)
 from openphm.landing.load import Counts, load_extract, prepare
 from openphm.landing.readers import open_extract
 from openphm.programme.workspace import Workspace
@@ -104,10 +113,11 @@ def _triage(path: Path, ws: Workspace, catalog: cat.Catalog, todo: list[tuple[Ex
     """(outcome, None, "") for a file refused or already landed; (None, extract, sha256) for
     a file to load."""
     try:
-        extract = identify(path, ws.config)
+        with opened(path) as source:
+            extract = identify(path, ws.config)
+            sha = fingerprint(source)
     except Refused as refusal:
         return FileOutcome(path, REFUSED, str(refusal)), None, ""
-    sha = fingerprint(path)
     earlier = catalog.by_fingerprint(sha)
     if earlier:
         fate = (
@@ -216,6 +226,16 @@ def threads_per_file(sizes: list[int], cores: int | None = None) -> int | None:
 
 
 def _load_one(con, extract: Extract, sha: str, batch_id: str, arrived, catalog):
+    """Load the file as it is opened now, so what is read is a regular file (files.opened)."""
+    try:
+        with opened(extract.path) as source:
+            checked = dataclasses.replace(extract, source=source)
+            return _load_opened(con, checked, sha, batch_id, arrived, catalog)
+    except Refused as refusal:
+        return FileOutcome(extract.path, REFUSED, str(refusal)), None
+
+
+def _load_opened(con, extract: Extract, sha: str, batch_id: str, arrived, catalog):
     submission_id = (
         f"{extract.provider}-{extract.slot[2]}-{extract.period}-r{extract.revision}-{sha[:8]}"
     )
@@ -228,7 +248,7 @@ def _load_one(con, extract: Extract, sha: str, batch_id: str, arrived, catalog):
         _discard(con, extract, submission_id)
         reason = f"could not be read ({type(err).__name__}); nothing from it was loaded"
         return FileOutcome(extract.path, REFUSED, str(Refused(extract.path, reason))), None
-    if not _unchanged(extract.path, sha):
+    if not _unchanged(extract.read_from, sha):
         # Still being written (or replaced) while it was read: what was loaded may not be the
         # file whose SHA-256 the catalog would record, and a file with failing rows is read
         # twice (load._whole_file), so its rows as received could come from other text.
