@@ -4,6 +4,8 @@ not land, and the chain verifies."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from openphm.landing import catalog
@@ -102,3 +104,26 @@ def test_killed_just_before_its_catalog_commit_nothing_is_recorded_as_landed_and
     ingest(ws, [three_files], engineer)
     assert len(_landed(ws)) == 3
     _assert_whole(ws)
+
+
+def test_retention_killed_after_its_catalog_commit_is_recorded_at_the_next_open(
+    workspace, three_files, run_killed, engineer, monkeypatch
+):
+    ingest(workspace, [three_files], engineer)
+    later = "2026-11-18T10:00:00+00:00"  # 15 days on: the batch is due
+    run_killed(
+        f"""
+        import datetime as dt
+        from openphm import clock
+        from openphm.programme.workspace import Workspace
+
+        clock.now = lambda: dt.datetime.fromisoformat({later!r})
+        Workspace.open({str(workspace.root)!r})  # retention runs as the workspace opens
+        """,
+        SAVE_THEN_DIE,
+    )
+    monkeypatch.setattr("openphm.clock.now", lambda: dt.datetime.fromisoformat(later))
+    ws = Workspace.open(workspace.root)
+    assert ws.audit.verify().ok, ws.audit.verify().problems
+    [retention] = [e for e in ws.audit.entries() if e.action == "landing.retention"]
+    assert retention.counts == {"batches_destroyed": 1, "files": 3, "rows": 8}

@@ -16,6 +16,7 @@ tell whether a change took effect. An intent holds what its entries hold: never 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import json
 import os
@@ -35,6 +36,7 @@ FOLDER = "intents"
 # its mark's commit, so the mark says whether the change took effect.
 LINKED_MARKS = "linked._intents"
 CATALOGUED, LINKED = "catalogued", "linked"
+UNFINISHED = "interrupted before its change took effect: nothing of it was kept; run it again"
 LATE = (
     " (recorded when the workspace was next opened: the command stopped after its change took "
     "effect)"
@@ -82,11 +84,16 @@ class Intent:
     check: dict  # how to tell whether the change took effect: see `_took_effect`
     entries: tuple[Entry, ...]
     after: int = 0  # the number of the log's last entry when the intent was written
+    unfinished: str = UNFINISHED  # what the log says if the change did not take effect
 
 
-def landing_batch(batch_id: str, entries: Sequence[Entry]) -> Intent:
-    """An intent for a change to zone 1 whose commit puts `batch_id` in the landing catalog."""
-    return Intent(_new_id(), {"kind": CATALOGUED, "batch": batch_id}, tuple(entries))
+def landing_batch(
+    batch_id: str, entries: Sequence[Entry], *, state: str = "", unfinished: str = UNFINISHED
+) -> Intent:
+    """An intent for a change to zone 1 whose commit puts `batch_id` in the landing catalog
+    (in `state`, if given)."""
+    check = {"kind": CATALOGUED, "batch": batch_id, "state": state}
+    return Intent(_new_id(), check, tuple(entries), unfinished=unfinished)
 
 
 def linked_change(con, entries: Sequence[Entry]) -> Intent:
@@ -117,7 +124,7 @@ def committing(audit: AuditLog, intent: Intent) -> Iterator[None]:
     with open(os.open(staging, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
         # Locked before it has its name, so that `recover` never finds a live intent unlocked.
         fcntl.flock(handle, fcntl.LOCK_EX)
-        intent = Intent(intent.id, intent.check, intent.entries, after=audit.last_number())
+        intent = dataclasses.replace(intent, after=audit.last_number())
         json.dump(asdict(intent), handle)
         handle.flush()
         os.fsync(handle.fileno())
@@ -163,7 +170,7 @@ def _roll_back(audit: AuditLog, intent: Intent) -> None:
         first.actor,
         first.action,
         outcome="failed",
-        reason="interrupted before its change took effect: nothing of it was kept; run it again",
+        reason=intent.unfinished,
         intent=intent.id,
     )
 
@@ -202,7 +209,8 @@ def _read(path: Path, text: str) -> Intent:
 def _took_effect(ws, intent: Intent) -> bool | None:
     """Whether the intent's change was committed; None if that cannot be told now."""
     if intent.check["kind"] == CATALOGUED:
-        return intent.check["batch"] in cat.load(ws.zone("landing")).batches
+        batch = cat.load(ws.zone("landing")).batches.get(intent.check["batch"])
+        return batch is not None and intent.check["state"] in ("", batch.state)
     if ws.closed:
         return None  # zone 3 is destroyed; the intent stays, as evidence
     try:

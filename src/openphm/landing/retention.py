@@ -13,6 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from openphm import clock
+from openphm.governance import intents
 from openphm.governance.audit import Actor
 from openphm.governance.roles import current_user
 from openphm.keystore import KeyName
@@ -20,6 +21,11 @@ from openphm.landing import catalog as cat
 
 # Who acts when retention runs on its own, as every command opens the workspace.
 SCHEDULE = "retention-schedule"
+# What the log says of a run killed after destroying keys but before the catalog said so.
+UNFINISHED = (
+    "interrupted before the catalog recorded the destruction; keys already destroyed stay "
+    "destroyed, and the next retention run finishes it and records it"
+)
 
 
 @dataclass(frozen=True)
@@ -63,8 +69,6 @@ def destroy_due(ws, actor: Actor) -> RetentionReport:
     zone = ws.zone("landing")
     catalog = cat.load(zone)
     due = _due(ws, catalog)
-    limit = cutoff(ws)
-    days = ws.config.programme.identifiable_retention_days
     now = clock.now().isoformat()
     files = rows = 0
     for batch in due:
@@ -73,21 +77,33 @@ def destroy_due(ws, actor: Actor) -> RetentionReport:
         files += len(landed)
         rows += sum(s.received for s in landed)
         batch.state, batch.destroyed = cat.DESTROYED, now
+    report = RetentionReport(len(due), files, rows, cutoff(ws))
+    entry = _entry(ws, actor, due, report)
     if due:
-        cat.save(zone, catalog)
+        # Bound to its entry (governance.intents): killed after the catalog records the
+        # destruction, the entry is recorded when the workspace is next opened.
+        change = intents.landing_batch(
+            due[0].batch_id, [entry], state=cat.DESTROYED, unfinished=UNFINISHED
+        )
+        with intents.committing(ws.audit, change):
+            cat.save(zone, catalog)
+    elif actor.role != SCHEDULE:
+        entry.record(ws.audit)
     for batch in catalog.batches.values():
         if batch.state == cat.DESTROYED:
             for leftover in zone.glob(f"{batch.file}*"):
                 leftover.unlink()
-    report = RetentionReport(len(due), files, rows, limit)
-    if due or actor.role != SCHEDULE:
-        ws.audit.record(
-            actor,
-            "landing.retention",
-            writes=tuple(f"landing/{b.file}" for b in due),
-            counts={"batches_destroyed": len(due), "files": files, "rows": rows},
-            reason=f"identifiable landing data is kept at most {days} days "
-            f"(identifiable_retention_days); destroyed the key and file of every batch "
-            f"that arrived on or before {limit.isoformat(timespec='seconds')}",
-        )
     return report
+
+
+def _entry(ws, actor: Actor, due: list[cat.Batch], report: RetentionReport) -> intents.Entry:
+    days = ws.config.programme.identifiable_retention_days
+    return intents.Entry(
+        actor,
+        "landing.retention",
+        writes=tuple(f"landing/{b.file}" for b in due),
+        counts={"batches_destroyed": report.batches, "files": report.files, "rows": report.rows},
+        reason=f"identifiable landing data is kept at most {days} days "
+        f"(identifiable_retention_days); destroyed the key and file of every batch "
+        f"that arrived on or before {report.cutoff.isoformat(timespec='seconds')}",
+    )
