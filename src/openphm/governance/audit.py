@@ -27,20 +27,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from openphm import clock
-from openphm.console import UserFacingError
 
 GENESIS = "0" * 64
 LOG_FILE = "audit.jsonl"
 HEAD_FILE = "audit.head"
 LOCK_FILE = "audit.lock"
-# How far the clock may read behind the last entry and still record (see `_date`).
+# How far the clock may read behind the last entry without the entry saying so (`_date`).
 CLOCK_TOLERANCE = dt.timedelta(minutes=5)
 _TICK = dt.timedelta(microseconds=1)
 _BLOCK = 1 << 13  # read from the end of the log in blocks of this many bytes
-
-
-class ClockBehind(UserFacingError):
-    """The system clock reads well before the last audit entry: it was set back."""
 
 
 @dataclass(frozen=True)
@@ -167,9 +162,10 @@ class AuditLog:
             raise TypeError(f"audit counts must be whole numbers: {sorted(bad_counts)}")
         with self._locked():
             last = self._last()
+            time, clock_note = _date(last, now or clock.now())
             entry = AuditEntry(
                 seq=last.seq + 1,
-                time=_date(last, now or clock.now()),
+                time=time,
                 user=actor.user,
                 role=actor.role,
                 action=action,
@@ -178,7 +174,7 @@ class AuditLog:
                 reads=tuple(str(r) for r in reads),
                 writes=tuple(str(w) for w in writes),
                 counts=dict(counts or {}),
-                reason=reason,
+                reason="; ".join(r for r in (reason, clock_note) if r),
                 intent=intent,
                 prev=last.hash,
             )
@@ -192,11 +188,9 @@ class AuditLog:
         return entry
 
     def recover(self) -> None:
-        """Mend what a crash left in the log itself (a head behind, a torn last line), and
-        refuse a clock set back before the last entry (ClockBehind) before a command acts on
-        it rather than when it records what it did."""
+        """Mend what a crash left in the log itself: a head behind, a torn last line."""
         with self._locked():
-            _date(self._last(), clock.now())
+            self._last()
 
     def last_number(self) -> int:
         """The number of the last entry the head knows (the log may hold a few more)."""
@@ -377,22 +371,30 @@ def _moment(time: str) -> dt.datetime:
         return dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
-def _date(last: Head, moment: dt.datetime) -> str:
-    """When an entry after `last` happened: `moment`, the clock's reading, if that is after
-    `last`. A clock a little behind (within CLOCK_TOLERANCE: a correction, or a second machine
-    writing to the same log) dates it 1 µs after `last`, so the log's order stays its time
-    order. A clock further behind was set back; retention and close go by the same clock, so
-    nothing is recorded until it is put right."""
+def _date(last: Head, moment: dt.datetime) -> tuple[str, str]:
+    """When an entry after `last` happened, and a note for its reason if the clock disagrees.
+    `moment`, the clock's reading, if that is after `last`; otherwise 1 µs after `last`, so that
+    the log's order is always its time order. Within CLOCK_TOLERANCE (a correction, or a second
+    machine writing to the same log) that is all; further behind, the clock was set back, and
+    the entry says what it read, so that the data protection officer sees it (retention and
+    close go by the same clock). It is not refused: a log that stops recording would stop every
+    command, the officer's reading of the log included."""
     if last.time is None:
-        return moment.isoformat(timespec="microseconds")
+        return moment.isoformat(timespec="microseconds"), ""
     previous = dt.datetime.fromisoformat(last.time)
-    if moment <= previous:
-        if previous - moment > CLOCK_TOLERANCE:
-            raise ClockBehind(
-                f"the system clock reads {moment:%Y-%m-%d %H:%M:%S %Z}, earlier than the last "
-                f"audit entry ({previous:%Y-%m-%d %H:%M:%S %Z}, entry {last.seq}): it has been "
-                "set back. Set it right (NTP) and run the command again; until then the "
-                "programme records nothing and so does nothing"
-            )
-        moment = previous + _TICK
-    return moment.isoformat(timespec="microseconds")
+    if moment > previous:
+        return moment.isoformat(timespec="microseconds"), ""
+    note = ""
+    if previous - moment > CLOCK_TOLERANCE:
+        note = (
+            f"the system clock read {moment.isoformat(timespec='seconds')}, "
+            f"{_span(previous - moment)} before entry {last.seq}: dated just after it "
+            "(has the clock been set back?)"
+        )
+    return (previous + _TICK).isoformat(timespec="microseconds"), note
+
+
+def _span(gap: dt.timedelta) -> str:
+    if gap.days:
+        return f"{gap.days} day{'s' if gap.days > 1 else ''}"
+    return f"{round(gap.total_seconds() / 60)} minutes"
