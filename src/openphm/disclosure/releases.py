@@ -24,6 +24,7 @@ from openphm import clock
 from openphm.console import UserFacingError
 from openphm.disclosure.rules import DisclosureRules
 from openphm.disclosure.tables import control_table
+from openphm.governance import intents
 from openphm.governance.audit import Actor
 
 if TYPE_CHECKING:
@@ -178,8 +179,7 @@ def request_release(
         "status": "awaiting approval" if needs_approval else "released",
         "approved_by": None,
     }
-    _write_manifest(folder, manifest)
-    ws.audit.record(
+    entry = intents.Entry(
         actor,
         "release.request",
         purpose=purpose,
@@ -191,6 +191,10 @@ def request_release(
             ),
         },
     )
+    # The manifest makes the release; its entry is bound to it (governance.intents).
+    made = intents.file_says(folder.relative_to(ws.root) / MANIFEST, "id", release_id, [entry])
+    with intents.committing(ws.audit, made):
+        _write_manifest(folder, manifest)
     return manifest
 
 
@@ -220,14 +224,17 @@ def approve_release(ws: Workspace, actor: Actor, release_id: str) -> dict:
         approved_by=actor.user,
         approved_at=clock.now().isoformat(timespec="seconds"),
     )
-    _write_manifest(folder, manifest)
-    ws.audit.record(
+    entry = intents.Entry(
         actor,
         "release.approve",
         purpose=manifest["purpose"],
         reads=(f"{RELEASES}/{release_id}",),
         counts={"tables": len(manifest["contents"])},
     )
+    path = folder.relative_to(ws.root) / MANIFEST
+    approved = intents.file_says(path, "approved_at", manifest["approved_at"], [entry])
+    with intents.committing(ws.audit, approved):
+        _write_manifest(folder, manifest)
     return manifest
 
 

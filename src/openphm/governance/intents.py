@@ -1,16 +1,17 @@
 """Intents: a change and its audit entries, bound so that no crash can part them.
 
-A command that commits a change and then records it (ingest's catalog, link's zone 3) first
-writes an intent: the entries it will record and how to tell whether the change took effect. It
-holds a lock on the intent while it commits, records the entries (each naming the intent) and
-deletes the intent. Killed anywhere in between, it leaves the intent unlocked, and `recover`,
-which `Workspace.open` calls before anything else, settles it: if the change took effect, the
-entries not yet recorded are recorded; if not, one entry says that the command was interrupted
-and nothing of it was kept. So every change that took effect is recorded, once, and nothing is
-recorded as done that was not.
+A command that commits a change and then records it (ingest's catalog, link's zone 3, retention,
+a release's manifest, a recipient's key) first writes an intent: the entries it will record and
+how to tell whether the change took effect. It holds a lock on the intent while it commits,
+records the entries (each naming the intent) and deletes the intent. Killed anywhere in between,
+it leaves the intent unlocked, and `recover`, which `Workspace.open` calls before anything else,
+settles it: if the change took effect, the entries not yet recorded are recorded; if not, one
+entry says that the command was interrupted and what became of it. So every change that took
+effect is recorded, once, and nothing is recorded as done that was not.
 
-Reads and writes the audit folder (`audit/intents/`); reads the landing catalog or zone 3 only to
-tell whether a change took effect. An intent holds what its entries hold: never a patient value.
+Reads and writes the audit folder (`audit/intents/`); reads the landing catalog, zone 3, a JSON
+file or the key store's list of keys only to tell whether a change took effect. An intent holds
+what its entries hold: never a patient value.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ FOLDER = "intents"
 # Zone 3's record of the changes committed there, one intent id a row: a change's commit is
 # its mark's commit, so the mark says whether the change took effect.
 LINKED_MARKS = "linked._intents"
-CATALOGUED, LINKED = "catalogued", "linked"
+CATALOGUED, LINKED, FILE_SAYS, KEY_GONE = "catalogued", "linked", "file-says", "key-gone"
 UNFINISHED = "interrupted before its change took effect: nothing of it was kept; run it again"
 LATE = (
     " (recorded when the workspace was next opened: the command stopped after its change took "
@@ -103,6 +104,18 @@ def linked_change(con, entries: Sequence[Entry]) -> Intent:
     con.execute(f"CREATE TABLE IF NOT EXISTS {LINKED_MARKS} (intent VARCHAR)")
     con.execute(f"INSERT INTO {LINKED_MARKS} VALUES (?)", [intent.id])
     return intent
+
+
+def file_says(path: Path, field: str, value: str, entries: Sequence[Entry]) -> Intent:
+    """An intent for a change whose commit is the atomic replacement of the JSON file at
+    `path` (relative to the workspace) by one whose `field` is `value`."""
+    check = {"kind": FILE_SAYS, "path": str(path), "field": field, "value": value}
+    return Intent(_new_id(), check, tuple(entries))
+
+
+def key_destroyed(name: str, entries: Sequence[Entry]) -> Intent:
+    """An intent for the destruction of the key `name`."""
+    return Intent(_new_id(), {"kind": KEY_GONE, "key": name}, tuple(entries))
 
 
 def unmark(con, intent: Intent) -> None:
@@ -208,9 +221,15 @@ def _read(path: Path, text: str) -> Intent:
 
 def _took_effect(ws, intent: Intent) -> bool | None:
     """Whether the intent's change was committed; None if that cannot be told now."""
-    if intent.check["kind"] == CATALOGUED:
-        batch = cat.load(ws.zone("landing")).batches.get(intent.check["batch"])
-        return batch is not None and intent.check["state"] in ("", batch.state)
+    return _CHECKS[intent.check["kind"]](ws, intent)
+
+
+def _catalogued(ws, intent: Intent) -> bool:
+    batch = cat.load(ws.zone("landing")).batches.get(intent.check["batch"])
+    return batch is not None and intent.check["state"] in ("", batch.state)
+
+
+def _marked(ws, intent: Intent) -> bool | None:
     if ws.closed:
         return None  # zone 3 is destroyed; the intent stays, as evidence
     try:
@@ -226,6 +245,22 @@ def _took_effect(ws, intent: Intent) -> bool | None:
         return bool(marks) and con.execute(query, [intent.id]).fetchone()[0] > 0
     finally:
         con.close()
+
+
+def _says(ws, intent: Intent) -> bool:
+    path = ws.root / intent.check["path"]
+    try:
+        held = json.loads(path.read_text()).get(intent.check["field"])
+    except FileNotFoundError:
+        return False
+    return held == intent.check["value"]
+
+
+def _key_gone(ws, intent: Intent) -> bool:
+    return not ws.keystore.has(intent.check["key"])
+
+
+_CHECKS = {CATALOGUED: _catalogued, LINKED: _marked, FILE_SAYS: _says, KEY_GONE: _key_gone}
 
 
 def _new_id() -> str:

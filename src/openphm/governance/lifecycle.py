@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from openphm import clock
-from openphm.governance import certificate
+from openphm.governance import certificate, intents
 from openphm.governance.audit import Actor
 from openphm.keystore import KeyName
 
@@ -100,15 +100,16 @@ def expire_recipients(ws: Workspace) -> list[str]:
     for recipient in ws.config.recipients:
         name = KeyName.recipient(recipient.slug)
         if recipient.expires < clock.today() and ws.keystore.has(name):
-            ws.keystore.destroy(name)
+            entry = intents.Entry(
+                SYSTEM,
+                "recipient.expire",
+                reason="recipients' access expired: their keys destroyed",
+                counts={"recipients_expired": 1},
+            )
+            # Bound to its entry (governance.intents): a destroyed key is always recorded.
+            with intents.committing(ws.audit, intents.key_destroyed(name, [entry])):
+                ws.keystore.destroy(name)
             expired.append(recipient.name)
-    if expired:
-        ws.audit.record(
-            SYSTEM,
-            "recipient.expire",
-            reason="recipients' access expired: their keys destroyed",
-            counts={"recipients_expired": len(expired)},
-        )
     return expired
 
 
