@@ -27,6 +27,7 @@ import pandas as pd
 from openphm.disclosure.releases import (
     AWAITING,
     CHECKSUMS,
+    MANIFEST,
     REJECTED,
     RELEASED,
     RELEASES,
@@ -38,6 +39,7 @@ from openphm.disclosure.releases import (
     save_release,
 )
 from openphm.disclosure.results import RESULTS
+from openphm.governance import intents
 from openphm.governance.audit import Actor
 from openphm.governance.roles import Role, same_person
 
@@ -110,14 +112,17 @@ def _decide(ws: Workspace, actor: Actor, release_id: str, action: str, comment: 
         if action == "approve":
             manifest["approved_by"] = actor.user
         manifest["history"].append(event(actor, done, comment.strip()))
-        save_release(folder, manifest)
-    ws.audit.record(
-        actor,
-        f"release.{action}",
-        purpose=manifest["purpose"],
-        reads=(f"{RELEASES}/{release_id}",),
-        counts={"tables": len(manifest["contents"])},
-    )
+        entry = intents.Entry(
+            actor,
+            f"release.{action}",
+            purpose=manifest["purpose"],
+            reads=(f"{RELEASES}/{release_id}",),
+            counts={"tables": len(manifest["contents"])},
+        )
+        # The manifest's new status is the decision; its entry is bound to it.
+        path = folder.relative_to(ws.root) / MANIFEST
+        with intents.committing(ws.audit, intents.file_says(path, "status", status, [entry])):
+            save_release(folder, manifest)
     return manifest
 
 

@@ -32,6 +32,7 @@ from openphm.disclosure.outcomes import ReleasedTable, check_output, released_ta
 from openphm.disclosure.results import write_json, write_results
 from openphm.disclosure.rules import DisclosureRules
 from openphm.disclosure.tables import contributor_columns
+from openphm.governance import intents
 from openphm.governance.audit import Actor
 from openphm.governance.roles import same_person
 
@@ -223,14 +224,17 @@ def request_release(
         "approved_by": None,
         "history": [event(actor, "requested")],
     }
-    save_release(folder, manifest)
-    ws.audit.record(
+    entry = intents.Entry(
         actor,
         "release.request",
         purpose=purpose,
         writes=tuple(f"{RELEASES}/{release_id}/{c['file']}" for c in contents),
         counts=_redaction_counts(contents),
     )
+    # The manifest makes the release; its entry is bound to it (governance.intents).
+    made = intents.file_says(folder.relative_to(ws.root) / MANIFEST, "id", release_id, [entry])
+    with intents.committing(ws.audit, made):
+        save_release(folder, manifest)
     return manifest
 
 
