@@ -4,10 +4,9 @@ not land, and the chain verifies."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
+from openphm import clock
 from openphm.landing import catalog
 from openphm.landing.ingest import UNCHANGED, ingest
 from openphm.programme.workspace import Workspace
@@ -113,16 +112,18 @@ def test_retention_killed_after_its_catalog_commit_is_recorded_at_the_next_open(
     later = "2026-11-18T10:00:00+00:00"  # 15 days on: the batch is due
     run_killed(
         f"""
-        import datetime as dt
         from openphm import clock
+        from openphm.governance.audit import Actor
+        from openphm.governance.schedule import keep_promises
         from openphm.programme.workspace import Workspace
 
-        clock.now = lambda: dt.datetime.fromisoformat({later!r})
-        Workspace.open({str(workspace.root)!r})  # retention runs as the workspace opens
+        clock._source = clock.fixed({later!r})
+        ws = Workspace.open({str(workspace.root)!r})
+        keep_promises(ws, Actor("dora", "data-protection-officer"))  # the DPO's scheduled job
         """,
         SAVE_THEN_DIE,
     )
-    monkeypatch.setattr("openphm.clock.now", lambda: dt.datetime.fromisoformat(later))
+    monkeypatch.setattr(clock, "_source", clock.fixed(later))
     ws = Workspace.open(workspace.root)
     assert ws.audit.verify().ok, ws.audit.verify().problems
     [retention] = [e for e in ws.audit.entries() if e.action == "landing.retention"]
