@@ -116,7 +116,9 @@ def template_workspace(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("web-template")
     config = base / "programme.toml"
     config.write_text((resources.files("openphm.programme") / "example_programme.toml").read_text())
-    _build(base / "ws", config, Actor("test-engineer", "processor-engineer"))
+    # Made an hour before the moment the app's clock reads, so the log stays in time order.
+    with clock.frozen_at("2026-11-20T09:00:00"):
+        _build(base / "ws", config, Actor("test-engineer", "processor-engineer"))
     return base / "ws"
 
 
