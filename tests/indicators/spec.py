@@ -42,13 +42,32 @@ ALIASES = {
     "lithlev": "pincer-lith_lev", "tft": "pincer-tft",
     "hyp": "qof-hyp", "hypres": "qof-hypres", "dm": "qof-dm", "af": "qof-afib",
     "chd": "qof-chd", "stroke": "qof-strk", "pad": "qof-pad", "ckd": "qof-ckd",
-    "heartfail": "qof-hf", "palcare": "qof-palcare",
+    "heartfail": "qof-hf", "palcare": "qof-palcare", "ckd12": "qof-ckd1and2",
+    # lists OpenPHM does not ship: a test supplies them (TEST_LISTS)
+    "sys": "bp-systolic", "dia": "bp-diastolic", "hba1c": "hba1c", "acr": "urine-acr",
+    "statin": "statins-dmd", "ndh": "ndh", "ndpp": "ndpp-referral",
 }  # fmt: skip
+# Stand-ins for the lists a programme must supply (docs/indicators.md): test codes, not
+# clinical lists.
+TEST_LISTS = {
+    "bp-systolic": ["9000001"], "bp-diastolic": ["9000002"], "hba1c": ["9000003"],
+    "urine-acr": ["9000004"], "statins-dmd": ["9000005"], "ndh": ["9000006"],
+    "ndpp-referral": ["9000007"], "icd10-acsc-chronic": ["J45", "I10"],
+}  # fmt: skip
+
+
+def write_test_lists(folder: Path) -> Path:
+    for name, codes in TEST_LISTS.items():
+        (folder / f"{name}.csv").write_text("code,term\n" + "".join(f"{c},test\n" for c in codes))
+    return folder
+
+
 YES = {"yes": True, "no": False}
 
 
 def first_code(name: str, extra: dict[str, list[str]] | None = None) -> str:
-    if extra and name in extra:
+    extra = {**TEST_LISTS, **(extra or {})}
+    if name in extra:
         return extra[name][0]
     frame = reference.codelist(name)
     column = "code" if "code" in frame else "id"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from openphm.console import UserFacingError
-from openphm.indicators import pincer
+from openphm.indicators import care, hospital, pincer
 from openphm.indicators.definitions import Pack
 
 
@@ -11,4 +11,6 @@ class PackError(UserFacingError):
     """A pack programme.toml names that cannot be used; the message says what to change."""
 
 
-PACKS: dict[str, Pack] = {p.name: p for p in (pincer.PACK,)}
+PACKS: dict[str, Pack] = {
+    p.name: p for p in (pincer.PACK, care.CARE_GAPS_PACK, care.CASE_FINDING_PACK, hospital.PACK)
+}
