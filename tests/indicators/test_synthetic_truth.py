@@ -127,3 +127,22 @@ def test_the_command_prints_counts_and_audits_each_purpose(built):
     }
     assert all(e.writes for e in entries)
     assert "pincer_gi_a" in built.output and "flagged" in built.output
+
+
+def test_rates_are_written_per_practice_pcn_place_and_overall(built):
+    ws = Workspace.open(built.workspace)
+    con = ws.connect_linked(read_only=True)
+    try:
+        levels = con.sql(
+            "SELECT level, count(DISTINCT area), sum(numerator) FROM linked.indicator_rates "
+            "WHERE indicator = 'pincer_gi_a' GROUP BY level ORDER BY level"
+        ).fetchall()
+        flagged = con.sql(
+            "SELECT count(*) FROM linked.person_indicators WHERE indicator = 'pincer_gi_a'"
+        ).fetchone()[0]
+    finally:
+        con.close()
+    assert levels == [
+        ("all", 1, flagged), ("pcn", 1, flagged), ("place", 1, flagged),
+        ("practice", 2, flagged),
+    ]  # fmt: skip

@@ -7,6 +7,8 @@ file:
   purpose, indicator, practice, reason in words, due_date);
 - indicator_counts: reference date × indicator × practice (denominator, numerator), kept for
   every reference date built, so a trend can be drawn;
+- indicator_rates: the same per practice, PCN, place and overall, with Wilson intervals and
+  funnel plot limits (`indicators.rates`);
 - indicator_runs: the build (reference date, when, indicators built, lists missing).
 
 An indicator whose code lists are not all to be found (shipped or in the programme's folder) is
@@ -29,11 +31,12 @@ from openphm.analytics.zone import Zone, date_literal, memtable
 from openphm.indicators import definitions as d
 from openphm.indicators.engine import Compiler, base_population, lists_needed
 from openphm.indicators.packs import PACKS, PackError
+from openphm.indicators.rates import RATES, rates
 
 PERSON_INDICATORS = "person_indicators"
 COUNTS = "indicator_counts"
 RUNS = "indicator_runs"
-TABLES = (PERSON_INDICATORS, COUNTS, RUNS)
+TABLES = (PERSON_INDICATORS, COUNTS, RATES, RUNS)
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class IndicatorSummary:
     denominators: dict[str, int] = field(default_factory=dict)
     left_out: dict[str, tuple[str, ...]] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    outliers: dict[str, int] = field(default_factory=dict)  # practices outside 99.8% limits
 
     @property
     def missing_codelists(self) -> tuple[str, ...]:
@@ -83,10 +87,12 @@ def build(
     chosen: list[Chosen],
     *,
     codelist_folder: str | None = None,
+    areas: dict[str, dict[str, str]] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> IndicatorSummary:
     """Build `chosen` at `reference_date` in the linked zone of `con_or_backend` (a DuckDB
-    connection with the zone attached as `linked`, or an Ibis backend)."""
+    connection with the zone attached as `linked`, or an Ibis backend). `areas` maps the
+    levels rates are given for besides practice (pcn, place) to {practice: area}."""
     zone = Zone.over(con_or_backend)
     summary = IndicatorSummary(reference_date)
     buildable, compiled = _compile(zone, reference_date, chosen, codelist_folder, summary,
@@ -95,6 +101,12 @@ def build(
           lambda: _write_flags(zone, reference_date, buildable, compiled))  # fmt: skip
     counts = _step(summary, progress, "counts",
                    lambda: _write_counts(zone, reference_date, buildable, compiled))  # fmt: skip
+    table = _step(summary, progress, "rates", lambda: rates(counts, areas or {}))
+    zone.write(RATES, memtable(table).cast({"reference_date": "date"}))
+    now = table[(table["reference_date"] == reference_date) & (table["level"] == "practice")]
+    outside = now[now["funnel"].isin(["above 99.8%", "below 99.8%"])]
+    summary.outliers = {k: int(v) for k, v in outside.groupby("indicator").size().items()}
+    counts = counts[counts["reference_date"] == reference_date]
     for c in buildable:
         mine = counts[counts["indicator"] == c.indicator.name]
         summary.flagged[c.indicator.name] = int(mine["numerator"].sum())
@@ -194,7 +206,7 @@ def _write_flags(zone: Zone, reference_date, buildable, compiled) -> int:
 
 def _write_counts(zone: Zone, reference_date, buildable, compiled) -> pd.DataFrame:
     """This build's counts per practice, added to those of other reference dates (a rebuild at
-    the same date replaces its own)."""
+    the same date replaces its own); returns them all."""
     rows = _rows(
         reference_date, buildable, compiled,
         lambda t: t.filter(t.in_denominator).group_by("practice").agg(
@@ -210,7 +222,7 @@ def _write_counts(zone: Zone, reference_date, buildable, compiled) -> pd.DataFra
     both = pd.concat([kept, new], ignore_index=True) if len(kept) else new
     both["reference_date"] = pd.to_datetime(both["reference_date"]).dt.date
     zone.write(COUNTS, memtable(both).cast({"reference_date": "date"}))
-    return new
+    return both
 
 
 def _empty(columns) -> pd.DataFrame:

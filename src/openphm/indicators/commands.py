@@ -74,11 +74,16 @@ def indicators_command(
             '[{ name = "pincer", purpose = "safety-monitoring" }] (docs/indicators.md)'
         )
     chosen = choose(packs)
+    settings = ws.config.indicators
+    areas = {
+        level: {practice: area for area, members in groups.items() for practice in members}
+        for level, groups in (("pcn", settings.pcns), ("place", settings.places))
+    }
     day = reference_date.date() if reference_date else clock.today()
     kind = check_engine(engine or ws.config.engine.kind.value)
     try:
         with console.status("Building indicators…") as status:
-            summary = build_on_engine(ws, kind, day, chosen, codelists, status.update)
+            summary = build_on_engine(ws, kind, day, chosen, codelists, areas, status.update)
     except Exception:
         ws.audit.record(actor, ACTION, outcome="failed", reads=("linked",),
                         reason=f"indicators build failed on {kind}")  # fmt: skip
@@ -103,6 +108,13 @@ def indicators_command(
             table.add_row(c.pack, name, f"{summary.denominators[name]:,}",
                           f"{summary.flagged[name]:,}")  # fmt: skip
     console.print(table)
+    outliers = summary.outliers
+    if outliers:
+        console.print(
+            "Practices outside the 99.8% funnel limits: "
+            + ", ".join(f"{name} {n}" for name, n in outliers.items()),
+            soft_wrap=True,
+        )
     seconds = ", ".join(f"{k} {v:.1f} s" for k, v in summary.seconds.items())
     console.print(f"Built in {sum(summary.seconds.values()):.1f} s ({seconds}).")
     for name, lists in summary.left_out.items():
@@ -113,7 +125,9 @@ def indicators_command(
         )
 
 
-def build_on_engine(ws, kind: str, day: dt.date, chosen, codelists: Path | None, say=print):
+def build_on_engine(
+    ws, kind: str, day: dt.date, chosen, codelists: Path | None, areas=None, say=print
+):
     """Build on `kind`. As `phm analyse` does (analytics.commands.build_on_engine): on DuckDB in
     the zone file; on Spark over an encrypted Parquet copy of the zone, the tables brought back
     into the file under the same checks, and the copy deleted."""
@@ -128,7 +142,7 @@ def build_on_engine(ws, kind: str, day: dt.date, chosen, codelists: Path | None,
     if kind == "duckdb":
         con = ws.connect_linked()
         try:
-            return build(con, day, chosen, codelist_folder=folder, progress=progress)
+            return build(con, day, chosen, codelist_folder=folder, areas=areas, progress=progress)
         finally:
             con.close()
     con = ws.connect_linked(read_only=True)
@@ -138,7 +152,9 @@ def build_on_engine(ws, kind: str, day: dt.date, chosen, codelists: Path | None,
         con.close()
     say("Copying the linked zone to encrypted Parquet for Spark…")
     with ws.linked_on_spark(read_only=False) as zone:
-        summary = build(zone.backend, day, chosen, codelist_folder=folder, progress=progress)
+        summary = build(
+            zone.backend, day, chosen, codelist_folder=folder, areas=areas, progress=progress
+        )
         say("Bringing the indicator tables back into the zone…")
         import_linked(ws.zone("linked"), KeyName.LINKED_DATA,
                       ws.keystore.get(KeyName.LINKED_DATA), TABLES,
