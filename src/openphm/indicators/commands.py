@@ -74,11 +74,7 @@ def indicators_command(
             '[{ name = "pincer", purpose = "safety-monitoring" }] (docs/indicators.md)'
         )
     chosen = choose(packs)
-    settings = ws.config.indicators
-    areas = {
-        level: {practice: area for area, members in groups.items() for practice in members}
-        for level, groups in (("pcn", settings.pcns), ("place", settings.places))
-    }
+    areas = areas_of(ws)
     day = reference_date.date() if reference_date else clock.today()
     kind = check_engine(engine or ws.config.engine.kind.value)
     try:
@@ -123,6 +119,15 @@ def indicators_command(
             "shipped: supply them with --codelists (docs/indicators.md names each).",
             soft_wrap=True,
         )
+
+
+def areas_of(ws) -> dict[str, dict[str, str]]:
+    """The programme's PCNs and places as {level: {practice: area}}."""
+    settings = ws.config.indicators
+    return {
+        level: {practice: area for area, members in groups.items() for practice in members}
+        for level, groups in (("pcn", settings.pcns), ("place", settings.places))
+    }
 
 
 def build_on_engine(
