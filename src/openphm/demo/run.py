@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -104,6 +105,23 @@ def _analyse(demo: Demo) -> None:
         f"as at {summary.reference_date}: "
         + ", ".join(f"{table} {rows:,}" for table, rows in summary.rows.items())
         + f" rows, in {summary.total_seconds:.1f} s"
+    )
+
+
+def _indicators(demo: Demo) -> None:
+    """`phm indicators` as the analyst runs it, with the synthetic region's own codes for the
+    lists OpenPHM does not ship (openphm.synth.CODELISTS)."""
+    from openphm.bench.stages import history_end
+    from openphm.indicators.commands import indicators_command
+    from openphm.synth import CODELISTS
+
+    end = history_end()
+    # Commands act as the operating-system account that runs the demo, in the analyst's role.
+    indicators_command(
+        demo.ws.root,
+        reference_date=dt.datetime(end.year, end.month, end.day),
+        codelists=CODELISTS,
+        role=ANALYST.role,
     )
 
 
@@ -230,8 +248,6 @@ def _governance(demo: Demo) -> None:
 
 def _schedule(ws) -> None:
     """The DPO's scheduled job, and the close rehearsed on a throw-away copy at the end date."""
-    import datetime as dt
-
     from openphm.governance.schedule import keep_promises, rehearse, timetable
 
     kept = keep_promises(ws, DPO)
@@ -255,6 +271,7 @@ STEPS = [
     ("Providers' extracts land: validated, quarantined, encrypted (engineer)", _land),
     ("Trace, honour objections, pseudonymise, link (engineer)", _link),
     ("Registers, scores, segments, activity and measures (analyst)", _analyse),
+    ("Prescribing safety, care gaps, case finding: who would benefit (analyst)", _indicators),
     ("Risk of emergency admission in the next 12 months (analyst)", _risk),
     ("A cohort goes back to each practice as tokens (analyst)", _cohort),
     ("The practice re-identifies its own patients, and only its own (practice)", _reidentify),
