@@ -59,17 +59,25 @@ def rates(counts: pd.DataFrame, areas: dict[str, dict[str, str]]) -> pd.DataFram
     out = pd.concat(frames, ignore_index=True)
     out = out[out["denominator"] > 0].copy()
     totals = out.groupby([*keys, "level"])[["numerator", "denominator"]].transform("sum")
-    out["average"] = totals["numerator"] / totals["denominator"]
-    value, lower, upper = wilson(out["numerator"], out["denominator"])
-    out["proportion"], out["lower_ci"], out["upper_ci"] = value, lower, upper
-    for name, confidence in LIMITS:
-        lo, hi = funnel_limits(out["denominator"], out["average"].to_numpy(), confidence)
-        out[f"funnel_lower_{name}"], out[f"funnel_upper_{name}"] = lo, hi
-    out["funnel"] = _where(out)
+    out = against_limits(out.assign(average=totals["numerator"] / totals["denominator"]))
     columns = [*keys, "level", "area", "numerator", "denominator", "proportion", "lower_ci",
                "upper_ci", "average", "funnel_lower_95", "funnel_upper_95", "funnel_lower_998",
                "funnel_upper_998", "funnel"]  # fmt: skip
     return out.loc[:, columns].sort_values([*keys, "level", "area"]).reset_index(drop=True)
+
+
+def against_limits(areas: pd.DataFrame) -> pd.DataFrame:
+    """`areas` (numerator, denominator > 0, the average they are plotted around) with the
+    proportion and its Wilson 95% interval, the funnel limits at each denominator, and where
+    each area lies (`funnel`: within, above 95%, above 99.8%, below 95%, below 99.8%)."""
+    out = areas.copy()
+    numerator, denominator = (out[c].to_numpy(dtype=float) for c in ("numerator", "denominator"))
+    out["proportion"], out["lower_ci"], out["upper_ci"] = wilson(numerator, denominator)
+    for name, confidence in LIMITS:
+        lo, hi = funnel_limits(denominator, out["average"].to_numpy(dtype=float), confidence)
+        out[f"funnel_lower_{name}"], out[f"funnel_upper_{name}"] = lo, hi
+    out["funnel"] = _where(out)
+    return out
 
 
 def _where(out: pd.DataFrame) -> np.ndarray:
