@@ -38,6 +38,7 @@ NAVIGATION: dict[Role, list[tuple[str, str]]] = {
         ("Registers", "/analyst/registers"),
         ("Multimorbidity", "/analyst/multimorbidity"),
         ("Risk", "/analyst/risk"),
+        ("Indicators", "/analyst/indicators"),
         ("Cohort builder", "/analyst/cohorts"),
         ("Query (SQL)", "/analyst/sql"),
         ("Releases", "/analyst/releases"),
