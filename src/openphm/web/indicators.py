@@ -100,12 +100,13 @@ def _definitions() -> dict[str, tuple[str, object]]:
     return {i.name: (p.name, i) for p in PACKS.values() for i in p.indicators}
 
 
-def _read(ws: Workspace, sql: str, params: dict | None = None) -> pd.DataFrame:
+def _read(ws: Workspace, *queries: tuple[str, dict]) -> list[pd.DataFrame]:
+    """Each (SQL, parameters) read from zone 3 on one read-only connection."""
     con = ws.connect_linked(read_only=True)
     try:
         if not {COUNTS, RUNS} <= tables(con):
             raise NotBuilt(NOT_BUILT)
-        return con.execute(sql, params or {}).df()
+        return [con.execute(sql, params).df() for sql, params in queries]
     finally:
         con.close()
 
@@ -113,12 +114,12 @@ def _read(ws: Workspace, sql: str, params: dict | None = None) -> pd.DataFrame:
 def catalogue(ws: Workspace) -> Catalogue:
     """Every indicator with counts, and those the latest build made with nobody in their
     denominator; with the latest build's indicators left out and the lists they lack."""
-    dates = _read(
+    dates, runs = _read(
         ws,
-        f"SELECT DISTINCT pack, purpose, indicator, reference_date FROM linked.{COUNTS} "
-        "ORDER BY reference_date",
-    )
-    runs = _read(ws, f"SELECT * FROM linked.{RUNS} ORDER BY built_at DESC LIMIT 1")
+        (f"SELECT DISTINCT pack, purpose, indicator, reference_date FROM linked.{COUNTS} "
+         "ORDER BY reference_date", {}),
+        (f"SELECT * FROM linked.{RUNS} ORDER BY built_at DESC LIMIT 1", {}),
+    )  # fmt: skip
     if runs.empty:
         raise NotBuilt(NOT_BUILT)
     latest = runs.iloc[0].to_dict()
@@ -154,12 +155,11 @@ def figures(ws: Workspace, name: str, reference_date: dt.date | None = None) -> 
     day = reference_date or indicator.dates[-1]
     if day not in indicator.dates:
         raise LookupError(f"indicator {name} was not built at {day}")
-    counts = _read(
+    (counts,) = _read(
         ws,
-        f"SELECT reference_date, practice, numerator, denominator FROM linked.{COUNTS} "
-        "WHERE indicator = $name ORDER BY practice",
-        {"name": name},
-    )
+        (f"SELECT reference_date, practice, numerator, denominator FROM linked.{COUNTS} "
+         "WHERE indicator = $name ORDER BY practice", {"name": name}),
+    )  # fmt: skip
     counts["reference_date"] = pd.to_datetime(counts["reference_date"]).dt.date
     levels = {level: areas for level, areas in areas_of(ws).items() if areas}
     rules = rules_for(ws)
@@ -174,7 +174,8 @@ def figures(ws: Workspace, name: str, reference_date: dt.date | None = None) -> 
         for when, rows in counts.groupby("reference_date")
     }
     now = published[day]
-    funnels = [_funnel(now, level) for level in ("practice", *levels)]
+    present = set(now["level"])  # a level none of whose practices has counts has no rows
+    funnels = [_funnel(now, level) for level in ("practice", *levels) if level in present]
     return IndicatorFigures(indicator, day, funnels, _trend(published))
 
 
@@ -186,11 +187,9 @@ def _funnel(table: pd.DataFrame, level: str) -> Funnel:
     shown = areas["numerator"].notna() & areas["denominator"].notna()
     shown &= areas["denominator"].fillna(0) > 0
     placed = areas[shown].astype({"numerator": "int64", "denominator": "int64"})
-    if average is not None and len(placed):
-        placed = against_limits(placed.assign(average=average))
-    elif len(placed):  # no published average to draw limits around
-        value, lower, upper = wilson(placed["numerator"], placed["denominator"])
-        placed = placed.assign(proportion=value, lower_ci=lower, upper_ci=upper, funnel="")
+    placed = against_limits(placed.assign(average=np.nan if average is None else average))
+    if average is None:  # no published average: no limits, so nowhere to say it lies
+        placed["funnel"] = ""
     areas = areas.merge(
         placed.drop(columns=["numerator", "denominator", "average"], errors="ignore"),
         on="area",
