@@ -8,6 +8,8 @@ the linkage key handed over by `link`; writes temporary tables:
 - `spine`: the registered population with a valid NHS number, one row per number;
 - `traced(record_id, nhs_number)`: records without a valid number that tracing matched (the
   exact pass, openphm.identity.exact, then Splink for the rest);
+- `gp_traced(ref_pseudonym, nhs_number)`: the same for GP patients listed without a valid
+  number (a new registration the practice has not traced yet), traced with the records;
 - `nhs_pseudonym(nhs_number, pseudonym)`: the linkage pseudonym of every valid number.
 
 A record that tracing cannot match above the threshold is never forced onto anyone: it keeps an
@@ -51,19 +53,33 @@ def check_numbers(con, tables: list[str], accepted: frozenset[str]) -> int:
 
 
 def trace_records(
-    con, tables: list[str], *, threshold: float = DEFAULT_THRESHOLD, on: SparkPlace | None = None
+    con,
+    tables: list[str],
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    on: SparkPlace | None = None,
+    gp_patients: bool = True,
 ) -> int:
-    """Match the rows of `tables` (non-GP landing rows) with no valid NHS number against
-    `spine`; create `traced`. Returns the number of records that needed tracing. Splink runs
-    in the link's DuckDB connection, or on Spark when the programme's engine is Spark (`on`)."""
+    """Match the rows of `tables` (non-GP landing rows) with no valid NHS number, and (unless
+    `gp_patients` is false) the GP patients in `gp_people` listed without one, against
+    `spine`; create `traced` and `gp_traced`. Returns the number of non-GP records that needed
+    tracing. Splink runs in the link's DuckDB connection, or on Spark when the programme's
+    engine is Spark (`on`)."""
     wanted = ", ".join(f for f in FIELDS if f != "address")
-    union = " UNION ALL ".join(
+    selects = [
         f"SELECT submission_id || '/' || source_row AS record_id, given_name, family_name, "
-        f"date_of_birth::VARCHAR AS date_of_birth, sex, postcode FROM {t} "
-        "WHERE nhs_number IS NULL OR nhs_number NOT IN (SELECT raw FROM nhs_check)"
+        f"date_of_birth::VARCHAR AS date_of_birth, sex, postcode, NULL::VARCHAR AS address "
+        f"FROM {t} WHERE nhs_number IS NULL OR nhs_number NOT IN (SELECT raw FROM nhs_check)"
         for t in tables
-    )
-    records = con.execute(union).df() if tables else pd.DataFrame()
+    ]
+    if gp_patients:
+        selects.append(
+            f"SELECT '{_GP}' || ref_pseudonym AS record_id, given_name, family_name, "
+            "date_of_birth::VARCHAR AS date_of_birth, sex, postcode, "
+            "concat_ws(' ', address_line_1, address_line_2, town) AS address "
+            "FROM gp_people WHERE valid_nhs_number IS NULL"
+        )
+    records = con.execute(" UNION ALL ".join(selects)).df() if selects else pd.DataFrame()
     spine = con.execute(f"SELECT spine_id, {wanted}, address FROM spine").df()
     pairs = pd.DataFrame({"record_id": pd.Series(dtype="string"), "spine_id": []})
     if len(records) and len(spine):
@@ -78,8 +94,22 @@ def trace_records(
         pairs = pd.concat(
             [exact, _trace_rest(con, rest, right, threshold, on)] if len(rest.frame) else [exact]
         )
-    put(con, "traced", pairs, "record_id::VARCHAR AS record_id, spine_id::VARCHAR AS nhs_number")
-    return len(records)
+    put(con, "found", pairs, "record_id::VARCHAR AS record_id, spine_id::VARCHAR AS nhs_number")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE traced AS SELECT * FROM found "
+        f"WHERE NOT starts_with(record_id, '{_GP}')"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE gp_traced AS SELECT "
+        f"substr(record_id, {len(_GP) + 1}) AS ref_pseudonym, nhs_number FROM found "
+        f"WHERE starts_with(record_id, '{_GP}')"
+    )
+    con.execute("DROP TABLE found")
+    gp_records = int(records["record_id"].str.startswith(_GP).sum()) if len(records) else 0
+    return len(records) - gp_records
+
+
+_GP = "gp:"  # GP patients' record ids: their reference's pseudonym, which no row id resembles
 
 
 @dataclass(frozen=True)
