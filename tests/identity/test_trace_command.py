@@ -67,6 +67,17 @@ def test_phm_trace_writes_each_records_best_match_end_to_end(files):
     assert not any(name in result.output.upper() for name in people.spine["family_name"])
 
 
+def test_a_postcode_column_mapped_by_mistake_is_named_with_its_parse_rate(files):
+    folder, _ = files
+    wrong = "given_name=given_name,family_name=family_name,date_of_birth=date_of_birth,sex=sex,"
+    result = run(*trace_args(folder, **{"--map": wrong + "postcode=family_name"}))
+    assert result.exit_code == 0, result.output
+    assert "postcode: 0% in UK shape, check --map" in plain(result.output)
+    # The spine, mapped right, reads its postcodes.
+    assert "spine: postcode" not in plain(result.output)
+    assert "Readable in the spine: given_name 100%" in plain(result.output)
+
+
 def test_a_bad_map_is_named(files):
     folder, _ = files
     result = run(*trace_args(folder, **{"--map": "forename=given_name"}))

@@ -91,6 +91,9 @@ def trace_command(
         right = _read(
             against, spine_fields, against_id, "--against-map", "--against-id", "spine_id"
         )
+    _show_parse_rates(console, left, record_fields, "records", "--map")
+    spine_option = "--against-map" if against_map else "--map"
+    _show_parse_rates(console, right, spine_fields, "spine", spine_option)
     with console.status(f"Tracing {len(left):,} records against {len(right):,} people…"):
         pairs = _trace_on(check_engine(engine), left, right, threshold)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -100,6 +103,18 @@ def trace_command(
         f"[bold]{len(pairs):,} matched[/bold], {len(left) - len(pairs):,} left unmatched "
         f"(threshold {threshold}). Pairs written to {out}."
     )
+
+
+def _show_parse_rates(console, frame, fields: dict[str, str], label: str, option: str) -> None:
+    """The share of each mapped field's values that could be read, and a warning for a
+    field mostly unreadable (a column mapped by mistake, or a format no one expected)."""
+    from openphm.identity.quality import parse_rates, warnings
+
+    rates = parse_rates(frame, list(fields))
+    shares = ", ".join(f"{r.field} {r.rate:.0%}" if r.sent else f"{r.field} -" for r in rates)
+    console.print(f"Readable in the {label}: {shares}")
+    for line in warnings(rates, f"check {option}"):
+        console.print(f"[yellow]Warning:[/] {label}: {line}")
 
 
 def _trace_on(engine: str, left, right, threshold: float):

@@ -27,6 +27,7 @@ EARLIEST_BIRTH_YEAR = 1880
 
 _MALE = ["M", "MALE", "1"]
 _FEMALE = ["F", "FEMALE", "2"]
+_UNKNOWN = ["U", "UNKNOWN", "9", "0", "I", "INDETERMINATE", "X", "NOT KNOWN", "NOT SPECIFIED"]
 _POSTCODE = r"^[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}$"
 # On a standardised postcode ("LS1 4AP"): the outcode (postcode district, "LS1") and area ("LS").
 POSTCODE_OUTCODE = r"^[A-Z0-9]+"
@@ -116,6 +117,13 @@ def sexes(values: pa.Array) -> pa.Array:
     male = pc.is_in(code, value_set=pa.array(_MALE))
     female = pc.is_in(code, value_set=pa.array(_FEMALE))
     return pc.if_else(male, "M", pc.if_else(female, "F", pa.scalar(None, pa.string())))
+
+
+def unknown_sexes(values: pa.Array) -> pa.Array:
+    """True where a sex code says "not known" in some provider's coding (U, 9, Unknown, …):
+    read, as unknown, rather than unreadable."""
+    code = pc.utf8_trim_whitespace(_upper(values))
+    return pc.fill_null(pc.is_in(code, value_set=pa.array(_UNKNOWN)), False)
 
 
 def postcodes(values: pa.Array) -> pa.Array:

@@ -54,6 +54,8 @@ def show_result(ws, result) -> None:
         f"{result.records_to_trace:,} records without a valid NHS number. Sealed "
         f"{result.tokens_sealed:,} token(s)."
     )
+    if result.tracing and result.tracing.sources:
+        show_tracing(result.tracing)
     if result.registered_without_key:
         console.print(
             f"[yellow]Warning:[/] {result.registered_without_key:,} people have a practice that "
@@ -74,3 +76,23 @@ def show_result(ws, result) -> None:
         for row in frame.itertuples(index=False):
             table.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
         console.print(table)
+
+
+def show_tracing(report) -> None:
+    """Per source: records that needed tracing, how many were traced, and the share of each
+    field's values that could be read, with a warning for a field mostly unreadable."""
+    from rich.table import Table
+
+    from openphm.identity.tracing import FIELDS
+
+    table = Table(title="Tracing (records without a valid NHS number; % of values readable)")
+    for column in ("source", "provider", "to trace", "traced", *FIELDS):
+        table.add_column(column, justify="left" if column in ("source", "provider") else "right")
+    for source in report.sources:
+        rates = {r.field: f"{r.rate:.0%}" if r.sent else "-" for r in source.rates}
+        table.add_row(source.source, source.provider, f"{source.records:,}",
+                      f"{source.traced:,}", *(rates.get(f, "-") for f in FIELDS))  # fmt: skip
+    console.print(table)
+    for source in report.sources:
+        for line in source.warnings():
+            console.print(f"[yellow]Warning:[/] tracing {source.source} {source.provider}: {line}")

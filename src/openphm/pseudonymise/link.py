@@ -68,6 +68,7 @@ class LinkResult:
     records_to_trace: int = 0
     traced: int = 0
     gp_traced: int = 0  # GP patients listed without a valid NHS number, found by tracing
+    tracing: resolve.TracingReport | None = None  # per source: counts and parse rates
     tokens_sealed: int = 0
     registered_without_key: int = 0  # people with a practice but no token (no key registered)
     rekeyed: int = 0
@@ -151,7 +152,8 @@ def _link(ws, con, views: dict[str, str], catalog: cat.Catalog, say: Progress) -
 
     say(STEPS[2], 0, 0)
     gp.spine(con)
-    result.records_to_trace = resolve.trace_records(con, others, on=_spark_place(ws))
+    result.tracing = resolve.trace_records(con, others, on=_spark_place(ws))
+    result.records_to_trace = result.tracing.records
     result.traced = con.execute("SELECT count(*) FROM traced").fetchone()[0]
     result.gp_traced = gp.adopt_traced(con)
 

@@ -27,8 +27,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from openphm.identity import quality
 from openphm.identity.exact import exact_matches
 from openphm.identity.nhs_numbers import ISSUED_REGIONS, check_nhs_numbers
+from openphm.identity.quality import FieldRate
 from openphm.identity.tracing import DEFAULT_THRESHOLD, FIELDS, Prepared, prepare, trace
 from openphm.pseudonymise.pseudonyms import linkage_pseudonyms, unmatched_pseudonyms
 
@@ -59,22 +61,24 @@ def trace_records(
     threshold: float = DEFAULT_THRESHOLD,
     on: SparkPlace | None = None,
     gp_patients: bool = True,
-) -> int:
+) -> TracingReport:
     """Match the rows of `tables` (non-GP landing rows) with no valid NHS number, and (unless
     `gp_patients` is false) the GP patients in `gp_people` listed without one, against
-    `spine`; create `traced` and `gp_traced`. Returns the number of non-GP records that needed
-    tracing. Splink runs in the link's DuckDB connection, or on Spark when the programme's
-    engine is Spark (`on`)."""
+    `spine`; create `traced` and `gp_traced`. Returns what was traced per source, with how
+    well each field could be read. Splink runs in the link's DuckDB connection, or on Spark
+    when the programme's engine is Spark (`on`)."""
     wanted = ", ".join(f for f in FIELDS if f != "address")
     selects = [
-        f"SELECT submission_id || '/' || source_row AS record_id, given_name, family_name, "
+        f"SELECT submission_id || '/' || source_row AS record_id, source_kind AS source, "
+        f"provider_ods AS provider, given_name, family_name, "
         f"date_of_birth::VARCHAR AS date_of_birth, sex, postcode, NULL::VARCHAR AS address "
         f"FROM {t} WHERE nhs_number IS NULL OR nhs_number NOT IN (SELECT raw FROM nhs_check)"
         for t in tables
     ]
     if gp_patients:
         selects.append(
-            f"SELECT '{_GP}' || ref_pseudonym AS record_id, given_name, family_name, "
+            f"SELECT '{_GP}' || ref_pseudonym AS record_id, '{GP_SOURCE[0]}' AS source, "
+            f"'{GP_SOURCE[1]}' AS provider, given_name, family_name, "
             "date_of_birth::VARCHAR AS date_of_birth, sex, postcode, "
             "concat_ws(' ', address_line_1, address_line_2, town) AS address "
             "FROM gp_people WHERE valid_nhs_number IS NULL"
@@ -105,11 +109,57 @@ def trace_records(
         f"WHERE starts_with(record_id, '{_GP}')"
     )
     con.execute("DROP TABLE found")
-    gp_records = int(records["record_id"].str.startswith(_GP).sum()) if len(records) else 0
-    return len(records) - gp_records
+    return _report(records, pairs)
+
+
+@dataclass(frozen=True)
+class SourceTracing:
+    """One source's records that needed tracing in a run: how many, how many were traced,
+    and how well each identifier could be read (counts only)."""
+
+    source: str
+    provider: str
+    records: int
+    traced: int
+    rates: list[FieldRate]
+
+    def warnings(self) -> list[str]:
+        check = (
+            "check the practices' patient lists"
+            if (self.source, self.provider) == GP_SOURCE
+            else f"check {self.provider}'s {self.source} extract"
+        )
+        return quality.warnings(self.rates, check)
+
+
+@dataclass(frozen=True)
+class TracingReport:
+    records: int  # non-GP records that needed tracing
+    sources: list[SourceTracing]
+
+
+def _report(records: pd.DataFrame, pairs: pd.DataFrame) -> TracingReport:
+    if not len(records):
+        return TracingReport(0, [])
+    wanted = [f for f in FIELDS if f != "address"]
+    found = records["record_id"].isin(pairs["record_id"].astype(object))
+    sources = [
+        SourceTracing(
+            source,
+            provider,
+            len(part),
+            int(found[part.index].sum()),
+            # Hospital and other extracts carry no address (docs/extract-formats.md).
+            quality.parse_rates(part, FIELDS if (source, provider) == GP_SOURCE else wanted),
+        )
+        for (source, provider), part in records.groupby(["source", "provider"], sort=True)
+    ]
+    gp = int(records["record_id"].str.startswith(_GP).sum())
+    return TracingReport(len(records) - gp, sources)
 
 
 _GP = "gp:"  # GP patients' record ids: their reference's pseudonym, which no row id resembles
+GP_SOURCE = ("gp", "all practices")  # GP patients are traced together, whichever practice
 
 
 @dataclass(frozen=True)
