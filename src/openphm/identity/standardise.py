@@ -54,6 +54,16 @@ def canonical_given_names(names: pa.Array) -> pa.Array:
     return pc.coalesce(pc.take(full_names, index), names)
 
 
+def initials(given: pa.Array, family: pa.Array) -> pa.Array:
+    """The first letters of standardised given and family names, in alphabetical order (so
+    that a name written the other way round has the same): "MARY", "SMITH" → "MS"."""
+    first = pc.utf8_slice_codeunits(given, 0, 1)
+    second = pc.utf8_slice_codeunits(family, 0, 1)
+    low = pc.if_else(pc.less_equal(first, second), first, second)
+    high = pc.if_else(pc.less_equal(first, second), second, first)
+    return pc.binary_join_element_wise(low, high, "")
+
+
 def dates(values: pa.Array) -> pa.Array:
     """Dates of birth in any of DATE_FORMATS as ISO strings (YYYY-MM-DD); null when the value
     is in no known format, is not a real date (31/02/1990), or is implausible as a birth date."""

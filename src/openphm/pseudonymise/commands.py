@@ -94,5 +94,20 @@ def show_tracing(report) -> None:
                       f"{source.traced:,}", *(rates.get(f, "-") for f in FIELDS))  # fmt: skip
     console.print(table)
     for source in report.sources:
+        if source.model is not None:
+            console.print(f"Tracing model, {source.source} {source.provider} {source.period}: "
+                          f"{model_summary(source.model, source.changes)}")  # fmt: skip
         for line in source.warnings():
             console.print(f"[yellow]Warning:[/] tracing {source.source} {source.provider}: {line}")
+
+
+def model_summary(model, changes) -> str:
+    """Which parameters a source was traced with, from where, and what moved most."""
+    text = f"{model.reason}; from {model.started_from}; expects {model.on_spine_share:.1%} of "
+    text += "records on the spine"
+    moved = [c for c in changes[:3] if abs(c.weight_change) >= 0.5]
+    if moved:
+        text += "; moved most: " + ", ".join(
+            f"{c.comparison} '{c.level}' {c.weight_change:+.1f} bits" for c in moved
+        )
+    return text

@@ -41,6 +41,7 @@ from openphm.pseudonymise.deidentify import (
     register_reference,
     select_sql,
 )
+from openphm.pseudonymise.models import ModelStore
 from openphm.pseudonymise.practices import registered_keys
 
 OBJECTORS = "linked._objectors"
@@ -152,7 +153,10 @@ def _link(ws, con, views: dict[str, str], catalog: cat.Catalog, say: Progress) -
 
     say(STEPS[2], 0, 0)
     gp.spine(con)
-    result.tracing = resolve.trace_records(con, others, on=_spark_place(ws))
+    result.tracing = resolve.trace_records(
+        con, others, on=_spark_place(ws), models=ModelStore(ws),
+        periods={s.submission_id: s.period for s in catalog.submissions},
+    )  # fmt: skip
     result.records_to_trace = result.tracing.records
     result.traced = con.execute("SELECT count(*) FROM traced").fetchone()[0]
     result.gp_traced = gp.adopt_traced(con)
