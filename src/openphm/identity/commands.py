@@ -56,9 +56,16 @@ def trace_command(
         typer.Option("--against-id", help="Spine's id column (default: the row number, from 1)."),
     ] = None,
     threshold: Annotated[
-        float,
-        typer.Option("--threshold", min=0.5, max=0.999999, help="Lowest match probability."),
-    ] = 0.95,
+        float | None,
+        typer.Option(
+            "--threshold",
+            min=0.5,
+            max=0.999999,
+            help="Lowest match probability. Default: chosen from the trained model, the lowest "
+            "at which the links are expected to be right 999 times in 1,000 (never below 0.95; "
+            "docs/identity.md).",
+        ),
+    ] = None,
     engine: Annotated[
         str,
         typer.Option(
@@ -95,13 +102,17 @@ def trace_command(
     spine_option = "--against-map" if against_map else "--map"
     _show_parse_rates(console, right, spine_fields, "spine", spine_option)
     with console.status(f"Tracing {len(left):,} records against {len(right):,} people…"):
-        pairs = _trace_on(check_engine(engine), left, right, threshold)
+        traced = _trace_on(check_engine(engine), left, right, threshold)
+    pairs = traced.pairs
     out.parent.mkdir(parents=True, exist_ok=True)
     pairs.to_csv(out, index=False)
+    model = traced.model
+    console.print(f"Model: {model.reason}; expects {model.on_spine_share:.1%} of records on the "
+                  f"spine. {traced.threshold.describe().capitalize()}.")  # fmt: skip
     console.print(
         f"Traced {len(left):,} records against {len(right):,} people: "
         f"[bold]{len(pairs):,} matched[/bold], {len(left) - len(pairs):,} left unmatched "
-        f"(threshold {threshold}). Pairs written to {out}."
+        f"(threshold {traced.threshold.value:.4f}). Pairs written to {out}."
     )
 
 
@@ -117,11 +128,15 @@ def _show_parse_rates(console, frame, fields: dict[str, str], label: str, option
         console.print(f"[yellow]Warning:[/] {label}: {line}")
 
 
-def _trace_on(engine: str, left, right, threshold: float):
-    from openphm.identity.tracing import trace
+def _trace_on(engine: str, left, right, threshold: float | None):
+    """The records traced as one source (their model trained on them if there are enough)."""
+    from openphm.identity.tracing import Prepared, Source, prepare, trace_sources
 
+    records = Prepared(prepare(left, "record_id"))
+    sources = [Source(("records",), records.frame["unique_id"])]
     if engine == "duckdb":
-        return trace(left, right, threshold=threshold)
+        [traced] = trace_sources(records, right, sources, threshold=threshold)
+        return traced
     import tempfile
 
     from openphm.engine import spark
@@ -129,7 +144,9 @@ def _trace_on(engine: str, left, right, threshold: float):
     with tempfile.TemporaryDirectory(prefix="openphm-trace-") as folder:
         session = spark.session(Path(folder), shuffle_partitions=4)
         try:
-            return trace(left, right, threshold=threshold, backend="spark", connection=session)
+            [traced] = trace_sources(records, right, sources, threshold=threshold,
+                                     backend="spark", connection=session)  # fmt: skip
+            return traced
         finally:
             session.stop()
 

@@ -25,12 +25,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from openphm.identity import standardise, training
+from openphm.identity import threshold as rule
+from openphm.identity.threshold import Threshold
 from openphm.identity.training import Model
 
 log = logging.getLogger(__name__)
 
 FIELDS = ("given_name", "family_name", "date_of_birth", "sex", "postcode", "address")
-DEFAULT_THRESHOLD = 0.95
 # Term-frequency adjustments: an exact match on a name or postcode is worth more the rarer the
 # value, as counted over the spine and the records. No value counts as rarer than one in
 # 100,000: a count of a few is too small to trust (a misspelling can make one).
@@ -58,15 +59,16 @@ def trace(
     *,
     record_id: str = "record_id",
     spine_id: str = "spine_id",
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
     backend: str = "duckdb",
     estimate_u: bool = True,
     seed: int = 42,
     connection: Any = None,
     start: Model | None = None,
 ) -> pd.DataFrame:
-    """The best spine match for each record at or above `threshold`, as a frame of PAIR_COLUMNS.
-    Records with no such match (or a tie between two people) are absent from the result.
+    """The best spine match for each record at or above the threshold (`threshold`, or the
+    rule's: `identity.threshold`), as a frame of PAIR_COLUMNS. Records with no such match
+    (or a tie between two people) are absent from the result.
     The records are one source: its model is trained on them (from `start`, or the priors)
     when there are enough of them (`training`). `connection`: the engine connection Splink
     works in (`phm link` passes a cursor of its own connection, so that what Splink spills is
@@ -101,7 +103,7 @@ class Traced:
     model: Model
     candidates: pd.DataFrame  # PAIR_COLUMNS
     pairs: pd.DataFrame  # PAIR_COLUMNS
-    threshold: float
+    threshold: Threshold
     before: dict[str, Any]  # the model it started from (the source's last, or the priors)
 
     def changes(self) -> list[training.Change]:
@@ -116,7 +118,7 @@ def trace_sources(
     *,
     record_id: str = "record_id",
     spine_id: str = "spine_id",
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
     backend: str = "duckdb",
     estimate_u: bool = True,
     seed: int = 42,
@@ -124,8 +126,9 @@ def trace_sources(
 ) -> list[Traced]:
     """Trace each source's records against the spine with a model of its own. The spine, its
     term frequencies and the u probabilities (random sampling over all the records) are
-    shared; m and λ are each source's (`training`)."""
-    if not 0.0 < threshold < 1.0:
+    shared; m and λ are each source's (`training`), and so is the threshold, chosen by the
+    rule from the source's model (`identity.threshold`) unless `threshold` fixes one."""
+    if threshold is not None and not 0.0 < threshold < 1.0:
         raise TracingError(
             f"the match-probability threshold must be between 0 and 1, not {threshold}"
         )
@@ -432,15 +435,25 @@ class Session:
             for key, level in training.levels(sampled)
         }
 
-    def trace(self, source: Source, u: dict[tuple[str, str], float], threshold: float) -> Traced:
-        """Model one source (trained if it is big enough), then score its records."""
+    def trace(self, source: Source, u: dict[tuple[str, str], float],
+              threshold: float | None) -> Traced:  # fmt: skip
+        """Model one source (trained if it is big enough), score its records, and link each
+        to its best candidate at or above the threshold (the rule's, unless one is given)."""
         settings = self.starting(source, u)
         model = self.model(source, settings)
         scoring = self._subset(source.records if source.score is None else source.score)
         candidates = self.score(model.settings, scoring) if len(scoring) else _no_pairs()
+        best = best_matches(candidates, CANDIDATES_FROM)
+        top = candidates.groupby("record_id")["match_probability"].max().to_numpy()
+        chosen = (
+            rule.choose(best["match_probability"].to_numpy(), top)
+            if threshold is None
+            else rule.at(threshold, best["match_probability"].to_numpy(), top)
+        )
+        pairs = best[best["match_probability"] >= chosen.value].reset_index(drop=True)
+        log.info("tracing %s: %s", " ".join(source.name), chosen.describe())
         before = source.start.settings if source.start else settings
-        return Traced(source.name, model, candidates, best_matches(candidates, threshold),
-                      threshold, before)  # fmt: skip
+        return Traced(source.name, model, candidates, pairs, chosen, before)
 
     def starting(self, source: Source, u: dict[tuple[str, str], float]) -> dict[str, Any]:
         """The source's starting values: its last model's m and λ, or the priors', with the
@@ -572,13 +585,17 @@ def _no_pairs() -> pd.DataFrame:
 
 
 def _nothing_to_trace(source: Source, fields: Sequence[str], n_spine: int,
-                      threshold: float) -> Traced:  # fmt: skip
+                      threshold: float | None) -> Traced:  # fmt: skip
     settings = training.starting_settings(
         _priors(fields, n_spine).create_settings_dict("duckdb"), None, 1.0, n_spine
     )
     model = Model(settings, training.NOT_TRAINED, training.PRIORS, len(source.records), n_spine,
                   "nothing to trace")  # fmt: skip
-    return Traced(source.name, model, _no_pairs(), _no_pairs(), threshold, settings)
+    nothing = np.zeros(0)
+    chosen = (
+        rule.choose(nothing, nothing) if threshold is None else rule.at(threshold, nothing, nothing)
+    )
+    return Traced(source.name, model, _no_pairs(), _no_pairs(), chosen, settings)
 
 
 def _duckdb(connection: Any = None) -> Any:

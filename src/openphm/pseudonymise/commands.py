@@ -96,7 +96,9 @@ def show_tracing(report) -> None:
     for source in report.sources:
         if source.model is not None:
             console.print(f"Tracing model, {source.source} {source.provider} {source.period}: "
-                          f"{model_summary(source.model, source.changes)}")  # fmt: skip
+                          f"{model_summary(source.model, source.changes)}; "
+                          f"{source.threshold.describe()} of the records Splink scored "
+                          "(the rest matched exactly)")  # fmt: skip
         for line in source.warnings():
             console.print(f"[yellow]Warning:[/] tracing {source.source} {source.provider}: {line}")
 

@@ -31,8 +31,8 @@ from openphm.identity import quality
 from openphm.identity.exact import exact_matches
 from openphm.identity.nhs_numbers import ISSUED_REGIONS, check_nhs_numbers
 from openphm.identity.quality import FieldRate
+from openphm.identity.threshold import Threshold
 from openphm.identity.tracing import (
-    DEFAULT_THRESHOLD,
     FIELDS,
     Prepared,
     Source,
@@ -68,7 +68,7 @@ def trace_records(
     con,
     tables: list[str],
     *,
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
     on: SparkPlace | None = None,
     gp_patients: bool = True,
     models: ModelStore | None = None,
@@ -151,6 +151,7 @@ class SourceTracing:
     rates: list[FieldRate]
     model: Model | None = None  # None when there was no spine to trace against
     changes: list[Change] = field(default_factory=list)
+    threshold: Threshold | None = None
 
     def warnings(self) -> list[str]:
         check = (
@@ -166,6 +167,7 @@ class SourceTracing:
             "records": self.records,
             "traced": self.traced,
             "parse_rates": [asdict(rate) for rate in self.rates],
+            "threshold": asdict(self.threshold) if self.threshold else None,
         }
 
 
@@ -191,7 +193,8 @@ def _report(records: pd.DataFrame, pairs: pd.DataFrame, results: list[Traced]) -
             sources.append(SourceTracing(source, provider, "", *counts))
         else:
             sources.append(SourceTracing(source, provider, traced.name[2], *counts,
-                                         traced.model, traced.changes()))  # fmt: skip
+                                         traced.model, traced.changes(),
+                                         traced.threshold))  # fmt: skip
     gp = int(records["record_id"].str.startswith(_GP).sum())
     return TracingReport(len(records) - gp, sources)
 
@@ -210,14 +213,14 @@ class SparkPlace:
 
 
 def _trace_sources(con, records: Prepared, spine: Prepared, sources: list[Source],
-                   threshold: float, on: SparkPlace | None) -> list[Traced]:  # fmt: skip
+                   threshold: float | None, on: SparkPlace | None) -> list[Traced]:  # fmt: skip
     if on is None:
         return _trace_in_zone(con, records, spine, sources, threshold)
     return _trace_on_spark(records, spine, sources, threshold, on)
 
 
-def _trace_on_spark(records: Prepared, spine: Prepared, sources: list[Source], threshold: float,
-                    on: SparkPlace) -> list[Traced]:  # fmt: skip
+def _trace_on_spark(records: Prepared, spine: Prepared, sources: list[Source],
+                    threshold: float | None, on: SparkPlace) -> list[Traced]:  # fmt: skip
     """Splink's Spark backend, on a session whose files live in a folder of the landing zone
     that is deleted afterwards (a session already running in this process is used as it is,
     and left running). The identifiers never leave the zone's folder; what the session
@@ -243,7 +246,7 @@ def _trace_on_spark(records: Prepared, spine: Prepared, sources: list[Source], t
 
 
 def _trace_in_zone(con, records: Prepared, spine: Prepared, sources: list[Source],
-                   threshold: float) -> list[Traced]:  # fmt: skip
+                   threshold: float | None) -> list[Traced]:  # fmt: skip
     """Splink in a cursor of the link's connection: its spill files go to the linked zone's
     encrypted spill folder, not a fresh database's "./.tmp". Its tables (predictions, and the
     term frequencies of names and postcodes) are dropped as soon as the pairs are out."""
