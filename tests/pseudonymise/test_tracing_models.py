@@ -72,3 +72,43 @@ def test_a_trained_model_is_kept_as_it_was_trained_and_its_changes_are_said(work
     said = model_summary(traced.model, traced.changes())
     assert said.startswith("trained by EM on 1,200 of 1,200 records")
     assert "from priors" in said and "moved most:" in said
+
+
+def test_phm_trace_report_shows_each_source_s_kept_model_and_is_audited(
+    linked_region, tmp_path, cli
+):
+    ws = copy_workspace(linked_region, tmp_path / "ws")
+    out = tmp_path / "report"
+    result = cli(["trace", "report", ws.root, "--out", out, "--role", "processor-engineer"])
+    assert result.exit_code == 0, result.output
+    index = (out / "index.html").read_text()
+    sources = len(models.ModelStore(ws).kept())
+    assert "admitted-care RZ1 202610" in index and index.count("<svg") == sources
+    assert len(list(out.glob("*-match-weights.html"))) == sources
+    [entry] = [e for e in ws.audit.entries() if e.action == "identity.report"]
+    assert entry.counts == {"sources": sources}
+    inside = cli(["trace", "report", ws.root, "--out", ws.root / "outputs" / "r",
+                  "--role", "processor-engineer"])  # fmt: skip
+    assert inside.exit_code == 2 and not (ws.root / "outputs" / "r").exists()
+
+
+def test_a_source_leaving_more_than_2_2_percent_unmatched_raises_an_alert(linked_region):
+    import pandas as pd
+
+    from openphm.pseudonymise.commands import unmatched_alerts
+    from openphm.pseudonymise.report import link_report
+
+    report = pd.DataFrame(
+        {
+            "source": ["admitted-care", "deaths"],
+            "provider": ["RZ1", "X26"],
+            "records": [1000, 1000],
+            "untraced": [23, 22],
+        }
+    )
+    assert unmatched_alerts(report) == [
+        "admitted-care RZ1: 2.3% of 1,000 records left without an NHS number, more than 2.2% "
+        "(twice the 1.1% NHS England reports for HES)"
+    ]
+    # The synthetic region's sources trace nearly everything.
+    assert unmatched_alerts(link_report(Workspace.open(linked_region.workspace))) == []

@@ -27,6 +27,11 @@ from openphm.identity import standardise
 # means the column is not what the map says it is, or is in a format no one handles.
 READABLE_AT_LEAST = 0.5
 
+# NHS England reports about 1.1% of HES records without a valid NHS number once traced; a
+# source that leaves more than twice that unmatched is flagged for the processor to look at
+# (a map, a format, an extract from outside the region).
+UNMATCHED_ALERT = 0.022
+
 # What "readable" means for each field, as the warning says it.
 READABLE_AS = {
     "given_name": "with letters",
@@ -84,6 +89,17 @@ def parse_rates(sent: pd.DataFrame, fields: Sequence[str]) -> list[FieldRate]:
 def warnings(rates: Sequence[FieldRate], check: str) -> list[str]:
     """One line per field that is mostly unreadable."""
     return [rate.warning(check) for rate in rates if rate.mostly_unreadable]
+
+
+def unmatched_alert(what: str, records: int, unmatched: int) -> str | None:
+    """An alert when more than UNMATCHED_ALERT of `records` were left unmatched, else None."""
+    share = unmatched / records if records else 0.0
+    if share <= UNMATCHED_ALERT:
+        return None
+    return (
+        f"{what}: {share:.1%} of {records:,} records left without an NHS number, more than "
+        f"{UNMATCHED_ALERT:.1%} (twice the 1.1% NHS England reports for HES)"
+    )
 
 
 def _readable(field: str, values: pa.Array) -> pa.Array:

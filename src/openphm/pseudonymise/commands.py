@@ -61,6 +61,8 @@ def show_result(ws, result) -> None:
             f"[yellow]Warning:[/] {result.registered_without_key:,} people have a practice that "
             "has not registered its public key (phm practice register): they have no token."
         )
+    for alert in unmatched_alerts(link_report(ws)):
+        console.print(f"[red]Alert:[/] {alert}")
     removed = sum(result.objected_removed.values())
     excluded = sum(result.objected_excluded.values())
     console.print(
@@ -76,6 +78,19 @@ def show_result(ws, result) -> None:
         for row in frame.itertuples(index=False):
             table.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
         console.print(table)
+
+
+def unmatched_alerts(report) -> list[str]:
+    """From the link report, each source and provider that left more than 2.2% of its
+    records without an NHS number (neither valid nor traced)."""
+    from openphm.identity.quality import unmatched_alert
+
+    alerts = []
+    for row in report.itertuples(index=False):
+        alert = unmatched_alert(f"{row.source} {row.provider}", int(row.records), int(row.untraced))
+        if alert:
+            alerts.append(alert)
+    return alerts
 
 
 def show_tracing(report) -> None:

@@ -31,12 +31,15 @@ from openphm.identity import quality
 from openphm.identity.exact import exact_matches
 from openphm.identity.nhs_numbers import ISSUED_REGIONS, check_nhs_numbers
 from openphm.identity.quality import FieldRate
+from openphm.identity.report import histogram
 from openphm.identity.threshold import Threshold
 from openphm.identity.tracing import (
+    CANDIDATES_FROM,
     FIELDS,
     Prepared,
     Source,
     Traced,
+    best_matches,
     prepare,
     trace_sources,
 )
@@ -152,6 +155,7 @@ class SourceTracing:
     model: Model | None = None  # None when there was no spine to trace against
     changes: list[Change] = field(default_factory=list)
     threshold: Threshold | None = None
+    histogram: list[int] = field(default_factory=list)  # best candidates per 0.05 of p
 
     def warnings(self) -> list[str]:
         check = (
@@ -168,6 +172,7 @@ class SourceTracing:
             "traced": self.traced,
             "parse_rates": [asdict(rate) for rate in self.rates],
             "threshold": asdict(self.threshold) if self.threshold else None,
+            "histogram": self.histogram,
         }
 
 
@@ -192,9 +197,10 @@ def _report(records: pd.DataFrame, pairs: pd.DataFrame, results: list[Traced]) -
         if traced is None:
             sources.append(SourceTracing(source, provider, "", *counts))
         else:
+            best = best_matches(traced.candidates, CANDIDATES_FROM)["match_probability"]
             sources.append(SourceTracing(source, provider, traced.name[2], *counts,
-                                         traced.model, traced.changes(),
-                                         traced.threshold))  # fmt: skip
+                                         traced.model, traced.changes(), traced.threshold,
+                                         histogram(best.to_numpy())))  # fmt: skip
     gp = int(records["record_id"].str.startswith(_GP).sum())
     return TracingReport(len(records) - gp, sources)
 
