@@ -3,10 +3,12 @@
 Reads landing-zone records and the spine; writes nothing (returns pairs for the caller to write
 the traced NHS numbers back into the landing zone). Probabilistic matching with Splink: every
 identifier is standardised first (`standardise`), candidate pairs come from a few blocking
-rules, each candidate is scored, and a record takes its best spine match only when that match's
-probability reaches the threshold and no other candidate ties with it. A record below the
-threshold stays unmatched: it is never forced onto someone. docs/identity.md gives the
-reasons for the threshold, rules, comparisons and priors.
+rules, each source's model is learnt from its own records (`training`, the priors as starting
+values), each candidate is scored, and a record takes its best spine match only when that
+match's probability reaches the source's threshold (`threshold`: the rule, from the model's
+expected precision) and no other candidate ties with it. A record below the threshold stays
+unmatched: it is never forced onto someone. docs/identity.md gives the reasons for the
+threshold, rules, comparisons, priors and training.
 
 Input fields (columns named as in FIELDS; any may be absent): given_name, family_name,
 date_of_birth, sex, postcode, address, in any provider's coding.
