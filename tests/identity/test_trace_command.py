@@ -3,6 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -65,6 +66,62 @@ def test_phm_trace_writes_each_records_best_match_end_to_end(files):
     assert f"{len(pairs)} matched" in result.output
     # Counts only: no patient's name reaches the screen.
     assert not any(name in result.output.upper() for name in people.spine["family_name"])
+
+
+def test_a_postcode_column_mapped_by_mistake_is_named_with_its_parse_rate(files):
+    folder, _ = files
+    wrong = "given_name=given_name,family_name=family_name,date_of_birth=date_of_birth,sex=sex,"
+    result = run(*trace_args(folder, **{"--map": wrong + "postcode=family_name"}))
+    assert result.exit_code == 0, result.output
+    assert "postcode: 0% in UK shape, check --map" in plain(result.output)
+    # The spine, mapped right, reads its postcodes.
+    assert "spine: postcode" not in plain(result.output)
+    assert "Readable in the spine: given_name 100%" in plain(result.output)
+
+
+def test_phm_trace_report_writes_self_contained_charts_and_a_sample_to_label(files, tmp_path):
+    folder, people = files
+    result = run(*trace_args(folder, **{"--report": tmp_path / "report"}))
+    assert result.exit_code == 0, result.output
+    pages = {p.name: p.read_text() for p in (tmp_path / "report").glob("*.html")}
+    assert set(pages) == {"index.html", "01-records-match-weights.html", "01-records-m-u.html"}
+    for page in pages.values():  # nothing fetched when a page opens
+        assert "<script src" not in page and "cdn.jsdelivr" not in page
+        # No patient's name: in the page's own part, after any inlined chart library.
+        own = page.rsplit("<script>", 1)[-1]
+        assert not any(name in own for name in people.spine["family_name"])
+    assert "vegaEmbed" in pages["01-records-match-weights.html"]
+    assert "Exact match on family_name" in pages["01-records-m-u.html"]
+    index = pages["index.html"]
+    assert "<svg" in index and "expected precision" in index and "Readable values" in index
+    sample = pd.read_csv(tmp_path / "report" / "review_sample.csv", dtype=str)
+    assert {"band", "band_pairs", "linked", "record_family_name", "spine_family_name"} <= set(
+        sample.columns
+    )
+    assert sample["label"].isna().all() and len(sample) > 10
+
+
+def test_phm_trace_review_turns_labels_into_precision_and_recall_and_audits_them(
+    files, workspace, tmp_path
+):
+    folder, people = files
+    assert run(*trace_args(folder, **{"--report": tmp_path / "report"})).exit_code == 0
+    sample = pd.read_csv(tmp_path / "report" / "review_sample.csv", dtype=str)
+    truth = people.truth.reindex(sample["record_id"]).to_numpy()
+    sample["label"] = np.where(sample["spine_id"].to_numpy() == truth, "match", "non-match")
+    sample.to_csv(tmp_path / "labelled.csv", index=False)
+
+    review = ["trace", "review", tmp_path / "labelled.csv", "--workspace", workspace.root]
+    result = run(*review, "--role", "processor-engineer")
+    assert result.exit_code == 0, result.output
+    assert "Clerical review: precision 1.0000 (95% interval" in plain(result.output)
+    entry = [e for e in workspace.audit.entries() if e.action == "identity.review"][-1]
+    assert entry.outcome == "ok" and entry.counts["pairs_labelled"] == len(sample)
+    assert entry.counts["matches"] == (sample["label"] == "match").sum()
+    assert "precision 1.0000" in entry.reason
+    refused = run(*review, "--role", "analyst")
+    assert refused.exit_code == 2
+    assert list(workspace.audit.entries())[-1].outcome == "refused"
 
 
 def test_a_bad_map_is_named(files):

@@ -42,6 +42,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "landing.read": frozenset({Role.PROCESSOR_ENGINEER}),
     "landing.retention": frozenset({Role.PROCESSOR_ENGINEER, Role.DATA_PROTECTION_OFFICER}),
     "identity.link": frozenset({Role.PROCESSOR_ENGINEER}),
+    # Tracing's quality: the kept models' report, and a clerical review's figures.
+    "identity.report": frozenset({Role.PROCESSOR_ENGINEER}),
+    "identity.review": frozenset({Role.PROCESSOR_ENGINEER}),
     "practice.register": frozenset({Role.PROCESSOR_ENGINEER}),
     "linked.query": frozenset({Role.ANALYST}),
     "linked.tables": frozenset({Role.ANALYST}),

@@ -1,7 +1,11 @@
-"""`phm trace`: match records without a usable NHS number against a spine, from CSV files.
+"""`phm trace`: match records without a usable NHS number against a spine, from CSV files;
+`phm trace report`: the quality report of the models `phm link` kept; `phm trace review`:
+precision and recall from a labelled clerical-review sample, recorded in the audit log.
 
 Reads two identifiable CSV files (in the landing zone, or anywhere for a one-off trace); writes
-a CSV of pairs. Prints counts only, never a patient's value.
+a CSV of pairs and, with --report, a quality report and a sample for clerical review (which
+holds the identifiers of the pairs sampled, for the person labelling them). Prints counts only,
+never a patient's value.
 
 Files inside a programme's workspace (after resolving symlinks and `..`) are the programme's
 data and are refused, with the refusal audited there: `phm link` traces them and keeps the
@@ -15,15 +19,35 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import typer.core
 
 from openphm.console import RoleOption
 from openphm.governance.audit import Actor
+from openphm.identity.quality import unmatched_alert
 
 _EXISTING_CSV = {"exists": True, "dir_okay": False, "readable": True}
 
 
+class _TraceGroup(typer.core.TyperGroup):
+    """`phm trace RECORDS.csv …` traces (the `run` command, named or not); `phm trace report`
+    and `phm trace review` are the other commands."""
+
+    def parse_args(self, ctx, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["run", *args]
+        return super().parse_args(ctx, args)
+
+
 def register(app: typer.Typer) -> None:
-    app.command("trace")(trace_command)
+    trace_app = typer.Typer(
+        cls=_TraceGroup,
+        help="Trace records without a usable NHS number (phm trace RECORDS.csv …), report on "
+        "the models phm link kept, and turn a clerical review into precision and recall.",
+    )
+    trace_app.command("run")(trace_command)
+    trace_app.command("report")(report_command)
+    trace_app.command("review")(review_command)
+    app.add_typer(trace_app, name="trace")
 
 
 def trace_command(
@@ -56,9 +80,16 @@ def trace_command(
         typer.Option("--against-id", help="Spine's id column (default: the row number, from 1)."),
     ] = None,
     threshold: Annotated[
-        float,
-        typer.Option("--threshold", min=0.5, max=0.999999, help="Lowest match probability."),
-    ] = 0.95,
+        float | None,
+        typer.Option(
+            "--threshold",
+            min=0.5,
+            max=0.999999,
+            help="Lowest match probability. Default: chosen from the trained model, the lowest "
+            "at which the links are expected to be right 999 times in 1,000 (never below 0.95; "
+            "docs/identity.md).",
+        ),
+    ] = None,
     engine: Annotated[
         str,
         typer.Option(
@@ -67,6 +98,16 @@ def trace_command(
             "whose files (encrypted spill) live in a temporary folder, deleted afterwards.",
         ),
     ] = "duckdb",
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            "--report",
+            help="Folder for the quality report (index.html, Splink's charts, model.json) and "
+            "review_sample.csv, pairs to label for `phm trace review` (it holds the pairs' "
+            "identifiers: keep it with the input files).",
+            file_okay=False,
+        ),
+    ] = None,
     role: RoleOption = None,
 ) -> None:
     """Trace RECORDS.csv against a spine: write each record's best match above the threshold as
@@ -77,13 +118,14 @@ def trace_command(
 
     console = Console(stderr=True, highlight=False)
     _refuse_workspace_files(records, against, role)
-    if (root := _workspace_root(out)) is not None:
-        raise typer.BadParameter(
-            f"{out} is inside the programme workspace {root}: pairs written there would be "
-            "plaintext that neither retention nor close knows of (and outputs/ is served to "
-            "practices); write them outside any workspace",
-            param_hint="--out",
-        )
+    for path, option in ((out, "--out"), (report, "--report")):
+        if path is not None and (root := _workspace_root(path)) is not None:
+            raise typer.BadParameter(
+                f"{path} is inside the programme workspace {root}: what is written there would "
+                "be plaintext that neither retention nor close knows of (and outputs/ is served "
+                "to practices); write it outside any workspace",
+                param_hint=option,
+            )
     record_fields = parse_field_map(field_map, "--map")
     spine_fields = parse_field_map(against_map, "--against-map") if against_map else record_fields
     with console.status("Reading files…"):
@@ -91,22 +133,164 @@ def trace_command(
         right = _read(
             against, spine_fields, against_id, "--against-map", "--against-id", "spine_id"
         )
+    _show_parse_rates(console, left, record_fields, "records", "--map")
+    spine_option = "--against-map" if against_map else "--map"
+    _show_parse_rates(console, right, spine_fields, "spine", spine_option)
     with console.status(f"Tracing {len(left):,} records against {len(right):,} people…"):
-        pairs = _trace_on(check_engine(engine), left, right, threshold)
+        traced = _trace_on(check_engine(engine), left, right, threshold)
+    pairs = traced.pairs
     out.parent.mkdir(parents=True, exist_ok=True)
     pairs.to_csv(out, index=False)
+    model = traced.model
+    console.print(f"Model: {model.reason}; expects {model.on_spine_share:.1%} of records on the "
+                  f"spine. {traced.threshold.describe().capitalize()}.")  # fmt: skip
     console.print(
         f"Traced {len(left):,} records against {len(right):,} people: "
         f"[bold]{len(pairs):,} matched[/bold], {len(left) - len(pairs):,} left unmatched "
-        f"(threshold {threshold}). Pairs written to {out}."
+        f"(threshold {traced.threshold.value:.4f}). Pairs written to {out}."
     )
+    alert = unmatched_alert("records", len(left), len(left) - len(pairs))
+    if alert:
+        console.print(f"[red]Alert:[/] {alert}")
+    if report is not None:
+        index = _write_report(report, traced, left, right, list(record_fields))
+        console.print(f"Quality report: {index}; pairs to label: {report / 'review_sample.csv'} "
+                      "(then `phm trace review`)")  # fmt: skip
 
 
-def _trace_on(engine: str, left, right, threshold: float):
-    from openphm.identity.tracing import trace
+def _show_parse_rates(console, frame, fields: dict[str, str], label: str, option: str) -> None:
+    """The share of each mapped field's values that could be read, and a warning for a
+    field mostly unreadable (a column mapped by mistake, or a format no one expected)."""
+    from openphm.identity.quality import parse_rates, warnings
 
+    rates = parse_rates(frame, list(fields))
+    shares = ", ".join(f"{r.field} {r.rate:.0%}" if r.sent else f"{r.field} -" for r in rates)
+    console.print(f"Readable in the {label}: {shares}")
+    for line in warnings(rates, f"check {option}"):
+        console.print(f"[yellow]Warning:[/] {label}: {line}")
+
+
+def _write_report(folder: Path, traced, left, right, fields: list[str]) -> Path:
+    """The quality report, the model's JSON and a clerical-review sample, into `folder`."""
+    import json
+    from dataclasses import asdict
+
+    from openphm.identity import report, review
+    from openphm.identity.quality import parse_rates
+    from openphm.identity.tracing import CANDIDATES_FROM, best_matches
+
+    best = best_matches(traced.candidates, CANDIDATES_FROM)
+    quality = {
+        "records": len(left),
+        "traced": len(traced.pairs),
+        "parse_rates": [asdict(r) for r in parse_rates(left, fields)],
+        "threshold": asdict(traced.threshold),
+        "histogram": report.histogram(best["match_probability"].to_numpy()),
+    }
+    source = report.SourceQuality("records", traced.model, quality, traced.changes())
+    index = report.write(folder, "Tracing: records against the spine", [source])
+    (folder / "model.json").write_text(json.dumps(traced.model.settings, indent=2))
+    shared = [f for f in fields if f in right.columns]
+    sample = review.sample(best, traced.threshold.value, left.set_index("record_id"),
+                           right.set_index("spine_id"), shared)  # fmt: skip
+    sample.to_csv(folder / "review_sample.csv", index=False)
+    return index
+
+
+def report_command(
+    workspace: Annotated[Path, typer.Argument(help="The programme's workspace.")],
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for the report, outside any workspace.")
+    ],
+    role: RoleOption = None,
+) -> None:
+    """Write the quality report of the tracing models `phm link` kept, the latest of each
+    source: Splink's match-weight and m/u charts (self-contained HTML), the match-probability
+    histogram, the threshold and its expected precision and recall, parse rates and what
+    changed from the source's model before. Counts and parameters only."""
+    from openphm.governance.roles import current_actor
+    from openphm.identity import report, training
+    from openphm.programme.workspace import Workspace
+    from openphm.pseudonymise.models import ModelStore
+
+    if (root := _workspace_root(out)) is not None:
+        raise typer.BadParameter(f"{out} is inside the programme workspace {root}: write the "
+                                 "report outside any workspace", param_hint="--out")  # fmt: skip
+    ws = Workspace.open(workspace)
+    actor = current_actor(role)
+    ws.authorise(actor, "identity.report")
+    kept = ModelStore(ws).kept()
+    latest, before = {}, {}
+    for entry in kept:  # oldest first
+        key = (entry.source, entry.provider)
+        if key in latest:
+            before[key] = latest[key]
+        latest[key] = entry
+    sources = [
+        report.SourceQuality(
+            f"{k.source} {k.provider} {k.period}",
+            k.model,
+            k.quality,
+            training.changes(before[key].model.settings, k.model.settings) if key in before else (),
+        )
+        for key, k in sorted(latest.items())
+    ]
+    index = report.write(out, f"Tracing in {ws.config.programme.name}", sources)
+    ws.audit.record(actor, "identity.report", reads=("landing/tracing/models.duckdb",),
+                    counts={"sources": len(sources)})  # fmt: skip
+    typer.echo(f"Tracing report for {len(sources)} source(s): {index}")
+
+
+def review_command(
+    sample: Annotated[
+        Path, typer.Argument(help="The labelled review_sample.csv.", **_EXISTING_CSV)
+    ],
+    workspace: Annotated[
+        Path, typer.Option("--workspace", help="The programme whose audit log records it.")
+    ],
+    role: RoleOption = None,
+) -> None:
+    """Turn a labelled clerical-review sample (label: match, non-match, or blank when unsure)
+    into estimated precision and recall with 95% intervals, and record them in the audit log."""
+    import pandas as pd
+
+    from openphm.console import UserFacingError
+    from openphm.governance.roles import current_actor
+    from openphm.identity.review import ReviewError, estimate
+    from openphm.programme.workspace import Workspace
+
+    ws = Workspace.open(workspace)
+    actor = current_actor(role)
+    ws.authorise(actor, "identity.review")
+    try:
+        labelled = pd.read_csv(sample, dtype=str, keep_default_na=False)
+        labelled["band_pairs"] = pd.to_numeric(labelled.get("band_pairs"), errors="raise")
+        found = estimate(labelled)
+    except (ReviewError, ValueError, TypeError, pd.errors.ParserError) as err:
+        raise UserFacingError(f"{sample}: {err}") from None
+    ws.audit.record(
+        actor,
+        "identity.review",
+        reads=(sample.name,),
+        counts={
+            "pairs_labelled": found.labelled,
+            "matches": found.matches,
+            "unsure": found.unsure,
+        },
+        reason=f"clerical review of tracing: {found.describe()}",
+    )
+    typer.echo(f"Clerical review: {found.describe()}. Recorded in the audit log.")
+
+
+def _trace_on(engine: str, left, right, threshold: float | None):
+    """The records traced as one source (their model trained on them if there are enough)."""
+    from openphm.identity.tracing import Prepared, Source, prepare, trace_sources
+
+    records = Prepared(prepare(left, "record_id"))
+    sources = [Source(("records",), records.frame["unique_id"])]
     if engine == "duckdb":
-        return trace(left, right, threshold=threshold)
+        [traced] = trace_sources(records, right, sources, threshold=threshold)
+        return traced
     import tempfile
 
     from openphm.engine import spark
@@ -114,7 +298,9 @@ def _trace_on(engine: str, left, right, threshold: float):
     with tempfile.TemporaryDirectory(prefix="openphm-trace-") as folder:
         session = spark.session(Path(folder), shuffle_partitions=4)
         try:
-            return trace(left, right, threshold=threshold, backend="spark", connection=session)
+            [traced] = trace_sources(records, right, sources, threshold=threshold,
+                                     backend="spark", connection=session)  # fmt: skip
+            return traced
         finally:
             session.stop()
 

@@ -27,6 +27,7 @@ EARLIEST_BIRTH_YEAR = 1880
 
 _MALE = ["M", "MALE", "1"]
 _FEMALE = ["F", "FEMALE", "2"]
+_UNKNOWN = ["U", "UNKNOWN", "9", "0", "I", "INDETERMINATE", "X", "NOT KNOWN", "NOT SPECIFIED"]
 _POSTCODE = r"^[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}$"
 # On a standardised postcode ("LS1 4AP"): the outcode (postcode district, "LS1") and area ("LS").
 POSTCODE_OUTCODE = r"^[A-Z0-9]+"
@@ -51,6 +52,16 @@ def canonical_given_names(names: pa.Array) -> pa.Array:
     nicknames, full_names = _nicknames()
     index = pc.index_in(names, value_set=nicknames)
     return pc.coalesce(pc.take(full_names, index), names)
+
+
+def initials(given: pa.Array, family: pa.Array) -> pa.Array:
+    """The first letters of standardised given and family names, in alphabetical order (so
+    that a name written the other way round has the same): "MARY", "SMITH" → "MS"."""
+    first = pc.utf8_slice_codeunits(given, 0, 1)
+    second = pc.utf8_slice_codeunits(family, 0, 1)
+    low = pc.if_else(pc.less_equal(first, second), first, second)
+    high = pc.if_else(pc.less_equal(first, second), second, first)
+    return pc.binary_join_element_wise(low, high, "")
 
 
 def dates(values: pa.Array) -> pa.Array:
@@ -116,6 +127,13 @@ def sexes(values: pa.Array) -> pa.Array:
     male = pc.is_in(code, value_set=pa.array(_MALE))
     female = pc.is_in(code, value_set=pa.array(_FEMALE))
     return pc.if_else(male, "M", pc.if_else(female, "F", pa.scalar(None, pa.string())))
+
+
+def unknown_sexes(values: pa.Array) -> pa.Array:
+    """True where a sex code says "not known" in some provider's coding (U, 9, Unknown, …):
+    read, as unknown, rather than unreadable."""
+    code = pc.utf8_trim_whitespace(_upper(values))
+    return pc.fill_null(pc.is_in(code, value_set=pa.array(_UNKNOWN)), False)
 
 
 def postcodes(values: pa.Array) -> pa.Array:

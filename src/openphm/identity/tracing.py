@@ -3,10 +3,12 @@
 Reads landing-zone records and the spine; writes nothing (returns pairs for the caller to write
 the traced NHS numbers back into the landing zone). Probabilistic matching with Splink: every
 identifier is standardised first (`standardise`), candidate pairs come from a few blocking
-rules, each candidate is scored, and a record takes its best spine match only when that match's
-probability reaches the threshold and no other candidate ties with it. A record below the
-threshold stays unmatched: it is never forced onto someone. docs/identity.md gives the
-reasons for the threshold, rules, comparisons and priors.
+rules, each source's model is learnt from its own records (`training`, the priors as starting
+values), each candidate is scored, and a record takes its best spine match only when that
+match's probability reaches the source's threshold (`threshold`: the rule, from the model's
+expected precision) and no other candidate ties with it. A record below the threshold stays
+unmatched: it is never forced onto someone. docs/identity.md gives the reasons for the
+threshold, rules, comparisons, priors and training.
 
 Input fields (columns named as in FIELDS; any may be absent): given_name, family_name,
 date_of_birth, sex, postcode, address, in any provider's coding.
@@ -22,11 +24,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from openphm.identity import standardise
+from openphm.identity import standardise, training
+from openphm.identity import threshold as rule
+from openphm.identity.threshold import Threshold
+from openphm.identity.training import Model
+
+log = logging.getLogger(__name__)
 
 FIELDS = ("given_name", "family_name", "date_of_birth", "sex", "postcode", "address")
-DEFAULT_THRESHOLD = 0.95
 # Term-frequency adjustments: an exact match on a name or postcode is worth more the rarer the
 # value, as counted over the spine and the records. No value counts as rarer than one in
 # 100,000: a count of a few is too small to trust (a misspelling can make one).
@@ -54,34 +61,94 @@ def trace(
     *,
     record_id: str = "record_id",
     spine_id: str = "spine_id",
-    threshold: float = DEFAULT_THRESHOLD,
+    threshold: float | None = None,
     backend: str = "duckdb",
     estimate_u: bool = True,
     seed: int = 42,
     connection: Any = None,
+    start: Model | None = None,
 ) -> pd.DataFrame:
-    """The best spine match for each record at or above `threshold`, as a frame of PAIR_COLUMNS.
-    Records with no such match (or a tie between two people) are absent from the result.
-    `connection`: the engine connection Splink works in (`phm link` passes a cursor of its own
-    connection, so that what Splink spills is encrypted, in the linked zone's spill folder);
-    by default a fresh in-memory one, which spills to the current folder."""
-    if not 0.0 < threshold < 1.0:
+    """The best spine match for each record at or above the threshold (`threshold`, or the
+    rule's: `identity.threshold`), as a frame of PAIR_COLUMNS. Records with no such match
+    (or a tie between two people) are absent from the result.
+    The records are one source: its model is trained on them (from `start`, or the priors)
+    when there are enough of them (`training`). `connection`: the engine connection Splink
+    works in (`phm link` passes a cursor of its own connection, so that what Splink spills is
+    encrypted, in the linked zone's spill folder); by default a fresh in-memory one, which
+    spills to the current folder."""
+    left = prepared(records, record_id)
+    source = Source(("records",), left["unique_id"], start=start)
+    [traced] = trace_sources(Prepared(left), Prepared(prepared(spine, spine_id)), [source],
+                             threshold=threshold, backend=backend, estimate_u=estimate_u,
+                             seed=seed, connection=connection)  # fmt: skip
+    return traced.pairs
+
+
+@dataclass(frozen=True)
+class Source:
+    """The records of one source in a tracing run, traced with a model of their own: trained
+    on all of `records` (ids), scoring `score` (default: all of them), starting from `start`
+    (None: the priors)."""
+
+    name: tuple[str, ...]
+    records: Sequence[str]
+    score: Sequence[str] | None = None
+    start: Model | None = None
+
+
+@dataclass(frozen=True)
+class Traced:
+    """What tracing did with one source: its model, every scored record's candidates at or
+    above CANDIDATES_FROM, and each record's one match at or above the threshold."""
+
+    name: tuple[str, ...]
+    model: Model
+    candidates: pd.DataFrame  # PAIR_COLUMNS
+    pairs: pd.DataFrame  # PAIR_COLUMNS
+    threshold: Threshold
+    before: dict[str, Any]  # the model it started from (the source's last, or the priors)
+
+    def changes(self) -> list[training.Change]:
+        """How each level's parameters moved from the model it started from."""
+        return training.changes(self.before, self.model.settings)
+
+
+def trace_sources(
+    records: pd.DataFrame | Prepared,
+    spine: pd.DataFrame | Prepared,
+    sources: Sequence[Source],
+    *,
+    record_id: str = "record_id",
+    spine_id: str = "spine_id",
+    threshold: float | None = None,
+    backend: str = "duckdb",
+    estimate_u: bool = True,
+    seed: int = 42,
+    connection: Any = None,
+) -> list[Traced]:
+    """Trace each source's records against the spine with a model of its own. The spine, its
+    term frequencies and the u probabilities (random sampling over all the records) are
+    shared; m and λ are each source's (`training`), and so is the threshold, chosen by the
+    rule from the source's model (`identity.threshold`) unless `threshold` fixes one."""
+    if threshold is not None and not 0.0 < threshold < 1.0:
         raise TracingError(
             f"the match-probability threshold must be between 0 and 1, not {threshold}"
         )
     left = prepared(records, record_id)
     right = prepared(spine, spine_id)
     fields = [f for f in FIELDS if left[f].notna().any() and right[f].notna().any()]
-    rules = blocking_rules(fields)
-    if not rules:
+    if not blocking_keys(fields):
         raise TracingError(
             "tracing needs a date of birth, a postcode, or both names in records and spine"
         )
     if left.empty or right.empty:
-        return pd.DataFrame({c: pd.Series(dtype=t) for c, t in _PAIR_DTYPES.items()})
-    scored = _score(left, right, fields, rules, backend, estimate_u, seed, threshold,
-                    connection)  # fmt: skip
-    return best_matches(scored, threshold)
+        return [_nothing_to_trace(source, fields, len(right), threshold) for source in sources]
+    session = Session(left, right, fields, backend, connection, seed)
+    try:
+        u = session.estimate_u() if estimate_u else {}
+        return [session.trace(source, u, threshold) for source in sources]
+    finally:
+        session.close()
 
 
 @dataclass(frozen=True)
@@ -110,6 +177,7 @@ def prepare(frame: pd.DataFrame, id_column: str) -> pd.DataFrame:
         return pa.nulls(len(frame), pa.string())
 
     given = standardise.given_names(column("given_name"))
+    family = standardise.family_names(column("family_name"))
     born = standardise.dates(column("date_of_birth"))
     postcode = standardise.postcodes(column("postcode"))
     table = pa.table(
@@ -117,10 +185,12 @@ def prepare(frame: pd.DataFrame, id_column: str) -> pd.DataFrame:
             "unique_id": pa.array(ids, type=pa.string(), from_pandas=True),
             "given_name": given,
             "given_name_canonical": standardise.canonical_given_names(given),
-            "family_name": standardise.family_names(column("family_name")),
+            "family_name": family,
             "date_of_birth": born,
             "date_of_birth_swapped": standardise.day_month_swapped(born),
             "date_of_birth_unordered": standardise.day_month_unordered(born),
+            "birth_year": pc.utf8_slice_codeunits(born, 0, 4),
+            "initials": standardise.initials(given, family),
             "sex": standardise.sexes(column("sex")),
             "postcode": postcode,
             "address": standardise.addresses(column("address")),
@@ -129,20 +199,28 @@ def prepare(frame: pd.DataFrame, id_column: str) -> pd.DataFrame:
     return table.to_pandas(types_mapper=pd.ArrowDtype)
 
 
+def blocking_keys(fields: Sequence[str]) -> list[tuple[str, ...]]:
+    """Candidate pairs: same date of birth (either way round), same postcode, same family
+    name and given name (nicknames resolved), or same initials (either way round) and year of
+    birth. A true match missed by all four differs in date of birth and postcode, in a name,
+    and in an initial or the year, all at once."""
+    keys: list[tuple[str, ...]] = []
+    if "date_of_birth" in fields:
+        keys.append(("date_of_birth_unordered",))
+    if "postcode" in fields:
+        keys.append(("postcode",))
+    if {"given_name", "family_name"} <= set(fields):
+        keys.append(("family_name", "given_name_canonical"))
+        if "date_of_birth" in fields:
+            keys.append(("initials", "birth_year"))
+    return keys
+
+
 def blocking_rules(fields: Sequence[str]) -> list[Any]:
-    """Candidate pairs: same date of birth (either way round), same postcode, or same family
-    name and given name (nicknames resolved). A true match missed by all three differs in date
-    of birth, postcode and a name at once, and would not reach the threshold anyway."""
+    """Splink's rules for `blocking_keys`."""
     from splink import block_on
 
-    rules = []
-    if "date_of_birth" in fields:
-        rules.append(block_on("date_of_birth_unordered"))
-    if "postcode" in fields:
-        rules.append(block_on("postcode"))
-    if {"given_name", "family_name"} <= set(fields):
-        rules.append(block_on("family_name", "given_name_canonical"))
-    return rules
+    return [block_on(*key) for key in blocking_keys(fields)]
 
 
 def comparison_levels() -> dict[str, list[Level]]:
@@ -157,6 +235,10 @@ def comparison_levels() -> dict[str, list[Level]]:
     def exact(column: str) -> Callable[[], Any]:
         return lambda: cll.ExactMatchLevel(column)
 
+    def swapped(sql: str) -> Callable[[], Any]:
+        # Given and family name written the other way round: the two levels fire together.
+        return lambda: cll.CustomLevel(sql, label_for_charts="Names the other way round")
+
     return {
         "given_name": [
             Level(exact("given_name"), 0.85, term_frequencies=True),
@@ -166,11 +248,13 @@ def comparison_levels() -> dict[str, list[Level]]:
                 ),
                 0.05,
             ),
+            Level(swapped("given_name_l = family_name_r"), 0.005),
             Level(jaro_winkler("given_name", 0.92), 0.05),
             Level(jaro_winkler("given_name", 0.80), 0.03),
         ],
         "family_name": [
             Level(exact("family_name"), 0.88, term_frequencies=True),
+            Level(swapped("family_name_l = given_name_r"), 0.005),
             Level(jaro_winkler("family_name", 0.92), 0.05),
             Level(jaro_winkler("family_name", 0.80), 0.03),
         ],
@@ -283,7 +367,9 @@ def _regex(column: str, pattern: str) -> Any:
     return ColumnExpression(column).regex_extract(pattern)
 
 
-def _settings(fields: Sequence[str], rules: list[Any], n_spine: int) -> Any:
+def _priors(fields: Sequence[str], n_spine: int) -> Any:
+    """The model before any training: our comparisons with their prior m probabilities, and
+    λ = 1 / spine size (every record's person on the spine, once)."""
     import splink.comparison_level_library as cll
     import splink.comparison_library as cl
     from splink import SettingsCreator
@@ -311,59 +397,222 @@ def _settings(fields: Sequence[str], rules: list[Any], n_spine: int) -> Any:
     return SettingsCreator(
         link_type="link_only",
         comparisons=comparisons,
-        blocking_rules_to_generate_predictions=rules,
-        # Each record is one person, who appears at most once on the spine: one true pair in
-        # n_spine candidates, before any evidence.
+        blocking_rules_to_generate_predictions=blocking_rules(fields),
         probability_two_random_records_match=1.0 / max(n_spine, 1),
         retain_matching_columns=False,
         retain_intermediate_calculation_columns=False,
     )
 
 
-def _score(
-    left: pd.DataFrame,
-    right: pd.DataFrame,
-    fields: Sequence[str],
-    rules: list[Any],
-    backend: str,
-    estimate_u: bool,
-    seed: int,
-    threshold: float,
-    connection: Any = None,
-) -> pd.DataFrame:
-    from splink import Linker
+class Session:
+    """One tracing run on one backend: the records and the spine (prepared), the fields both
+    have, the term frequencies of names and postcodes over both, and the linkers made over
+    them. Each linker gets the records it is about and only the spine people who share a
+    blocking key with one of them: every pair Splink would score against the whole spine, at a
+    fraction of the work. u is sampled once, over all the records and the whole spine."""
 
-    db_api = _backend(backend, connection)
-    n_left, n_right = len(left), len(right)
-    if backend == "spark":  # typed, or Spark cannot infer a column with no value at all
-        left, right = _spark_frame(db_api.spark, left), _spark_frame(db_api.spark, right)
-    tables = [
-        db_api.register(left, table_name=_RECORDS),
-        db_api.register(right, table_name=_SPINE),
-    ]
-    # Splink's log lines carry model parameters and counts, not values; WARNING keeps the
-    # command's own progress readable.
-    linker = Linker(tables, _settings(fields, rules, n_right), log_level=logging.WARNING)
-    if estimate_u:
-        max_pairs = min(5e6, float(n_left) * n_right)
-        linker.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=seed)
-    predictions = linker.inference.predict(
-        threshold_match_probability=threshold, warning_mode="never"
-    ).as_pandas_dataframe()
-    if backend == "spark":
-        _forget_in_spark(db_api.spark)
-    records_on_left = predictions["source_dataset_l"] == _RECORDS
-    return pd.DataFrame(
-        {
-            "record_id": predictions["unique_id_l"].where(
-                records_on_left, predictions["unique_id_r"]
-            ),
-            "spine_id": predictions["unique_id_r"].where(
-                records_on_left, predictions["unique_id_l"]
-            ),
-            "match_probability": predictions["match_probability"].astype("float64"),
+    def __init__(self, records: pd.DataFrame, spine: pd.DataFrame, fields: Sequence[str],
+                 backend: str, connection: Any, seed: int) -> None:  # fmt: skip
+        self.records, self.spine = records, spine
+        self.fields, self.backend, self.seed = list(fields), backend, seed
+        self.keys = blocking_keys(fields)
+        self.db = _backend(backend, connection)
+        dialect = self.db.sql_dialect.sql_dialect_str
+        self.priors = _priors(fields, len(spine)).create_settings_dict(dialect)
+        self._ids = pd.Index(records["unique_id"].astype(object))
+        self._spine_keys: dict[tuple[str, ...], pd.Series] = {}
+        self._made = 0
+        self._tf = {
+            column: self.db.register(
+                _term_frequencies(records, spine, column), table_name=f"trace_tf_{column}"
+            )
+            for column in ("given_name", "family_name", "postcode")
+            if column in fields
         }
+
+    def estimate_u(self) -> dict[tuple[str, str], float]:
+        """u of every level, by random sampling of up to 5M record-spine pairs (seeded, so
+        runs repeat), stopping once every level has been seen U_COUNT times. A level no
+        sampled pair fell in gets the rule of three's 3 / pairs."""
+        pairs = min(5e6, float(len(self.records)) * len(self.spine))
+        settings = training.starting_settings(self.priors, None, 1.0, len(self.spine))
+        linker = self.linker(self.records, self.spine, settings)
+        linker.training.estimate_u_using_random_sampling(
+            max_pairs=pairs, seed=self.seed, min_count_per_level=U_COUNT
+        )
+        sampled = linker.misc.save_model_to_json()
+        return {
+            key: level.get("u_probability") or 3.0 / pairs
+            for key, level in training.levels(sampled)
+        }
+
+    def trace(self, source: Source, u: dict[tuple[str, str], float],
+              threshold: float | None) -> Traced:  # fmt: skip
+        """Model one source (trained if it is big enough), score its records, and link each
+        to its best candidate at or above the threshold (the rule's, unless one is given)."""
+        settings = self.starting(source, u)
+        model = self.model(source, settings)
+        scoring = self._subset(source.records if source.score is None else source.score)
+        candidates = self.score(model.settings, scoring) if len(scoring) else _no_pairs()
+        best = best_matches(candidates, CANDIDATES_FROM)
+        top = candidates.groupby("record_id")["match_probability"].max().to_numpy()
+        chosen = (
+            rule.choose(best["match_probability"].to_numpy(), top)
+            if threshold is None
+            else rule.at(threshold, best["match_probability"].to_numpy(), top)
+        )
+        pairs = best[best["match_probability"] >= chosen.value].reset_index(drop=True)
+        log.info("tracing %s: %s", " ".join(source.name), chosen.describe())
+        before = source.start.settings if source.start else settings
+        return Traced(source.name, model, candidates, pairs, chosen, before)
+
+    def starting(self, source: Source, u: dict[tuple[str, str], float]) -> dict[str, Any]:
+        """The source's starting values: its last model's m and λ, or the priors', with the
+        u sampled this run."""
+        start = source.start
+        share = start.on_spine_share if start else 1.0
+        settings = training.starting_settings(
+            self.priors, start.settings if start else None, share, len(self.spine)
+        )
+        return training.with_u(settings, u)
+
+    def model(self, source: Source, settings: dict[str, Any]) -> Model:
+        """The source's model: its starting values, trained by EM when it has enough
+        records. Logs which was used and why (counts only)."""
+        records = self._subset(source.records)
+        start = source.start
+        started_from = (start.name or "an earlier model") if start else training.PRIORS
+        label = " ".join(source.name)
+        if len(records) < training.MIN_RECORDS_TO_TRAIN:
+            reason = (
+                f"too small to train on: {len(records):,} records to trace (fewer than "
+                f"{training.MIN_RECORDS_TO_TRAIN:,}); traced with the starting values"
+            )
+            log.info("tracing %s: %s (%s)", label, reason, started_from)
+            return Model(settings, training.NOT_TRAINED, started_from, len(records),
+                         len(self.spine), reason)  # fmt: skip
+        sample = records.sample(min(training.TRAINING_SAMPLE, len(records)), random_state=self.seed)
+        keys = training.training_keys(self.fields)
+        linker = self.linker(sample, self.spine[self._near(sample, keys)], settings)
+        trained = training.train(linker, keys, len(self.spine))
+        on = "; ".join("+".join(k) for k in keys)
+        if trained is None:
+            reason = f"EM blocking on {on} found nothing to train on; starting values used"
+            log.info("tracing %s: %s (%s)", label, reason, started_from)
+            return Model(settings, training.NOT_TRAINED, started_from, len(records),
+                         len(self.spine), reason, tuple(keys))  # fmt: skip
+        reason = f"trained by EM on {len(sample):,} of {len(records):,} records, blocking on {on}"
+        log.info("tracing %s: %s, starting from %s", label, reason, started_from)
+        return Model(trained, training.TRAINED, started_from, len(records), len(self.spine),
+                     reason, tuple(keys))  # fmt: skip
+
+    def score(self, settings: dict[str, Any], records: pd.DataFrame) -> pd.DataFrame:
+        """Every candidate pair of `records` at or above CANDIDATES_FROM, as PAIR_COLUMNS."""
+        linker = self.linker(records, self.spine[self._near(records, self.keys)], settings)
+        predictions = linker.inference.predict(
+            threshold_match_probability=CANDIDATES_FROM, warning_mode="never"
+        ).as_pandas_dataframe()
+        records_on_left = predictions["source_dataset_l"] == _RECORDS
+        return pd.DataFrame(
+            {
+                "record_id": predictions["unique_id_l"].where(
+                    records_on_left, predictions["unique_id_r"]
+                ),
+                "spine_id": predictions["unique_id_r"].where(
+                    records_on_left, predictions["unique_id_l"]
+                ),
+                "match_probability": predictions["match_probability"].astype("float64"),
+            }
+        ).astype(_PAIR_DTYPES)
+
+    def linker(self, records: pd.DataFrame, spine: pd.DataFrame, settings: dict[str, Any]):
+        """A Splink linker over these records and spine people, with the session's term
+        frequencies (over all records and the whole spine, not just these)."""
+        from splink import Linker
+
+        self._made += 1
+        if self.backend == "spark":  # typed, or Spark cannot infer a column with no value
+            records = _spark_frame(self.db.spark, records)
+            spine = _spark_frame(self.db.spark, spine)
+        tables = [
+            self.db.register(records, table_name=f"trace_records_{self._made}",
+                             dataset_display_name=_RECORDS),
+            self.db.register(spine, table_name=f"trace_spine_{self._made}",
+                             dataset_display_name=_SPINE),
+        ]  # fmt: skip
+        # Splink's log lines carry model parameters and counts, not values; ERROR keeps the
+        # command's own progress readable (`training` logs which parameters were used).
+        linker = Linker(tables, settings, log_level=logging.ERROR)
+        for column, frequencies in self._tf.items():
+            linker.table_management.register_term_frequency_lookup(frequencies, column)
+        return linker
+
+    def close(self) -> None:
+        if self.backend == "spark":
+            _forget_in_spark(self.db.spark)
+
+    def _subset(self, ids: Sequence[str]) -> pd.DataFrame:
+        rows = self._ids.get_indexer(pd.Index(pd.Series(ids).astype(object)))
+        return self.records.iloc[rows[rows >= 0]]
+
+    def _near(self, records: pd.DataFrame, keys: Sequence[tuple[str, ...]]) -> np.ndarray:
+        """Spine people who share at least one of `keys` with at least one of `records`."""
+        near = np.zeros(len(self.spine), dtype=bool)
+        for key in keys:
+            if key not in self._spine_keys:
+                self._spine_keys[key] = _key_values(self.spine, key)
+            wanted = _key_values(records, key).dropna().unique()
+            near |= self._spine_keys[key].isin(wanted).to_numpy(dtype=bool)
+        return near
+
+
+# u sampling stops early once every level has been seen this often (Splink's
+# `min_count_per_level`, 100 by default). The rarest levels (names the other way round, day
+# and month swapped) have u near 1e-5, so 100 sightings need all 5M pairs; 20 need about 2M,
+# in half the time, with u's standard error about 22% (0.3 bits of match weight).
+U_COUNT = 20
+
+# Candidates below this are not kept: a record whose best candidate is less likely than one
+# in a thousand has, for the threshold and the quality report, no candidate at all.
+CANDIDATES_FROM = 0.001
+
+
+def _key_values(frame: pd.DataFrame, key: tuple[str, ...]) -> pd.Series:
+    """One blocking key's value per row as plain objects (pandas' isin on Arrow-backed
+    strings loops in Python), null where any part is."""
+    parts = [frame[column].astype(object) for column in key]
+    value = parts[0]
+    for part in parts[1:]:
+        value = value + "\x1f" + part
+    return value.reset_index(drop=True)
+
+
+def _term_frequencies(records: pd.DataFrame, spine: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Each value's share of the non-null values of `column` over records and spine together,
+    as Splink computes it (`tf_<column>`), for every linker of a session to share."""
+    values = pd.concat([records[column], spine[column]]).dropna().astype(object)
+    counts = values.value_counts()
+    return pd.DataFrame(
+        {column: counts.index.astype(str), f"tf_{column}": (counts / counts.sum()).to_numpy()}
     )
+
+
+def _no_pairs() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=t) for c, t in _PAIR_DTYPES.items()})
+
+
+def _nothing_to_trace(source: Source, fields: Sequence[str], n_spine: int,
+                      threshold: float | None) -> Traced:  # fmt: skip
+    settings = training.starting_settings(
+        _priors(fields, n_spine).create_settings_dict("duckdb"), None, 1.0, n_spine
+    )
+    model = Model(settings, training.NOT_TRAINED, training.PRIORS, len(source.records), n_spine,
+                  "nothing to trace")  # fmt: skip
+    nothing = np.zeros(0)
+    chosen = (
+        rule.choose(nothing, nothing) if threshold is None else rule.at(threshold, nothing, nothing)
+    )
+    return Traced(source.name, model, _no_pairs(), _no_pairs(), chosen, settings)
 
 
 def _duckdb(connection: Any = None) -> Any:
@@ -402,9 +651,7 @@ def _forget_in_spark(session: Any) -> None:
     intermediate frames apart from their views, so only clearing the whole cache reaches them;
     whatever else the session had cached is recomputed when next read."""
     for table in session.catalog.listTables():
-        if table.isTemporary and (
-            table.name.startswith("__splink__") or table.name in (_RECORDS, _SPINE)
-        ):
+        if table.isTemporary and table.name.startswith(("__splink__", "trace_")):
             session.catalog.dropTempView(table.name)
     session.catalog.clearCache()
 

@@ -54,11 +54,15 @@ def show_result(ws, result) -> None:
         f"{result.records_to_trace:,} records without a valid NHS number. Sealed "
         f"{result.tokens_sealed:,} token(s)."
     )
+    if result.tracing and result.tracing.sources:
+        show_tracing(result.tracing)
     if result.registered_without_key:
         console.print(
             f"[yellow]Warning:[/] {result.registered_without_key:,} people have a practice that "
             "has not registered its public key (phm practice register): they have no token."
         )
+    for alert in unmatched_alerts(link_report(ws)):
+        console.print(f"[red]Alert:[/] {alert}")
     removed = sum(result.objected_removed.values())
     excluded = sum(result.objected_excluded.values())
     console.print(
@@ -74,3 +78,53 @@ def show_result(ws, result) -> None:
         for row in frame.itertuples(index=False):
             table.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row))
         console.print(table)
+
+
+def unmatched_alerts(report) -> list[str]:
+    """From the link report, each source and provider that left more than 2.2% of its
+    records without an NHS number (neither valid nor traced)."""
+    from openphm.identity.quality import unmatched_alert
+
+    alerts = []
+    for row in report.itertuples(index=False):
+        alert = unmatched_alert(f"{row.source} {row.provider}", int(row.records), int(row.untraced))
+        if alert:
+            alerts.append(alert)
+    return alerts
+
+
+def show_tracing(report) -> None:
+    """Per source: records that needed tracing, how many were traced, and the share of each
+    field's values that could be read, with a warning for a field mostly unreadable."""
+    from rich.table import Table
+
+    from openphm.identity.tracing import FIELDS
+
+    table = Table(title="Tracing (records without a valid NHS number; % of values readable)")
+    for column in ("source", "provider", "to trace", "traced", *FIELDS):
+        table.add_column(column, justify="left" if column in ("source", "provider") else "right")
+    for source in report.sources:
+        rates = {r.field: f"{r.rate:.0%}" if r.sent else "-" for r in source.rates}
+        table.add_row(source.source, source.provider, f"{source.records:,}",
+                      f"{source.traced:,}", *(rates.get(f, "-") for f in FIELDS))  # fmt: skip
+    console.print(table)
+    for source in report.sources:
+        if source.model is not None:
+            console.print(f"Tracing model, {source.source} {source.provider} {source.period}: "
+                          f"{model_summary(source.model, source.changes)}; "
+                          f"{source.threshold.describe()} of the records Splink scored "
+                          "(the rest matched exactly)")  # fmt: skip
+        for line in source.warnings():
+            console.print(f"[yellow]Warning:[/] tracing {source.source} {source.provider}: {line}")
+
+
+def model_summary(model, changes) -> str:
+    """Which parameters a source was traced with, from where, and what moved most."""
+    text = f"{model.reason}; from {model.started_from}; expects {model.on_spine_share:.1%} of "
+    text += "records on the spine"
+    moved = [c for c in changes[:3] if abs(c.weight_change) >= 0.5]
+    if moved:
+        text += "; moved most: " + ", ".join(
+            f"{c.comparison} '{c.level}' {c.weight_change:+.1f} bits" for c in moved
+        )
+    return text

@@ -57,7 +57,7 @@ def patients(con, patients: str, registrations: str) -> None:
         f"""CREATE OR REPLACE TEMP TABLE gp_people AS
         SELECT p.*, r.ref_pseudonym, c.nhs_number AS valid_nhs_number,
                coalesce(n.pseudonym, r.ref_pseudonym) AS pseudonym,
-               reg.registration_end, reg.deregistration_reason,
+               reg.registration_start, reg.registration_end, reg.deregistration_reason,
                row_number() OVER (
                    PARTITION BY coalesce(n.pseudonym, r.ref_pseudonym)
                    ORDER BY reg.registration_end IS NULL DESC, reg.registration_end DESC,
@@ -74,6 +74,29 @@ def patients(con, patients: str, registrations: str) -> None:
                    FROM {registrations} GROUP BY ALL) reg
                ON reg.provider_ods = p.provider_ods AND reg.patient_ref = p.patient_ref"""
     )
+
+
+def adopt_traced(con) -> int:
+    """Give each patient whom tracing found on the registered population (`gp_traced`: a
+    registration that arrived without a valid NHS number, such as someone new to the practice
+    whose number it has not traced yet) the pseudonym of the person found, and mark again
+    which practice is each person's own now: a person who moved practice is one person, with
+    the new practice's list supplying their attributes. Returns how many were traced."""
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE gp_people AS
+        WITH adopted AS (
+            SELECT g.* EXCLUDE (pseudonym, main), coalesce(n.pseudonym, g.pseudonym) AS pseudonym,
+                   n.pseudonym IS NOT NULL AS traced
+            FROM gp_people g
+            LEFT JOIN gp_traced t ON t.ref_pseudonym = g.ref_pseudonym
+            LEFT JOIN nhs_pseudonym n ON n.nhs_number = t.nhs_number)
+        SELECT *, row_number() OVER (
+                   PARTITION BY pseudonym
+                   ORDER BY registration_end IS NULL DESC, registration_end DESC,
+                            registration_start DESC, provider_ods) = 1 AS main
+        FROM adopted"""
+    )
+    return con.execute("SELECT count(*) FROM gp_people WHERE traced").fetchone()[0]
 
 
 def spine(con) -> int:

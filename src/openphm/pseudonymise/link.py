@@ -42,6 +42,7 @@ from openphm.pseudonymise.deidentify import (
     register_reference,
     select_sql,
 )
+from openphm.pseudonymise.models import ModelStore
 from openphm.pseudonymise.practices import registered_keys
 
 OBJECTORS = "linked._objectors"
@@ -68,6 +69,8 @@ class LinkResult:
     superseded_rows: int = 0
     records_to_trace: int = 0
     traced: int = 0
+    gp_traced: int = 0  # GP patients listed without a valid NHS number, found by tracing
+    tracing: resolve.TracingReport | None = None  # per source: counts and parse rates
     tokens_sealed: int = 0
     registered_without_key: int = 0  # people with a practice but no token (no key registered)
     rekeyed: int = 0
@@ -162,8 +165,13 @@ def _link(ws, con, views: dict[str, str], catalog: cat.Catalog, say: Progress) -
 
     say(STEPS[2], 0, 0)
     gp.spine(con)
-    result.records_to_trace = resolve.trace_records(con, others, on=_spark_place(ws))
+    result.tracing = resolve.trace_records(
+        con, others, on=_spark_place(ws), models=ModelStore(ws),
+        periods={s.submission_id: s.period for s in catalog.submissions},
+    )  # fmt: skip
+    result.records_to_trace = result.tracing.records
     result.traced = con.execute("SELECT count(*) FROM traced").fetchone()[0]
+    result.gp_traced = gp.adopt_traced(con)
 
     say(STEPS[3], 0, 0)
     _resolve_others(con, others, linkage_key)
@@ -323,10 +331,12 @@ def _resolve_gp(con, gp_activity: list[str]) -> None:
         SELECT f.practice, f.patient_ref,
                coalesce(g.pseudonym, p.pseudonym, f.ref_pseudonym) AS pseudonym,
                CASE WHEN starts_with(coalesce(g.pseudonym, p.pseudonym, 'u'), 'u')
-                    THEN 'untraced' ELSE 'nhs-number' END AS how
+                    THEN 'untraced' WHEN p.traced THEN 'traced' ELSE 'nhs-number' END AS how
         FROM gp_ref f
         LEFT JOIN {gp.GP_REFS} g ON g.ref_pseudonym = f.ref_pseudonym
-        LEFT JOIN (SELECT DISTINCT ref_pseudonym, pseudonym FROM gp_people) p
+        LEFT JOIN (SELECT DISTINCT ref_pseudonym, pseudonym,
+                          valid_nhs_number IS NULL AND NOT starts_with(pseudonym, 'u') AS traced
+                   FROM gp_people) p
                ON p.ref_pseudonym = f.ref_pseudonym"""
     )
     for table in gp_activity:

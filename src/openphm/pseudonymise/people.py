@@ -51,7 +51,8 @@ def rebuild(con, resolved: list[str], controllers: list[str], objectors: str) ->
     rank += " END"
     parts = [
         _attributes("(SELECT * FROM gp_people WHERE main)", 1, "CASE WHEN valid_nhs_number "
-                    "IS NULL THEN 'untraced' ELSE 'nhs-number' END", ethnicity=True),
+                    "IS NOT NULL THEN 'nhs-number' WHEN starts_with(s.pseudonym, 'u') "
+                    "THEN 'untraced' ELSE 'traced' END", ethnicity=True),
         f"""SELECT pseudonym, 2, traced, struct_pack(sex, birth_month, ethnicity_code,
                    ethnic_group, lsoa, imd_decile) FROM {PEOPLE_TABLE}""",
         # Other records only for people neither list nor zone 3 describes already (the

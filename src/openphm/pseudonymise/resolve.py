@@ -8,6 +8,8 @@ the linkage key handed over by `link`; writes temporary tables:
 - `spine`: the registered population with a valid NHS number, one row per number;
 - `traced(record_id, nhs_number)`: records without a valid number that tracing matched (the
   exact pass, openphm.identity.exact, then Splink for the rest);
+- `gp_traced(ref_pseudonym, nhs_number)`: the same for GP patients listed without a valid
+  number (a new registration the practice has not traced yet), traced with the records;
 - `nhs_pseudonym(nhs_number, pseudonym)`: the linkage pseudonym of every valid number.
 
 A record that tracing cannot match above the threshold is never forced onto anyone: it keeps an
@@ -18,16 +20,31 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from openphm.identity import quality
 from openphm.identity.exact import exact_matches
 from openphm.identity.nhs_numbers import ISSUED_REGIONS, check_nhs_numbers
-from openphm.identity.tracing import DEFAULT_THRESHOLD, FIELDS, Prepared, prepare, trace
+from openphm.identity.quality import FieldRate
+from openphm.identity.report import histogram
+from openphm.identity.threshold import Threshold
+from openphm.identity.tracing import (
+    CANDIDATES_FROM,
+    FIELDS,
+    Prepared,
+    Source,
+    Traced,
+    best_matches,
+    prepare,
+    trace_sources,
+)
+from openphm.identity.training import Change, Model
+from openphm.pseudonymise.models import ModelStore
 from openphm.pseudonymise.pseudonyms import linkage_pseudonyms, unmatched_pseudonyms
 
 SYNTHETIC = "SYNTHETIC"  # the `nhs_number.REGIONS` name of the reserved 999 test range
@@ -51,35 +68,145 @@ def check_numbers(con, tables: list[str], accepted: frozenset[str]) -> int:
 
 
 def trace_records(
-    con, tables: list[str], *, threshold: float = DEFAULT_THRESHOLD, on: SparkPlace | None = None
-) -> int:
-    """Match the rows of `tables` (non-GP landing rows) with no valid NHS number against
-    `spine`; create `traced`. Returns the number of records that needed tracing. Splink runs
-    in the link's DuckDB connection, or on Spark when the programme's engine is Spark (`on`)."""
+    con,
+    tables: list[str],
+    *,
+    threshold: float | None = None,
+    on: SparkPlace | None = None,
+    gp_patients: bool = True,
+    models: ModelStore | None = None,
+    periods: dict[str, str] | None = None,
+) -> TracingReport:
+    """Match the rows of `tables` (non-GP landing rows) with no valid NHS number, and (unless
+    `gp_patients` is false) the GP patients in `gp_people` listed without one, against
+    `spine`; create `traced` and `gp_traced`. Each source (provider and kind; the GP
+    patients together) is traced with a model of its own, starting from the one `models`
+    kept for it last (or the priors) and kept there afterwards under its period (the latest
+    of its submissions' `periods`). Returns what was traced per source, with how well each
+    field could be read. Splink runs in the link's DuckDB connection, or on Spark when the
+    programme's engine is Spark (`on`)."""
     wanted = ", ".join(f for f in FIELDS if f != "address")
-    union = " UNION ALL ".join(
-        f"SELECT submission_id || '/' || source_row AS record_id, given_name, family_name, "
-        f"date_of_birth::VARCHAR AS date_of_birth, sex, postcode FROM {t} "
-        "WHERE nhs_number IS NULL OR nhs_number NOT IN (SELECT raw FROM nhs_check)"
+    selects = [
+        f"SELECT submission_id || '/' || source_row AS record_id, source_kind AS source, "
+        f"provider_ods AS provider, submission_id AS submission, given_name, family_name, "
+        f"date_of_birth::VARCHAR AS date_of_birth, sex, postcode, NULL::VARCHAR AS address "
+        f"FROM {t} WHERE nhs_number IS NULL OR nhs_number NOT IN (SELECT raw FROM nhs_check)"
         for t in tables
-    )
-    records = con.execute(union).df() if tables else pd.DataFrame()
+    ]
+    if gp_patients:
+        selects.append(
+            f"SELECT '{_GP}' || ref_pseudonym AS record_id, '{GP_SOURCE[0]}' AS source, "
+            f"'{GP_SOURCE[1]}' AS provider, submission_id AS submission, given_name, "
+            "family_name, date_of_birth::VARCHAR AS date_of_birth, sex, postcode, "
+            "concat_ws(' ', address_line_1, address_line_2, town) AS address "
+            "FROM gp_people WHERE valid_nhs_number IS NULL"
+        )
+    records = con.execute(" UNION ALL ".join(selects)).df() if selects else pd.DataFrame()
     spine = con.execute(f"SELECT spine_id, {wanted}, address FROM spine").df()
     pairs = pd.DataFrame({"record_id": pd.Series(dtype="string"), "spine_id": []})
+    results: list[Traced] = []
     if len(records) and len(spine):
         # Standardised once for both passes (`tracing.Prepared`).
         left = Prepared(prepare(records, "record_id"))
         right = Prepared(prepare(spine, "spine_id"))
         exact = exact_matches(left, right)
         # As plain objects: pandas' isin on Arrow-backed strings loops in Python (2.6 s here).
-        ids = left.frame["unique_id"].astype(object)
-        matched = ids.isin(exact["record_id"].astype(object)).to_numpy(dtype=bool)
-        rest = Prepared(left.frame[~matched].reset_index(drop=True))
-        pairs = pd.concat(
-            [exact, _trace_rest(con, rest, right, threshold, on)] if len(rest.frame) else [exact]
+        ids = records["record_id"].astype(object)
+        to_score = ~ids.isin(exact["record_id"].astype(object))
+        sources = []
+        for (source, provider), part in records.groupby(["source", "provider"], sort=True):
+            period = max((periods or {}).get(s, "") for s in part["submission"].unique())
+            start = models.latest(source, provider, period) if models else None
+            sources.append(Source((source, provider, period), ids[part.index],
+                                  ids[part.index][to_score[part.index]], start))  # fmt: skip
+        results = _trace_sources(con, left, right, sources, threshold, on)
+        pairs = pd.concat([exact, *(traced.pairs for traced in results)])
+    put(con, "found", pairs, "record_id::VARCHAR AS record_id, spine_id::VARCHAR AS nhs_number")
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE traced AS SELECT * FROM found "
+        f"WHERE NOT starts_with(record_id, '{_GP}')"
+    )
+    con.execute(
+        f"CREATE OR REPLACE TEMP TABLE gp_traced AS SELECT "
+        f"substr(record_id, {len(_GP) + 1}) AS ref_pseudonym, nhs_number FROM found "
+        f"WHERE starts_with(record_id, '{_GP}')"
+    )
+    con.execute("DROP TABLE found")
+    report = _report(records, pairs, results)
+    if models is not None:
+        for source in report.sources:
+            if source.model is not None:
+                models.save(source.source, source.provider, source.period, source.model,
+                            source.quality())  # fmt: skip
+    return report
+
+
+@dataclass(frozen=True)
+class SourceTracing:
+    """One source's records that needed tracing in a run: how many, how many were traced,
+    how well each identifier could be read (counts only), and the model it was traced with."""
+
+    source: str
+    provider: str
+    period: str
+    records: int
+    traced: int
+    rates: list[FieldRate]
+    model: Model | None = None  # None when there was no spine to trace against
+    changes: list[Change] = field(default_factory=list)
+    threshold: Threshold | None = None
+    histogram: list[int] = field(default_factory=list)  # best candidates per 0.05 of p
+
+    def warnings(self) -> list[str]:
+        check = (
+            "check the practices' patient lists"
+            if (self.source, self.provider) == GP_SOURCE
+            else f"check {self.provider}'s {self.source} extract"
         )
-    put(con, "traced", pairs, "record_id::VARCHAR AS record_id, spine_id::VARCHAR AS nhs_number")
-    return len(records)
+        return quality.warnings(self.rates, check)
+
+    def quality(self) -> dict:
+        """The run's figures as kept beside the model: counts and shares only."""
+        return {
+            "records": self.records,
+            "traced": self.traced,
+            "parse_rates": [asdict(rate) for rate in self.rates],
+            "threshold": asdict(self.threshold) if self.threshold else None,
+            "histogram": self.histogram,
+        }
+
+
+@dataclass(frozen=True)
+class TracingReport:
+    records: int  # non-GP records that needed tracing
+    sources: list[SourceTracing]
+
+
+def _report(records: pd.DataFrame, pairs: pd.DataFrame, results: list[Traced]) -> TracingReport:
+    if not len(records):
+        return TracingReport(0, [])
+    wanted = [f for f in FIELDS if f != "address"]
+    found = records["record_id"].isin(pairs["record_id"].astype(object))
+    by_name = {traced.name[:2]: traced for traced in results}
+    sources = []
+    for (source, provider), part in records.groupby(["source", "provider"], sort=True):
+        traced = by_name.get((source, provider))
+        # Hospital and other extracts carry no address (docs/extract-formats.md).
+        fields = FIELDS if (source, provider) == GP_SOURCE else wanted
+        counts = (len(part), int(found[part.index].sum()), quality.parse_rates(part, fields))
+        if traced is None:
+            sources.append(SourceTracing(source, provider, "", *counts))
+        else:
+            best = best_matches(traced.candidates, CANDIDATES_FROM)["match_probability"]
+            sources.append(SourceTracing(source, provider, traced.name[2], *counts,
+                                         traced.model, traced.changes(), traced.threshold,
+                                         histogram(best.to_numpy())))  # fmt: skip
+    gp = int(records["record_id"].str.startswith(_GP).sum())
+    return TracingReport(len(records) - gp, sources)
+
+
+_GP = "gp:"  # GP patients' record ids: their reference's pseudonym, which no row id resembles
+GP_SOURCE = ("gp", "all practices")  # GP patients are traced together, whichever practice
 
 
 @dataclass(frozen=True)
@@ -91,14 +218,15 @@ class SparkPlace:
     master: str | None = None
 
 
-def _trace_rest(con, records: Prepared, spine: Prepared, threshold: float, on: SparkPlace | None):
+def _trace_sources(con, records: Prepared, spine: Prepared, sources: list[Source],
+                   threshold: float | None, on: SparkPlace | None) -> list[Traced]:  # fmt: skip
     if on is None:
-        return _trace_in_zone(con, records, spine, threshold)
-    return _trace_on_spark(records, spine, threshold, on)
+        return _trace_in_zone(con, records, spine, sources, threshold)
+    return _trace_on_spark(records, spine, sources, threshold, on)
 
 
-def _trace_on_spark(records: Prepared, spine: Prepared, threshold: float,
-                    on: SparkPlace):  # fmt: skip
+def _trace_on_spark(records: Prepared, spine: Prepared, sources: list[Source],
+                    threshold: float | None, on: SparkPlace) -> list[Traced]:  # fmt: skip
     """Splink's Spark backend, on a session whose files live in a folder of the landing zone
     that is deleted afterwards (a session already running in this process is used as it is,
     and left running). The identifiers never leave the zone's folder; what the session
@@ -116,19 +244,21 @@ def _trace_on_spark(records: Prepared, spine: Prepared, threshold: float,
     with tempfile.TemporaryDirectory(dir=on.folder, prefix=".spark-trace-") as work:
         session = spark.session(Path(work), master=on.master, existing=running)
         try:
-            return trace(records, spine, threshold=threshold, backend="spark", connection=session)
+            return trace_sources(records, spine, sources, threshold=threshold, backend="spark",
+                                 connection=session)  # fmt: skip
         finally:
             if running is None:
                 session.stop()
 
 
-def _trace_in_zone(con, records: Prepared, spine: Prepared, threshold: float):
+def _trace_in_zone(con, records: Prepared, spine: Prepared, sources: list[Source],
+                   threshold: float | None) -> list[Traced]:  # fmt: skip
     """Splink in a cursor of the link's connection: its spill files go to the linked zone's
     encrypted spill folder, not a fresh database's "./.tmp". Its tables (predictions, and the
     term frequencies of names and postcodes) are dropped as soon as the pairs are out."""
     with con.cursor() as cursor:
         try:
-            return trace(records, spine, threshold=threshold, connection=cursor)
+            return trace_sources(records, spine, sources, threshold=threshold, connection=cursor)
         finally:
             for (name,) in cursor.execute(
                 "SELECT table_name FROM duckdb_tables() "

@@ -31,6 +31,14 @@ def synth(
     invalid_nhs_rate: Annotated[
         float, typer.Option(help="share of non-GP rows with a mistyped NHS number")
     ] = 0.01,
+    identity_noise: Annotated[
+        str,
+        typer.Option(
+            help="faults in non-GP records' names, dates of birth and postcodes: low, nhs (as "
+            "NHS demographic data), or high (several errors in many records, as linkage "
+            "benchmarks)"
+        ),
+    ] = "nhs",
 ) -> None:
     """Generate a synthetic region: GP, hospital, community, social care and deaths extracts
     in the shapes of docs/extract-formats.md, with noise, faults and a ground truth."""
@@ -49,6 +57,7 @@ def synth(
             objection_rate=objection_rate,
             missing_nhs_rate=missing_nhs_rate,
             invalid_nhs_rate=invalid_nhs_rate,
+            identity_noise=identity_noise,
         )
     except ValueError as err:
         raise typer.BadParameter(str(err)) from None

@@ -8,12 +8,15 @@ have not been issued (checked November 2026); docs/synthetic-region.md says so.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from openphm.synth.names import NICKNAMES
+from openphm.synth.timeline import NEVER
 
 _WEIGHTS = np.arange(10, 1, -1)  # Modulus 11 weights of the first nine digits
 _PREFIXES = (999, 998, 997)
@@ -93,6 +96,37 @@ def _swap_day_month(dob: np.ndarray) -> np.ndarray:
     return np.where(swappable, swapped.astype(np.int64), dob), swappable
 
 
+@dataclass(frozen=True)
+class IdentityNoise:
+    """How often each fault is put into a non-GP record's identifiers (a share of rows)."""
+
+    nickname: float
+    given_typo: float
+    family_typo: float
+    day_month_swapped: float
+    sex_unknown: float
+    postcode_blank: float
+    stale_postcode: float  # after a move, rows still carrying the old postcode
+    # Only in `high`, drawn after the others so that `nhs` regions stay as they were:
+    second_typo: float = 0.0  # a second keying error in each name
+    names_swapped: float = 0.0  # given and family name the other way round
+    day_out: float = 0.0  # the date of birth a day out
+    date_blank: float = 0.0
+    given_blank: float = 0.0
+    old_address: float = 0.0  # a postcode the person never had (an address from long ago)
+
+
+IDENTITY_NOISE = {
+    "low": IdentityNoise(0.01, 0.002, 0.002, 0.002, 0.001, 0.002, 0.1),
+    # As NHS demographic data: the synthetic region's calibration (docs/synthetic-region.md).
+    "nhs": IdentityNoise(0.04, 0.01, 0.01, 0.01, 0.005, 0.01, 0.3),
+    # As linkage benchmarks' noisy files: several errors in many records.
+    "high": IdentityNoise(0.15, 0.15, 0.15, 0.05, 0.02, 0.05, 0.5, second_typo=0.05,
+                          names_swapped=0.05, day_out=0.08, date_blank=0.03, given_blank=0.02,
+                          old_address=0.1),
+}  # fmt: skip
+
+
 def as_recorded(
     rng: np.random.Generator,
     people: pd.DataFrame,
@@ -100,10 +134,13 @@ def as_recorded(
     day: np.ndarray,
     missing_nhs_rate: float,
     invalid_nhs_rate: float,
+    noise: IdentityNoise = IDENTITY_NOISE["nhs"],
 ) -> pd.DataFrame:
     """The identifiers a hospital, council or registrar holds for `person` on `day`: blank and
     mistyped NHS numbers, nicknames, typos, half of a hyphenated surname, day and month swapped,
-    and the old postcode for a while after a move."""
+    and the old postcode for a while after a move; at `high` noise also second typos, names
+    the other way round, a date of birth a day out or blank, a blank given name and postcodes
+    of long-ago addresses."""
     n = len(person)
     nhs = people["nhs_number"].to_numpy()[person]
     u = rng.random(n)
@@ -113,9 +150,9 @@ def as_recorded(
     nhs_text = np.where(u < missing_nhs_rate, None, nhs_text)
 
     given = pd.Series(people["given_name"].to_numpy()[person])
-    nick = rng.random(n) < 0.04
+    nick = rng.random(n) < noise.nickname
     given[nick] = nickname(given[nick])
-    mistyped = rng.random(n) < 0.01
+    mistyped = rng.random(n) < noise.given_typo
     given[mistyped] = typo(rng, given[mistyped])
 
     family = pd.Series(people["family_name"].to_numpy()[person])
@@ -125,26 +162,26 @@ def as_recorded(
     family[first_part] = family[first_part].str.split("-").str[0]
     spaced = hyphenated & (v >= 0.3) & (v < 0.4)
     family[spaced] = family[spaced].str.replace("-", " ", regex=False)
-    mistyped = rng.random(n) < 0.01
+    mistyped = rng.random(n) < noise.family_typo
     family[mistyped] = typo(rng, family[mistyped])
 
     dob = people["date_of_birth"].to_numpy()[person].astype(np.int64)
     swapped, swappable = _swap_day_month(dob)
-    dob = np.where(swappable & (rng.random(n) < 0.01), swapped, dob)
+    dob = np.where(swappable & (rng.random(n) < noise.day_month_swapped), swapped, dob)
 
     sex = np.where(people["male"].to_numpy()[person], "1", "2").astype(object)
-    sex[rng.random(n) < 0.005] = "9"
+    sex[rng.random(n) < noise.sex_unknown] = "9"
 
     move = people["move_date"].to_numpy()[person]
     before_move = day < move
-    stale = (~before_move) & (rng.random(n) < 0.3)
+    stale = (~before_move) & (rng.random(n) < noise.stale_postcode)
     postcode = np.where(
         (before_move | stale) & pd.notna(people["previous_postcode"].to_numpy()[person]),
         people["previous_postcode"].to_numpy()[person],
         people["postcode"].to_numpy()[person],
     )
-    postcode[rng.random(n) < 0.01] = None
-    return pd.DataFrame(
+    postcode[rng.random(n) < noise.postcode_blank] = None
+    recorded = pd.DataFrame(
         {
             "nhs_number": nhs_text,
             "given_name": given.to_numpy(),
@@ -154,3 +191,24 @@ def as_recorded(
             "postcode": postcode,
         }
     )
+    return _more_faults(rng, recorded, people, noise) if noise.second_typo else recorded
+
+
+def _more_faults(rng: np.random.Generator, recorded: pd.DataFrame, people: pd.DataFrame,
+                 noise: IdentityNoise) -> pd.DataFrame:  # fmt: skip
+    """The faults only `high` noise adds, each drawn independently of the others."""
+    n = len(recorded)
+    out = recorded.copy()
+    for column in ("given_name", "family_name"):
+        again = rng.random(n) < noise.second_typo
+        out.loc[again, column] = typo(rng, out.loc[again, column])
+    swap = rng.random(n) < noise.names_swapped
+    out.loc[swap, ["given_name", "family_name"]] = out.loc[
+        swap, ["family_name", "given_name"]
+    ].to_numpy()
+    out["date_of_birth"] += np.where(rng.random(n) < noise.day_out, rng.choice([-1, 1], n), 0)
+    out.loc[rng.random(n) < noise.date_blank, "date_of_birth"] = NEVER  # written blank
+    out.loc[rng.random(n) < noise.given_blank, "given_name"] = None
+    old = rng.random(n) < noise.old_address
+    out.loc[old, "postcode"] = rng.choice(people["postcode"].to_numpy(), old.sum())
+    return out

@@ -21,7 +21,7 @@ from openphm.practice.keys import generate_keypair
 from openphm.synth import activity, faults, indicator_truth, signals, truth
 from openphm.synth.conditions import extra_deficits, frailty_category, onset_dates
 from openphm.synth.extracts import TABLES, ExtractWriter, append_csv, convert_to_parquet
-from openphm.synth.identifiers import as_recorded
+from openphm.synth.identifiers import IDENTITY_NOISE, as_recorded
 from openphm.synth.outcomes import simulate, survivor_boost
 from openphm.synth.population import make_people, make_practices
 from openphm.synth.programme import programme_toml
@@ -47,8 +47,14 @@ class RegionOptions:
     objection_rate: float = 0.03
     missing_nhs_rate: float = 0.05
     invalid_nhs_rate: float = 0.01
+    identity_noise: str = "nhs"  # low, nhs or high: faults in non-GP records' identifiers
 
     def __post_init__(self) -> None:
+        if self.identity_noise not in IDENTITY_NOISE:
+            raise ValueError(
+                f"identity noise must be one of {', '.join(IDENTITY_NOISE)}, "
+                f"not {self.identity_noise!r}"
+            )
         if self.practices < 2:
             raise ValueError("a region needs at least 2 practices (one of each GP flavour)")
         if self.people < self.practices * MIN_PEOPLE_PER_PRACTICE:
@@ -214,6 +220,7 @@ def _write_chunk(rng, signal_rng, region, writer, chunk, outcomes, options, time
             frame["day"].to_numpy(),
             options.missing_nhs_rate,
             options.invalid_nhs_rate,
+            IDENTITY_NOISE[options.identity_noise],
         )
         writer.write(TABLES[name], frame, recorded)
     flags = indicator_truth.truth(

@@ -1,0 +1,214 @@
+"""The tracing model's parameters, learnt from the records it is given: Splink used as it is
+meant to be used, with our priors as the starting values and the fallback.
+
+Reads nothing and writes nothing itself: it works on Splink linkers that `tracing.Session`
+makes over the records (identifiable, landing zone) and on Splink's model JSON, which holds
+comparison levels and their m and u probabilities, never a patient's value. Logs which
+parameters were used and why, with counts only.
+
+- u (how often each level happens between two different people) is estimated by random
+  sampling of record-spine pairs, every run (`Session.estimate_u`).
+- m (how often it happens for the same person) is estimated by expectation maximisation (EM)
+  on pairs that share one blocking key, so that the fields outside the key are free to vary;
+  the keys are chosen so that every field is free in at least one session (date of birth,
+  then postcode, then the names: `training_keys`). EM starts from the starting values: the
+  priors (`tracing.comparison_levels`), or the model this source was traced with last period.
+- λ, the probability that a record and a spine person picked at random are the same person,
+  comes from the EM sessions as Splink derives it (the blocked share of matches, reversed
+  through the blocking key's Bayes factor), and is capped at 1 / spine size: a record is one
+  person, on the spine at most once.
+
+A source too small to train on (fewer than MIN_RECORDS_TO_TRAIN records to trace) is traced
+with the starting values as they are, with u sampled as always; a model that was trained is
+kept by the caller (zone 2) as the next period's starting point.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# EM's estimate of a level that a few per cent of true matches fall in rests on the matches
+# among the pairs trained on: a thousand records, most of them on the spine, give some tens
+# of pairs for a 3% level. Fewer than that, and the estimates move more with chance than with
+# the source's data; the starting values are the better guess.
+MIN_RECORDS_TO_TRAIN = 1_000
+# Records EM is trained on at most (a seeded sample of the source's records): enough for the
+# rarer levels, and training then costs the same at a million people as at a hundred thousand.
+TRAINING_SAMPLE = 5_000
+# No level is impossible among true matches: EM on data without, say, a single mistyped
+# date of birth says m = 0, which would make the first such record unmatchable anywhere. Every
+# level keeps at least this m (the rest renormalised): one true match in a thousand.
+M_FLOOR = 0.001
+
+# Blocking keys EM may train on, in order of preference, and the fields each holds fixed
+# (Splink leaves a comparison untrained in a session when the key uses one of its columns;
+# the address comparison reads the postcodes, so a postcode key holds it too).
+TRAINING_KEYS: dict[tuple[str, ...], frozenset[str]] = {
+    ("date_of_birth",): frozenset({"date_of_birth"}),
+    ("postcode",): frozenset({"postcode", "address"}),
+    ("family_name", "given_name_canonical"): frozenset({"family_name", "given_name"}),
+}
+
+PRIORS = "priors"
+TRAINED, NOT_TRAINED = "trained", "starting values"
+
+
+@dataclass(frozen=True)
+class Model:
+    """A tracing model: Splink's model JSON and where its parameters came from."""
+
+    settings: dict[str, Any]
+    parameters: str  # TRAINED, or NOT_TRAINED (the starting values, u sampled afresh)
+    started_from: str  # PRIORS, or which earlier model (e.g. "admitted-care RZ1 202609")
+    records: int  # records of the source this run (trained on up to TRAINING_SAMPLE of them)
+    spine: int  # people on the spine
+    reason: str = ""  # why it was or was not trained, in words
+    training_keys: tuple[tuple[str, ...], ...] = field(default=())
+    name: str = ""  # what it is the model of, once kept (e.g. "admitted-care RZ1 202609")
+
+    @property
+    def on_spine_share(self) -> float:
+        """λ × spine size: the share of records the model expects to find on the spine."""
+        return self.settings["probability_two_random_records_match"] * self.spine
+
+
+def training_keys(fields: Sequence[str]) -> list[tuple[str, ...]]:
+    """The fewest keys, in order of preference, that leave every field free in some session."""
+    wanted, free, chosen = set(fields), set(), []
+    for key, holds in TRAINING_KEYS.items():
+        usable = all(_field_of(column) in wanted for column in key)
+        frees = wanted - holds
+        if usable and frees - free:
+            chosen.append(key)
+            free |= frees
+        if free == wanted:
+            break
+    return chosen
+
+
+def starting_settings(
+    priors: dict[str, Any], start: dict[str, Any] | None, share: float, n_spine: int
+) -> dict[str, Any]:
+    """The priors' settings with the start model's m probabilities wherever a level of the
+    same comparison has the same label (a field the start model did not have keeps its
+    priors), and λ for `share` of records on a spine of `n_spine`."""
+    settings = copy.deepcopy(priors)
+    if start is not None:
+        theirs = {key: level for key, level in levels(start)}
+        for key, level in levels(settings):
+            if key in theirs and theirs[key].get("m_probability") is not None:
+                level["m_probability"] = theirs[key]["m_probability"]
+        _floor_m(settings)
+    settings["probability_two_random_records_match"] = min(share, 1.0) / max(n_spine, 1)
+    settings.pop("linker_uid", None)  # a fresh linker, with its own cache of tables
+    return settings
+
+
+def with_u(settings: dict[str, Any], u: dict[tuple[str, str], float]) -> dict[str, Any]:
+    """`settings` with the sampled u probabilities set on the levels they were sampled for."""
+    settings = copy.deepcopy(settings)
+    for key, level in levels(settings):
+        if key in u:
+            level["u_probability"] = u[key]
+    return settings
+
+
+def train(linker: Any, keys: Sequence[tuple[str, ...]], n_spine: int) -> dict[str, Any] | None:
+    """EM on `linker` (its records a sample of one source's, its spine the people who share a
+    key with them, its u fixed), one session per key; the model JSON, with m floored and λ
+    capped, or None if no session could be trained."""
+    from splink import block_on
+
+    trained = 0
+    for key in keys:
+        try:
+            linker.training.estimate_parameters_using_expectation_maximisation(
+                block_on(*key),
+                # Iterations over agreement patterns, not pairs: much faster, and term
+                # frequencies still weigh every prediction.
+                estimate_without_term_frequencies=True,
+                populate_probability_two_random_records_match_from_trained_values=True,
+            )
+            trained += 1
+        except Exception as err:  # Splink raises several kinds; the log says which
+            # A key with no pairs, or one too few to converge: the other sessions still count.
+            key_name, kind = "+".join(key), type(err).__name__
+            log.info("tracing: EM blocking on %s not trained (%s)", key_name, kind)
+    if not trained:
+        return None
+    settings = linker.misc.save_model_to_json()
+    _floor_m(settings)
+    lam = settings["probability_two_random_records_match"]
+    settings["probability_two_random_records_match"] = min(lam, 1.0 / max(n_spine, 1))
+    settings.pop("linker_uid", None)
+    return settings
+
+
+@dataclass(frozen=True)
+class Change:
+    comparison: str
+    level: str
+    m_before: float | None
+    m_after: float | None
+    u_before: float | None
+    u_after: float | None
+
+    @property
+    def weight_change(self) -> float:
+        """How far the level's match weight (log2 m/u) moved, in bits."""
+        import math
+
+        def weight(m, u):
+            return math.log2(m / u) if m and u else 0.0
+
+        return weight(self.m_after, self.u_after) - weight(self.m_before, self.u_before)
+
+
+def changes(before: dict[str, Any], after: dict[str, Any]) -> list[Change]:
+    """Each level's m and u before and after, largest move in match weight first."""
+    earlier = {key: level for key, level in levels(before)}
+    found = [
+        Change(
+            key[0],
+            key[1],
+            earlier.get(key, {}).get("m_probability"),
+            level.get("m_probability"),
+            earlier.get(key, {}).get("u_probability"),
+            level.get("u_probability"),
+        )
+        for key, level in levels(after)
+    ]
+    return sorted(found, key=lambda c: -abs(c.weight_change))
+
+
+def levels(settings: dict[str, Any]) -> Iterator[tuple[tuple[str, str], dict[str, Any]]]:
+    """((comparison, level label), level) for every level that carries parameters (not the
+    null level, at which a field says nothing either way)."""
+    for comparison in settings["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            if not level.get("is_null_level"):
+                yield (comparison["output_column_name"], level["label_for_charts"]), level
+
+
+def _floor_m(settings: dict[str, Any]) -> None:
+    for comparison in settings["comparisons"]:
+        carried = [
+            level
+            for level in comparison["comparison_levels"]
+            if not level.get("is_null_level") and level.get("m_probability") is not None
+        ]
+        for level in carried:
+            level["m_probability"] = max(level["m_probability"], M_FLOOR)
+        total = sum(level["m_probability"] for level in carried)
+        for level in carried:
+            level["m_probability"] /= total
+
+
+def _field_of(column: str) -> str:
+    return "given_name" if column == "given_name_canonical" else column

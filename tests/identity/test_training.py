@@ -1,0 +1,170 @@
+"""Tracing learns from the records it is given: u by random sampling, m by expectation
+maximisation with every field free in some session, λ estimated; our priors are where it
+starts, and what it uses when a source is too small to train on."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from openphm.identity import training
+from openphm.identity.tracing import Prepared, Source, prepare, trace_sources
+
+from .people import region
+
+
+def _source(records: pd.DataFrame, start=None) -> tuple[Prepared, list[Source]]:
+    left = prepare(records, "record_id")
+    return Prepared(left), [Source(("hospital", "RZ1"), left["unique_id"], start=start)]
+
+
+def _m(model: training.Model, comparison: str, label: str) -> float:
+    levels = dict(training.levels(model.settings))
+    return levels[(comparison, label)]["m_probability"]
+
+
+def _mistyped(people, share: float, seed: int) -> pd.DataFrame:
+    """The records, keyed carelessly as linkage benchmarks' noisy records are: independently,
+    `share` of them with a letter of the given name replaced, of the family name, the day of
+    birth one out, no postcode."""
+    rng = np.random.default_rng(seed)
+    out = people.records.copy()
+    known = people.truth.loc[out["record_id"]].notna().to_numpy()
+
+    def some() -> np.ndarray:
+        return rng.random(len(out)) < share
+
+    for column in ("given_name", "family_name"):
+        hit = some()
+        out.loc[hit, column] = out.loc[hit, column].str.slice_replace(2, 3, "Q")
+    hit = some() & known
+    born = pd.to_datetime(
+        people.spine.set_index("spine_id")
+        .loc[people.truth.loc[out.loc[hit, "record_id"]], "date_of_birth"]
+        .to_numpy()
+    )
+    shifted = born + pd.to_timedelta(np.where(born.day < 28, 1, -1), unit="D")
+    out.loc[hit, "date_of_birth"] = shifted.strftime("%Y-%m-%d")
+    out.loc[some(), "postcode"] = None
+    return out
+
+
+@pytest.fixture(scope="module")
+def noisy():
+    people = region(6000, 1500, seed=21)
+    return people, _mistyped(people, 0.4, seed=21)
+
+
+def _recall(pairs: pd.DataFrame, truth: pd.Series) -> float:
+    found = pairs.set_index("record_id")["spine_id"].reindex(truth.index)
+    return float((found == truth).fillna(False).sum() / truth.notna().sum())
+
+
+def test_a_source_with_enough_records_is_trained_on_them_and_the_log_says_so(noisy, caplog):
+    people, records = noisy
+    left, sources = _source(records)
+    with caplog.at_level(logging.INFO, logger="openphm.identity"):
+        [traced] = trace_sources(left, people.spine, sources)
+    model = traced.model
+    assert model.parameters == training.TRAINED and model.started_from == training.PRIORS
+    assert "trained by EM on 1,500 of 1,500 records" in model.reason
+    assert model.training_keys == (("date_of_birth",), ("postcode",))
+    # It learnt that this source mistypes names far more often than the priors say.
+    assert _m(model, "family_name", "Exact match on family_name") < 0.75
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "tracing hospital RZ1: trained by EM" in logged
+    assert not any(name in logged for name in people.spine["family_name"].unique())
+
+
+def test_training_finds_records_the_priors_miss_and_links_no_one_wrongly(noisy, monkeypatch):
+    people, records = noisy
+    [trained] = trace_sources(*_source(records)[:1], people.spine, _source(records)[1])
+    monkeypatch.setattr(training, "MIN_RECORDS_TO_TRAIN", 10**9)
+    [priors] = trace_sources(*_source(records)[:1], people.spine, _source(records)[1])
+    assert priors.model.parameters == training.NOT_TRAINED
+    truth = people.truth
+    for traced in (trained, priors):
+        found = traced.pairs.set_index("record_id")["spine_id"]
+        assert (found == truth.loc[found.index]).all()  # no wrong link either way
+    assert _recall(trained.pairs, truth) > _recall(priors.pairs, truth) + 0.03
+
+
+def test_a_source_too_small_to_train_on_uses_the_starting_values_and_says_why():
+    people = region(3000, 200, seed=4)
+    left, sources = _source(people.records)
+    [traced] = trace_sources(left, people.spine, sources)
+    assert traced.model.parameters == training.NOT_TRAINED
+    assert traced.model.reason.startswith("too small to train on: 200 records to trace")
+    assert _m(traced.model, "family_name", "Exact match on family_name") == pytest.approx(0.88)
+    assert len(traced.pairs) > 150
+
+
+def test_a_source_starts_from_its_previous_model(noisy):
+    people, records = noisy
+    left, sources = _source(records)
+    [first] = trace_sources(left, people.spine, sources)
+    earlier = training.Model(**{**first.model.__dict__, "name": "hospital RZ1 202609"})
+    small = region(6000, 300, seed=22)
+    left, sources = _source(_mistyped(small, 0.4, seed=22), start=earlier)
+    [later] = trace_sources(left, small.spine, sources)
+    assert later.model.parameters == training.NOT_TRAINED
+    assert later.model.started_from == "hospital RZ1 202609"
+    label = ("family_name", "Exact match on family_name")
+    assert _m(later.model, *label) == pytest.approx(_m(earlier, *label), rel=1e-3)
+    assert later.model.on_spine_share == pytest.approx(earlier.on_spine_share)
+
+
+def test_every_field_is_free_to_vary_in_some_training_session():
+    fields = ["given_name", "family_name", "date_of_birth", "sex", "postcode", "address"]
+    for present in (fields, [f for f in fields if f != "postcode"], fields[:4]):
+        keys = training.training_keys(present)
+        free = set()
+        for key in keys:
+            free |= set(present) - training.TRAINING_KEYS[key]
+        assert free == set(present), present
+    assert training.training_keys(fields) == [("date_of_birth",), ("postcode",)]
+
+
+def test_no_level_is_impossible_for_a_true_match_and_lambda_never_exceeds_one_per_person():
+    priors = {
+        "probability_two_random_records_match": 0.5,
+        "comparisons": [
+            {
+                "output_column_name": "sex",
+                "comparison_levels": [
+                    {"label_for_charts": "null", "is_null_level": True},
+                    {"label_for_charts": "Exact match on sex", "m_probability": 1.0},
+                    {"label_for_charts": "All other comparisons", "m_probability": 0.0},
+                ],
+            }
+        ],
+    }
+    settings = training.starting_settings(priors, priors, share=3.0, n_spine=1000)
+    m = {label: level["m_probability"] for (_, label), level in training.levels(settings)}
+    assert m["All other comparisons"] == pytest.approx(training.M_FLOOR / (1 + training.M_FLOOR))
+    assert sum(m.values()) == pytest.approx(1.0)
+    assert settings["probability_two_random_records_match"] == pytest.approx(1 / 1000)
+
+
+def test_what_changed_is_listed_largest_move_first():
+    def model(m_exact, u_exact):
+        return {
+            "comparisons": [
+                {
+                    "output_column_name": "family_name",
+                    "comparison_levels": [
+                        {"label_for_charts": "exact", "m_probability": m_exact,
+                         "u_probability": u_exact},
+                        {"label_for_charts": "else", "m_probability": 1 - m_exact,
+                         "u_probability": 1 - u_exact},
+                    ],
+                }
+            ]
+        }  # fmt: skip
+
+    changed = training.changes(model(0.9, 0.01), model(0.6, 0.01))
+    assert [c.level for c in changed] == ["else", "exact"]
+    assert changed[0].weight_change == pytest.approx(np.log2(0.4 / 0.99) - np.log2(0.1 / 0.99))

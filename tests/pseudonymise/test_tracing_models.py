@@ -1,0 +1,114 @@
+"""The model each source was traced with is kept in zone 2, per source and period, encrypted
+under a key of the processor's own: it is the next period's starting point, and `phm link`
+says what changed."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from openphm.identity import training
+from openphm.identity.tracing import Prepared, Source, prepare, trace_sources
+from openphm.keystore.custody import PROCESSOR, custodian_of
+from openphm.landing.ingest import ingest
+from openphm.programme.workspace import Workspace
+from openphm.pseudonymise import models
+from openphm.pseudonymise.commands import model_summary
+from openphm.pseudonymise.link import link
+
+from .region import ENGINEER, copy_workspace
+
+_spec = importlib.util.spec_from_file_location(
+    "tracing_people", Path(__file__).parents[1] / "identity" / "people.py"
+)
+people = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(people)
+
+
+def test_each_source_s_model_is_kept_per_period_encrypted_and_the_processor_s(linked_region):
+    ws = Workspace.open(linked_region.workspace)
+    kept = models.ModelStore(ws).kept()
+    sources = {(k.source, k.provider) for k in kept}
+    assert {("admitted-care", "RZ1"), ("deaths", "X26"), ("gp", "all practices")} <= sources
+    # Kept under the latest period of the source's records traced (baseline and monthly
+    # files came together; a monthly file of a small source had no one to trace).
+    periods = {(k.source, k.provider): k.period for k in kept}
+    assert periods[("admitted-care", "RZ1")] == "202610"
+    assert set(periods.values()) == {"202609", "202610"}
+    assert len(kept) == len(periods)
+    # The test region is small: every source is below the size EM is trusted at.
+    assert {k.model.parameters for k in kept} == {training.NOT_TRAINED}
+    assert all(k.model.reason.startswith("too small to train on") for k in kept)
+    assert all(k.quality["records"] >= k.quality["traced"] for k in kept)
+    stored = (ws.zone("landing") / models.FOLDER / models.FILE).read_bytes()
+    assert b"m_probability" not in stored and b"Exact match" not in stored
+    assert custodian_of(models.KEY_NAME) == PROCESSOR and ws.keystore.has(models.KEY_NAME)
+
+
+def test_the_next_period_starts_from_the_source_s_last_model(linked_region, tmp_path):
+    ws = copy_workspace(linked_region, tmp_path / "ws")
+    ingest(ws, [linked_region.resubmission], ENGINEER)
+    result = link(ws, ENGINEER)
+    [ecds] = [
+        s for s in result.tracing.sources if (s.source, s.provider) == ("emergency-care", "RZ1")
+    ]
+    assert ecds.model.started_from == "emergency-care RZ1 202610"
+    latest = models.ModelStore(ws).latest("emergency-care", "RZ1", "202610")
+    assert latest.started_from == "emergency-care RZ1 202610"
+
+
+def test_a_trained_model_is_kept_as_it_was_trained_and_its_changes_are_said(workspace):
+    region = people.region(5000, 1200, seed=9)
+    left = prepare(region.records, "record_id")
+    [traced] = trace_sources(Prepared(left), region.spine, [Source(("x",), left["unique_id"])])
+    assert traced.model.parameters == training.TRAINED
+    store = models.ModelStore(workspace)
+    store.save("admitted-care", "RZ1", "202609", traced.model, {"records": 1200})
+    later = store.latest("admitted-care", "RZ1", "202610")
+    assert later.settings == traced.model.settings
+    assert later.name == "admitted-care RZ1 202609"
+    assert store.latest("admitted-care", "RZ1", "202608") is None
+    assert store.latest("admitted-care", "RZ2", "202610") is None
+    said = model_summary(traced.model, traced.changes())
+    assert said.startswith("trained by EM on 1,200 of 1,200 records")
+    assert "from priors" in said and "moved most:" in said
+
+
+def test_phm_trace_report_shows_each_source_s_kept_model_and_is_audited(
+    linked_region, tmp_path, cli
+):
+    ws = copy_workspace(linked_region, tmp_path / "ws")
+    out = tmp_path / "report"
+    result = cli(["trace", "report", ws.root, "--out", out, "--role", "processor-engineer"])
+    assert result.exit_code == 0, result.output
+    index = (out / "index.html").read_text()
+    sources = len(models.ModelStore(ws).kept())
+    assert "admitted-care RZ1 202610" in index and index.count("<svg") == sources
+    assert len(list(out.glob("*-match-weights.html"))) == sources
+    [entry] = [e for e in ws.audit.entries() if e.action == "identity.report"]
+    assert entry.counts == {"sources": sources}
+    inside = cli(["trace", "report", ws.root, "--out", ws.root / "outputs" / "r",
+                  "--role", "processor-engineer"])  # fmt: skip
+    assert inside.exit_code == 2 and not (ws.root / "outputs" / "r").exists()
+
+
+def test_a_source_leaving_more_than_2_2_percent_unmatched_raises_an_alert(linked_region):
+    import pandas as pd
+
+    from openphm.pseudonymise.commands import unmatched_alerts
+    from openphm.pseudonymise.report import link_report
+
+    report = pd.DataFrame(
+        {
+            "source": ["admitted-care", "deaths"],
+            "provider": ["RZ1", "X26"],
+            "records": [1000, 1000],
+            "untraced": [23, 22],
+        }
+    )
+    assert unmatched_alerts(report) == [
+        "admitted-care RZ1: 2.3% of 1,000 records left without an NHS number, more than 2.2% "
+        "(twice the 1.1% NHS England reports for HES)"
+    ]
+    # The synthetic region's sources trace nearly everything.
+    assert unmatched_alerts(link_report(Workspace.open(linked_region.workspace))) == []
