@@ -73,7 +73,7 @@ ACSC_GROUPS = {
     "asthma": ("J45", "J46"),
     "atrial fibrillation and flutter": ("I48",),
     "congestive heart failure": ("I11", "I50", "J81"),
-    "convulsions and epilepsy": ("G40", "G41", "R56", "O15"),
+    "convulsions and epilepsy": ("G25", "G40", "G41", "R56", "O15"),
     "chronic obstructive pulmonary disease": ("J41", "J42", "J43", "J44", "J47"),
     "dementia": ("F00", "F01", "F02", "F03"),
     "diabetes complications": ("E10", "E11", "E12", "E13", "E14"),
