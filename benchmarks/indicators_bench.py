@@ -5,8 +5,7 @@ synthetic region, in a fresh process, with CPU seconds and peak memory.
 
 OUT/region and OUT/workspace are made first (synth, init, ingest, link: `phm bench`'s own stages,
 each timed the same way) unless OUT/workspace exists, in which case only the indicators are
-timed again. The region's own codes stand in for the lists OpenPHM does not ship
-(openphm.synth.CODELISTS). Prints aggregates only.
+timed again. The shipped code lists only (no --codelists). Prints aggregates only.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from pathlib import Path
 
 def main() -> None:
     from openphm.bench.measure import measure
-    from openphm.synth import CODELISTS
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
@@ -36,7 +34,7 @@ def main() -> None:
             ("link", "openphm.pseudonymise.bench:link_stage", both),
         ]  # fmt: skip
     stages.append(("indicators", "openphm.indicators.bench:indicators_stage",
-                   {"workspace": workspace, "codelists": CODELISTS}))  # fmt: skip
+                   {"workspace": workspace}))  # fmt: skip
     for name, target, kwargs in stages:
         result = measure(name, target, **kwargs)
         counts = ", ".join(f"{k} {v:,}" for k, v in result.counts.items())

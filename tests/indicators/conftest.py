@@ -27,7 +27,7 @@ class Built:
 
 @pytest.fixture(scope="session")
 def built(tmp_path_factory, land_and_link, cli) -> Built:
-    from openphm.synth import CODELISTS, RegionOptions, generate_region
+    from openphm.synth import RegionOptions, generate_region
 
     root = tmp_path_factory.mktemp("indicators-region")
     region, workspace = root / "region", root / "workspace"
@@ -36,6 +36,6 @@ def built(tmp_path_factory, land_and_link, cli) -> Built:
     generate_region(region, options)
     land_and_link(region, workspace, ENGINEER)
     result = cli(["indicators", workspace, "--reference-date", END.isoformat(),
-                  "--codelists", CODELISTS, "--role", "analyst"])  # fmt: skip
+                  "--role", "analyst"])  # fmt: skip
     assert result.exit_code == 0, result.output
     return Built(region, workspace, result.output)

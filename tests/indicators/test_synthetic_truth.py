@@ -23,7 +23,6 @@ from openphm.synth.codes import TYPE1_DISSENT
 from openphm.synth.registers import patient_ref
 
 HOSPITAL = {i.name for i in indicators.PACKS["hospital-use"].indicators}
-NO_TRUTH = {"use_acsc_admission": "icd10-acsc-chronic"}  # OpenPHM ships no ACSC list
 
 
 def _flags(built) -> pd.DataFrame:
@@ -93,13 +92,13 @@ def compared(built):
 
 def test_every_indicator_the_region_can_express_has_people_to_flag(compared):
     built_names = {i.name for p in indicators.PACKS.values() for i in p.indicators}
-    assert set(compared) == built_names - set(NO_TRUTH)
+    assert set(compared) == built_names
     assert all(expected for expected, _ in compared.values())
 
 
 @pytest.mark.parametrize(
     "name",
-    sorted({i.name for p in indicators.PACKS.values() for i in p.indicators} - set(NO_TRUTH)),
+    sorted({i.name for p in indicators.PACKS.values() for i in p.indicators}),
 )
 def test_flagged_people_equal_the_generators_truth(compared, name):
     expected, got = compared[name]
@@ -112,8 +111,18 @@ def test_flagged_people_equal_the_generators_truth(compared, name):
     )
 
 
-def test_an_indicator_whose_list_is_not_shipped_is_left_out_and_named(built):
-    assert "use_acsc_admission needs code list(s) icd10-acsc-chronic" in built.output
+def test_every_indicator_is_built_on_the_shipped_lists_alone(built):
+    # The fixture runs `phm indicators` without --codelists.
+    assert "Left out" not in built.output
+    ws = Workspace.open(built.workspace)
+    con = ws.connect_linked(read_only=True)
+    try:
+        runs = con.sql("SELECT indicators, left_out FROM linked.indicator_runs").fetchall()
+    finally:
+        con.close()
+    every = {i.name for p in indicators.PACKS.values() for i in p.indicators}
+    assert len(every) == 21
+    assert runs and all(set(names.split(",")) == every and not out for names, out in runs), runs
 
 
 def test_the_command_prints_counts_and_audits_each_purpose(built):

@@ -1,12 +1,10 @@
-"""The indicator signals the region writes carry the codes the lists they stand for hold."""
+"""The indicator signals the region writes carry the codes the shipped lists they stand for
+hold."""
 
 from __future__ import annotations
 
-import pandas as pd
-
 from openphm import reference
-from openphm.synth import CODELISTS
-from openphm.synth.codes import MEDICINES, REGION_LISTS, SIGNAL_MEDICINES, SIGNAL_TESTS
+from openphm.synth.codes import INDICATOR_CODES, MEDICINES, SIGNAL_MEDICINES, SIGNAL_TESTS
 
 
 def _codes(name: str) -> set[str]:
@@ -34,8 +32,8 @@ def test_the_condition_medicines_are_the_ids_the_pincer_lists_give_them():
     assert MEDICINES["hypertension"][0] not in everything  # amlodipine is no PINCER drug
 
 
-def test_the_region_lists_hold_the_codes_the_region_writes():
-    for name, (code, _) in REGION_LISTS.items():
-        frame = pd.read_csv(CODELISTS / f"{name}.csv", dtype=str)
-        assert list(frame["code"]) == [code], name
-    assert {p.stem for p in CODELISTS.glob("*.csv")} == set(REGION_LISTS)
+def test_the_care_gap_signals_are_codes_of_the_shipped_lists_with_their_terms():
+    for name, (code, term) in INDICATOR_CODES.items():
+        frame = reference.codelist(name)
+        assert dict(zip(frame["code"], frame["term"], strict=True)).get(code) == term, name
+    assert MEDICINES["chd"][0] in _codes("statins-dmd") | _codes("statins-dmd-recent")

@@ -109,18 +109,15 @@ def _analyse(demo: Demo) -> None:
 
 
 def _indicators(demo: Demo) -> None:
-    """`phm indicators` as the analyst runs it, with the synthetic region's own codes for the
-    lists OpenPHM does not ship (openphm.synth.CODELISTS)."""
+    """`phm indicators` as the analyst runs it, on the shipped code lists."""
     from openphm.bench.stages import history_end
     from openphm.indicators.commands import indicators_command
-    from openphm.synth import CODELISTS
 
     end = history_end()
     # Commands act as the operating-system account that runs the demo, in the analyst's role.
     indicators_command(
         demo.ws.root,
         reference_date=dt.datetime(end.year, end.month, end.day),
-        codelists=CODELISTS,
         role=ANALYST.role,
     )
 

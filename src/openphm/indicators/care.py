@@ -1,9 +1,8 @@
 """Care gaps (purpose: quality improvement) and case finding (purpose: prevention).
 
-Registers are analytics' QOF registers by their GP codes (`engine.register`). Readings and drugs
-that OpenPHM does not ship a list for are named here and must be supplied by the programme with
-`--codelists` (docs/indicators.md says which, and what each should hold); until then the
-indicators that read them are left out of a build and named.
+Registers are analytics' QOF registers by their GP codes (`engine.register`). The readings', tests'
+and drugs' lists are shipped (reference/codelists/INDICATOR_SOURCES.md gives each one's publisher,
+version and repository); a programme overrides any of them with `--codelists DIR`.
 """
 
 from __future__ import annotations
@@ -28,22 +27,35 @@ from openphm.indicators.definitions import (
 from openphm.indicators.pincer import ANTICOAGULANT
 from openphm.programme.config import Purpose
 
-
-def _missing(name: str, system: str, title: str, source: str) -> CodeList:
-    return CodeList(name, system, title, f"{source}; not shipped", shipped=False)
-
-
-HBA1C = _missing("hba1c", "SNOMED CT", "IFCC HbA1c results (mmol/mol)",
-                 "QOF IFCC-HbA1c cluster (IFCCHBAM_COD)")  # fmt: skip
-URINE_ACR = _missing("urine-acr", "SNOMED CT", "Urine albumin:creatinine ratio tests",
-                     "QOF ACR test cluster")  # fmt: skip
-STATINS = _missing("statins-dmd", "dm+d", "Statins", "a dm+d statin list (e.g. QOF's statin "
-                   "prescription cluster)")  # fmt: skip
-NDH = _missing("ndh", "SNOMED CT", "Non-diabetic hyperglycaemia diagnoses",
-               "QOF non-diabetic hyperglycaemia cluster (NDH_COD)")  # fmt: skip
-NDPP_REFERRAL = _missing("ndpp-referral", "SNOMED CT",
-                         "Referral to the NHS Diabetes Prevention Programme",
-                         "NHS DPP referral codes")  # fmt: skip
+HBA1C = CodeList(
+    "hba1c", "SNOMED CT", "IFCC HbA1c results (mmol/mol)",
+    "NHS Digital Primary Care Domain refset IFCCHBAM_COD (QOF IFCC HbA1c cluster), "
+    "OpenCodelists nhsd-primary-care-domain-refsets/ifcchbam_cod/00aca634",
+)  # fmt: skip
+URINE_ACR = CodeList(
+    "urine-acr", "SNOMED CT", "Urine albumin:creatinine ratio tests",
+    "OpenCodelists bristol/urine-albumin-creatinine-ratio/3036a9d4 (University of Bristol)",
+)  # fmt: skip
+# Statins: two published dm+d lists, read together: OpenSAFELY's (2020, with the VMP ids dm+d
+# gave the same products later) and a 2026 list holding the generics launched since.
+STATINS = CodeList(
+    "statins-dmd", "dm+d", "Statins",
+    "OpenCodelists opensafely/statin-medication/2020-04-20 (OpenSAFELY)",
+)  # fmt: skip
+STATINS_RECENT = CodeList(
+    "statins-dmd-recent", "dm+d", "Statins (products to 2026)",
+    "OpenCodelists user/emprestige/all-statins-dmd/58cb98ce",
+)  # fmt: skip
+NDH = CodeList(
+    "ndh", "SNOMED CT", "Non-diabetic hyperglycaemia diagnoses",
+    "NHS Digital Primary Care Domain refset NDH_COD (QOF non-diabetic hyperglycaemia cluster), "
+    "OpenCodelists nhsd-primary-care-domain-refsets/ndh_cod/20200812",
+)  # fmt: skip
+NDPP_REFERRAL = CodeList(
+    "ndpp-referral", "SNOMED CT", "Referral to the NHS Diabetes Prevention Programme, or declined",
+    "OpenPHM, after NICE indicator IND171 (a referral made or declined counts, an invitation "
+    "does not): the two SNOMED CT UK concepts for it; no published cluster was found",
+)  # fmt: skip
 
 TWELVE_MONTHS = Window(12)
 no_bp = NotRecorded((BP_SYSTOLIC,), TWELVE_MONTHS, "blood pressure")
@@ -100,7 +112,7 @@ CARE_GAPS = (
         population=(AnyOf((OnRegister("chd"), OnRegister("stroke_tia"),
                            OnRegister("peripheral_arterial_disease"))),),
         exclusions=(OnRegister("diabetes"), OnRegister("palliative_care")),
-        flag=(NotPrescribed((STATINS,), Window(6), "statin"),),
+        flag=(NotPrescribed((STATINS, STATINS_RECENT), Window(6), "statin"),),
         reason="Established cardiovascular disease, no statin issued in the last 6 months",
     ),
 )  # fmt: skip

@@ -38,7 +38,7 @@ def indicators_command(
             file_okay=False,
             exists=True,
             help="Folder of your own code lists (<name>.csv, OpenCodelists format): they add to "
-            "and override the shipped lists, and supply those OpenPHM does not ship.",
+            "and override the shipped lists (a newer QOF cluster, a local list).",
         ),
     ] = None,
     engine: Annotated[
@@ -115,8 +115,8 @@ def indicators_command(
     console.print(f"Built in {sum(summary.seconds.values()):.1f} s ({seconds}).")
     for name, lists in summary.left_out.items():
         console.print(
-            f"[yellow]Left out:[/] {name} needs code list(s) {', '.join(lists)}, which are not "
-            "shipped: supply them with --codelists (docs/indicators.md names each).",
+            f"[yellow]Left out:[/] {name} needs code list(s) {', '.join(lists)}, which were not "
+            "found: supply them with --codelists (docs/indicators.md names each).",
             soft_wrap=True,
         )
 

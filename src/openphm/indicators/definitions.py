@@ -200,14 +200,17 @@ class LatestValue:
 
 
 # Blood pressure: a reading is a day with a systolic and a diastolic value, the lowest of each
-# that day (QOF's rule); the code lists are QOF's systolic and diastolic clusters.
+# that day (QOF's rule); the code lists are QOF's systolic and diastolic clusters, shipped
+# (reference/codelists/INDICATOR_SOURCES.md).
 BP_SYSTOLIC = CodeList(
     "bp-systolic", "SNOMED CT", "Systolic blood pressure readings",
-    "QOF systolic BP cluster (SYSBP_COD); not shipped", shipped=False,
+    "NHS Digital Primary Care Domain refset SYSBP_COD (QOF systolic BP cluster), OpenCodelists "
+    "nhsd-primary-care-domain-refsets/sysbp_cod/20250912",
 )  # fmt: skip
 BP_DIASTOLIC = CodeList(
     "bp-diastolic", "SNOMED CT", "Diastolic blood pressure readings",
-    "QOF diastolic BP cluster (DIABP_COD); not shipped", shipped=False,
+    "NHS Digital Primary Care Domain refset DIABP_COD (QOF diastolic BP cluster), OpenCodelists "
+    "nhsd-primary-care-domain-refsets/diabp_cod/20250627",
 )  # fmt: skip
 
 

@@ -1,8 +1,9 @@
 """Avoidable and repeated hospital use (purpose: service planning).
 
 Read from linked.apc_spells and linked.ec_attendances for everyone registered at the reference
-date. The ambulatory care sensitive conditions list is not shipped (no public copy of the NHS
-Outcomes Framework 2.3.i ICD-10 list was found): supply it as `icd10-acsc-chronic.csv`.
+date. The ambulatory care sensitive conditions list is shipped as `icd10-acsc-chronic`, written
+by OpenPHM from the NHS Outcomes Framework 2.3.i condition groups (INDICATOR_SOURCES.md); a
+programme may override it with its own `icd10-acsc-chronic.csv`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from openphm.programme.config import Purpose
 ACSC_CHRONIC = CodeList(
     "icd10-acsc-chronic", "ICD-10",
     "Chronic ambulatory care sensitive conditions (primary diagnosis)",
-    "NHS Outcomes Framework 2.3.i specification (NHS Digital); not shipped", shipped=False,
+    "OpenPHM, from NHS Digital's NHS Outcomes Framework 2.3.i specification (chronic ACSC "
+    "primary diagnoses; J20 with a COPD secondary diagnosis not included)",
 )  # fmt: skip
 TWELVE_MONTHS = Window(12)
 

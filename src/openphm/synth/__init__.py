@@ -8,12 +8,6 @@ shared reference data (`openphm.reference`) and nothing else; nothing here ever 
 patient data.
 """
 
-from pathlib import Path
-
 from openphm.synth.region import RegionOptions, RegionSummary, generate_region
 
-# The region's own codes for the indicator lists OpenPHM does not ship (codelists/README.md):
-# `phm indicators WORKSPACE --codelists` this folder on a synthetic region.
-CODELISTS = Path(__file__).parent / "codelists"
-
-__all__ = ["CODELISTS", "RegionOptions", "RegionSummary", "generate_region"]
+__all__ = ["RegionOptions", "RegionSummary", "generate_region"]

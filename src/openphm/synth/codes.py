@@ -32,7 +32,7 @@ MEDICINES = {
     "dementia": ("322016008", "Donepezil 10mg tablets", "56"),
     "depression": ("39704111000001102", "Sertraline 50mg tablets", "56"),
     "smi": ("321555004", "Olanzapine 10mg tablets", "56"),
-    "chd": ("320000009", "Atorvastatin 20mg tablets", "56"),
+    "chd": ("39733011000001106", "Atorvastatin 20mg tablets", "56"),
     "stroke_tia": ("319799004", "Clopidogrel 75mg tablets", "56"),
     "epilepsy": ("42131311000001108", "Levetiracetam 500mg tablets", "112"),
     "osteoporosis": ("8143711000001101", "Alendronic acid 70mg tablets", "8"),
@@ -42,7 +42,8 @@ MEDICINES = {
 }
 
 # The signals of the indicators (openphm.indicators; synth.signals writes them): medicines and
-# tests as the shipped PINCER lists give them (dm+d VMP or SNOMED CT id, name, the list).
+# tests as the shipped PINCER and statin lists give them (dm+d VMP or SNOMED CT id, name, the
+# list).
 SIGNAL_MEDICINES = {
     "naproxen": ("329807003", "Naproxen 500mg tablets", "pincer-nsaid"),
     "ibuprofen": ("329653008", "Ibuprofen 400mg tablets", "pincer-nsaid"),
@@ -55,6 +56,7 @@ SIGNAL_MEDICINES = {
                 "pincer-lith"),
     "amiodarone": ("318187007", "Amiodarone 200mg tablets", "pincer-amio"),
     "warfarin": ("319734006", "Warfarin 3mg tablets", "pincer-anticoag"),
+    "atorvastatin": ("39733011000001106", "Atorvastatin 20mg tablets", "statins-dmd-recent"),
 }  # fmt: skip
 SIGNAL_TESTS = {
     "creatinine": ("1000731000000107", "Serum creatinine level", "pincer-renal"),
@@ -66,22 +68,21 @@ SIGNAL_TESTS = {
     "peptic_ulcer": ("13200003", "Peptic ulcer", "pincer-pep"),
     "gi_bleed": ("37372002", "Upper gastrointestinal hemorrhage", "pincer-gi_bleed"),
 }
-# Readings and codes for the indicator lists OpenPHM does not ship: the synthetic region's own
-# codes, hand-picked, not checked against a SNOMED CT or dm+d release. The region writes each
-# as a one-code list in DIR/codelists/ (for `--codelists`): they stand in for the real lists
-# there, and are not clinical code lists.
+# The care-gap and case-finding signals: readings, tests and diagnoses as the shipped
+# indicator lists give them (openphm/reference/codelists/INDICATOR_SOURCES.md): list name ->
+# (SNOMED CT id, the list's term for it). tests/synth/test_signals.py checks each.
 URINE_ACR = "1023491000000104"
 NDH = "700449008"
-NDPP_REFERRAL = "1025301000000100"
-REGION_LISTS = {
-    "bp-systolic": (SYSTOLIC, "Systolic blood pressure"),
-    "bp-diastolic": (DIASTOLIC, "Diastolic blood pressure"),
-    "hba1c": (HBA1C, "HbA1c"),
+NDPP_REFERRAL = "1025321000000109"
+INDICATOR_CODES = {
+    "bp-systolic": (SYSTOLIC, "On examination - Systolic blood pressure reading"),
+    "bp-diastolic": (DIASTOLIC, "On examination - Diastolic blood pressure reading"),
+    "hba1c": (HBA1C, "Haemoglobin A1c level - International Federation of Clinical Chemistry "
+                     "and Laboratory Medicine standardised"),
     "urine-acr": (URINE_ACR, "Urine albumin:creatinine ratio"),
-    "statins-dmd": ("320000009", "Atorvastatin 20mg tablets"),
-    "ndh": (NDH, "Non-diabetic hyperglycaemia"),
+    "ndh": (NDH, "Non-diabetic hyperglycemia"),
     "ndpp-referral": (NDPP_REFERRAL, "Referral to NHS Diabetes Prevention Programme"),
-}
+}  # fmt: skip
 
 # One ICD-10 code per condition for secondary diagnoses; primary diagnoses draw from the shared
 # ICD-10 list where the condition has one.

@@ -7,8 +7,6 @@ Reads the chunk's GP events and medications (every row, the signals' included), 
 care attendances and hospital spells; the people registered and alive at the end date are the
 population. Not known here, and left to the test: who objected (their data never reaches the
 linked zone) and which rows the landing stage quarantined (synth.faults).
-
-The ambulatory care sensitive conditions indicator has no truth: OpenPHM ships no ACSC list.
 """
 
 from __future__ import annotations
@@ -19,11 +17,10 @@ import numpy as np
 import pandas as pd
 
 from openphm import reference
-from openphm.synth import codes
 from openphm.synth.activity import Region
 from openphm.synth.timeline import NEVER
 
-# Every list the rules read: shipped lists by name, and the region's own (codes.REGION_LISTS).
+# Every list the rules read, by the name OpenPHM ships it under.
 LISTS = (
     "pincer-nsaid", "pincer-ppi", "pincer-anticoag", "pincer-antiplat", "pincer-aspirin",
     "pincer-non_asp_antiplate", "pincer-nsbb", "pincer-acei", "pincer-diur", "pincer-met",
@@ -31,7 +28,8 @@ LISTS = (
     "pincer-ast_res", "pincer-hf", "pincer-renal", "pincer-electro", "pincer-fbc", "pincer-lft",
     "pincer-lith_lev", "pincer-tft", "qof-hyp", "qof-hypres", "qof-dm", "qof-dmres", "qof-afib",
     "qof-ckd", "qof-ckd1and2", "qof-chd", "qof-strk", "qof-pad", "qof-hf", "qof-hfres",
-    "qof-palcare",
+    "qof-palcare", "bp-systolic", "bp-diastolic", "hba1c", "urine-acr", "statins-dmd",
+    "statins-dmd-recent", "ndh", "ndpp-referral",
 )  # fmt: skip
 # QOF register: (diagnosis list, resolved list or None, minimum age)
 REGISTERS = {
@@ -49,8 +47,6 @@ def _membership() -> pd.DataFrame:
         frame = reference.codelist(name)
         column = "code" if "code" in frame else "id"
         rows.append(pd.DataFrame({"code": frame[column].astype(str), "list": name}))
-    for name, (code, _) in codes.REGION_LISTS.items():
-        rows.append(pd.DataFrame({"code": [code], "list": [name]}))
     return pd.concat(rows, ignore_index=True)
 
 
@@ -58,7 +54,7 @@ def _membership() -> pd.DataFrame:
 MEDICINE_LISTS = {
     "pincer-nsaid", "pincer-ppi", "pincer-anticoag", "pincer-antiplat", "pincer-aspirin",
     "pincer-non_asp_antiplate", "pincer-nsbb", "pincer-acei", "pincer-diur", "pincer-met",
-    "pincer-lith", "pincer-amio", "statins-dmd",
+    "pincer-lith", "pincer-amio", "statins-dmd", "statins-dmd-recent",
 }  # fmt: skip
 
 
@@ -227,7 +223,7 @@ def _care(rows: Rows, age: pd.Series, female: pd.Series, end: int) -> dict:
         + people.isin(regs["chd"].union(regs["pad"])).astype(int)
     )  # fmt: skip
     anticoagulated = _within(rows.first(["pincer-anticoag"], *window(end, 6)), people)
-    statin = _within(rows.first(["statins-dmd"], *window(end, 6)), people)
+    statin = _within(rows.first(["statins-dmd", "statins-dmd-recent"], *window(end, 6)), people)
     acr = _within(rows.first(["urine-acr"], *year), people)
     cvd = regs["chd"].union(regs["stroke"]).union(regs["pad"])
     raised = readings[(readings["bp-systolic"] >= 140) | (readings["bp-diastolic"] >= 90)]
@@ -267,7 +263,15 @@ def _hospital(people, attendances: pd.DataFrame, spells: pd.DataFrame, end: int)
     readmitted = s["emergency"] & previous.notna() & (previous < NEVER) & gap.between(0, 30)
     in_window = s["admission_date"].between(start, stop)
     admitted = pd.Index(s.loc[in_window & s["emergency"], "person"].unique())
+    # An ACSC admission: its primary diagnosis is a list entry, or begins with one (a 3- or
+    # 4-character category covers the codes under it).
+    acsc = set(reference.codelist("icd10-acsc-chronic")["code"])
+    dx = s["primary_diagnosis"].astype(str)
+    listed = dx.isin(acsc) | dx.str[:3].isin(acsc) | dx.str[:4].isin(acsc)
+    acsc_people = pd.Index(s.loc[in_window & s["emergency"] & listed, "person"].unique())
     return {
+        "use_acsc_admission": (acsc_people.intersection(people),
+                               "emergency admission for a chronic ACSC"),
         "use_frequent_ed": (_within(counts[counts >= 5], people), "5+ ED attendances"),
         "use_readmission_30d": (admitted.intersection(pd.Index(
             s.loc[readmitted & in_window, "person"].unique())).intersection(people),

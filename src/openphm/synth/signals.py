@@ -55,11 +55,8 @@ def _course(rng, region, people, start, every, share=1.0, jitter=True):
 
 
 def _medicine(region, person, day, name: str) -> pd.DataFrame:
-    """Issues of a signal medicine (codes.SIGNAL_MEDICINES, or a region list's drug)."""
-    if name in codes.SIGNAL_MEDICINES:
-        dmd, drug, _ = codes.SIGNAL_MEDICINES[name]
-    else:
-        dmd, drug = codes.REGION_LISTS[name]
+    """Issues of a signal medicine (codes.SIGNAL_MEDICINES)."""
+    dmd, drug, _ = codes.SIGNAL_MEDICINES[name]
     return pd.DataFrame(
         {
             "person": person,
@@ -196,7 +193,7 @@ def generate(
 
     # Statins for stroke and PAD as well as CHD (care gap: CVD without a statin).
     cvd = chunk[_has(region, chunk, "stroke_tia") | _has(region, chunk, "pad")]
-    course(cvd, region.begin[cvd], "statins-dmd", share=0.7)
+    course(cvd, region.begin[cvd], "atorvastatin", share=0.7)
 
     # Urine ACR for CKD about once a year (care gap: CKD without ACR).
     ckd = chunk[_has(region, chunk, "ckd")]
