@@ -393,3 +393,92 @@ def test_the_check_finds_a_broken_foreign_key_and_an_overlong_value(empty):
 )
 def test_year_of_birth_is_the_earliest_a_person_in_the_band_can_have(band, year):
     assert omop.year_of_birth(band, dt.date(2026, 11, 3)) == year
+
+
+# -- the writer on frames made by hand ----------------------------------------------------------
+
+PEOPLE = pd.DataFrame(
+    {
+        "person": ["b" * 64, "u" + "a" * 64],
+        "sex": ["F", "U"],
+        "age_band": ["40-44", "90+"],
+        "ethnic_group": ["Asian", "any"],
+        "imd_quintile": ["3", "unknown"],
+    }
+)
+
+
+def test_the_writer_maps_hand_made_frames_as_documented(tmp_path):
+    writer = omop.Writer(tmp_path, dt.date(2026, 11, 3))
+    writer.people(PEOPLE)
+    writer.group(
+        "community",
+        pd.DataFrame(
+            {
+                "person": ["b" * 64, "b" * 64, "u" + "a" * 64],
+                "contact_month": ["2026-02", None, "2025-12"],
+                "service": ["district nursing", "podiatry", "x" * 80],
+            }
+        ),
+    )
+    writer.group(
+        "hospital activity",
+        pd.DataFrame(
+            {
+                "person": ["u" + "a" * 64],
+                "admission_month": ["2026-03"],
+                "emergency": [True],
+                "elective": [False],
+                "primary_diagnosis_3": ["I21"],
+                "bed_days": [4],
+            }
+        ),
+    )
+    made = writer.finish()
+    con = duckdb.connect(str(tmp_path / omop.DATABASE), read_only=True)
+    person = con.execute(
+        "SELECT person_id, gender_concept_id, year_of_birth, race_concept_id, "
+        "person_source_value FROM person ORDER BY person_id"
+    ).fetchall()
+    # Ordered by pseudonym: "b…" before "u…".
+    assert person == [(1, 8532, 1981, 8515, "b" * 32), (2, 0, 1935, 0, "u" + "a" * 32)]
+    visits = con.execute(
+        "SELECT visit_occurrence_id, person_id, visit_concept_id, visit_start_date, "
+        "visit_end_date, visit_source_value FROM visit_occurrence ORDER BY 1"
+    ).fetchall()
+    assert visits == [
+        (1, 1, 0, dt.date(2026, 2, 1), dt.date(2026, 2, 1), "community district nursing"),
+        (2, 2, 0, dt.date(2025, 12, 1), dt.date(2025, 12, 1), ("community " + "x" * 80)[:50]),
+        (3, 2, 9201, dt.date(2026, 3, 1), dt.date(2026, 3, 5), "APC emergency"),
+    ]
+    assert con.execute(
+        "SELECT person_id, visit_occurrence_id, condition_source_value FROM condition_occurrence"
+    ).fetchall() == [(2, 3, "I21")]
+    assert con.execute(
+        "SELECT person_id, value_as_number, value_as_string FROM observation ORDER BY 1"
+    ).fetchall() == [(1, 3.0, "3"), (2, None, "unknown")]
+    periods = con.execute(
+        "SELECT person_id, observation_period_start_date, observation_period_end_date "
+        "FROM observation_period ORDER BY 1"
+    ).fetchall()
+    assert periods == [
+        (1, dt.date(2025, 12, 1), dt.date(2026, 11, 3)),
+        (2, dt.date(2025, 12, 1), dt.date(2026, 11, 3)),
+    ]
+    con.close()
+    assert made["not_carried"] == {
+        "rows without a date": 1,
+        "visit_source_value values cut to 50 characters": 1,
+    }
+    assert made["year_of_birth"] == {"40-44": 1981, "90+": 1935}
+
+
+def test_a_concept_id_outside_the_shipped_list_fails_the_extract_and_leaves_no_folder(
+    linked_region, tmp_path, monkeypatch
+):
+    ws = copy_workspace(linked_region, tmp_path / "ws")
+    recipient = ws.config.recipients[0]
+    monkeypatch.setattr(omop, "CONCEPTS", {k: v for k, v in omop.CONCEPTS.items() if k != 9202})
+    with pytest.raises(ExtractError, match="fpk_visit_occurrence_visit_concept_id"):
+        make_extract(ws, ENGINEER, recipient.name, format="omop")
+    assert not list((ws.zone("outputs") / "extracts").rglob("omop"))

@@ -455,6 +455,7 @@ class Writer:
         number = ids or (
             f"CAST({first} - 1 + row_number() OVER (ORDER BY person_id, day, _row) AS INTEGER)"
         )
+        source = self._cut(dated, source, 50, "visit_source_value")
         self.con.execute(
             f"""INSERT INTO visit_occurrence (visit_occurrence_id, person_id, visit_concept_id,
                     visit_start_date, visit_end_date, visit_type_concept_id, visit_source_value)
@@ -462,12 +463,25 @@ class Writer:
                 FROM ({dated})"""
         )
 
+    def _cut(self, select: str, expression: str, n: int, column: str, params=None) -> str:
+        """`expression` cut to the CDM's `n` characters for `column`, counting the values cut
+        (a provider's long category name would otherwise fail the whole extract)."""
+        cut = self.con.execute(
+            f"SELECT count(*) FROM ({select}) WHERE length({expression}) > {n}", params or []
+        ).fetchone()[0]
+        if cut:
+            key = f"{column} values cut to {n} characters"
+            self.not_carried[key] = self.not_carried.get(key, 0) + cut
+        return f"left({expression}, {n})"
+
     def _observations(self, select: str, params=None) -> None:
         """`select` gives person_id, day, source and value (VARCHAR or NULL)."""
+        value = self._cut(select, "CAST(value AS VARCHAR)", 60, "value_as_string", params)
+        source = self._cut(select, "source", 50, "observation_source_value", params)
         self._insert(
             "observation",
             f"SELECT person_id, {NO_MATCH}, day, {EHR}, TRY_CAST(value AS DOUBLE), "
-            f"CAST(value AS VARCHAR), source FROM ({select})",
+            f"{value}, {source} FROM ({select})",
             "person_id, observation_concept_id, observation_date, observation_type_concept_id, "
             "value_as_number, value_as_string, observation_source_value",
             params,
