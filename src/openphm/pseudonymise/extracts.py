@@ -16,6 +16,7 @@ the frames the CSV format writes).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -119,10 +120,10 @@ def recipient_named(ws: Workspace, name: str) -> Recipient:
 def make_extract(ws: Workspace, actor: Actor, name: str, *, format: str = "csv") -> Extract:
     """Write one extract for the named recipient into the outputs zone, as CSV files or as
     OMOP CDM tables (`format`)."""
-    if format not in FORMATS:
-        raise ExtractError(f"{format!r} is not an extract format; use one of: {', '.join(FORMATS)}")
     recipient = recipient_named(ws, name)
     ws.authorise(actor, "extract.recipient", purpose=recipient.purpose.value)
+    if format not in FORMATS:
+        raise ExtractError(f"{format!r} is not an extract format; use one of: {', '.join(FORMATS)}")
     ws.require_open()
     today = clock.today()
     if recipient.expires < today:
@@ -253,6 +254,8 @@ def _omop(folder: Path, today, people: pd.DataFrame, con, groups) -> dict:
         # No half-made extract is left to be handed over.
         writer.close()
         shutil.rmtree(folder, ignore_errors=True)
+        with contextlib.suppress(OSError):  # the date's folder, unless a CSV extract is in it
+            folder.parent.rmdir()
         if isinstance(err, omop.OmopError):
             raise ExtractError(str(err)) from None
         raise
