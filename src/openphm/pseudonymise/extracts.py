@@ -8,12 +8,18 @@ recipient's own pseudonyms, which needs the linkage key. Each extract is:
 - k-anonymous on the quasi-identifiers (openphm.disclosure.kanonymity), event dates generalised
   to the month, diagnoses to three characters;
 - refused once the recipient's access has expired (its secret is then destroyed).
+
+Two formats of the same cells: `csv` (the default: people.csv and one file per field group) and
+`omop` (OMOP CDM v5.4 tables in `<date>/omop/`, made by openphm.pseudonymise.omop from exactly
+the frames the CSV format writes).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +33,7 @@ from openphm.disclosure.kanonymity import LADDER, anonymise
 from openphm.governance.audit import Actor
 from openphm.keystore import KeyName, KeyStoreError
 from openphm.programme.config import RECIPIENT_FIELD_GROUPS
+from openphm.pseudonymise import omop
 from openphm.pseudonymise.pseudonyms import recipient_pseudonyms
 
 if TYPE_CHECKING:
@@ -89,6 +96,9 @@ FIELD_GROUPS: dict[str, tuple[str, dict[str, str]]] = {
 assert tuple(FIELD_GROUPS) == RECIPIENT_FIELD_GROUPS
 
 
+FORMATS = ("csv", "omop")
+
+
 class ExtractError(UserFacingError):
     """An extract that may not, or cannot, be made as asked."""
 
@@ -107,10 +117,13 @@ def recipient_named(ws: Workspace, name: str) -> Recipient:
     raise ExtractError(f"{name!r} is not one of the programme's recipients ({known})")
 
 
-def make_extract(ws: Workspace, actor: Actor, name: str) -> Extract:
-    """Write one extract for the named recipient into the outputs zone."""
+def make_extract(ws: Workspace, actor: Actor, name: str, *, format: str = "csv") -> Extract:
+    """Write one extract for the named recipient into the outputs zone, as CSV files or as
+    OMOP CDM tables (`format`)."""
     recipient = recipient_named(ws, name)
     ws.authorise(actor, "extract.recipient", purpose=recipient.purpose.value)
+    if format not in FORMATS:
+        raise ExtractError(f"{format!r} is not an extract format; use one of: {', '.join(FORMATS)}")
     ws.require_open()
     today = clock.today()
     if recipient.expires < today:
@@ -129,11 +142,18 @@ def make_extract(ws: Workspace, actor: Actor, name: str) -> Extract:
         ).to_pylist()
         mapping = pd.DataFrame({"pseudonym": result.people["pseudonym"], "person": codes})
         folder = ws.zone("outputs") / "extracts" / recipient.slug / today.isoformat()
+        if format == "omop":
+            folder = folder / "omop"
         folder.mkdir(parents=True, exist_ok=True)
-        written = {"people": _write_people(folder, result.people, codes)}
+        people = _people_frame(result.people, codes)
         con.register("kept", mapping)
-        for group in recipient.fields:
-            written[group] = _write_group(con, folder, group)
+        if format == "csv":
+            written = {"people": _write(folder / "people.csv", people)}
+            for group in recipient.fields:
+                written[group] = _write(folder / _file_name(group), _group_frame(con, group))
+        else:
+            tables = _omop(folder, today, people, con, recipient.fields)
+            written = tables.pop("files")
         con.unregister("kept")
     finally:
         con.close()
@@ -152,6 +172,8 @@ def make_extract(ws: Workspace, actor: Actor, name: str) -> Extract:
         "l_diversity": {"sensitive": sensitive, "l": result.l_diversity},
         "files": {name: info for name, info in written.items()},
     }
+    if format == "omop":
+        manifest = {"format": "omop", **manifest, "omop": tables}
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     ws.audit.record(
         actor,
@@ -163,7 +185,7 @@ def make_extract(ws: Workspace, actor: Actor, name: str) -> Extract:
             "people": len(result.people),
             "people_suppressed": result.suppressed,
             "k": result.k,
-            **{f"rows.{name}": info["rows"] for name, info in written.items()},
+            **{f"rows.{name}": info["rows"] for name, info in written.items() if "rows" in info},
         },
     )
     return Extract(folder, manifest)
@@ -202,20 +224,41 @@ def _people(con, today) -> pd.DataFrame:
     ).df()
 
 
-def _write_people(folder: Path, kept: pd.DataFrame, codes: list[str]) -> dict:
+def _people_frame(kept: pd.DataFrame, codes: list[str]) -> pd.DataFrame:
     frame = kept.loc[:, ["sex", "age_band", "ethnic_group", "imd_quintile"]].assign(person=codes)
-    frame = frame.loc[:, ["person", "sex", "age_band", "ethnic_group", "imd_quintile"]]
-    return _write(folder / "people.csv", frame)
+    return frame.loc[:, ["person", "sex", "age_band", "ethnic_group", "imd_quintile"]]
 
 
-def _write_group(con, folder: Path, group: str) -> dict:
+def _file_name(group: str) -> str:
+    return f"{group.replace(' ', '-')}.csv"
+
+
+def _group_frame(con, group: str) -> pd.DataFrame:
     table, columns = FIELD_GROUPS[group]
     select = ", ".join(f"{sql} AS {name}" for name, sql in columns.items())
-    frame = con.execute(
+    return con.execute(
         f"SELECT k.person, {select} FROM linked.{table} t JOIN kept k USING (pseudonym) "
         "ORDER BY k.person"
     ).df()
-    return _write(folder / f"{group.replace(' ', '-')}.csv", frame)
+
+
+def _omop(folder: Path, today, people: pd.DataFrame, con, groups) -> dict:
+    """The same frames as the CSV format, written as OMOP CDM tables."""
+    writer = omop.Writer(folder, today)
+    try:
+        writer.people(people)
+        for group in groups:
+            writer.group(group, _group_frame(con, group))
+        return writer.finish()
+    except BaseException as err:
+        # No half-made extract is left to be handed over.
+        writer.close()
+        shutil.rmtree(folder, ignore_errors=True)
+        with contextlib.suppress(OSError):  # the date's folder, unless a CSV extract is in it
+            folder.parent.rmdir()
+        if isinstance(err, omop.OmopError):
+            raise ExtractError(str(err)) from None
+        raise
 
 
 def _write(path: Path, frame: pd.DataFrame) -> dict:
