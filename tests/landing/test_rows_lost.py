@@ -150,7 +150,6 @@ def test_ordinary_numbers_still_load(workspace, inbox, engineer, good):
 # 6. Markup in a path is printed as text ------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 21: not fixed yet")
 def test_a_folder_name_with_rich_markup_is_printed_not_obeyed(cli, workspace, tmp_path):
     root = tmp_path / "in[" / "]box [bold]x[/bold] [red]"
     good = put(root, "gp", "Y10001", NAME, GP_A_PATIENTS)
@@ -160,6 +159,13 @@ def test_a_folder_name_with_rich_markup_is_printed_not_obeyed(cli, workspace, tm
     out = " ".join(result.output.split())
     assert f"loaded {good}" in out and f"refused {refused}" in out
     assert "3 rows received, 3 loaded, 0 quarantined" in out
+
+
+def test_a_workspace_path_with_rich_markup_is_printed_as_typed(cli, tmp_path, example_config):
+    ws = tmp_path / "a[" / "]b [red]c"
+    result = cli(["init", ws, "--config", example_config])
+    assert result.exit_code == 0 and "Traceback" not in result.output, result.output
+    assert str(ws) in " ".join(result.output.split())
 
 
 # 7. Windows-1252's five undefined bytes ------------------------------------------------------

@@ -164,7 +164,7 @@ def notice(
     path = out or ws.zone("outputs") / "privacy-notice.md"
     path.write_text(privacy_notice(ws.config))
     ws.audit.record(actor, "programme.notice", writes=(str(path.name),))
-    console.print(f"Privacy notice written to {path}")
+    console.print(f"Privacy notice written to {path}", markup=False)
 
 
 schedule_app = typer.Typer(
