@@ -171,7 +171,6 @@ def test_a_workspace_path_with_rich_markup_is_printed_as_typed(cli, tmp_path, ex
 # 7. Windows-1252's five undefined bytes ------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 21: not fixed yet")
 @pytest.mark.parametrize("byte", [0x81, 0x8D, 0x8F, 0x90, 0x9D])
 def test_a_windows_1252_file_with_an_undefined_byte_holds_only_that_row(
     workspace, inbox, engineer, byte
@@ -191,3 +190,23 @@ def test_a_windows_1252_file_with_an_undefined_byte_holds_only_that_row(
 def test_refused_is_still_reported(workspace, inbox, engineer):
     path = put(inbox, "gp", "Y99999", "Y99999_patients_202610.csv", GP_A_PATIENTS)
     assert _one(workspace, path, engineer).status == REFUSED
+
+
+def test_undefined_bytes_found_beyond_the_sniffed_part_hold_their_row_once(
+    workspace, inbox, engineer, monkeypatch
+):
+    from openphm.landing import readers
+
+    monkeypatch.setattr(readers, "_SNIFF_BYTES", 300)
+    monkeypatch.setattr(readers, "BLOCK_BYTES", 256)
+    rows = "".join(f"Q{n},,A,B,U,1980-01-01,x,,y,LS1 4AP,\n" for n in range(50))
+    late = b"Z1,,Zo\x81,B\x9d,U,1980-01-01,x,,y,LS1 4AP,\n"  # two fields, one row
+    path = put(inbox, "gp", "Y10001", NAME, (GP_A_PATIENTS + rows).encode() + late)
+    outcome = _one(workspace, path, engineer)
+    assert "cp1252" in outcome.message
+    c = _reconciled(outcome)
+    assert (c.received, c.loaded, c.quarantined) == (54, 53, 1)
+    assert [(r, f) for _, r, f, _ in held(workspace, engineer)] == [
+        (54, "family_name"),
+        (54, "given_name"),
+    ]

@@ -51,7 +51,8 @@ def load_extract(con, alias: str, reader: Reader, submission_id: str, today: dt.
     reader; a file that reader refuses (a row with the wrong number of fields, bytes that are
     not UTF-8), and every other format, is read in chunks by Arrow, which sets malformed rows
     aside. If a file proves not to be UTF-8 part-way, undo and read it again as Windows-1252
-    (which decodes every byte, so no row is lost)."""
+    (decoded as WHATWG does, so every byte decodes and no row is lost; a row holding one of
+    the five bytes the code page leaves undefined is quarantined, naming the field)."""
     whole = reader.whole_file_sql()
     if whole:
         try:
@@ -155,7 +156,7 @@ def _load(con, alias: str, reader: Reader, sid: str, today: dt.date, parts) -> C
     if extract.table.record_id:
         _quarantine_repeats(con, alias, table, extract.table.record_id, names, sid, extract)
     _quarantine_malformed(con, alias, reader.malformed, sid, extract.path.name)
-    received += len(reader.malformed)
+    received += len({m.row for m in reader.malformed})  # a row may be held for several fields
     loaded, quarantined = con.execute(
         f"SELECT (SELECT count(*) FROM {alias}.{table} WHERE submission_id = $sid), "
         f"(SELECT count(DISTINCT row) FROM {alias}.quarantine WHERE submission_id = $sid)",
@@ -215,21 +216,21 @@ def _quarantine_repeats(con, alias, table: str, record_id: str, names: str, sid,
 def _quarantine_malformed(con, alias, malformed: list[Malformed], sid: str, file: str) -> None:
     if not malformed:
         return
-    rows = pa.array([m.row for m in malformed], pa.int64())
     problems = pa.table(
         {
             "submission_id": pa.array([sid] * len(malformed)),
             "file": pa.array([file] * len(malformed)),
-            "row": rows,
-            "field": pa.array([model.WHOLE_ROW] * len(malformed)),
+            "row": pa.array([m.row for m in malformed], pa.int64()),
+            "field": pa.array([m.field or model.WHOLE_ROW for m in malformed]),
             "reason": pa.array([m.reason for m in malformed]),
         }
     )
+    once = list({m.row: m for m in malformed}.values())  # each row kept once as received
     received = pa.table(
         {
-            "submission_id": pa.array([sid] * len(malformed)),
-            "row": rows,
-            "received": pa.array([m.text for m in malformed]),
+            "submission_id": pa.array([sid] * len(once)),
+            "row": pa.array([m.row for m in once], pa.int64()),
+            "received": pa.array([m.text for m in once]),
         }
     )
     con.register("malformed_problems", problems)

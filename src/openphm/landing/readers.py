@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import codecs
 import csv
+import encodings.cp1252
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -33,6 +36,45 @@ FHIR_BATCH = 50_000
 _SNIFF_BYTES = 1 << 16
 _DELIMITERS = (",", ";", "\t", "|")
 
+# Windows-1252 as the WHATWG Encoding Standard (and so every browser) decodes it: the five
+# bytes the code page leaves undefined become the C1 control characters of the same number,
+# so every byte decodes and no row is lost. Python's own `cp1252` raises on them, which made
+# a file with one such byte refused whole. A field holding one is then quarantined, naming
+# its row, field and byte (`Reader._hold_undefined`): the byte means the file is probably in
+# another encoding, and the value cannot be trusted.
+WINDOWS_1252 = "openphm-windows-1252"
+UNDEFINED_IN_1252 = frozenset(chr(b) for b in (0x81, 0x8D, 0x8F, 0x90, 0x9D))
+_TABLE_1252 = "".join(
+    ch if ch != "\ufffe" else chr(byte) for byte, ch in enumerate(encodings.cp1252.decoding_table)
+)
+_ENCODE_1252 = codecs.charmap_build(_TABLE_1252)
+
+
+class _Decoder1252(codecs.IncrementalDecoder):
+    def decode(self, data, final=False):
+        return codecs.charmap_decode(data, self.errors, _TABLE_1252)[0]
+
+
+class _Encoder1252(codecs.IncrementalEncoder):
+    def encode(self, text, final=False):
+        return codecs.charmap_encode(text, self.errors, _ENCODE_1252)[0]
+
+
+def _find_codec(name: str) -> codecs.CodecInfo | None:
+    if name != WINDOWS_1252.replace("-", "_"):
+        return None
+    return codecs.CodecInfo(
+        name=WINDOWS_1252,
+        encode=lambda text, errors="strict": codecs.charmap_encode(text, errors, _ENCODE_1252),
+        decode=lambda data, errors="strict": codecs.charmap_decode(data, errors, _TABLE_1252),
+        incrementalencoder=_Encoder1252,
+        incrementaldecoder=_Decoder1252,
+    )
+
+
+codecs.register(_find_codec)
+_CODEC = {"cp1252": WINDOWS_1252}  # the encoding a reader reports -> the codec that reads it
+
 
 @dataclass(frozen=True)
 class Malformed:
@@ -42,6 +84,7 @@ class Malformed:
     row: int
     reason: str
     text: str
+    field: str | None = None  # None: the whole row
 
 
 @dataclass
@@ -100,7 +143,9 @@ class Reader:
             self.extract.read_from,
             # Serial parsing, because only then does Arrow number the rows it cannot split.
             read_options=pacsv.ReadOptions(
-                block_size=BLOCK_BYTES, encoding=self.encoding, use_threads=False
+                block_size=BLOCK_BYTES,
+                encoding=_CODEC.get(self.encoding, self.encoding),
+                use_threads=False,
             ),
             parse_options=pacsv.ParseOptions(
                 delimiter=self.delimiter, newlines_in_values=True, invalid_row_handler=on_bad_row
@@ -117,7 +162,32 @@ class Reader:
             rows = _number(next_row, batch.num_rows, skipped)
             if len(rows):
                 next_row = int(rows[-1]) + 1
-            yield pa.Table.from_batches([batch]).append_column("_row", pa.array(rows))
+            table = pa.Table.from_batches([batch]).append_column("_row", pa.array(rows))
+            yield self._hold_undefined(table) if self.encoding == "cp1252" else table
+
+    def _hold_undefined(self, table: pa.Table) -> pa.Table:
+        """The rows of `table` with no byte Windows-1252 leaves undefined; each row with one
+        is set aside as `Malformed`, once per field that holds one, naming the byte."""
+        pattern = "[" + "".join(sorted(UNDEFINED_IN_1252)) + "]"
+        columns = self.schema.source_columns
+        held = None
+        for column in columns:
+            found = pc.match_substring_regex(table[column], pattern)
+            if pc.any(found).as_py():
+                held = found if held is None else pc.or_(held, found)
+        if held is None:
+            return table
+        for record in table.filter(held).to_pylist():
+            text = json.dumps(record, ensure_ascii=False)
+            for column in columns:
+                byte = next((ord(c) for c in record[column] if c in UNDEFINED_IN_1252), None)
+                if byte is not None:
+                    reason = (
+                        f"holds the byte 0x{byte:02X}, which Windows-1252 leaves undefined "
+                        "(the file may be in another encoding); ask the provider to correct it"
+                    )
+                    self.malformed.append(Malformed(record["_row"], reason, text, column))
+        return table.filter(pc.invert(held))
 
     # ----- Parquet ----------------------------------------------------------------------------
 
