@@ -34,7 +34,6 @@ def _events(n: int) -> list[str]:
 # 1. An unbalanced quote in the middle of a file -------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason="issue 21: not fixed yet")
 @pytest.mark.parametrize("later_quote", [False, True])
 def test_an_unbalanced_quote_mid_file_counts_every_record(workspace, inbox, engineer, later_quote):
     lines = _events(200)
@@ -53,6 +52,8 @@ def test_an_unbalanced_quote_mid_file_counts_every_record(workspace, inbox, engi
     assert any("quote" in reason for _, _, _, reason in problems)
     if later_quote:
         assert c.quarantined == 142  # rows 10-151, the quote's span, line by line
+    landed = current(workspace, engineer, "gp_events")
+    assert all(r["source_row"] == int(r["patient_ref"][1:]) for r in landed)  # numbered by line
 
 
 def test_quoted_line_breaks_in_a_well_formed_file_still_load(workspace, inbox, engineer):

@@ -17,6 +17,7 @@ import codecs
 import csv
 import encodings.cp1252
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ PARQUET_BATCH = 250_000
 FHIR_BATCH = 50_000
 _SNIFF_BYTES = 1 << 16
 _DELIMITERS = (",", ";", "\t", "|")
+_LINE_BREAK = re.compile("\r\n|\r|\n")  # what both CSV readers take as the end of a line
 
 # Windows-1252 as the WHATWG Encoding Standard (and so every browser) decodes it: the five
 # bytes the code page leaves undefined become the C1 control characters of the same number,
@@ -130,13 +132,33 @@ class Reader:
 
     def _csv(self) -> Iterator[pa.Table]:
         columns = self.schema.source_columns
-        skipped: list[int] = []
+        skipped: list[int] = []  # Arrow's numbers of the rows it could not split
+        # Where a malformed row spanned several lines (Arrow's number, lines added so far):
+        # rows after it are numbered that many lines later (`_shifted`).
+        spans: list[tuple[int, int]] = []
 
         def on_bad_row(row) -> str:
             # Arrow counts the header as row 1; we count records.
-            skipped.append(row.number - 1)
-            reason = f"has {row.actual_columns} fields; the header has {row.expected_columns}"
-            self.malformed.append(Malformed(row.number - 1, reason, row.text))
+            number = row.number - 1
+            skipped.append(number)
+            first = number + (spans[-1][1] if spans else 0)
+            lines = _LINE_BREAK.split(row.text)
+            fields = f"{row.actual_columns} fields; the header has {row.expected_columns}"
+            if len(lines) == 1:
+                self.malformed.append(Malformed(first, f"has {fields}", row.text))
+                return "skip"
+            # An unbalanced quote: Arrow read everything up to the next quote (or the end of
+            # the file) as one value. Each line it swallowed is a record of the file, held
+            # with its own number, so that none goes uncounted.
+            last = first + len(lines) - 1
+            reason = (
+                f'a quote (") opened in row {first} is not closed where that row ends, so rows '
+                f"{first} to {last} could not be split into fields (read as one row they have "
+                f"{fields})"
+            )
+            for offset, line in enumerate(lines):
+                self.malformed.append(Malformed(first + offset, reason, line))
+            spans.append((number, (spans[-1][1] if spans else 0) + len(lines) - 1))
             return "skip"
 
         stream = pacsv.open_csv(
@@ -162,6 +184,7 @@ class Reader:
             rows = _number(next_row, batch.num_rows, skipped)
             if len(rows):
                 next_row = int(rows[-1]) + 1
+            rows = _shifted(rows, spans)
             table = pa.Table.from_batches([batch]).append_column("_row", pa.array(rows))
             yield self._hold_undefined(table) if self.encoding == "cp1252" else table
 
@@ -213,6 +236,15 @@ def _number(first: int, count: int, skipped: list[int]) -> np.ndarray:
     if later:
         span = span[~np.isin(span, later)]
     return span[:count]
+
+
+def _shifted(rows: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
+    """Arrow's row numbers moved on by the lines that malformed rows before them spanned."""
+    if not spans:
+        return rows
+    at = np.array([a for a, _ in spans], dtype=np.int64)
+    added = np.array([0] + [n for _, n in spans], dtype=np.int64)
+    return rows + added[np.searchsorted(at, rows)]
 
 
 def open_extract(extract: Extract) -> Reader:
