@@ -211,3 +211,37 @@ def test_undefined_bytes_found_beyond_the_sniffed_part_hold_their_row_once(
         (54, "family_name"),
         (54, "given_name"),
     ]
+
+
+def test_a_reader_that_stops_early_has_the_file_refused_not_short(
+    workspace, inbox, engineer, monkeypatch
+):
+    """The rows are reconciled with the file's lines counted from its bytes, not with what a
+    CSV reader says: a reader that silently stopped after 10 rows is caught."""
+    from openphm.landing import readers
+
+    real = readers.Reader.whole_file_sql
+    monkeypatch.setattr(readers.Reader, "whole_file_sql", lambda self: real(self) + " LIMIT 10")
+    path = put(inbox, "gp", "Y10001", EVENTS, EVENTS_HEADER + "".join(_events(200)))
+    outcome = _one(workspace, path, engineer)
+    assert outcome.status == REFUSED and str(path) in outcome.message
+    assert "has 201 lines" in outcome.message and "10 rows" in outcome.message
+    assert current(workspace, engineer, "gp_events") == []
+
+
+@pytest.mark.parametrize("reader", ["duckdb", "arrow"])
+@pytest.mark.parametrize("end", ["\n", "\r\n"])
+def test_blank_lines_and_line_breaks_in_values_reconcile(
+    workspace, inbox, engineer, monkeypatch, reader, end
+):
+    from openphm.landing import readers
+
+    if reader == "arrow":
+        monkeypatch.setattr(readers.Reader, "whole_file_sql", lambda self: None)
+    text = GP_A_PATIENTS.replace("1 High St", f'"1, High St{end}{end}Leeds"')
+    text = text.replace("\n", end) if end != "\n" else text
+    text = text.replace(f"P3,", f"{end}P3,")  # a blank line between rows
+    path = put(inbox, "gp", "Y10001", NAME, text.encode() + b"P4,,D,G,M,1970-01-01,x,,y,LS1 4AP,")
+    outcome = _one(workspace, path, engineer)
+    assert outcome.status == LOADED, outcome.message
+    assert _reconciled(outcome).loaded == 4

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from openphm.landing import model
 from openphm.landing.adapters import canonical_tables
+from openphm.landing.files import Refused, blank_lines
 from openphm.landing.readers import Malformed, Reader
 from openphm.landing.schema import Schema, ident, literal
 
@@ -65,7 +66,7 @@ def load_extract(con, alias: str, reader: Reader, submission_id: str, today: dt.
         return _load(con, alias, reader, submission_id, today, _chunks(con, reader))
     except _NotUtf8:
         _undo(con, alias, reader, submission_id)
-        reader.encoding, reader.malformed = "cp1252", []
+        reader.encoding, reader.malformed, reader.held_breaks = "cp1252", [], 0
         return _load(con, alias, reader, submission_id, today, _chunks(con, reader))
 
 
@@ -141,6 +142,8 @@ def _load(con, alias: str, reader: Reader, sid: str, today: dt.date, parts) -> C
     names = ", ".join(ident(f.name) for f in schema.fields)
     params = {"sid": sid, "kind": extract.kind.value, "ods": extract.provider, "today": today}
     received = 0
+    lines = extract.lines if extract.format == "csv" else None
+    breaks = 0  # line breaks inside values: a row with one spans several lines
     with closing(parts):  # a part's tables go at once, even when its load fails
         for as_received in parts:
             (loaded,) = con.execute(
@@ -151,12 +154,16 @@ def _load(con, alias: str, reader: Reader, sid: str, today: dt.date, parts) -> C
             ).fetchone()
             (rows,) = con.execute(f"SELECT count(*) FROM {VALUES}").fetchone()
             received += rows
+            if lines is not None and 1 + received + breaks != lines:
+                breaks += _line_breaks(con, schema)  # only when the rows do not fill the lines
             if loaded < rows:
                 _quarantine_problems(con, alias, schema, sid, extract.path.name, today, as_received)
     if extract.table.record_id:
         _quarantine_repeats(con, alias, table, extract.table.record_id, names, sid, extract)
     _quarantine_malformed(con, alias, reader.malformed, sid, extract.path.name)
     received += len({m.row for m in reader.malformed})  # a row may be held for several fields
+    if lines is not None:
+        reconcile_lines(con, alias, reader, submission_id=sid, rows=received, breaks=breaks)
     loaded, quarantined = con.execute(
         f"SELECT (SELECT count(*) FROM {alias}.{table} WHERE submission_id = $sid), "
         f"(SELECT count(DISTINCT row) FROM {alias}.quarantine WHERE submission_id = $sid)",
@@ -168,6 +175,42 @@ def _load(con, alias: str, reader: Reader, sid: str, today: dt.date, parts) -> C
             f"{quarantined} quarantined; nothing was committed"
         )
     return Counts(received, loaded, quarantined)
+
+
+def _line_breaks(con, schema: Schema) -> int:
+    """Line breaks (CRLF, CR or LF) inside the values of the part `VALUES` holds."""
+    per_value = " + ".join(
+        f"coalesce(length(replace({r}, e'\\r\\n', e'\\n')) - "
+        f"length(replace(replace({r}, e'\\n', ''), e'\\r', '')), 0)"
+        for r in (ident("raw:" + f.name) for f in schema.fields)
+    )
+    (breaks,) = con.execute(f"SELECT coalesce(sum({per_value}), 0) FROM {VALUES}").fetchone()
+    return int(breaks)
+
+
+def reconcile_lines(con, alias: str, reader: Reader, *, submission_id: str, rows: int, breaks: int):
+    """Refuse the file (undoing its load) unless its rows account for every line it holds,
+    counted from its bytes when it was fingerprinted (files.fingerprint_and_lines), not by a
+    CSV reader: the header, one line per row plus the line breaks inside its values, and the
+    blank lines both readers skip. A reader that stopped early, or read part of a file as
+    one value, would otherwise leave rows counted nowhere (issue 21: an unbalanced quote
+    made 190 of 200 rows vanish). A blank line inside a quoted value is counted twice (as a
+    break and as a blank line), so the blank lines are an upper bound."""
+    extract = reader.extract
+    accounted = 1 + rows + breaks + reader.held_breaks
+    if accounted == extract.lines:
+        return
+    blank = blank_lines(extract.read_from)
+    if accounted <= extract.lines <= accounted + blank:
+        return
+    _undo(con, alias, reader, submission_id)
+    raise Refused(
+        extract.path,
+        f"has {extract.lines} lines ({blank} of them blank) but the CSV reader accounted for "
+        f"{accounted} (the header, {rows} rows and {breaks + reader.held_breaks} line breaks "
+        "inside values), so rows would go uncounted; nothing from it was loaded. Check its "
+        "quotes and line ends, or ask the provider to resend it",
+    )
 
 
 def _quarantine_problems(con, alias, schema, sid: str, file: str, today: dt.date, as_received):
