@@ -238,10 +238,29 @@ def test_blank_lines_and_line_breaks_in_values_reconcile(
 
     if reader == "arrow":
         monkeypatch.setattr(readers.Reader, "whole_file_sql", lambda self: None)
-    text = GP_A_PATIENTS.replace("1 High St", f'"1, High St{end}{end}Leeds"')
-    text = text.replace("\n", end) if end != "\n" else text
-    text = text.replace(f"P3,", f"{end}P3,")  # a blank line between rows
+    text = GP_A_PATIENTS.replace("\n", end)
+    text = text.replace("1 High St", f'"1, High St{end}{end}Leeds"')
+    text = text.replace("P3,", f"{end}P3,")  # a blank line between rows
     path = put(inbox, "gp", "Y10001", NAME, text.encode() + b"P4,,D,G,M,1970-01-01,x,,y,LS1 4AP,")
     outcome = _one(workspace, path, engineer)
     assert outcome.status == LOADED, outcome.message
     assert _reconciled(outcome).loaded == 4
+
+
+@pytest.mark.parametrize(
+    ("data", "lines", "blank"),
+    [
+        (b"h\nr1\nr2\n", 3, 0),
+        (b"h\nr1\nr2", 3, 0),
+        (b"h\r\nr1\r\n\r\nr2\r\n", 4, 1),
+        (b"h\rr1\r\rr2", 4, 1),
+        (b"\nh\n\n\nr1\n", 5, 3),
+    ],
+)
+def test_lines_are_counted_from_the_bytes(tmp_path, data, lines, blank):
+    from openphm.landing.files import blank_lines, fingerprint, fingerprint_and_lines
+
+    path = tmp_path / "f.csv"
+    path.write_bytes(data)
+    assert fingerprint_and_lines(path) == (fingerprint(path), lines)
+    assert blank_lines(path) == blank
