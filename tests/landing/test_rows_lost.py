@@ -264,3 +264,22 @@ def test_lines_are_counted_from_the_bytes(tmp_path, data, lines, blank):
     path.write_bytes(data)
     assert fingerprint_and_lines(path) == (fingerprint(path), lines)
     assert blank_lines(path) == blank
+
+
+@pytest.mark.parametrize("folder", ["inbox[1]", "inbox*", "inbox?"])
+def test_a_reader_given_a_glob_like_name_reads_that_file_only(tmp_path, example_config, folder):
+    """Below ingest (which reads through the open file's /proc/self/fd name), a reader given
+    the name itself never lets DuckDB take it as a pattern."""
+    import duckdb
+
+    from openphm.landing.files import identify
+    from openphm.landing.readers import open_extract
+    from openphm.programme.config import load_config
+
+    put(tmp_path / "inbox1", "gp", "Y10001", EVENTS, EVENTS_HEADER + "".join(_events(7)))
+    own = put(tmp_path / folder, "gp", "Y10001", EVENTS, EVENTS_HEADER + "".join(_events(200)))
+    reader = open_extract(identify(own, load_config(example_config)))
+    sql = reader.whole_file_sql()
+    if sql is not None:
+        assert duckdb.sql(f"SELECT count(*) FROM ({sql})").fetchone()[0] == 200
+    assert sum(chunk.num_rows for chunk in reader.chunks()) == 200

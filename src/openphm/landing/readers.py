@@ -36,6 +36,7 @@ PARQUET_BATCH = 250_000
 FHIR_BATCH = 50_000
 _SNIFF_BYTES = 1 << 16
 _DELIMITERS = (",", ";", "\t", "|")
+_GLOB = re.compile(r"[*?\[\]{}]")  # what DuckDB's file readers take as a pattern
 _LINE_BREAK = re.compile("\r\n|\r|\n")  # what both CSV readers take as the end of a line
 
 # Windows-1252 as the WHATWG Encoding Standard (and so every browser) decodes it: the five
@@ -124,8 +125,15 @@ class Reader:
         them: see `landing.load._whole_file`). None for Parquet, FHIR and other encodings."""
         if self.extract.format != "csv" or self.encoding != "utf-8":
             return None
+        name = str(self.extract.read_from)
+        if _GLOB.search(name):
+            # DuckDB's read_csv takes a file name as a glob pattern, with no way to escape
+            # one: a folder named `inbox[1]` read `inbox1`'s file (issue 21). A file is read
+            # through its open descriptor (/proc/self/fd/N, files.opened), which holds none
+            # of these; any other name goes to Arrow, which opens the name as it is.
+            return None
         columns = ", ".join(f"{literal(c)}: 'VARCHAR'" for c in self.header)
-        path = literal(str(self.extract.read_from))
+        path = literal(name)
         return (
             f"SELECT * FROM read_csv({path}, "
             f"auto_detect = false, header = true, delim = {literal(self.delimiter)}, quote = '\"', "
