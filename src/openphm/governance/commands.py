@@ -63,7 +63,7 @@ def verify(workspace: WorkspaceArgument, role: RoleOption = None) -> None:
         ws.audit.record(actor, "audit.verify", counts={"entries": result.entries})
         return
     for problem in result.problems:
-        console.print(f"[red]✗[/] {problem}")
+        console.print(f"[red]✗[/] {escape(str(problem))}")  # may name a file
     ws.audit.record(
         actor, "audit.verify", outcome="failed", counts={"problems": len(result.problems)}
     )
