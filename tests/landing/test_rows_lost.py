@@ -283,3 +283,26 @@ def test_a_reader_given_a_glob_like_name_reads_that_file_only(tmp_path, example_
     if sql is not None:
         assert duckdb.sql(f"SELECT count(*) FROM ({sql})").fetchone()[0] == 200
     assert sum(chunk.num_rows for chunk in reader.chunks()) == 200
+
+
+@pytest.mark.parametrize(
+    ("fmt", "good", "bad"),
+    [
+        ("%Y%m%d", "20261001", ["2026101", "2026100l", "+2026101", "2026 101"]),
+        ("%d %b %Y", "01 Oct 2026", ["1 Oct 2026", "01 Oct 2O26", "01 Oct 26"]),
+        ("%Y-%m-%d", "2026-10-01", ["2026-10-1O", "2026-1-01", "2026-10-01T10:00"]),
+        ("%d/%m/%Y", "01/10/2026", ["1O/10/2026", "1/10/2026", "01/10/26"]),
+    ],
+)
+def test_every_date_format_is_matched_exactly_before_it_is_parsed(fmt, good, bad):
+    import datetime as dt
+
+    import duckdb
+
+    from openphm.landing.schema import Date
+
+    sql = Date(format=fmt).value("v")
+    parse = f"SELECT {sql} FROM (SELECT CAST($v AS VARCHAR) AS v)"
+    assert duckdb.execute(parse, {"v": good}).fetchone()[0] == dt.date(2026, 10, 1)
+    for value in bad:
+        assert duckdb.execute(parse, {"v": value}).fetchone()[0] is None, value

@@ -14,6 +14,7 @@ the audit log, which must hold no patient data.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 
 # Code systems by the shape of their codes (docs/extract-formats.md, "Code systems").
@@ -71,6 +72,37 @@ class NhsNumber(Kind):
         )
 
 
+_STRPTIME_PATTERNS = {
+    "%Y": "[0-9]{4}",
+    "%m": "[0-9]{2}",
+    "%d": "[0-9]{2}",
+    "%H": "[0-9]{2}",
+    "%M": "[0-9]{2}",
+    "%S": "[0-9]{2}",
+    "%y": "[0-9]{2}",
+    "%b": "[A-Za-z]{3}",
+    "%%": "%",
+}
+
+
+def strptime_pattern(fmt: str) -> str:
+    """The regular expression a value in strptime format `fmt` must match whole: each field
+    its exact number of ASCII digits (or three letters for %b), everything else literally.
+    A directive without a fixed shape here is refused, so no format is parsed leniently."""
+    out, i = [], 0
+    while i < len(fmt):
+        if fmt[i] == "%":
+            directive = fmt[i : i + 2]
+            if directive not in _STRPTIME_PATTERNS:
+                raise ValueError(f"date format {fmt!r}: {directive} has no exact pattern here")
+            out.append(_STRPTIME_PATTERNS[directive])
+            i += 2
+        else:
+            out.append(re.escape(fmt[i]))
+            i += 1
+    return "".join(out)
+
+
 @dataclass(frozen=True)
 class Date(Kind):
     """A date in the file's declared format; not in the future; not before `not_before`
@@ -82,7 +114,11 @@ class Date(Kind):
 
     @property
     def human_format(self) -> str:
-        return self.format.replace("%Y", "YYYY").replace("%m", "MM").replace("%d", "DD")
+        human = {"%Y": "YYYY", "%m": "MM", "%d": "DD", "%b": "MMM", "%H": "hh", "%M": "mm"}
+        text = self.format
+        for directive, shown in human.items():
+            text = text.replace(directive, shown)
+        return text
 
     def value(self, raw: str) -> str:
         # The two formats the contract uses must match their pattern exactly, digit for
@@ -95,7 +131,11 @@ class Date(Kind):
             shape = "[0-9]{2}/[0-9]{2}/[0-9]{4}"
             iso = f"concat(substr({raw}, 7, 4), '-', substr({raw}, 4, 2), '-', substr({raw}, 1, 2))"
         else:
-            return f"CAST(try_strptime({raw}, {literal(self.format)}) AS DATE)"
+            # Any other format: its exact pattern too, since strptime takes one digit for %d
+            # or %m and a sign or spaces for %Y.
+            shape = strptime_pattern(self.format)
+            parsed = f"CAST(try_strptime({raw}, {literal(self.format)}) AS DATE)"
+            return f"CASE WHEN regexp_full_match({raw}, {literal(shape)}) THEN {parsed} END"
         return (
             f"CASE WHEN regexp_full_match({raw}, {literal(shape)}) THEN TRY_CAST({iso} AS DATE) END"
         )
