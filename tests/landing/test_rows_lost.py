@@ -306,3 +306,24 @@ def test_every_date_format_is_matched_exactly_before_it_is_parsed(fmt, good, bad
     assert duckdb.execute(parse, {"v": good}).fetchone()[0] == dt.date(2026, 10, 1)
     for value in bad:
         assert duckdb.execute(parse, {"v": value}).fetchone()[0] is None, value
+
+
+@pytest.mark.parametrize("reader", ["duckdb", "arrow"])
+def test_rows_enclosed_by_a_stray_pair_of_quotes_refuse_the_file_naming_the_row(
+    workspace, inbox, engineer, monkeypatch, reader
+):
+    """The quotes open in row 10's last field and close in row 151's: row 10 still has five
+    fields, and the line count reconciles (141 line breaks in one value), so only the shape
+    of what the value holds tells the 141 swallowed rows apart."""
+    from openphm.landing import readers
+
+    if reader == "arrow":
+        monkeypatch.setattr(readers.Reader, "whole_file_sql", lambda self: None)
+    lines = _events(200)
+    lines[9] = 'P10,2026-09-01,163030003,10,"mmHg\n'
+    lines[150] = 'P151,2026-09-01,163030003,151,mmHg"\n'
+    path = put(inbox, "gp", "Y10001", EVENTS, EVENTS_HEADER + "".join(lines))
+    outcome = _one(workspace, path, engineer)
+    assert outcome.status == REFUSED and str(path) in outcome.message
+    assert "row 10 holds a value running over several lines" in outcome.message
+    assert current(workspace, engineer, "gp_events") == []

@@ -155,7 +155,9 @@ def _load(con, alias: str, reader: Reader, sid: str, today: dt.date, parts) -> C
             (rows,) = con.execute(f"SELECT count(*) FROM {VALUES}").fetchone()
             received += rows
             if lines is not None and 1 + received + breaks != lines:
-                breaks += _line_breaks(con, schema)  # only when the rows do not fill the lines
+                # Only when the rows do not fill the lines: a value holds a line break.
+                breaks += _line_breaks(con, schema)
+                _refuse_swallowed_rows(con, alias, reader, sid)
             if loaded < rows:
                 _quarantine_problems(con, alias, schema, sid, extract.path.name, today, as_received)
     if extract.table.record_id:
@@ -186,6 +188,35 @@ def _line_breaks(con, schema: Schema) -> int:
     )
     (breaks,) = con.execute(f"SELECT coalesce(sum({per_value}), 0) FROM {VALUES}").fetchone()
     return int(breaks)
+
+
+def _refuse_swallowed_rows(con, alias: str, reader: Reader, submission_id: str) -> None:
+    """Refuse the file if a value of the part `VALUES` holds, after a line break, a line with
+    as many delimiters as a whole row has: the rows of the file that a stray pair of quotes
+    enclosed in one value (a quote opened and closed so that the row still has the header's
+    number of fields), which the line count cannot tell from a value with line breaks."""
+    schema = reader.schema
+    delimiter = literal(reader.delimiter)
+    needed = max(2, len(schema.fields) - 1)
+    looks_like_rows = " OR ".join(
+        f"list_bool_or(list_transform(string_split(replace(replace({r}, e'\\r\\n', e'\\n'), "
+        f"e'\\r', e'\\n'), e'\\n')[2:], x -> length(x) - length(replace(x, {delimiter}, '')) "
+        f">= {needed}))"
+        for r in (ident("raw:" + f.name) for f in schema.fields)
+    )
+    (row,) = con.execute(
+        f"SELECT min(_row) FROM {VALUES} WHERE coalesce({looks_like_rows}, false)"
+    ).fetchone()
+    if row is None:
+        return
+    _undo(con, alias, reader, submission_id)
+    raise Refused(
+        reader.extract.path,
+        f"row {row} holds a value running over several lines that look like rows of their "
+        "own (a quote in it is probably opened or closed where it should not be), so those "
+        "rows would be counted as one; nothing from it was loaded. Check its quotes, or ask "
+        "the provider to resend it",
+    )
 
 
 def reconcile_lines(con, alias: str, reader: Reader, *, submission_id: str, rows: int, breaks: int):
