@@ -188,11 +188,6 @@ def test_a_windows_1252_file_with_an_undefined_byte_holds_only_that_row(
     assert {r["patient_ref"] for r in current(workspace, engineer, "gp_patients")} == {"P2", "P3"}
 
 
-def test_refused_is_still_reported(workspace, inbox, engineer):
-    path = put(inbox, "gp", "Y99999", "Y99999_patients_202610.csv", GP_A_PATIENTS)
-    assert _one(workspace, path, engineer).status == REFUSED
-
-
 def test_undefined_bytes_found_beyond_the_sniffed_part_hold_their_row_once(
     workspace, inbox, engineer, monkeypatch
 ):
