@@ -78,7 +78,7 @@ def cohort_command(
             shown.add_row(str(value), _shown(people, rules))
         console.print(shown)
     for ods, path in paths.items():
-        console.print(f"List for {ods}: {path}")
+        console.print(f"List for {ods}: {path}", markup=False)
     if built.without_token:
         console.print(
             f"{_shown(rules.publish(built.without_token), rules)} members are at practices "
@@ -144,4 +144,4 @@ def evaluate_command(
         },
     )
     console.print(text, soft_wrap=True)
-    console.print(f"Written to {folder / stem}.md and .csv")
+    console.print(f"Written to {folder / stem}.md and .csv", markup=False)

@@ -36,17 +36,22 @@ def run_demo(folder: Path, *, people: int, seed: int) -> None:
         step(demo)
     ws = demo.ws
     console.rule("[bold]Where to look")
-    console.print(f"region (identifiable extracts, synthetic): {demo.region}")
-    console.print(f"workspace: {ws.root}")
-    console.print(f"the linked zone:  phm tables {ws.root} --role analyst")
-    console.print(f"measures:         phm measures {ws.root} --role analyst")
-    console.print(f"releases:         {ws.zone('outputs') / 'releases'}")
-    console.print(f"privacy notice:   {ws.zone('outputs') / 'privacy-notice.md'}")
-    console.print(f"audit log:        phm audit show {ws.root} --role data-protection-officer")
-    console.print(f"status:           phm status {ws.root} --role data-protection-officer")
+    console.print(f"region (identifiable extracts, synthetic): {demo.region}", markup=False)
+    console.print(f"workspace: {ws.root}", markup=False)
+    console.print(f"the linked zone:  phm tables {ws.root} --role analyst", markup=False)
+    console.print(f"measures:         phm measures {ws.root} --role analyst", markup=False)
+    console.print(f"releases:         {ws.zone('outputs') / 'releases'}", markup=False)
+    console.print(f"privacy notice:   {ws.zone('outputs') / 'privacy-notice.md'}", markup=False)
+    console.print(
+        f"audit log:        phm audit show {ws.root} --role data-protection-officer", markup=False
+    )
+    console.print(
+        f"status:           phm status {ws.root} --role data-protection-officer", markup=False
+    )
     console.print(
         f"web service:      phm user add {ws.root} dora --role data-protection-officer, "
-        f"then phm serve {ws.root}"
+        f"then phm serve {ws.root}",
+        markup=False,
     )
 
 
@@ -61,8 +66,10 @@ def _workspace(demo: Demo) -> None:
         f"{programme.name}: {len(programme.controllers)} controller practices, "
         f"{len(ws.config.sources)} sources, {programme.start_date} to {programme.end_date}"
     )
-    console.print(f"zones under {ws.root}: landing/, linked/ (encrypted), outputs/")
-    console.print(f"key store {ws.keystore.directory}: {len(ws.keystore.names())} keys")
+    console.print(f"zones under {ws.root}: landing/, linked/ (encrypted), outputs/", markup=False)
+    console.print(
+        f"key store {ws.keystore.directory}: {len(ws.keystore.names())} keys", markup=False
+    )
 
 
 def _land(demo: Demo) -> None:

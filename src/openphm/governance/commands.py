@@ -63,7 +63,7 @@ def verify(workspace: WorkspaceArgument, role: RoleOption = None) -> None:
         ws.audit.record(actor, "audit.verify", counts={"entries": result.entries})
         return
     for problem in result.problems:
-        console.print(f"[red]✗[/] {problem}")
+        console.print(f"[red]✗[/] {escape(str(problem))}")  # may name a file
     ws.audit.record(
         actor, "audit.verify", outcome="failed", counts={"problems": len(result.problems)}
     )
@@ -164,7 +164,7 @@ def notice(
     path = out or ws.zone("outputs") / "privacy-notice.md"
     path.write_text(privacy_notice(ws.config))
     ws.audit.record(actor, "programme.notice", writes=(str(path.name),))
-    console.print(f"Privacy notice written to {path}")
+    console.print(f"Privacy notice written to {path}", markup=False)
 
 
 schedule_app = typer.Typer(

@@ -155,7 +155,7 @@ def trace_command(
     if report is not None:
         index = _write_report(report, traced, left, right, list(record_fields))
         console.print(f"Quality report: {index}; pairs to label: {report / 'review_sample.csv'} "
-                      "(then `phm trace review`)")  # fmt: skip
+                      "(then `phm trace review`)", markup=False)  # fmt: skip
 
 
 def _show_parse_rates(console, frame, fields: dict[str, str], label: str, option: str) -> None:

@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from openphm.console import RoleOption, UserFacingError, WorkspaceArgument, console
+from openphm.console import RoleOption, UserFacingError, WorkspaceArgument, console, literal
 
 
 def register(app: typer.Typer) -> None:
@@ -43,9 +44,12 @@ def ingest(
         task = progress.add_task("landing extracts", total=None)
 
         def show(outcome) -> None:
-            progress.console.print(
-                f"[{colour[outcome.status]}]{outcome.status}[/] {outcome.message}", soft_wrap=True
+            # The message names the file: a path is printed as the text it is, never as Rich
+            # markup (a folder named `x[/]y` made the line a MarkupError).
+            line = (
+                Text(outcome.status, style=colour[outcome.status]) + " " + literal(outcome.message)
             )
+            progress.console.print(line, soft_wrap=True)
             progress.advance(task)
 
         report = ingest(ws, paths, actor, on_file=show)
@@ -87,7 +91,7 @@ def quarantine(
         cells = [h.file, h.field, h.reason, str(h.rows)]
         if rows:
             cells.append(", ".join(map(str, h.row_numbers)))
-        table.add_row(*cells)
+        table.add_row(*map(literal, cells))  # a file name or a provider's field name, as text
     console.print(table)
 
 

@@ -83,6 +83,9 @@ class Extract:
     # While the file is being loaded: the open file itself (`opened`), which readers read
     # instead of `path`, so that whatever takes the name meanwhile is never read.
     source: Path | None = None
+    # A CSV file's lines, counted from its bytes when it was fingerprinted: its rows are
+    # reconciled with them after loading (load.reconcile_lines).
+    lines: int | None = None
 
     @property
     def read_from(self) -> Path:
@@ -211,3 +214,37 @@ def fingerprint(path: Path) -> str:
         while block := handle.read(1 << 22):
             digest.update(block)
     return digest.hexdigest()
+
+
+def fingerprint_and_lines(path: Path) -> tuple[str, int]:
+    """SHA-256 of the file's bytes and how many lines it has, counted from its bytes alone
+    (a line ends at CR, LF or CRLF, as both CSV readers take it; a last line without an end
+    counts). The count is what a CSV file's rows are reconciled with, independently of any
+    CSV reader (load.reconcile_lines); counting in the same pass costs little more."""
+    digest, lines, last = hashlib.sha256(), 0, b""
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 22):
+            digest.update(block)
+            lines += block.count(b"\n")
+            if returns := block.count(b"\r"):  # most files have none: two scans, not three
+                lines += returns - block.count(b"\r\n")
+            if last == b"\r" and block[:1] == b"\n":
+                lines -= 1  # a CRLF split between two blocks
+            last = block[-1:]
+    if last and last not in (b"\r", b"\n"):
+        lines += 1
+    return digest.hexdigest(), lines
+
+
+def blank_lines(path: Path) -> int:
+    """How many lines of the file are empty (both CSV readers skip them)."""
+    blank, last = 0, b"\n"  # an empty first line counts too
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 22):
+            text = last + block
+            text = text.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            blank += len(re.findall(b"\n(?=\n)", text))
+            last = text[-1:]
+            if last == b"\n" and block[-1:] == b"\r":
+                last = b"\r"  # its LF may start the next block
+    return blank

@@ -34,6 +34,7 @@ from openphm.landing.files import (
     Refused,
     find,
     fingerprint,
+    fingerprint_and_lines,
     identify,
     loggable,
     opened,
@@ -114,7 +115,11 @@ def _triage(path: Path, ws: Workspace, catalog: cat.Catalog, todo: list[tuple[Ex
     try:
         with opened(path) as source:
             extract = identify(path, ws.config)
-            sha = fingerprint(source)
+            if extract.format == "csv":
+                sha, lines = fingerprint_and_lines(source)
+                extract = dataclasses.replace(extract, lines=lines)
+            else:
+                sha = fingerprint(source)
     except Refused as refusal:
         return FileOutcome(path, REFUSED, str(refusal)), None, ""
     earlier = catalog.by_fingerprint(sha)

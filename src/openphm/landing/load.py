@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from openphm.landing import model
 from openphm.landing.adapters import canonical_tables
+from openphm.landing.files import Refused, blank_lines
 from openphm.landing.readers import Malformed, Reader
 from openphm.landing.schema import Schema, ident, literal
 
@@ -51,7 +52,8 @@ def load_extract(con, alias: str, reader: Reader, submission_id: str, today: dt.
     reader; a file that reader refuses (a row with the wrong number of fields, bytes that are
     not UTF-8), and every other format, is read in chunks by Arrow, which sets malformed rows
     aside. If a file proves not to be UTF-8 part-way, undo and read it again as Windows-1252
-    (which decodes every byte, so no row is lost)."""
+    (decoded as WHATWG does, so every byte decodes and no row is lost; a row holding one of
+    the five bytes the code page leaves undefined is quarantined, naming the field)."""
     whole = reader.whole_file_sql()
     if whole:
         try:
@@ -64,7 +66,7 @@ def load_extract(con, alias: str, reader: Reader, submission_id: str, today: dt.
         return _load(con, alias, reader, submission_id, today, _chunks(con, reader))
     except _NotUtf8:
         _undo(con, alias, reader, submission_id)
-        reader.encoding, reader.malformed = "cp1252", []
+        reader.encoding, reader.malformed, reader.held_breaks = "cp1252", [], 0
         return _load(con, alias, reader, submission_id, today, _chunks(con, reader))
 
 
@@ -140,6 +142,8 @@ def _load(con, alias: str, reader: Reader, sid: str, today: dt.date, parts) -> C
     names = ", ".join(ident(f.name) for f in schema.fields)
     params = {"sid": sid, "kind": extract.kind.value, "ods": extract.provider, "today": today}
     received = 0
+    lines = extract.lines if extract.format == "csv" else None
+    breaks = 0  # line breaks inside values: a row with one spans several lines
     with closing(parts):  # a part's tables go at once, even when its load fails
         for as_received in parts:
             (loaded,) = con.execute(
@@ -150,12 +154,18 @@ def _load(con, alias: str, reader: Reader, sid: str, today: dt.date, parts) -> C
             ).fetchone()
             (rows,) = con.execute(f"SELECT count(*) FROM {VALUES}").fetchone()
             received += rows
+            if lines is not None and 1 + received + breaks != lines:
+                # Only when the rows do not fill the lines: a value holds a line break.
+                breaks += _line_breaks(con, schema)
+                _refuse_swallowed_rows(con, alias, reader, sid)
             if loaded < rows:
                 _quarantine_problems(con, alias, schema, sid, extract.path.name, today, as_received)
     if extract.table.record_id:
         _quarantine_repeats(con, alias, table, extract.table.record_id, names, sid, extract)
     _quarantine_malformed(con, alias, reader.malformed, sid, extract.path.name)
-    received += len(reader.malformed)
+    received += len({m.row for m in reader.malformed})  # a row may be held for several fields
+    if lines is not None:
+        reconcile_lines(con, alias, reader, submission_id=sid, rows=received, breaks=breaks)
     loaded, quarantined = con.execute(
         f"SELECT (SELECT count(*) FROM {alias}.{table} WHERE submission_id = $sid), "
         f"(SELECT count(DISTINCT row) FROM {alias}.quarantine WHERE submission_id = $sid)",
@@ -167,6 +177,71 @@ def _load(con, alias: str, reader: Reader, sid: str, today: dt.date, parts) -> C
             f"{quarantined} quarantined; nothing was committed"
         )
     return Counts(received, loaded, quarantined)
+
+
+def _line_breaks(con, schema: Schema) -> int:
+    """Line breaks (CRLF, CR or LF) inside the values of the part `VALUES` holds."""
+    per_value = " + ".join(
+        f"coalesce(length(replace({r}, e'\\r\\n', e'\\n')) - "
+        f"length(replace(replace({r}, e'\\n', ''), e'\\r', '')), 0)"
+        for r in (ident("raw:" + f.name) for f in schema.fields)
+    )
+    (breaks,) = con.execute(f"SELECT coalesce(sum({per_value}), 0) FROM {VALUES}").fetchone()
+    return int(breaks)
+
+
+def _refuse_swallowed_rows(con, alias: str, reader: Reader, submission_id: str) -> None:
+    """Refuse the file if a value of the part `VALUES` holds, after a line break, a line with
+    as many delimiters as a whole row has: the rows of the file that a stray pair of quotes
+    enclosed in one value (a quote opened and closed so that the row still has the header's
+    number of fields), which the line count cannot tell from a value with line breaks."""
+    schema = reader.schema
+    delimiter = literal(reader.delimiter)
+    needed = max(2, len(schema.fields) - 1)
+    looks_like_rows = " OR ".join(
+        f"list_bool_or(list_transform(string_split(replace(replace({r}, e'\\r\\n', e'\\n'), "
+        f"e'\\r', e'\\n'), e'\\n')[2:], x -> length(x) - length(replace(x, {delimiter}, '')) "
+        f">= {needed}))"
+        for r in (ident("raw:" + f.name) for f in schema.fields)
+    )
+    (row,) = con.execute(
+        f"SELECT min(_row) FROM {VALUES} WHERE coalesce({looks_like_rows}, false)"
+    ).fetchone()
+    if row is None:
+        return
+    _undo(con, alias, reader, submission_id)
+    raise Refused(
+        reader.extract.path,
+        f"row {row} holds a value running over several lines that look like rows of their "
+        "own (a quote in it is probably opened or closed where it should not be), so those "
+        "rows would be counted as one; nothing from it was loaded. Check its quotes, or ask "
+        "the provider to resend it",
+    )
+
+
+def reconcile_lines(con, alias: str, reader: Reader, *, submission_id: str, rows: int, breaks: int):
+    """Refuse the file (undoing its load) unless its rows account for every line it holds,
+    counted from its bytes when it was fingerprinted (files.fingerprint_and_lines), not by a
+    CSV reader: the header, one line per row plus the line breaks inside its values, and the
+    blank lines both readers skip. A reader that stopped early, or read part of a file as
+    one value, would otherwise leave rows counted nowhere (issue 21: an unbalanced quote
+    made 190 of 200 rows vanish). A blank line inside a quoted value is counted twice (as a
+    break and as a blank line), so the blank lines are an upper bound."""
+    extract = reader.extract
+    accounted = 1 + rows + breaks + reader.held_breaks
+    if accounted == extract.lines:
+        return
+    blank = blank_lines(extract.read_from)
+    if accounted <= extract.lines <= accounted + blank:
+        return
+    _undo(con, alias, reader, submission_id)
+    raise Refused(
+        extract.path,
+        f"has {extract.lines} lines ({blank} of them blank) but the CSV reader accounted for "
+        f"{accounted} (the header, {rows} rows and {breaks + reader.held_breaks} line breaks "
+        "inside values), so rows would go uncounted; nothing from it was loaded. Check its "
+        "quotes and line ends, or ask the provider to resend it",
+    )
 
 
 def _quarantine_problems(con, alias, schema, sid: str, file: str, today: dt.date, as_received):
@@ -215,21 +290,21 @@ def _quarantine_repeats(con, alias, table: str, record_id: str, names: str, sid,
 def _quarantine_malformed(con, alias, malformed: list[Malformed], sid: str, file: str) -> None:
     if not malformed:
         return
-    rows = pa.array([m.row for m in malformed], pa.int64())
     problems = pa.table(
         {
             "submission_id": pa.array([sid] * len(malformed)),
             "file": pa.array([file] * len(malformed)),
-            "row": rows,
-            "field": pa.array([model.WHOLE_ROW] * len(malformed)),
+            "row": pa.array([m.row for m in malformed], pa.int64()),
+            "field": pa.array([m.field or model.WHOLE_ROW for m in malformed]),
             "reason": pa.array([m.reason for m in malformed]),
         }
     )
+    once = list({m.row: m for m in malformed}.values())  # each row kept once as received
     received = pa.table(
         {
-            "submission_id": pa.array([sid] * len(malformed)),
-            "row": rows,
-            "received": pa.array([m.text for m in malformed]),
+            "submission_id": pa.array([sid] * len(once)),
+            "row": pa.array([m.row for m in once], pa.int64()),
+            "received": pa.array([m.text for m in once]),
         }
     )
     con.register("malformed_problems", problems)

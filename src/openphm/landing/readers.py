@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import codecs
 import csv
+import encodings.cp1252
+import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
@@ -32,6 +36,47 @@ PARQUET_BATCH = 250_000
 FHIR_BATCH = 50_000
 _SNIFF_BYTES = 1 << 16
 _DELIMITERS = (",", ";", "\t", "|")
+_GLOB = re.compile(r"[*?\[\]{}]")  # what DuckDB's file readers take as a pattern
+_LINE_BREAK = re.compile("\r\n|\r|\n")  # what both CSV readers take as the end of a line
+
+# Windows-1252 as the WHATWG Encoding Standard (and so every browser) decodes it: the five
+# bytes the code page leaves undefined become the C1 control characters of the same number,
+# so every byte decodes and no row is lost. Python's own `cp1252` raises on them, which made
+# a file with one such byte refused whole. A field holding one is then quarantined, naming
+# its row, field and byte (`Reader._hold_undefined`): the byte means the file is probably in
+# another encoding, and the value cannot be trusted.
+WINDOWS_1252 = "openphm-windows-1252"
+UNDEFINED_IN_1252 = frozenset(chr(b) for b in (0x81, 0x8D, 0x8F, 0x90, 0x9D))
+_TABLE_1252 = "".join(
+    ch if ch != "\ufffe" else chr(byte) for byte, ch in enumerate(encodings.cp1252.decoding_table)
+)
+_ENCODE_1252 = codecs.charmap_build(_TABLE_1252)
+
+
+class _Decoder1252(codecs.IncrementalDecoder):
+    def decode(self, data, final=False):
+        return codecs.charmap_decode(data, self.errors, _TABLE_1252)[0]
+
+
+class _Encoder1252(codecs.IncrementalEncoder):
+    def encode(self, text, final=False):
+        return codecs.charmap_encode(text, self.errors, _ENCODE_1252)[0]
+
+
+def _find_codec(name: str) -> codecs.CodecInfo | None:
+    if name != WINDOWS_1252.replace("-", "_"):
+        return None
+    return codecs.CodecInfo(
+        name=WINDOWS_1252,
+        encode=lambda text, errors="strict": codecs.charmap_encode(text, errors, _ENCODE_1252),
+        decode=lambda data, errors="strict": codecs.charmap_decode(data, errors, _TABLE_1252),
+        incrementalencoder=_Encoder1252,
+        incrementaldecoder=_Decoder1252,
+    )
+
+
+codecs.register(_find_codec)
+_CODEC = {"cp1252": WINDOWS_1252}  # the encoding a reader reports -> the codec that reads it
 
 
 @dataclass(frozen=True)
@@ -42,6 +87,7 @@ class Malformed:
     row: int
     reason: str
     text: str
+    field: str | None = None  # None: the whole row
 
 
 @dataclass
@@ -53,6 +99,9 @@ class Reader:
     delimiter: str = ","
     header: tuple[str, ...] = ()  # the CSV header's names, in the file's order
     malformed: list[Malformed] = field(default_factory=list)
+    # Line breaks inside the values of rows set aside by `_hold_undefined` (whose values never
+    # reach the load's count of line breaks), for load.reconcile_lines.
+    held_breaks: int = 0
 
     def chunks(self) -> Iterator[pa.Table]:
         """Chunks with a `_row` column and every declared column as strings."""
@@ -76,8 +125,15 @@ class Reader:
         them: see `landing.load._whole_file`). None for Parquet, FHIR and other encodings."""
         if self.extract.format != "csv" or self.encoding != "utf-8":
             return None
+        name = str(self.extract.read_from)
+        if _GLOB.search(name):
+            # DuckDB's read_csv takes a file name as a glob pattern, with no way to escape
+            # one: a folder named `inbox[1]` read `inbox1`'s file (issue 21). A file is read
+            # through its open descriptor (/proc/self/fd/N, files.opened), which holds none
+            # of these; any other name goes to Arrow, which opens the name as it is.
+            return None
         columns = ", ".join(f"{literal(c)}: 'VARCHAR'" for c in self.header)
-        path = literal(str(self.extract.read_from))
+        path = literal(name)
         return (
             f"SELECT * FROM read_csv({path}, "
             f"auto_detect = false, header = true, delim = {literal(self.delimiter)}, quote = '\"', "
@@ -87,20 +143,42 @@ class Reader:
 
     def _csv(self) -> Iterator[pa.Table]:
         columns = self.schema.source_columns
-        skipped: list[int] = []
+        skipped: list[int] = []  # Arrow's numbers of the rows it could not split
+        # Where a malformed row spanned several lines (Arrow's number, lines added so far):
+        # rows after it are numbered that many lines later (`_shifted`).
+        spans: list[tuple[int, int]] = []
 
         def on_bad_row(row) -> str:
             # Arrow counts the header as row 1; we count records.
-            skipped.append(row.number - 1)
-            reason = f"has {row.actual_columns} fields; the header has {row.expected_columns}"
-            self.malformed.append(Malformed(row.number - 1, reason, row.text))
+            number = row.number - 1
+            skipped.append(number)
+            first = number + (spans[-1][1] if spans else 0)
+            lines = _LINE_BREAK.split(row.text)
+            fields = f"{row.actual_columns} fields; the header has {row.expected_columns}"
+            if len(lines) == 1:
+                self.malformed.append(Malformed(first, f"has {fields}", row.text))
+                return "skip"
+            # An unbalanced quote: Arrow read everything up to the next quote (or the end of
+            # the file) as one value. Each line it swallowed is a record of the file, held
+            # with its own number, so that none goes uncounted.
+            last = first + len(lines) - 1
+            reason = (
+                f'a quote (") opened in row {first} is not closed where that row ends, so rows '
+                f"{first} to {last} could not be split into fields (read as one row they have "
+                f"{fields})"
+            )
+            for offset, line in enumerate(lines):
+                self.malformed.append(Malformed(first + offset, reason, line))
+            spans.append((number, (spans[-1][1] if spans else 0) + len(lines) - 1))
             return "skip"
 
         stream = pacsv.open_csv(
             self.extract.read_from,
             # Serial parsing, because only then does Arrow number the rows it cannot split.
             read_options=pacsv.ReadOptions(
-                block_size=BLOCK_BYTES, encoding=self.encoding, use_threads=False
+                block_size=BLOCK_BYTES,
+                encoding=_CODEC.get(self.encoding, self.encoding),
+                use_threads=False,
             ),
             parse_options=pacsv.ParseOptions(
                 delimiter=self.delimiter, newlines_in_values=True, invalid_row_handler=on_bad_row
@@ -117,7 +195,34 @@ class Reader:
             rows = _number(next_row, batch.num_rows, skipped)
             if len(rows):
                 next_row = int(rows[-1]) + 1
-            yield pa.Table.from_batches([batch]).append_column("_row", pa.array(rows))
+            rows = _shifted(rows, spans)
+            table = pa.Table.from_batches([batch]).append_column("_row", pa.array(rows))
+            yield self._hold_undefined(table) if self.encoding == "cp1252" else table
+
+    def _hold_undefined(self, table: pa.Table) -> pa.Table:
+        """The rows of `table` with no byte Windows-1252 leaves undefined; each row with one
+        is set aside as `Malformed`, once per field that holds one, naming the byte."""
+        pattern = "[" + "".join(sorted(UNDEFINED_IN_1252)) + "]"
+        columns = self.schema.source_columns
+        held = None
+        for column in columns:
+            found = pc.match_substring_regex(table[column], pattern)
+            if pc.any(found).as_py():
+                held = found if held is None else pc.or_(held, found)
+        if held is None:
+            return table
+        for record in table.filter(held).to_pylist():
+            text = json.dumps(record, ensure_ascii=False)
+            self.held_breaks += sum(len(_LINE_BREAK.findall(record[c])) for c in columns)
+            for column in columns:
+                byte = next((ord(c) for c in record[column] if c in UNDEFINED_IN_1252), None)
+                if byte is not None:
+                    reason = (
+                        f"holds the byte 0x{byte:02X}, which Windows-1252 leaves undefined "
+                        "(the file may be in another encoding); ask the provider to correct it"
+                    )
+                    self.malformed.append(Malformed(record["_row"], reason, text, column))
+        return table.filter(pc.invert(held))
 
     # ----- Parquet ----------------------------------------------------------------------------
 
@@ -143,6 +248,15 @@ def _number(first: int, count: int, skipped: list[int]) -> np.ndarray:
     if later:
         span = span[~np.isin(span, later)]
     return span[:count]
+
+
+def _shifted(rows: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
+    """Arrow's row numbers moved on by the lines that malformed rows before them spanned."""
+    if not spans:
+        return rows
+    at = np.array([a for a, _ in spans], dtype=np.int64)
+    added = np.array([0] + [n for _, n in spans], dtype=np.int64)
+    return rows + added[np.searchsorted(at, rows)]
 
 
 def open_extract(extract: Extract) -> Reader:

@@ -14,6 +14,7 @@ the audit log, which must hold no patient data.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 
 # Code systems by the shape of their codes (docs/extract-formats.md, "Code systems").
@@ -63,13 +64,43 @@ class NhsNumber(Kind):
         return f"replace({raw}, ' ', '')"
 
     def problem(self, raw: str, value: str) -> str:
-        # Ten characters that cast to a whole number are ten digits (a sign or a space would
-        # change the length); this is much faster than a regular expression.
+        # Exactly ten ASCII digits, matched as text: a cast to a whole number also took
+        # `99946262e1` (an exponent), and a number parser takes hex, signs and decimals.
         return (
-            f"WHEN length({value}) <> 10 OR TRY_CAST({value} AS UBIGINT) IS NULL "
-            f"OR NOT ({value} BETWEEN '0000000000' AND '9999999999') "
+            f"WHEN NOT regexp_full_match({value}, '[0-9]{{10}}') "
             "THEN 'is not 10 digits (letters, punctuation or wrong length)'"
         )
+
+
+_STRPTIME_PATTERNS = {
+    "%Y": "[0-9]{4}",
+    "%m": "[0-9]{2}",
+    "%d": "[0-9]{2}",
+    "%H": "[0-9]{2}",
+    "%M": "[0-9]{2}",
+    "%S": "[0-9]{2}",
+    "%y": "[0-9]{2}",
+    "%b": "[A-Za-z]{3}",
+    "%%": "%",
+}
+
+
+def strptime_pattern(fmt: str) -> str:
+    """The regular expression a value in strptime format `fmt` must match whole: each field
+    its exact number of ASCII digits (or three letters for %b), everything else literally.
+    A directive without a fixed shape here is refused, so no format is parsed leniently."""
+    out, i = [], 0
+    while i < len(fmt):
+        if fmt[i] == "%":
+            directive = fmt[i : i + 2]
+            if directive not in _STRPTIME_PATTERNS:
+                raise ValueError(f"date format {fmt!r}: {directive} has no exact pattern here")
+            out.append(_STRPTIME_PATTERNS[directive])
+            i += 2
+        else:
+            out.append(re.escape(fmt[i]))
+            i += 1
+    return "".join(out)
 
 
 @dataclass(frozen=True)
@@ -83,21 +114,31 @@ class Date(Kind):
 
     @property
     def human_format(self) -> str:
-        return self.format.replace("%Y", "YYYY").replace("%m", "MM").replace("%d", "DD")
+        human = {"%Y": "YYYY", "%m": "MM", "%d": "DD", "%b": "MMM", "%H": "hh", "%M": "mm"}
+        text = self.format
+        for directive, shown in human.items():
+            text = text.replace(directive, shown)
+        return text
 
     def value(self, raw: str) -> str:
-        # The two formats the contract uses are checked by shape and cast, which is several
-        # times faster than strptime; a trailing time of day fails the length check, so
-        # 2024-01-05T10:00 is refused rather than silently truncated.
+        # The two formats the contract uses must match their pattern exactly, digit for
+        # digit, and only then are cast (several times faster than strptime). DuckDB's cast
+        # alone is lenient: it took `2026-10-1O` (a letter O) as 2026-10-01. A trailing time
+        # of day fails the pattern, so 2024-01-05T10:00 is refused rather than truncated.
         if self.format == "%Y-%m-%d":
-            shaped = f"substr({raw}, 5, 1) = '-' AND substr({raw}, 8, 1) = '-'"
-            iso = raw
+            shape, iso = "[0-9]{4}-[0-9]{2}-[0-9]{2}", raw
         elif self.format == "%d/%m/%Y":
-            shaped = f"substr({raw}, 3, 1) = '/' AND substr({raw}, 6, 1) = '/'"
+            shape = "[0-9]{2}/[0-9]{2}/[0-9]{4}"
             iso = f"concat(substr({raw}, 7, 4), '-', substr({raw}, 4, 2), '-', substr({raw}, 1, 2))"
         else:
-            return f"CAST(try_strptime({raw}, {literal(self.format)}) AS DATE)"
-        return f"CASE WHEN length({raw}) = 10 AND {shaped} THEN TRY_CAST({iso} AS DATE) END"
+            # Any other format: its exact pattern too, since strptime takes one digit for %d
+            # or %m and a sign or spaces for %Y.
+            shape = strptime_pattern(self.format)
+            parsed = f"CAST(try_strptime({raw}, {literal(self.format)}) AS DATE)"
+            return f"CASE WHEN regexp_full_match({raw}, {literal(shape)}) THEN {parsed} END"
+        return (
+            f"CASE WHEN regexp_full_match({raw}, {literal(shape)}) THEN TRY_CAST({iso} AS DATE) END"
+        )
 
     def problem(self, raw: str, value: str) -> str:
         order = "".join(
@@ -158,15 +199,28 @@ class Choice(Kind):
         )
 
 
+# A decimal number as people write it: optional sign, digits with an optional decimal point,
+# optional exponent. Matched before the cast, since DuckDB's cast to DOUBLE also takes NaN,
+# Infinity, inf and digits grouped with underscores.
+DECIMAL = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
+
+
 @dataclass(frozen=True)
 class Number(Kind):
+    """A finite decimal number. `1e999` has the shape but no finite value (out of range)."""
+
     sql_type = "DOUBLE"
 
     def value(self, raw: str) -> str:
-        return f"TRY_CAST({raw} AS DOUBLE)"
+        shaped = f"regexp_full_match({raw}, {literal(DECIMAL)})"
+        return f"CASE WHEN {shaped} THEN TRY_CAST({raw} AS DOUBLE) END"
 
     def problem(self, raw: str, value: str) -> str:
-        return f"WHEN {value} IS NULL THEN 'is not a number'"
+        return (
+            f"WHEN NOT regexp_full_match({raw}, {literal(DECIMAL)}) THEN 'is not a number' "
+            f"WHEN {value} IS NULL OR NOT isfinite({value}) "
+            "THEN 'is not a number within range (too large or too small to hold)'"
+        )
 
 
 @dataclass(frozen=True)

@@ -42,13 +42,20 @@ def init(
         raise Refused("only the processor-engineer role may create a workspace")
     ws = Workspace.create(workspace, config, actor, keystore_dir=keystore)
     programme = ws.config.programme
-    console.print(f"[green]Created[/] workspace for [bold]{programme.name}[/] at {ws.root}")
+    from rich.markup import escape  # a path or name is shown as typed, never as markup
+
+    console.print(
+        f"[green]Created[/] workspace for [bold]{escape(programme.name)}[/] "
+        f"at {escape(str(ws.root))}"
+    )
     console.print(
         f"  runs {programme.start_date} to {programme.end_date} "
         f"({programme.duration_weeks} weeks); identifiable data kept at most "
         f"{programme.identifiable_retention_days} days"
     )
-    console.print(f"  {len(ws.config.sources)} sources; key store: {ws.keystore.directory}")
+    console.print(
+        f"  {len(ws.config.sources)} sources; key store: {ws.keystore.directory}", markup=False
+    )
 
 
 def check_config(
@@ -110,7 +117,9 @@ def assign(
     try:
         assign_custody(ws, actor, processor=processor, analytics=analytics, dpo=dpo, group=group)
     except CustodyError as err:
-        console.print(f"[red]Error:[/] {err}")
+        from rich.markup import escape
+
+        console.print(f"[red]Error:[/] {escape(str(err))}")
         raise typer.Exit(2) from None
     console.print(
         f"[green]Custody assigned[/]: keys/processor and landing/ to {processor}; "

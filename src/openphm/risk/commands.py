@@ -120,7 +120,7 @@ def train_command(
     console.print(f"Model {trained.model_id}: {card['plan']['description']}.")
     _print_metrics(card)
     seconds = ", ".join(f"{k} {v:.1f} s" for k, v in trained.seconds.items())
-    console.print(f"Seconds: {seconds}. Next: phm risk score {workspace}")
+    console.print(f"Seconds: {seconds}. Next: phm risk score {workspace}", markup=False)
 
 
 def _print_metrics(card: dict) -> None:
@@ -226,5 +226,5 @@ def card_command(
         writes=(f"outputs/risk/{page.name}", f"outputs/risk/{plot.name}"),
         counts={"groups": len(public["groups"])},
     )
-    console.print(f"Model card: {page}\nCalibration plot: {plot}")
+    console.print(f"Model card: {page}\nCalibration plot: {plot}", markup=False)
     _print_metrics(public)
