@@ -15,8 +15,9 @@ import pandas as pd
 from openphm.analytics.codelists import Codelist
 from openphm.analytics.zone import Zone, date_literal, memtable
 
-# A year of person-time, in days (the mean length of a Julian year).
+# A year of person-time, in days (the mean length of a Julian year), and four of them.
 DAYS_PER_YEAR = 365.25
+DAYS_PER_4_YEARS = 1461
 
 
 def population(zone: Zone, reference_date: dt.date, window_start: dt.date):
@@ -86,7 +87,9 @@ def _with_person_years(base, in_window, people, start, ref):
     last = ibis.least(t.still_open.ifelse(ref, t.last_day.fill_null(ref)), ref,
                       t.death.fill_null(ref))  # fmt: skip
     days = (last.delta(begin, unit="day") + 1).clip(lower=0).fill_null(0)
-    t = t.mutate(person_years=(days / DAYS_PER_YEAR).cast("float64"))
+    # days / 365.25 as 4·days / 1461, whole numbers only: Spark SQL reads the literal 365.25 as
+    # a DECIMAL and divides to 6 places, so the engines would disagree in the 7th figure.
+    t = t.mutate(person_years=(days * 4).cast("float64") / DAYS_PER_4_YEARS)
     return t.drop("first_start", "last_day", "still_open", "death")
 
 
