@@ -17,6 +17,27 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"phm (openphm) {version('openphm')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False,
+        "--version",
+        callback=_print_version,
+        is_eager=True,
+        help="Print the installed package's version (importlib.metadata) and exit.",
+    ),
+) -> None:
+    """OpenPHM: run an NHS population health management programme end to end."""
+
+
 # Each stage that has commands keeps them in `openphm/<stage>/commands.py`, which defines
 # `register(app)`. One line per stage here.
 STAGES: list[str] = [

@@ -82,3 +82,22 @@ def literal(value: object) -> Text:
     "Co-codamol [/] 30/500" prints as typed) and each control character shows as its escape
     (\\x1b, \\n), so a value from the data can neither restyle nor rewrite the terminal."""
     return Text(visible(value))
+
+
+JsonOption = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help="Print the listing as JSON (machine-readable: no colours, no table) on standard "
+        "output.",
+    ),
+]
+
+
+def print_json(data: object) -> None:
+    """`data` as JSON on standard output, for scripts and BI tools: plain text, no Rich markup.
+    Every string is escaped by JSON (control characters and non-ASCII as \\u escapes), so a
+    value from the data cannot move the terminal; dates and paths are written as text."""
+    import json
+
+    typer.echo(json.dumps(data, indent=2, default=str, ensure_ascii=True))

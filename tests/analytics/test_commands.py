@@ -1,6 +1,7 @@
 """phm analyse and phm measures on a real (encrypted) workspace: aggregates out, counts into
 the audit log, never a person's row."""
 
+import datetime as dt
 import json
 
 import pytest
@@ -107,3 +108,52 @@ def test_a_link_while_spark_builds_stops_the_copy_back_and_keeps_the_zones_table
     left = {r[0] for r in con.execute("SELECT pseudonym FROM linked.person_scores").fetchall()}
     con.close()
     assert left == {"p0", "p1"}  # the zone's own table, not the copy's
+
+
+def three_people_seen_to(workspace, last_visit):
+    """Three people with GP consultations, the latest on `last_visit`."""
+    con = workspace.connect_linked()
+    visits = [{"pseudonym": "p0", "consultation_date": REFERENCE.replace(day=2)},
+              {"pseudonym": "p1", "consultation_date": last_visit}]  # fmt: skip
+    fill(con, **population(*[person(f"p{i}", age=70) for i in range(3)]), consultations=visits)
+    con.close()
+
+
+def test_analyse_defaults_to_the_end_of_the_last_complete_month_of_data(cli, workspace):
+    from openphm import clock
+
+    # Data to 12 May 2026, run on 6 December: the default is 30 April, not today.
+    three_people_seen_to(workspace, dt.date(2026, 5, 12))
+    with clock.frozen_at("2026-12-06T09:00:00"):
+        result = cli(["analyse", workspace.root, "--role", "analyst"])
+    assert result.exit_code == 0, result.output
+    assert "as at 2026-04-30 (data to 2026-05-12)" in " ".join(result.output.split())
+    assert "Warning" not in result.output
+    con = workspace.connect_linked(read_only=True)
+    runs = con.execute("SELECT reference_date, data_end FROM linked.analytics_runs").fetchone()
+    con.close()
+    assert runs == (dt.date(2026, 4, 30), dt.date(2026, 5, 12))
+    listed = cli(["measures", workspace.root, "--role", "analyst"])
+    assert "Data to 2026-05-12" in listed.output
+    as_json = json.loads(cli(["measures", workspace.root, "--json", "--role", "analyst"]).output)
+    assert as_json["data_end"] == "2026-05-12"
+    mortality = [m for m in as_json["measures"] if m["measure"] == "mortality"]
+    assert {m["statistic"] for m in mortality} == {"crude", "dsr"}
+    # three people all aged 70: every other band is empty, so no DSR, and the row says why
+    dsr = next(m for m in mortality if m["statistic"] == "dsr")
+    assert dsr["value"] is None and dsr["flag"].startswith("not standardised: 18 age band(s)")
+
+
+def test_analyse_at_a_date_past_the_data_warns_how_much_of_the_window_has_none(cli, workspace):
+    from openphm import clock
+
+    # Data to 31 October 2026, asked for 6 December: of the 365 days from 7 December 2025,
+    # 1 November to 6 December (36 days, 9.9%) have no data.
+    three_people_seen_to(workspace, dt.date(2026, 10, 31))
+    with clock.frozen_at("2026-12-06T09:00:00"):
+        result = cli(["analyse", workspace.root, "--reference-date", "2026-12-06",
+                      "--role", "analyst"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "Warning: the reference date 2026-12-06 is after the data's end 2026-10-31" in said
+    assert "36 of the window's 365 days (9.9%) have no data" in said

@@ -56,3 +56,18 @@ def test_help_is_there_for_each_command(cli):
     for command in ("ingest", "quarantine", "retention"):
         result = cli([command, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_quarantine_as_json_names_file_field_reason_and_rows_without_values(cli, workspace, inbox):
+    import json
+
+    bad = GP_A_PATIENTS.replace("1960-03-02", "1960-13-02")
+    put(inbox, "gp", "Y10001", "Y10001_patients_202610.csv", bad)
+    assert cli(["ingest", workspace.root, inbox, "--role", "processor-engineer"]).exit_code == 0
+    result = cli(["quarantine", workspace.root, "--rows", "--json"])
+    assert result.exit_code == 0, result.output
+    held = json.loads(result.output)  # JSON and nothing else: no table, no markup
+    assert [(h["file"], h["field"], h["rows"], h["row_numbers"]) for h in held] == [
+        ("Y10001_patients_202610.csv", "date_of_birth", 1, [2])
+    ]
+    assert "1960" not in result.output

@@ -21,11 +21,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
+import pyarrow as pa
 
 from openphm import clock
 from openphm.analytics import (
     activity,
     measures,
+    period,
     population,
     registers,
     runs,
@@ -39,6 +41,7 @@ from openphm.analytics.definitions import (
     HOSPITAL_LOOKBACK_YEARS,
     PREGNANCY_LISTS,
     AnalyticsOptions,
+    aged_denominator,
 )
 from openphm.analytics.zone import Zone, date_literal, memtable, months_before
 
@@ -63,6 +66,7 @@ class BuildSummary:
     rows: dict[str, int] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     missing_codelists: tuple[str, ...] = ()
+    data_end: dt.date | None = None
 
     @property
     def total_seconds(self) -> float:
@@ -86,6 +90,8 @@ def build(
     zone.check()
     window_start = months_before(reference_date, options.window_months)
     summary = BuildSummary(reference_date, window_start)
+    end = period.data_end_of_zone(zone)
+    summary.data_end = end.day if end else None
     lists, summary.missing_codelists = codelists_for(options)
     tariff = activity.load_tariff(options.tariff_path)
     made_by = runs.definitions_fingerprint(options, lists, tariff)
@@ -210,7 +216,11 @@ def _person_frame(zone: Zone, pop, flags, person_scores, person_activity, pregna
         .left_join(pregnant, "pseudonym").drop("pseudonym_right")
     )  # fmt: skip
     t = t.mutate(**{c: t[c].fill_null(False) for c in (*reg_columns, "pregnant")})
+    # The reference population of each age a measure counts from (QOF's register ages).
+    aged = {aged_denominator(m.min_age): t.in_reference_population & (t.age >= m.min_age)
+            for m in options.measures if m.min_age > 0}  # fmt: skip
     return t.mutate(
+        **aged,
         ltc_2plus=t.ltc_count >= 2,
         ltc_4plus=t.ltc_count >= 4,
         efi_moderate_plus=t.efi_category.isin(["moderate", "severe"]) & t.aged_65_plus,
@@ -221,6 +231,7 @@ def _run_row(summary: BuildSummary, inputs: str | None, made_by: str) -> pd.Data
     row = pd.DataFrame([{
         "reference_date": summary.reference_date,
         "window_start": summary.window_start,
+        "data_end": summary.data_end,
         "built_at": clock.now().replace(microsecond=0, tzinfo=None),
         **{f"rows_{k}": v for k, v in summary.rows.items()},
         "missing_codelists": ",".join(summary.missing_codelists),
@@ -228,6 +239,8 @@ def _run_row(summary: BuildSummary, inputs: str | None, made_by: str) -> pd.Data
     }])  # fmt: skip
     # Typed as text even when absent (a scratch build), so the column can be written.
     row["inputs_fingerprint"] = pd.array([inputs], dtype="string")
+    # A date even when there is no data's end (an empty zone), so the column can be written.
+    row["data_end"] = pd.Series([summary.data_end], dtype=pd.ArrowDtype(pa.date32()))
     return row
 
 

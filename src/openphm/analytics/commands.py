@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from openphm.console import RoleOption, WorkspaceArgument, console
+from openphm.console import JsonOption, RoleOption, WorkspaceArgument, console
 
 BUILD_ACTION = "analytics.build"
 READ_ACTION = "analytics.read"
@@ -29,7 +29,7 @@ def analyse_command(
             "--reference-date",
             formats=["%Y-%m-%d"],
             help="Date the registers and scores are as at, and the activity window "
-            "ends on (default: today).",
+            "ends on (default: the end of the last complete month of data).",
         ),
     ] = None,
     window_months: Annotated[
@@ -75,7 +75,6 @@ def analyse_command(
     measures). Prints counts and timings only."""
     from rich.table import Table
 
-    from openphm import clock
     from openphm.analytics.build import TABLES
     from openphm.analytics.definitions import AnalyticsOptions
     from openphm.engine import check_engine
@@ -86,13 +85,13 @@ def analyse_command(
     actor = current_actor(role)
     action = BUILD_ACTION
     ws.authorise(actor, action)
-    day = reference_date.date() if reference_date else clock.today()
+    kind = check_engine(engine or ws.config.engine.kind.value)
+    day, cover = dated(ws, reference_date, window_months)
     options = AnalyticsOptions(
         window_months=window_months,
         codelist_folder=str(codelists) if codelists else None,
         tariff_path=str(tariff) if tariff else None,
     )
-    kind = check_engine(engine or ws.config.engine.kind.value)
     try:
         with console.status("Building analytics…") as status:
             summary = build_on_engine(ws, kind, day, options, status.update)
@@ -103,9 +102,9 @@ def analyse_command(
     ws.audit.record(
         actor, action, reads=("linked",), writes=tuple(f"linked.{t}" for t in TABLES),
         counts={**summary.rows, "missing_codelists": len(summary.missing_codelists)},
-        reason=f"engine {kind}",
+        reason=f"engine {kind}; {cover.note()}",
     )  # fmt: skip
-    table = Table(title=f"Analytics as at {day} (window from {summary.window_start})")
+    table = Table(title=f"Analytics {cover.note()}, window from {summary.window_start}")
     table.add_column("step")
     table.add_column("seconds", justify="right")
     for name, seconds in summary.seconds.items():
@@ -121,6 +120,31 @@ def analyse_command(
             f"{', '.join(summary.missing_codelists)}",
             soft_wrap=True,
         )
+    warn_coverage(cover)
+
+
+def dated(ws, reference_date: dt.datetime | None, window_months: int | None = None):
+    """The reference date (given, or the end of the last complete month of data) and the
+    coverage of its window by the data (`analytics.period`). A date past the data's end is
+    warned about at once, before the work, and again at the end (`warn_coverage`)."""
+    from openphm.analytics.period import coverage, default_reference_date
+    from openphm.analytics.zone import months_before
+
+    con = ws.connect_linked(read_only=True)
+    try:
+        day = reference_date.date() if reference_date else default_reference_date(con)
+        start = months_before(day, window_months) if window_months else None
+        cover = coverage(con, day, start)
+    finally:
+        con.close()
+    warn_coverage(cover)
+    return day, cover
+
+
+def warn_coverage(cover) -> None:
+    for warning in (cover.warning(), cover.lagging):
+        if warning:
+            console.print(f"[bold yellow]Warning:[/] {warning}", soft_wrap=True)
 
 
 def build_on_engine(ws, kind: str, day: dt.date, options, say=lambda text: None):
@@ -215,6 +239,7 @@ def measures_command(
         ),
     ] = "core20",
     role: RoleOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """List the measures built by phm analyse: overall value (crude and age-standardised) with
     95% limits, or one measure per group. Aggregates only, before disclosure control: do not
@@ -236,13 +261,40 @@ def measures_command(
             frame = read_measures(con)
         except Exception as err:  # the table is missing: nothing built yet
             raise LinkedZoneError("no measures yet: run phm analyse first") from err
+        end = built_data_end(con)
     finally:
         con.close()
     ws.audit.record(actor, action, reads=("linked.measures",), counts={"rows": len(frame)})
+    if as_json:
+        _json(frame, measure, group_by, end)
+        return
+    if end is not None:
+        console.print(f"Data to {end} (the data's end when phm analyse ran).")
     if measure is None:
         _overall(frame, Table)
     else:
         _per_group(frame, measure, group_by, Table)
+
+
+def built_data_end(con, database: str = "linked") -> dt.date | None:
+    """The data's end recorded by the latest analytics build (None when not recorded)."""
+    from openphm.analytics.runs import RUNS
+
+    try:
+        row = con.execute(f"SELECT data_end FROM {database}.main.{RUNS}").fetchone()
+    except Exception:  # built before the data's end was recorded, or not built
+        return None
+    return row[0] if row else None
+
+
+def _json(frame, measure: str | None, group_by: str, end) -> None:
+    """The measures (overall, or one measure per group) as JSON records; NaN as null."""
+    from openphm.console import print_json
+
+    part = frame[frame["group_by"] == "all"] if measure is None else frame[
+        (frame["measure"] == measure) & (frame["group_by"] == group_by)]  # fmt: skip
+    records = part.astype(object).where(part.notna(), None).to_dict(orient="records")
+    print_json({"data_end": end, "measures": records})
 
 
 def _fmt(value) -> str:

@@ -301,16 +301,29 @@ class Measure:
     standardise: bool = True
     inequality: bool = True
     notes: str = ""
+    # The youngest age the measure counts (a QOF register's age): the denominator is then
+    # `aged_denominator(min_age)`, and the standardised rate is over the ESP2013 bands from the
+    # one holding it up.
+    min_age: int = 0
 
     def __post_init__(self):
         if self.kind not in ("proportion", "rate", "mean"):
             raise ValueError(f"measure {self.name}: kind must be proportion, rate or mean")
 
 
+def aged_denominator(min_age: int) -> str:
+    """The person-table column of people in the reference population aged `min_age` or more
+    at the reference date (all of it for 0): a QOF register's prevalence denominator."""
+    return "in_reference_population" if min_age <= 0 else f"in_reference_population_{min_age}plus"
+
+
 def _measures() -> tuple[Measure, ...]:
+    # QOF prevalence: people on the register over registered people of the register's ages
+    # (docs/analytics.md names the QOF indicator of each age).
     prevalence = tuple(
-        Measure(f"prevalence_{r.name}", f"{r.label}: recorded prevalence", f"reg_{r.name}",
-                "in_reference_population", "proportion")
+        Measure(f"prevalence_{r.name}", f"{r.label}: recorded prevalence"
+                + (f", aged {r.min_age}+" if r.min_age else ""), f"reg_{r.name}",
+                aged_denominator(r.min_age), "proportion", min_age=r.min_age)
         for r in REGISTERS
     )  # fmt: skip
     scores = (
@@ -330,6 +343,15 @@ def _measures() -> tuple[Measure, ...]:
         for name, label, _ in ACTIVITY_COLUMNS
         if name not in ("readmissions_30d", "died")
     )  # fmt: skip
+    # The same per 1,000 person-years: each person counts the time they were registered and
+    # alive in the window (population.person_years), so a death, birth or move part-way
+    # through counts part of a year, not a whole head.
+    person_time = tuple(
+        Measure(f"rate_py_{name}", f"{label} per 1,000 person-years", name, "person_years",
+                "rate", multiplier=1000.0)
+        for name, label, _ in ACTIVITY_COLUMNS
+        if name not in ("readmissions_30d",)
+    )  # fmt: skip
     outcomes = (
         Measure("mortality", "Deaths per 1,000 people", "died", "in_window_population",
                 "rate", multiplier=1000.0),
@@ -339,7 +361,7 @@ def _measures() -> tuple[Measure, ...]:
         Measure("mean_cost", "Mean cost per person (GBP)", "cost", "in_window_population",
                 "mean", multiplier=1.0, standardise=False, inequality=False),
     )  # fmt: skip
-    return prevalence + scores + activity + outcomes
+    return prevalence + scores + activity + person_time + outcomes
 
 
 MEASURES: tuple[Measure, ...] = _measures()
@@ -359,4 +381,5 @@ class AnalyticsOptions:
     measures: tuple[Measure, ...] = MEASURES
     groupings: tuple[str, ...] = GROUPINGS
     hospital_scores: bool = True
-    sii_simulations: int = 10_000
+    # PHE's phe_sii draws 100,000 by default; each measure has its own seed (stats.seed_for).
+    sii_simulations: int = 100_000

@@ -19,11 +19,17 @@ from openphm.analytics.definitions import AGE_BANDS_19, Measure
 OVERALL = "all"
 COLUMNS = (
     "measure", "statistic", "group_by", "group_value", "numerator", "denominator", "value",
-    "lower_95", "upper_95", "multiplier", "method",
+    "lower_95", "upper_95", "multiplier", "method", "flag",
 )  # fmt: skip
+_TEXT = ("measure", "statistic", "group_by", "group_value", "method", "flag")
 # Column types of the table; the numeric ones are made float in every result.
-_TYPES = {c: "string" if c in ("measure", "statistic", "group_by", "group_value", "method")
-          else float for c in COLUMNS}  # fmt: skip
+_TYPES = {c: "string" if c in _TEXT else float for c in COLUMNS}
+# Why a value is missing or to be read with care; empty when there is nothing to say.
+EMPTY_BAND_FLAG = (
+    "not standardised: {bands} age band(s) of the measure's ages have no population here "
+    "(OHID's calculate_dsr needs every band's population above 0); see the crude value"
+)
+FEW_EVENTS_FLAG = "not standardised: fewer than 10 events (as OHID's phe_dsr)"
 
 
 def esp2013_weights() -> np.ndarray:
@@ -74,23 +80,41 @@ def crude(by_group: pd.DataFrame, m: Measure, group_by: str) -> pd.DataFrame:
     return _rows(m, "crude", group_by, by_group.index, n, d, (value, lower, upper), method)
 
 
+def bands_from(min_age: int) -> list[int]:
+    """The positions in AGE_BANDS_19 of the bands a measure of ages `min_age`+ standardises
+    over: the band holding `min_age` and every older one (17+ starts at 15-19)."""
+    first = min(min_age, 90) // 5
+    return list(range(first, len(AGE_BANDS_19)))
+
+
 def standardised(by_band: pd.DataFrame, m: Measure, group_by: str, weights) -> pd.DataFrame:
-    """Directly age-standardised value per group (ESP2013, 19 bands, Dobson limits).
-    `by_band` has one row per group and a column per (sum, age band)."""
-    x = by_band[f"n_{m.name}"].to_numpy()
-    n = by_band[f"d_{m.name}"].to_numpy()
-    limits = stats.dsr_many(x, n, weights, multiplier=m.multiplier)
-    method = "DSR, ESP2013 19 bands, Dobson limits (Byar's)"
-    return _rows(m, "dsr", group_by, by_band.index, x.sum(axis=1), n.sum(axis=1), limits, method)
+    """Directly age-standardised value per group (ESP2013, 19 bands or those from the band of
+    the measure's youngest age, Dobson limits). `by_band` has one row per group and a column
+    per (sum, age band). A group with a band of no population in that range has no value
+    (OHID's rule), nor one with fewer than 10 events; the `flag` column says which."""
+    keep = bands_from(m.min_age)
+    x = by_band[f"n_{m.name}"].to_numpy()[:, keep]
+    n = by_band[f"d_{m.name}"].to_numpy()[:, keep]
+    limits = stats.dsr_many(x, n, np.asarray(weights)[keep], multiplier=m.multiplier)
+    empty = stats.empty_bands(n)
+    few = x.sum(axis=1) < stats.DSR_MIN_COUNT
+    flags = [
+        EMPTY_BAND_FLAG.format(bands=e) if e else (FEW_EVENTS_FLAG if f else "")
+        for e, f in zip(empty, few, strict=True)
+    ]
+    span = "19 bands" if not m.min_age else f"the {len(keep)} bands from {AGE_BANDS_19[keep[0]]}"
+    method = f"DSR, ESP2013 {span}, Dobson limits (Byar's)"
+    return _rows(m, "dsr", group_by, by_band.index, x.sum(axis=1), n.sum(axis=1), limits,
+                 method, flags)  # fmt: skip
 
 
-def _rows(m, statistic, group_by, groups, n, d, limits, method) -> pd.DataFrame:
+def _rows(m, statistic, group_by, groups, n, d, limits, method, flags="") -> pd.DataFrame:
     value, lower, upper = limits
     return pd.DataFrame({
         "measure": m.name, "statistic": statistic, "group_by": group_by,
         "group_value": pd.Index(groups).astype(str), "numerator": n, "denominator": d,
         "value": value, "lower_95": lower, "upper_95": upper,
-        "multiplier": m.multiplier, "method": method,
+        "multiplier": m.multiplier, "method": method, "flag": flags,
     })  # fmt: skip
 
 
@@ -107,13 +131,14 @@ def inequality(crude_by_decile: pd.DataFrame, m: Measure, simulations: int) -> p
         se = np.sqrt(np.maximum(p * (1 - p), 0) / n) * m.multiplier
     else:
         se = np.sqrt(x.to_numpy()) / n * m.multiplier
-    result = stats.sii(v, se, n, simulations=simulations)
-    method = f"weighted regression on cumulative rank; limits by {simulations:,} simulations"
+    result = stats.sii(v, se, n, simulations=simulations, seed=stats.seed_for(m.name))
+    method = (f"weighted regression on cumulative rank; limits by {simulations:,} simulations "
+              "seeded by the measure's name")  # fmt: skip
     return pd.DataFrame([
         (m.name, "sii", "imd_decile", OVERALL, x.sum(), n.sum(), result.sii,
-         result.sii_lower, result.sii_upper, m.multiplier, method),
+         result.sii_lower, result.sii_upper, m.multiplier, method, ""),
         (m.name, "rii", "imd_decile", OVERALL, x.sum(), n.sum(), result.rii,
-         result.rii_lower, result.rii_upper, 1.0, method),
+         result.rii_lower, result.rii_upper, 1.0, method, ""),
     ], columns=list(COLUMNS))  # fmt: skip
 
 

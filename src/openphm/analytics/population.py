@@ -15,14 +15,19 @@ import pandas as pd
 from openphm.analytics.codelists import Codelist
 from openphm.analytics.zone import Zone, date_literal, memtable
 
+# A year of person-time, in days (the mean length of a Julian year), and four of them.
+DAYS_PER_YEAR = 365.25
+DAYS_PER_4_YEARS = 1461
+
 
 def population(zone: Zone, reference_date: dt.date, window_start: dt.date):
     """One row per person registered at some time in the window and alive at its start.
 
     in_reference_population: registered and alive at the end of the reference date (the
     denominator of prevalence); in_window_population: everyone here (the denominator of
-    activity and mortality). Age in whole years at the reference date, from the month of birth
-    taking the 15th as the day (docs/linked-model.md)."""
+    activity and mortality per head); person_years: the time each was registered and alive in
+    the window (the denominator per person-year). Age in whole years at the reference date,
+    from the month of birth taking the 15th as the day (docs/linked-model.md)."""
     ref, start = date_literal(reference_date), date_literal(window_start)
     people = zone.table("people")
     regs = zone.table("registrations")
@@ -41,7 +46,7 @@ def population(zone: Zone, reference_date: dt.date, window_start: dt.date):
         "90+", band_start.cast("string") + "-" + (band_start + 4).cast("string")
     )
     quintile = ((people.imd_decile + 1) // 2).cast("int32")
-    return people.filter(
+    base = people.filter(
         people.pseudonym.isin(in_window.pseudonym), alive_at_start, born <= ref
     ).select(
         "pseudonym",
@@ -61,6 +66,31 @@ def population(zone: Zone, reference_date: dt.date, window_start: dt.date):
         aged_65_plus=(age >= 65) & people.pseudonym.isin(at_ref.pseudonym) & alive_at_ref,
         died=people.date_of_death.between(start, ref).fill_null(False),
     )
+    return _with_person_years(base, in_window, people, start, ref)
+
+
+def _with_person_years(base, in_window, people, start, ref):
+    """`base` with person_years: the time each was registered and alive in the window. From
+    the later of its start and the first registration's start to the earliest of the reference
+    date, the day before the last registration ends and the date of death, both ends counted
+    (registered on the day the window starts and alive to the reference date: the window's
+    days)."""
+    spans = in_window.group_by("pseudonym").agg(
+        first_start=in_window.start_date.min(),
+        last_day=(in_window.end_date.cast("date") - ibis.interval(days=1)).cast("date").max(),
+        still_open=in_window.end_date.isnull().any(),
+    )
+    deaths = people.select("pseudonym", death=people.date_of_death)
+    t = base.left_join(spans, "pseudonym").drop("pseudonym_right")
+    t = t.left_join(deaths, "pseudonym").drop("pseudonym_right")
+    begin = ibis.greatest(t.first_start, start)
+    last = ibis.least(t.still_open.ifelse(ref, t.last_day.fill_null(ref)), ref,
+                      t.death.fill_null(ref))  # fmt: skip
+    days = (last.delta(begin, unit="day") + 1).clip(lower=0).fill_null(0)
+    # days / 365.25 as 4·days / 1461, whole numbers only: Spark SQL reads the literal 365.25 as
+    # a DECIMAL and divides to 6 places, so the engines would disagree in the 7th figure.
+    t = t.mutate(person_years=(days * 4).cast("float64") / DAYS_PER_4_YEARS)
+    return t.drop("first_start", "last_day", "still_open", "death")
 
 
 def _membership(lists: dict[str, Codelist]):

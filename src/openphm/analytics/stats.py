@@ -12,7 +12,8 @@ figure made here can be checked against one an analyst makes there:
   events, Byar's from 10).
 - `dsr`: a directly age-standardised rate with Dobson et al. (1991) limits (as `phe_dsr`).
 - `sii`: slope and relative index of inequality by weighted regression on the midpoint of the
-  cumulative population rank, with limits by simulation from a fixed seed (as `phe_sii`).
+  cumulative population rank, with limits by 100,000 simulations (as `phe_sii`), from a seed
+  of each measure's own (`seed_for`).
 
 Every function takes and returns numpy arrays (or scalars), so a table of 10,000 groups is one
 call. docs/analytics.md derives each formula and works examples by hand.
@@ -125,9 +126,9 @@ def dsr(
 
     DSR = Σ wᵢ·xᵢ/nᵢ / Σ wᵢ × multiplier;  var(DSR) = Σ wᵢ²·xᵢ/nᵢ² / (Σ wᵢ)² × multiplier²;
     limits = DSR + sqrt(var(DSR)/O) × (O_limit − O), with O = Σ xᵢ and O_limit the Poisson
-    limits of O (Byar's, as phe_dsr; or exact). A band with no population contributes nothing
-    (its weight still counts in Σ wᵢ, as in phe_dsr, where a zero-population band would have
-    to be removed by the analyst). Fewer than 10 events: value and limits are NaN (phe_dsr)."""
+    limits of O (Byar's, as phe_dsr; or exact). A band with no population has no rate, so
+    there is no DSR (NaN): OHID's calculate_dsr refuses denominators of 0 ("denominators must
+    all be greater than zero"). Fewer than 10 events: NaN too (phe_dsr)."""
     x = np.asarray(counts, dtype=float)
     n = np.asarray(populations, dtype=float)
     w = np.asarray(standard, dtype=float)
@@ -157,12 +158,18 @@ def dsr_many(
         value = (w * rate).sum(axis=1) / w.sum()
         spread = np.sqrt(var_terms.sum(axis=1) / w.sum() ** 2 / total)
     lo, hi = poisson_limits(total, confidence, method)
-    reliable = total >= DSR_MIN_COUNT
+    reliable = (total >= DSR_MIN_COUNT) & ~empty_bands(n).astype(bool)
     out = [
         np.where(reliable, v * multiplier, np.nan)
         for v in (value, value + spread * (lo - total), value + spread * (hi - total))
     ]
     return tuple(out)
+
+
+def empty_bands(populations) -> np.ndarray:
+    """How many bands of each group (row) have no population: a group with any has no DSR."""
+    n = np.atleast_2d(np.asarray(populations, dtype=float))
+    return (n <= 0).sum(axis=1)
 
 
 @dataclass(frozen=True)
@@ -175,8 +182,18 @@ class SII:
     rii_upper: float
 
 
-SII_SIMULATIONS = 10_000
+# PHE's phe_sii draws 100,000 samples by default (its `reps`).
+SII_SIMULATIONS = 100_000
 SII_SEED = 20_260_101
+
+
+def seed_for(name: str) -> int:
+    """A seed of its own for each measure, from its name (the first 8 bytes of its BLAKE2b
+    digest): the same on every run and engine, and different between measures, so that the
+    simulated limits of two measures are not drawn from the same random numbers."""
+    import hashlib
+
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big")
 
 
 def sii(

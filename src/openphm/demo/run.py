@@ -101,15 +101,16 @@ def _link(demo: Demo) -> None:
 
 def _analyse(demo: Demo) -> None:
     from openphm.analytics import build
-    from openphm.bench.stages import history_end
+    from openphm.analytics.period import default_reference_date
 
     con = demo.ws.connect_linked()
     with console.status("registers, scores, segments, activity, measures"):
-        # As at the end of the extracts' history, the date risk scores are as at too.
-        summary = build(con, history_end())
+        # The one rule (analytics.period): the end of the last complete month of data, the
+        # date risk scores are as at too.
+        summary = build(con, default_reference_date(con))
     con.close()
     console.print(
-        f"as at {summary.reference_date}: "
+        f"as at {summary.reference_date} (data to {summary.data_end}): "
         + ", ".join(f"{table} {rows:,}" for table, rows in summary.rows.items())
         + f" rows, in {summary.total_seconds:.1f} s"
     )
@@ -117,14 +118,13 @@ def _analyse(demo: Demo) -> None:
 
 def _indicators(demo: Demo) -> None:
     """`phm indicators` as the analyst runs it, on the shipped code lists."""
-    from openphm.bench.stages import history_end
     from openphm.indicators.commands import indicators_command
 
-    end = history_end()
-    # Commands act as the operating-system account that runs the demo, in the analyst's role.
+    # Commands act as the operating-system account that runs the demo, in the analyst's role;
+    # the reference date is the one rule's default (the end of the last complete month).
     indicators_command(
         demo.ws.root,
-        reference_date=dt.datetime(end.year, end.month, end.day),
+        reference_date=None,
         role=ANALYST.role,
     )
 

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from openphm.console import RoleOption, WorkspaceArgument, console, literal
+from openphm.console import JsonOption, RoleOption, WorkspaceArgument, console, literal, print_json
 
 release_app = typer.Typer(
     help="Release disclosure-controlled tables for one of the programme's purposes, after a "
@@ -170,12 +170,18 @@ def download(
 
 
 @release_app.command("list")
-def list_(workspace: WorkspaceArgument, role: RoleOption = None) -> None:
+def list_(
+    workspace: WorkspaceArgument, role: RoleOption = None, as_json: JsonOption = False
+) -> None:
     """List releases with purpose, requester, status and approver."""
     from openphm.disclosure.releases import list_releases
 
     ws, actor = _open(workspace, role)
     ws.authorise(actor, "release.list")
+    if as_json:
+        keys = ("id", "title", "purpose", "requester", "status", "approved_by")
+        print_json([{k: m.get(k) for k in keys} for m in list_releases(ws)])
+        return
     table = Table(title="Releases")
     for column in ("id", "title", "purpose", "requester", "status", "approved by"):
         table.add_column(column)

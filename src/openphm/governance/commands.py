@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from openphm.console import RoleOption, WorkspaceArgument, console, literal
+from openphm.console import JsonOption, RoleOption, WorkspaceArgument, console, literal, print_json
 
 audit_app = typer.Typer(help="Read and verify the programme's hash-chained audit log.")
 
@@ -27,6 +27,7 @@ def show(
     workspace: WorkspaceArgument,
     last: Annotated[int, typer.Option(help="Show only the last N entries (0: all).")] = 50,
     role: RoleOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """List audit entries: when, who, role, action, outcome, purpose, counts."""
     from openphm.governance.audit import AuditEntry
@@ -37,6 +38,11 @@ def show(
     actor = current_actor(role)
     ws.authorise(actor, "audit.show")
     entries = list(ws.audit.entries())
+    if as_json:
+        shown = entries[-last:] if last else entries
+        print_json([{**e.body(), "hash": e.hash} for e in shown])
+        ws.audit.record(actor, "audit.show", counts={"entries_shown": len(shown)})
+        return
     table = Table(title=f"Audit log: {len(entries)} entries")
     for column in AuditEntry.COLUMNS:
         table.add_column(column)
@@ -177,7 +183,9 @@ def _register_schedule(app: typer.Typer) -> None:
 
 
 @schedule_app.command("show")
-def schedule_show(workspace: WorkspaceArgument, role: RoleOption = None) -> None:
+def schedule_show(
+    workspace: WorkspaceArgument, role: RoleOption = None, as_json: JsonOption = False
+) -> None:
     """What will be destroyed, and when (what is due now first). Changes nothing."""
     from openphm.governance.roles import current_actor
     from openphm.governance.schedule import timetable
@@ -186,7 +194,10 @@ def schedule_show(workspace: WorkspaceArgument, role: RoleOption = None) -> None
     ws = Workspace.open(workspace)
     actor = current_actor(role)
     ws.authorise(actor, "schedule.show")
-    console.print(due_table(timetable(ws)))
+    if as_json:
+        print_json(due_records(timetable(ws)))
+    else:
+        console.print(due_table(timetable(ws)))
     ws.audit.record(actor, "schedule.show")
 
 
@@ -247,6 +258,11 @@ def schedule_units(
 
     for name, text in systemd_units(workspace.absolute(), user).items():
         typer.echo(f"# {name}\n{text}")  # plain: a unit file must not be wrapped
+
+
+def due_records(plan) -> list[dict]:
+    """The timetable as JSON-ready records (`--json`)."""
+    return [{"what": d.what, "when": d.when, "how": d.how, "due_now": d.now} for d in plan]
 
 
 def due_table(plan) -> Table:

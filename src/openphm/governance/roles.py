@@ -57,6 +57,13 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "schedule.show": frozenset(Role),
     # Handing key stores and zones to their operating-system accounts (programme/custody.py).
     "custody.assign": frozenset({Role.DATA_PROTECTION_OFFICER}),
+    # The web service's local accounts (phm user list|disable|enable|unlock|reset-password):
+    # the DPO manages who may sign in.
+    "web.user.list": frozenset({Role.DATA_PROTECTION_OFFICER}),
+    "web.user.disable": frozenset({Role.DATA_PROTECTION_OFFICER}),
+    "web.user.enable": frozenset({Role.DATA_PROTECTION_OFFICER}),
+    "web.user.unlock": frozenset({Role.DATA_PROTECTION_OFFICER}),
+    "web.user.reset_password": frozenset({Role.DATA_PROTECTION_OFFICER}),
     "extract.recipient": frozenset({Role.PROCESSOR_ENGINEER}),
     # Releases (openphm.disclosure.releases): analysts draft and request; output checkers and
     # the DPO check another person's request (the DPO alone grants an exception).

@@ -28,7 +28,8 @@ def indicators_command(
         typer.Option(
             "--reference-date",
             formats=["%Y-%m-%d"],
-            help="The date flags are as at and look-back windows end on (default: today).",
+            help="The date flags are as at and look-back windows end on (default: the end "
+            "of the last complete month of data).",
         ),
     ] = None,
     codelists: Annotated[
@@ -57,7 +58,7 @@ def indicators_command(
     Prints counts before disclosure control: do not publish them as they are."""
     from rich.table import Table
 
-    from openphm import clock
+    from openphm.analytics.commands import dated, warn_coverage
     from openphm.engine import check_engine
     from openphm.governance.roles import current_actor
     from openphm.indicators.build import TABLES, choose
@@ -75,8 +76,9 @@ def indicators_command(
         )
     chosen = choose(packs)
     areas = areas_of(ws)
-    day = reference_date.date() if reference_date else clock.today()
+    # The one reference-date rule (analytics.period); coverage of a 12-month look-back.
     kind = check_engine(engine or ws.config.engine.kind.value)
+    day, cover = dated(ws, reference_date, 12)
     try:
         with console.status("Building indicators…") as status:
             summary = build_on_engine(ws, kind, day, chosen, codelists, areas, status.update)
@@ -93,7 +95,7 @@ def indicators_command(
             reason=f"indicators as at {day} ({', '.join(sorted({c.pack for c in chosen}))}); "
                    f"engine {kind}",
         )  # fmt: skip
-    table = Table(title=f"Indicators as at {day} (counts before disclosure control)")
+    table = Table(title=f"Indicators {cover.note()} (counts before disclosure control)")
     for column in ("pack", "indicator"):
         table.add_column(column)
     for column in ("in denominator", "flagged"):
@@ -119,6 +121,7 @@ def indicators_command(
             "found: supply them with --codelists (docs/indicators.md names each).",
             soft_wrap=True,
         )
+    warn_coverage(cover)
 
 
 def areas_of(ws) -> dict[str, dict[str, str]]:

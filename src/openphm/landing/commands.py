@@ -9,7 +9,15 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from openphm.console import RoleOption, UserFacingError, WorkspaceArgument, console, literal
+from openphm.console import (
+    JsonOption,
+    RoleOption,
+    UserFacingError,
+    WorkspaceArgument,
+    console,
+    literal,
+    print_json,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -68,6 +76,7 @@ def quarantine(
     workspace: WorkspaceArgument,
     rows: Annotated[bool, typer.Option("--rows", help="List the row numbers too.")] = False,
     role: RoleOption = "processor-engineer",
+    as_json: JsonOption = False,
 ) -> None:
     """List the rows held back at landing, per file, field and reason (never their values)."""
     from openphm.engine import connect
@@ -79,6 +88,14 @@ def quarantine(
     actor = current_actor(role)
     con = connect()
     held = held_back(ws, con, actor)
+    if as_json:
+        print_json([
+            {"file": h.file, "submission_id": h.submission_id, "field": h.field,
+             "reason": h.reason, "rows": h.rows,
+             **({"row_numbers": list(h.row_numbers)} if rows else {})}
+            for h in held
+        ])  # fmt: skip
+        return
     if not held:
         console.print("Nothing is held in quarantine.")
         return

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from openphm.console import RoleOption, WorkspaceArgument, console, literal
+from openphm.console import JsonOption, RoleOption, WorkspaceArgument, console, literal, print_json
 
 SHOWN_ROWS = 50
 MOST_SHOWN_ROWS = 500
@@ -22,7 +22,9 @@ def register(app: typer.Typer) -> None:
     app.command("sql")(sql_command)
 
 
-def tables_command(workspace: WorkspaceArgument, role: RoleOption = None) -> None:
+def tables_command(
+    workspace: WorkspaceArgument, role: RoleOption = None, as_json: JsonOption = False
+) -> None:
     """List the linked zone's tables with their row counts and columns."""
     from openphm.governance.roles import current_actor
     from openphm.linked.query import tables
@@ -32,6 +34,10 @@ def tables_command(workspace: WorkspaceArgument, role: RoleOption = None) -> Non
     actor = current_actor(role)
     ws.authorise(actor, "linked.tables")
     found = tables(ws)
+    if as_json:
+        print_json([{"table": i.name, "rows": i.rows, "columns": list(i.columns)} for i in found])
+        ws.audit.record(actor, "linked.tables", counts={"tables": len(found)})
+        return
     table = Table(title="Linked zone")
     for column in ("table", "rows", "columns"):
         table.add_column(column, overflow="fold")

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from openphm import clock
-from openphm.console import RoleOption, WorkspaceArgument, console
+from openphm.console import JsonOption, RoleOption, WorkspaceArgument, console, print_json
 
 
 def register(app: typer.Typer) -> None:
@@ -71,9 +71,11 @@ def check_config(
     )
 
 
-def status(workspace: WorkspaceArgument, role: RoleOption = None) -> None:
+def status(
+    workspace: WorkspaceArgument, role: RoleOption = None, as_json: JsonOption = False
+) -> None:
     """Show the programme's dates, days left, and what each zone and the key store hold."""
-    from openphm.governance.commands import due_table
+    from openphm.governance.commands import due_records, due_table
     from openphm.governance.roles import current_actor
     from openphm.governance.schedule import timetable
     from openphm.programme.workspace import ZONES, Workspace
@@ -83,6 +85,22 @@ def status(workspace: WorkspaceArgument, role: RoleOption = None) -> None:
     ws.authorise(actor, "workspace.status")
     programme = ws.config.programme
     today = clock.today()
+    if as_json:
+        zones = {}
+        for zone in ZONES:
+            files = [p for p in ws.zone(zone).rglob("*") if p.is_file()]
+            zones[zone] = {"files": len(files), "bytes": sum(p.stat().st_size for p in files)}
+        print_json({
+            "programme": programme.name, "start_date": programme.start_date,
+            "end_date": programme.end_date,
+            "days_left": max((programme.end_date - today).days, 0),
+            "identifiable_retention_days": programme.identifiable_retention_days,
+            "zones": zones, "keys_held": len(ws.keystore.names()),
+            "keys_destroyed": len(ws.keystore.destroyed()),
+            "due": due_records(timetable(ws)),
+        })  # fmt: skip
+        ws.audit.record(actor, "workspace.status")
+        return
     table = Table(title=f"{programme.name}", show_header=False)
     table.add_row("runs", f"{programme.start_date} to {programme.end_date}")
     table.add_row("days left", str(max((programme.end_date - today).days, 0)))

@@ -149,7 +149,7 @@ def score_command(
         typer.Option(
             "--reference-date",
             formats=["%Y-%m-%d"],
-            help="Score as at this date (default: the latest date in the data).",
+            help="Score as at this date (default: the end of the last complete month of data).",
         ),
     ] = None,
     model: Annotated[
@@ -180,10 +180,17 @@ def score_command(
         counts={"people": summary.people, "with_previous": summary.with_previous},
         reason=f"engine {kind}",
     )
+    from openphm.analytics.commands import warn_coverage
+    from openphm.analytics.period import Coverage
+    from openphm.analytics.zone import months_before
+
+    day = summary.reference_date  # features count activity in the 12 months to it
+    cover = Coverage(day, months_before(day, 12), summary.data_end)
     console.print(
-        f"Scored {summary.people:,} people as at {summary.reference_date} with "
+        f"Scored {summary.people:,} people {cover.note()} with "
         f"{summary.model_id} into linked.person_risk."
     )
+    warn_coverage(cover)
     if summary.previous_reference_date:
         console.print(
             f"Rising risk: {summary.with_previous:,} people also scored at the previous "

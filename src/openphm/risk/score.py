@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from openphm.analytics.period import data_end, default_reference_date
 from openphm.risk import model as models
 from openphm.risk.features import FEATURE_NAMES, feature_frame
-from openphm.risk.plan import data_span
 from openphm.risk.store import (
     SOURCE,
     latest_model,
@@ -39,6 +39,7 @@ class ScoreSummary:
     people: int
     previous_reference_date: dt.date | None
     with_previous: int
+    data_end: dt.date | None = None
 
 
 def score(
@@ -53,7 +54,9 @@ def score(
     Spark: risk.commands)."""
     model_id, booster_text, _ = latest_model(con, model_id, source)
     booster = models.load_gbm(booster_text)
-    day = reference_date or data_span(con, source)[1]
+    # The one reference-date rule (analytics.period): the end of the last complete month.
+    day = reference_date or default_reference_date(con, source)
+    end = data_end(con, source)
     x = features(day) if features else feature_frame(con, day, source=source)
     out = x.loc[:, ["pseudonym"]].copy()
     out["reference_date"] = day
@@ -70,6 +73,7 @@ def score(
         len(out),
         previous.iloc[0] if len(previous) else None,
         int(out["previous_risk"].notna().sum()),
+        end.day if end else None,
     )
 
 

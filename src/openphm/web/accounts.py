@@ -27,7 +27,10 @@ MIN_PASSWORD = 12
 
 
 class AccountError(UserFacingError):
-    """An account that cannot be made as asked."""
+    """An account that cannot be made or changed as asked."""
+
+
+ACTIVE, DISABLED, MUST_CHANGE = "active", "disabled", "must change password"
 
 
 @dataclass(frozen=True)
@@ -48,9 +51,16 @@ class Authenticator(ABC):
         audited (a password typed into the name box must not reach the log)."""
         return False
 
+    def standing(self, username: str) -> str:
+        """ACTIVE, DISABLED (may not sign in; a session it has is ended) or MUST_CHANGE (a
+        reset password: every page but the one to choose a new password is refused). An
+        identity provider that manages its own accounts leaves every user ACTIVE."""
+        return ACTIVE
+
 
 class LocalAccounts(Authenticator):
-    """Accounts stored in the workspace: {"users": {name: {role, ods, password_hash}}}."""
+    """Accounts stored in the workspace: {"users": {name: {role, ods, password_hash,
+    disabled, must_change_password}}} (the last two absent until set)."""
 
     def __init__(self, workspace_root: Path) -> None:
         self.path = Path(workspace_root) / USERS_FILE
@@ -68,8 +78,7 @@ class LocalAccounts(Authenticator):
             raise AccountError(
                 f"{name!r} is not a user name: 2 to 64 lower-case letters, digits, . _ or -"
             )
-        if len(password) < MIN_PASSWORD:
-            raise AccountError(f"the password must be at least {MIN_PASSWORD} characters")
+        _check_password(password)
         if role is Role.PRACTICE and ods not in controllers:
             raise AccountError(
                 f"a practice user needs --ods naming one of the programme's controller "
@@ -103,12 +112,66 @@ class LocalAccounts(Authenticator):
             self._hasher.verify(stored, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return None
-        if record is None:
-            return None
+        if record is None or record.get("disabled"):
+            return None  # a disabled account cannot sign in, whatever the password
         return User(username, Role(record["role"]), record.get("ods"))
 
     def is_account(self, username: str) -> bool:
         return username in self._load()["users"]
+
+    def standing(self, username: str) -> str:
+        record = self._load()["users"].get(username)
+        if record is None or record.get("disabled"):
+            return DISABLED
+        return MUST_CHANGE if record.get("must_change_password") else ACTIVE
+
+    def _record(self, data: dict, name: str) -> dict:
+        record = data["users"].get(name)
+        if record is None:
+            raise AccountError(f"there is no account {name!r} (phm user list shows them)")
+        return record
+
+    def disable(self, name: str) -> None:
+        """The account can no longer sign in, and a session it has ends at its next request.
+        Kept, not deleted: the audit log names it, and `enable` restores it."""
+        data = self._load()
+        self._record(data, name)["disabled"] = True
+        self._write(data)
+
+    def enable(self, name: str) -> None:
+        data = self._load()
+        self._record(data, name).pop("disabled", None)
+        self._write(data)
+
+    def reset_password(self, name: str, password: str) -> None:
+        """A new password the administrator hands over; the user must choose their own at
+        their next sign-in before any page opens (`standing` is MUST_CHANGE until then)."""
+        _check_password(password)
+        data = self._load()
+        record = self._record(data, name)
+        record["password_hash"] = self._hasher.hash(password)
+        record["must_change_password"] = True
+        self._write(data)
+
+    def change_password(self, name: str, current: str, new: str) -> None:
+        """The user's own change: the current password, then a new one that differs from it."""
+        if self.authenticate(name, current) is None:
+            raise AccountError("the current password is not right")
+        if new == current:
+            raise AccountError("the new password must differ from the current one")
+        _check_password(new)
+        data = self._load()
+        record = self._record(data, name)
+        record["password_hash"] = self._hasher.hash(new)
+        record.pop("must_change_password", None)
+        self._write(data)
+
+    def records(self) -> list[dict]:
+        """Every account without its password hash: name, role, ods, standing."""
+        return [
+            {"name": name, "role": r["role"], "ods": r.get("ods"), "standing": self.standing(name)}
+            for name, r in sorted(self._load()["users"].items())
+        ]
 
     def users(self) -> list[User]:
         return [
@@ -118,3 +181,8 @@ class LocalAccounts(Authenticator):
 
 def as_dict(user: User) -> dict:
     return {**asdict(user), "role": user.role.value}
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"the password must be at least {MIN_PASSWORD} characters")

@@ -25,13 +25,19 @@ from openphm.web.sql import signed_in
 router = APIRouter(prefix="/api", tags=["OpenPHM"])
 
 
+def _dated(ws) -> dict:
+    cover = figures.dating(ws)
+    end = cover.data_end.isoformat() if cover.data_end else None
+    return {"reference_date": cover.reference_date.isoformat(), "data_end": end}
+
+
 @router.get("/population", summary="Registered population (disclosure-controlled)")
 def population(request: Request, ctx: Context = Depends(authorised("linked.query"))) -> dict:
     ctx.ws.require_open()
     found = figures.population(ctx.ws)
     viewed(request, ctx, ("linked.people",))
     return {
-        "reference_date": figures.reference_date(ctx.ws).isoformat(),
+        **_dated(ctx.ws),
         "disclosure_control": "counts 1-7 redacted (null), others rounded to the nearest 5",
         **{key: {"title": f.title, "rows": f.records()} for key, f in found.items()},
     }

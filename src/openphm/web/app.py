@@ -18,7 +18,7 @@ from openphm.governance.roles import Refused, Role
 from openphm.governance.schedule import keep_promises, scheduled_actor
 from openphm.programme.workspace import ProgrammeClosedError, Workspace
 from openphm.web import analyst, api, assets, audit_view, cohorts, dpo, practice, releases, sql
-from openphm.web.accounts import Authenticator, LocalAccounts
+from openphm.web.accounts import DISABLED, MUST_CHANGE, Authenticator, LocalAccounts
 from openphm.web.deps import (
     NotSignedIn,
     WebRefused,
@@ -28,8 +28,10 @@ from openphm.web.deps import (
     open_workspace,
     render,
     session_of,
+    user_of,
 )
 from openphm.web.failures import (
+    ACCOUNT_DISABLED,
     SIGN_IN_LOCKED,
     UNKNOWN_NAME,
     WRONG_PASSWORD,
@@ -99,6 +101,9 @@ def create_app(
         request.state.nonce = nonce
         if not static:
             request.state.session = store.load(request.cookies.get(COOKIE))
+            moved = _account_standing(request)
+            if moved is not None:
+                return moved
         response = await call_next(request)
         if not static:
             value = store.cookie_value(request.state.session)
@@ -204,6 +209,37 @@ def _handlers(app: FastAPI) -> None:
         return render(request, "closed.jinja", 410, title="Programme closed", reason=str(exc))
 
 
+# Where a user whose password was reset may go before choosing a new one.
+PASSWORD_PAGE = "/account/password"
+_OPEN_TO_MUST_CHANGE = (PASSWORD_PAGE, "/sign-out", "/sign-in")
+
+
+def _account_standing(request: Request):
+    """Apply the account's standing to a signed-in session at every request: a disabled
+    account's session ends (the user is signed out, audited once), and a reset password opens
+    only the page to choose a new one. None to go on with the request; else the response."""
+    session = request.state.session
+    user = session.user
+    if user is None:
+        return None
+    standing = request.app.state.authenticator.standing(user.name)
+    if standing == DISABLED:
+        store: SessionStore = request.app.state.sessions
+        store.drop(session)
+        request.state.session = store.anonymous()
+        open_workspace(request).audit.record(
+            actor_of(user), "web.sign_out", reason="the account was disabled: session ended"
+        )
+        if _wants_json(request):
+            return JSONResponse({"detail": "sign in first"}, status_code=401)
+        return RedirectResponse("/sign-in", status_code=303)
+    if standing == MUST_CHANGE and request.url.path not in _OPEN_TO_MUST_CHANGE:
+        if _wants_json(request):
+            return JSONResponse({"detail": "choose a new password first"}, status_code=403)
+        return RedirectResponse(PASSWORD_PAGE, status_code=303)
+    return None
+
+
 def _sign_in_failed(request: Request, kind: FailureKind, account: str | None) -> None:
     """One entry against the account a failed sign-in names (the throttle's lock on the name
     bounds how many), or, naming none, folded with its address's failures (web.failures)."""
@@ -249,7 +285,11 @@ def _sign_in_routes(app: FastAPI) -> None:
             )
         user = authenticator.authenticate(username, password)
         if user is None:
-            _sign_in_failed(request, WRONG_PASSWORD if account else UNKNOWN_NAME, account)
+            # The page says the same whatever the cause; the log says which, for an account.
+            kind = WRONG_PASSWORD if account else UNKNOWN_NAME
+            if account and authenticator.standing(account) == DISABLED:
+                kind = ACCOUNT_DISABLED
+            _sign_in_failed(request, kind, account)
             return render(
                 request, "sign_in.jinja", 401, title="Sign in", error=True, username=username
             )
@@ -257,6 +297,45 @@ def _sign_in_routes(app: FastAPI) -> None:
         session = request.app.state.sessions.sign_in(session_of(request), user)
         request.state.session = session
         open_workspace(request).audit.record(actor_of(user), "web.sign_in")
+        if authenticator.standing(user.name) == MUST_CHANGE:
+            return RedirectResponse(PASSWORD_PAGE, status_code=303)
+        return RedirectResponse(HOME[user.role], status_code=303)
+
+    @app.get(PASSWORD_PAGE, include_in_schema=False)
+    def password_page(request: Request):
+        user = user_of(request)
+        forced = request.app.state.authenticator.standing(user.name) == MUST_CHANGE
+        return render(request, "account_password.jinja", title="Choose a new password",
+                      forced=forced)  # fmt: skip
+
+    @app.post(PASSWORD_PAGE, include_in_schema=False, dependencies=[Depends(check_csrf)])
+    def change_password(
+        request: Request,
+        current: str = Form(""),
+        new: str = Form(""),
+        confirm: str = Form(""),
+    ):
+        from openphm.web.accounts import AccountError
+
+        user = user_of(request)
+        authenticator = request.app.state.authenticator
+        if not isinstance(authenticator, LocalAccounts):
+            raise WebRefused("passwords are kept by the identity provider, not here")
+        problem = "the new password and its confirmation differ" if new != confirm else None
+        if problem is None:
+            try:
+                authenticator.change_password(user.name, current, new)
+            except AccountError as err:
+                problem = str(err)
+        ws = open_workspace(request)
+        if problem is not None:
+            ws.audit.record(actor_of(user), "web.user.change_password", outcome="failed",
+                            reason=problem)  # fmt: skip
+            forced = authenticator.standing(user.name) == MUST_CHANGE
+            title = "Choose a new password"
+            return render(request, "account_password.jinja", 400, title=title, forced=forced,
+                          problem=problem)  # fmt: skip
+        ws.audit.record(actor_of(user), "web.user.change_password", writes=("web/users.json",))
         return RedirectResponse(HOME[user.role], status_code=303)
 
     @app.post("/sign-out", include_in_schema=False, dependencies=[Depends(check_csrf)])

@@ -1,4 +1,5 @@
-"""`phm serve` runs the web service; `phm user add` makes a local account for it."""
+"""`phm serve` runs the web service; `phm user add|list|disable|enable|unlock|reset-password`
+manage its local accounts (all but `add` the data protection officer's, audited)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from openphm.console import WorkspaceArgument, console
+from openphm.console import JsonOption, RoleOption, WorkspaceArgument, console, literal
 
 user_app = typer.Typer(help="Local accounts for the web service (phm serve).", no_args_is_help=True)
 
@@ -124,3 +125,87 @@ def add(
     console.print(
         f"[green]Added[/] {user.name} ({user.role.value}{', ' + user.ods if user.ods else ''})"
     )
+
+
+UserName = Annotated[str, typer.Argument(help="The account's user name.")]
+
+
+def _managing(workspace, role: str | None, action: str):
+    """The workspace and the acting DPO (a refusal is audited by `authorise`)."""
+    from openphm.governance.roles import current_actor
+    from openphm.programme.workspace import Workspace
+
+    ws = Workspace.open(workspace)
+    actor = current_actor(role)
+    ws.authorise(actor, action)
+    return ws, actor
+
+
+@user_app.command("list")
+def list_users(workspace: WorkspaceArgument, role: RoleOption = None,
+               as_json: JsonOption = False) -> None:  # fmt: skip
+    """List the accounts: name, role, practice, standing (active, disabled, must change
+    password) and failed sign-ins counting towards a lock (locked at 5). No password hash."""
+    from rich.table import Table
+
+    from openphm.console import print_json
+    from openphm.web.account_admin import account_list
+
+    ws, actor = _managing(workspace, role, "web.user.list")
+    records = account_list(ws, actor)
+    if as_json:
+        print_json(records)
+        return
+    table = Table(title=f"Accounts: {len(records)}")
+    for column in ("name", "role", "practice", "standing", "failed sign-ins"):
+        table.add_column(column)
+    for r in records:
+        failures = f"{r['failed_sign_ins']}" + (" (locked)" if r["locked"] else "")
+        table.add_row(literal(r["name"]), r["role"], r["ods"] or "", r["standing"], failures)
+    console.print(table)
+
+
+@user_app.command("disable")
+def disable(workspace: WorkspaceArgument, username: UserName, role: RoleOption = None) -> None:
+    """Stop an account signing in; a session it has ends at its next request. The account is
+    kept (the audit log names it): `phm user enable` restores it."""
+    from openphm.web import account_admin
+
+    account_admin.disable(*_managing(workspace, role, "web.user.disable"), username)
+    console.print(literal(f"Disabled {username}: it can no longer sign in."))
+
+
+@user_app.command("enable")
+def enable(workspace: WorkspaceArgument, username: UserName, role: RoleOption = None) -> None:
+    """Let a disabled account sign in again."""
+    from openphm.web import account_admin
+
+    account_admin.enable(*_managing(workspace, role, "web.user.enable"), username)
+    console.print(literal(f"Enabled {username}."))
+
+
+@user_app.command("unlock")
+def unlock(workspace: WorkspaceArgument, username: UserName, role: RoleOption = None) -> None:
+    """Clear an account's failed sign-ins, lifting its lock at once (a running server reads
+    the count from sign_in_failures.sqlite at every sign-in). A lock on a client address is
+    left: it guards every account from that address."""
+    from openphm.web import account_admin
+
+    cleared = account_admin.unlock(*_managing(workspace, role, "web.user.unlock"), username)
+    console.print(literal(f"Unlocked {username}: {cleared} failed sign-in(s) cleared."))
+
+
+@user_app.command("reset-password")
+def reset_password(workspace: WorkspaceArgument, username: UserName,
+                   role: RoleOption = None) -> None:  # fmt: skip
+    """Set a new password for an account (asked for, or read from standard input) to hand to
+    its user, who must choose their own at their next sign-in before any page opens."""
+    from openphm.web import account_admin
+
+    ws, actor = _managing(workspace, role, "web.user.reset_password")
+    if sys.stdin.isatty():
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    account_admin.reset_password(ws, actor, username, password)
+    console.print(literal(f"Password of {username} reset: they must choose a new one at sign-in."))

@@ -48,6 +48,7 @@ NAVIGATION: dict[Role, list[tuple[str, str]]] = {
         ("Status", "/dpo"),
         ("Audit log", "/dpo/audit"),
         ("Releases", "/dpo/releases"),
+        ("Accounts", "/dpo/accounts"),
         ("Privacy notice", "/dpo/notice"),
         ("Close", "/dpo/close"),
     ],

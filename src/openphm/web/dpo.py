@@ -234,3 +234,59 @@ def markdown_to_html(text: str) -> Markup:
     if in_list:
         html.append("</ul>")
     return Markup("\n".join(html))
+
+
+# ----- accounts (the same functions as phm user …) -----------------------------------------
+
+ACCOUNT_ACTIONS = {
+    "disable": "web.user.disable",
+    "enable": "web.user.enable",
+    "unlock": "web.user.unlock",
+    "reset-password": "web.user.reset_password",
+}
+
+
+def _accounts_page(request: Request, ctx: Context, status: int = 200, *, listed=True, **more):
+    from openphm.web.account_admin import account_list
+
+    accounts = account_list(ctx.ws, ctx.actor, audit=listed)
+    return render(request, "dpo_accounts.jinja", status, title="Accounts",
+                  accounts=accounts, me=ctx.user.name, **more)  # fmt: skip
+
+
+@router.get("/accounts")
+def accounts_page(request: Request, ctx: Context = Depends(authorised("web.user.list"))):
+    return _accounts_page(request, ctx)
+
+
+@router.post("/accounts/{action}", dependencies=[Depends(check_csrf)])
+def account_action(
+    request: Request,
+    action: str,
+    name: str = Form(""),
+    password: str = Form(""),
+    ctx: Context = Depends(authorised("web.user.list")),
+):
+    """Disable, enable, unlock or reset the password of the account `name`: the role is
+    checked for the action itself too (audited if refused), then as `phm user` does it."""
+    from openphm.web import account_admin
+    from openphm.web.accounts import AccountError
+
+    if action not in ACCOUNT_ACTIONS:
+        raise HTTPException(404)
+    ctx.ws.authorise(ctx.actor, ACCOUNT_ACTIONS[action])
+    try:
+        if action == "disable" and name == ctx.user.name:
+            raise AccountError("you cannot disable your own account (another DPO can)")
+        if action == "reset-password":
+            account_admin.reset_password(ctx.ws, ctx.actor, name, password)
+            done = f"Password of {name} reset: they must choose a new one at sign-in."
+        elif action == "unlock":
+            cleared = account_admin.unlock(ctx.ws, ctx.actor, name)
+            done = f"Unlocked {name}: {cleared} failed sign-in(s) cleared."
+        else:
+            getattr(account_admin, action)(ctx.ws, ctx.actor, name)
+            done = f"{action.capitalize()}d {name}."
+    except AccountError as err:
+        return _accounts_page(request, ctx, 400, listed=False, problem=str(err))
+    return _accounts_page(request, ctx, listed=False, done=done)

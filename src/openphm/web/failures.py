@@ -51,6 +51,9 @@ class FailureKind:
 CSRF_REFUSED = FailureKind("web.csrf", "refused", "a form was posted without its CSRF token")
 UNKNOWN_NAME = FailureKind("web.sign_in", "failed", "sign-in with a name that is not an account")
 WRONG_PASSWORD = FailureKind("web.sign_in", "failed", "wrong password")
+ACCOUNT_DISABLED = FailureKind(
+    "web.sign_in", "refused", "sign-in to a disabled account (phm user disable)"
+)
 SIGN_IN_LOCKED = FailureKind(
     "web.sign_in",
     "refused",

@@ -51,8 +51,24 @@ class Figure:
         return frame.to_dict(orient="records")
 
 
+def dating(ws: Workspace):
+    """The pages' reference date by the one rule (`analytics.period`): the end of the last
+    complete month of data, with the data's end, as a `Coverage` of the year before it. A
+    zone with no activity yet falls back to the programme's start date (and says so)."""
+    from openphm.analytics.period import Coverage, data_end, last_complete_month_end
+    from openphm.analytics.zone import months_before
+
+    con = ws.connect_linked(read_only=True)
+    try:
+        end = data_end(con)
+    finally:
+        con.close()
+    day = last_complete_month_end(end.day) if end else ws.config.programme.start_date
+    return Coverage(day, months_before(day, 12), end.day if end else None)
+
+
 def reference_date(ws: Workspace) -> dt.date:
-    return ws.config.programme.start_date
+    return dating(ws).reference_date
 
 
 def tables(con) -> set[str]:
@@ -140,17 +156,17 @@ def activity(ws: Workspace, by: str = "imd_decile") -> Figure:
         for measure, (table, date, condition) in measures.items():
             selects.append(
                 f"sum((SELECT count(*) FROM linked.{table} t WHERE t.pseudonym = p.pseudonym "
-                f"AND t.{date} >= CAST($ref AS DATE) - INTERVAL 1 YEAR AND t.{date} < $ref "
+                f"AND t.{date} > CAST($ref AS DATE) - INTERVAL 1 YEAR AND t.{date} <= $ref "
                 f"AND {condition}))::BIGINT AS {measure}"
             )
         selects.append(
-            "count(*) FILTER (WHERE p.date_of_death >= CAST($ref AS DATE) - INTERVAL 1 YEAR "
-            "AND p.date_of_death < $ref) AS deaths"
+            "count(*) FILTER (WHERE p.date_of_death > CAST($ref AS DATE) - INTERVAL 1 YEAR "
+            "AND p.date_of_death <= $ref) AS deaths"
         )
         cells = con.execute(
             f"SELECT {', '.join(selects)} FROM linked.people p WHERE p.registered OR "
-            "(p.practice IS NOT NULL AND p.date_of_death >= CAST($ref AS DATE) - INTERVAL 1 YEAR"
-            " AND p.date_of_death < $ref) GROUP BY ALL",
+            "(p.practice IS NOT NULL AND p.date_of_death > CAST($ref AS DATE) - INTERVAL 1 YEAR"
+            " AND p.date_of_death <= $ref) GROUP BY ALL",
             {"ref": reference_date(ws)},
         ).df()
     finally:

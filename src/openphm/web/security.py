@@ -192,6 +192,11 @@ class SignInThrottle:
         count is kept on disk as well as the address's."""
         with self._lock:
             keys = self._keys(name, address)
+            if account and self.ledger is not None:
+                # The ledger is the record of an account's failures: `phm user unlock` (any
+                # process) clears it there, and this server must see that, not its memory.
+                since = self.clock() - self.lock_seconds
+                self._failures[keys[0]] = self.ledger.times(keys[0], since)
             if any(len(self._recent(key)) >= self.limits[key[0]] for key in keys):
                 return None
             if len(self._failures) >= self.max_tracked:
@@ -268,6 +273,11 @@ def client_network(address: str) -> str:
     if ip.version == 6:
         return str(ipaddress.ip_network(f"{ip}/64", strict=False))
     return str(ip)
+
+
+def name_key(name: str) -> tuple[str, str]:
+    """The key a name's failures are counted under (in memory and in the ledger)."""
+    return ("name", _normal(name))
 
 
 def _normal(name: str) -> str:

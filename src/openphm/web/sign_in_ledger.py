@@ -50,6 +50,15 @@ class SignInLedger:
                 "INSERT INTO failures VALUES (?, ?, ?)", [(*key, when) for key in keys]
             )
 
+    def times(self, key: Key, since: float) -> list[float]:
+        """The failures of one key after `since`, oldest first (what `phm user unlock` may
+        have cleared since the server started)."""
+        rows = self._db.execute(
+            "SELECT time FROM failures WHERE kind = ? AND key = ? AND time > ? ORDER BY time",
+            (*key, since),
+        ).fetchall()
+        return [t for (t,) in rows]
+
     def cleared(self, key: Key) -> None:
         """A successful sign-in: the name's failures no longer count."""
         with self._db:
