@@ -46,6 +46,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "identity.report": frozenset({Role.PROCESSOR_ENGINEER}),
     "identity.review": frozenset({Role.PROCESSOR_ENGINEER}),
     "practice.register": frozenset({Role.PROCESSOR_ENGINEER}),
+    # Replacing a practice's registered key makes the lists already sent unreadable until
+    # they are sealed again: the DPO's decision (pseudonymise.practices).
+    "practice.replace_key": frozenset({Role.DATA_PROTECTION_OFFICER}),
     "linked.query": frozenset({Role.ANALYST}),
     "linked.tables": frozenset({Role.ANALYST}),
     "analytics.build": frozenset({Role.ANALYST, Role.PROCESSOR_ENGINEER}),
