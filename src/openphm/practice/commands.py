@@ -161,7 +161,13 @@ def reidentify(
     from rich.console import Console
 
     from openphm.practice.keys import load_private_key
-    from openphm.practice.worklist import PATIENT_COLUMNS, make_worklist, read_csv, write_worklist
+    from openphm.practice.worklist import (
+        PATIENT_COLUMNS,
+        about_lines,
+        make_worklist,
+        read_csv,
+        write_worklist,
+    )
 
     console = Console(highlight=False)
     private_key = load_private_key(key)
@@ -170,6 +176,7 @@ def reidentify(
     worklist = make_worklist(
         rows, private_key, patient_list, ods_code=ods.strip().upper() if ods else None
     )
+    worklist.about = about_lines(cohort_list)
     out = out or cohort_list.with_name(f"{cohort_list.stem}-worklist.csv")
     write_worklist(worklist, out)
     console.print(

@@ -129,7 +129,7 @@ def releases(request: Request, ctx: Context = Depends(authorised("release.list")
 @router.get("/cohorts", summary="The signed-in practice's own cohort lists")
 def cohorts(request: Request, ctx: Context = Depends(authorised("cohort.inbox"))) -> list[dict]:
     viewed(request, ctx)
-    return [describe(p) for p in cohort_lists(ctx.ws, ctx.user.ods)]
+    return [describe(ctx.ws, p) for p in cohort_lists(ctx.ws, ctx.user.ods)]
 
 
 class Query(BaseModel):
