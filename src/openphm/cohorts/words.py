@@ -34,6 +34,15 @@ IMD_QUINTILE_WORDS = {
     4: "the second least deprived fifth of areas in England",
     5: "the least deprived fifth of areas in England",
 }
+# What a practice did for a person on its list (cohorts.outcomes.OUTCOMES).
+OUTCOME_WORDS = {
+    "contacted": "contacted",
+    "offered": "offered a service",
+    "accepted": "accepted",
+    "declined": "declined",
+    "not_appropriate": "not appropriate",
+    "moved_or_died": "moved away or died",
+}
 PURPOSE_WORDS: dict[Purpose, str] = {
     Purpose.PREVENTION: "Prevention: offering care early, before people become more unwell",
     Purpose.QUALITY_IMPROVEMENT: "Quality improvement: closing gaps in recommended care",

@@ -76,6 +76,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # The web service (openphm.web): a practice sees only its own cohort lists.
     "cohort.inbox": frozenset({Role.PRACTICE}),
     "cohort.download": frozenset({Role.PRACTICE}),
+    # What the practice did for each person on its list: token and outcome only (cohorts.outcomes).
+    "cohort.outcome": frozenset({Role.PRACTICE}),
     # Retention and destruction status, keys, objections applied: the DPO's status page.
     "governance.status": frozenset({Role.DATA_PROTECTION_OFFICER}),
     # Risk stratification and cohorts (openphm.risk, openphm.cohorts): analysts only.
