@@ -190,7 +190,9 @@ def reidentify(
         )
     messages = {
         "for another practice": "were sealed for another practice: not opened. This list may "
-        "have been sent to the wrong practice; tell the programme",
+        "have been sent to the wrong practice, or sealed to your practice's earlier key if "
+        "its key was replaced since (open it with the earlier key, or wait for the list the "
+        "programme seals to your new key at its next link); tell the programme",
         "failed authentication": "failed authentication (altered or damaged in transit): not "
         "opened. Ask the programme for a fresh copy",
         "malformed": "are not tokens this software reads: not opened",

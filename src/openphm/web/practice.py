@@ -81,7 +81,7 @@ def describe(ws: Workspace, path: Path) -> dict:
         "criteria": list(about.get("criteria", [])),
         "practice": ods,
         "practice_name": about.get("practice_name") or practice_name(ws.config, ods),
-        "people": about.get("people", _people(path)),
+        "people": about["people"] if "people" in about else _people(path),
         "made": made,
         "made_words": date_words(made),
         "data_as_at": about.get("data_as_at"),
