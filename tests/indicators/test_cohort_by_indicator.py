@@ -9,6 +9,7 @@ import pytest
 
 from openphm.cohorts.build import LIST_COLUMNS, CohortError, run_cohort
 from openphm.cohorts.definition import load_definition
+from openphm.cohorts.words import date_words
 from openphm.governance.audit import Actor
 from openphm.programme.workspace import Workspace
 
@@ -62,7 +63,7 @@ def test_a_cohort_by_indicator_lists_each_member_with_their_own_reasons_and_due_
     assert len(flagged) > 0
     one = flagged.iloc[0]
     mine = built.members.set_index("pseudonym").loc[one["pseudonym"], "reasons"]
-    due = pd.Timestamp(one["due_date"]).date().isoformat()
+    due = date_words(pd.Timestamp(one["due_date"]).date())  # "1 September 2026"
     assert f"{one['reason']} (due {due})" in mine
     lists = pd.concat([pd.read_csv(p) for p in paths.values()])
     assert tuple(lists.columns) == LIST_COLUMNS

@@ -125,3 +125,32 @@ def test_a_patient_list_without_nhs_numbers_is_refused_with_the_column_named(tmp
         ]
     )
     assert result.exit_code == 2 and "nhs_number" in result.output
+
+
+def test_a_downloaded_list_s_heading_is_skipped_and_carried_to_the_worklist(cli, tmp_path):
+    """A list from the practice's page starts with "# ..." lines saying what it is (one cell
+    each, quoted where it holds a comma): the command reads the table below them and heads
+    the worklist with them."""
+    pair = generate_keypair(tmp_path / "practice")
+    from openphm.practice.keys import load_private_key
+
+    key = load_private_key(pair.private_key)
+    tokens = seal_tokens(["R2"], ods_code="A81001", public_key=key.public_key)
+    heading = ["# Cohort list: Frail, or often admitted (frail)", "# People on the list: 1"]
+    listed = tmp_path / "frail.csv"
+    listed.write_text(
+        '"# Cohort list: Frail, or often admitted (frail)"\n# People on the list: 1\n'
+        + cohort_list(tokens).to_csv(index=False)
+    )
+    patients = tmp_path / "patients.csv"
+    PATIENTS.to_csv(patients, index=False)
+    out = tmp_path / "worklist.csv"
+    result = cli(["practice", "reidentify", listed, "--key", pair.private_key,
+                  "--patients", patients, "--out", out])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    from openphm.practice.worklist import about_lines, read_csv
+
+    assert about_lines(out) == heading
+    rows = read_csv(out, ("nhs_number",), "worklist")
+    assert list(rows["nhs_number"]) == ["9990000026"]
+    assert list(rows["reasons"]) == ["aged 65 or over"]

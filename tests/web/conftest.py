@@ -21,7 +21,7 @@ from openphm.disclosure.releases import request_release, save_draft
 from openphm.governance.audit import Actor
 from openphm.web.accounts import LocalAccounts
 
-from .helpers import ACCOUNTS, OTHER_LIST, OWN_LIST, PASSWORD, sign_in
+from .helpers import ACCOUNTS, OTHER_LIST, OWN_LIST, PASSWORD, WORDED_LIST, sign_in
 
 
 def pytest_configure(config):
@@ -103,10 +103,51 @@ def _build(root: Path, example_config: Path, engineer: Actor):
         folder = ws.zone("outputs") / "cohorts" / ods
         folder.mkdir(parents=True)
         (folder / name).write_text(f"token\n{ods}-sealed-token-1\n{ods}-sealed-token-2\n")
+    _worded_lists(ws)
     accounts = LocalAccounts(ws.root)
     for name, (role, ods) in ACCOUNTS.items():
         accounts.add(name, PASSWORD, role, ws.config.programme.controllers, ods)
     return ws
+
+
+def _worded_lists(ws) -> None:
+    """WORDED_LIST for Y10001 (two people) and Y10002 (one), written by `cohorts.build` as
+    `phm cohort` writes lists: reasons in words, a description beside each."""
+    import datetime as dt
+
+    from openphm.cohorts.build import BuiltCohort, _reasons, write_lists
+    from openphm.cohorts.definition import CohortDefinition
+
+    definition = CohortDefinition(
+        name=WORDED_LIST.removesuffix(".csv"),
+        description="Frail, or often admitted in an emergency",
+        purpose="prevention",
+        match="any",
+        efi_categories=("moderate", "severe"),
+        min_emergency_admissions_12m=2,
+        segments=("limited_reserve",),
+    )
+    members = pd.DataFrame(
+        {
+            "pseudonym": ["a" * 64, "b" * 64, "c" * 64],
+            "token": ["Y10001-worded-token-1", "Y10001-worded-token-2", "Y10002-worded-token-1"],
+            "practice": ["Y10001", "Y10001", "Y10002"],
+            "risk": [0.412, 0.2, 0.3],
+            "risk_percentile": [99.1, 90.0, 95.0],
+            "segment": ["limited_reserve", "frailty", "frailty"],
+            "efi_category": ["moderate", "severe", "severe"],
+            "emergency_admissions": [2, 0, 0],
+            "met_efi_categories": [True, True, True],
+            "met_min_emergency_admissions_12m": [True, False, False],
+            "met_segments": [True, False, False],
+            "driver_1": ["Heart failure register", "age", "age"],
+            "driver_2": [None, None, None],
+            "driver_3": [None, None, None],
+        }
+    )
+    members["reasons"] = _reasons(members, definition)
+    built = BuiltCohort(definition, members, dt.date(2026, 10, 31), dt.date(2026, 10, 31), 0)
+    write_lists(ws.zone("outputs"), built, ws.config)
 
 
 @pytest.fixture(scope="session")

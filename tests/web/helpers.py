@@ -20,6 +20,8 @@ ACCOUNTS = {
 }
 OWN_LIST = "2026-11-20-frailty.csv"
 OTHER_LIST = "2026-11-20-diabetes.csv"
+# A list as `phm cohort` writes it (with its description beside it), for both practices.
+WORDED_LIST = "frail-or-high-risk.csv"
 
 
 def every_route(routes):

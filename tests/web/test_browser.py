@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import CHROMIUM, OWN_LIST, PASSWORD
+from .helpers import CHROMIUM, OWN_LIST, PASSWORD, WORDED_LIST
 
 pytestmark = [
     pytest.mark.browser,
@@ -172,11 +172,18 @@ def test_a_practice_downloads_its_own_cohort_list(page, server):
     base, _ = server
     sign_in(page, "pat")
     page.wait_for_url("**/practice/cohorts")
-    page.screenshot(path=str(SCREENSHOTS / "practice-cohorts.png"))
+    assert page.is_visible("text=Cohort lists for Riverside Surgery (Y10001)")
+    assert page.is_visible("text=frailty: moderate or severe")
+    page.screenshot(path=str(SCREENSHOTS / "practice-cohorts.png"), full_page=True)
     with page.expect_download() as download:
-        page.click(f"a:has-text('{OWN_LIST}')")
+        page.click(f"a[href='/practice/cohorts/{OWN_LIST}']")
     assert download.value.suggested_filename == OWN_LIST
     assert "Y10001-sealed-token-1" in Path(download.value.path()).read_text()
+    with page.expect_download() as download:
+        page.click(f"a[href='/practice/cohorts/{WORDED_LIST}']")
+    text = Path(download.value.path()).read_text()
+    assert text.startswith('"# Cohort list: Frail, or often admitted in an emergency')
+    assert "Y10001-worded-token-1" in text and "limited_reserve" not in text
     assert "Y10002" not in page.content()
     assert_styled_and_local(page, base)
 

@@ -4,12 +4,13 @@ cohort lists (and nothing of another practice's), and an analyst's disclosure-co
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from openphm.web.accounts import USERS_FILE
 
-from .helpers import OTHER_LIST, OWN_LIST, PASSWORD, csrf_from, sign_in
+from .helpers import OTHER_LIST, OWN_LIST, PASSWORD, WORDED_LIST, csrf_from, sign_in
 
 
 def last_entry(ws):
@@ -121,11 +122,69 @@ def test_a_practice_sees_and_downloads_only_its_own_cohort_lists(client, web_wor
     sign_in(client, "pat")
     page = client.get("/practice/cohorts").text
     assert OWN_LIST in page and OTHER_LIST not in page and "Y10002" not in page
-    assert [f["name"] for f in client.get("/api/cohorts").json()] == [OWN_LIST]
+    assert [f["name"] for f in client.get("/api/cohorts").json()] == [OWN_LIST, WORDED_LIST]
     response = client.get(f"/practice/cohorts/{OWN_LIST}")
     assert response.status_code == 200 and "Y10001-sealed-token-1" in response.text
     assert "attachment" in response.headers["content-disposition"]
     assert last_entry(web_workspace).reads == (f"outputs/cohorts/Y10001/{OWN_LIST}",)
+
+
+def test_a_practice_sees_what_each_list_is_in_words(client, web_workspace):
+    """The practice's name and code, the purpose, who is on the list and why, how many, when
+    it was made and from which data: in words, with dates as people write them."""
+    sign_in(client, "pat")
+    page = " ".join(client.get("/practice/cohorts").text.split())
+    assert "Cohort lists for Riverside Surgery (Y10001)" in page
+    assert "Frail, or often admitted in an emergency" in page
+    assert "Prevention: offering care early" in page
+    assert "People who meet at least one of:" in page
+    for criterion in (
+        "frailty: moderate or severe",
+        "2 or more emergency admissions in 12 months",
+        "population segment: limited reserve and exacerbations",
+    ):
+        assert f"<li>{criterion}</li>" in page
+    # Made on the frozen clock's day, from the data's reference date.
+    assert "20 November 2026, from data up to 31 October 2026" in page
+    assert re.search(r"People on the list\s*</dt>\s*<dd[^>]*>\s*2\s*</dd>", page)
+    # The list written without a description still says how many people and when, in words.
+    assert "2026-11-20-frailty" in page
+    assert not re.search(r"\d{4}-\d\d-\d\dT", page), "an ISO timestamp on the page"
+    assert "bytes" not in page and "limited_reserve" not in page
+    assert "Y10002" not in page and "Millbrook" not in page
+
+
+def test_the_downloaded_list_says_what_it_is_and_gives_reasons_in_words(client, web_workspace):
+    from openphm.practice.worklist import about_lines, read_csv
+
+    sign_in(client, "pat")
+    response = client.get(f"/practice/cohorts/{WORDED_LIST}")
+    assert response.status_code == 200
+    saved = web_workspace.root / "downloaded.csv"
+    saved.write_text(response.text)
+    # One cell a line (quoted where it holds a comma), above the table's header.
+    assert about_lines(saved) == [
+        "# Cohort list: Frail, or often admitted in an emergency (frail-or-high-risk)",
+        "# Practice: Riverside Surgery (Y10001)",
+        "# Purpose: Prevention: offering care early, before people become more unwell",
+        "# Who is on it: people who meet at least one of: 2 or more emergency admissions in "
+        "12 months; population segment: limited reserve and exacerbations; frailty: moderate "
+        "or severe",
+        "# People on the list: 2",
+        "# Made on 20 November 2026 from data up to 31 October 2026",
+        "# Each row is one of your patients: open the tokens with your practice's private key "
+        "(phm practice reidentify). Reasons say why each person is on the list.",
+    ]
+    assert response.text.splitlines()[7].startswith("token,")
+    rows = read_csv(saved, ("token",), "cohort list")
+    assert list(rows["token"]) == ["Y10001-worded-token-1", "Y10001-worded-token-2"]
+    assert list(rows["reasons"]) == [
+        "2 emergency admissions in 12 months; population segment: limited reserve and "
+        "exacerbations; frailty: moderate",
+        "frailty: severe",
+    ]
+    assert list(rows["segment"]) == ["Limited reserve and exacerbations", "Frailty"]
+    assert "limited_reserve" not in response.text and "Y10002" not in response.text
 
 
 @pytest.mark.parametrize(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import functools
+import json
 import operator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,14 @@ from openphm.analytics import REGISTERS
 from openphm.analytics.registers import register_flags
 from openphm.analytics.zone import Zone, memtable
 from openphm.cohorts.definition import CRITERIA, INDICATOR_NAMES, CohortDefinition
+from openphm.cohorts.words import (
+    PERSON_WORDS,
+    PURPOSE_WORDS,
+    SEGMENT_WORDS,
+    criteria_words,
+    date_words,
+    practice_name,
+)
 from openphm.console import UserFacingError
 from openphm.indicators.build import PERSON_INDICATORS
 from openphm.risk import explain
@@ -144,8 +153,9 @@ def _indicator_reasons(zone: Zone, members: pd.DataFrame, names) -> dict[str, st
     rows = rows[rows["pseudonym"].isin(set(members["pseudonym"]))]
     order = {n: i for i, n in enumerate(names)}
     rows = rows.assign(order=rows["indicator"].map(order)).sort_values(["pseudonym", "order"])
-    text = rows["reason"] + " (due " + pd.to_datetime(rows["due_date"]).dt.strftime("%Y-%m-%d")
-    return (text + ")").groupby(rows["pseudonym"]).agg("; ".join).to_dict()
+    due = pd.to_datetime(rows["due_date"]).map(date_words)
+    text = rows["reason"] + " (due " + due + ")"
+    return text.groupby(rows["pseudonym"]).agg("; ".join).to_dict()
 
 
 def build_cohort(con_or_backend, definition: CohortDefinition) -> BuiltCohort:
@@ -167,6 +177,12 @@ def build_cohort(con_or_backend, definition: CohortDefinition) -> BuiltCohort:
             "sex",
             "imd_quintile",
             "reference_date",
+            # What the reasons give in words: the person's own counts and categories.
+            "ltc_count",
+            "emergency_admissions",
+            "ec_attendances",
+            "efi_category",
+            *(f"reg_{r}" for r in definition.registers or ()),
             *met,
         )
         .left_join(explain.feature_columns(zone), "pseudonym")
@@ -192,18 +208,22 @@ def build_cohort(con_or_backend, definition: CohortDefinition) -> BuiltCohort:
 def _reasons(
     members: pd.DataFrame, definition: CohortDefinition, flagged: dict[str, str] | None = None
 ) -> list[str]:
-    """Each member's criteria met, in definition order ("; "-separated). A criterion on a
-    missing value (no IMD decile, no earlier score) counts as not met. For `indicators`, the
-    member's own reasons and due dates (`flagged`, by pseudonym) stand in for the criterion."""
-    keys = list(definition.criteria())
+    """Each member's criteria met, in words and in definition order ("; "-separated), with the
+    member's own counts and categories where a criterion has them ("2 emergency admissions in
+    12 months", "frailty: moderate"; cohorts.words). A criterion on a missing value (no IMD
+    decile, no earlier score) counts as not met. For `indicators`, the member's own reasons and
+    due dates (`flagged`, by pseudonym) stand in for the criterion."""
+    criteria = definition.criteria()
+    keys = list(criteria)
     met = members[[f"met_{k}" for k in keys]].fillna(False).astype(bool).to_numpy()
-    texts = [definition.reason(k) for k in keys]
     flagged = flagged or {}
     out = []
-    for pseudonym, row in zip(members["pseudonym"], met, strict=True):
+    for person, row in zip(members.to_dict("records"), met, strict=True):
         parts = [
-            flagged.get(pseudonym, t) if k == "indicators" else t
-            for k, t, m in zip(keys, texts, row, strict=True)
+            flagged.get(person["pseudonym"]) or PERSON_WORDS[k](criteria[k], person)
+            if k == "indicators"
+            else PERSON_WORDS[k](criteria[k], person)
+            for k, m in zip(keys, row, strict=True)
             if m
         ]
         out.append("; ".join(parts))
@@ -224,22 +244,50 @@ def list_rows(members: pd.DataFrame) -> pd.DataFrame:
             "token": members["token"],
             "risk_score": members["risk"].round(3),
             "risk_percentile": members["risk_percentile"].round(1),
-            "segment": members["segment"],
+            "segment": members["segment"].map(SEGMENT_WORDS),
             "main_drivers": drivers,
             "reasons": members["reasons"],
         }
     ).loc[:, list(LIST_COLUMNS)]
 
 
-def write_lists(outputs: Path, built: BuiltCohort) -> dict[str, Path]:
+def list_about(built: BuiltCohort, ods: str, people: int, name: str = "") -> dict:
+    """What a practice reads about one of its lists (its page, the head of the CSV it
+    downloads): whose list, for what, who is on it, how many, when and from which data. Counts
+    and words only: nothing about any person."""
+    definition = built.definition
+    return {
+        "cohort": definition.name,
+        "description": definition.description,
+        "purpose": definition.purpose.value,
+        "purpose_words": PURPOSE_WORDS[definition.purpose],
+        "match": definition.match,
+        "criteria": criteria_words(definition.criteria()),
+        "practice": ods,
+        "practice_name": name,
+        "people": people,
+        "made": clock.now().isoformat(timespec="seconds"),
+        "data_as_at": built.analytics_date.isoformat(),
+        "risk_as_at": built.risk_date.isoformat(),
+    }
+
+
+def write_lists(outputs: Path, built: BuiltCohort, config=None) -> dict[str, Path]:
     """One CSV per practice with members, at outputs/cohorts/<ODS>/<name>.csv (replacing the
-    practice's earlier list of the same name). Members without a token are not listed."""
+    practice's earlier list of the same name), and beside it <name>.json, what the list is
+    (`list_about`; the practice's name from `config`, programme.toml, when given). Members
+    without a token are not listed."""
     listed = built.members[built.members["token"].notna()]
     paths = {}
     for ods, part in listed.groupby("practice", sort=True):
         folder = Path(outputs) / LIST_FOLDER / str(ods)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{built.definition.name}.csv"
+        name = practice_name(config, str(ods)) if config is not None else ""
+        about = path.with_suffix(".json")
+        staging = about.with_suffix(".json.tmp")
+        staging.write_text(json.dumps(list_about(built, str(ods), len(part), name), indent=1))
+        staging.replace(about)
         staging = path.with_suffix(".csv.tmp")
         list_rows(part).to_csv(staging, index=False, quoting=csv.QUOTE_MINIMAL)
         staging.replace(path)  # a practice never downloads half a list
@@ -350,7 +398,7 @@ def run_cohort(
         con.execute("COMMIT")
     finally:
         con.close()
-    paths = write_lists(ws.zone("outputs"), built)
+    paths = write_lists(ws.zone("outputs"), built, ws.config)
     ws.audit.record(
         actor,
         "cohort.build",

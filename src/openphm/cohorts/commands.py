@@ -113,6 +113,7 @@ def evaluate_command(
     Writes the method, its assumptions and the disclosure-controlled results to
     WORKSPACE/outputs/evaluations/."""
     from openphm.cohorts.evaluate import evaluate, report
+    from openphm.cohorts.outcomes import outcome_counts, outcome_lines
     from openphm.disclosure.releases import rules_for
     from openphm.governance.roles import current_actor
     from openphm.programme.workspace import Workspace
@@ -120,13 +121,21 @@ def evaluate_command(
     ws = Workspace.open(workspace)
     actor = current_actor(role)
     ws.authorise(actor, "cohort.evaluate")
+    rules = rules_for(ws)
     con = ws.connect_linked(read_only=True)
     try:
         result = evaluate(con, cohort, start.date(), months)
+        outcomes = outcome_counts(con, cohort, rules)
     finally:
         con.close()
-    rules = rules_for(ws)
     text, table = report(result, rules)
+    if outcomes is not None:
+        text += (
+            "\n\n## What the practices recorded\n\nPeople per practice and outcome, as the "
+            "practices recorded them for this cohort's lists (disclosure-controlled):\n\n"
+            + "\n".join(outcome_lines(outcomes))
+            + "\n"
+        )
     folder = ws.zone("outputs") / "evaluations"
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"{cohort}-from-{start.date()}"

@@ -8,9 +8,10 @@
     min_ltc = 2
     top_risk_percent = 5
 
-Each criterion is one entry of CRITERIA: the reason a list gives when a person meets it, and
-the rule (a boolean over the person frame of `build`). Adding a criterion is adding an entry
-there and a field here; nothing else changes.
+Each criterion is one entry of CRITERIA: the rule (a boolean over the person frame of `build`).
+What a list says when a person meets it is in `cohorts.words` (CRITERION_WORDS, PERSON_WORDS).
+Adding a criterion is adding an entry there, its words and a field here
+(tests/cohorts/test_words.py fails until it has words).
 """
 
 from __future__ import annotations
@@ -35,7 +36,6 @@ class CohortDefinitionError(UserFacingError):
 
 @dataclass(frozen=True)
 class Criterion:
-    reason: str  # formatted with the criterion's value
     rule: Callable  # (person frame, value) -> boolean column
 
 
@@ -44,30 +44,22 @@ def _any_of(column: str):
 
 
 CRITERIA: dict[str, Criterion] = {
-    "min_age": Criterion("aged {} or over", lambda p, v: p.age >= v),
-    "max_age": Criterion("aged {} or under", lambda p, v: p.age <= v),
-    "sex": Criterion("sex {}", _any_of("sex")),
-    "min_ltc": Criterion("{}+ long-term conditions", lambda p, v: p.ltc_count >= v),
-    "registers": Criterion("on register: {}", lambda p, v: _on_any_register(p, v)),
-    "min_emergency_admissions_12m": Criterion(
-        "{}+ emergency admissions in 12 months", lambda p, v: p.emergency_admissions >= v
-    ),
-    "min_ec_attendances_12m": Criterion(
-        "{}+ A&E attendances in 12 months", lambda p, v: p.ec_attendances >= v
-    ),
-    "imd_quintiles": Criterion("IMD quintile {}", _any_of("imd_quintile")),
-    "segments": Criterion("segment: {}", _any_of("segment")),
-    "efi_categories": Criterion("frailty: {}", _any_of("efi_category")),
-    "practices": Criterion("practice {}", _any_of("practice")),
-    "min_risk": Criterion("risk of emergency admission {} or more", lambda p, v: p.risk >= v),
-    "top_risk_percent": Criterion(
-        "top {}% risk of emergency admission", lambda p, v: p.risk_percentile > 100 - v
-    ),
-    "rising_risk_top_percent": Criterion(
-        "top {}% rise in risk since the last refresh", lambda p, v: p.rising_percentile > 100 - v
-    ),
+    "min_age": Criterion(lambda p, v: p.age >= v),
+    "max_age": Criterion(lambda p, v: p.age <= v),
+    "sex": Criterion(_any_of("sex")),
+    "min_ltc": Criterion(lambda p, v: p.ltc_count >= v),
+    "registers": Criterion(lambda p, v: _on_any_register(p, v)),
+    "min_emergency_admissions_12m": Criterion(lambda p, v: p.emergency_admissions >= v),
+    "min_ec_attendances_12m": Criterion(lambda p, v: p.ec_attendances >= v),
+    "imd_quintiles": Criterion(_any_of("imd_quintile")),
+    "segments": Criterion(_any_of("segment")),
+    "efi_categories": Criterion(_any_of("efi_category")),
+    "practices": Criterion(_any_of("practice")),
+    "min_risk": Criterion(lambda p, v: p.risk >= v),
+    "top_risk_percent": Criterion(lambda p, v: p.risk_percentile > 100 - v),
+    "rising_risk_top_percent": Criterion(lambda p, v: p.rising_percentile > 100 - v),
     # A list gives each member's own reasons and due dates for these (cohorts.build).
-    "indicators": Criterion("flagged by: {}", lambda p, v: _flagged_by_any(p, v)),
+    "indicators": Criterion(lambda p, v: _flagged_by_any(p, v)),
 }
 
 
@@ -143,12 +135,6 @@ class CohortDefinition(BaseModel):
     def criteria(self) -> dict[str, object]:
         """The criteria set in this definition, in CRITERIA order."""
         return {k: getattr(self, k) for k in CRITERIA if getattr(self, k) is not None}
-
-    def reason(self, key: str) -> str:
-        value = getattr(self, key)
-        if isinstance(value, tuple):
-            value = ", ".join(str(x) for x in value)
-        return CRITERIA[key].reason.format(f"{value:g}" if isinstance(value, float) else value)
 
 
 def load_definition(path: Path, purposes: tuple[str, ...] | None = None) -> CohortDefinition:

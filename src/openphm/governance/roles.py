@@ -46,6 +46,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "identity.report": frozenset({Role.PROCESSOR_ENGINEER}),
     "identity.review": frozenset({Role.PROCESSOR_ENGINEER}),
     "practice.register": frozenset({Role.PROCESSOR_ENGINEER}),
+    # Replacing a practice's registered key makes the lists already sent unreadable until
+    # they are sealed again: the DPO's decision (pseudonymise.practices).
+    "practice.replace_key": frozenset({Role.DATA_PROTECTION_OFFICER}),
     "linked.query": frozenset({Role.ANALYST}),
     "linked.tables": frozenset({Role.ANALYST}),
     "analytics.build": frozenset({Role.ANALYST, Role.PROCESSOR_ENGINEER}),
@@ -80,6 +83,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # The web service (openphm.web): a practice sees only its own cohort lists.
     "cohort.inbox": frozenset({Role.PRACTICE}),
     "cohort.download": frozenset({Role.PRACTICE}),
+    # What the practice did for each person on its list: token and outcome only (cohorts.outcomes).
+    "cohort.outcome": frozenset({Role.PRACTICE}),
     # Retention and destruction status, keys, objections applied: the DPO's status page.
     "governance.status": frozenset({Role.DATA_PROTECTION_OFFICER}),
     # Risk stratification and cohorts (openphm.risk, openphm.cohorts): analysts only.

@@ -59,17 +59,59 @@ def register_key(
         str | None,
         typer.Option("--role", envvar="PHM_ROLE", help="The role you act in (recorded)."),
     ] = None,
+    replace: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="Replace the practice's registered key (data protection officer only): lists "
+            "already sent become unreadable with the new key until sealed again.",
+        ),
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Replace without asking (after the warning).")
+    ] = False,
 ) -> None:
     """Run by the programme: register a controller practice's public key, so that `phm link`
-    seals that practice's re-identification tokens to it."""
+    seals that practice's re-identification tokens to it. A practice's key is never replaced
+    silently: a different key is refused unless the data protection officer replaces it
+    (--replace --role data-protection-officer), and another practice's key is always refused."""
     from openphm.console import console
     from openphm.governance.roles import current_actor
+    from openphm.practice.keys import load_public_key
     from openphm.programme.workspace import Workspace
-    from openphm.pseudonymise.practices import register_practice
+    from openphm.pseudonymise.practices import key_id, register_practice, registered_keys
 
     ws = Workspace.open(workspace)
-    kept = register_practice(ws, current_actor(role), ods, public_key)
-    console.print(f"Registered the public key of practice {ods.strip().upper()} ({kept}).")
+    actor = current_actor(role)
+    code = ods.strip().upper()
+    if replace:
+        old = registered_keys(ws).get(code)
+        new = load_public_key(public_key)
+        if old is not None and bytes(old) != bytes(new):
+            console.print(
+                f"[bold yellow]Warning:[/] this replaces practice {code}'s key "
+                f"{key_id(old)} with {key_id(new)}. The lists already sent to {code} were "
+                "sealed to the old key: the new private key cannot open them. They become "
+                "readable again only when the next phm link seals the practice's tokens to "
+                "the new key and phm cohort writes its lists again. If the practice still "
+                "holds its old private key, it can open the old lists with it until then."
+            )
+            if not yes and not typer.confirm(f"Replace {code}'s key?", default=False):
+                console.print("Not replaced.")
+                raise typer.Exit(1)
+    done = register_practice(ws, actor, code, public_key, replace=replace)
+    if done.unchanged:
+        console.print(f"Practice {code}'s key {done.fingerprint} was already registered.")
+    elif done.replaced:
+        console.print(
+            f"Replaced practice {code}'s key {done.replaced} with {done.fingerprint} "
+            f"({done.path}); run phm link, then phm cohort, to seal its lists to the new key."
+        )
+    else:
+        console.print(
+            f"Registered the public key of practice {code} ({done.path}, "
+            f"fingerprint {done.fingerprint})."
+        )
 
 
 @practice_app.command("reidentify")
@@ -119,7 +161,13 @@ def reidentify(
     from rich.console import Console
 
     from openphm.practice.keys import load_private_key
-    from openphm.practice.worklist import PATIENT_COLUMNS, make_worklist, read_csv, write_worklist
+    from openphm.practice.worklist import (
+        PATIENT_COLUMNS,
+        about_lines,
+        make_worklist,
+        read_csv,
+        write_worklist,
+    )
 
     console = Console(highlight=False)
     private_key = load_private_key(key)
@@ -128,6 +176,7 @@ def reidentify(
     worklist = make_worklist(
         rows, private_key, patient_list, ods_code=ods.strip().upper() if ods else None
     )
+    worklist.about = about_lines(cohort_list)
     out = out or cohort_list.with_name(f"{cohort_list.stem}-worklist.csv")
     write_worklist(worklist, out)
     console.print(
@@ -141,7 +190,9 @@ def reidentify(
         )
     messages = {
         "for another practice": "were sealed for another practice: not opened. This list may "
-        "have been sent to the wrong practice; tell the programme",
+        "have been sent to the wrong practice, or sealed to your practice's earlier key if "
+        "its key was replaced since (open it with the earlier key, or wait for the list the "
+        "programme seals to your new key at its next link); tell the programme",
         "failed authentication": "failed authentication (altered or damaged in transit): not "
         "opened. Ask the programme for a fresh copy",
         "malformed": "are not tokens this software reads: not opened",

@@ -9,6 +9,7 @@ left the practice since) is counted too.
 
 from __future__ import annotations
 
+import csv
 import os
 from collections import Counter
 from dataclasses import dataclass, field
@@ -33,15 +34,33 @@ class Worklist:
     rows: pd.DataFrame
     failures: Counter[str] = field(default_factory=Counter)
     not_on_patient_list: int = 0
+    about: list[str] = field(default_factory=list)  # the list's "# ..." lines, if it had any
 
     @property
     def refused(self) -> int:
         return sum(self.failures.values())
 
 
-def read_csv(path: Path, required: tuple[str, ...], what: str) -> pd.DataFrame:
+def about_lines(path: Path) -> list[str]:
+    """The "# ..." lines at the head of a cohort list downloaded from the practice's page (what
+    the list is: practice, purpose, criteria, size, dates), as text; none in a list without."""
+    lines = []
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        with open(path, newline="", encoding="utf-8") as handle:
+            for row in csv.reader(handle):
+                if len(row) != 1 or not row[0].startswith("#"):
+                    break
+                lines.append(row[0])
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
+    return lines
+
+
+def read_csv(path: Path, required: tuple[str, ...], what: str) -> pd.DataFrame:
+    """The table in a CSV, below any "# ..." lines at its head (each one physical line)."""
+    skip = len(about_lines(path))
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skiprows=skip)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         raise WorklistError(f"{path}: cannot read the {what} ({type(err).__name__})") from None
     missing = [c for c in required if c not in frame.columns]
@@ -69,7 +88,11 @@ def make_worklist(
 
 
 def write_worklist(worklist: Worklist, path: Path) -> None:
-    """Written readable by its owner only: it names patients."""
+    """Written readable by its owner only: it names patients. Headed by the list's own "# ..."
+    lines, so the worklist says which list it is and why these people are on it."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        for line in worklist.about:
+            writer.writerow([line])
         worklist.rows.to_csv(handle, index=False)

@@ -123,7 +123,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature("age", "age"),
     Feature("sex_female", "sex"),
     Feature("imd_decile", "deprivation (IMD decile)"),
-    *(Feature(f"reg_{r.name}", r.name.replace("_", " ")) for r in REGISTERS),
+    *(Feature(f"reg_{r.name}", f"{r.label} register") for r in REGISTERS),
     Feature("ltc_count", "number of long-term conditions"),
     Feature("cms", "Cambridge Multimorbidity Score"),
     Feature("efi", "electronic Frailty Index"),

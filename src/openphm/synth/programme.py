@@ -36,11 +36,13 @@ def programme_toml(
     sources = [("gp", p) for p in practices] + [
         (TABLES[table].kind, provider) for table, codes in providers.items() for provider in codes
     ]
+    names = practice_names(practices)
     for kind, provider in sources:
         lines += [
             "[[sources]]",
             f'kind = "{kind}"',
             f'provider = "{provider}"',
+            *([f'name = "{names[provider]}"'] if kind == "gp" else []),
             f'inbox = "extracts/{kind}/{provider}"',
             f'format = "{data_format}"',
             "",
@@ -59,6 +61,35 @@ def programme_toml(
         *_indicators(practices),
     ]
     return "\n".join(lines)
+
+
+# Invented practice names (the region's places are real LSOAs, its practices are not).
+_PLACES = (
+    "Riverside",
+    "Millbrook",
+    "Elm Grove",
+    "Castle Street",
+    "Hillview",
+    "Parkside",
+    "Station Road",
+    "Orchard",
+    "Beacon",
+    "Marsh Lane",
+    "Willow Bank",
+    "Abbey Fields",
+)
+_KINDS = ("Surgery", "Medical Centre", "Health Centre", "Medical Practice")
+
+
+def practice_names(practices: list[str]) -> dict[str, str]:
+    """A made-up name per practice, in the order given, each different."""
+    out = {}
+    for i, code in enumerate(practices):
+        place = _PLACES[i % len(_PLACES)]
+        kind = _KINDS[(i // len(_PLACES)) % len(_KINDS)]
+        rounds = i // (len(_PLACES) * len(_KINDS))
+        out[code] = f"{place} {kind}" + (f" {rounds + 1}" if rounds else "")
+    return out
 
 
 # The indicator packs (openphm.indicators), each for the purpose it serves.

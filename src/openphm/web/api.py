@@ -9,9 +9,10 @@ import json
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from openphm.analytics import REGISTERS
+from openphm.cohorts.outcomes import OUTCOMES, OutcomeError, record_outcomes
 from openphm.disclosure.releases import list_releases
 from openphm.linked.commands import MOST_SHOWN_ROWS, SHOWN_ROWS
 from openphm.linked.query import QueryError, run_sql
@@ -135,7 +136,7 @@ def releases(request: Request, ctx: Context = Depends(authorised("release.list")
 @router.get("/cohorts", summary="The signed-in practice's own cohort lists")
 def cohorts(request: Request, ctx: Context = Depends(authorised("cohort.inbox"))) -> list[dict]:
     viewed(request, ctx)
-    return [describe(p) for p in cohort_lists(ctx.ws, ctx.user.ods)]
+    return [describe(ctx.ws, p) for p in cohort_lists(ctx.ws, ctx.user.ods)]
 
 
 class Query(BaseModel):
@@ -170,3 +171,33 @@ def sql(body: Query, ctx: Context = Depends(signed_in_json)):
         "rows_returned": result.rows,
         "rows_shown": len(result.frame),
     }
+
+
+class Outcome(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # token and outcome, nothing else
+    token: str = Field(description="A token from one of the practice's own lists.")
+    outcome: str = Field(description=f"One of: {', '.join(OUTCOMES)}.")
+
+
+class Outcomes(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    cohort: str = Field(description="The cohort the list is of (its file name without .csv).")
+    outcomes: list[Outcome] = Field(max_length=100_000)
+
+
+@router.post(
+    "/outcomes",
+    summary="The signed-in practice's outcomes for people on one of its lists: token and "
+    "outcome only, never an identity",
+)
+def outcomes(body: Outcomes, ctx: Context = Depends(signed_in_json)) -> dict:
+    # The practice is the account's, never the body's; another role is refused (audited).
+    try:
+        counts = record_outcomes(
+            ctx.ws, ctx.actor, ctx.user.ods, body.cohort,
+            [(o.token, o.outcome) for o in body.outcomes],
+        )  # fmt: skip
+    except OutcomeError as err:
+        return JSONResponse({"detail": str(err)}, status_code=400)
+    return {"recorded": {k: v for k, v in counts.items() if k in OUTCOMES},
+            "not_on_list": counts["not_on_list"]}  # fmt: skip

@@ -1,6 +1,13 @@
 """A GP practice's pages: its own cohort lists (WORKSPACE/outputs/cohorts/<ODS code>/*.csv),
 to download and open with `phm practice reidentify`. Nothing about any other practice.
 
+Each list is shown as a practice manager reads it: the practice's name and ODS code, the
+cohort's purpose and criteria in words, how many people, when it was made and from which
+data, dates as "6 December 2026" (from the <name>.json `cohorts.build` writes beside each
+list; a list without one shows what its file gives). The CSV downloaded starts with the same
+facts, one "# ..." line each, above the table (`phm practice reidentify` skips them and copies
+them to the worklist).
+
 The practice comes from the signed-in account, never from the URL, and a file is served only if
 it is one of the names listed in that practice's own folder: a guessed name, another practice's
 file or a path with `..` or `/` in it is refused and audited.
@@ -8,12 +15,17 @@ file or a path with `..` or `/` in it is refused and audited.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
+import json
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import Response
 
+from openphm.cohorts.words import date_words, practice_name, practice_words
 from openphm.programme.workspace import Workspace
 from openphm.web.deps import Context, authorised, refuse, render, viewed
 from openphm.web.failures import FailureKind
@@ -40,20 +52,83 @@ def cohort_lists(ws: Workspace, ods: str) -> list[Path]:
     )
 
 
-def describe(path: Path) -> dict:
-    stat = path.stat()
+def _people(path: Path) -> int:
+    """Rows in a list file (its header aside): a list is small, one practice's people."""
+    with path.open(newline="") as handle:
+        return max(sum(1 for _ in csv.reader(handle)) - 1, 0)
+
+
+def describe(ws: Workspace, path: Path) -> dict:
+    """What the practice reads about one of its lists."""
+    about_file = path.with_suffix(".json")
+    about = {}
+    if about_file.is_file() and not about_file.is_symlink():
+        try:
+            about = json.loads(about_file.read_text())
+        except (OSError, ValueError):
+            about = {}
+    ods = path.parent.name
+    made = about.get("made") or dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC).isoformat(
+        timespec="seconds"
+    )
     return {
         "name": path.name,
-        "bytes": stat.st_size,
-        "modified": dt.datetime.fromtimestamp(stat.st_mtime, dt.UTC).isoformat(timespec="seconds"),
+        "cohort": about.get("cohort", path.stem),
+        "description": about.get("description", ""),
+        "purpose": about.get("purpose", ""),
+        "purpose_words": about.get("purpose_words", ""),
+        "match": about.get("match", "all"),
+        "criteria": list(about.get("criteria", [])),
+        "practice": ods,
+        "practice_name": about.get("practice_name") or practice_name(ws.config, ods),
+        "people": about["people"] if "people" in about else _people(path),
+        "made": made,
+        "made_words": date_words(made),
+        "data_as_at": about.get("data_as_at"),
+        "data_as_at_words": date_words(about["data_as_at"]) if about.get("data_as_at") else "",
     }
+
+
+def preamble(about: dict) -> list[str]:
+    """The facts at the head of a downloaded list, one line each, every one starting "#"."""
+    practice = (
+        f"{about['practice_name']} ({about['practice']})"
+        if about["practice_name"]
+        else about["practice"]
+    )
+    lines = [
+        f"# Cohort list: {about['description'] or about['cohort']} ({about['cohort']})",
+        f"# Practice: {practice}",
+    ]
+    if about["purpose_words"]:
+        lines.append(f"# Purpose: {about['purpose_words']}")
+    if about["criteria"]:
+        which = "all" if about["match"] == "all" else "at least one"
+        lines.append(f"# Who is on it: people who meet {which} of: " + "; ".join(about["criteria"]))
+    lines.append(f"# People on the list: {about['people']:,}")
+    made = f"# Made on {about['made_words']}"
+    if about["data_as_at_words"]:
+        made += f" from data up to {about['data_as_at_words']}"
+    lines.append(made)
+    lines.append(
+        "# Each row is one of your patients: open the tokens with your practice's private key "
+        "(phm practice reidentify). Reasons say why each person is on the list."
+    )
+    # One physical line each: a line break inside would end the "#" line early.
+    return [" ".join(line.split()) for line in lines]
 
 
 @router.get("/cohorts")
 def inbox(request: Request, ctx: Context = Depends(authorised("cohort.inbox"))):
-    files = [describe(p) for p in cohort_lists(ctx.ws, ctx.user.ods)]
+    lists = [describe(ctx.ws, p) for p in cohort_lists(ctx.ws, ctx.user.ods)]
     viewed(request, ctx)
-    return render(request, "practice_cohorts.jinja", title="Cohort lists", files=files)
+    return render(
+        request,
+        "practice_cohorts.jinja",
+        title="Cohort lists",
+        files=lists,
+        practice=practice_words(ctx.ws.config, ctx.user.ods),
+    )
 
 
 @router.get("/cohorts/{name:path}")
@@ -62,7 +137,24 @@ def download(name: str, request: Request, ctx: Context = Depends(authorised("coh
     path = own.get(name)
     if path is None:
         refuse(request, NOT_OWN_LIST)
+    head = io.StringIO()
+    writer = csv.writer(head, lineterminator="\n")
+    for line in preamble(describe(ctx.ws, path)):
+        writer.writerow([line])
+    body = head.getvalue() + path.read_text(encoding="utf-8")
     ctx.ws.audit.record(
         ctx.actor, "cohort.download", reads=(f"outputs/{COHORTS}/{ctx.user.ods}/{path.name}",)
     )
-    return FileResponse(path, media_type="text/csv", filename=path.name)
+    return Response(
+        body,
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": _attachment(path.name)},
+    )
+
+
+def _attachment(name: str) -> str:
+    """A Content-Disposition for `name`, as Starlette's FileResponse writes one."""
+    quoted = quote(name)
+    if quoted != name:
+        return f"attachment; filename*=utf-8''{quoted}"
+    return f'attachment; filename="{name}"'
