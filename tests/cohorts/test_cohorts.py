@@ -16,7 +16,7 @@ from openphm.cohorts.build import (
     without_objectors,
 )
 from openphm.cohorts.definition import CohortDefinitionError
-from openphm.pseudonymise.link import OBJECTORS
+from openphm.linked.objectors import REGISTER as OBJECTORS
 from openphm.risk.features import LABELS
 
 DEFINITION = """

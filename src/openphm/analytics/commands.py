@@ -185,20 +185,9 @@ def _objections(con, tables: tuple[str, ...] | None = None) -> None:
     tables): an objection `phm link` applied to the zone file while Spark was building must not
     come back with them."""
     from openphm.analytics.build import TABLES
-    from openphm.identity.objections import apply_objections
+    from openphm.linked.objectors import remove_objectors
 
-    tables = TABLES if tables is None else tables
-    from openphm.pseudonymise.link import OBJECTORS
-
-    present = {
-        name
-        for (name,) in con.execute(
-            "SELECT table_name FROM duckdb_columns() WHERE database_name = 'linked' "
-            "AND column_name = 'pseudonym'"
-        ).fetchall()
-    }
-    if OBJECTORS.removeprefix("linked.") in present:
-        apply_objections(con, OBJECTORS, {f"linked.{t}": None for t in tables if t in present})
+    remove_objectors(con, TABLES if tables is None else tables)
 
 
 def measures_command(
