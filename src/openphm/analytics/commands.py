@@ -79,13 +79,10 @@ def analyse_command(
     from openphm.analytics.build import TABLES
     from openphm.analytics.definitions import AnalyticsOptions
     from openphm.engine import check_engine
-    from openphm.governance.roles import current_actor
-    from openphm.programme.workspace import Workspace
+    from openphm.programme.workspace import open_as
 
-    ws = Workspace.open(workspace)
-    actor = current_actor(role)
     action = BUILD_ACTION
-    ws.authorise(actor, action)
+    ws, actor = open_as(workspace, role, action)
     day = reference_date.date() if reference_date else clock.today()
     options = AnalyticsOptions(
         window_months=window_months,
@@ -212,13 +209,10 @@ def measures_command(
 
     from openphm.analytics.build import read_measures
     from openphm.analytics.zone import LinkedZoneError
-    from openphm.governance.roles import current_actor
-    from openphm.programme.workspace import Workspace
+    from openphm.programme.workspace import open_as
 
-    ws = Workspace.open(workspace)
-    actor = current_actor(role)
     action = READ_ACTION
-    ws.authorise(actor, action)
+    ws, actor = open_as(workspace, role, action)
     con = ws.connect_linked(read_only=True)
     try:
         try:
@@ -260,7 +254,7 @@ def _overall(frame, Table) -> None:
 
 
 def _per_group(frame, measure: str, group_by: str, Table) -> None:
-    from openphm.console import UserFacingError
+    from openphm.errors import UserFacingError
 
     part = frame[(frame["measure"] == measure) & (frame["group_by"] == group_by)]
     if part.empty:

@@ -23,7 +23,7 @@ from openphm.analytics import REGISTERS
 from openphm.analytics.registers import register_flags
 from openphm.analytics.zone import Zone, memtable
 from openphm.cohorts.definition import CRITERIA, INDICATOR_NAMES, CohortDefinition
-from openphm.console import UserFacingError
+from openphm.errors import UserFacingError
 from openphm.indicators.build import PERSON_INDICATORS
 from openphm.risk import explain
 

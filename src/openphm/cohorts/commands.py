@@ -47,11 +47,9 @@ def cohort_command(
     from openphm.cohorts.definition import load_definition
     from openphm.disclosure.releases import rules_for
     from openphm.engine import check_engine
-    from openphm.governance.roles import current_actor
-    from openphm.programme.workspace import Workspace
+    from openphm.programme.workspace import open_as
 
-    ws = Workspace.open(workspace)
-    actor = current_actor(role)
+    ws, actor = open_as(workspace, role)
     purposes = tuple(p.value for p in ws.config.programme.purposes)
     cohort = load_definition(definition, purposes)
     ws.authorise(actor, "cohort.build", purpose=cohort.purpose.value)
@@ -114,12 +112,9 @@ def evaluate_command(
     WORKSPACE/outputs/evaluations/."""
     from openphm.cohorts.evaluate import evaluate, report
     from openphm.disclosure.releases import rules_for
-    from openphm.governance.roles import current_actor
-    from openphm.programme.workspace import Workspace
+    from openphm.programme.workspace import open_as
 
-    ws = Workspace.open(workspace)
-    actor = current_actor(role)
-    ws.authorise(actor, "cohort.evaluate")
+    ws, actor = open_as(workspace, role, "cohort.evaluate")
     con = ws.connect_linked(read_only=True)
     try:
         result = evaluate(con, cohort, start.date(), months)

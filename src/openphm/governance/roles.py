@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Callable
 from enum import StrEnum
 
+from openphm.errors import UserFacingError
 from openphm.governance.audit import Actor, AuditLog
 
 
@@ -88,7 +89,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
 }
 
 
-class Refused(PermissionError):
+class Refused(UserFacingError, PermissionError):
     """The actor's role may not take this action. Already written to the audit log."""
 
 

@@ -24,13 +24,10 @@ def register(app: typer.Typer) -> None:
 
 def tables_command(workspace: WorkspaceArgument, role: RoleOption = None) -> None:
     """List the linked zone's tables with their row counts and columns."""
-    from openphm.governance.roles import current_actor
     from openphm.linked.query import tables
-    from openphm.programme.workspace import Workspace
+    from openphm.programme.workspace import open_as
 
-    ws = Workspace.open(workspace)
-    actor = current_actor(role)
-    ws.authorise(actor, "linked.tables")
+    ws, actor = open_as(workspace, role, "linked.tables")
     found = tables(ws)
     table = Table(title="Linked zone")
     for column in ("table", "rows", "columns"):
@@ -71,14 +68,12 @@ def sql_command(
     """Query the linked zone (one read-only statement; the linked zone only) and show the first
     rows. Analysts see pseudonyms, never identifiers. Nothing is written to a file: to take a
     result out, save it as a draft and request a release."""
-    from openphm.governance.roles import current_actor
     from openphm.linked.query import run_sql
-    from openphm.programme.workspace import Workspace
+    from openphm.programme.workspace import open_as
 
     if not save_draft and (counts or totals_over or description):
         raise typer.BadParameter("--counts, --totals-over and --description go with --save-draft")
-    ws = Workspace.open(workspace)
-    actor = current_actor(role)
+    ws, actor = open_as(workspace, role)
     result = run_sql(ws, actor, query, keep=None if save_draft else rows)
     show(result.frame.head(rows), result.rows)
     if save_draft:

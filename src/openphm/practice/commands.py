@@ -63,12 +63,11 @@ def register_key(
     """Run by the programme: register a controller practice's public key, so that `phm link`
     seals that practice's re-identification tokens to it."""
     from openphm.console import console
-    from openphm.governance.roles import current_actor
-    from openphm.programme.workspace import Workspace
+    from openphm.programme.workspace import open_as
     from openphm.pseudonymise.practices import register_practice
 
-    ws = Workspace.open(workspace)
-    kept = register_practice(ws, current_actor(role), ods, public_key)
+    ws, actor = open_as(workspace, role)
+    kept = register_practice(ws, actor, ods, public_key)
     console.print(f"Registered the public key of practice {ods.strip().upper()} ({kept}).")
 
 

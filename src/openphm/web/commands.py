@@ -47,7 +47,7 @@ def serve(
     """Serve the analyst, practice and data protection officer pages and the JSON API."""
     import uvicorn
 
-    from openphm.console import UserFacingError
+    from openphm.errors import UserFacingError
 
     if forwarded_allow_ips is not None and "*" in forwarded_allow_ips:
         raise UserFacingError(
