@@ -1,4 +1,4 @@
-"""Roles: a role may do only what shared/DESIGN.md lets it, and every refusal is audited."""
+"""Roles: a role may do only what docs/promises.md lets it, and every refusal is audited."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Roles and what each may do (shared/DESIGN.md "Roles"), checked before every action.
+"""Roles and what each may do (docs/promises.md "Roles"), checked before every action.
 
 A refusal is itself audited, so the data protection officer sees attempts as well as actions.
 On the command line the person is the operating-system account the command runs as (the kernel

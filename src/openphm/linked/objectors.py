@@ -9,7 +9,7 @@ that writes person-level rows into zone 3 uses this module:
   (the same test, `objecting`, kept where it is not true), so that the hook run after the insert
   finds none of them. Filtering is not only tidier: a delete from a table just written in the
   same transaction makes DuckDB rewrite that table when it commits (21 s of a 1M-person link,
-  and a file twice the size: docs/linkage.md).
+  and a file twice the size: docs/benchmarks.md).
 - `remove_objectors` deletes the rows of every person in the register from zone 3's tables
   and counts them: `phm link` after every write and before it commits, and the stages that bring
   tables back from Spark (analytics, indicators) in the copy-back's transaction.

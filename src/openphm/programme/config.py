@@ -229,7 +229,7 @@ class Programme(_Strict):
 
 
 class EngineKind(StrEnum):
-    """Which engine runs the relational work (shared/DESIGN.md "Engines")."""
+    """Which engine runs the relational work (docs/promises.md "Engines")."""
 
     DUCKDB = "duckdb"
     SPARK = "spark"
