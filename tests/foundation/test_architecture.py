@@ -282,3 +282,16 @@ def test_no_import_cycle_between_top_level_packages_but_the_known_ones():
     closing = cycle_edges()
     assert sorted(closing - KNOWN_CYCLE_EDGES) == [], "a new cycle"
     assert sorted(KNOWN_CYCLE_EDGES - closing) == [], "broken: take it off KNOWN_CYCLE_EDGES"
+
+
+def test_opening_a_workspace_loads_no_stage():
+    """`Workspace.open` only opens (docs/schedule.md): its module reaches no stage's code, so no
+    page view or `phm status` can run one. (It reached landing through the intents' check of the
+    catalog, which now reads the catalog as a JSON file.)"""
+    stages = {package(m) for m in chains("openphm.programme.workspace", graph())}
+    assert stages <= {"", "clock", "engine", "errors", "governance", "keystore", "programme"}
+
+
+def test_zone_3_is_described_without_loading_the_code_that_writes_it_or_the_keys():
+    assert chains("openphm.linked.model", graph()) == {}
+    assert chains("openphm.linked.objectors", graph()) == {}
