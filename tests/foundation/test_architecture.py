@@ -295,3 +295,44 @@ def test_opening_a_workspace_loads_no_stage():
 def test_zone_3_is_described_without_loading_the_code_that_writes_it_or_the_keys():
     assert chains("openphm.linked.model", graph()) == {}
     assert chains("openphm.linked.objectors", graph()) == {}
+
+
+ENGINE_NAMES = {"duckdb", "spark"}
+# The modules outside engine/ that still compare an engine's name, and how many times: issue 26,
+# item 2 replaces each with one engine object per backend (docs/ARCHITECTURE.md, "Engines").
+# The test fails on a new comparison and on one that has gone, so that this list only shrinks.
+KNOWN_ENGINE_NAME_CHECKS = {
+    "openphm.analytics.commands": 1,
+    "openphm.bench.stages": 2,
+    "openphm.cohorts.build": 1,
+    "openphm.identity.commands": 1,
+    "openphm.identity.tracing": 2,
+    "openphm.indicators.commands": 1,
+    "openphm.pseudonymise.link": 1,
+    "openphm.risk.commands": 1,
+}
+
+
+def engine_name_checks(tree: ast.AST) -> int:
+    """Comparisons (==, !=, in) with "duckdb" or "spark" as one side."""
+    return sum(
+        1
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Compare)
+        and any(
+            isinstance(side, ast.Constant) and side.value in ENGINE_NAMES
+            for side in (node.left, *node.comparators)
+        )
+    )
+
+
+def test_no_new_module_outside_engine_compares_an_engines_name():
+    found = {}
+    for path in ROOT.rglob("*.py"):
+        module = _module_name(path)
+        if package(module) != "engine":
+            count = engine_name_checks(ast.parse(path.read_text()))
+            if count:
+                found[module] = count
+    assert found == KNOWN_ENGINE_NAME_CHECKS
+    assert engine_name_checks(ast.parse('if kind == "spark": pass')) == 1
