@@ -33,7 +33,7 @@ def main() -> None:
             ("ingest", "openphm.landing.bench:ingest_region", both),
             ("link", "openphm.pseudonymise.bench:link_stage", both),
         ]  # fmt: skip
-    stages.append(("indicators", "openphm.indicators.bench:indicators_stage",
+    stages.append(("indicators", "openphm.bench.indicators:indicators_stage",
                    {"workspace": workspace}))  # fmt: skip
     for name, target, kwargs in stages:
         result = measure(name, target, **kwargs)

@@ -13,6 +13,8 @@ from rich.console import Console
 from rich.text import Text
 from typer.core import TyperGroup
 
+from openphm.errors import UserFacingError
+
 console = Console(highlight=False)
 error_console = Console(stderr=True, highlight=False)
 
@@ -36,33 +38,18 @@ WorkspaceArgument = Annotated[
 EXIT_REFUSED = 2
 
 
-def _user_error_types() -> tuple[type[BaseException], ...]:
-    from openphm.engine import EngineError
-    from openphm.governance.roles import Refused
-    from openphm.keystore import KeyStoreError
-    from openphm.practice.keys import PracticeKeyError
-    from openphm.programme.config import ConfigError
-    from openphm.programme.workspace import WorkspaceError
-
-    return (ConfigError, WorkspaceError, KeyStoreError, Refused, EngineError, PracticeKeyError)
-
-
 class PhmGroup(TyperGroup):
-    """Maps errors that the person at the keyboard can fix onto a clear message and exit 2.
-    Stages add their own error types by subclassing `UserFacingError`."""
+    """Maps errors that the person at the keyboard can fix (every `UserFacingError`,
+    openphm.errors) onto a clear message and exit 2."""
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except (*_user_error_types(), UserFacingError) as err:
+        except UserFacingError as err:
             # The message can quote what the user typed (a query, a name): shown, not obeyed.
             lines = Text("\n").join(literal(line) for line in str(err).split("\n"))
             error_console.print(Text("Error: ", style="red") + lines, soft_wrap=True)
             raise typer.Exit(EXIT_REFUSED) from err
-
-
-class UserFacingError(RuntimeError):
-    """Base for a stage's errors that should reach the user as a message, not a traceback."""
 
 
 # C0 and C1 control characters (escape sequences, carriage return, backspace) and the

@@ -1,6 +1,6 @@
-"""A linked zone in memory, in exactly the shape of docs/linked-model.md, filled from small
-literal tables in the tests. Every table exists (empty unless a test gives rows), so a test
-names only the rows its rule depends on."""
+"""A linked zone in memory, in exactly the shape of the linked model (openphm.linked.model),
+filled from small literal tables in the tests. Every table exists (empty unless a test gives
+rows), so a test names only the rows its rule depends on."""
 
 from __future__ import annotations
 
@@ -8,44 +8,10 @@ import datetime as dt
 
 import duckdb
 
-SCHEMA: dict[str, dict[str, str]] = {
-    "people": {
-        "pseudonym": "VARCHAR", "sex": "VARCHAR", "birth_month": "DATE",
-        "ethnicity_code": "VARCHAR", "ethnic_group": "VARCHAR", "lsoa": "VARCHAR",
-        "imd_decile": "INTEGER", "practice": "VARCHAR", "registered": "BOOLEAN",
-        "date_of_death": "DATE", "traced": "VARCHAR", "token": "VARCHAR",
-    },
-    "registrations": {"pseudonym": "VARCHAR", "practice": "VARCHAR", "start_date": "DATE",
-                      "end_date": "DATE"},
-    "gp_events": {"pseudonym": "VARCHAR", "practice": "VARCHAR", "event_date": "DATE",
-                  "snomed_code": "VARCHAR", "value": "DOUBLE", "unit": "VARCHAR"},
-    "medications": {"pseudonym": "VARCHAR", "practice": "VARCHAR", "issue_date": "DATE",
-                    "dmd_code": "VARCHAR", "drug_name": "VARCHAR", "quantity": "DOUBLE"},
-    "consultations": {"pseudonym": "VARCHAR", "practice": "VARCHAR",
-                      "consultation_date": "DATE", "consultation_type": "VARCHAR",
-                      "staff_role": "VARCHAR"},
-    "apc_spells": {
-        "pseudonym": "VARCHAR", "provider": "VARCHAR", "admission_date": "DATE",
-        "discharge_date": "DATE", "admission_method": "VARCHAR", "emergency": "BOOLEAN",
-        "elective": "BOOLEAN", "primary_diagnosis": "VARCHAR",
-        "secondary_diagnoses": "VARCHAR[]", "primary_procedure": "VARCHAR",
-        "discharge_destination": "VARCHAR", "bed_days": "INTEGER",
-    },
-    "ec_attendances": {"pseudonym": "VARCHAR", "provider": "VARCHAR", "arrival_date": "DATE",
-                       "department_type": "VARCHAR", "chief_complaint": "VARCHAR",
-                       "diagnosis": "VARCHAR", "discharge_destination": "VARCHAR"},
-    "op_appointments": {"pseudonym": "VARCHAR", "provider": "VARCHAR",
-                        "appointment_date": "DATE", "treatment_function_code": "VARCHAR",
-                        "first_attendance": "BOOLEAN", "attended": "BOOLEAN"},
-    "community_contacts": {"pseudonym": "VARCHAR", "provider": "VARCHAR",
-                           "contact_date": "DATE", "service": "VARCHAR",
-                           "contact_type": "VARCHAR"},
-    "social_care_services": {"pseudonym": "VARCHAR", "provider": "VARCHAR",
-                             "service_start": "DATE", "service_end": "DATE",
-                             "service_type": "VARCHAR", "primary_support_reason": "VARCHAR"},
-    "deaths": {"pseudonym": "VARCHAR", "date_of_death": "DATE", "underlying_cause": "VARCHAR",
-               "place_of_death": "VARCHAR"},
-}  # fmt: skip
+from openphm.linked.model import TABLES
+
+# Every table of the linked zone with its columns and types, from the one definition.
+SCHEMA: dict[str, dict[str, str]] = {table: dict(columns) for table, columns in TABLES.items()}
 
 REFERENCE = dt.date(2026, 3, 31)
 

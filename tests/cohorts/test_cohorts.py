@@ -18,7 +18,7 @@ from openphm.cohorts.build import (
 )
 from openphm.cohorts.definition import CohortDefinitionError
 from openphm.cohorts.words import SEGMENT_WORDS
-from openphm.pseudonymise.link import OBJECTORS
+from openphm.linked.objectors import REGISTER as OBJECTORS
 from openphm.risk.features import LABELS
 
 SEGMENT_LABELS = sorted(SEGMENT_WORDS.values(), key=len, reverse=True)

@@ -31,7 +31,7 @@ def _recorded(ws) -> list[int]:
 
 
 def test_a_finished_change_is_recorded_once_and_leaves_no_intent(workspace):
-    with intents.committing(workspace.audit, intents.landing_batch("b1", _entries(3))):
+    with intents.committing(workspace.audit, cat.batch_intent(workspace, "b1", _entries(3))):
         _catalogue(workspace, "b1")
     Workspace.open(workspace.root)
     assert _recorded(workspace) == [0, 1, 2]
@@ -39,7 +39,7 @@ def test_a_finished_change_is_recorded_once_and_leaves_no_intent(workspace):
 
 
 def test_a_running_commands_intent_is_not_settled_by_another(workspace):
-    with intents.committing(workspace.audit, intents.landing_batch("b1", _entries(2))):
+    with intents.committing(workspace.audit, cat.batch_intent(workspace, "b1", _entries(2))):
         Workspace.open(workspace.root)  # another command opens the workspace meanwhile
         assert _recorded(workspace) == []  # not rolled back: its command is still running
         _catalogue(workspace, "b1")
@@ -52,7 +52,7 @@ class Killed(BaseException):
 
 
 def test_a_command_stopped_inside_its_commit_is_settled_at_the_next_open(workspace):
-    change = intents.landing_batch("b1", _entries(2))
+    change = cat.batch_intent(workspace, "b1", _entries(2))
     with pytest.raises(Killed), intents.committing(workspace.audit, change):
         _catalogue(workspace, "b1")
         raise Killed
@@ -63,7 +63,7 @@ def test_a_command_stopped_inside_its_commit_is_settled_at_the_next_open(workspa
 
 
 def test_settling_killed_part_way_is_finished_by_the_next_open(workspace, monkeypatch):
-    change = intents.landing_batch("b1", _entries(3))
+    change = cat.batch_intent(workspace, "b1", _entries(3))
     with pytest.raises(Killed), intents.committing(workspace.audit, change):
         _catalogue(workspace, "b1")
         raise Killed

@@ -1,4 +1,4 @@
-"""Roles: a role may do only what shared/DESIGN.md lets it, and every refusal is audited."""
+"""Roles: a role may do only what docs/promises.md lets it, and every refusal is audited."""
 
 from __future__ import annotations
 
@@ -46,3 +46,34 @@ def test_the_person_is_the_operating_system_account_whatever_the_environment_say
 def test_one_person_is_one_identity_however_the_name_is_typed(disguised):
     assert same_person("ann", disguised)
     assert not same_person("ann", "anne")
+
+
+def test_open_as_opens_as_the_account_at_the_keyboard_and_refuses_before_anything_else(workspace):
+    from openphm.governance.roles import current_user
+    from openphm.programme.workspace import open_as
+
+    ws, actor = open_as(workspace.root, "data-protection-officer", "audit.verify")
+    assert (actor.user, actor.role, ws.root) == (current_user(), "data-protection-officer",
+                                                 workspace.root)  # fmt: skip
+    with pytest.raises(Refused, match=r"analyst may not audit\.show"):
+        open_as(workspace.root, "analyst", "audit.show")
+    last = list(workspace.audit.entries())[-1]
+    assert (last.action, last.outcome, last.role) == ("audit.show", "refused", "analyst")
+    _, actor = open_as(workspace.root, "analyst")  # no action: nothing authorised yet
+    assert actor.role == "analyst"
+
+
+def test_every_error_a_user_can_fix_derives_from_one_base_class():
+    """The command line catches UserFacingError alone (console.PhmGroup): the errors it used to
+    list one by one are all of that class."""
+    from openphm.engine import EngineError
+    from openphm.errors import UserFacingError
+    from openphm.keystore import KeyStoreError
+    from openphm.practice.keys import PracticeKeyError
+    from openphm.programme.config import ConfigError
+    from openphm.programme.workspace import WorkspaceError
+
+    for error in (ConfigError, WorkspaceError, KeyStoreError, Refused, EngineError,
+                  PracticeKeyError):  # fmt: skip
+        assert issubclass(error, UserFacingError), error
+    assert issubclass(Refused, PermissionError) and issubclass(ConfigError, ValueError)

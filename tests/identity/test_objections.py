@@ -1,11 +1,11 @@
-"""Promise P7, the hook itself: who objects, and that their rows go from every table."""
+"""Promise P7 in zone 1: who objects (their rows leaving zone 3: tests/linked/test_objectors.py)."""
 
 from __future__ import annotations
 
 import duckdb
 import pytest
 
-from openphm.identity.objections import DISSENT, WITHDRAWN, apply_objections, objectors
+from openphm.identity.objections import DISSENT, WITHDRAWN, objectors
 
 
 @pytest.fixture
@@ -53,17 +53,3 @@ def test_the_same_reference_at_another_practice_is_another_patient(con):
 def test_with_type1_off_in_the_policy_no_one_is_excluded(con):
     latest = _latest(con, [("s1", "A", 1, "1", "2024-01-01", DISSENT)], type1=False)
     assert latest == {("A", "1"): False}
-
-
-def test_apply_objections_removes_an_objectors_rows_from_every_table_and_counts_them():
-    con = duckdb.connect()
-    con.execute("CREATE TABLE register AS SELECT 'p1' AS pseudonym")
-    con.execute(
-        "CREATE TABLE events AS SELECT * FROM (VALUES ('p1', 's1'), ('p1', 's2'), ('p2', 's1')) "
-        "t(pseudonym, submission_id)"
-    )
-    con.execute("CREATE TABLE people AS SELECT * FROM (VALUES ('p1'), ('p2')) t(pseudonym)")
-    removed = apply_objections(con, "register", {"events": "submission_id", "people": None})
-    assert removed == {("events", "s1"): 1, ("events", "s2"): 1, ("people", None): 1}
-    assert con.execute("SELECT DISTINCT pseudonym FROM events").fetchall() == [("p2",)]
-    assert con.execute("SELECT pseudonym FROM people").fetchall() == [("p2",)]

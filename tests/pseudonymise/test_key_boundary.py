@@ -1,4 +1,4 @@
-"""The linkage key stays in zone 2 (shared/DESIGN.md "Key material"): only the
+"""The linkage key stays in zone 2 (docs/promises.md "Key material"): only the
 pseudonymisation stage (and the key store, engine, programme and governance code that hold or
 create keys) may name it, and the code analysts run does not even import that stage."""
 

@@ -193,3 +193,21 @@ def _assert_only_the_practice_resealed_under_one_key(ws, before, practice, resul
     others = {ref for ref in before if ref not in ours}
     assert others and all(after[ref] == before[ref] for ref in others)
     return ours
+
+
+def test_phm_link_writes_the_linked_model_exactly(linked_region):
+    """Every person-level table and report of openphm.linked.model, with its columns in order
+    and their types; any other table is `phm link`'s bookkeeping (its name starts with `_`)."""
+    from openphm.linked import model
+
+    ws = Workspace.open(linked_region.workspace)
+    con = ws.connect_linked(read_only=True)
+    try:
+        tables = set(linked_tables(con))
+        every = model.TABLES | model.REPORTS | model.INFO
+        assert {t for t in tables if not t.startswith("_")} == set(every)
+        for table, columns in every.items():
+            described = con.execute(f"DESCRIBE linked.{table}").fetchall()
+            assert [(c, t) for c, t, *_ in described] == list(columns), table
+    finally:
+        con.close()

@@ -17,7 +17,7 @@ import pandas as pd
 
 from openphm.analytics.definitions import ACTIVITY_COLUMNS, READMISSION_DAYS
 from openphm.analytics.zone import Zone, date_literal
-from openphm.console import UserFacingError
+from openphm.errors import UserFacingError
 
 
 class TariffError(UserFacingError):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from openphm.console import UserFacingError
+from openphm.errors import UserFacingError
 
 
 class CodelistError(UserFacingError):

@@ -78,13 +78,10 @@ def analyse_command(
     from openphm.analytics.build import TABLES
     from openphm.analytics.definitions import AnalyticsOptions
     from openphm.engine import check_engine
-    from openphm.governance.roles import current_actor
-    from openphm.programme.workspace import Workspace
+    from openphm.programme.workspace import open_as
 
-    ws = Workspace.open(workspace)
-    actor = current_actor(role)
     action = BUILD_ACTION
-    ws.authorise(actor, action)
+    ws, actor = open_as(workspace, role, action)
     kind = check_engine(engine or ws.config.engine.kind.value)
     day, cover = dated(ws, reference_date, window_months)
     options = AnalyticsOptions(
@@ -209,20 +206,9 @@ def _objections(con, tables: tuple[str, ...] | None = None) -> None:
     tables): an objection `phm link` applied to the zone file while Spark was building must not
     come back with them."""
     from openphm.analytics.build import TABLES
-    from openphm.identity.objections import apply_objections
+    from openphm.linked.objectors import remove_objectors
 
-    tables = TABLES if tables is None else tables
-    from openphm.pseudonymise.link import OBJECTORS
-
-    present = {
-        name
-        for (name,) in con.execute(
-            "SELECT table_name FROM duckdb_columns() WHERE database_name = 'linked' "
-            "AND column_name = 'pseudonym'"
-        ).fetchall()
-    }
-    if OBJECTORS.removeprefix("linked.") in present:
-        apply_objections(con, OBJECTORS, {f"linked.{t}": None for t in tables if t in present})
+    remove_objectors(con, TABLES if tables is None else tables)
 
 
 def measures_command(
@@ -248,13 +234,10 @@ def measures_command(
 
     from openphm.analytics.build import read_measures
     from openphm.analytics.zone import LinkedZoneError
-    from openphm.governance.roles import current_actor
-    from openphm.programme.workspace import Workspace
+    from openphm.programme.workspace import open_as
 
-    ws = Workspace.open(workspace)
-    actor = current_actor(role)
     action = READ_ACTION
-    ws.authorise(actor, action)
+    ws, actor = open_as(workspace, role, action)
     con = ws.connect_linked(read_only=True)
     try:
         try:
@@ -323,7 +306,7 @@ def _overall(frame, Table) -> None:
 
 
 def _per_group(frame, measure: str, group_by: str, Table) -> None:
-    from openphm.console import UserFacingError
+    from openphm.errors import UserFacingError
 
     part = frame[(frame["measure"] == measure) & (frame["group_by"] == group_by)]
     if part.empty:

@@ -28,7 +28,7 @@ from importlib import metadata
 from pathlib import Path
 
 from openphm.analytics.zone import REQUIRED
-from openphm.console import UserFacingError
+from openphm.errors import UserFacingError
 
 RUNS = "analytics_runs"
 # The tables whose rows a build reads: a change to any of them can change what it writes.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import ibis
 import pandas as pd
 
-from openphm.console import UserFacingError
+from openphm.errors import UserFacingError
 
 # Tables of docs/linked-model.md that analytics reads, and the columns it needs from each.
 REQUIRED: dict[str, tuple[str, ...]] = {

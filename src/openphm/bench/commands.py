@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from openphm.console import UserFacingError, console
+from openphm.console import console
+from openphm.errors import UserFacingError
 
 
 def register(app: typer.Typer) -> None:

@@ -1,7 +1,7 @@
 """The movement floor: the data movement the design itself requires, and nothing else.
 
 Reads a synthetic region's extracts; writes two encrypted DuckDB files in a scratch folder,
-removed at the end. Zones 1 and 3 are encrypted at rest (shared/DESIGN.md: Parquet or DuckDB
+removed at the end. Zones 1 and 3 are encrypted at rest (docs/promises.md: Parquet or DuckDB
 files), and OpenPHM keeps both as encrypted DuckDB files, so before it checks, traces,
 pseudonymises, analyses or trains anything it must at least:
 

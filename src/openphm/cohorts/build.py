@@ -32,7 +32,7 @@ from openphm.cohorts.words import (
     date_words,
     practice_name,
 )
-from openphm.console import UserFacingError
+from openphm.errors import UserFacingError
 from openphm.indicators.build import PERSON_INDICATORS
 from openphm.risk import explain
 
@@ -356,30 +356,23 @@ def without_objectors(con, built: BuiltCohort) -> int:
     build (on a read-only connection, or on Spark's copy of the zone) and this write, `phm
     link` may have applied a new objection, and the list must not name that person. Returns
     how many were dropped (a count only)."""
-    from openphm.identity.objections import objecting
-    from openphm.pseudonymise.link import OBJECTORS
+    from openphm.linked.objectors import has_register, objecting
 
-    present = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'linked' AND table_name = ?",
-        [OBJECTORS.removeprefix("linked.")],
-    ).fetchone()[0]
-    if not present:
+    if not has_register(con):
         return 0
     con.register("_members", built.members[["pseudonym"]])
     try:
-        objecting = {
+        objected = {
             row[0]
-            for row in con.execute(
-                f"SELECT pseudonym FROM _members WHERE {objecting(OBJECTORS)}"
-            ).fetchall()
+            for row in con.execute(f"SELECT pseudonym FROM _members WHERE {objecting()}").fetchall()
         }
     finally:
         con.unregister("_members")
-    if objecting:
-        kept = ~built.members["pseudonym"].isin(objecting)
+    if objected:
+        kept = ~built.members["pseudonym"].isin(objected)
         built.members = built.members[kept].reset_index(drop=True)
         built.without_token = int(built.members["token"].isna().sum())
-    return len(objecting)
+    return len(objected)
 
 
 def run_cohort(

@@ -47,11 +47,9 @@ def cohort_command(
     from openphm.cohorts.definition import load_definition
     from openphm.disclosure.releases import rules_for
     from openphm.engine import check_engine
-    from openphm.governance.roles import current_actor
-    from openphm.programme.workspace import Workspace
+    from openphm.programme.workspace import open_as
 
-    ws = Workspace.open(workspace)
-    actor = current_actor(role)
+    ws, actor = open_as(workspace, role)
     purposes = tuple(p.value for p in ws.config.programme.purposes)
     cohort = load_definition(definition, purposes)
     ws.authorise(actor, "cohort.build", purpose=cohort.purpose.value)
@@ -115,12 +113,9 @@ def evaluate_command(
     from openphm.cohorts.evaluate import evaluate, report
     from openphm.cohorts.outcomes import outcome_counts, outcome_lines
     from openphm.disclosure.releases import rules_for
-    from openphm.governance.roles import current_actor
-    from openphm.programme.workspace import Workspace
+    from openphm.programme.workspace import open_as
 
-    ws = Workspace.open(workspace)
-    actor = current_actor(role)
-    ws.authorise(actor, "cohort.evaluate")
+    ws, actor = open_as(workspace, role, "cohort.evaluate")
     rules = rules_for(ws)
     con = ws.connect_linked(read_only=True)
     try:

@@ -25,7 +25,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from openphm.analytics import REGISTERS, SEGMENTS
-from openphm.console import UserFacingError
+from openphm.errors import UserFacingError
 from openphm.indicators.packs import PACKS
 from openphm.programme.config import Purpose
 

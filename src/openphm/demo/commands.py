@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from openphm.console import UserFacingError
+from openphm.errors import UserFacingError
 
 MARKER = ".phm-demo"
 

@@ -192,10 +192,9 @@ def list_(
 
 
 def _open(workspace: Path, role: str | None):
-    from openphm.governance.roles import current_actor
-    from openphm.programme.workspace import Workspace
+    from openphm.programme.workspace import open_as
 
-    return Workspace.open(workspace), current_actor(role)
+    return open_as(workspace, role)
 
 
 def _named(values: list[str] | None, option: str) -> dict[str, str]:
@@ -279,12 +278,10 @@ def extract(
 ) -> None:
     """Write a record-level extract for a recipient: only the fields its purpose needs, its
     own pseudonyms, k-anonymous. Refused once the recipient's access has expired."""
-    from openphm.governance.roles import current_actor
-    from openphm.programme.workspace import Workspace
+    from openphm.programme.workspace import open_as
     from openphm.pseudonymise.extracts import make_extract
 
-    ws = Workspace.open(workspace)
-    actor = current_actor(role)
+    ws, actor = open_as(workspace, role)
     made = make_extract(ws, actor, recipient, format=format)
     m = made.manifest
     anonymity = m["k_anonymity"]

@@ -26,12 +26,12 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from openphm import clock
-from openphm.console import UserFacingError
 from openphm.csvsafe import write_csv
 from openphm.disclosure.outcomes import ReleasedTable, check_output, released_table
 from openphm.disclosure.results import write_json, write_results
 from openphm.disclosure.rules import DisclosureRules
 from openphm.disclosure.tables import contributor_columns
+from openphm.errors import UserFacingError
 from openphm.governance import intents
 from openphm.governance.audit import Actor
 from openphm.governance.roles import same_person

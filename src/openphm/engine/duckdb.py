@@ -14,10 +14,12 @@ from pathlib import Path
 
 import duckdb
 
+from openphm.errors import UserFacingError
+
 _ALIAS = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
-class EngineError(RuntimeError):
+class EngineError(UserFacingError):
     """The engine cannot open or use a zone."""
 
 

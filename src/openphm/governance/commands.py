@@ -31,12 +31,9 @@ def show(
 ) -> None:
     """List audit entries: when, who, role, action, outcome, purpose, counts."""
     from openphm.governance.audit import AuditEntry
-    from openphm.governance.roles import current_actor
-    from openphm.programme.workspace import Workspace
+    from openphm.programme.workspace import open_as
 
-    ws = Workspace.open(workspace)
-    actor = current_actor(role)
-    ws.authorise(actor, "audit.show")
+    ws, actor = open_as(workspace, role, "audit.show")
     entries = list(ws.audit.entries())
     if as_json:
         shown = entries[-last:] if last else entries
@@ -57,12 +54,9 @@ def show(
 @audit_app.command("verify")
 def verify(workspace: WorkspaceArgument, role: RoleOption = None) -> None:
     """Check the chain: any edited, removed or reordered entry is named. Exit 1 if broken."""
-    from openphm.governance.roles import current_actor
-    from openphm.programme.workspace import Workspace
+    from openphm.programme.workspace import open_as
 
-    ws = Workspace.open(workspace)
-    actor = current_actor(role)
-    ws.authorise(actor, "audit.verify")
+    ws, actor = open_as(workspace, role, "audit.verify")
     result = ws.audit.verify()
     if result.ok:
         console.print(f"[green]Audit log intact[/]: {result.entries} entries")
@@ -94,12 +88,9 @@ def close(
     """Close the programme: destroy every data key and zone file, keep released outputs and
     the audit log, and write a signed destruction certificate."""
     from openphm.governance.lifecycle import close_programme
-    from openphm.governance.roles import current_actor
-    from openphm.programme.workspace import Workspace
+    from openphm.programme.workspace import open_as
 
-    ws = Workspace.open(workspace)
-    actor = current_actor(role)
-    ws.authorise(actor, "programme.close")
+    ws, actor = open_as(workspace, role, "programme.close")
     ws.require_not_closed()
     if not yes:
         console.print("This destroys all of the programme's patient data. Add --yes to go ahead.")
@@ -161,12 +152,9 @@ def notice(
 ) -> None:
     """Write the patient-facing privacy notice from the programme's own configuration."""
     from openphm.governance.notice import privacy_notice
-    from openphm.governance.roles import current_actor
-    from openphm.programme.workspace import Workspace
+    from openphm.programme.workspace import open_as
 
-    ws = Workspace.open(workspace)
-    actor = current_actor(role)
-    ws.authorise(actor, "programme.notice")
+    ws, actor = open_as(workspace, role, "programme.notice")
     path = out or ws.zone("outputs") / "privacy-notice.md"
     path.write_text(privacy_notice(ws.config))
     ws.audit.record(actor, "programme.notice", writes=(str(path.name),))
@@ -187,13 +175,10 @@ def schedule_show(
     workspace: WorkspaceArgument, role: RoleOption = None, as_json: JsonOption = False
 ) -> None:
     """What will be destroyed, and when (what is due now first). Changes nothing."""
-    from openphm.governance.roles import current_actor
     from openphm.governance.schedule import timetable
-    from openphm.programme.workspace import Workspace
+    from openphm.programme.workspace import open_as
 
-    ws = Workspace.open(workspace)
-    actor = current_actor(role)
-    ws.authorise(actor, "schedule.show")
+    ws, actor = open_as(workspace, role, "schedule.show")
     if as_json:
         print_json(due_records(timetable(ws)))
     else:
@@ -206,12 +191,10 @@ def schedule_run(workspace: WorkspaceArgument, role: RoleOption = None) -> None:
     """Keep every promise that has fallen due: destroy landing data past its retention and
     what interrupted ingests left, expired recipients' keys, and, once the end date is
     reached, close the programme. Run it from the DPO's timer (`phm schedule units`)."""
-    from openphm.governance.roles import current_actor
     from openphm.governance.schedule import keep_promises
-    from openphm.programme.workspace import Workspace
+    from openphm.programme.workspace import open_as
 
-    ws = Workspace.open(workspace)
-    actor = current_actor(role)
+    ws, actor = open_as(workspace, role)
     kept = keep_promises(ws, actor)
     _print_kept(kept)
 
@@ -227,9 +210,8 @@ def schedule_rehearse(
     import datetime as dt
 
     from openphm import clock
-    from openphm.governance.roles import current_actor
     from openphm.governance.schedule import rehearse
-    from openphm.programme.workspace import Workspace
+    from openphm.programme.workspace import open_as
 
     try:
         moment = clock.as_utc(at)
@@ -239,8 +221,7 @@ def schedule_rehearse(
     if moment < clock.now() - dt.timedelta(minutes=1):
         console.print("[red]--at is in the past[/]: a rehearsal looks ahead")
         raise typer.Exit(2)
-    ws = Workspace.open(workspace)
-    actor = current_actor(role)
+    ws, actor = open_as(workspace, role)
     plan, kept = rehearse(ws, actor, moment)
     console.print(f"Rehearsal on a copy, as at {moment:%Y-%m-%d %H:%M} (nothing here changed):")
     console.print(due_table(plan))

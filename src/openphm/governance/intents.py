@@ -27,16 +27,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from openphm.console import UserFacingError
 from openphm.engine import EngineError
+from openphm.errors import UserFacingError
 from openphm.governance.audit import Actor, AuditLog
-from openphm.landing import catalog as cat
 
 FOLDER = "intents"
 # Zone 3's record of the changes committed there, one intent id a row: a change's commit is
 # its mark's commit, so the mark says whether the change took effect.
 LINKED_MARKS = "linked._intents"
-CATALOGUED, LINKED, FILE_SAYS, KEY_GONE = "catalogued", "linked", "file-says", "key-gone"
+FILE_LISTS, LINKED, FILE_SAYS, KEY_GONE = "file-lists", "linked", "file-says", "key-gone"
 UNFINISHED = "interrupted before its change took effect: nothing of it was kept; run it again"
 LATE = (
     " (recorded when the workspace was next opened: the command stopped after its change took "
@@ -88,12 +87,20 @@ class Intent:
     unfinished: str = UNFINISHED  # what the log says if the change did not take effect
 
 
-def landing_batch(
-    batch_id: str, entries: Sequence[Entry], *, state: str = "", unfinished: str = UNFINISHED
+def file_lists(
+    path: Path,
+    entries: Sequence[Entry],
+    *,
+    items: str,
+    where: Mapping[str, str],
+    unfinished: str = UNFINISHED,
 ) -> Intent:
-    """An intent for a change to zone 1 whose commit puts `batch_id` in the landing catalog
-    (in `state`, if given)."""
-    check = {"kind": CATALOGUED, "batch": batch_id, "state": state}
+    """An intent for a change whose commit is the atomic replacement of the JSON file at `path`
+    (relative to the workspace) by one whose list `items` holds an item with every field of
+    `where` at its value (a value "" matches any). The landing catalog's batches are bound
+    this way (openphm.landing.catalog.batch_intent), without this module reading the catalog's
+    code."""
+    check = {"kind": FILE_LISTS, "path": str(path), "items": items, "where": dict(where)}
     return Intent(_new_id(), check, tuple(entries), unfinished=unfinished)
 
 
@@ -142,7 +149,7 @@ def committing(audit: AuditLog, intent: Intent) -> Iterator[None]:
         handle.flush()
         os.fsync(handle.fileno())
         os.replace(staging, path)
-        cat.sync_folder(folder)
+        sync_folder(folder)
         yield
         _complete(audit, intent)
         path.unlink()
@@ -224,9 +231,14 @@ def _took_effect(ws, intent: Intent) -> bool | None:
     return _CHECKS[intent.check["kind"]](ws, intent)
 
 
-def _catalogued(ws, intent: Intent) -> bool:
-    batch = cat.load(ws.zone("landing")).batches.get(intent.check["batch"])
-    return batch is not None and intent.check["state"] in ("", batch.state)
+def _lists(ws, intent: Intent) -> bool:
+    path = ws.root / intent.check["path"]
+    try:
+        items = json.loads(path.read_text()).get(intent.check["items"], [])
+    except FileNotFoundError:
+        return False
+    where = intent.check["where"]
+    return any(all(v in ("", item.get(k)) for k, v in where.items()) for item in items)
 
 
 def _marked(ws, intent: Intent) -> bool | None:
@@ -260,8 +272,16 @@ def _key_gone(ws, intent: Intent) -> bool:
     return not ws.keystore.has(intent.check["key"])
 
 
-_CHECKS = {CATALOGUED: _catalogued, LINKED: _marked, FILE_SAYS: _says, KEY_GONE: _key_gone}
+_CHECKS = {FILE_LISTS: _lists, LINKED: _marked, FILE_SAYS: _says, KEY_GONE: _key_gone}
 
 
 def _new_id() -> str:
     return secrets.token_hex(8)
+
+
+def sync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

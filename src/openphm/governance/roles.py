@@ -1,4 +1,4 @@
-"""Roles and what each may do (shared/DESIGN.md "Roles"), checked before every action.
+"""Roles and what each may do (docs/promises.md "Roles"), checked before every action.
 
 A refusal is itself audited, so the data protection officer sees attempts as well as actions.
 On the command line the person is the operating-system account the command runs as (the kernel
@@ -16,6 +16,7 @@ import unicodedata
 from collections.abc import Callable
 from enum import StrEnum
 
+from openphm.errors import UserFacingError
 from openphm.governance.audit import Actor, AuditLog
 
 
@@ -100,7 +101,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
 }
 
 
-class Refused(PermissionError):
+class Refused(UserFacingError, PermissionError):
     """The actor's role may not take this action. Already written to the audit log."""
 
 

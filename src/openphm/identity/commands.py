@@ -208,17 +208,14 @@ def report_command(
     source: Splink's match-weight and m/u charts (self-contained HTML), the match-probability
     histogram, the threshold and its expected precision and recall, parse rates and what
     changed from the source's model before. Counts and parameters only."""
-    from openphm.governance.roles import current_actor
     from openphm.identity import report, training
-    from openphm.programme.workspace import Workspace
+    from openphm.programme.workspace import open_as
     from openphm.pseudonymise.models import ModelStore
 
     if (root := _workspace_root(out)) is not None:
         raise typer.BadParameter(f"{out} is inside the programme workspace {root}: write the "
                                  "report outside any workspace", param_hint="--out")  # fmt: skip
-    ws = Workspace.open(workspace)
-    actor = current_actor(role)
-    ws.authorise(actor, "identity.report")
+    ws, actor = open_as(workspace, role, "identity.report")
     kept = ModelStore(ws).kept()
     latest, before = {}, {}
     for entry in kept:  # oldest first
@@ -254,14 +251,11 @@ def review_command(
     into estimated precision and recall with 95% intervals, and record them in the audit log."""
     import pandas as pd
 
-    from openphm.console import UserFacingError
-    from openphm.governance.roles import current_actor
+    from openphm.errors import UserFacingError
     from openphm.identity.review import ReviewError, estimate
-    from openphm.programme.workspace import Workspace
+    from openphm.programme.workspace import open_as
 
-    ws = Workspace.open(workspace)
-    actor = current_actor(role)
-    ws.authorise(actor, "identity.review")
+    ws, actor = open_as(workspace, role, "identity.review")
     try:
         labelled = pd.read_csv(sample, dtype=str, keep_default_na=False)
         labelled["band_pairs"] = pd.to_numeric(labelled.get("band_pairs"), errors="raise")

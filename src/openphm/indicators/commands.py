@@ -60,14 +60,11 @@ def indicators_command(
 
     from openphm.analytics.commands import dated, warn_coverage
     from openphm.engine import check_engine
-    from openphm.governance.roles import current_actor
     from openphm.indicators.build import TABLES, choose
     from openphm.indicators.packs import PackError
-    from openphm.programme.workspace import Workspace
+    from openphm.programme.workspace import open_as
 
-    ws = Workspace.open(workspace)
-    actor = current_actor(role)
-    ws.authorise(actor, ACTION)
+    ws, actor = open_as(workspace, role, ACTION)
     packs = [(p.name, p.purpose.value) for p in ws.config.indicators.packs]
     if not packs:
         raise PackError(

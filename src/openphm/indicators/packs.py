@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from openphm.console import UserFacingError
+from openphm.errors import UserFacingError
 from openphm.indicators import care, hospital, pincer
 from openphm.indicators.definitions import Pack
 

@@ -6,7 +6,7 @@ replace the local, file-based implementation without touching the stages that us
 A workspace's store is split by custodian (`custody.py`): the operating system, not the
 command line's declared role, decides which account may read which key.
 
-Which code may ask for which key is fixed by shared/DESIGN.md "Key material": data keys are
+Which code may ask for which key is fixed by docs/promises.md "Key material": data keys are
 used by the engine to open zone files; the linkage key only by ``openphm.pseudonymise``.
 """
 

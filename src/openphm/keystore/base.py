@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 
+from openphm.errors import UserFacingError
+
 KEY_BYTES = 32
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$")
 
 
-class KeyStoreError(RuntimeError):
+class KeyStoreError(UserFacingError):
     """The key store cannot do what was asked."""
 
 

@@ -1,7 +1,7 @@
 """Key custody by role: one key store per custodian, so the operating system (or a key service)
 refuses a key to an account whose role does not use it.
 
-shared/DESIGN.md "Key material" and "Custody": landing and linkage keys (and the recipients'
+docs/promises.md "Key material" and "Custody": landing and linkage keys (and the recipients'
 secrets, derived from the linkage key) are the processor's engineering account's; the linked
 zone's data key is the analytics service's (which the processor's account also uses, to write
 what `phm link` makes); the signing key is the data protection officer's close. On one machine

@@ -7,6 +7,7 @@ load atomically as one encrypted batch; `catalog` records submissions (no patien
 `retention` destroys batches older than the programme allows (promise P8); `read` gives the
 next stage views of the current rows. docs/landing.md describes it all.
 
-Nothing is imported here, so that `Workspace.open` can call retention without pulling in the
-loaders (and without an import cycle).
+Nothing is imported here, so that what the web service reaches of this package (the catalog
+and retention, for the data protection officer's schedule) pulls in no loader
+(tests/foundation/test_architecture.py).
 """

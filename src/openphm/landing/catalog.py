@@ -17,6 +17,9 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from openphm.governance import intents
+from openphm.governance.intents import sync_folder
+
 CATALOG_FILE = "catalog.json"
 LOCK_FILE = ".lock"
 FORMAT = 1
@@ -107,6 +110,17 @@ def load(zone: Path) -> Catalog:
     )
 
 
+def batch_intent(
+    ws, batch_id: str, entries, *, state: str = "", unfinished: str | None = None
+) -> intents.Intent:
+    """An intent (governance.intents) for a change to zone 1 whose commit puts `batch_id` in
+    this catalog (in `state`, if given)."""
+    path = (ws.zone("landing") / CATALOG_FILE).relative_to(ws.root)
+    where = {"batch_id": batch_id, "state": state}
+    extra = {} if unfinished is None else {"unfinished": unfinished}
+    return intents.file_lists(path, entries, items="batches", where=where, **extra)
+
+
 def save(zone: Path, catalog: Catalog) -> None:
     """Replace the catalog atomically: write a new file, sync it, rename it over the old one,
     sync the folder. A crash leaves the old catalog or the new one."""
@@ -123,14 +137,6 @@ def save(zone: Path, catalog: Catalog) -> None:
         os.fsync(handle.fileno())
     os.replace(tmp, zone / CATALOG_FILE)
     sync_folder(zone)
-
-
-def sync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 @contextlib.contextmanager

@@ -12,12 +12,12 @@ from rich.text import Text
 from openphm.console import (
     JsonOption,
     RoleOption,
-    UserFacingError,
     WorkspaceArgument,
     console,
     literal,
     print_json,
 )
+from openphm.errors import UserFacingError
 
 
 def register(app: typer.Typer) -> None:
@@ -41,12 +41,10 @@ def ingest(
     files the programme does not take. Loading the same file again changes nothing."""
     from rich.progress import Progress
 
-    from openphm.governance.roles import current_actor
     from openphm.landing.ingest import LOADED, REFUSED, UNCHANGED, ingest
-    from openphm.programme.workspace import Workspace
+    from openphm.programme.workspace import open_as
 
-    ws = Workspace.open(workspace)
-    actor = current_actor(role)
+    ws, actor = open_as(workspace, role)
     colour = {LOADED: "green", UNCHANGED: "yellow", REFUSED: "red"}
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("landing extracts", total=None)
@@ -80,12 +78,10 @@ def quarantine(
 ) -> None:
     """List the rows held back at landing, per file, field and reason (never their values)."""
     from openphm.engine import connect
-    from openphm.governance.roles import current_actor
     from openphm.landing.read import quarantine as held_back
-    from openphm.programme.workspace import Workspace
+    from openphm.programme.workspace import open_as
 
-    ws = Workspace.open(workspace)
-    actor = current_actor(role)
+    ws, actor = open_as(workspace, role)
     con = connect()
     held = held_back(ws, con, actor)
     if as_json:
@@ -114,12 +110,11 @@ def quarantine(
 
 def retention(workspace: WorkspaceArgument, role: RoleOption = None) -> None:
     """Destroy identifiable landing data older than the programme's retention period."""
-    from openphm.governance.roles import current_actor
     from openphm.landing.retention import run_retention
-    from openphm.programme.workspace import Workspace
+    from openphm.programme.workspace import open_as
 
-    ws = Workspace.open(workspace)
-    report = run_retention(ws, current_actor(role))
+    ws, actor = open_as(workspace, role)
+    report = run_retention(ws, actor)
     console.print(
         f"Destroyed {report.batches} batch(es) ({report.files} file(s), {report.rows} rows) "
         f"that arrived on or before {report.cutoff:%Y-%m-%d %H:%M} UTC"

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from openphm.console import UserFacingError
+from openphm.errors import UserFacingError
 from openphm.landing.adapters import Table, table_for
 from openphm.programme.config import ProgrammeConfig, SourceKind
 

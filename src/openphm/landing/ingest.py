@@ -211,7 +211,7 @@ def _load_batch(ws, catalog, todo, arrived: dt.datetime, actor, on_file):
     catalog.submissions.extend(added)
     catalog.settle()  # before the entries are made: one names the submissions it replaces
     entries = [_entry(actor, o, catalog=catalog, batch=final.name) for o in outcomes]
-    with intents.committing(ws.audit, intents.landing_batch(batch_id, entries)):
+    with intents.committing(ws.audit, cat.batch_intent(ws, batch_id, entries)):
         cat.save(zone, catalog)  # the commit point
     return batch_id, outcomes
 

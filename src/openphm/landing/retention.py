@@ -165,8 +165,8 @@ def destroy_due(ws, actor: Actor) -> RetentionReport:
     if due:
         # Bound to its entry (governance.intents): killed after the catalog records the
         # destruction, the entry is recorded when the workspace is next opened.
-        change = intents.landing_batch(
-            due[0].batch_id, [entry], state=cat.DESTROYED, unfinished=UNFINISHED
+        change = cat.batch_intent(
+            ws, due[0].batch_id, [entry], state=cat.DESTROYED, unfinished=UNFINISHED
         )
         with intents.committing(ws.audit, change):
             cat.save(zone, catalog)

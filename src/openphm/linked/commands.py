@@ -26,13 +26,10 @@ def tables_command(
     workspace: WorkspaceArgument, role: RoleOption = None, as_json: JsonOption = False
 ) -> None:
     """List the linked zone's tables with their row counts and columns."""
-    from openphm.governance.roles import current_actor
     from openphm.linked.query import tables
-    from openphm.programme.workspace import Workspace
+    from openphm.programme.workspace import open_as
 
-    ws = Workspace.open(workspace)
-    actor = current_actor(role)
-    ws.authorise(actor, "linked.tables")
+    ws, actor = open_as(workspace, role, "linked.tables")
     found = tables(ws)
     if as_json:
         print_json([{"table": i.name, "rows": i.rows, "columns": list(i.columns)} for i in found])
@@ -77,14 +74,12 @@ def sql_command(
     """Query the linked zone (one read-only statement; the linked zone only) and show the first
     rows. Analysts see pseudonyms, never identifiers. Nothing is written to a file: to take a
     result out, save it as a draft and request a release."""
-    from openphm.governance.roles import current_actor
     from openphm.linked.query import run_sql
-    from openphm.programme.workspace import Workspace
+    from openphm.programme.workspace import open_as
 
     if not save_draft and (counts or totals_over or description):
         raise typer.BadParameter("--counts, --totals-over and --description go with --save-draft")
-    ws = Workspace.open(workspace)
-    actor = current_actor(role)
+    ws, actor = open_as(workspace, role)
     result = run_sql(ws, actor, query, keep=None if save_draft else rows)
     show(result.frame.head(rows), result.rows)
     if save_draft:

@@ -29,7 +29,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from openphm.console import UserFacingError
+from openphm.errors import UserFacingError
 from openphm.governance.audit import Actor
 
 if TYPE_CHECKING:

@@ -76,13 +76,11 @@ def register_key(
     silently: a different key is refused unless the data protection officer replaces it
     (--replace --role data-protection-officer), and another practice's key is always refused."""
     from openphm.console import console
-    from openphm.governance.roles import current_actor
     from openphm.practice.keys import load_public_key
-    from openphm.programme.workspace import Workspace
+    from openphm.programme.workspace import open_as
     from openphm.pseudonymise.practices import key_id, register_practice, registered_keys
 
-    ws = Workspace.open(workspace)
-    actor = current_actor(role)
+    ws, actor = open_as(workspace, role)
     code = ods.strip().upper()
     if replace:
         old = registered_keys(ws).get(code)

@@ -14,11 +14,13 @@ from pathlib import Path
 
 from nacl.public import PrivateKey, PublicKey
 
+from openphm.errors import UserFacingError
+
 PRIVATE_KEY_FILE = "practice.key"
 PUBLIC_KEY_FILE = "practice.pub"
 
 
-class PracticeKeyError(ValueError):
+class PracticeKeyError(UserFacingError, ValueError):
     """A key file that is missing or not a practice key."""
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 from nacl.public import PrivateKey
 
-from openphm.console import UserFacingError
+from openphm.errors import UserFacingError
 from openphm.practice.tokens import open_tokens
 
 PATIENT_COLUMNS = ("patient_ref", "nhs_number", "given_name", "family_name", "date_of_birth")

@@ -76,13 +76,10 @@ def status(
 ) -> None:
     """Show the programme's dates, days left, and what each zone and the key store hold."""
     from openphm.governance.commands import due_records, due_table
-    from openphm.governance.roles import current_actor
     from openphm.governance.schedule import timetable
-    from openphm.programme.workspace import ZONES, Workspace
+    from openphm.programme.workspace import ZONES, open_as
 
-    ws = Workspace.open(workspace)
-    actor = current_actor(role)
-    ws.authorise(actor, "workspace.status")
+    ws, actor = open_as(workspace, role, "workspace.status")
     programme = ws.config.programme
     today = clock.today()
     if as_json:
@@ -126,12 +123,10 @@ def assign(
 ) -> None:
     """Hand each key store and zone to the account whose role uses it (run as root), so the
     operating system refuses every other account: analysts never hold a key file."""
-    from openphm.governance.roles import current_actor
     from openphm.programme.custody import CustodyError, assign_custody
-    from openphm.programme.workspace import Workspace
+    from openphm.programme.workspace import open_as
 
-    ws = Workspace.open(workspace)
-    actor = current_actor(role)
+    ws, actor = open_as(workspace, role)
     try:
         assign_custody(ws, actor, processor=processor, analytics=analytics, dpo=dpo, group=group)
     except CustodyError as err:

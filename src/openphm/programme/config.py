@@ -24,6 +24,8 @@ from pydantic import (
     model_validator,
 )
 
+from openphm.errors import UserFacingError
+
 # GP practices are a letter and five digits (A81001); trusts three characters (RXX) and their
 # sites five; local authorities and other bodies vary. We accept 3 to 6 upper-case letters and
 # digits, which covers every ODS organisation code in use, and refuse anything else.
@@ -31,7 +33,7 @@ ODS_CODE = re.compile(r"^[A-Z0-9]{3,6}$")
 GP_PRACTICE_CODE = re.compile(r"^[A-Z][0-9]{5}$")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserFacingError, ValueError):
     """A programme.toml that cannot be used; the message names the file and the field."""
 
 
@@ -227,7 +229,7 @@ class Programme(_Strict):
 
 
 class EngineKind(StrEnum):
-    """Which engine runs the relational work (shared/DESIGN.md "Engines")."""
+    """Which engine runs the relational work (docs/promises.md "Engines")."""
 
     DUCKDB = "duckdb"
     SPARK = "spark"

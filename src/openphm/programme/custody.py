@@ -1,5 +1,5 @@
 """`phm custody assign`: hand each part of a workspace to the operating-system account whose role
-uses it, so that the operating system refuses the rest (shared/DESIGN.md "Custody").
+uses it, so that the operating system refuses the rest (docs/promises.md "Custody").
 
 On one machine (docs/ARCHITECTURE.md "Threat model"):
 

@@ -30,10 +30,11 @@ from pathlib import Path
 
 from openphm import __version__, clock
 from openphm.engine import attach_encrypted, connect
+from openphm.errors import UserFacingError
 from openphm.governance import certificate
 from openphm.governance.audit import Actor, AuditLog
 from openphm.governance.intents import recover
-from openphm.governance.roles import authorise
+from openphm.governance.roles import authorise, current_actor
 from openphm.keystore import CustodyKeyStore, KeyName, KeyStore, MissingKeyError, open_keystore
 from openphm.keystore.custody import custodian_of
 from openphm.programme.config import ProgrammeConfig, Source, load_config
@@ -47,7 +48,7 @@ LINKED_DB = "linked/linked.duckdb"
 REQUIRED_KEYS = (KeyName.LINKAGE, KeyName.SIGNING, KeyName.LINKED_DATA)
 
 
-class WorkspaceError(RuntimeError):
+class WorkspaceError(UserFacingError):
     """A workspace that cannot be created or opened; the message says what to do."""
 
 
@@ -276,3 +277,17 @@ class Workspace:
                 yield zone
         finally:
             discard_parquet(folder)
+
+
+def open_as(
+    root: Path, role: str | None, action: str | None = None, *, purpose: str | None = None
+) -> tuple[Workspace, Actor]:
+    """Open the workspace at `root` as the person at the keyboard (the operating-system
+    account) in `role` (the command line's --role or PHM_ROLE), and, given an `action`,
+    authorise it: a role that may not is refused, and the refusal audited, before anything
+    else happens. The one preamble of every command; returns the workspace and the actor."""
+    ws = Workspace.open(root)
+    actor = current_actor(role)
+    if action is not None:
+        ws.authorise(actor, action, purpose=purpose)
+    return ws, actor

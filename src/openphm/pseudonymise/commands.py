@@ -21,12 +21,10 @@ def link_command(workspace: WorkspaceArgument, role: RoleOption = None) -> None:
     files are linked; a resubmission replaces the file it supersedes."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from openphm.governance.roles import current_actor
-    from openphm.programme.workspace import Workspace
+    from openphm.programme.workspace import open_as
     from openphm.pseudonymise.link import link
 
-    ws = Workspace.open(workspace)
-    actor = current_actor(role)
+    ws, actor = open_as(workspace, role)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())  # fmt: skip
     with Progress(*columns, console=console, transient=True) as progress:

@@ -17,6 +17,8 @@ from functools import cache
 
 import pandas as pd
 
+from openphm.linked import model
+
 # Linked table per canonical landing table, for the tables built row for row from landed files.
 LINKED_TABLE = {
     "gp_registrations": "registrations",
@@ -42,101 +44,107 @@ RECORD_ID = {
     "deaths": "death_registration_id",
 }
 
-# (linked column, type, SQL over the resolved landing row), in the contract's order.
-COLUMNS: dict[str, tuple[tuple[str, str, str], ...]] = {
+# How each linked column (docs/linked-model.md, defined in openphm.linked.model) is made from
+# the resolved landing row: (linked column, SQL), in the model's order.
+SQL: dict[str, tuple[tuple[str, str], ...]] = {
     "registrations": (
-        ("practice", "VARCHAR", "provider_ods"),
-        ("start_date", "DATE", "registration_start"),
-        ("end_date", "DATE", "registration_end"),
+        ("practice", "provider_ods"),
+        ("start_date", "registration_start"),
+        ("end_date", "registration_end"),
     ),
     "gp_events": (
-        ("practice", "VARCHAR", "provider_ods"),
-        ("event_date", "DATE", "event_date"),
-        ("snomed_code", "VARCHAR", "snomed_code"),
-        ("value", "DOUBLE", "value"),
-        ("unit", "VARCHAR", "unit"),
+        ("practice", "provider_ods"),
+        ("event_date", "event_date"),
+        ("snomed_code", "snomed_code"),
+        ("value", "value"),
+        ("unit", "unit"),
     ),
     "medications": (
-        ("practice", "VARCHAR", "provider_ods"),
-        ("issue_date", "DATE", "issue_date"),
-        ("dmd_code", "VARCHAR", "dmd_code"),
-        ("drug_name", "VARCHAR", "drug_name"),
-        ("quantity", "DOUBLE", "quantity"),
+        ("practice", "provider_ods"),
+        ("issue_date", "issue_date"),
+        ("dmd_code", "dmd_code"),
+        ("drug_name", "drug_name"),
+        ("quantity", "quantity"),
     ),
     "consultations": (
-        ("practice", "VARCHAR", "provider_ods"),
-        ("consultation_date", "DATE", "consultation_date"),
-        ("consultation_type", "VARCHAR", "consultation_type"),
-        ("staff_role", "VARCHAR", "staff_role"),
+        ("practice", "provider_ods"),
+        ("consultation_date", "consultation_date"),
+        ("consultation_type", "consultation_type"),
+        ("staff_role", "staff_role"),
     ),
     "apc_spells": (
-        ("provider", "VARCHAR", "provider_ods"),
-        ("admission_date", "DATE", "admission_date"),
-        ("discharge_date", "DATE", "discharge_date"),
-        ("admission_method", "VARCHAR", "admission_method"),
-        ("emergency", "BOOLEAN", "admission_method IN ('21','22','23','24','25','26','27','28')"),
-        ("elective", "BOOLEAN", "admission_method IN ('11','12','13')"),
-        ("primary_diagnosis", "VARCHAR", "primary_diagnosis"),
-        (
-            "secondary_diagnoses",
-            "VARCHAR[]",
-            "coalesce(string_split(secondary_diagnoses, ';'), []::VARCHAR[])",
-        ),
-        ("primary_procedure", "VARCHAR", "primary_procedure"),
-        ("discharge_destination", "VARCHAR", "discharge_destination"),
-        ("bed_days", "INTEGER", "(discharge_date - admission_date)::INTEGER"),
+        ("provider", "provider_ods"),
+        ("admission_date", "admission_date"),
+        ("discharge_date", "discharge_date"),
+        ("admission_method", "admission_method"),
+        ("emergency", "admission_method IN ('21','22','23','24','25','26','27','28')"),
+        ("elective", "admission_method IN ('11','12','13')"),
+        ("primary_diagnosis", "primary_diagnosis"),
+        ("secondary_diagnoses",
+         "coalesce(string_split(secondary_diagnoses, ';'), []::VARCHAR[])"),
+        ("primary_procedure", "primary_procedure"),
+        ("discharge_destination", "discharge_destination"),
+        ("bed_days", "(discharge_date - admission_date)::INTEGER"),
     ),
     "ec_attendances": (
-        ("provider", "VARCHAR", "provider_ods"),
-        ("arrival_date", "DATE", "arrival_date"),
-        ("department_type", "VARCHAR", "department_type"),
-        ("chief_complaint", "VARCHAR", "chief_complaint"),
-        ("diagnosis", "VARCHAR", "diagnosis"),
-        ("discharge_destination", "VARCHAR", "discharge_destination"),
+        ("provider", "provider_ods"),
+        ("arrival_date", "arrival_date"),
+        ("department_type", "department_type"),
+        ("chief_complaint", "chief_complaint"),
+        ("diagnosis", "diagnosis"),
+        ("discharge_destination", "discharge_destination"),
     ),
     "op_appointments": (
-        ("provider", "VARCHAR", "provider_ods"),
-        ("appointment_date", "DATE", "appointment_date"),
-        ("treatment_function_code", "VARCHAR", "treatment_function_code"),
-        ("first_attendance", "BOOLEAN", "CASE first_attendance WHEN '1' THEN true "
+        ("provider", "provider_ods"),
+        ("appointment_date", "appointment_date"),
+        ("treatment_function_code", "treatment_function_code"),
+        ("first_attendance", "CASE first_attendance WHEN '1' THEN true "
          "WHEN '2' THEN false END"),
         # NHS Data Dictionary attended-or-did-not-attend: 5 seen on time, 6 late but seen.
-        ("attended", "BOOLEAN", "attendance_status IN ('5','6')"),
+        ("attended", "attendance_status IN ('5','6')"),
     ),
     "community_contacts": (
-        ("provider", "VARCHAR", "provider_ods"),
-        ("contact_date", "DATE", "contact_date"),
-        ("service", "VARCHAR", "service"),
-        ("contact_type", "VARCHAR", "contact_type"),
+        ("provider", "provider_ods"),
+        ("contact_date", "contact_date"),
+        ("service", "service"),
+        ("contact_type", "contact_type"),
     ),
     "social_care_services": (
-        ("provider", "VARCHAR", "provider_ods"),
-        ("service_start", "DATE", "service_start"),
-        ("service_end", "DATE", "service_end"),
-        ("service_type", "VARCHAR", "service_type"),
-        ("primary_support_reason", "VARCHAR", "primary_support_reason"),
+        ("provider", "provider_ods"),
+        ("service_start", "service_start"),
+        ("service_end", "service_end"),
+        ("service_type", "service_type"),
+        ("primary_support_reason", "primary_support_reason"),
     ),
     "deaths": (
-        ("date_of_death", "DATE", "date_of_death"),
-        ("underlying_cause", "VARCHAR", "underlying_cause"),
-        ("place_of_death", "VARCHAR", "place_of_death"),
+        ("date_of_death", "date_of_death"),
+        ("underlying_cause", "underlying_cause"),
+        ("place_of_death", "place_of_death"),
     ),
 }  # fmt: skip
 
-PEOPLE = (
-    ("pseudonym", "VARCHAR"),
-    ("sex", "VARCHAR"),
-    ("birth_month", "DATE"),
-    ("ethnicity_code", "VARCHAR"),
-    ("ethnic_group", "VARCHAR"),
-    ("lsoa", "VARCHAR"),
-    ("imd_decile", "INTEGER"),
-    ("practice", "VARCHAR"),
-    ("registered", "BOOLEAN"),
-    ("date_of_death", "DATE"),
-    ("traced", "VARCHAR"),
-    ("token", "VARCHAR"),
-)
+
+def _columns() -> dict[str, tuple[tuple[str, str, str], ...]]:
+    """(linked column, type, SQL) per table: the model's columns, each with its SQL here. A
+    column the model has and this file does not make, or the other way round, stops the import:
+    what `phm link` writes is the model, no more and no less."""
+    columns = {}
+    for table, typed in model.RECORDS.items():
+        sql = dict(SQL.get(table, ()))
+        if list(sql) != [name for name, _ in typed]:
+            raise RuntimeError(
+                f"linked.{table}: deidentify makes {list(sql)}, the linked model (linked/model.py) "
+                f"has {[name for name, _ in typed]}"
+            )
+        columns[table] = tuple((name, kind, sql[name]) for name, kind in typed)
+    if set(SQL) != set(model.RECORDS):
+        extra = sorted(set(SQL) - set(model.RECORDS))
+        raise RuntimeError(f"deidentify makes tables the linked model lacks: {extra}")
+    return columns
+
+
+COLUMNS = _columns()
+PEOPLE = model.PEOPLE
 
 # 2021 Census five groups, by the `grouping_6_id` of the SNOMED CT ethnicity code list.
 ETHNIC_GROUPS = {"1": "White", "2": "Mixed", "3": "Asian", "4": "Black", "5": "Other"}
@@ -145,12 +153,8 @@ UNKNOWN_ETHNIC_GROUP = "Unknown"
 
 def create_sql(table: str) -> str:
     """CREATE TABLE for a linked table built from landed files: pseudonym, the contract's
-    columns, then submission_id."""
-    body = ", ".join(f'"{name}" {kind}' for name, kind, _ in COLUMNS[table])
-    return (
-        f"CREATE TABLE IF NOT EXISTS linked.{table} "
-        f"(pseudonym VARCHAR, {body}, submission_id VARCHAR)"
-    )
+    columns, then submission_id (openphm.linked.model)."""
+    return model.create_sql(table)
 
 
 def select_sql(table: str, resolved: str) -> str:

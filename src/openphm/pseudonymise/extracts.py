@@ -28,8 +28,8 @@ import pandas as pd
 import pyarrow as pa
 
 from openphm import clock
-from openphm.console import UserFacingError
 from openphm.disclosure.kanonymity import LADDER, anonymise
+from openphm.errors import UserFacingError
 from openphm.governance.audit import Actor
 from openphm.keystore import KeyName, KeyStoreError
 from openphm.programme.config import RECIPIENT_FIELD_GROUPS

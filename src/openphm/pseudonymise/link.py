@@ -10,7 +10,7 @@ The steps, in one transaction so that zone 3 is seen before or after a run, neve
    pseudonyms of practices' patient references; tokens sealed to practices' public keys;
 4. de-identified rows written (openphm.pseudonymise.deidentify), superseded rows removed,
    `people` rebuilt;
-5. objections applied to every table (openphm.identity.objections: the one hook);
+5. objections applied to every table (openphm.linked.objectors: the one hook);
 6. link_report and linkage_equity written: aggregates only.
 
 Identifiable rows exist only in the connection's temporary tables (memory, or encrypted spill
@@ -31,6 +31,8 @@ from openphm.identity import objections
 from openphm.keystore import KeyName
 from openphm.landing import catalog as cat
 from openphm.landing.read import current_tables
+from openphm.linked.objectors import CREATE_REGISTER, arriving, objecting, remove_objectors
+from openphm.linked.objectors import REGISTER as OBJECTORS
 from openphm.pseudonymise import gp, ledger, people, resolve
 from openphm.pseudonymise.deidentify import (
     COLUMNS,
@@ -45,7 +47,6 @@ from openphm.pseudonymise.deidentify import (
 from openphm.pseudonymise.models import ModelStore
 from openphm.pseudonymise.practices import registered_keys
 
-OBJECTORS = "linked._objectors"
 GP_ACTIVITY = ("gp_registrations", "gp_events", "gp_medications", "gp_consultations")
 STEPS = (
     "reading landed files",
@@ -192,7 +193,7 @@ def _link(ws, con, views: dict[str, str], catalog: cat.Catalog, say: Progress) -
     counts = _counts(con, new)
     for submission in plan.new:
         ledger.record(con, submission, counts.get(submission.submission_id, {}))
-    # Objectors' new rows are left out as they are written (objections.arriving) and counted
+    # Objectors' new rows are left out as they are written (linked.objectors.arriving) and counted
     # per submission, as the hook would have counted them.
     excluded = {sid: c["objected"] for sid, c in counts.items() if c["objected"]}
     ledger.add_objected(con, excluded)
@@ -200,7 +201,7 @@ def _link(ws, con, views: dict[str, str], catalog: cat.Catalog, say: Progress) -
     arrived: Counter = Counter()
     for canonical in new:
         table = LINKED_TABLE[canonical]
-        rows = objections.arriving(select_sql(table, f"resolved_{canonical}"), OBJECTORS)
+        rows = arriving(select_sql(table, f"resolved_{canonical}"), OBJECTORS)
         result.written[table] = con.execute(f"INSERT INTO linked.{table} {rows}").fetchone()[0]
         arrived[table] += sum(
             counts.get(s.submission_id, {}).get("objected", 0)
@@ -237,21 +238,11 @@ def _apply_objections(con) -> dict[str, int]:
     """The objections hook on every table of zone 3 that holds a pseudonym (analytics' tables
     too: an objection must not wait for the next analysis), except the register itself; rows
     removed per table, and per submission added to the link report's counts."""
-    tables = {
-        f"linked.{table}": "submission_id" if "submission_id" in columns else None
-        for table, columns in con.execute(
-            "SELECT table_name, list(column_name) FROM duckdb_columns() "
-            "WHERE database_name = 'linked' AND table_name IN "
-            "(SELECT table_name FROM duckdb_tables() WHERE database_name = 'linked') GROUP BY ALL "
-            "HAVING list_contains(list(column_name), 'pseudonym')"
-        ).fetchall()
-        if f"linked.{table}" != OBJECTORS
-    }
-    removed = objections.apply_objections(con, OBJECTORS, tables)
+    removed = remove_objectors(con)
     by_table: Counter = Counter()
     by_submission: Counter = Counter()
     for (table, submission_id), rows in removed.items():
-        by_table[table.removeprefix("linked.")] += rows
+        by_table[table] += rows
         if submission_id is not None:
             by_submission[submission_id] += rows
     ledger.add_objected(con, by_submission)
@@ -262,8 +253,7 @@ def _create_tables(con) -> None:
     for table in COLUMNS:
         con.execute(create_sql(table))
     con.execute(people.create_sql())
-    # The register: each pseudonym an objector's rows may carry, and the person it is.
-    con.execute(f"CREATE TABLE IF NOT EXISTS {OBJECTORS} (pseudonym VARCHAR, person VARCHAR)")
+    con.execute(CREATE_REGISTER)
     for ddl in (*ledger.DDL, *gp.DDL):
         con.execute(ddl)
 
@@ -404,7 +394,7 @@ def _counts(con, new: list[str]) -> dict[str, dict[str, int]]:
             f"""SELECT submission_id, sum(n), coalesce(sum(n) FILTER (how = 'nhs-number'), 0),
                        coalesce(sum(n) FILTER (how = 'traced'), 0),
                        coalesce(sum(n) FILTER (how = 'untraced'), 0),
-                       coalesce(sum(n) FILTER ({objections.objecting(OBJECTORS)}), 0)
+                       coalesce(sum(n) FILTER ({objecting(OBJECTORS)}), 0)
             FROM {rows} GROUP BY ALL"""
         ).fetchall():
             counts[submission_id] = dict(zip(names, (int(v) for v in values), strict=True))

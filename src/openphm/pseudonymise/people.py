@@ -10,9 +10,9 @@ its IMD 2019 decile, ethnicity codes the 2021 Census five groups.
 
 from __future__ import annotations
 
-from openphm.identity import objections
+from openphm.linked import model
+from openphm.linked.objectors import arriving, objecting
 from openphm.pseudonymise.deidentify import (
-    PEOPLE,
     UNKNOWN_ETHNIC_GROUP,
     birth_month,
     postcode_key,
@@ -24,8 +24,7 @@ _TRACED = ("nhs-number", "traced", "untraced")  # best first
 
 
 def create_sql() -> str:
-    body = ", ".join(f"{name} {kind}" for name, kind in PEOPLE)
-    return f"CREATE TABLE IF NOT EXISTS {PEOPLE_TABLE} ({body})"
+    return model.create_sql("people")
 
 
 def _attributes(source: str, priority: int, how: str, ethnicity: bool) -> str:
@@ -96,9 +95,7 @@ def rebuild(con, resolved: list[str], controllers: list[str], objectors: str) ->
         [list(controllers)],
     )
     con.execute(f"DELETE FROM {PEOPLE_TABLE}")
-    con.execute(
-        f"INSERT INTO {PEOPLE_TABLE} {objections.arriving('SELECT * FROM people_new', objectors)}"
-    )
-    return con.execute(
-        f"SELECT count(*) FROM people_new WHERE {objections.objecting(objectors)}"
-    ).fetchone()[0]
+    con.execute(f"INSERT INTO {PEOPLE_TABLE} {arriving('SELECT * FROM people_new', objectors)}")
+    return con.execute(f"SELECT count(*) FROM people_new WHERE {objecting(objectors)}").fetchone()[
+        0
+    ]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from nacl.public import PublicKey
 
-from openphm.console import UserFacingError
+from openphm.errors import UserFacingError
 from openphm.governance.audit import Actor
 from openphm.practice.keys import load_public_key
 

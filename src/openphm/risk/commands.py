@@ -22,12 +22,9 @@ def register(app: typer.Typer) -> None:
 
 
 def _open(workspace, role, action):
-    from openphm.governance.roles import current_actor
-    from openphm.programme.workspace import Workspace
+    from openphm.programme.workspace import open_as
 
-    ws = Workspace.open(workspace)
-    actor = current_actor(role)
-    ws.authorise(actor, action)
+    ws, actor = open_as(workspace, role, action)
     return ws, actor
 
 

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 import pandas as pd
 
 from openphm.analytics.zone import REQUIRED
-from openphm.console import UserFacingError
+from openphm.errors import UserFacingError
 
 SOURCE = "zone3"
 MODELS = "risk_models"

@@ -18,7 +18,7 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from openphm.console import UserFacingError
+from openphm.errors import UserFacingError
 from openphm.governance.roles import Role
 
 USERS_FILE = Path("web") / "users.json"

@@ -15,8 +15,8 @@ from starlette.datastructures import FormData
 
 from openphm.cohorts.build import build_cohort, make_up, run_cohort
 from openphm.cohorts.definition import SEGMENT_NAMES, CohortDefinition
-from openphm.console import UserFacingError
 from openphm.disclosure.releases import rules_for
+from openphm.errors import UserFacingError
 from openphm.programme.workspace import Workspace
 from openphm.web.analyst import REDACTED, cell
 from openphm.web.deps import Context, authorised, check_csrf, render

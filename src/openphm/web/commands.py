@@ -48,7 +48,7 @@ def serve(
     """Serve the analyst, practice and data protection officer pages and the JSON API."""
     import uvicorn
 
-    from openphm.console import UserFacingError
+    from openphm.errors import UserFacingError
 
     if forwarded_allow_ips is not None and "*" in forwarded_allow_ips:
         raise UserFacingError(
@@ -132,13 +132,9 @@ UserName = Annotated[str, typer.Argument(help="The account's user name.")]
 
 def _managing(workspace, role: str | None, action: str):
     """The workspace and the acting DPO (a refusal is audited by `authorise`)."""
-    from openphm.governance.roles import current_actor
-    from openphm.programme.workspace import Workspace
+    from openphm.programme.workspace import open_as
 
-    ws = Workspace.open(workspace)
-    actor = current_actor(role)
-    ws.authorise(actor, action)
-    return ws, actor
+    return open_as(workspace, role, action)
 
 
 @user_app.command("list")

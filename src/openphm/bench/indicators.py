@@ -1,6 +1,7 @@
 """The indicators' benchmark stage (benchmarks/indicators_bench.py): `phm indicators`' own code
 on a linked workspace, every pack of its programme, as at the end of the region's history.
-Returns counts only."""
+Returns counts only. It lives in bench/ with the other stages, so that indicators/ never
+imports the benchmark."""
 
 from __future__ import annotations
 

@@ -1,0 +1,338 @@
+"""The rules of docs/ARCHITECTURE.md ("What never imports what"), checked on the static import
+graph of every module under src/openphm: every `import` and `from … import`, at the top of a
+module or inside a function (a lazy import is still a dependency: it runs when the function
+does), with each parent package of an imported module (importing `a.b.c` runs `a` and `a.b`).
+Only imports under `if TYPE_CHECKING:` are left out: they never run.
+
+A rule is "module X never reaches module Y": no chain of imports leads from X to Y. A failure
+names the chain, so the import to cut is the first thing a reader sees.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+
+ROOT = Path(__file__).parents[2] / "src" / "openphm"
+
+# Zone 1's code: identifiable data.
+ZONE_1 = ("landing", "identity")
+# The code that holds or uses the linkage key and zone 2 (pseudonyms from NHS numbers).
+ZONE_2 = ("pseudonymise",)
+# The code that runs in the linked zone and after it: what analysts, output checkers and the
+# web service run.
+ZONE_3 = ("linked", "analytics", "indicators", "risk", "cohorts", "disclosure")
+# landing.catalog is zone 1's list of batches (ids, sources, periods, dates: no patient value,
+# no key), which retention reads (below); the package's __init__ holds no code.
+CATALOG = ("openphm.landing", "openphm.landing.catalog")
+# The commands that make a recipient's extract (`phm extract`, in disclosure/commands.py) run as
+# the processor and call pseudonymise.extracts, which derives the recipient's key from the
+# linkage key: by design, and not code an analyst runs (docs/ARCHITECTURE.md).
+EXTRACT_COMMANDS = "openphm.disclosure.commands"
+# Besides pseudonymise/, the code that may name the linkage key: the key store, `phm init`
+# (programme/, which makes it) and the close (governance/, which destroys it). None of them uses
+# it on data.
+KEY_HOLDERS = ("keystore", "programme", "governance")
+# The processor's entry points that run the pseudonymisation stage, and so reach the modules
+# that use the linkage key.
+KEY_REACHERS = frozenset({
+    "openphm.demo.run", "openphm.demo.commands",  # `phm demo`: the whole programme, every role
+    EXTRACT_COMMANDS,
+})  # fmt: skip
+# The DPO's scheduled job (governance.schedule) runs in the web service too (docs/schedule.md),
+# and P8's step is landing.retention: the web service reaches it by design. It reads the catalog
+# and destroys keys and files; it never opens a batch or reads a key
+# (test_retention_reads_no_identifiable_data holds it to that).
+RETENTION = "openphm.landing.retention"
+# The cycles between packages not yet broken, each by the edges that close it, with the plan
+# (docs/ARCHITECTURE.md, "Known cycles"). The test fails on a new cycle and on a listed edge that
+# no longer closes one, so that this list only shrinks.
+KNOWN_CYCLE_EDGES = {
+    # Stages that call another stage's command functions: the work still lives in commands
+    # (issue 26, item 4: commands parse and print, each stage's module does the work).
+    ("bench", "commands"), ("demo", "commands"), ("web", "commands"),
+    ("commands", "bench"), ("commands", "demo"), ("commands", "web"),
+    ("demo", "bench"),
+    # governance/ holds both the foundation every stage uses (audit, intents, roles) and the
+    # DPO's steps that use the programme and landing (schedule, notice).
+    ("governance", "landing"), ("governance", "programme"),
+    ("landing", "governance"), ("landing", "programme"), ("programme", "governance"),
+}  # fmt: skip
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _running(tree: ast.AST) -> Iterable[ast.AST]:
+    """Every node of `tree` except those under `if TYPE_CHECKING:`."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            stack.extend(node.orelse)
+            continue
+        yield node
+        stack.extend(ast.iter_child_nodes(node))
+
+
+def imports_of(module: str, source: str, modules: set[str]) -> set[str]:
+    """The openphm modules `module` (whose text is `source`) imports, and their parents."""
+    package = module.split(".") if module in _packages() else module.split(".")[:-1]
+    named: set[str] = set()
+    for node in _running(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            named.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - node.level + 1]
+                target = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                target = node.module or ""
+            named.add(target)
+            named.update(f"{target}.{alias.name}" for alias in node.names)  # submodules
+    reached = set()
+    for name in named:
+        parts = name.split(".")
+        reached.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    return {name for name in reached if name in modules and name != module}
+
+
+@cache
+def _packages() -> frozenset[str]:
+    return frozenset(_module_name(p) for p in ROOT.rglob("__init__.py"))
+
+
+@cache
+def graph() -> dict[str, frozenset[str]]:
+    paths = {_module_name(p): p for p in ROOT.rglob("*.py")}
+    modules = set(paths)
+    return {m: frozenset(imports_of(m, p.read_text(), modules)) for m, p in paths.items()}
+
+
+def chains(start: str, graph: dict[str, frozenset[str]]) -> dict[str, list[str]]:
+    """Every module `start` reaches, with one shortest chain of imports to it."""
+    found = {start: [start]}
+    frontier = [start]
+    while frontier:
+        following = []
+        for module in frontier:
+            for target in sorted(graph[module]):
+                if target not in found:
+                    found[target] = [*found[module], target]
+                    following.append(target)
+        frontier = following
+    del found[start]
+    return found
+
+
+def package(module: str) -> str:
+    """The top-level package (`openphm.landing.load` → `landing`; `openphm.clock` → `clock`)."""
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def _in(module: str, packages: Iterable[str]) -> bool:
+    return package(module) in packages
+
+
+def violations(sources, forbidden, allowed=lambda module: False) -> list[str]:
+    """Chains from a module for which `sources` is true to one for which `forbidden` is true
+    (and `allowed` is not)."""
+    found = []
+    for module in sorted(graph()):
+        if not sources(module):
+            continue
+        for target, chain in chains(module, graph()).items():
+            if forbidden(target) and not allowed(target):
+                found.append(" → ".join(chain))
+                break  # one chain per module is enough to read
+    return found
+
+
+def test_the_graph_sees_lazy_imports_and_leaves_out_type_checking_ones():
+    modules = {"openphm", "openphm.a", "openphm.a.b", "openphm.c", "openphm.d"}
+    source = (
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from openphm.d import X\n"
+        "def f():\n    from openphm.a.b import g\n"
+        "from . import c\n"
+    )
+    assert imports_of("openphm.x", source, modules) == {
+        "openphm", "openphm.a", "openphm.a.b", "openphm.c"
+    }  # fmt: skip
+    assert "openphm.landing.load" in chains("openphm.landing.commands", graph())
+
+
+def test_zone_1_code_never_reaches_the_linked_zones_code():
+    """Landing and identity (identifiable data) never import what runs on zone 3."""
+    assert violations(lambda m: _in(m, ZONE_1), lambda m: _in(m, ZONE_3)) == []
+
+
+def test_the_code_analysts_run_never_reaches_zone_1_or_the_pseudonymisation_stage():
+    """Nothing under linked/, analytics/, indicators/, risk/, cohorts/ or disclosure/ reaches
+    landing/, identity/ or pseudonymise/ (the linkage key), but `phm extract` (above, with its
+    reason)."""
+    found = violations(
+        lambda m: _in(m, ZONE_3) and m != EXTRACT_COMMANDS, lambda m: _in(m, (*ZONE_1, *ZONE_2))
+    )
+    assert found == []
+
+
+def test_analytics_never_reaches_identity_or_pseudonymisation():
+    found = violations(lambda m: _in(m, ("analytics",)), lambda m: _in(m, ("identity", *ZONE_2)))
+    assert found == []
+
+
+def test_the_web_service_never_reaches_zone_1_or_the_pseudonymisation_stage():
+    """The web service (analysts, practices, the DPO) reaches neither landing/ (but its
+    catalog), identity/ nor pseudonymise/: no code that reads identifiable data or uses the
+    linkage key is loaded in its process."""
+    found = violations(
+        lambda m: _in(m, ("web",)),
+        lambda m: _in(m, (*ZONE_1, *ZONE_2)),
+        allowed=lambda m: m in (*CATALOG, RETENTION),
+    )
+    assert found == []
+
+
+def test_retention_reads_no_identifiable_data():
+    """What the web service may reach of landing/ (the catalog and retention) reaches no other
+    landing module, and never asks the key store for a key (only destroys them)."""
+    for module in (*CATALOG, RETENTION):
+        reached = chains(module, graph())
+        assert [m for m in reached if _in(m, ZONE_1) and m not in (*CATALOG, RETENTION)] == []
+    for module in (CATALOG[1], RETENTION):
+        tree = ast.parse((ROOT / f"{module.split('.', 1)[1].replace('.', '/')}.py").read_text())
+        asks = [
+            node.lineno
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute)
+            and node.attr == "get"
+            and "keystore" in ast.unparse(node.value)
+        ]
+        assert asks == [], module
+
+
+def names_the_linkage_key(tree: ast.AST) -> bool:
+    """Whether code names KeyName.LINKAGE or passes the literal "linkage" to a key store call."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr == "LINKAGE":
+            return True
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in ("get", "create", "destroy", "has")
+            and any(isinstance(a, ast.Constant) and a.value == "linkage" for a in node.args)
+        ):
+            return True
+    return False
+
+
+@cache
+def linkage_key_users() -> frozenset[str]:
+    return frozenset(
+        _module_name(p)
+        for p in ROOT.rglob("*.py")
+        if names_the_linkage_key(ast.parse(p.read_text()))
+    )
+
+
+def test_only_the_processors_code_reaches_a_module_that_uses_the_linkage_key():
+    """The modules that name the linkage key are reached only from pseudonymise/ and the
+    processor's entry points that run its stage (KEY_REACHERS, with their reasons)."""
+    users = linkage_key_users()
+    assert users and all(_in(m, (*ZONE_2, *KEY_HOLDERS)) for m in users), sorted(users)
+    found = violations(
+        lambda m: not _in(m, ZONE_2) and m not in KEY_REACHERS,
+        lambda m: m in users and _in(m, ZONE_2),
+    )
+    assert found == []
+
+
+def layer(module: str) -> str:
+    """The package a module belongs to for the cycle rule: its top-level package, but the
+    command line (cli.py and every `<stage>/commands.py`) is a layer of its own, above every
+    stage: commands parse, call stages and print, and no stage imports a command."""
+    if module == "openphm.cli" or module.endswith(".commands"):
+        return "commands"
+    return package(module)
+
+
+def package_edges() -> dict[str, frozenset[str]]:
+    """Which package imports which (by `layer`)."""
+    edges: dict[str, set[str]] = {layer(m): set() for m in graph() if package(m)}
+    for module, targets in graph().items():
+        for target in targets:
+            if layer(module) != layer(target) and package(module) and package(target):
+                edges[layer(module)].add(layer(target))
+    return {p: frozenset(targets) for p, targets in edges.items()}
+
+
+def cycle_edges() -> set[tuple[str, str]]:
+    """The imports between packages that lie on a cycle: a → b where b reaches a."""
+    edges = package_edges()
+    return {(a, b) for a, targets in edges.items() for b in targets if a in chains(b, edges)}
+
+
+def test_no_import_cycle_between_top_level_packages_but_the_known_ones():
+    closing = cycle_edges()
+    assert sorted(closing - KNOWN_CYCLE_EDGES) == [], "a new cycle"
+    assert sorted(KNOWN_CYCLE_EDGES - closing) == [], "broken: take it off KNOWN_CYCLE_EDGES"
+
+
+def test_opening_a_workspace_loads_no_stage():
+    """`Workspace.open` only opens (docs/schedule.md): its module reaches no stage's code, so no
+    page view or `phm status` can run one. (It reached landing through the intents' check of the
+    catalog, which now reads the catalog as a JSON file.)"""
+    stages = {package(m) for m in chains("openphm.programme.workspace", graph())}
+    assert stages <= {"", "clock", "engine", "errors", "governance", "keystore", "programme"}
+
+
+def test_zone_3_is_described_without_loading_the_code_that_writes_it_or_the_keys():
+    assert chains("openphm.linked.model", graph()) == {}
+    assert chains("openphm.linked.objectors", graph()) == {}
+
+
+ENGINE_NAMES = {"duckdb", "spark"}
+# The modules outside engine/ that still compare an engine's name, and how many times: issue 26,
+# item 2 replaces each with one engine object per backend (docs/ARCHITECTURE.md, "Engines").
+# The test fails on a new comparison and on one that has gone, so that this list only shrinks.
+KNOWN_ENGINE_NAME_CHECKS = {
+    "openphm.analytics.commands": 1,
+    "openphm.bench.stages": 2,
+    "openphm.cohorts.build": 1,
+    "openphm.identity.commands": 1,
+    "openphm.identity.tracing": 2,
+    "openphm.indicators.commands": 1,
+    "openphm.pseudonymise.link": 1,
+    "openphm.risk.commands": 1,
+}
+
+
+def engine_name_checks(tree: ast.AST) -> int:
+    """Comparisons (==, !=, in) with "duckdb" or "spark" as one side."""
+    return sum(
+        1
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Compare)
+        and any(
+            isinstance(side, ast.Constant) and side.value in ENGINE_NAMES
+            for side in (node.left, *node.comparators)
+        )
+    )
+
+
+def test_no_new_module_outside_engine_compares_an_engines_name():
+    found = {}
+    for path in ROOT.rglob("*.py"):
+        module = _module_name(path)
+        if package(module) != "engine":
+            count = engine_name_checks(ast.parse(path.read_text()))
+            if count:
+                found[module] = count
+    assert found == KNOWN_ENGINE_NAME_CHECKS
+    assert engine_name_checks(ast.parse('if kind == "spark": pass')) == 1
