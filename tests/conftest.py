@@ -93,3 +93,56 @@ def land_and_link():
 
     run.clock_at = clock_at
     return run
+
+
+# Statements a test may use in `run_killed`'s `kill` to stop the process at one instant.
+_KILLERS = '''
+import os, signal
+from openphm.governance.audit import AuditLog
+
+
+def die(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def after(function):
+    def then_die(*args, **kwargs):
+        function(*args, **kwargs)
+        die()
+
+    return then_die
+
+
+def at_entry(action, number=1, *, written=False):
+    """Die at the `number`-th "ok" entry of `action`: before it is written, or just after."""
+    record, seen = AuditLog.record, [0]
+
+    def dying(self, actor, act, **kwargs):
+        if act == action and kwargs.get("outcome", "ok") == "ok":
+            seen[0] += 1
+            if seen[0] == number:
+                (after(record) if written else die)(self, actor, act, **kwargs)
+        return record(self, actor, act, **kwargs)
+
+    AuditLog.record = dying
+'''
+
+
+@pytest.fixture(scope="session")
+def run_killed():
+    """Run `code` in a new Python process after `kill` has set a trap (with `die`, `after` and
+    `at_entry` above) that kills the process with SIGKILL at one instant: nothing after it
+    runs, no `finally`, no `__exit__`. Fails if the process was not killed there."""
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+
+    def run(code: str, kill: str, *, timeout: float = 300) -> None:
+        script = _KILLERS + textwrap.dedent(kill) + "\n" + textwrap.dedent(code)
+        done = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=timeout
+        )
+        assert done.returncode == -signal.SIGKILL, done.stderr[-3000:]
+
+    return run

@@ -29,6 +29,7 @@ STAGES: list[str] = [
     "practice",
     "linked",
     "analytics",
+    "indicators",
     "risk",
     "cohorts",
     "disclosure",

@@ -1,13 +1,16 @@
-"""What every command shares: the Rich console, the role option, and turning the errors a user
-can fix into one clear line (file, field, what to do) instead of a traceback."""
+"""What every command shares: the Rich console, the role option, showing a value as the literal
+text it is, and turning the errors a user can fix into one clear line (file, field, what to do)
+instead of a traceback."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.text import Text
 from typer.core import TyperGroup
 
 console = Console(highlight=False)
@@ -18,7 +21,7 @@ RoleOption = Annotated[
     typer.Option(
         "--role",
         envvar="PHM_ROLE",
-        help="The role you act in: processor-engineer, analyst, practice or "
+        help="The role you act in: processor-engineer, analyst, output-checker, practice or "
         "data-protection-officer (or set PHM_ROLE). Recorded in the audit log.",
         show_default=False,
     ),
@@ -52,9 +55,30 @@ class PhmGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except (*_user_error_types(), UserFacingError) as err:
-            error_console.print(f"[red]Error:[/] {err}", soft_wrap=True)
+            # The message can quote what the user typed (a query, a name): shown, not obeyed.
+            lines = Text("\n").join(literal(line) for line in str(err).split("\n"))
+            error_console.print(Text("Error: ", style="red") + lines, soft_wrap=True)
             raise typer.Exit(EXIT_REFUSED) from err
 
 
 class UserFacingError(RuntimeError):
     """Base for a stage's errors that should reach the user as a message, not a traceback."""
+
+
+# C0 and C1 control characters (escape sequences, carriage return, backspace) and the
+# invisible bidirectional controls that reorder what a terminal shows ("Trojan Source").
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible(value: object) -> str:
+    """`value` as text with each control character shown as its escape (\\x1b, \\n, \\u202e):
+    what the terminal (`literal`) and the web pages show of a value from the data."""
+    text = "" if value is None else str(value)
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode(), text)
+
+
+def literal(value: object) -> Text:
+    """`value` as the text it is: Rich markup in it is not interpreted (a drug name like
+    "Co-codamol [/] 30/500" prints as typed) and each control character shows as its escape
+    (\\x1b, \\n), so a value from the data can neither restyle nor rewrite the terminal."""
+    return Text(visible(value))

@@ -32,6 +32,11 @@ def test_the_demo_runs_the_programme_end_to_end(cli, tmp_path):
     con = ws.connect_linked(read_only=True)
     assert con.execute("SELECT count(*) FROM linked.people").fetchone()[0] > 1500
     con.close()
+    # the close, rehearsed on a copy, destroyed the copy's keys and left this programme open
+    words = " ".join(result.output.split())
+    assert re.search(r"close rehearsed on a copy at [\d-]+: \d+ keys destroyed", words)
+    assert not ws.closed and ws.keystore.has("linkage")
+    assert [e.action for e in ws.audit.entries()][-2:] == ["schedule.run", "schedule.rehearse"]
 
 
 def test_the_demo_will_not_empty_a_folder_it_did_not_make(cli, tmp_path):

@@ -285,3 +285,94 @@ def test_a_two_way_specification_table_hides_a_rectangle():
         mark = truth.at[p, s][-1]
         shown = outcome[(p, s)] if outcome[(p, s)].startswith("suppressed") else None
         assert shown == marks.get(mark), (p, s)
+
+
+# ----- areas at two levels over the same units (practices, PCNs, places) ------------------------
+
+
+def area_equations(table: pd.DataFrame, levels: dict[str, dict[str, str]]):
+    """Each area and level total with the unit rows it adds up, as a reader knows them from
+    the published mapping of practices to PCNs and places."""
+    units = table.index[table["level"] == "practice"]
+    units = [u for u in units if table.at[u, "area"] != TOTAL]
+    code = {u: table.at[u, "area"] for u in units}
+    out = []
+    for i, row in table.iterrows():
+        if row["level"] == "practice":
+            if row["area"] == TOTAL:
+                out.append((i, units))
+            continue
+        mapping = levels[row["level"]]
+        if row["area"] == TOTAL:
+            out.append((i, [u for u in units if code[u] in mapping]))
+        else:
+            out.append((i, [u for u in units if mapping.get(code[u]) == row["area"]]))
+    return out
+
+
+def area_intervals(table: pd.DataFrame, levels) -> dict[int, tuple[float, float]]:
+    n = len(table)
+    a_eq = []
+    for total, members in area_equations(table, levels):
+        row = np.zeros(n)
+        row[total] = 1
+        row[members] = -1
+        a_eq.append(row)
+    bounds = [could_be(v) for v in table["n"]]
+    out = {}
+    for i in np.flatnonzero(table["n"].isna().to_numpy()):
+        ends = []
+        for sign in (1, -1):
+            c = np.zeros(n)
+            c[i] = sign
+            found = linprog(c, A_eq=np.array(a_eq), b_eq=np.zeros(len(a_eq)), bounds=bounds)
+            assert found.status in (0, 3), found.message
+            ends.append(np.inf if found.status == 3 else sign * found.fun)
+        out[int(i)] = (ends[0], ends[1])
+    return out
+
+
+@st.composite
+def practices_in_areas(draw):
+    size = draw(st.integers(2, 8))
+    codes = [f"P{i}" for i in range(size)]
+    pcn = draw(st.lists(st.sampled_from(["North", "South", None]), min_size=size, max_size=size))
+    place = draw(st.lists(st.sampled_from(["East", "West"]), min_size=size, max_size=size))
+    n = draw(st.lists(counts, min_size=size, max_size=size))
+    levels = {
+        "pcn": {c: a for c, a in zip(codes, pcn, strict=True) if a},
+        "place": dict(zip(codes, place, strict=True)),
+    }
+    return pd.DataFrame({"practice": codes, "n": n}), levels
+
+
+@settings(max_examples=150, deadline=None)
+@given(practices_in_areas())
+def test_no_hidden_practice_pcn_or_place_can_be_worked_out_from_the_other_levels(case):
+    from openphm.disclosure import control_areas
+
+    cells, levels = case
+    table = control_areas(cells, unit="practice", levels=levels, counts=["n"]).table
+    truth = []
+    for level, area in zip(table["level"], table["area"], strict=True):
+        if level == "practice":
+            members = cells if area == TOTAL else cells[cells["practice"] == area]
+        else:
+            mapping = levels[level]
+            inside = cells["practice"].map(mapping)
+            members = cells[inside.notna() if area == TOTAL else inside == area]
+        truth.append(int(members["n"].sum()))
+    assert_protected(table, ["level", "area"], truth, area_intervals(table, levels))
+
+
+def test_a_practice_hidden_in_a_pcn_of_two_is_not_given_away_by_the_pcn():
+    # Controlled apart, North (45) less B (40) would show A as 5 (give or take the rounding).
+    from openphm.disclosure import control_areas
+
+    cells = pd.DataFrame({"practice": ["A", "B", "C", "D"], "n": [5, 40, 60, 80]})
+    levels = {"pcn": {"A": "North", "B": "North", "C": "South", "D": "South"}}
+    table = control_areas(cells, unit="practice", levels=levels, counts=["n"]).table
+    shown = dict(zip(table["level"] + " " + table["area"], table["n"], strict=True))
+    assert pd.isna(shown["practice A"])
+    assert pd.isna(shown["practice B"]) or pd.isna(shown["pcn North"])
+    assert shown["practice Total"] == 185

@@ -150,7 +150,8 @@ def test_a_cost_release_hides_the_dominated_cell_and_names_its_rules(workspace, 
     cells = sum_cells(rows, groups=["practice"], value="cost").merge(people, on="practice")
     con = workspace.connect_linked()
     save_draft(con, "cost", cells, groups=["practice"], counts=["people"], sums=["cost"],
-               rates={"mean_cost": ("cost", "people")}, totals_over=["practice"])  # fmt: skip
+               rates={"mean_cost": ("cost", "people")}, totals_over=["practice"],
+               description="Cost of care per practice")  # fmt: skip
     con.close()
     manifest = request_release(workspace, analyst, ["cost"], purpose="prevention", title="cost")
     folder = workspace.zone("outputs") / "releases" / manifest["id"]

@@ -9,10 +9,13 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
+from openphm import clock
 from openphm.analytics.build import TABLES
 from openphm.cli import _register, app
 from openphm.engine.compare import differences, zone_tables
 from openphm.programme.workspace import Workspace
+
+from .conftest import NOW
 
 pytestmark = pytest.mark.slow  # a Spark build of the 3,000-person region: about a minute
 
@@ -27,8 +30,10 @@ def built(linked_workspace, tmp_path_factory):
     for engine in ("duckdb", "spark"):
         root = tmp_path_factory.mktemp(f"analyse-{engine}") / "ws"
         shutil.copytree(linked_workspace.root, root)
-        result = runner.invoke(app, ["analyse", str(root), "--reference-date", REFERENCE,
-                                     "--engine", engine, "--role", "analyst"])  # fmt: skip
+        # At the programme's clock, as every test here runs (the log is in time order).
+        with clock.frozen_at(NOW):
+            result = runner.invoke(app, ["analyse", str(root), "--reference-date", REFERENCE,
+                                         "--engine", engine, "--role", "analyst"])  # fmt: skip
         assert result.exit_code == 0, result.output
         out[engine] = Workspace.open(root)
     return out

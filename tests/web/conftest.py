@@ -1,8 +1,9 @@
 """Fixtures for the web service: a workspace with a small linked population, a release awaiting
-approval, cohort lists for two practices, and one account per role; and, for the analytics,
-risk and cohort pages, the small synthetic region taken through the real pipeline (the one
-tests/risk builds: synth, ingest, link, analytics, risk trained and scored twice) with the
-analytics rebuilt by practice and IMD."""
+approval, cohort lists for two practices, and one account per role; for the analytics, risk and
+cohort pages, the small synthetic region taken through the real pipeline (the one tests/risk
+builds: synth, ingest, link, analytics, risk trained and scored twice) with the analytics
+rebuilt by practice and IMD; and for the indicators page, a tiny linked zone of eight practices
+written by hand (indicators.py) with `phm indicators` run on it at two reference dates."""
 
 from __future__ import annotations
 
@@ -116,7 +117,9 @@ def template_workspace(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("web-template")
     config = base / "programme.toml"
     config.write_text((resources.files("openphm.programme") / "example_programme.toml").read_text())
-    _build(base / "ws", config, Actor("test-engineer", "processor-engineer"))
+    # Made an hour before the moment the app's clock reads, so the log stays in time order.
+    with clock.frozen_at("2026-11-20T09:00:00"):
+        _build(base / "ws", config, Actor("test-engineer", "processor-engineer"))
     return base / "ws"
 
 
@@ -206,5 +209,35 @@ def region_client(region_template, tmp_path, monkeypatch):
     monkeypatch.setattr(clock, "_source", clock.fixed("2026-11-20T10:00:00"))
     root = tmp_path / "ws"
     shutil.copytree(region_template, root)
+    with TestClient(create_app(root), follow_redirects=False) as client:
+        yield client, Workspace.open(root)
+
+
+@pytest.fixture(scope="session")
+def indicators_template(tmp_path_factory) -> Path:
+    """The tiny indicators workspace (tests/web/indicators.py), built once, with one account
+    per role."""
+    from .indicators import build_workspace
+
+    root = tmp_path_factory.mktemp("web-indicators") / "ws"
+    with clock.frozen_at("2026-11-20T09:00:00"):  # before the app's clock, as the template's
+        ws = build_workspace(root)
+    accounts = LocalAccounts(root)
+    for name, (role, ods) in ACCOUNTS.items():
+        accounts.add(name, PASSWORD, role, ws.config.programme.controllers, ods)
+    return root
+
+
+@pytest.fixture
+def indicators_client(indicators_template, tmp_path, monkeypatch):
+    """A test client over a fresh copy of the indicators workspace: (client, workspace)."""
+    from fastapi.testclient import TestClient
+
+    from openphm.programme.workspace import Workspace
+    from openphm.web.app import create_app
+
+    monkeypatch.setattr(clock, "_source", clock.fixed("2026-11-20T10:00:00"))
+    root = tmp_path / "ws"
+    shutil.copytree(indicators_template, root)
     with TestClient(create_app(root), follow_redirects=False) as client:
         yield client, Workspace.open(root)

@@ -5,11 +5,10 @@ count from 1 to 7 is ever shown."""
 from __future__ import annotations
 
 import re
-from html.parser import HTMLParser
 
 import pytest
 
-from .helpers import csrf_from, sign_in
+from .helpers import counts_on, csrf_from, sign_in
 
 PAGES = [
     "/analyst/registers",
@@ -23,35 +22,6 @@ APIS = [
     "/api/risk",
 ]
 COUNT_KEYS = {"people", "events", "numerator", "denominator", "members"}
-
-
-class NumericCells(HTMLParser):
-    """The text of every numeric table cell (nhsuk-table__cell--numeric) of a page."""
-
-    def __init__(self):
-        super().__init__()
-        self.cells: list[str] = []
-        self._in = False
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "td" and "nhsuk-table__cell--numeric" in (dict(attrs).get("class") or ""):
-            self._in = True
-            self.cells.append("")
-
-    def handle_endtag(self, tag):
-        if tag == "td":
-            self._in = False
-
-    def handle_data(self, data):
-        if self._in:
-            self.cells[-1] += data.strip()
-
-
-def counts_on(page: str) -> list[int]:
-    """Every whole number in a numeric cell (rates and intervals have decimals)."""
-    parser = NumericCells()
-    parser.feed(page)
-    return [int(c.replace(",", "")) for c in parser.cells if re.fullmatch(r"\d[\d,]*", c)]
 
 
 def counts_in(value, key=""):

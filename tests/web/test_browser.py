@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -138,6 +139,15 @@ def assert_styled_and_local(page, base: str) -> None:
     assert not [m for m in page.console if "Content Security Policy" in m], page.console
 
 
+def follow_menu(page, text: str) -> None:
+    """Follow a header menu link; NHS.UK's header moves links that do not fit the width into
+    its "More" menu, which is opened first."""
+    link = page.locator(f"a.nhsuk-header__navigation-link:has-text('{text}')").first
+    if not link.is_visible():
+        page.click(".nhsuk-header__menu-toggle")
+    link.click()
+
+
 def test_the_dpo_reads_the_audit_log_and_approves_a_release(page, server):
     base, _ = server
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -145,11 +155,12 @@ def test_the_dpo_reads_the_audit_log_and_approves_a_release(page, server):
     page.wait_for_url("**/dpo")
     assert "Days left" in page.content()
     page.screenshot(path=str(SCREENSHOTS / "dpo-status.png"), full_page=True)
-    page.click("a.nhsuk-header__navigation-link:has-text('Audit log')")
+    follow_menu(page, "Audit log")
     page.wait_for_url("**/dpo/audit")
     assert page.is_visible("text=Chain verified")
     page.screenshot(path=str(SCREENSHOTS / "dpo-audit.png"))
-    page.click("a.nhsuk-header__navigation-link:has-text('Releases')")
+    follow_menu(page, "Releases")
+    page.click("a:has-text('Review release')")  # approved only where every cell is seen
     page.click("button:has-text('Approve release')")
     page.wait_for_url("**/dpo/releases?approved=*")
     assert page.is_visible("text=approved and released")
@@ -186,7 +197,7 @@ def test_the_analyst_sees_prevalence_risk_and_builds_a_cohort(region_page, regio
     page = region_page
     sign_in(page, "ana")
     page.wait_for_url("**/analyst/population")
-    page.click("a.nhsuk-header__navigation-link:has-text('Registers')")
+    follow_menu(page, "Registers")
     page.wait_for_url("**/analyst/registers")
     page.screenshot(path=str(SCREENSHOTS / "analyst-registers.png"), full_page=True)
     page.click("a:has-text('Hypertension')")
@@ -216,3 +227,142 @@ def test_the_analyst_sees_prevalence_risk_and_builds_a_cohort(region_page, regio
     assert page.is_visible("text=Cohort frail-high-risk built")
     assert list((root / "outputs" / "cohorts").glob("*/frail-high-risk.csv"))
     assert_styled_and_local(page, base)
+
+
+# ----- the airlock: queries, releases, the audit view, the certificate ---------------------------
+
+
+@pytest.fixture(scope="module")
+def airlock_server(template_workspace, tmp_path_factory):
+    """A server of its own: these tests return, resubmit and approve the fixture's release."""
+    yield from serve(template_workspace, tmp_path_factory)
+
+
+@pytest.fixture
+def airlock(browser, airlock_server):
+    """A page factory: each person in a browser context of their own."""
+    pages = []
+
+    def opened():
+        pages.append(new_page(browser, airlock_server[0]))
+        return pages[-1]
+
+    yield opened
+    for page in pages:
+        page.context.close()
+
+
+def test_the_checker_reviews_returns_and_approves_a_release(airlock, airlock_server):
+    base, _ = airlock_server
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    checker = airlock()
+    sign_in(checker, "otto")
+    checker.wait_for_url("**/dpo/releases")
+    checker.click("a:has-text('Review release')")
+    checker.wait_for_url("**/dpo/releases/*")
+    # Suppressed and rounded cells are marked in words, not by colour alone.
+    suppressed = checker.locator("td[data-outcome='suppressed']")
+    rounded = checker.locator("td[data-outcome='rounded']")
+    assert suppressed.count() >= 1 and rounded.count() >= 1
+    assert set(suppressed.all_inner_texts()) == {"Suppressed"}
+    assert all("(r)" in text for text in rounded.all_inner_texts())
+    assert rounded.first.locator(".nhsuk-u-visually-hidden").inner_text().strip() == "(rounded)"
+    assert checker.is_visible("text=OpenPHM disclosure rules")
+    assert checker.is_visible("text=register prevalence by practice")
+    checker.screenshot(path=str(SCREENSHOTS / "checker-review.png"), full_page=True)
+    checker.fill("#return-comment", "Y10001's dementia count is small: group the registers")
+    checker.click("button:has-text('Return to the analyst')")
+    checker.wait_for_url("**/dpo/releases?returned=*")
+    assert checker.is_visible("text=returned to its analyst")
+
+    analyst = airlock()
+    sign_in(analyst, "ana")
+    follow_menu(analyst, "Releases")
+    analyst.wait_for_url("**/analyst/releases")
+    assert analyst.is_visible("text=group the registers")
+    analyst.screenshot(path=str(SCREENSHOTS / "analyst-returned.png"), full_page=True)
+    analyst.locator("textarea[name='comment']").first.fill("checked: grouped as asked")
+    analyst.click("button:has-text('Resubmit release')")
+    analyst.wait_for_url("**/analyst/releases?resubmitted=*")
+
+    checker.goto("/dpo/releases")
+    checker.click("a:has-text('Review release')")
+    assert checker.is_visible("text=checked: grouped as asked")  # the history
+    checker.click("button:has-text('Approve release')")
+    checker.wait_for_url("**/dpo/releases?approved=*")
+    assert checker.is_visible("text=approved and released")
+    with checker.expect_download() as download:
+        checker.click("a:has-text('Download')")
+    names = zipfile.ZipFile(download.value.path()).namelist()
+    assert any(n.endswith("/results.json") for n in names)
+    assert any(n.endswith("/checksums/prevalence.csv.txt") for n in names)
+    assert_styled_and_local(checker, base)
+    assert_styled_and_local(analyst, base)
+
+
+def test_the_dpo_filters_the_audit_log(airlock, airlock_server):
+    base, _ = airlock_server
+    page = airlock()
+    sign_in(page, "dora")
+    page.wait_for_url("**/dpo")
+    assert page.is_visible("text=Destruction timetable")
+    follow_menu(page, "Audit log")
+    page.wait_for_url("**/dpo/audit")
+    page.select_option("#filter-action", "release.request")
+    page.select_option("#filter-outcome", "ok")
+    page.click("button:has-text('Filter the log')")
+    page.wait_for_url("**/dpo/audit?*action=release.request*")
+    actions = page.locator("table.nhsuk-table tbody tr td:nth-child(5)").all_inner_texts()
+    assert actions and set(actions) == {"release.request"}
+    assert page.locator("#filter-action").input_value() == "release.request"  # kept in the form
+    page.screenshot(path=str(SCREENSHOTS / "dpo-audit-filtered.png"), full_page=True)
+    with page.expect_download() as download:
+        page.click("a:has-text('as CSV')")
+    lines = Path(download.value.path()).read_text().splitlines()
+    assert len(lines) == len(actions) + 1 and all("release.request" in line for line in lines[1:])
+    assert_styled_and_local(page, base)
+
+
+def test_the_analyst_queries_the_zone_and_saves_a_draft(airlock, airlock_server):
+    base, _ = airlock_server
+    page = airlock()
+    sign_in(page, "ana")
+    follow_menu(page, "Query (SQL)")
+    page.wait_for_url("**/analyst/sql")
+    page.fill("#query", "SELECT sex, count(*) AS people FROM people GROUP BY sex ORDER BY sex")
+    page.click("button:has-text('Run query')")
+    assert page.is_visible("text=2 rows returned")
+    page.fill("#name", "people_by_sex")
+    page.check("input[name='counts'][value='people']")
+    page.fill("#description", "registered people by sex")
+    page.click("button:has-text('Save as a draft')")
+    assert page.is_visible("text=Draft people_by_sex saved")
+    page.screenshot(path=str(SCREENSHOTS / "analyst-sql.png"), full_page=True)
+    page.click("a:has-text('request a release')")
+    assert page.is_visible("text=Draft people_by_sex")
+    assert_styled_and_local(page, base)
+
+
+@pytest.fixture(scope="module")
+def closing_server(template_workspace, tmp_path_factory):
+    yield from serve(template_workspace, tmp_path_factory)
+
+
+def test_the_certificate_page_fits_a_phone(browser, closing_server):
+    base, _ = closing_server
+    context = browser.new_context(base_url=base, viewport={"width": 360, "height": 740})
+    page = context.new_page()
+    try:
+        sign_in(page, "dora")
+        page.goto("/dpo/close")
+        page.fill("#reason", "the programme's work is done")
+        page.fill("#confirm", "destroy")
+        page.click("button:has-text('Close the programme')")
+        page.wait_for_url("**/dpo/certificate")
+        assert page.is_visible("text=signature verifies")
+        assert page.locator("pre").count() == 0
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 360, f"the page is {width}px wide on a 360px screen"
+        page.screenshot(path=str(SCREENSHOTS / "certificate-phone.png"), full_page=True)
+    finally:
+        context.close()

@@ -56,8 +56,9 @@ def test_a_tampered_audit_log_is_flagged(client, web_workspace):
 
 def test_the_dpo_approves_a_release_awaiting_a_second_approval(client, web_workspace):
     sign_in(client, "dora")
-    page = client.get("/dpo/releases").text
     release = client.get("/api/releases").json()[0]["id"]
+    assert f'href="/dpo/releases/{release}"' in client.get("/dpo/releases").text
+    page = client.get(f"/dpo/releases/{release}").text  # approved only where it is seen
     assert f"Approve release {release}" in page
     response = client.post(f"/dpo/releases/{release}/approve", data={"csrf_token": csrf_from(page)})
     assert response.status_code == 303
@@ -68,12 +69,23 @@ def test_the_dpo_approves_a_release_awaiting_a_second_approval(client, web_works
     )
 
 
-def test_the_requester_cannot_approve_their_own_release(client, web_workspace):
+def test_an_output_checker_signs_in_to_the_releases_and_approves_one(client, web_workspace):
+    response = sign_in(client, "otto")
+    assert response.headers["location"] == "/dpo/releases"
+    page = client.get("/dpo/releases").text
+    release = client.get("/api/releases").json()[0]["id"]
+    response = client.post(f"/dpo/releases/{release}/approve", data={"csrf_token": csrf_from(page)})
+    assert response.status_code == 303
+    assert client.get("/api/releases").json()[0]["approved_by"] == "otto"
+    assert client.get("/dpo").status_code == 403  # the DPO's status page is not theirs
+
+
+def test_an_analyst_cannot_approve_a_release_not_even_their_own(client, web_workspace):
     sign_in(client, "ana")  # ana requested it
     token = csrf_from(client.get("/analyst/population").text)
     release = client.get("/api/releases").json()[0]["id"]
     response = client.post(f"/dpo/releases/{release}/approve", data={"csrf_token": token})
-    assert response.status_code == 403 and "second person" in response.text
+    assert response.status_code == 403 and "may not release.approve" in response.text
     entry = last_entry(web_workspace)
     assert (entry.action, entry.outcome, entry.user) == ("release.approve", "refused", "ana")
 

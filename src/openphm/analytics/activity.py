@@ -64,6 +64,48 @@ def person_activity(zone: Zone, population, reference_date: dt.date, window_star
     """One row per person in the population: a count per ACTIVITY_COLUMNS entry and cost."""
     start, end = date_literal(window_start), date_literal(reference_date)
     apc = zone.table("apc_spells")
+    readmissions = readmitted_spells(apc)
+    in_window = apc.filter(apc.admission_date.between(start, end))
+    counts = [
+        _count_by_person(zone.table("consultations"), "consultation_date", start, end,
+                         "gp_consultations"),
+        _count_by_person(zone.table("ec_attendances"), "arrival_date", start, end,
+                         "ec_attendances"),
+        _count_by_person(apc, "admission_date", start, end, "emergency_admissions",
+                         lambda t: t.emergency.fill_null(False)),
+        _count_by_person(apc, "admission_date", start, end, "elective_admissions",
+                         lambda t: t.elective.fill_null(False)),
+        # Bed days up to the reference date only: a discharge after it is the future, and
+        # counting it would leak the outcome period into features built on this table.
+        in_window.mutate(
+            days=ibis.least(in_window.discharge_date.fill_null(end), end)
+            .delta(in_window.admission_date, unit="day")
+        ).group_by("pseudonym").agg(bed_days=ibis._.days.sum().cast("int32")),
+        _count_by_person(zone.table("op_appointments"), "appointment_date", start, end,
+                         "outpatient_attendances", lambda t: t.attended.fill_null(False)),
+        _count_by_person(zone.table("community_contacts"), "contact_date", start, end,
+                         "community_contacts"),
+        _social_care(zone.table("social_care_services"), start, end),
+        readmissions.filter(readmissions.admission_date.between(start, end))
+        .group_by("pseudonym").agg(readmissions_30d=ibis._.count().cast("int32")),
+    ]  # fmt: skip
+    t = population.select("pseudonym", "died")
+    for c in counts:
+        t = t.left_join(c, "pseudonym").drop("pseudonym_right")
+    columns = {name: t[name].fill_null(0) for name, _, _ in ACTIVITY_COLUMNS if name != "died"}
+    cost = sum(
+        (columns[name] * tariff[unit] for name, _, unit in ACTIVITY_COLUMNS if unit),
+        ibis.literal(0.0),
+    )
+    return t.select(
+        "pseudonym", **columns, died=t.died.cast("int32"), cost=cost.cast("float64").round(2)
+    )
+
+
+def readmitted_spells(apc):
+    """The spells of `apc` that are 30-day emergency readmissions: emergency admissions 0-30
+    days after the discharge of the person's previous spell (any method). Shared by the activity
+    table and the readmission indicator (openphm.indicators)."""
     # One order on every engine, or DuckDB and Spark count differently (they did, at 100k
     # people): spells admitted and discharged on the same days (one stay recorded twice, say
     # as elective and as emergency) put the emergency one first, so it is compared with the
@@ -86,41 +128,7 @@ def person_activity(zone: Zone, population, reference_date: dt.date, window_star
         & (ordered.admission_date >= ordered.previous_discharge)
         & (ordered.admission_date.delta(ordered.previous_discharge, unit="day") <= READMISSION_DAYS)
     )
-    in_window = apc.filter(apc.admission_date.between(start, end))
-    counts = [
-        _count_by_person(zone.table("consultations"), "consultation_date", start, end,
-                         "gp_consultations"),
-        _count_by_person(zone.table("ec_attendances"), "arrival_date", start, end,
-                         "ec_attendances"),
-        _count_by_person(apc, "admission_date", start, end, "emergency_admissions",
-                         lambda t: t.emergency.fill_null(False)),
-        _count_by_person(apc, "admission_date", start, end, "elective_admissions",
-                         lambda t: t.elective.fill_null(False)),
-        # Bed days up to the reference date only: a discharge after it is the future, and
-        # counting it would leak the outcome period into features built on this table.
-        in_window.mutate(
-            days=ibis.least(in_window.discharge_date.fill_null(end), end)
-            .delta(in_window.admission_date, unit="day")
-        ).group_by("pseudonym").agg(bed_days=ibis._.days.sum().cast("int32")),
-        _count_by_person(zone.table("op_appointments"), "appointment_date", start, end,
-                         "outpatient_attendances", lambda t: t.attended.fill_null(False)),
-        _count_by_person(zone.table("community_contacts"), "contact_date", start, end,
-                         "community_contacts"),
-        _social_care(zone.table("social_care_services"), start, end),
-        ordered.filter(readmitted, ordered.admission_date.between(start, end))
-        .group_by("pseudonym").agg(readmissions_30d=ibis._.count().cast("int32")),
-    ]  # fmt: skip
-    t = population.select("pseudonym", "died")
-    for c in counts:
-        t = t.left_join(c, "pseudonym").drop("pseudonym_right")
-    columns = {name: t[name].fill_null(0) for name, _, _ in ACTIVITY_COLUMNS if name != "died"}
-    cost = sum(
-        (columns[name] * tariff[unit] for name, _, unit in ACTIVITY_COLUMNS if unit),
-        ibis.literal(0.0),
-    )
-    return t.select(
-        "pseudonym", **columns, died=t.died.cast("int32"), cost=cost.cast("float64").round(2)
-    )
+    return ordered.filter(readmitted)
 
 
 def _social_care(services, start, end):

@@ -65,7 +65,7 @@ class Codelists:
 
 
 def read_codelist_csv(path: Path, name: str | None = None) -> Codelist:
-    """Read one OpenCodelists-format CSV (column `code`, or `dmd_id`/`snomedcode` as some
+    """Read one OpenCodelists-format CSV (column `code`, or `dmd_id`/`snomedcode`/`id` as some
     OpenCodelists downloads name it)."""
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -75,7 +75,8 @@ def read_codelist_csv(path: Path, name: str | None = None) -> Codelist:
 
 
 def _clean(frame: pd.DataFrame, where: str) -> frozenset[str]:
-    column = next((c for c in ("code", "dmd_id", "snomedcode") if c in frame.columns), None)
+    # `id`: the column of OpenCodelists' dm+d downloads (the PINCER lists).
+    column = next((c for c in ("code", "dmd_id", "snomedcode", "id") if c in frame.columns), None)
     if column is None:
         raise CodelistError(
             f"{where} has no 'code' column (columns: {', '.join(frame.columns)}); "

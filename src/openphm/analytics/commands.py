@@ -160,30 +160,34 @@ def build_on_engine(ws, kind: str, day: dt.date, options, say=lambda text: None)
     return summary
 
 
-def copy_back_check(inputs: str):
+def copy_back_check(inputs: str, tables: tuple[str, ...] | None = None, rerun: str = "phm analyse"):
     """The check on the tables brought back from Spark, in the copy-back's transaction: the
     zone file must hold what the Parquet copy held (`inputs`, its fingerprint when copied).
     A `phm link` since (new rows, re-keyed or objectors' rows removed) would make the tables
     describe a population the zone no longer holds, so nothing comes back and the build must
-    be run again. Then the objections hook, as a second guard."""
+    be run again (`rerun` names the command). Then the objections hook on `tables` (default:
+    the analytics tables), as a second guard."""
     from openphm.analytics.runs import ZoneChangedError, inputs_fingerprint
 
     def check(con) -> None:
         if inputs_fingerprint(con, "linked") != inputs:
             raise ZoneChangedError(
-                "the linked zone changed while Spark was building the analytics (phm link ran "
-                "since the copy was taken); nothing was brought back: run phm analyse again"
+                "the linked zone changed while Spark was building (phm link ran since the copy "
+                f"was taken); nothing was brought back: run {rerun} again"
             )
-        _objections(con)
+        _objections(con, tables)
 
     return check
 
 
-def _objections(con) -> None:
-    """The objections hook on the tables brought back from Spark: an objection `phm link`
-    applied to the zone file while Spark was building must not come back with them."""
+def _objections(con, tables: tuple[str, ...] | None = None) -> None:
+    """The objections hook on the tables brought back from Spark (default: the analytics
+    tables): an objection `phm link` applied to the zone file while Spark was building must not
+    come back with them."""
     from openphm.analytics.build import TABLES
     from openphm.identity.objections import apply_objections
+
+    tables = TABLES if tables is None else tables
     from openphm.pseudonymise.link import OBJECTORS
 
     present = {
@@ -194,7 +198,7 @@ def _objections(con) -> None:
         ).fetchall()
     }
     if OBJECTORS.removeprefix("linked.") in present:
-        apply_objections(con, OBJECTORS, {f"linked.{t}": None for t in TABLES if t in present})
+        apply_objections(con, OBJECTORS, {f"linked.{t}": None for t in tables if t in present})
 
 
 def measures_command(

@@ -153,6 +153,7 @@ def release(workspace: Path) -> dict[str, int]:
         groups=["measure", "practice"],
         counts=["numerator", "denominator"],
         totals_over=["practice"],
+        description="every crude measure by practice (benchmark)",
     )
     con.close()
     manifest = request_release(

@@ -22,8 +22,9 @@ from openphm import clock
 from openphm.analytics import REGISTERS
 from openphm.analytics.registers import register_flags
 from openphm.analytics.zone import Zone, memtable
-from openphm.cohorts.definition import CRITERIA, CohortDefinition
+from openphm.cohorts.definition import CRITERIA, INDICATOR_NAMES, CohortDefinition
 from openphm.console import UserFacingError
+from openphm.indicators.build import PERSON_INDICATORS
 from openphm.risk import explain
 
 MEMBERS = "cohort_members"
@@ -91,6 +92,7 @@ def person_frame(zone: Zone):
         .left_join(flags, "pseudonym")
         .drop("pseudonym_right")
     )
+    t = _with_indicator_flags(zone, t)
     filled = {f"reg_{r.name}": t[f"reg_{r.name}"].fill_null(False) for r in REGISTERS}
     for column in ("ltc_count", "emergency_admissions", "ec_attendances"):
         filled[column] = t[column].fill_null(0)
@@ -98,8 +100,57 @@ def person_frame(zone: Zone):
     return t.mutate(**filled)
 
 
+def _with_indicator_flags(zone: Zone, t):
+    """ind_<name> per indicator: flagged at the latest `phm indicators` (false without one)."""
+    if PERSON_INDICATORS not in zone.tables():
+        return t.mutate(**{f"ind_{n}": ibis.literal(False) for n in INDICATOR_NAMES})
+    flags = zone.table(PERSON_INDICATORS)
+    per_person = flags.group_by("pseudonym").agg(
+        **{f"ind_{n}": (flags.indicator == n).any() for n in INDICATOR_NAMES}
+    )
+    t = t.left_join(per_person, "pseudonym").drop("pseudonym_right")
+    return t.mutate(**{f"ind_{n}": t[f"ind_{n}"].fill_null(False) for n in INDICATOR_NAMES})
+
+
+def _check_indicator_purposes(zone: Zone, definition: CohortDefinition) -> None:
+    """A cohort that selects by indicator must be for the purpose those flags were built for
+    (P6): a safety-monitoring flag does not become a prevention list."""
+    if not definition.indicators:
+        return
+    if PERSON_INDICATORS not in zone.tables():
+        raise CohortError("the linked zone has no person_indicators yet: run phm indicators first")
+    flags = zone.table(PERSON_INDICATORS)
+    built = flags.filter(flags.indicator.isin(list(definition.indicators)))
+    purposes = built.select("indicator", "purpose").distinct().to_pandas()
+    wrong = purposes[purposes["purpose"] != definition.purpose.value]
+    if len(wrong):
+        raise CohortError(
+            f"indicator(s) {', '.join(sorted(wrong['indicator']))} were built for "
+            f"{', '.join(sorted(set(wrong['purpose'])))}, not {definition.purpose.value}: give "
+            "the cohort the purpose its indicators serve"
+        )
+
+
+def _indicator_reasons(zone: Zone, members: pd.DataFrame, names) -> dict[str, str]:
+    """pseudonym -> each of `names` that flags the member, as its reason and due date."""
+    if not names or not len(members):
+        return {}
+    flags = zone.table(PERSON_INDICATORS)
+    rows = (
+        flags.filter(flags.indicator.isin(list(names)))
+        .select("pseudonym", "indicator", "reason", "due_date")
+        .to_pandas()
+    )
+    rows = rows[rows["pseudonym"].isin(set(members["pseudonym"]))]
+    order = {n: i for i, n in enumerate(names)}
+    rows = rows.assign(order=rows["indicator"].map(order)).sort_values(["pseudonym", "order"])
+    text = rows["reason"] + " (due " + pd.to_datetime(rows["due_date"]).dt.strftime("%Y-%m-%d")
+    return (text + ")").groupby(rows["pseudonym"]).agg("; ".join).to_dict()
+
+
 def build_cohort(con_or_backend, definition: CohortDefinition) -> BuiltCohort:
     zone = Zone.over(con_or_backend)
+    _check_indicator_purposes(zone, definition)
     p = person_frame(zone)
     met = {f"met_{k}": CRITERIA[k].rule(p, v) for k, v in definition.criteria().items()}
     combine = operator.and_ if definition.match == "all" else operator.or_
@@ -125,7 +176,8 @@ def build_cohort(con_or_backend, definition: CohortDefinition) -> BuiltCohort:
     )
     # Explained here, for the members only (risk.explain says why).
     members = explain.drivers(zone, members)
-    members["reasons"] = _reasons(members, definition)
+    flagged = _indicator_reasons(zone, members, definition.indicators)
+    members["reasons"] = _reasons(members, definition, flagged)
     run = zone.table("analytics_runs").to_pandas().iloc[-1]
     risk_date = zone.table("person_risk").reference_date.max().to_pandas()
     return BuiltCohort(
@@ -137,13 +189,25 @@ def build_cohort(con_or_backend, definition: CohortDefinition) -> BuiltCohort:
     )
 
 
-def _reasons(members: pd.DataFrame, definition: CohortDefinition) -> list[str]:
+def _reasons(
+    members: pd.DataFrame, definition: CohortDefinition, flagged: dict[str, str] | None = None
+) -> list[str]:
     """Each member's criteria met, in definition order ("; "-separated). A criterion on a
-    missing value (no IMD decile, no earlier score) counts as not met."""
+    missing value (no IMD decile, no earlier score) counts as not met. For `indicators`, the
+    member's own reasons and due dates (`flagged`, by pseudonym) stand in for the criterion."""
     keys = list(definition.criteria())
     met = members[[f"met_{k}" for k in keys]].fillna(False).astype(bool).to_numpy()
     texts = [definition.reason(k) for k in keys]
-    return ["; ".join(t for t, m in zip(texts, row, strict=True) if m) for row in met]
+    flagged = flagged or {}
+    out = []
+    for pseudonym, row in zip(members["pseudonym"], met, strict=True):
+        parts = [
+            flagged.get(pseudonym, t) if k == "indicators" else t
+            for k, t, m in zip(keys, texts, row, strict=True)
+            if m
+        ]
+        out.append("; ".join(parts))
+    return out
 
 
 def list_rows(members: pd.DataFrame) -> pd.DataFrame:

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from openphm.analytics import REGISTERS, SEGMENTS
 from openphm.console import UserFacingError
+from openphm.indicators.packs import PACKS
 from openphm.programme.config import Purpose
 
 
@@ -65,6 +66,8 @@ CRITERIA: dict[str, Criterion] = {
     "rising_risk_top_percent": Criterion(
         "top {}% rise in risk since the last refresh", lambda p, v: p.rising_percentile > 100 - v
     ),
+    # A list gives each member's own reasons and due dates for these (cohorts.build).
+    "indicators": Criterion("flagged by: {}", lambda p, v: _flagged_by_any(p, v)),
 }
 
 
@@ -76,7 +79,16 @@ def _on_any_register(p, names):
     return out
 
 
+def _flagged_by_any(p, names):
+    columns = [p[f"ind_{n}"] for n in names]
+    out = columns[0]
+    for column in columns[1:]:
+        out = out | column
+    return out
+
+
 REGISTER_NAMES = tuple(r.name for r in REGISTERS)
+INDICATOR_NAMES = tuple(i.name for pack in PACKS.values() for i in pack.indicators)
 SEGMENT_NAMES = tuple(s.name for s in SEGMENTS)
 Percent = Field(default=None, gt=0, le=100)
 
@@ -102,6 +114,7 @@ class CohortDefinition(BaseModel):
     min_risk: float | None = Field(default=None, ge=0, le=1)
     top_risk_percent: float | None = Percent
     rising_risk_top_percent: float | None = Percent
+    indicators: tuple[str, ...] | None = None
 
     @field_validator("registers")
     @classmethod
@@ -109,6 +122,14 @@ class CohortDefinition(BaseModel):
         unknown = sorted(set(v or ()) - set(REGISTER_NAMES))
         if unknown:
             raise ValueError(f"unknown register(s) {unknown}; registers: {list(REGISTER_NAMES)}")
+        return v
+
+    @field_validator("indicators")
+    @classmethod
+    def _known_indicators(cls, v):
+        unknown = sorted(set(v or ()) - set(INDICATOR_NAMES))
+        if unknown:
+            raise ValueError(f"unknown indicator(s) {unknown}; indicators: {list(INDICATOR_NAMES)}")
         return v
 
     @field_validator("segments")

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,9 +108,27 @@ def _analyse(demo: Demo) -> None:
     )
 
 
+def _indicators(demo: Demo) -> None:
+    """`phm indicators` as the analyst runs it, with the synthetic region's own codes for the
+    lists OpenPHM does not ship (openphm.synth.CODELISTS)."""
+    from openphm.bench.stages import history_end
+    from openphm.indicators.commands import indicators_command
+    from openphm.synth import CODELISTS
+
+    end = history_end()
+    # Commands act as the operating-system account that runs the demo, in the analyst's role.
+    indicators_command(
+        demo.ws.root,
+        reference_date=dt.datetime(end.year, end.month, end.day),
+        codelists=CODELISTS,
+        role=ANALYST.role,
+    )
+
+
 def _release(demo: Demo) -> None:
     from openphm.analytics import read_measures
-    from openphm.disclosure.releases import approve_release, request_release, save_draft
+    from openphm.disclosure.checking import approve_release
+    from openphm.disclosure.releases import request_release, save_draft
 
     ws = demo.ws
     con = ws.connect_linked()
@@ -157,26 +174,12 @@ def _release(demo: Demo) -> None:
         console.print(f"a release for marketing: [red]refused[/] ({refused})")
 
 
-@contextlib.contextmanager
-def _as(actor: Actor):
-    """Run a command as the demo's named person (commands read PHM_USER)."""
-    before = os.environ.get("PHM_USER")
-    os.environ["PHM_USER"] = actor.user
-    try:
-        yield actor.role
-    finally:
-        if before is None:
-            os.environ.pop("PHM_USER", None)
-        else:
-            os.environ["PHM_USER"] = before
-
-
 def _risk(demo: Demo) -> None:
     from openphm.risk.commands import score_command, train_command
 
-    with _as(ANALYST) as role:
-        train_command(demo.ws.root, role=role)
-        score_command(demo.ws.root, role=role)
+    # Commands act as the operating-system account that runs the demo, in the analyst's role.
+    train_command(demo.ws.root, role=ANALYST.role)
+    score_command(demo.ws.root, role=ANALYST.role)
 
 
 def _cohort(demo: Demo) -> None:
@@ -186,8 +189,7 @@ def _cohort(demo: Demo) -> None:
 
     definition = resources.files("openphm.cohorts") / "examples" / "frail-high-risk.toml"
     console.print(f"definition: {definition}")
-    with _as(ANALYST) as role:
-        cohort_command(demo.ws.root, Path(str(definition)), role=role)
+    cohort_command(demo.ws.root, Path(str(definition)), role=ANALYST.role)
 
 
 def _reidentify(demo: Demo) -> None:
@@ -241,6 +243,26 @@ def _governance(demo: Demo) -> None:
     ws.audit.record(DPO, "audit.verify", counts={"entries": result.entries})
     verdict = "[green]intact[/]" if result.ok else "[red]broken[/]"
     console.print(f"audit log {verdict}: {result.entries} entries, hash chain checked")
+    _schedule(ws)
+
+
+def _schedule(ws) -> None:
+    """The DPO's scheduled job, and the close rehearsed on a throw-away copy at the end date."""
+    from openphm.governance.schedule import keep_promises, rehearse, timetable
+
+    kept = keep_promises(ws, DPO)
+    due = [d for d in timetable(ws) if not d.now]
+    console.print(
+        f"the DPO's scheduled run: {'something' if kept.anything else 'nothing'} was due; "
+        f"next: {due[0].what} on {due[0].when}"
+    )
+    end = ws.config.programme.end_date
+    _, rehearsal = rehearse(ws, DPO, dt.datetime.combine(end, dt.time(9), dt.UTC))
+    closure = rehearsal.closure
+    console.print(
+        f"close rehearsed on a copy at {end}: {closure.keys_destroyed} keys destroyed, "
+        f"{closure.files_deleted} files deleted, certificate signed; this workspace untouched"
+    )
 
 
 STEPS = [
@@ -249,6 +271,7 @@ STEPS = [
     ("Providers' extracts land: validated, quarantined, encrypted (engineer)", _land),
     ("Trace, honour objections, pseudonymise, link (engineer)", _link),
     ("Registers, scores, segments, activity and measures (analyst)", _analyse),
+    ("Prescribing safety, care gaps, case finding: who would benefit (analyst)", _indicators),
     ("Risk of emergency admission in the next 12 months (analyst)", _risk),
     ("A cohort goes back to each practice as tokens (analyst)", _cohort),
     ("The practice re-identifies its own patients, and only its own (practice)", _reidentify),

@@ -12,7 +12,13 @@ from openphm.disclosure.rules import (
     DisclosureError,
     DisclosureRules,
 )
-from openphm.disclosure.tables import ControlledTable, control_counts, control_table, sum_cells
+from openphm.disclosure.tables import (
+    ControlledTable,
+    control_areas,
+    control_counts,
+    control_table,
+    sum_cells,
+)
 
 __all__ = [
     "DOMINANCE_P",
@@ -21,6 +27,7 @@ __all__ = [
     "ControlledTable",
     "DisclosureError",
     "DisclosureRules",
+    "control_areas",
     "control_counts",
     "control_table",
     "sum_cells",

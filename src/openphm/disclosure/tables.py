@@ -131,6 +131,70 @@ def control_table(
     )
 
 
+def control_areas(
+    cells: pd.DataFrame,
+    *,
+    unit: str,
+    levels: Mapping[str, Mapping[str, str]],
+    counts: Sequence[str],
+    rules: DisclosureRules | None = None,
+) -> ControlledTable:
+    """Counts per unit (a practice) and per area of up to two levels that group the units (PCN,
+    place: {unit: area}), controlled as one table. Each area is the total of its units, so the
+    levels are linked: controlled apart, a PCN of two practices, one hidden and one published,
+    would give the hidden one away. Here every area and level total is a cell whose equation
+    names its units, and secondary suppression protects every hidden cell against all of them.
+
+    `cells` has one row per unit: `unit` and the `counts`. Returns rows (level, area, counts):
+    the units (level `unit`) and their Total, then each level's areas and its Total (over the
+    units it maps; a unit in no area of a level is in no row of it). Two levels at most: with
+    each level a partition of the units, the equations of two (with the units' Total among the
+    first) still bound each hidden cell by whole numbers, as a two-way table's do; a third
+    would not."""
+    rules = rules or DisclosureRules()
+    cells = cells.reset_index(drop=True)
+    _check(cells, [unit], counts, (), ())
+    if len(levels) > 2:
+        raise DisclosureError(
+            f"areas at {len(levels)} levels are not controlled together (their equations are "
+            "not a network): release at most two levels besides the units at once"
+        )
+    if cells[unit].duplicated().any():
+        raise DisclosureError(f"{unit}: one row per unit, each unit once")
+    units = cells[unit].astype(str).tolist()
+    rows: list[tuple[str, str]] = [(unit, u) for u in units]
+    values = {c: [int(v) for v in cells[c]] for c in counts}
+    equations: list[Equation] = []
+
+    def total(level: str, area: str, members: list[int]) -> None:
+        equations.append((len(rows), members))
+        rows.append((level, area))
+        for c in counts:
+            values[c].append(sum(values[c][m] for m in members))
+
+    total(unit, TOTAL, list(range(len(units))))
+    for level, mapping in levels.items():
+        if level == unit or TOTAL in mapping.values():
+            raise DisclosureError(f"level {level!r}: not the units' own name, no area {TOTAL!r}")
+        area_of = [mapping.get(u) for u in units]
+        for area in sorted({a for a in area_of if a is not None}):
+            total(level, area, [i for i, a in enumerate(area_of) if a == area])
+        mapped = [i for i, a in enumerate(area_of) if a is not None]
+        if mapped:
+            total(level, TOTAL, mapped)
+    table = pd.DataFrame(rows, columns=["level", "area"]).astype("string")
+    labels = [f"{level} {area}" for level, area in rows]
+    outcomes = []
+    for column in counts:
+        table[column], outcome = _control_count(pd.Series(values[column]), equations, rules, labels)
+        outcomes.append(table.loc[:, ["level", "area"]].assign(column=column, **outcome))
+    outcomes = pd.concat(outcomes, ignore_index=True)
+    tally = outcomes["outcome"].value_counts()
+    return ControlledTable(
+        table, int(tally.get(PRIMARY, 0)), int(tally.get(SECONDARY, 0)), 0, rules, outcomes
+    )
+
+
 def _control_count(values: pd.Series, equations, rules: DisclosureRules, labels):
     true = values.astype("int64").to_numpy()
     primary = np.array([rules.is_redacted(v) for v in true], dtype=bool)

@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from openphm.console import RoleOption, WorkspaceArgument, console
+from openphm.console import RoleOption, WorkspaceArgument, console, literal
 
 audit_app = typer.Typer(help="Read and verify the programme's hash-chained audit log.")
 
@@ -41,7 +41,8 @@ def show(
     for column in AuditEntry.COLUMNS:
         table.add_column(column)
     for entry in entries[-last:] if last else entries:
-        table.add_row(*entry.row())
+        # Entries quote what people typed (queries, names, comments): shown, never obeyed.
+        table.add_row(*(literal(cell) for cell in entry.row()))
     console.print(table)
     shown = min(last or len(entries), len(entries))
     ws.audit.record(actor, "audit.show", counts={"entries_shown": shown})

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from openphm import clock
-from openphm.governance import certificate, remains
+from openphm.governance import certificate, intents, remains
 from openphm.governance.audit import Actor
 from openphm.keystore import KeyName
 
@@ -126,15 +126,16 @@ def expire_recipients(ws: Workspace, actor: Actor) -> list[str]:
     for recipient in ws.config.recipients:
         name = KeyName.recipient(recipient.slug)
         if recipient.expires < clock.today() and ws.keystore.has(name):
-            ws.keystore.destroy(name)
+            entry = intents.Entry(
+                actor,
+                "recipient.expire",
+                reason="recipients' access expired: their keys destroyed",
+                counts={"recipients_expired": 1},
+            )
+            # Bound to its entry (governance.intents): a destroyed key is always recorded.
+            with intents.committing(ws.audit, intents.key_destroyed(name, [entry])):
+                ws.keystore.destroy(name)
             expired.append(recipient.name)
-    if expired:
-        ws.audit.record(
-            actor,
-            "recipient.expire",
-            reason="recipients' access expired: their keys destroyed",
-            counts={"recipients_expired": len(expired)},
-        )
     return expired
 
 

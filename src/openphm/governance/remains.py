@@ -46,7 +46,11 @@ def kind_of(outputs: Path, path: Path) -> str | None:
     if parts == (NOTICE,):
         return "privacy notice (no patient data)"
     if parts[0] == RELEASES and len(parts) >= 3 and _released(outputs / RELEASES / parts[1]):
-        return "release record" if parts[-1].endswith(".json") else "released aggregate table"
+        if parts[-1].endswith(".csv"):
+            return "released aggregate table"
+        if parts[-1].endswith(".json"):
+            return "release record (manifest or ACRO results.json)"
+        return "checksum of a released file"
     return None
 
 

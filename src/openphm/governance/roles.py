@@ -1,15 +1,19 @@
 """Roles and what each may do (shared/DESIGN.md "Roles"), checked before every action.
 
 A refusal is itself audited, so the data protection officer sees attempts as well as actions.
-On the command line the role is declared (`--role` or PHM_ROLE) and recorded; the web service
-authenticates accounts before it grants a role. What protects data in the end is the key store:
-a role that is never handed a key cannot read what the key protects.
+On the command line the person is the operating-system account the command runs as (the kernel
+vouches for it; an environment variable would not) and the role is declared (`--role` or
+PHM_ROLE) and recorded; the web service authenticates accounts before it grants a role. What
+protects data in the end is the key store: a role that is never handed a key cannot read what
+the key protects.
 """
 
 from __future__ import annotations
 
-import getpass
 import os
+import pwd
+import unicodedata
+from collections.abc import Callable
 from enum import StrEnum
 
 from openphm.governance.audit import Actor, AuditLog
@@ -18,9 +22,13 @@ from openphm.governance.audit import Actor, AuditLog
 class Role(StrEnum):
     PROCESSOR_ENGINEER = "processor-engineer"
     ANALYST = "analyst"
+    OUTPUT_CHECKER = "output-checker"
     PRACTICE = "practice"
     DATA_PROTECTION_OFFICER = "data-protection-officer"
 
+
+# Who may check a release request: never its requester (openphm.disclosure.releases).
+CHECKERS = frozenset({Role.OUTPUT_CHECKER, Role.DATA_PROTECTION_OFFICER})
 
 # Each action a command can take, and the roles that may take it. An action missing here is
 # refused to everyone: new commands must be granted explicitly.
@@ -50,9 +58,17 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # Handing key stores and zones to their operating-system accounts (programme/custody.py).
     "custody.assign": frozenset({Role.DATA_PROTECTION_OFFICER}),
     "extract.recipient": frozenset({Role.PROCESSOR_ENGINEER}),
+    # Releases (openphm.disclosure.releases): analysts draft and request; output checkers and
+    # the DPO check another person's request (the DPO alone grants an exception).
+    "release.draft": frozenset({Role.ANALYST}),
     "release.request": frozenset({Role.ANALYST}),
-    "release.approve": frozenset({Role.ANALYST, Role.DATA_PROTECTION_OFFICER}),
-    "release.list": frozenset({Role.ANALYST, Role.DATA_PROTECTION_OFFICER}),
+    "release.resubmit": frozenset({Role.ANALYST}),
+    "release.review": CHECKERS,
+    "release.approve": CHECKERS,
+    "release.return": CHECKERS,
+    "release.reject": CHECKERS,
+    "release.list": frozenset({Role.ANALYST, *CHECKERS}),
+    "release.download": frozenset({Role.ANALYST, *CHECKERS}),
     "programme.notice": frozenset(Role),
     # The web service (openphm.web): a practice sees only its own cohort lists.
     "cohort.inbox": frozenset({Role.PRACTICE}),
@@ -76,9 +92,34 @@ class Refused(PermissionError):
     """The actor's role may not take this action. Already written to the audit log."""
 
 
+def operating_system_account() -> str:
+    """The account this process runs as, from the kernel's effective user id: unlike a login
+    name read from the environment (LOGNAME, USER, PHM_USER), nobody can set it by typing."""
+    return pwd.getpwuid(os.geteuid()).pw_name
+
+
+# Where the command line learns who is at the keyboard. Tests that play two people under one
+# operating-system account replace it in code (monkeypatch); nothing outside the code can.
+identify: Callable[[], str] = operating_system_account
+
+
 def current_user() -> str:
-    """The person at the keyboard (PHM_USER, else the login name)."""
-    return os.environ.get("PHM_USER") or getpass.getuser()
+    """The person at the keyboard: the operating-system account (`identify`)."""
+    return identify()
+
+
+def same_person(a: str, b: str) -> bool:
+    """Whether two user names name one person, compared as `identity_key`s."""
+    return identity_key(a) == identity_key(b)
+
+
+def identity_key(name: str) -> str:
+    """A user name reduced to what identifies the person: compatibility forms folded (NFKC:
+    full-width "ａｎｎ" is "ann"), case folded, surrounding white space and invisible format
+    characters (zero-width spaces, direction marks) removed, so " Ann\u200b" is "ann"."""
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", name).casefold())
+    visible = "".join(c for c in folded if unicodedata.category(c) != "Cf")
+    return visible.strip()
 
 
 def current_actor(role: str | None) -> Actor:
@@ -98,13 +139,16 @@ def current_actor(role: str | None) -> Actor:
         ) from None
 
 
-def authorise(audit: AuditLog, actor: Actor, action: str, *, purpose: str | None = None) -> None:
-    """Allow the action or raise Refused, recording the refusal."""
+def authorise(
+    audit: AuditLog, actor: Actor, action: str, *, purpose: str | None = None, query: str = ""
+) -> None:
+    """Allow the action or raise Refused, recording the refusal (with the query refused, if the
+    action is one)."""
     allowed = PERMISSIONS.get(action, frozenset())
     if actor.role in allowed:
         return
     reason = f"role {actor.role} may not {action}" + (
         f"; allowed: {', '.join(sorted(allowed))}" if allowed else ""
     )
-    audit.record(actor, action, outcome="refused", purpose=purpose, reason=reason)
+    audit.record(actor, action, outcome="refused", purpose=purpose, reason=reason, query=query)
     raise Refused(reason)

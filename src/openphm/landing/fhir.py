@@ -146,7 +146,7 @@ def read_fhir(reader: Reader) -> Iterator[pa.Table]:
     columns = reader.schema.source_columns
     rows: list[dict] = []
     numbers: list[int] = []
-    with open(reader.extract.path, "rb") as handle:
+    with open(reader.extract.read_from, "rb") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue

@@ -4,13 +4,18 @@ Reads file names, folders and bytes (for the fingerprint); writes nothing. The l
 contract's (docs/extract-formats.md): `<source kind>/<ODS code>/<ODS>_<table>_<YYYYMM>[_r<N>].csv`
 (or `.parquet`, or `<ODS>_<ResourceType>_<YYYYMM>.ndjson` for FHIR R4 bulk export). A file that
 does not follow it is refused whole, with a message that names the file and says what to do.
+Only regular files are read (`opened`): reading a FIFO, socket or device could wait for ever,
+with the landing lock held.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
 import re
-from collections.abc import Iterable
+import stat
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +36,13 @@ FHIR_RESOURCES = {
     "MedicationRequest": "medications",
 }
 _ARCHIVES = (".zip", ".gz", ".7z", ".tar", ".tgz", ".bz2", ".xz")
+_NOT_FILES = {
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a device",
+    stat.S_IFBLK: "a device",
+    stat.S_IFDIR: "a folder",
+}
 
 
 class PathNotFound(UserFacingError):
@@ -68,6 +80,13 @@ class Extract:
     revision: int
     format: str  # csv, parquet or fhir
     resource: str = ""  # FHIR resource type
+    # While the file is being loaded: the open file itself (`opened`), which readers read
+    # instead of `path`, so that whatever takes the name meanwhile is never read.
+    source: Path | None = None
+
+    @property
+    def read_from(self) -> Path:
+        return self.source or self.path
 
     @property
     def slot(self) -> tuple[str, str, str, str]:
@@ -77,17 +96,46 @@ class Extract:
 
 
 def find(paths: Iterable[Path]) -> list[Path]:
-    """Every file under the given files and folders, in a stable order; fails before anything
-    is read if a path does not exist."""
+    """Everything but folders under the given files and folders, in a stable order (a FIFO,
+    socket, device or dangling link too: `opened` refuses it by name, where skipping it would
+    hide it); fails before anything is read if a path does not exist."""
     found: list[Path] = []
     for path in map(Path, paths):
-        if not path.exists():
+        if not os.path.lexists(path):
             raise PathNotFound(f"{path}: no such file or folder; nothing was loaded")
         if path.is_dir():
-            found.extend(p for p in sorted(path.rglob("*")) if p.is_file() and _visible(p, path))
+            found.extend(p for p in sorted(path.rglob("*")) if not p.is_dir() and _visible(p, path))
         else:
             found.append(path)
     return list(dict.fromkeys(p.absolute() for p in found))
+
+
+@contextlib.contextmanager
+def opened(path: Path) -> Iterator[Path]:
+    """`path` held open if it is a regular file (or a link to one), else Refused; yields a
+    name for the open file itself (/proc/self/fd/N, Linux), for readers that take a name.
+    Opened with O_PATH, which never waits and never opens a device, then checked; and since
+    readers read through the open file, a FIFO put in the file's place after the check is
+    never read: the check and the read cannot race."""
+    try:
+        handle = os.open(path, os.O_PATH)
+    except FileNotFoundError:
+        raise Refused(
+            path,
+            "is a symbolic link to nothing (what it points to does not exist), or was removed "
+            "since the command started; nothing was read from it",
+        ) from None
+    try:
+        kind = stat.S_IFMT(os.fstat(handle).st_mode)
+        if kind != stat.S_IFREG:
+            raise Refused(
+                path,
+                f"is {_NOT_FILES.get(kind, 'not a regular file')}, not a file: nothing was read "
+                "from it. Only files are ingested: put the extract in the inbox as a file",
+            )
+        yield Path(f"/proc/self/fd/{handle}")
+    finally:
+        os.close(handle)
 
 
 def _visible(path: Path, root: Path) -> bool:

@@ -6,11 +6,14 @@ temporary name, renamed into place, and then named in the catalog, whose atomic 
 the commit point. A run killed at any moment leaves a temporary file, an uncatalogued batch or a
 key that no catalogued batch uses; the next ingest or scheduled run removes them
 (`retention.destroy_leftovers`), so the zone is as it was before the run, and running the same
-command again completes it.
+command again completes it. The files' audit entries are bound to the commit by an intent
+(governance.intents): killed after the commit, the run's entries are recorded when the
+workspace is next opened.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import secrets
@@ -22,10 +25,19 @@ from pathlib import Path
 
 from openphm import clock
 from openphm.engine import attach_encrypted, connect
+from openphm.governance import intents
 from openphm.governance.audit import Actor
 from openphm.keystore import KeyName
 from openphm.landing import catalog as cat
-from openphm.landing.files import Extract, Refused, find, fingerprint, identify, loggable
+from openphm.landing.files import (
+    Extract,
+    Refused,
+    find,
+    fingerprint,
+    identify,
+    loggable,
+    opened,
+)
 from openphm.landing.load import Counts, load_extract, prepare
 from openphm.landing.readers import open_extract
 from openphm.landing.retention import destroy_leftovers
@@ -100,10 +112,11 @@ def _triage(path: Path, ws: Workspace, catalog: cat.Catalog, todo: list[tuple[Ex
     """(outcome, None, "") for a file refused or already landed; (None, extract, sha256) for
     a file to load."""
     try:
-        extract = identify(path, ws.config)
+        with opened(path) as source:
+            extract = identify(path, ws.config)
+            sha = fingerprint(source)
     except Refused as refusal:
         return FileOutcome(path, REFUSED, str(refusal)), None, ""
-    sha = fingerprint(path)
     earlier = catalog.by_fingerprint(sha)
     if earlier:
         fate = (
@@ -191,9 +204,10 @@ def _load_batch(ws, catalog, todo, arrived: dt.datetime, actor, on_file):
     cat.sync_folder(zone)
     catalog.batches[batch_id] = cat.Batch(batch_id, final.name, arrived.isoformat())
     catalog.submissions.extend(added)
-    cat.save(zone, catalog)  # the commit point
-    for outcome in outcomes:
-        _record(ws, actor, outcome, catalog=catalog, batch=final.name)
+    catalog.settle()  # before the entries are made: one names the submissions it replaces
+    entries = [_entry(actor, o, catalog=catalog, batch=final.name) for o in outcomes]
+    with intents.committing(ws.audit, intents.landing_batch(batch_id, entries)):
+        cat.save(zone, catalog)  # the commit point
     return batch_id, outcomes
 
 
@@ -211,6 +225,16 @@ def threads_per_file(sizes: list[int], cores: int | None = None) -> int | None:
 
 
 def _load_one(con, extract: Extract, sha: str, batch_id: str, arrived, catalog):
+    """Load the file as it is opened now, so what is read is a regular file (files.opened)."""
+    try:
+        with opened(extract.path) as source:
+            checked = dataclasses.replace(extract, source=source)
+            return _load_opened(con, checked, sha, batch_id, arrived, catalog)
+    except Refused as refusal:
+        return FileOutcome(extract.path, REFUSED, str(refusal)), None
+
+
+def _load_opened(con, extract: Extract, sha: str, batch_id: str, arrived, catalog):
     submission_id = (
         f"{extract.provider}-{extract.slot[2]}-{extract.period}-r{extract.revision}-{sha[:8]}"
     )
@@ -223,7 +247,7 @@ def _load_one(con, extract: Extract, sha: str, batch_id: str, arrived, catalog):
         _discard(con, extract, submission_id)
         reason = f"could not be read ({type(err).__name__}); nothing from it was loaded"
         return FileOutcome(extract.path, REFUSED, str(Refused(extract.path, reason))), None
-    if not _unchanged(extract.path, sha):
+    if not _unchanged(extract.read_from, sha):
         # Still being written (or replaced) while it was read: what was loaded may not be the
         # file whose SHA-256 the catalog would record, and a file with failing rows is read
         # twice (load._whole_file), so its rows as received could come from other text.
@@ -279,11 +303,15 @@ def _discard(con, extract: Extract, submission_id: str) -> None:
             con.execute(f"DELETE FROM {ALIAS}.{table} WHERE submission_id = ?", [submission_id])
 
 
-def _record(ws, actor, outcome: FileOutcome, *, catalog=None, batch: str = "") -> None:
+def _record(ws, actor, outcome: FileOutcome) -> None:
+    _entry(actor, outcome).record(ws.audit)
+
+
+def _entry(actor, outcome: FileOutcome, *, catalog=None, batch: str = "") -> intents.Entry:
     """One audit entry per file: its three counts, or why it was refused or left unchanged."""
     if outcome.status == LOADED:
         replaced = _replaced(catalog, outcome.submission_id)
-        ws.audit.record(
+        return intents.Entry(
             actor,
             "landing.ingest",
             reads=(str(outcome.path),),
@@ -296,15 +324,14 @@ def _record(ws, actor, outcome: FileOutcome, *, catalog=None, batch: str = "") -
             reason=f"submission {outcome.submission_id}"
             + (f"; replaces {', '.join(replaced)}" if replaced else ""),
         )
-    else:
-        where = loggable(outcome.path)
-        ws.audit.record(
-            actor,
-            "landing.ingest",
-            outcome="refused" if outcome.status == REFUSED else "ok",
-            reads=(where,),
-            reason=outcome.message.replace(str(outcome.path), where),
-        )
+    where = loggable(outcome.path)
+    return intents.Entry(
+        actor,
+        "landing.ingest",
+        outcome="refused" if outcome.status == REFUSED else "ok",
+        reads=(where,),
+        reason=outcome.message.replace(str(outcome.path), where),
+    )
 
 
 def _replaced(catalog: cat.Catalog | None, submission_id: str) -> list[str]:

@@ -77,7 +77,7 @@ class Reader:
         if self.extract.format != "csv" or self.encoding != "utf-8":
             return None
         columns = ", ".join(f"{literal(c)}: 'VARCHAR'" for c in self.header)
-        path = literal(str(self.extract.path))
+        path = literal(str(self.extract.read_from))
         return (
             f"SELECT * FROM read_csv({path}, "
             f"auto_detect = false, header = true, delim = {literal(self.delimiter)}, quote = '\"', "
@@ -97,7 +97,7 @@ class Reader:
             return "skip"
 
         stream = pacsv.open_csv(
-            self.extract.path,
+            self.extract.read_from,
             # Serial parsing, because only then does Arrow number the rows it cannot split.
             read_options=pacsv.ReadOptions(
                 block_size=BLOCK_BYTES, encoding=self.encoding, use_threads=False
@@ -124,7 +124,7 @@ class Reader:
     def _parquet(self) -> Iterator[pa.Table]:
         columns = list(self.schema.source_columns)
         first = 1
-        for batch in pq.ParquetFile(self.extract.path).iter_batches(
+        for batch in pq.ParquetFile(self.extract.read_from).iter_batches(
             batch_size=PARQUET_BATCH, columns=columns
         ):
             table = pa.Table.from_batches([batch]).cast(
@@ -148,19 +148,19 @@ def _number(first: int, count: int, skipped: list[int]) -> np.ndarray:
 def open_extract(extract: Extract) -> Reader:
     """A reader for the file, its flavour recognised from its header; Refused when the file is
     empty or its header is not one this table has."""
-    path = extract.path
-    if path.stat().st_size == 0:
+    path, source = extract.path, extract.read_from
+    if source.stat().st_size == 0:
         raise Refused(path, "is empty (not even a header row); ask the provider to resend it")
     if extract.format == "fhir":
         return Reader(extract, extract.table.flavours["A"], "FHIR R4")
     if extract.format == "parquet":
         try:
-            header = pq.ParquetFile(path).schema_arrow.names
+            header = pq.ParquetFile(source).schema_arrow.names
         except (pa.ArrowInvalid, OSError):
             raise Refused(path, "is not a readable Parquet file") from None
         flavour, schema = _flavour(extract, header)
         return Reader(extract, schema, flavour)
-    encoding, first_line = _sniff(path)
+    encoding, first_line = _sniff(source)
     delimiter, header = _header(extract, first_line)
     flavour, schema = _flavour(extract, header)
     return Reader(

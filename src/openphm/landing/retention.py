@@ -15,12 +15,14 @@ overdue batch is never read (`readable_batches`), so no stage uses data past its
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 import shutil
 from dataclasses import dataclass
 
 from openphm import clock
+from openphm.governance import intents
 from openphm.governance.audit import Actor
 from openphm.governance.due import Due
 from openphm.keystore import KeyName
@@ -28,6 +30,11 @@ from openphm.landing import catalog as cat
 
 # A batch file, its temporary name while an ingest writes it, and DuckDB's WAL beside either.
 _BATCH_FILE = re.compile(r"^\.?batch-(?P<id>[0-9a-z-]+)\.duckdb(\.tmp)?(\.wal)?$")
+# What the log says of a run killed after destroying keys but before the catalog said so.
+UNFINISHED = (
+    "interrupted before the catalog recorded the destruction; keys already destroyed stay "
+    "destroyed, and the next retention run finishes it and records it"
+)
 
 
 @dataclass(frozen=True)
@@ -145,8 +152,6 @@ def destroy_due(ws, actor: Actor) -> RetentionReport:
     zone = ws.zone("landing")
     catalog = cat.load(zone)
     due = overdue(ws, catalog)
-    limit = cutoff(ws)
-    days = ws.config.programme.identifiable_retention_days
     now = clock.now().isoformat()
     files = rows = 0
     for batch in due:
@@ -155,20 +160,34 @@ def destroy_due(ws, actor: Actor) -> RetentionReport:
         files += len(landed)
         rows += sum(s.received for s in landed)
         batch.state, batch.destroyed = cat.DESTROYED, now
+    report = RetentionReport(len(due), files, rows, cutoff(ws))
+    entry = _entry(ws, actor, due, report)
     if due:
-        cat.save(zone, catalog)
+        # Bound to its entry (governance.intents): killed after the catalog records the
+        # destruction, the entry is recorded when the workspace is next opened.
+        change = intents.landing_batch(
+            due[0].batch_id, [entry], state=cat.DESTROYED, unfinished=UNFINISHED
+        )
+        with intents.committing(ws.audit, change):
+            cat.save(zone, catalog)
+    else:
+        entry.record(ws.audit)  # every run says it looked, even when nothing was due
     for batch in catalog.batches.values():
         if batch.state == cat.DESTROYED:
             for leftover in zone.glob(f"{batch.file}*"):
                 leftover.unlink()
     left = destroy_leftovers(ws, actor)
-    ws.audit.record(
+    return dataclasses.replace(report, leftovers=left)
+
+
+def _entry(ws, actor: Actor, due: list[cat.Batch], report: RetentionReport) -> intents.Entry:
+    days = ws.config.programme.identifiable_retention_days
+    return intents.Entry(
         actor,
         "landing.retention",
         writes=tuple(f"landing/{b.file}" for b in due),
-        counts={"batches_destroyed": len(due), "files": files, "rows": rows},
+        counts={"batches_destroyed": report.batches, "files": report.files, "rows": report.rows},
         reason=f"identifiable landing data is kept at most {days} days "
         f"(identifiable_retention_days); destroyed the key and file of every batch "
-        f"that arrived on or before {limit.isoformat(timespec='seconds')}",
+        f"that arrived on or before {report.cutoff.isoformat(timespec='seconds')}",
     )
-    return RetentionReport(len(due), files, rows, limit, left)

@@ -1,14 +1,20 @@
-"""`phm tables` and `phm sql`: what the linked zone holds, and analysts' read-only queries."""
+"""`phm tables` and `phm sql`: what the linked zone holds, and analysts' read-only queries.
+
+`phm sql` shows a bounded number of rows in the terminal and never writes a file: a result
+leaves the zone only as a draft (`--save-draft`) that goes through a release request and output
+checking (`phm release …`)."""
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from openphm.console import RoleOption, WorkspaceArgument, console
+from openphm.console import RoleOption, WorkspaceArgument, console, literal
+
+SHOWN_ROWS = 50
+MOST_SHOWN_ROWS = 500
 
 
 def register(app: typer.Typer) -> None:
@@ -24,13 +30,13 @@ def tables_command(workspace: WorkspaceArgument, role: RoleOption = None) -> Non
 
     ws = Workspace.open(workspace)
     actor = current_actor(role)
-    ws.authorise(actor, "linked.query")
+    ws.authorise(actor, "linked.tables")
     found = tables(ws)
     table = Table(title="Linked zone")
     for column in ("table", "rows", "columns"):
         table.add_column(column, overflow="fold")
     for info in found:
-        table.add_row(info.name, f"{info.rows:,}", ", ".join(info.columns))
+        table.add_row(literal(info.name), f"{info.rows:,}", literal(", ".join(info.columns)))
     console.print(table)
     ws.audit.record(actor, "linked.tables", counts={"tables": len(found)})
 
@@ -38,30 +44,83 @@ def tables_command(workspace: WorkspaceArgument, role: RoleOption = None) -> Non
 def sql_command(
     workspace: WorkspaceArgument,
     query: Annotated[str, typer.Argument(help='A read-only query, e.g. "SELECT …".')],
-    csv: Annotated[bool, typer.Option("--csv", help="Write CSV to standard output.")] = False,
-    limit: Annotated[int, typer.Option(help="Rows to show in the table view.")] = 50,
+    rows: Annotated[
+        int,
+        typer.Option(min=1, max=MOST_SHOWN_ROWS, help=f"Rows to show (at most {MOST_SHOWN_ROWS})."),
+    ] = SHOWN_ROWS,
+    save_draft: Annotated[
+        str | None,
+        typer.Option(
+            help="Keep the whole result in the linked zone as a release draft of this name "
+            "(lower case, digits, underscores), to request with `phm release request`."
+        ),
+    ] = None,
+    counts: Annotated[
+        str | None,
+        typer.Option(help="With --save-draft: the columns that count people, e.g. people,n."),
+    ] = None,
+    totals_over: Annotated[
+        str | None,
+        typer.Option(help="With --save-draft: group columns to publish totals over."),
+    ] = None,
+    description: Annotated[
+        str, typer.Option(help="With --save-draft: what the draft shows, for the checker.")
+    ] = "",
     role: RoleOption = None,
 ) -> None:
-    """Query the linked zone (read-only; the linked zone only). Analysts see pseudonyms,
-    never identifiers; to take results out of the zone, make a release."""
+    """Query the linked zone (one read-only statement; the linked zone only) and show the first
+    rows. Analysts see pseudonyms, never identifiers. Nothing is written to a file: to take a
+    result out, save it as a draft and request a release."""
     from openphm.governance.roles import current_actor
     from openphm.linked.query import run_sql
     from openphm.programme.workspace import Workspace
 
+    if not save_draft and (counts or totals_over or description):
+        raise typer.BadParameter("--counts, --totals-over and --description go with --save-draft")
     ws = Workspace.open(workspace)
     actor = current_actor(role)
-    ws.authorise(actor, "linked.query")
-    result = run_sql(ws, query)
-    # The query text can hold literal values an analyst typed; the audit keeps its shape only.
-    ws.audit.record(actor, "linked.query", counts={"rows": len(result)})
-    if csv:
-        result.to_csv(sys.stdout, index=False)
-        return
-    table = Table(
-        caption=f"{len(result):,} rows" + (f", first {limit}" if len(result) > limit else "")
-    )
-    for column in result.columns:
-        table.add_column(str(column))
-    for row in result.head(limit).itertuples(index=False):
-        table.add_row(*("" if v is None else str(v) for v in row))
+    result = run_sql(ws, actor, query, keep=None if save_draft else rows)
+    show(result.frame.head(rows), result.rows)
+    if save_draft:
+        _save(ws, actor, save_draft, result.frame, query, counts, totals_over, description)
+
+
+def show(frame, total: int) -> None:
+    """The rows in a terminal table, every value as literal text (openphm.console.literal)."""
+    caption = f"{total:,} rows" + (f", first {len(frame):,} shown" if total > len(frame) else "")
+    table = Table(caption=caption)
+    for column in frame.columns:
+        table.add_column(literal(column))
+    for row in frame.itertuples(index=False):
+        table.add_row(*(literal(value) for value in row))
     console.print(table)
+
+
+def _save(ws, actor, name, frame, query, counts, totals_over, description) -> None:
+    from openphm.disclosure.releases import draft_from_query
+
+    spec = draft_from_query(
+        ws,
+        actor,
+        name,
+        frame,
+        query=query,
+        counts=_columns(counts),
+        totals_over=_columns(totals_over),
+        description=description,
+    )
+    console.print(
+        literal(
+            f"Saved draft {spec.name}: {len(frame):,} rows; counts: "
+            f"{', '.join(spec.counts) or 'none'}; cells named by: {', '.join(spec.groups)}"
+        )
+    )
+    if not spec.counts:
+        console.print(
+            "[yellow]No count columns:[/] disclosure control cannot vouch for this draft; a "
+            "release of it needs an exception the data protection officer approves."
+        )
+
+
+def _columns(text: str | None) -> list[str]:
+    return [c.strip() for c in (text or "").split(",") if c.strip()]

@@ -173,10 +173,21 @@ class DisclosurePolicy(_Strict):
         "is under p% of the largest",
     )
     reason: str = Field(default="", description="required when looser than 7, 5 and 10")
+    # Kept so programme files that say `true` still load; nothing leaves without a second
+    # person's check (openphm.disclosure.checking), so `false` is refused below.
     releases_need_approval: bool = Field(
-        default=True, description="a second person must approve each release"
+        default=True, description="a second person must approve each release (always)"
     )
     k_anonymity: int = Field(default=5, ge=2, description="k for recipient extracts")
+
+    @model_validator(mode="after")
+    def _always_checked(self) -> DisclosurePolicy:
+        if not self.releases_need_approval:
+            raise ValueError(
+                "releases_need_approval = false is no longer possible: every release is checked "
+                "by a second person before it leaves (docs/releases.md); remove the line"
+            )
+        return self
 
     @model_validator(mode="after")
     def _never_looser_without_reason(self) -> DisclosurePolicy:
@@ -239,6 +250,40 @@ class EngineSettings(_Strict):
         return self
 
 
+class IndicatorPack(_Strict):
+    """A pack of indicators (openphm.indicators.packs) and the purpose the programme uses it for:
+    one of the programme's purposes (P6), and one the pack serves (checked when it is built)."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,62}$")
+    purpose: Purpose
+
+
+class IndicatorSettings(_Strict):
+    """[indicators]: the packs the programme builds with `phm indicators`, and, for rates, the
+    practices of each primary care network and place (each practice in at most one of each)."""
+
+    packs: list[IndicatorPack] = Field(default_factory=list)
+    pcns: dict[str, list[PracticeCode]] = Field(default_factory=dict)
+    places: dict[str, list[PracticeCode]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _each_practice_once(self) -> IndicatorSettings:
+        names = [p.name for p in self.packs]
+        if len(set(names)) != len(names):
+            raise ValueError("indicators.packs: a pack is listed twice")
+        for grouping in ("pcns", "places"):
+            seen: dict[str, str] = {}
+            for group, practices in getattr(self, grouping).items():
+                for practice in practices:
+                    if practice in seen:
+                        raise ValueError(
+                            f"indicators.{grouping}: {practice} is in both {seen[practice]!r} "
+                            f"and {group!r}"
+                        )
+                    seen[practice] = group
+        return self
+
+
 class ProgrammeConfig(_Strict):
     programme: Programme
     sources: list[Source] = Field(min_length=1)
@@ -246,6 +291,7 @@ class ProgrammeConfig(_Strict):
     objections: ObjectionPolicy = Field(default_factory=ObjectionPolicy)
     disclosure: DisclosurePolicy = Field(default_factory=DisclosurePolicy)
     engine: EngineSettings = Field(default_factory=EngineSettings)
+    indicators: IndicatorSettings = Field(default_factory=IndicatorSettings)
 
     @model_validator(mode="after")
     def _consistent(self) -> ProgrammeConfig:
@@ -263,6 +309,20 @@ class ProgrammeConfig(_Strict):
                     f"sources[{i}]: GP practice {source.provider} sends data but is not among "
                     "programme.controllers; add it there or remove the source"
                 )
+        for i, pack in enumerate(self.indicators.packs):
+            if pack.purpose not in self.programme.purposes:
+                raise ValueError(
+                    f"indicators.packs[{i}]: purpose {pack.purpose.value!r} is not one of the "
+                    f"programme's purposes ({', '.join(p.value for p in self.programme.purposes)})"
+                )
+        for grouping in ("pcns", "places"):
+            for group, practices in getattr(self.indicators, grouping).items():
+                strangers = sorted(set(practices) - controllers)
+                if strangers:
+                    raise ValueError(
+                        f"indicators.{grouping}.{group}: {', '.join(strangers)} "
+                        "is not among programme.controllers"
+                    )
         for i, recipient in enumerate(self.recipients):
             if recipient.purpose not in self.programme.purposes:
                 raise ValueError(

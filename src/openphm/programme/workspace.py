@@ -32,6 +32,7 @@ from openphm import __version__, clock
 from openphm.engine import attach_encrypted, connect
 from openphm.governance import certificate
 from openphm.governance.audit import Actor, AuditLog
+from openphm.governance.intents import recover
 from openphm.governance.roles import authorise
 from openphm.keystore import CustodyKeyStore, KeyName, KeyStore, MissingKeyError, open_keystore
 from openphm.keystore.custody import custodian_of
@@ -192,9 +193,12 @@ class Workspace:
                     "Restore the key store from its backup"
                 )
         config = load_config(root / CONFIG_FILE)
-        # Opening only opens: nothing falls due here (governance.schedule keeps the promises
-        # that time brings, after a role check), so reading a status page destroys nothing.
-        return cls(root, config, keystore, audit, meta)
+        ws = cls(root, config, keystore, audit, meta)
+        # Settle what a killed command left half-recorded (governance.intents): completing the
+        # record of a change already made, never making one. Opening only opens: nothing falls
+        # due here (governance.schedule keeps the promises time brings, after a role check).
+        recover(ws)
+        return ws
 
     # ----- using ----------------------------------------------------------------------------
 
@@ -223,8 +227,10 @@ class Workspace:
                 f"its patient data was destroyed (certificate: {closed['certificate']})"
             )
 
-    def authorise(self, actor: Actor, action: str, *, purpose: str | None = None) -> None:
-        authorise(self.audit, actor, action, purpose=purpose)
+    def authorise(
+        self, actor: Actor, action: str, *, purpose: str | None = None, query: str = ""
+    ) -> None:
+        authorise(self.audit, actor, action, purpose=purpose, query=query)
 
     def inbox(self, source: Source) -> Path:
         """Where a source's extracts arrive (relative inboxes resolve against programme.toml)."""

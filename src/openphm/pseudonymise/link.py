@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from openphm.governance import intents
 from openphm.governance.audit import Actor
 from openphm.identity import objections
 from openphm.keystore import KeyName
@@ -103,31 +104,42 @@ def link(ws, actor: Actor, *, progress: Progress | None = None) -> LinkResult:
     ws.authorise(actor, "identity.link")
     ws.require_open()
     say = progress or (lambda step, done, total: None)
-    zone = ws.zone("landing")
     # Held for the whole run: retention waits rather than destroy a batch being read.
-    with cat.locked(zone):
+    with cat.locked(ws.zone("landing")):
         con = ws.connect_linked()
         try:
-            say(STEPS[0], 0, 0)
-            views = current_tables(ws, con, actor)
-            catalog = cat.load(zone)
-            con.execute("BEGIN")
-            result = _link(ws, con, views, catalog, say)
-            say(STEPS[7], 0, 0)
-            con.execute("COMMIT")
-        except BaseException:
-            ws.audit.record(actor, "identity.link", outcome="failed")
-            raise
+            result, intent = _prepare(ws, con, actor, say)
+            # The intent binds the commit to its audit entry (governance.intents): killed
+            # after the commit, the entry is recorded when the workspace is next opened.
+            with intents.committing(ws.audit, intent):
+                say(STEPS[7], 0, 0)
+                con.execute("COMMIT")
+            intents.unmark(con, intent)
         finally:
             con.close()
-    ws.audit.record(
-        actor,
-        "identity.link",
-        reads=("landing/catalog.json",),
-        writes=("linked/linked.duckdb",),
-        counts=result.audit_counts(),
-    )
     return result
+
+
+def _prepare(ws, con, actor: Actor, say: Progress) -> tuple[LinkResult, intents.Intent]:
+    """Steps 1 to 6 in a transaction left open, and the intent for its commit; a failure here
+    is audited and leaves zone 3 as it was."""
+    try:
+        say(STEPS[0], 0, 0)
+        views = current_tables(ws, con, actor)
+        catalog = cat.load(ws.zone("landing"))
+        con.execute("BEGIN")
+        result = _link(ws, con, views, catalog, say)
+        entry = intents.Entry(
+            actor,
+            "identity.link",
+            reads=("landing/catalog.json",),
+            writes=("linked/linked.duckdb",),
+            counts=result.audit_counts(),
+        )
+        return result, intents.linked_change(con, [entry])
+    except BaseException:
+        ws.audit.record(actor, "identity.link", outcome="failed")
+        raise
 
 
 def _link(ws, con, views: dict[str, str], catalog: cat.Catalog, say: Progress) -> LinkResult:

@@ -56,5 +56,33 @@ def programme_toml(
         "type1 = true",
         "national_data_opt_out = true",
         "",
+        *_indicators(practices),
     ]
     return "\n".join(lines)
+
+
+# The indicator packs (openphm.indicators), each for the purpose it serves.
+PACKS = [("pincer", "safety-monitoring"), ("care-gaps", "quality-improvement"),
+         ("case-finding", "prevention"), ("hospital-use", "service-planning")]  # fmt: skip
+PRACTICES_PER_PCN = 5
+
+
+def _indicators(practices: list[str]) -> list[str]:
+    """[indicators]: every pack; the practices in PCNs of five, in one place."""
+    packs = ", ".join(f'{{ name = "{n}", purpose = "{p}" }}' for n, p in PACKS)
+    pcns = {
+        f"PCN {i // PRACTICES_PER_PCN + 1}": practices[i : i + PRACTICES_PER_PCN]
+        for i in range(0, len(practices), PRACTICES_PER_PCN)
+    }
+    listed = ", ".join(
+        f'"{name}" = [{", ".join(chr(34) + p + chr(34) for p in members)}]'
+        for name, members in pcns.items()
+    )
+    everyone = ", ".join(f'"{p}"' for p in practices)
+    return [
+        "[indicators]",
+        f"packs = [{packs}]",
+        f"pcns = {{ {listed} }}",
+        f'places = {{ "Synthetic region" = [{everyone}] }}',
+        "",
+    ]

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from openphm.practice.keys import generate_keypair
-from openphm.synth import activity, faults, truth
+from openphm.synth import activity, faults, indicator_truth, signals, truth
 from openphm.synth.conditions import extra_deficits, frailty_category, onset_dates
 from openphm.synth.extracts import TABLES, ExtractWriter, append_csv, convert_to_parquet
 from openphm.synth.identifiers import IDENTITY_NOISE, as_recorded
@@ -119,11 +120,18 @@ def generate_region(
         dict(zip(codes, practices["flavour"], strict=True)),
         codes[people["practice"].to_numpy()],
     )
-    objections = []
+    objections, flags = [], []
+    # The indicators' signals draw from a stream of their own: the rest of the region is the
+    # same with or without them.
+    signal_rng = np.random.default_rng((options.seed, 25))
     for lo in range(0, options.people, CHUNK):
         chunk = np.arange(lo, min(lo + CHUNK, options.people))
         progress(f"extracts for people {lo + 1:,} to {chunk[-1] + 1:,}")
-        objections.append(_write_chunk(rng, region, writer, chunk, outcomes, options, timeline))
+        objected, flagged = _write_chunk(
+            rng, signal_rng, region, writer, chunk, outcomes, options, timeline
+        )
+        objections.append(objected)
+        flags.append(flagged)
 
     progress("faults, truth, keys and programme.toml")
     injected = faults.inject(
@@ -153,6 +161,7 @@ def generate_region(
             "records": records,
             "risk": pa.Table.from_pandas(outcomes.risk, preserve_index=False),
             "objections": truth.objections_table(person, day, code),
+            "indicators": truth.indicators_table(pd.concat(flags, ignore_index=True), timeline),
         },
         injected,
     )
@@ -172,16 +181,22 @@ def generate_region(
     return RegionSummary(directory, options.people, list(codes), len(writer.written), len(injected))
 
 
-def _write_chunk(rng, region, writer, chunk, outcomes, options, timeline):
-    """Write one chunk of people's rows into every extract; return their objection codes."""
+def _write_chunk(rng, signal_rng, region, writer, chunk, outcomes, options, timeline):
+    """Write one chunk of people's rows into every extract; return their objection codes and
+    the indicators' truth for them."""
     people = region.people
     for day in (day_number(timeline.baseline_end), region.end):
         patients, registrations = snapshots(rng, people, chunk, day, region.practices)
         writer.write(TABLES["patients"], patients)
         writer.write(TABLES["registrations"], registrations)
     _practice_lists(writer, patients, region.practices["ods_code"])
-    writer.write(TABLES["events"], activity.events(rng, region, chunk))
-    writer.write(TABLES["medications"], activity.medications(rng, region, chunk))
+    events = activity.events(rng, region, chunk)
+    medications = activity.medications(rng, region, chunk)
+    signal_events, signal_medications = signals.generate(signal_rng, region, chunk)
+    events = pd.concat([events, signal_events], ignore_index=True)
+    medications = pd.concat([medications, signal_medications], ignore_index=True)
+    writer.write(TABLES["events"], events)
+    writer.write(TABLES["medications"], medications)
     writer.write(TABLES["consultations"], activity.consultations(rng, region, chunk))
     objections = activity.objections(rng, region, chunk)
     writer.write(TABLES["objections"], objections)
@@ -208,11 +223,15 @@ def _write_chunk(rng, region, writer, chunk, outcomes, options, timeline):
             IDENTITY_NOISE[options.identity_noise],
         )
         writer.write(TABLES[name], frame, recorded)
-    return (
+    flags = indicator_truth.truth(
+        region, chunk, events, medications, secondary["ecds"], secondary["apc"]
+    )
+    objected = (
         objections["person"].to_numpy(),
         objections["day"].to_numpy(),
         objections["snomed_code"].to_numpy(),
     )
+    return objected, flags
 
 
 def _practice_lists(writer: ExtractWriter, patients, codes) -> None:

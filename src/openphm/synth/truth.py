@@ -82,6 +82,19 @@ def objections_table(person: np.ndarray, day: np.ndarray, code: np.ndarray) -> p
     )
 
 
+def indicators_table(flags: pd.DataFrame, timeline) -> pa.Table:
+    """Who each indicator should flag at the end date and why (synth.indicator_truth)."""
+    flags = flags.sort_values(["indicator", "person_id"]).reset_index(drop=True)
+    return pa.table(
+        {
+            "person_id": pa.array(flags["person_id"].to_numpy().astype(np.int64)),
+            "indicator": pa.array(flags["indicator"].astype(str).to_numpy()),
+            "reason": pa.array(flags["reason"].astype(str).to_numpy()),
+            "as_at": pa.array([timeline.end] * len(flags), pa.date32()),
+        }
+    )
+
+
 def write(directory: Path, tables: dict[str, pa.Table], faults: list[Fault]) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     for name, table in tables.items():

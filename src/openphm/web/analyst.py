@@ -1,9 +1,11 @@
 """The analyst's pages: the registered population (age-sex pyramid, ethnic group, IMD decile),
-activity with its inequality gradient, registers and prevalence, multimorbidity and frailty.
-Every number comes from openphm.web.figures or openphm.web.measures, which have already put it
-through disclosure control."""
+activity with its inequality gradient, registers and prevalence, multimorbidity and frailty,
+risk, and indicators with their funnel plots. Every number comes from openphm.web.figures,
+measures, risk or indicators, which have already put it through disclosure control."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import pandas as pd
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -11,8 +13,9 @@ from markupsafe import Markup
 
 from openphm.analytics import REGISTERS
 from openphm.web import charts, figures, measures
+from openphm.web import indicators as indicator_figures
 from openphm.web import risk as risk_figures
-from openphm.web.deps import Context, authorised, render
+from openphm.web.deps import Context, authorised, render, viewed
 
 router = APIRouter(prefix="/analyst", include_in_schema=False)
 REDACTED = "[c]"  # the mark for a redacted cell, as published tables use
@@ -35,7 +38,7 @@ def population(request: Request, ctx: Context = Depends(authorised("linked.query
         found = figures.population(ctx.ws)
     except figures.NotBuilt as err:
         return render(request, "not_built.jinja", title="Population", reason=str(err))
-    ctx.ws.audit.record(ctx.actor, "linked.query", reads=("linked.people",))
+    viewed(request, ctx, ("linked.people",))
     age_sex = found["age_sex"].records()
     by = {(r["age_band"], r["sex"]): _value(r["people"]) for r in age_sex}
     bands = figures.AGE_BANDS
@@ -79,7 +82,7 @@ def activity(request: Request, ctx: Context = Depends(authorised("linked.query")
         by_practice = figures.activity(ctx.ws, "practice")
     except figures.NotBuilt as err:
         return render(request, "not_built.jinja", title="Activity", reason=str(err))
-    ctx.ws.audit.record(ctx.actor, "linked.query", reads=("linked.people", "linked activity"))
+    viewed(request, ctx, ("linked.people", "linked activity"))
     measures = [c for c in by_imd.table.columns if c.endswith("_per_1000")]
     gradients = [
         charts.bar_chart(
@@ -185,7 +188,7 @@ def registers(request: Request, ctx: Context = Depends(authorised("analytics.rea
         found = measures.proportions(ctx.ws, [f"prevalence_{r.name}" for r in REGISTERS])
     except figures.NotBuilt as err:
         return _not_built(request, "Registers and prevalence", err)
-    ctx.ws.audit.record(ctx.actor, "analytics.read", reads=("linked.measures",))
+    viewed(request, ctx, ("linked.measures",))
     rows = []
     for p in found.values():
         o, sii, rii = p.overall(), p.inequality["sii"], p.inequality["rii"]
@@ -221,7 +224,7 @@ def register(request: Request, name: str, ctx: Context = Depends(authorised("ana
         found = measures.proportions(ctx.ws, [f"prevalence_{name}"])
     except figures.NotBuilt as err:
         return _not_built(request, "Registers and prevalence", err)
-    ctx.ws.audit.record(ctx.actor, "analytics.read", reads=("linked.measures",))
+    viewed(request, ctx, ("linked.measures",))
     view = proportion_view(found[f"prevalence_{name}"])
     return render(request, "analyst_register.jinja", title=view["label"], p=view)
 
@@ -234,11 +237,7 @@ def multimorbidity(request: Request, ctx: Context = Depends(authorised("analytic
         gradients = measures.proportions(ctx.ws, list(measures.MULTIMORBIDITY_MEASURES))
     except figures.NotBuilt as err:
         return _not_built(request, "Multimorbidity and frailty", err)
-    ctx.ws.audit.record(
-        ctx.actor,
-        "analytics.read",
-        reads=("linked.measures", "linked.person_scores", "linked.person_segments"),
-    )
+    viewed(request, ctx, ("linked.measures", "linked.person_scores", "linked.person_segments"))
     sections = []
     for key, figure in found.items():
         rows = figure.records()
@@ -286,7 +285,7 @@ def risk(request: Request, ctx: Context = Depends(authorised("risk.read"))):
         card, calibration = risk_figures.model_card(ctx.ws)
     except figures.NotBuilt as err:
         return _not_built(request, "Risk", err)
-    ctx.ws.audit.record(ctx.actor, "risk.read", reads=("linked.person_risk", "linked.risk_models"))
+    viewed(request, ctx, ("linked.person_risk", "linked.risk_models"))
     deciles = found["deciles"].records()
     bands = found["bands"].records()
     metrics = card["metrics"]
@@ -345,3 +344,135 @@ def risk(request: Request, ctx: Context = Depends(authorised("risk.read"))):
 
 def _metric(value) -> str:
     return "–" if value is None else f"{value:.3f}"
+
+
+@router.get("/indicators")
+def indicators(request: Request, ctx: Context = Depends(authorised("analytics.read"))):
+    ctx.ws.require_open()
+    try:
+        found = indicator_figures.catalogue(ctx.ws)
+    except figures.NotBuilt as err:
+        return _not_built(request, "Indicators", err)
+    viewed(request, ctx, ("linked.indicator_counts", "linked.indicator_runs"))
+    latest = found.latest
+    return render(
+        request,
+        "analyst_indicators.jinja",
+        title="Indicators",
+        indicators=found.indicators,
+        latest_date=pd.Timestamp(latest["reference_date"]).date(),
+        left_out=[n for n in str(latest["left_out"] or "").split(",") if n],
+        missing=[n for n in str(latest["missing_codelists"] or "").split(",") if n],
+    )
+
+
+@router.get("/indicators/{name}")
+def indicator(
+    request: Request,
+    name: str,
+    reference_date: dt.date | None = None,
+    ctx: Context = Depends(authorised("analytics.read")),
+):
+    ctx.ws.require_open()
+    try:
+        found = indicator_figures.figures(ctx.ws, name, reference_date)
+    except figures.NotBuilt as err:
+        return _not_built(request, "Indicators", err)
+    except LookupError as err:
+        raise HTTPException(404, "no counts for that indicator at that reference date") from err
+    viewed(request, ctx, ("linked.indicator_counts",))
+    b = found.indicator
+    trend_chart, trend_rows = _trend_view(b, found.trend)
+    return render(
+        request,
+        "analyst_indicator.jinja",
+        title=b.title,
+        b=b,
+        reference_date=found.reference_date,
+        levels=[_funnel_view(b, f) for f in found.funnels],
+        trend_chart=trend_chart,
+        trend_rows=trend_rows,
+        funnel_header=FUNNEL_HEADER,
+        limits_header=LIMITS_HEADER,
+    )
+
+
+FUNNEL_HEADER = ["Flagged", "Denominator", "% flagged", "95% CI", "Against the funnel limits"]
+NOT_PLOTTED = "not plotted: a count is hidden"
+LIMITS_HEADER = ["Denominator", "99.8% lower %", "95% lower %", "95% upper %", "99.8% upper %"]
+
+
+def _funnel_view(b: indicator_figures.BuiltIndicator, f: indicator_figures.Funnel) -> dict:
+    """One level's funnel plot, its table of areas (Total last) and its limits at sample
+    denominators, all from the published counts."""
+    noun = indicator_figures.LEVELS[f.level]
+    records = f.areas.astype(object).where(f.areas.notna(), None).to_dict("records")
+    rows = [
+        [r["area"], cell(r["numerator"]), cell(r["denominator"]),
+         cell(_percent(r["proportion"]), 1), _interval(r["lower_ci"], r["upper_ci"]),
+         charts.POSITIONS.get(r["funnel"], "") if r["proportion"] is not None
+         else NOT_PLOTTED]
+        for r in records
+    ]  # fmt: skip
+    total = f.total
+    average = f.average
+    rows.append(["Total", cell(total["numerator"]), cell(total["denominator"]),
+                 cell(_percent(average), 1), "", "the average"])  # fmt: skip
+    view = {"level": f.level, "noun": noun, "rows": rows, "chart": None, "limits": []}
+    denominators = [r["denominator"] for r in records if r["denominator"] is not None]
+    if average is None or not denominators:
+        return view
+    points = [
+        charts.FunnelPoint(r["area"], r["denominator"], r["proportion"], r["funnel"] or "")
+        for r in records
+    ]
+    average_label = "programme average" if f.level == "practice" else f"average of the {noun}s"
+    view["chart"] = charts.funnel_plot(
+        f"{b.title}: % flagged by {noun} against the people in its denominator",
+        points,
+        average,
+        f.limits,
+        ident=f"funnel-{f.level}",
+        unit=noun,
+        average_label=average_label,
+    )
+    samples = charts.funnel_samples(max(denominators))
+    limits = f.limits(samples)
+    ends = [limits["99.8%"][0], limits["95%"][0], limits["95%"][1], limits["99.8%"][1]]
+    view["limits"] = [
+        [f"{n:,}", *(f"{100 * end[i]:.2f}" for end in ends)] for i, n in enumerate(samples)
+    ]
+    view["average"] = f"{100 * average:.2f}%"
+    return view
+
+
+def _trend_view(b: indicator_figures.BuiltIndicator, trend: pd.DataFrame):
+    """The published rate per reference date: a chart when there is more than one, and rows."""
+    records = trend.astype(object).where(trend.notna(), None).to_dict("records")
+    rows = [
+        [str(r["reference_date"]), cell(r["numerator"]), cell(r["denominator"]),
+         cell(_percent(r["proportion"]), 1), _interval(r["lower_ci"], r["upper_ci"])]
+        for r in records
+    ]  # fmt: skip
+    if len(records) < 2:
+        return None, rows
+    chart = charts.bar_chart(
+        f"{b.title}: % flagged by reference date, with 95% confidence intervals",
+        [(str(r["reference_date"]), _percent(r["proportion"])) for r in records],
+        decimals=1,
+        intervals=[
+            None if r["proportion"] is None else (100 * r["lower_ci"], 100 * r["upper_ci"])
+            for r in records
+        ],
+    )
+    return chart, rows
+
+
+def _percent(proportion):
+    return None if proportion is None else 100 * proportion
+
+
+def _interval(lower, upper) -> str:
+    if lower is None or upper is None:
+        return REDACTED
+    return interval(100 * lower, 100 * upper)

@@ -1,26 +1,35 @@
 """The JSON API: the same figures and records as the pages, for the same roles, described at
-/api/openapi.json. Read-only (every change goes through a page's form, with its CSRF token)."""
+/api/openapi.json. Read-only (every change goes through a page's form, with its CSRF token);
+/api/sql runs an analyst's query as the SQL page does (web.sql), and writes only its audit
+entry."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+import json
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from openphm.analytics import REGISTERS
 from openphm.disclosure.releases import list_releases
+from openphm.linked.commands import MOST_SHOWN_ROWS, SHOWN_ROWS
+from openphm.linked.query import QueryError, run_sql
 from openphm.web import figures, measures
 from openphm.web import risk as risk_figures
-from openphm.web.deps import Context, authorised
+from openphm.web.deps import Context, authorised, viewed
 from openphm.web.dpo import objections_applied, programme_status
 from openphm.web.practice import cohort_lists, describe
+from openphm.web.sql import signed_in
 
 router = APIRouter(prefix="/api", tags=["OpenPHM"])
 
 
 @router.get("/population", summary="Registered population (disclosure-controlled)")
-def population(ctx: Context = Depends(authorised("linked.query"))) -> dict:
+def population(request: Request, ctx: Context = Depends(authorised("linked.query"))) -> dict:
     ctx.ws.require_open()
     found = figures.population(ctx.ws)
-    ctx.ws.audit.record(ctx.actor, "linked.query", reads=("linked.people",))
+    viewed(request, ctx, ("linked.people",))
     return {
         "reference_date": figures.reference_date(ctx.ws).isoformat(),
         "disclosure_control": "counts 1-7 redacted (null), others rounded to the nearest 5",
@@ -29,10 +38,12 @@ def population(ctx: Context = Depends(authorised("linked.query"))) -> dict:
 
 
 @router.get("/activity", summary="Activity and deaths per 1,000 people (disclosure-controlled)")
-def activity(by: str = "imd_decile", ctx: Context = Depends(authorised("linked.query"))) -> dict:
+def activity(
+    request: Request, by: str = "imd_decile", ctx: Context = Depends(authorised("linked.query"))
+) -> dict:
     ctx.ws.require_open()
     figure = figures.activity(ctx.ws, "practice" if by == "practice" else "imd_decile")
-    ctx.ws.audit.record(ctx.actor, "linked.query", reads=("linked.people", "linked activity"))
+    viewed(request, ctx, ("linked.people", "linked activity"))
     return {"title": figure.title, "rows": figure.records()}
 
 
@@ -53,10 +64,10 @@ def _proportion(p: measures.Proportion) -> dict:
 
 
 @router.get("/registers", summary="Recorded prevalence per register (disclosure-controlled)")
-def registers(ctx: Context = Depends(authorised("analytics.read"))) -> dict:
+def registers(request: Request, ctx: Context = Depends(authorised("analytics.read"))) -> dict:
     ctx.ws.require_open()
     found = measures.proportions(ctx.ws, [f"prevalence_{r.name}" for r in REGISTERS])
-    ctx.ws.audit.record(ctx.actor, "analytics.read", reads=("linked.measures",))
+    viewed(request, ctx, ("linked.measures",))
     return {
         "disclosure_control": CONTROL,
         "per": 100,
@@ -68,15 +79,11 @@ def registers(ctx: Context = Depends(authorised("analytics.read"))) -> dict:
     "/multimorbidity",
     summary="Long-term conditions, CMS, eFI and segments (disclosure-controlled)",
 )
-def multimorbidity(ctx: Context = Depends(authorised("analytics.read"))) -> dict:
+def multimorbidity(request: Request, ctx: Context = Depends(authorised("analytics.read"))) -> dict:
     ctx.ws.require_open()
     found = measures.distributions(ctx.ws)
     gradients = measures.proportions(ctx.ws, list(measures.MULTIMORBIDITY_MEASURES))
-    ctx.ws.audit.record(
-        ctx.actor,
-        "analytics.read",
-        reads=("linked.measures", "linked.person_scores", "linked.person_segments"),
-    )
+    viewed(request, ctx, ("linked.measures", "linked.person_scores", "linked.person_segments"))
     return {
         "disclosure_control": CONTROL,
         "distributions": {k: {"title": f.title, "rows": f.records()} for k, f in found.items()},
@@ -88,11 +95,11 @@ def multimorbidity(ctx: Context = Depends(authorised("analytics.read"))) -> dict
     "/risk",
     summary="Risk distribution, rising risk and the published model card (disclosure-controlled)",
 )
-def risk(ctx: Context = Depends(authorised("risk.read"))) -> dict:
+def risk(request: Request, ctx: Context = Depends(authorised("risk.read"))) -> dict:
     ctx.ws.require_open()
     found = risk_figures.distribution(ctx.ws)
     card, _ = risk_figures.model_card(ctx.ws)
-    ctx.ws.audit.record(ctx.actor, "risk.read", reads=("linked.person_risk", "linked.risk_models"))
+    viewed(request, ctx, ("linked.person_risk", "linked.risk_models"))
     return {
         "disclosure_control": "counts 1-7 redacted (null), others rounded to the nearest 5",
         "reference_date": found["reference_date"].isoformat(),
@@ -108,16 +115,52 @@ def risk(ctx: Context = Depends(authorised("risk.read"))) -> dict:
 
 
 @router.get("/status", summary="Programme status, retention and destruction")
-def status(ctx: Context = Depends(authorised("governance.status"))) -> dict:
-    ctx.ws.audit.record(ctx.actor, "governance.status")
+def status(request: Request, ctx: Context = Depends(authorised("governance.status"))) -> dict:
+    viewed(request, ctx)
     return {**programme_status(ctx.ws), "objections_applied": objections_applied(ctx.ws)}
 
 
 @router.get("/releases", summary="Releases and their approval status")
-def releases(ctx: Context = Depends(authorised("release.list"))) -> list[dict]:
+def releases(request: Request, ctx: Context = Depends(authorised("release.list"))) -> list[dict]:
+    viewed(request, ctx, ("outputs/releases",))
     return list_releases(ctx.ws)
 
 
 @router.get("/cohorts", summary="The signed-in practice's own cohort lists")
-def cohorts(ctx: Context = Depends(authorised("cohort.inbox"))) -> list[dict]:
+def cohorts(request: Request, ctx: Context = Depends(authorised("cohort.inbox"))) -> list[dict]:
+    viewed(request, ctx)
     return [describe(p) for p in cohort_lists(ctx.ws, ctx.user.ods)]
+
+
+class Query(BaseModel):
+    query: str = Field(description="One read-only statement on the linked zone.")
+    rows: int = Field(SHOWN_ROWS, ge=1, le=MOST_SHOWN_ROWS, description="Rows to return.")
+
+
+def signed_in_json(request: Request, ctx: Context = Depends(signed_in)) -> Context:
+    """A signed-in user sending JSON: a form another site's page could post is never run (the
+    session cookie is SameSite=Strict as well, so such a post is not signed in)."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        raise HTTPException(415, "send the query as JSON: Content-Type application/json")
+    return ctx
+
+
+@router.post(
+    "/sql",
+    summary="Run one read-only query on the linked zone, as phm sql does (audited with its text)",
+)
+def sql(body: Query, ctx: Context = Depends(signed_in_json)):
+    try:
+        result = run_sql(ctx.ws, ctx.actor, body.query, keep=body.rows)
+    except QueryError as err:
+        return JSONResponse({"detail": str(err)}, status_code=400)
+    answer = result.frame.to_json(
+        orient="split", index=False, date_format="iso", default_handler=str
+    )
+    table = json.loads(answer)
+    return {
+        "columns": table["columns"],
+        "rows": table["data"],
+        "rows_returned": result.rows,
+        "rows_shown": len(result.frame),
+    }

@@ -3,42 +3,60 @@ sign-out, the pages of each role (analyst, practice, dpo modules) and the JSON A
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import secrets
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, Form, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
 from openphm.governance.audit import Actor
 from openphm.governance.roles import Refused, Role
+from openphm.governance.schedule import keep_promises, scheduled_actor
 from openphm.programme.workspace import ProgrammeClosedError, Workspace
-from openphm.web import analyst, api, assets, cohorts, dpo, practice
+from openphm.web import analyst, api, assets, audit_view, cohorts, dpo, practice, releases, sql
 from openphm.web.accounts import Authenticator, LocalAccounts
 from openphm.web.deps import (
     NotSignedIn,
     WebRefused,
     actor_of,
     check_csrf,
+    client_address,
     open_workspace,
     render,
     session_of,
 )
+from openphm.web.failures import (
+    SIGN_IN_LOCKED,
+    UNKNOWN_NAME,
+    WRONG_PASSWORD,
+    FailureKind,
+    FailuresBeforeSignIn,
+)
+from openphm.web.folding import FoldedAudit
 from openphm.web.security import (
     COOKIE,
     DEFAULT_IDLE_MINUTES,
+    DEFAULT_SESSION_HOURS,
     LOCK_MINUTES,
     MAX_NAME_LENGTH,
     SessionStore,
     SignInThrottle,
     security_headers,
 )
+from openphm.web.sign_in_ledger import SignInLedger
+from openphm.web.views import PageViews
 
 STATIC_PREFIXES = ("/assets/", "/static/")
+LOG = logging.getLogger("openphm.web")
 HOME = {
     Role.ANALYST: "/analyst/population",
     Role.PRACTICE: "/practice/cohorts",
     Role.DATA_PROTECTION_OFFICER: "/dpo",
+    Role.OUTPUT_CHECKER: "/dpo/releases",
     Role.PROCESSOR_ENGINEER: "/engineer",
 }
 
@@ -47,23 +65,30 @@ def create_app(
     workspace: Path,
     *,
     idle_minutes: float = DEFAULT_IDLE_MINUTES,
+    session_hours: float = DEFAULT_SESSION_HOURS,
     authenticator: Authenticator | None = None,
+    schedule_minutes: float = 0,
 ) -> FastAPI:
     """The web service for one programme's workspace."""
     root = Path(workspace).absolute()
-    Workspace.open(root)  # fail at start-up, with the workspace's own message, if it is wrong
+    # Opened first to fail at start-up, with the workspace's own message, if it is wrong.
+    audit = Workspace.open(root).audit
     app = FastAPI(
         title="OpenPHM",
         summary="Disclosure-controlled figures, cohort lists and governance for one programme.",
         docs_url=None,  # the interactive docs load their scripts from a CDN: not here
         redoc_url=None,
         openapi_url="/api/openapi.json",
+        lifespan=_lifespan,
     )
     app.state.root = root
-    app.state.sessions = SessionStore(idle_minutes)
-    app.state.throttle = SignInThrottle()
+    app.state.schedule_minutes = schedule_minutes
+    app.state.failures = FailuresBeforeSignIn(audit)
+    app.state.views = PageViews(audit)
+    app.state.sessions = SessionStore(idle_minutes, session_hours)
+    app.state.throttle = SignInThrottle(ledger=SignInLedger(root))
     app.state.authenticator = authenticator or LocalAccounts(root)
-    app.mount("/assets", StaticFiles(directory=assets.TARGET, check_dir=False), name="assets")
+    app.mount("/assets", assets.Assets(directory=assets.TARGET, check_dir=False), name="assets")
     app.mount("/static", StaticFiles(directory=assets.STATIC), name="static")
 
     @app.middleware("http")
@@ -86,14 +111,61 @@ def create_app(
                     secure=request.url.scheme == "https",
                     path="/",
                 )
-        response.headers.update(security_headers(nonce, data_page=not static))
+        # An error is never cached: a missing asset must not stay missing once installed.
+        data_page = not static or response.status_code >= 400
+        response.headers.update(security_headers(nonce, data_page=data_page))
         return response
 
     _handlers(app)
     _sign_in_routes(app)
-    for module in (analyst, cohorts, practice, dpo, api):
+    for router in (analyst.router, cohorts.router, sql.router, *releases.routers):
+        app.include_router(router)
+    for module in (practice, dpo, audit_view, api):
         app.include_router(module.router)
     return app
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI):
+    """Folded failure and page-view counts are written as their interval passes even when no
+    further event comes, and all of them at shutdown (web.folding says what a kill loses)."""
+    folded: list[FoldedAudit] = [app.state.failures, app.state.views]
+    tasks = [asyncio.create_task(_sweep(folded))]
+    if app.state.schedule_minutes > 0:
+        tasks.append(asyncio.create_task(_schedule(app.state.root, app.state.schedule_minutes)))
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        for counts in folded:
+            counts.flush()
+
+
+async def _sweep(folded: list[FoldedAudit]) -> None:
+    """Every failure interval (a minute): write what is due of each folded stream."""
+    while True:
+        await asyncio.sleep(folded[0].interval)
+        for counts in folded:
+            await asyncio.to_thread(counts.flush_due)  # audit writes wait for the disk
+
+
+async def _schedule(root: Path, minutes: float) -> None:
+    """The data protection officer's scheduled job, run by the service: at start, then every
+    `minutes` (governance.schedule; docs/schedule.md)."""
+    while True:
+        await asyncio.to_thread(keep_promises_now, root)
+        await asyncio.sleep(minutes * 60)
+
+
+def keep_promises_now(root: Path) -> None:
+    """One scheduled run. A failure (a key this account does not hold, a full disk) is logged
+    by kind only and tried again next time: the service keeps serving."""
+    try:
+        ws = Workspace.open(root)
+        keep_promises(ws, scheduled_actor())
+    except Exception as err:  # the next run tries again; the timer is the other route
+        LOG.warning("scheduled run of the programme's promises failed: %s", type(err).__name__)
 
 
 def _wants_json(request: Request) -> bool:
@@ -101,6 +173,17 @@ def _wants_json(request: Request) -> bool:
 
 
 def _handlers(app: FastAPI) -> None:
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, _exc):
+        # Starlette sends this answer from outside every middleware (the error is then raised
+        # again for the server to log), so it carries the security headers itself. It names
+        # nothing of the error: that is for the server's log, not the caller.
+        headers = security_headers(secrets.token_urlsafe(16), data_page=True)
+        if _wants_json(request):
+            return JSONResponse({"detail": "server error"}, status_code=500, headers=headers)
+        text = "Something went wrong on the server. Try again, or tell its administrator."
+        return PlainTextResponse(text, status_code=500, headers=headers)
+
     @app.exception_handler(NotSignedIn)
     async def not_signed_in(request: Request, _exc):
         if _wants_json(request):
@@ -121,6 +204,15 @@ def _handlers(app: FastAPI) -> None:
         return render(request, "closed.jinja", 410, title="Programme closed", reason=str(exc))
 
 
+def _sign_in_failed(request: Request, kind: FailureKind, account: str | None) -> None:
+    """One entry against the account a failed sign-in names (the throttle's lock on the name
+    bounds how many), or, naming none, folded with its address's failures (web.failures)."""
+    if account is None:
+        request.app.state.failures.failed(kind, client_address(request))
+    else:
+        kind.record(open_workspace(request).audit, Actor(account, "none"))
+
+
 def _sign_in_routes(app: FastAPI) -> None:
     @app.get("/", include_in_schema=False)
     def home(request: Request):
@@ -135,25 +227,18 @@ def _sign_in_routes(app: FastAPI) -> None:
 
     @app.post("/sign-in", include_in_schema=False, dependencies=[Depends(check_csrf)])
     def sign_in(request: Request, username: str = Form(""), password: str = Form("")):
-        ws = open_workspace(request)
         throttle: SignInThrottle = request.app.state.throttle
-        address = request.client.host if request.client else "unknown"
+        address = client_address(request)
         authenticator = request.app.state.authenticator
         if len(username) > MAX_NAME_LENGTH:  # no account has such a name: nothing to count
             return render(request, "sign_in.jinja", 401, title="Sign in", error=True)
-        # The name only if it is an account: a password typed into the name box must not
-        # reach the audit log. Never the password.
-        named = username if authenticator.is_account(username) else "(unknown name)"
-        token = throttle.attempt(username, address)
+        # Only an account's name is ever audited: a password typed into the name box must not
+        # reach the log, nor a script's made-up names. Never the password.
+        account = username if authenticator.is_account(username) else None
+        token = throttle.attempt(username, address, account=account is not None)
         if token is None:
-            if throttle.first_refusal(username, address):
-                ws.audit.record(
-                    Actor(named, "none"),
-                    "web.sign_in",
-                    outcome="refused",
-                    reason=f"too many failed sign-ins: locked for up to {LOCK_MINUTES} "
-                    "minutes (later refusals in this lock are not recorded one by one)",
-                )
+            first = account is not None and throttle.first_refusal(username, address)
+            _sign_in_failed(request, SIGN_IN_LOCKED, account if first else None)
             return render(
                 request,
                 "sign_in.jinja",
@@ -164,19 +249,14 @@ def _sign_in_routes(app: FastAPI) -> None:
             )
         user = authenticator.authenticate(username, password)
         if user is None:
-            ws.audit.record(
-                Actor(named, "none"),
-                "web.sign_in",
-                outcome="failed",
-                reason="wrong user name or password",
-            )
+            _sign_in_failed(request, WRONG_PASSWORD if account else UNKNOWN_NAME, account)
             return render(
                 request, "sign_in.jinja", 401, title="Sign in", error=True, username=username
             )
         throttle.succeeded(username, address, token)
         session = request.app.state.sessions.sign_in(session_of(request), user)
         request.state.session = session
-        ws.audit.record(actor_of(user), "web.sign_in")
+        open_workspace(request).audit.record(actor_of(user), "web.sign_in")
         return RedirectResponse(HOME[user.role], status_code=303)
 
     @app.post("/sign-out", include_in_schema=False, dependencies=[Depends(check_csrf)])
@@ -186,7 +266,7 @@ def _sign_in_routes(app: FastAPI) -> None:
             open_workspace(request).audit.record(actor_of(session.user), "web.sign_out")
         store: SessionStore = request.app.state.sessions
         store.drop(session)
-        request.state.session = store.new()
+        request.state.session = store.anonymous()
         return RedirectResponse("/sign-in", status_code=303)
 
     @app.get("/engineer", include_in_schema=False)

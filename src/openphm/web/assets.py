@@ -15,6 +15,9 @@ import shutil
 import sys
 from pathlib import Path
 
+from starlette.exceptions import HTTPException
+from starlette.staticfiles import StaticFiles
+
 STATIC = Path(__file__).parent / "static"
 TARGET = STATIC / "nhsuk"
 STYLESHEET = "nhsuk-frontend.min.css"
@@ -50,6 +53,20 @@ def install(package: Path, target: Path = TARGET) -> list[Path]:
 
 def installed(target: Path = TARGET) -> bool:
     return (target / STYLESHEET).is_file() and (target / SCRIPT).is_file()
+
+
+class Assets(StaticFiles):
+    """The installed NHS.UK frontend files. Starlette answers 500 for every file while the
+    folder is missing; this answers 404 saying what to run, and serves the files as soon as
+    `make web-assets` has put them there (the check is repeated until it passes)."""
+
+    async def check_config(self) -> None:
+        try:
+            await super().check_config()
+        except RuntimeError:
+            raise HTTPException(
+                404, "The NHS.UK frontend assets are not installed: run `make web-assets`."
+            ) from None
 
 
 if __name__ == "__main__":

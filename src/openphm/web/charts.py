@@ -1,12 +1,18 @@
 """Charts drawn on the server as SVG: they need no JavaScript and nothing from the internet, and
 they draw only published (disclosure-controlled) numbers. A redacted value is drawn as a dashed
-outline labelled "suppressed", never as a bar of some size. Colours come from openphm.css (the
-Content-Security-Policy allows no inline styles)."""
+outline labelled "suppressed", never as a bar of some size; in a funnel plot, an area with a
+hidden count is never drawn at a height. Colours come from openphm.css (the
+Content-Security-Policy allows no inline styles); shapes and words, not colour alone, say what a
+mark means."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import itertools
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
+import numpy as np
 from markupsafe import Markup, escape
 
 ROW = 22
@@ -115,3 +121,208 @@ def pyramid(
             )
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+# ----- funnel plots ------------------------------------------------------------------------------
+
+# The plotting area of a funnel plot in its viewBox: left, top, right, bottom.
+FUNNEL_WIDTH = 640
+FUNNEL_PLOT = (64, 16, FUNNEL_WIDTH - 24, 316)
+FUNNEL_GRID = 160  # the limits are drawn through this many denominators, and the samples
+POSITIONS = {
+    "within": "within the limits",
+    "above 95%": "above the 95% limit",
+    "below 95%": "below the 95% limit",
+    "above 99.8%": "above the 99.8% limit",
+    "below 99.8%": "below the 99.8% limit",
+}
+HIDDEN = "count hidden, not plotted"
+
+
+@dataclass(frozen=True)
+class FunnelPoint:
+    """One area as published: its denominator (None if hidden), its proportion (None when
+    either count is hidden: never drawn at a height), and where it lies (`POSITIONS`)."""
+
+    label: str
+    denominator: float | None
+    proportion: float | None = None
+    position: str = ""
+
+
+def axis_end(largest: float) -> float:
+    """The end of an axis that holds `largest`: 1, 2, 2.5 or 5 times a power of ten."""
+    if largest <= 0:
+        return 1.0
+    power = 10 ** math.floor(math.log10(largest))
+    return next(m * power for m in (1, 2, 2.5, 5, 10) if m * power >= largest * (1 - 1e-9))
+
+
+def funnel_samples(largest_denominator: float) -> list[int]:
+    """Denominators at which a funnel plot's limits are also given in a table: 10, 20, 50,
+    100, ... up to the end of its horizontal axis."""
+    end = axis_end(1.05 * largest_denominator)
+    steps = (10 * 10**k * m for k in range(12) for m in (1, 2, 5))
+    return [int(n) for n in itertools.takewhile(lambda n: n <= end, steps)]
+
+
+def funnel_plot(
+    title: str,
+    points: Sequence[FunnelPoint],
+    average: float,
+    limits: Callable[[np.ndarray], Mapping[str, tuple[np.ndarray, np.ndarray]]],
+    *,
+    ident: str,
+    unit: str = "practice",
+    average_label: str = "programme average",
+) -> Markup:
+    """A funnel plot: each area's proportion against its denominator, the average they are
+    plotted around, and the control limits as curves across the range of denominators
+    (`limits`: a function of the denominators giving each limit, by a name such as "99.8%",
+    as (lower, upper); drawn as given).
+    Areas beyond the 99.8% limit are triangles and, above it, named; beyond 95% squares;
+    within, circles; an area with a hidden count is a hollow circle below the axis at its
+    denominator, never at a height. `ident` makes the title's and description's ids unique."""
+    left, top, right, bottom = FUNNEL_PLOT
+    shown = [p for p in points if p.denominator is not None]
+    x_end = axis_end(1.05 * max([p.denominator for p in shown] + [1]))
+    samples = funnel_samples(max([p.denominator for p in shown] + [1]))
+    grid = np.unique(np.concatenate([x_end * np.arange(1, FUNNEL_GRID + 1) / FUNNEL_GRID,
+                                     samples]))  # fmt: skip
+    curves = limits(grid)
+    smallest = min([p.denominator for p in shown if p.denominator > 0] + [x_end])
+    reach = [average] + [p.proportion for p in points if p.proportion is not None]
+    reach += [float(upper[0]) for _, upper in limits(np.array([smallest])).values()]
+    y_end = min(1.0, axis_end(1.1 * max(max(reach), 0.005)))
+
+    def x(n: float) -> float:
+        return left + n / x_end * (right - left)
+
+    def y(p: float) -> float:
+        return bottom - p / y_end * (bottom - top)
+
+    above = [p.label for p in points if p.position == "above 99.8%"]
+    hidden = [p for p in points if p.proportion is None]
+    description = (
+        f"Each {unit}'s percentage flagged (vertical axis, 0% to {_percent(y_end, y_end / 5)}) "
+        "against the "
+        f"people in its denominator (horizontal axis, 0 to {x_end:,.0f}), with the "
+        f"{average_label} of {100 * average:.1f}% and the 95% and 99.8% control limits around "
+        f"it. {len(above)} {_plural(unit, len(above))} above the 99.8% limit"
+        + (f": {', '.join(above)}." if above else ".")
+        + (f" {len(hidden)} with a count hidden, not plotted." if hidden else "")
+    )
+    height = bottom + 134
+    parts = [
+        f'<svg class="phm-chart phm-funnel" role="img" viewBox="0 0 {FUNNEL_WIDTH} {height}" '
+        f'width="{FUNNEL_WIDTH}" height="{height}" aria-labelledby="{ident}-title {ident}-desc">'
+        f'<title id="{ident}-title">{escape(title)}</title>'
+        f'<desc id="{ident}-desc">{escape(description)}</desc>'
+    ]
+    for i in range(6):
+        px, py = x(x_end * i / 5), y(y_end * i / 5)
+        parts.append(
+            f'<line class="phm-grid" x1="{left}" y1="{py:.1f}" x2="{right}" y2="{py:.1f}"/>'
+            f'<text x="{left - 6}" y="{py + 4:.1f}" text-anchor="end">'
+            f"{_percent(y_end * i / 5, y_end / 5)}</text>"
+            f'<text x="{px:.1f}" y="{bottom + 16}" text-anchor="middle">{x_end * i / 5:,.0f}</text>'
+        )
+    parts.append(
+        f'<path class="phm-axis" d="M{left},{top}V{bottom}H{right}"/>'
+        f'<line class="phm-average" x1="{left}" y1="{y(average):.1f}" x2="{right}" '
+        f'y2="{y(average):.1f}"/>'
+    )
+    for name, (lower, upper) in curves.items():
+        css = "phm-limit phm-limit--" + name.rstrip("%").replace(".", "")
+        for values in (lower, upper):
+            inside = values <= y_end
+            vertices = " ".join(
+                f"{x(n):.2f},{y(v):.2f}" for n, v in zip(grid[inside], values[inside], strict=True)
+            )
+            parts.append(
+                f'<polyline class="{css}" data-limit="{escape(name)}" points="{vertices}"/>'
+            )
+    strip = bottom + 34
+    if any(p.denominator is not None for p in hidden):
+        parts.append(f'<text x="{left - 6}" y="{strip + 4}" text-anchor="end">hidden</text>')
+    for p in points:
+        parts.append(_funnel_point(p, x, y, strip))
+    parts.append(
+        f'<text x="{(left + right) / 2}" y="{bottom + 58}" text-anchor="middle">'
+        f"People in the denominator (one mark per {escape(unit)})</text>"
+        f'<text x="14" y="{(top + bottom) / 2}" text-anchor="middle" '
+        f'transform="rotate(-90 14 {(top + bottom) / 2})">% flagged</text>'
+    )
+    parts.append(_funnel_legend(bottom + 80, average_label))
+    parts.append("</svg>")
+    return Markup("".join(parts))
+
+
+def _funnel_point(p: FunnelPoint, x, y, strip: float) -> str:
+    if p.denominator is None:
+        return ""  # nothing published to place it by
+    if p.proportion is None:
+        tip = f"{p.label}: {HIDDEN} (denominator {p.denominator:,.0f})"
+        return (
+            f'<circle class="phm-point--hidden" cx="{x(p.denominator):.2f}" cy="{strip}" r="5">'
+            f"<title>{escape(tip)}</title></circle>"
+        )
+    cx, cy = x(p.denominator), y(p.proportion)
+    tip = (
+        f"{p.label}: {100 * p.proportion:.1f}% of {p.denominator:,.0f}, "
+        f"{POSITIONS.get(p.position, p.position)}"
+    )
+    title = f"<title>{escape(tip)}</title>"
+    if p.position.endswith("99.8%"):
+        tip_y = -6 if p.position.startswith("above") else 6
+        mark = (
+            f'<path class="phm-point phm-point--998" d="M{cx - 5:.2f},{cy - tip_y / 2:.2f}'
+            f'L{cx + 5:.2f},{cy - tip_y / 2:.2f}L{cx:.2f},{cy + tip_y:.2f}Z">{title}</path>'
+        )
+        if p.position.startswith("above"):
+            mark += f'<text x="{cx + 8:.2f}" y="{cy + 4:.2f}">{escape(p.label)}</text>'
+        return mark
+    if p.position.endswith("95%"):
+        return (
+            f'<rect class="phm-point phm-point--95" x="{cx - 4:.2f}" y="{cy - 4:.2f}" '
+            f'width="8" height="8">{title}</rect>'
+        )
+    return f'<circle class="phm-point" cx="{cx:.2f}" cy="{cy:.2f}" r="4">{title}</circle>'
+
+
+def _funnel_legend(top: float, average_label: str) -> str:
+    """The key, in three rows: each line or mark beside its words."""
+
+    def line(css: str):
+        return lambda x, y: f'<line class="{css}" x1="{x}" y1="{y}" x2="{x + 28}" y2="{y}"/>'
+
+    rows = [
+        [(line("phm-average"), 34, average_label.capitalize()),
+         (line("phm-limit phm-limit--95"), 34, "95% limits"),
+         (line("phm-limit phm-limit--998"), 34, "99.8% limits")],
+        [(lambda x, y: f'<circle class="phm-point" cx="{x + 4}" cy="{y}" r="4"/>', 14,
+          "Within the limits"),
+         (lambda x, y: f'<rect class="phm-point phm-point--95" x="{x}" y="{y - 4}" width="8" '
+                       'height="8"/>', 14, "Beyond 95%"),
+         (lambda x, y: f'<path class="phm-point phm-point--998" d="M{x},{y + 3}h10l-5,-9Z"/>',
+          16, "Beyond 99.8% (named if above)")],
+        [(lambda x, y: f'<circle class="phm-point--hidden" cx="{x + 5}" cy="{y}" r="5"/>', 16,
+          "A count hidden: not plotted at a height, only its denominator shown")],
+    ]  # fmt: skip
+    parts = []
+    for k, row in enumerate(rows):
+        x, y = FUNNEL_PLOT[0], top + 22 * k
+        for mark, gap, text in row:
+            parts.append(mark(x, y))
+            parts.append(f'<text x="{x + gap}" y="{y + 4}">{escape(text)}</text>')
+            x += gap + round(6.2 * len(text)) + 24  # about 6 px a character at 12 px Arial
+    return "".join(parts)
+
+
+def _percent(value: float, step: float) -> str:
+    """A proportion as a percentage, with a decimal where the axis's steps need one."""
+    return f"{100 * value:.{0 if round(100 * step, 6).is_integer() else 1}f}%"
+
+
+def _plural(unit: str, n: int) -> str:
+    return unit if n == 1 else f"{unit}s"

@@ -24,6 +24,17 @@ def serve(
     idle_minutes: Annotated[
         float, typer.Option(help="Sign a user out after this many idle minutes.")
     ] = 30,
+    session_hours: Annotated[
+        float, typer.Option(help="Sign a user out this many hours after sign-in, however busy.")
+    ] = 12,
+    schedule_minutes: Annotated[
+        float,
+        typer.Option(
+            help="Keep the promises that fall due (retention, recipients' expiry, the close) "
+            "at start and every this many minutes, as the DPO's scheduled job; 0 leaves it to "
+            "the timer (phm schedule units).",
+        ),
+    ] = 60,
     forwarded_allow_ips: Annotated[
         str | None,
         typer.Option(
@@ -47,7 +58,12 @@ def serve(
     from openphm.web import assets
     from openphm.web.app import create_app
 
-    app = create_app(workspace, idle_minutes=idle_minutes)
+    app = create_app(
+        workspace,
+        idle_minutes=idle_minutes,
+        session_hours=session_hours,
+        schedule_minutes=schedule_minutes,
+    )
     if not assets.installed():
         console.print(
             "[yellow]Warning:[/] the NHS.UK frontend assets are not installed; pages will be "
@@ -82,11 +98,8 @@ def add(
     ] = None,
 ) -> None:
     """Add a local account. The password is asked for (or read from standard input)."""
-    import getpass
-    import os
-
     from openphm.governance.audit import Actor
-    from openphm.governance.roles import Refused, Role
+    from openphm.governance.roles import Refused, Role, current_user
     from openphm.programme.workspace import Workspace
     from openphm.web.accounts import LocalAccounts
 
@@ -104,7 +117,7 @@ def add(
     accounts = LocalAccounts(ws.root)
     user = accounts.add(username, password, new_role, ws.config.programme.controllers, ods)
     # Whoever can write the workspace's files administers its accounts (docs/web.md).
-    admin = Actor(os.environ.get("PHM_USER") or getpass.getuser(), "account-administrator")
+    admin = Actor(current_user(), "account-administrator")
     ws.audit.record(
         admin, "web.user.add", writes=("web/users.json",), reason=f"{user.name} as {role}"
     )

@@ -14,9 +14,8 @@ from openphm.governance.audit import Actor
 from openphm.governance.roles import Role
 from openphm.programme.workspace import Workspace
 from openphm.web.accounts import User
+from openphm.web.failures import ANONYMOUS, CSRF_REFUSED, FailureKind
 from openphm.web.security import CSRF_FIELD, Session, csrf_ok
-
-ANONYMOUS = Actor(user="anonymous", role="none")
 
 templates = Jinja2Templates(
     env=Environment(
@@ -39,7 +38,10 @@ NAVIGATION: dict[Role, list[tuple[str, str]]] = {
         ("Registers", "/analyst/registers"),
         ("Multimorbidity", "/analyst/multimorbidity"),
         ("Risk", "/analyst/risk"),
+        ("Indicators", "/analyst/indicators"),
         ("Cohort builder", "/analyst/cohorts"),
+        ("Query (SQL)", "/analyst/sql"),
+        ("Releases", "/analyst/releases"),
     ],
     Role.PRACTICE: [("Cohort lists", "/practice/cohorts")],
     Role.DATA_PROTECTION_OFFICER: [
@@ -49,6 +51,7 @@ NAVIGATION: dict[Role, list[tuple[str, str]]] = {
         ("Privacy notice", "/dpo/notice"),
         ("Close", "/dpo/close"),
     ],
+    Role.OUTPUT_CHECKER: [("Releases", "/dpo/releases")],
     Role.PROCESSOR_ENGINEER: [],
 }
 
@@ -83,6 +86,11 @@ def actor_of(user: User | None) -> Actor:
     return Actor(user.name, user.role.value) if user else ANONYMOUS
 
 
+def client_address(request: Request) -> str:
+    """The client's address (the proxy's X-Forwarded-For when `phm serve` trusts it)."""
+    return request.client.host if request.client else "unknown"
+
+
 def open_workspace(request: Request) -> Workspace:
     return Workspace.open(request.app.state.root)
 
@@ -103,15 +111,26 @@ def authorised(action: str):
 async def check_csrf(request: Request) -> None:
     """Every POST carries the session's CSRF token, or it is refused and audited."""
     form = await request.form()
-    session = session_of(request)
-    if not csrf_ok(session, form.get(CSRF_FIELD)):
-        refuse(request, "web.csrf", f"{request.url.path}: missing or wrong CSRF token")
+    if not csrf_ok(session_of(request), form.get(CSRF_FIELD)):
+        refuse(request, CSRF_REFUSED)
 
 
-def refuse(request: Request, action: str, reason: str):
-    actor = actor_of(session_of(request).user)
-    open_workspace(request).audit.record(actor, action, outcome="refused", reason=reason)
-    raise WebRefused(reason)
+def refuse(request: Request, kind: FailureKind):
+    """Audit a refusal in its fixed words, and raise: one entry each for a signed-in user,
+    folded per client address before sign-in (web.failures), so no caller can bury the log."""
+    user = session_of(request).user
+    if user is None:
+        request.app.state.failures.failed(kind, client_address(request))
+    else:
+        kind.record(open_workspace(request).audit, actor_of(user))
+    raise WebRefused(kind.text)
+
+
+def viewed(request: Request, ctx: Context, reads: tuple[str, ...] = ()) -> None:
+    """Count a page view (web.views): one `web.view` entry per person, page and hour, named by
+    the page's route, never by the URL the caller sent."""
+    page = request.scope["route"].path
+    request.app.state.views.viewed(ctx.actor, page, reads)
 
 
 def render(request: Request, template: str, status_code: int = 200, **context):

@@ -1,23 +1,24 @@
-"""The data protection officer's pages: where the programme stands, what has been destroyed, the
-audit log with its chain verified, releases awaiting a second approval, the privacy notice, and
-the close with its certificate."""
+"""The data protection officer's pages: where the programme stands, what has been destroyed and
+what the schedule destroys next, the privacy notice, and the close with its certificate (the
+audit log is web.audit_view's; releases, which output checkers share, web.releases')."""
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from pathlib import Path
 
-from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import RedirectResponse
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import FileResponse, RedirectResponse
 from markupsafe import Markup, escape
 
 from openphm import clock
-from openphm.disclosure.releases import ReleaseError, approve_release, list_releases
 from openphm.governance import certificate
 from openphm.governance.lifecycle import CERTIFICATE_FILE, close_programme
 from openphm.governance.notice import privacy_notice
+from openphm.governance.schedule import timetable
 from openphm.programme.workspace import ZONES, Workspace
-from openphm.web.deps import Context, WebRefused, authorised, check_csrf, render
+from openphm.web.deps import Context, authorised, check_csrf, render, viewed
 
 router = APIRouter(prefix="/dpo", include_in_schema=False)
 
@@ -42,24 +43,67 @@ def programme_status(ws: Workspace) -> dict:
     }
 
 
+# Counts that are a level (how many people the objection register holds after a run), not a
+# flow: the latest is the answer, a sum over runs would count the same people again.
+LEVELS = frozenset({"objectors"})
+# What each objection count counts, saying whether it is people or rows.
+OBJECTION_COUNTS = {
+    "objectors": "people in the objection register (after the latest run)",
+    "objected_removed": "rows removed{of}: objectors' records already linked",
+    "objected_excluded": "rows left out{of} as they arrived: objectors' records",
+    "objected_since_built": "people taken out of cohorts: they objected after it was built",
+}
+
+
 def objections_applied(ws: Workspace) -> dict[str, int]:
     """Objections applied, from the audit log: every count whose name mentions an objection
-    (e.g. objected_removed), summed per action that reported it."""
+    (e.g. objected_removed), summed per action that reported it; a level (`objectors`, the
+    register's size) is the latest reported, never a sum."""
     totals: Counter[str] = Counter()
     for entry in ws.audit.entries():
         if entry.outcome != "ok":
             continue
         for name, value in entry.counts.items():
             if "object" in name:
-                totals[f"{entry.action}: {name}"] += value
+                key = f"{entry.action}: {name}"
+                totals[key] = value if name in LEVELS else totals[key] + value
     return dict(totals)
+
+
+def objection_rows(applied: dict[str, int]) -> list[list[str]]:
+    """[reported by, what was counted (people or rows), count] for the DPO's page."""
+    rows = []
+    for key, value in applied.items():
+        action, _, name = key.partition(": ")
+        base, _, table = name.partition(".")
+        words = OBJECTION_COUNTS.get(base, f"{name} (as that step counted it)")
+        rows.append([action, words.format(of=f" from {table}" if table else ""), f"{value:,}"])
+    return rows
+
+
+def timetable_rows(ws: Workspace) -> tuple[list[list[str]], str]:
+    """The schedule's destruction timetable (governance.schedule.timetable) as rows, or why it
+    cannot be read here: with key custody the landing zone is the processor's alone, and the
+    web service runs as the analytics account."""
+    try:
+        due = timetable(ws)
+    except PermissionError:
+        return [], (
+            "This service's account cannot read the landing zone (key custody keeps it for the "
+            "processor's account), so it cannot list when each landing batch falls due. "
+            "`phm schedule show WORKSPACE --role data-protection-officer`, run as the schedule's "
+            "account, lists them."
+        )
+    rows = [[d.what, d.when, d.how, "yes: the next scheduled run" if d.now else "no"] for d in due]
+    return rows, ""
 
 
 @router.get("")
 def status(request: Request, ctx: Context = Depends(authorised("governance.status"))):
     summary = programme_status(ctx.ws)
-    objections = objections_applied(ctx.ws)
-    ctx.ws.audit.record(ctx.actor, "governance.status")
+    objections = objection_rows(objections_applied(ctx.ws))
+    due, unreadable = timetable_rows(ctx.ws)
+    viewed(request, ctx)
     zone_rows = [
         [zone, z["files"], f"{z['bytes'] / 1e6:.1f}"] for zone, z in summary["zones"].items()
     ]
@@ -70,62 +114,9 @@ def status(request: Request, ctx: Context = Depends(authorised("governance.statu
         s=summary,
         zone_rows=zone_rows,
         objections=objections,
+        due=due,
+        unreadable=unreadable,
     )
-
-
-@router.get("/audit")
-def audit(request: Request, ctx: Context = Depends(authorised("audit.show"))):
-    ctx.ws.authorise(ctx.actor, "audit.verify")
-    verification = ctx.ws.audit.verify()
-    entries = list(ctx.ws.audit.entries())
-    ctx.ws.audit.record(
-        ctx.actor,
-        "audit.verify",
-        outcome="ok" if verification.ok else "failed",
-        counts={"entries": verification.entries, "problems": len(verification.problems)},
-    )
-    ctx.ws.audit.record(ctx.actor, "audit.show", counts={"entries_shown": len(entries)})
-    return render(
-        request,
-        "dpo_audit.jinja",
-        title="Audit log",
-        verification=verification,
-        rows=[e.row() for e in reversed(entries)],
-    )
-
-
-@router.get("/releases")
-def releases(request: Request, ctx: Context = Depends(authorised("release.list"))):
-    found = list_releases(ctx.ws)
-    for release in found:
-        release["rows"] = [
-            [c["table"], c["rows"], c["primary_redactions"], c["secondary_redactions"]]
-            for c in release["contents"]
-        ]
-    return render(
-        request,
-        "dpo_releases.jinja",
-        title="Releases",
-        releases=found,
-        summary=[
-            [r["id"], r["title"], r["purpose"], r["requester"], r["status"], r["approved_by"] or ""]
-            for r in found
-        ],
-        message=request.query_params.get("approved"),
-    )
-
-
-@router.post("/releases/{release_id}/approve", dependencies=[Depends(check_csrf)])
-def approve(
-    request: Request, release_id: str, ctx: Context = Depends(authorised("release.approve"))
-):
-    try:
-        approve_release(ctx.ws, ctx.actor, release_id)
-    except ReleaseError as err:
-        if "second person" in str(err):
-            raise WebRefused(str(err)) from None  # audited by approve_release
-        return render(request, "refused.jinja", 400, title="Cannot approve", reason=str(err))
-    return RedirectResponse(f"/dpo/releases?approved={release_id}", status_code=303)
 
 
 @router.get("/notice")
@@ -169,23 +160,55 @@ def close(
     return RedirectResponse("/dpo/certificate", status_code=303)
 
 
+def _certificate_files(ws: Workspace) -> dict[str, Path]:
+    """The certificate's two forms: the signed JSON and its printable HTML twin."""
+    json_path = ws.zone("outputs") / CERTIFICATE_FILE
+    return {"json": json_path, "html": json_path.with_suffix(".html")}
+
+
+def _verified(path: Path, public_key: str) -> tuple[dict | None, str]:
+    """The certificate's body if `path` verifies against the programme's key, else why not."""
+    if not path.is_file():
+        return None, f"{path.name} is not there"
+    try:
+        return certificate.verify(path, public_key), ""
+    except certificate.CertificateError as err:
+        return None, str(err)
+
+
 @router.get("/certificate")
 def certificate_page(request: Request, ctx: Context = Depends(authorised("governance.status"))):
-    path = ctx.ws.zone("outputs") / CERTIFICATE_FILE
-    body, problem = None, None
-    if path.is_file():
-        try:
-            body = certificate.verify(path, ctx.ws.meta["signing_public_key"])
-        except certificate.CertificateError as err:
-            problem = str(err)
+    """The destruction certificate's content in the service's own layout, with both its forms
+    verified (governance.certificate.verify) and offered for download."""
+    files = _certificate_files(ctx.ws)
+    key = ctx.ws.meta["signing_public_key"]
+    body, problem = _verified(files["json"], key) if files["json"].is_file() else (None, "")
+    html_problem = _verified(files["html"], key)[1] if body else ""
+    viewed(request, ctx, ("outputs/destruction-certificate",))
+    signed = json.loads(files["json"].read_text()) if body else {}
     return render(
         request,
         "dpo_certificate.jinja",
         title="Destruction certificate",
-        body=body,
+        c=body,
         problem=problem,
-        raw=json.dumps(body, indent=2) if body else "",
+        html_problem=html_problem,
+        signed=signed,
     )
+
+
+@router.get("/certificate.{form}")
+def certificate_file(
+    request: Request, form: str, ctx: Context = Depends(authorised("governance.status"))
+):
+    """The certificate as signed (JSON) or printable (HTML, opened from the file: its own
+    styles are inline, which this service's pages do not allow). One audit entry each."""
+    path = _certificate_files(ctx.ws).get(form)
+    if path is None or not path.is_file():
+        raise HTTPException(404, "no such certificate")
+    ctx.ws.audit.record(ctx.actor, "certificate.download", reads=(f"outputs/{path.name}",))
+    media = "application/json" if form == "json" else "text/html"
+    return FileResponse(path, media_type=media, filename=path.name)
 
 
 def markdown_to_html(text: str) -> Markup:

@@ -15,10 +15,15 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
 
 from openphm.programme.workspace import Workspace
-from openphm.web.deps import Context, authorised, refuse, render
+from openphm.web.deps import Context, authorised, refuse, render, viewed
+from openphm.web.failures import FailureKind
 
 router = APIRouter(prefix="/practice", include_in_schema=False)
 COHORTS = "cohorts"
+# In fixed words: the name asked for is the caller's text (the account says which practice).
+NOT_OWN_LIST = FailureKind(
+    "cohort.download", "refused", "asked for a file that is not one of the practice's own lists"
+)
 
 
 def cohort_folder(ws: Workspace, ods: str) -> Path:
@@ -47,7 +52,7 @@ def describe(path: Path) -> dict:
 @router.get("/cohorts")
 def inbox(request: Request, ctx: Context = Depends(authorised("cohort.inbox"))):
     files = [describe(p) for p in cohort_lists(ctx.ws, ctx.user.ods)]
-    ctx.ws.audit.record(ctx.actor, "cohort.inbox", counts={"lists": len(files)})
+    viewed(request, ctx)
     return render(request, "practice_cohorts.jinja", title="Cohort lists", files=files)
 
 
@@ -56,11 +61,7 @@ def download(name: str, request: Request, ctx: Context = Depends(authorised("coh
     own = {p.name: p for p in cohort_lists(ctx.ws, ctx.user.ods)}
     path = own.get(name)
     if path is None:
-        refuse(
-            request,
-            "cohort.download",
-            f"practice {ctx.user.ods} has no cohort list named {name[:80]!r}",
-        )
+        refuse(request, NOT_OWN_LIST)
     ctx.ws.audit.record(
         ctx.actor, "cohort.download", reads=(f"outputs/{COHORTS}/{ctx.user.ods}/{path.name}",)
     )

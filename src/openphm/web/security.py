@@ -1,9 +1,10 @@
 """Sessions, CSRF tokens and security headers: the web service's own safeguards.
 
-A session lives on the server (so signing out and idle expiry really end it); the browser holds
-only its id, signed with a per-process key, in an HttpOnly, SameSite=Strict cookie. Every
-session, signed in or not, carries a CSRF token that every form posts back. Every response says
-what the browser may load (only this origin) and data pages are never cached.
+A signed-in session lives on the server (so signing out and its time limits really end it); the
+browser holds only its id, signed with a per-process key, in an HttpOnly, SameSite=Strict
+cookie. A visitor's session is not stored: the signed cookie is all of it. Every session, signed
+in or not, carries a CSRF token that every form posts back. Every response says what the
+browser may load (only this origin) and data pages are never cached.
 """
 
 from __future__ import annotations
@@ -14,14 +15,24 @@ import ipaddress
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from openphm.web.accounts import User
+from openphm.web.sign_in_ledger import SignInLedger
 
 COOKIE = "phm_session"
 CSRF_FIELD = "csrf_token"
 DEFAULT_IDLE_MINUTES = 30
+# A signed-in session ends this long after sign-in however busy it is, so a cookie taken from a
+# browser left signed in is not good for ever (a long working day).
+DEFAULT_SESSION_HOURS = 12
+# Signed-in sessions kept at most. Each takes a successful sign-in, so only account holders can
+# add them; past the cap the least recently used ends.
+MAX_SESSIONS = 10_000
+# A session id starts with its kind: only signed-in sessions are stored on the server.
+_SIGNED_IN, _VISITOR, _ENDED = "user", "visitor", "ended"
 # Failed sign-ins before a lock, and how long it lasts: five tries within the lock's length for
 # one user name (the NCSC's advice is a limit of about ten; five with a short lock keeps a
 # guesser to a few hundred tries a day and a user who mistypes barely delayed), and more for
@@ -39,57 +50,101 @@ MAX_NAME_LENGTH = 64
 class Session:
     id: str
     csrf: str
-    last_seen: float
     user: User | None = None
-    expired: bool = False  # set on the fresh session that replaced an expired one
-    flash: list[str] = field(default_factory=list)
+    started: float = 0.0
+    last_seen: float = 0.0
+
+    @property
+    def expired(self) -> bool:
+        """A visitor's session that replaced a signed-in one ended by a time limit (the sign-in
+        page says why they were signed out)."""
+        return self.id.startswith(f"{_ENDED}-")
 
 
 class SessionStore:
+    """Signed-in sessions, kept on the server so that signing out and the time limits really
+    end them: `idle_minutes` without a request, `session_hours` after sign-in however busy,
+    the least recently used when `max_sessions` are signed in, and a restart (the cookie's key
+    is the process's own).
+
+    A visitor who has not signed in is not stored at all: their session id is random and their
+    CSRF token is a MAC of it, so the signed cookie carries everything and any number of
+    cookie-less requests costs the server no memory."""
+
     def __init__(
-        self, idle_minutes: float = DEFAULT_IDLE_MINUTES, clock: Callable[[], float] = time.time
+        self,
+        idle_minutes: float = DEFAULT_IDLE_MINUTES,
+        session_hours: float = DEFAULT_SESSION_HOURS,
+        *,
+        max_sessions: int = MAX_SESSIONS,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.idle_seconds = idle_minutes * 60
+        self.limit_seconds = session_hours * 3600
+        self.max_sessions = max_sessions
         self.clock = clock
         self._key = secrets.token_bytes(32)
-        self._sessions: dict[str, Session] = {}
+        self._sessions: OrderedDict[str, Session] = OrderedDict()  # least recently used first
+        self._lock = threading.Lock()  # sign-in runs in worker threads, loading in the loop
+
+    def __len__(self) -> int:
+        return len(self._sessions)
 
     def cookie_value(self, session: Session) -> str:
         return f"{session.id}.{self._mac(session.id)}"
 
-    def _mac(self, session_id: str) -> str:
-        return hmac.new(self._key, session_id.encode(), hashlib.sha256).hexdigest()
+    def _mac(self, text: str) -> str:
+        return hmac.new(self._key, text.encode(), hashlib.sha256).hexdigest()
 
-    def new(self, user: User | None = None) -> Session:
-        session = Session(secrets.token_urlsafe(32), secrets.token_urlsafe(32), self.clock(), user)
-        self._sessions[session.id] = session
-        return session
+    def anonymous(self, *, expired: bool = False) -> Session:
+        """A new visitor's session, not stored (`expired`: it replaces one that timed out)."""
+        return self._visitor(f"{_ENDED if expired else _VISITOR}-{secrets.token_urlsafe(32)}")
+
+    def _visitor(self, session_id: str) -> Session:
+        return Session(session_id, csrf=self._mac(f"csrf {session_id}"))
 
     def load(self, cookie: str | None) -> Session:
-        """The session a cookie names, or a new anonymous one (marked `expired` if the cookie
-        named a session that timed out)."""
+        """The session a cookie names, or a new visitor's (marked `expired` if the cookie named
+        a signed-in session that a time limit ended)."""
         session_id, _, mac = (cookie or "").partition(".")
-        if not (session_id and hmac.compare_digest(mac, self._mac(session_id))):
-            return self.new()
-        session = self._sessions.get(session_id)
-        if session is None:
-            return self.new()
-        now = self.clock()
-        if now - session.last_seen > self.idle_seconds:
-            self.drop(session)
-            fresh = self.new()
-            fresh.expired = session.user is not None
-            return fresh
-        session.last_seen = now
-        return session
+        if not (session_id and _same(mac, self._mac(session_id))):
+            return self.anonymous()
+        if not session_id.startswith(f"{_SIGNED_IN}-"):
+            return self._visitor(session_id)
+        with self._lock:
+            session = self._sessions.get(session_id)
+            if session is None:  # signed out, or forgotten once ended
+                return self.anonymous()
+            now = self.clock()
+            if self._ended(session, now):
+                del self._sessions[session_id]
+                return self.anonymous(expired=True)
+            session.last_seen = now
+            self._sessions.move_to_end(session_id)
+            return session
 
     def sign_in(self, old: Session, user: User) -> Session:
-        """A new session id and CSRF token at sign-in, so a planted id is worth nothing."""
-        self.drop(old)
-        return self.new(user)
+        """A new session id and CSRF token at sign-in, so a planted id is worth nothing. Ended
+        sessions nobody came back to are forgotten here, so abandoned ones do not pile up."""
+        now = self.clock()
+        session_id = f"{_SIGNED_IN}-{secrets.token_urlsafe(32)}"
+        session = Session(session_id, secrets.token_urlsafe(32), user, started=now, last_seen=now)
+        with self._lock:
+            self._sessions.pop(old.id, None)
+            for ended in [k for k, s in self._sessions.items() if self._ended(s, now)]:
+                del self._sessions[ended]
+            while len(self._sessions) >= self.max_sessions:
+                self._sessions.popitem(last=False)
+            self._sessions[session_id] = session
+        return session
 
     def drop(self, session: Session) -> None:
-        self._sessions.pop(session.id, None)
+        with self._lock:
+            self._sessions.pop(session.id, None)
+
+    def _ended(self, session: Session, now: float) -> bool:
+        idle = now - session.last_seen > self.idle_seconds
+        return idle or now - session.started > self.limit_seconds
 
 
 class SignInThrottle:
@@ -103,8 +158,11 @@ class SignInThrottle:
     real ones, so locking does not reveal which names are accounts. When more keys are tracked
     than `max_tracked`, locked keys are kept and, of the rest, those furthest from their limit
     go first, so a flood of made-up names or addresses cannot wipe out the count of a name
-    under attack. IPv6 clients are counted by /64. In memory, per process: a restart clears
-    it."""
+    under attack. IPv6 clients are counted by /64.
+
+    With a `ledger`, accounts' and addresses' failures are also kept on disk and read back at
+    start, so a restart does not lift their locks. Names that are not accounts are counted in
+    memory only (one may be a password typed into the name box): a restart clears theirs."""
 
     def __init__(
         self,
@@ -114,18 +172,24 @@ class SignInThrottle:
         lock_minutes: float = LOCK_MINUTES,
         max_tracked: int = _MAX_TRACKED,
         clock: Callable[[], float] = time.time,
+        ledger: SignInLedger | None = None,
     ) -> None:
         self.limits = {"name": per_name, "address": per_address}
         self.lock_seconds = lock_minutes * 60
         self.max_tracked = max_tracked
         self.clock = clock
+        self.ledger = ledger
         self._failures: dict[tuple[str, str], list[float]] = {}
         self._refusals_audited: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
+        if ledger is not None:
+            self._failures = ledger.load(since=clock() - self.lock_seconds)
+            self._make_room()
 
-    def attempt(self, name: str, address: str) -> float | None:
+    def attempt(self, name: str, address: str, *, account: bool = False) -> float | None:
         """Count an attempt as a failure now; its token, or None if the name or the address
-        is locked (then nothing is counted)."""
+        is locked (then nothing is counted). `account`: the name is an account's, so its
+        count is kept on disk as well as the address's."""
         with self._lock:
             keys = self._keys(name, address)
             if any(len(self._recent(key)) >= self.limits[key[0]] for key in keys):
@@ -135,15 +199,22 @@ class SignInThrottle:
             now = self.clock()
             for key in keys:
                 self._failures[key] = [*self._recent(key), now]
+            if self.ledger is not None:
+                kept = list(keys) if account else [keys[1]]
+                self.ledger.counted(kept, now, since=now - self.lock_seconds)
             return now
 
     def succeeded(self, name: str, address: str, token: float) -> None:
         """The attempt `token` was right: clear the name's count and refund the address."""
         with self._lock:
-            self._failures.pop(("name", _normal(name)), None)
-            times = self._failures.get(("address", _network(address)))
+            name_key, address_key = self._keys(name, address)
+            self._failures.pop(name_key, None)
+            times = self._failures.get(address_key)
             if times and token in times:
                 times.remove(token)
+            if self.ledger is not None:
+                self.ledger.cleared(name_key)
+                self.ledger.refunded(address_key, token)
 
     def first_refusal(self, name: str, address: str) -> bool:
         """Whether this refusal is the first of its lock: only the locked keys (the name, the
@@ -167,7 +238,7 @@ class SignInThrottle:
             return first
 
     def _keys(self, name: str, address: str) -> tuple[tuple[str, str], ...]:
-        return ("name", _normal(name)), ("address", _network(address))
+        return ("name", _normal(name)), ("address", client_network(address))
 
     def _recent(self, key: tuple[str, str]) -> list[float]:
         since = self.clock() - self.lock_seconds
@@ -187,7 +258,7 @@ class SignInThrottle:
         self._failures = live
 
 
-def _network(address: str) -> str:
+def client_network(address: str) -> str:
     """The address a client is counted by: an IPv4 address, or an IPv6 /64 (one household or
     server is given a whole /64, so counting single IPv6 addresses would count nothing)."""
     try:
@@ -203,8 +274,15 @@ def _normal(name: str) -> str:
     return name.strip().lower()
 
 
-def csrf_ok(session: Session, submitted: str | None) -> bool:
-    return bool(submitted) and hmac.compare_digest(session.csrf, submitted)
+def csrf_ok(session: Session, submitted: object) -> bool:
+    """Whether a form posted the session's token (a file uploaded under its name is not)."""
+    return isinstance(submitted, str) and bool(submitted) and _same(session.csrf, submitted)
+
+
+def _same(given: str, expected: str) -> bool:
+    """Compared in constant time, as bytes: compare_digest refuses str with non-ASCII
+    characters by raising, which would answer a caller's odd cookie with a server error."""
+    return hmac.compare_digest(given.encode(), expected.encode())
 
 
 def security_headers(nonce: str, *, data_page: bool) -> dict[str, str]:

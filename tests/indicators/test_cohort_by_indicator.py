@@ -1,0 +1,74 @@
+"""A cohort selects people by indicator and goes to practices as tokens by the existing route
+(phm cohort): each member's reasons are their own flags in words with the date each became
+due, and the cohort must be for the purpose its indicators were built for (P6)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from openphm.cohorts.build import LIST_COLUMNS, CohortError, run_cohort
+from openphm.cohorts.definition import load_definition
+from openphm.governance.audit import Actor
+from openphm.programme.workspace import Workspace
+
+from .conftest import END
+
+ANALYST = Actor(user="test-analyst", role="analyst")
+DEFINITION = """
+name = "prescribing-safety"
+description = "People a PINCER indicator flags"
+purpose = "{purpose}"
+indicators = ["pincer_gi_a", "pincer_mo_me"]
+"""
+
+
+@pytest.fixture(scope="module")
+def scored(built):
+    """The region's workspace with analytics and risk scores, as phm cohort needs."""
+    from openphm.analytics import MEASURES, AnalyticsOptions, build
+    from openphm.risk import open_zone, score, train
+
+    ws = Workspace.open(built.workspace)
+    con = ws.connect_linked()
+    build(con, END, AnalyticsOptions(measures=MEASURES[:1], groupings=(), sii_simulations=10))
+    con.close()
+    with open_zone(ws) as con:
+        trained = train(con)
+        score(con, trained.model_id)
+    return ws
+
+
+def _definition(tmp_path, purpose):
+    path = tmp_path / "cohort.toml"
+    path.write_text(DEFINITION.format(purpose=purpose))
+    return load_definition(path, ("safety-monitoring", "prevention"))
+
+
+def test_a_cohort_by_indicator_lists_each_member_with_their_own_reasons_and_due_dates(
+    scored, tmp_path
+):
+    built, paths = run_cohort(scored, ANALYST, _definition(tmp_path, "safety-monitoring"))
+    con = scored.connect_linked(read_only=True)
+    try:
+        flagged = con.sql(
+            "SELECT pseudonym, indicator, reason, due_date FROM linked.person_indicators "
+            "WHERE indicator IN ('pincer_gi_a', 'pincer_mo_me') AND pseudonym IN "
+            "(SELECT pseudonym FROM linked.person_risk)"
+        ).df()
+    finally:
+        con.close()
+    assert set(built.members["pseudonym"]) == set(flagged["pseudonym"])
+    assert len(flagged) > 0
+    one = flagged.iloc[0]
+    mine = built.members.set_index("pseudonym").loc[one["pseudonym"], "reasons"]
+    due = pd.Timestamp(one["due_date"]).date().isoformat()
+    assert f"{one['reason']} (due {due})" in mine
+    lists = pd.concat([pd.read_csv(p) for p in paths.values()])
+    assert tuple(lists.columns) == LIST_COLUMNS
+    assert len(lists) == len(built.members) - built.without_token
+
+
+def test_a_cohort_for_another_purpose_than_its_indicators_is_refused(scored, tmp_path):
+    with pytest.raises(CohortError, match="built for safety-monitoring, not prevention"):
+        run_cohort(scored, ANALYST, _definition(tmp_path, "prevention"))
