@@ -64,6 +64,9 @@ def test_phm_trace_writes_each_records_best_match_end_to_end(files):
     assert (pairs["spine_id"] == people.truth.loc[pairs["record_id"]].to_numpy()).all()
     assert len(pairs) >= 0.9 * people.truth.notna().sum()
     assert f"{len(pairs)} matched" in result.output
+    # By default the threshold is the rule's (expected precision), not a fixed 0.95.
+    assert "(chosen for expected precision)" in plain(result.output)
+    assert "expected precision 0.99" in plain(result.output)
     # Counts only: no patient's name reaches the screen.
     assert not any(name in result.output.upper() for name in people.spine["family_name"])
 
