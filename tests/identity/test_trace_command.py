@@ -127,6 +127,34 @@ def test_phm_trace_review_turns_labels_into_precision_and_recall_and_audits_them
     assert list(workspace.audit.entries())[-1].outcome == "refused"
 
 
+def test_a_field_may_be_several_columns_joined(files, tmp_path):
+    folder, people = files
+    split = people.records.assign(
+        house=people.records["address"].str.split(" ", n=1).str[0],
+        street=people.records["address"].str.split(" ", n=1).str[1],
+    ).drop(columns="address")
+    split.to_csv(tmp_path / "records.csv", index=False)
+    people.records.to_csv(tmp_path / "whole.csv", index=False)
+    spine_map = "given_name=Forename,family_name=Surname,date_of_birth=DOB,postcode=postcode,"
+    common = ["--against", folder / "spine.csv", "--against-map", spine_map + "address=address",
+              "--id", "record_id", "--against-id", "spine_id"]  # fmt: skip
+    fields = "given_name=given_name,family_name=family_name,date_of_birth=date_of_birth,"
+    fields += "postcode=postcode,"
+    joined = run("trace", tmp_path / "records.csv", *common, "--map",
+                 fields + "address=house + street", "--out", tmp_path / "joined.csv")  # fmt: skip
+    whole = run("trace", tmp_path / "whole.csv", *common, "--map", fields + "address=address",
+                "--out", tmp_path / "whole_pairs.csv")  # fmt: skip
+    assert joined.exit_code == 0 and whole.exit_code == 0, joined.output + whole.output
+    assert "address 100%" in plain(joined.output)
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / "joined.csv"), pd.read_csv(tmp_path / "whole_pairs.csv")
+    )
+    missing = run("trace", tmp_path / "records.csv", *common, "--map",
+                  fields + "address=house+flat", "--out", tmp_path / "x.csv")  # fmt: skip
+    assert missing.exit_code == 2
+    assert "has no column 'flat' (for address)" in plain(missing.output)
+
+
 def test_a_bad_map_is_named(files):
     folder, _ = files
     result = run(*trace_args(folder, **{"--map": "forename=given_name"}))
