@@ -37,3 +37,12 @@ def test_a_field_mostly_read_raises_no_warning():
     sent = pd.DataFrame({"postcode": ["LS6 2QT"] * 9 + ["France"]})
     [rate] = parse_rates(sent, ["postcode"])
     assert rate.rate == 0.9 and warnings([rate], "check --map") == []
+
+
+def test_another_countrys_postcodes_are_warned_of_and_said_to_be_compared_as_written():
+    australian = pd.DataFrame({"postcode": ["3212", "2642", "4223", "2135"]})
+    [line] = warnings(parse_rates(australian, ["postcode"]), "check --map")
+    assert line == (
+        "postcode: 0% in UK shape, check --map (100% look like another country's postcodes: "
+        "compared as written, exactly or one character apart)"
+    )

@@ -64,6 +64,9 @@ def test_phm_trace_writes_each_records_best_match_end_to_end(files):
     assert (pairs["spine_id"] == people.truth.loc[pairs["record_id"]].to_numpy()).all()
     assert len(pairs) >= 0.9 * people.truth.notna().sum()
     assert f"{len(pairs)} matched" in result.output
+    # By default the threshold is the rule's (expected precision), not a fixed 0.95.
+    assert "(chosen for expected precision)" in plain(result.output)
+    assert "expected precision 0.99" in plain(result.output)
     # Counts only: no patient's name reaches the screen.
     assert not any(name in result.output.upper() for name in people.spine["family_name"])
 
@@ -122,6 +125,34 @@ def test_phm_trace_review_turns_labels_into_precision_and_recall_and_audits_them
     refused = run(*review, "--role", "analyst")
     assert refused.exit_code == 2
     assert list(workspace.audit.entries())[-1].outcome == "refused"
+
+
+def test_a_field_may_be_several_columns_joined(files, tmp_path):
+    folder, people = files
+    split = people.records.assign(
+        house=people.records["address"].str.split(" ", n=1).str[0],
+        street=people.records["address"].str.split(" ", n=1).str[1],
+    ).drop(columns="address")
+    split.to_csv(tmp_path / "records.csv", index=False)
+    people.records.to_csv(tmp_path / "whole.csv", index=False)
+    spine_map = "given_name=Forename,family_name=Surname,date_of_birth=DOB,postcode=postcode,"
+    common = ["--against", folder / "spine.csv", "--against-map", spine_map + "address=address",
+              "--id", "record_id", "--against-id", "spine_id"]  # fmt: skip
+    fields = "given_name=given_name,family_name=family_name,date_of_birth=date_of_birth,"
+    fields += "postcode=postcode,"
+    joined = run("trace", tmp_path / "records.csv", *common, "--map",
+                 fields + "address=house + street", "--out", tmp_path / "joined.csv")  # fmt: skip
+    whole = run("trace", tmp_path / "whole.csv", *common, "--map", fields + "address=address",
+                "--out", tmp_path / "whole_pairs.csv")  # fmt: skip
+    assert joined.exit_code == 0 and whole.exit_code == 0, joined.output + whole.output
+    assert "address 100%" in plain(joined.output)
+    pd.testing.assert_frame_equal(
+        pd.read_csv(tmp_path / "joined.csv"), pd.read_csv(tmp_path / "whole_pairs.csv")
+    )
+    missing = run("trace", tmp_path / "records.csv", *common, "--map",
+                  fields + "address=house+flat", "--out", tmp_path / "x.csv")  # fmt: skip
+    assert missing.exit_code == 2
+    assert "has no column 'flat' (for address)" in plain(missing.output)
 
 
 def test_a_bad_map_is_named(files):

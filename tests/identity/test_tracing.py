@@ -74,6 +74,83 @@ def test_a_house_move_counts_once_against_a_match():
     )
 
 
+def test_a_mistyped_postcode_is_not_a_move_so_the_address_still_counts(small_region):
+    # Each known person's record with their own address and their postcode's last two letters
+    # swapped (LS6 2QT → LS6 2TQ): the address then counts, for the match. (Addresses made
+    # one per person: people.py draws them from a few streets and numbers.)
+    spine = small_region.spine.assign(
+        address=[
+            f"{i + 1} {a.split(' ', 1)[-1]}" for i, a in enumerate(small_region.spine["address"])
+        ]
+    )
+    truth = small_region.truth.dropna()
+    people = spine.set_index("spine_id").loc[truth.to_numpy()]
+    people = people[people["postcode"].notna()]
+    people = people[people["postcode"].str[-1] != people["postcode"].str[-2]]
+    typos = pd.DataFrame(
+        {
+            "record_id": [f"T{i}" for i in range(len(people))],
+            **{f: people[f].to_numpy() for f in ("given_name", "family_name", "sex", "address")},
+            "postcode": (
+                people["postcode"].str[:-2]
+                + people["postcode"].str[-1]
+                + people["postcode"].str[-2]
+            ).to_numpy(),
+        }
+    )  # no date of birth: the rest must carry the match
+
+    def scores(records):
+        return trace(records, spine, threshold=1e-9).set_index("record_id")["match_probability"]
+
+    with_address, without = scores(typos), scores(typos.assign(address=None))
+    assert (with_address.reindex(without.index) > without).mean() > 0.9
+    # Another postcode far off is a move: the address that comes with it adds nothing.
+    robert = spine_with(ROBERT)
+    far = moved(ROBERT, address=ROBERT["address"])
+    assert probability(far, robert) == pytest.approx(
+        probability({**far, "address": None}, robert), rel=1e-12
+    )
+
+
+def test_another_countrys_postcodes_are_compared_as_written(small_region):
+    # The region with every postcode turned into a 4-digit code (as Australia's), one per UK
+    # postcode: tracing uses them as it uses UK postcodes, less the district and area.
+    def compact(frame):
+        return frame["postcode"].str.upper().str.replace(" ", "")
+
+    codes = pd.concat([compact(small_region.spine), compact(small_region.records)])
+    number = {code: f"{1000 + i}" for i, code in enumerate(codes.dropna().unique())}
+    spine = small_region.spine.assign(postcode=compact(small_region.spine).map(number))
+    records = small_region.records.assign(postcode=compact(small_region.records).map(number))
+    as_written, uk = standardise.postcode_column(pa.array(records["postcode"]))
+    assert not uk and as_written.null_count == records["postcode"].isna().sum()
+
+    def recall(records, spine):
+        pairs = trace(records, spine).set_index("record_id")["spine_id"]
+        found = pairs.reindex(small_region.truth.index)
+        assert not (found.notna() & (found != small_region.truth).fillna(True)).any()
+        return (found == small_region.truth).sum() / small_region.truth.notna().sum()
+
+    # Without dates of birth, so that the postcode has work to do.
+    records = records.drop(columns="date_of_birth")
+    dropped = recall(records.drop(columns="postcode"), spine.drop(columns="postcode"))
+    assert recall(records, spine) > dropped + 0.05
+
+
+def test_a_postcode_column_is_read_as_uk_postcodes_unless_mostly_another_countrys():
+    def read(values):
+        found, uk = standardise.postcode_column(pa.array(values, pa.string()))
+        return found.to_pylist(), uk
+
+    assert read(["3212", "2642 ", "4223", "ls62qt"]) == (["3212", "2642", "4223", "LS6 2QT"], False)
+    assert read(["90210-1234", "K1A 0B1"]) == (["902101234", "K1A0B1"], False)
+    # Mostly UK: a foreign one among them is unreadable, as before.
+    assert read(["LS6 2QT", "HX1 1AA", "3212"]) == (["LS6 2QT", "HX1 1AA", None], True)
+    # A town mapped by mistake has no digit: read as UK postcodes, so none, and warned of.
+    assert read(["Leeds", "Bradford", None]) == ([None, None, None], True)
+    assert read([None, ""]) == ([None, None], True)
+
+
 def test_a_rare_family_name_is_stronger_evidence_than_a_common_one():
     background = spine_with(ROBERT)
     common = background["family_name"].value_counts().index[0]  # about 1 in 10 of them

@@ -63,7 +63,8 @@ def trace_command(
         typer.Option(
             "--map",
             help="FIELD=COLUMN,… naming each file's column for a field: given_name, family_name, "
-            "date_of_birth, sex, postcode, address. Applies to both files unless --against-map.",
+            "date_of_birth, sex, postcode, address; COLUMN+COLUMN joins several (an address in "
+            "lines). Applies to both files unless --against-map.",
         ),
     ],
     out: Annotated[Path, typer.Option("--out", help="CSV of pairs to write.", dir_okay=False)],
@@ -337,7 +338,7 @@ def parse_field_map(text: str, option: str) -> dict[str, str]:
     mapping: dict[str, str] = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
         field, equals, column = (piece.strip() for piece in item.partition("="))
-        if not equals or not field or not column:
+        if not equals or not field or not all(_columns(column)):
             raise typer.BadParameter(f"'{item}' is not FIELD=COLUMN", param_hint=option)
         if field not in FIELDS:
             raise typer.BadParameter(
@@ -354,6 +355,22 @@ def parse_field_map(text: str, option: str) -> dict[str, str]:
     return mapping
 
 
+def _columns(spec: str) -> list[str]:
+    """'street+town' → ['street', 'town']: a field may be several columns, joined."""
+    return [c.strip() for c in spec.split("+")]
+
+
+def _joined(frame, spec: str):
+    """The field's values: its column, or its columns' non-blank values joined by a space
+    (an address in several lines); blank when all are."""
+    columns = _columns(spec)
+    if len(columns) == 1:
+        return frame[columns[0]]
+    joined = frame[columns[0]].str.cat([frame[c] for c in columns[1:]], sep=" ", na_rep="")
+    joined = joined.str.replace(r"\s+", " ", regex=True).str.strip()
+    return joined.mask(joined == "")
+
+
 def _read(path: Path, fields: dict[str, str], id_column: str | None, map_option: str,
           id_option: str, id_name: str):  # fmt: skip
     import pandas as pd
@@ -365,18 +382,21 @@ def _read(path: Path, fields: dict[str, str], id_column: str | None, map_option:
             f"{path} is not a readable CSV file ({type(err).__name__})"
         ) from None
     wanted = {**fields, **({id_name: id_column} if id_column else {})}
-    for field, column in wanted.items():
-        if column not in frame.columns:
+    named = {c for spec in wanted.values() for c in _columns(spec)}
+    for field, spec in wanted.items():
+        for column in _columns(spec):
+            if column in frame.columns:
+                continue
             option = id_option if field == id_name else map_option
             # The header is named only if it looks like one: in a file without a header row,
             # pandas takes the first patient's values as the column names.
-            known = [c for c in frame.columns if c in wanted.values()]
+            known = [c for c in frame.columns if c in named]
             listed = ", ".join(frame.columns) if known else f"{len(frame.columns)} columns"
             raise typer.BadParameter(
                 f"{path} has no column '{column}' (for {field}); it has: {listed}",
                 param_hint=option,
             )
-    chosen = pd.DataFrame({field: frame[column] for field, column in fields.items()})
+    chosen = pd.DataFrame({field: _joined(frame, spec) for field, spec in fields.items()})
     if id_column:
         ids = frame[id_column]
         if ids.isna().any() or ids.duplicated().any():

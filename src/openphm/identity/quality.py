@@ -52,6 +52,9 @@ class FieldRate:
     records: int
     sent: int
     readable: int
+    # Postcodes only: values that look like another country's postcodes, when the column is
+    # mostly those (then compared as written: `standardise.postcode_column`); else 0.
+    as_written: int = 0
 
     @property
     def rate(self) -> float:
@@ -65,7 +68,13 @@ class FieldRate:
         """'postcode: 0% in UK shape, check --map' (`check` says where to look)."""
         if self.sent == 0:
             return f"{self.field}: no values in {self.records:,} records, {check}"
-        return f"{self.field}: {self.rate:.0%} {READABLE_AS[self.field]}, {check}"
+        said = f"{self.field}: {self.rate:.0%} {READABLE_AS[self.field]}, {check}"
+        if self.as_written:
+            said += (
+                f" ({self.as_written / self.sent:.0%} look like another country's postcodes: "
+                "compared as written, exactly or one character apart)"
+            )
+        return said
 
 
 def parse_rates(sent: pd.DataFrame, fields: Sequence[str]) -> list[FieldRate]:
@@ -80,8 +89,13 @@ def parse_rates(sent: pd.DataFrame, fields: Sequence[str]) -> list[FieldRate]:
         length = pc.utf8_length(pc.utf8_trim_whitespace(values))
         present = pc.fill_null(pc.greater(length, 0), False)
         readable = pc.and_(present, _readable(field, values))
+        as_written = 0
+        if field == "postcode" and not standardise.postcode_column(values)[1]:
+            as_written = pc.count(standardise.postcodes_as_written(values)).as_py()
         rates.append(
-            FieldRate(field, len(sent), _count(present), _count(pc.fill_null(readable, False)))
+            FieldRate(
+                field, len(sent), _count(present), _count(pc.fill_null(readable, False)), as_written
+            )
         )
     return rates
 

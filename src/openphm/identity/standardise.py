@@ -29,9 +29,18 @@ _MALE = ["M", "MALE", "1"]
 _FEMALE = ["F", "FEMALE", "2"]
 _UNKNOWN = ["U", "UNKNOWN", "9", "0", "I", "INDETERMINATE", "X", "NOT KNOWN", "NOT SPECIFIED"]
 _POSTCODE = r"^[A-Z]{1,2}[0-9][A-Z0-9]?[0-9][A-Z]{2}$"
-# On a standardised postcode ("LS1 4AP"): the outcode (postcode district, "LS1") and area ("LS").
-POSTCODE_OUTCODE = r"^[A-Z0-9]+"
-POSTCODE_AREA = r"^[A-Z]+"
+# On a standardised UK postcode ("LS1 4AP"), capture group 1: the outcode (postcode district,
+# "LS1") and the area ("LS"). Both need the space, which only a UK postcode is given, so a
+# postcode compared as written (below) has neither.
+POSTCODE_OUTCODE = r"^([A-Z0-9]+) "
+POSTCODE_AREA = r"^([A-Z]+)[0-9][A-Z0-9]? "
+# Another country's postcode, compacted: 3 to 10 letters and digits, at least one a digit
+# (Australia's 4 digits, a US ZIP code with or without its 4, Canada's A1A1A1, …). A town, a
+# county or a name has no digit.
+_ANY_POSTCODE = r"^[A-Z0-9]{3,10}$"
+# A postcode column is read as UK postcodes unless fewer than half the values given are in UK
+# shape and at least half look like another country's postcodes.
+MOSTLY = 0.5
 _MONTH_DAYS = pa.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], pa.int32())
 
 
@@ -145,6 +154,33 @@ def postcodes(values: pa.Array) -> pa.Array:
     return pc.if_else(shaped, spaced, None)
 
 
+def postcodes_as_written(values: pa.Array) -> pa.Array:
+    """Upper-case letters and digits ("3212", "90210", "K1A0B1") where the value looks like a
+    postcode of some country (3 to 10 of them, at least one a digit); else null."""
+    compact = pc.replace_substring_regex(_upper(values), r"[^A-Z0-9]", "")
+    shaped = pc.and_(
+        pc.match_substring_regex(compact, _ANY_POSTCODE), pc.match_substring_regex(compact, "[0-9]")
+    )
+    return pc.if_else(pc.fill_null(shaped, False), compact, None)
+
+
+def postcode_column(values: pa.Array) -> tuple[pa.Array, bool]:
+    """A column of postcodes, standardised, and whether it was read as UK postcodes. Read as
+    UK postcodes (`postcodes`: anything else null) unless it is mostly another country's:
+    fewer than half of the values given are in UK shape and at least half look like a
+    postcode of some country (`postcodes_as_written`), e.g. an extract of Australian or US
+    addresses. Those are compared as written, exactly (no district or area); a UK-shaped one
+    among them is written as `postcodes` writes it."""
+    uk = postcodes(values)
+    given = pc.sum(pc.fill_null(pc.greater(pc.utf8_length(_strip(values)), 0), False)).as_py()
+    if not given or pc.count(uk).as_py() >= MOSTLY * given:
+        return uk, True
+    other = postcodes_as_written(values)
+    if pc.count(other).as_py() < MOSTLY * given:
+        return uk, True
+    return pc.coalesce(uk, other), False
+
+
 def addresses(values: pa.Array) -> pa.Array:
     """Upper case, letters, digits, single spaces: "Flat 2, 14 High St." → "FLAT 2 14 HIGH ST"."""
     words = pc.replace_substring_regex(_upper(values), r"[^A-Z0-9]+", " ")
@@ -155,6 +191,10 @@ def _letters_and_spaces(values: pa.Array) -> pa.Array:
     text = pc.replace_substring_regex(_upper(values), r"['’\-.]", "")
     text = pc.replace_substring_regex(text, r"[^A-Z]+", " ")
     return pc.utf8_trim_whitespace(text)
+
+
+def _strip(values: pa.Array) -> pa.Array:
+    return pc.replace_substring_regex(_strings(values), r"\s", "")
 
 
 def _upper(values: pa.Array) -> pa.Array:
