@@ -156,3 +156,11 @@ def test_the_command_warns_before_a_replacement_and_asks(cli, workspace, tmp_pat
     assert replaced.exit_code == 0, replaced.output
     assert kept.read_bytes() == second.public_key.read_bytes()
     assert "run phm link" in " ".join(replaced.output.split())
+
+
+def test_a_practice_code_with_markup_is_printed_as_typed(cli, workspace, tmp_path):
+    pair = generate_keypair(tmp_path / "practice")
+    typed = cli(["practice", "register", workspace.root, "--ods", "[/]y1[bold]", "--public-key",
+                 pair.public_key, "--replace", "--role", "data-protection-officer"])  # fmt: skip
+    assert typed.exit_code == 2, typed.output
+    assert "[/]Y1[BOLD]" in typed.output and "Traceback" not in typed.output

@@ -75,6 +75,8 @@ def register_key(
     seals that practice's re-identification tokens to it. A practice's key is never replaced
     silently: a different key is refused unless the data protection officer replaces it
     (--replace --role data-protection-officer), and another practice's key is always refused."""
+    from rich.markup import escape
+
     from openphm.console import console
     from openphm.practice.keys import load_public_key
     from openphm.programme.workspace import open_as
@@ -82,13 +84,14 @@ def register_key(
 
     ws, actor = open_as(workspace, role)
     code = ods.strip().upper()
+    shown = escape(code)  # typed by a person: printed as typed, never read as markup
     if replace:
         old = registered_keys(ws).get(code)
         new = load_public_key(public_key)
         if old is not None and bytes(old) != bytes(new):
             console.print(
-                f"[bold yellow]Warning:[/] this replaces practice {code}'s key "
-                f"{key_id(old)} with {key_id(new)}. The lists already sent to {code} were "
+                f"[bold yellow]Warning:[/] this replaces practice {shown}'s key "
+                f"{key_id(old)} with {key_id(new)}. The lists already sent to {shown} were "
                 "sealed to the old key: the new private key cannot open them. They become "
                 "readable again only when the next phm link seals the practice's tokens to "
                 "the new key and phm cohort writes its lists again. If the practice still "
@@ -99,15 +102,16 @@ def register_key(
                 raise typer.Exit(1)
     done = register_practice(ws, actor, code, public_key, replace=replace)
     if done.unchanged:
-        console.print(f"Practice {code}'s key {done.fingerprint} was already registered.")
+        console.print(f"Practice {shown}'s key {done.fingerprint} was already registered.")
     elif done.replaced:
         console.print(
-            f"Replaced practice {code}'s key {done.replaced} with {done.fingerprint} "
-            f"({done.path}); run phm link, then phm cohort, to seal its lists to the new key."
+            f"Replaced practice {shown}'s key {done.replaced} with {done.fingerprint} "
+            f"({escape(str(done.path))}); run phm link, then phm cohort, to seal its lists to "
+            "the new key."
         )
     else:
         console.print(
-            f"Registered the public key of practice {code} ({done.path}, "
+            f"Registered the public key of practice {shown} ({escape(str(done.path))}, "
             f"fingerprint {done.fingerprint})."
         )
 
