@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import logging
 import os
 import subprocess
 import sys
@@ -148,7 +147,7 @@ def ours(records: Path, spine: Path, work: Path) -> tuple[pd.DataFrame, float, s
 def plain_splink(records: Path, spine: Path) -> tuple[pd.DataFrame, float]:
     """Each record's best candidate from Splink alone (see the module's docstring)."""
     import splink.comparison_library as cl
-    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+    from splink import DuckDBAPI, SettingsCreator, block_on
 
     def tidy(path: Path) -> pd.DataFrame:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
@@ -188,18 +187,10 @@ def plain_splink(records: Path, spine: Path) -> tuple[pd.DataFrame, float]:
             block_on("given_name", "surname"),
         ],
     )
-    linker = Linker([db.register(left, table_name="records"), db.register(right,
-                    table_name="spine")], settings, log_level=logging.ERROR)  # fmt: skip
-    linker.training.estimate_u_using_random_sampling(max_pairs=5e6, seed=1)
-    for rule in (block_on("date_of_birth"), block_on("postcode")):
-        linker.training.estimate_parameters_using_expectation_maximisation(rule)
-    pairs = linker.inference.predict(threshold_match_probability=0.01).as_pandas_dataframe()
-    seconds = time.perf_counter() - start
-    records_on_left = pairs["source_dataset_l"] == "records"
-    pairs["record_id"] = pairs["unique_id_l"].where(records_on_left, pairs["unique_id_r"])
-    pairs["spine_id"] = pairs["unique_id_r"].where(records_on_left, pairs["unique_id_l"])
-    best = pairs.sort_values("match_probability").groupby("record_id").tail(1)
-    return best[["record_id", "spine_id", "match_probability"]], seconds
+    from tracing_quality import splink_best_candidates  # the same plain-Splink run
+
+    best = splink_best_candidates(db, left, right, settings)
+    return best, time.perf_counter() - start
 
 
 def line(name: str, s: dict, seconds: float, note: str = "") -> str:

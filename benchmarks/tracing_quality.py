@@ -139,7 +139,7 @@ def plain_splink(records: pd.DataFrame, spine: pd.DataFrame) -> tuple[pd.DataFra
     """Each record's best candidate from Splink alone (see the module's docstring), with the
     seconds it took."""
     import splink.comparison_library as cl
-    from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+    from splink import DuckDBAPI, SettingsCreator, block_on
 
     def tidy(frame: pd.DataFrame, id_column: str) -> pd.DataFrame:
         dates = pd.to_datetime(frame["date_of_birth"], format="mixed", dayfirst=True,
@@ -177,18 +177,27 @@ def plain_splink(records: pd.DataFrame, spine: pd.DataFrame) -> tuple[pd.DataFra
             block_on("given_name", "family_name"),
         ],
     )
+    best = splink_best_candidates(db, left, right, settings)
+    return best, time.perf_counter() - start
+
+
+def splink_best_candidates(db, left: pd.DataFrame, right: pd.DataFrame, settings) -> pd.DataFrame:
+    """Plain Splink as a careful user runs it: u by random sampling (5M pairs), m by EM on date
+    of birth and on postcode, predictions from p = 0.01, each record's best spine candidate
+    (record_id, spine_id, match_probability). Shared with public_linkage.py."""
+    from splink import Linker, block_on
+
     linker = Linker([db.register(left, table_name="records"), db.register(right,
                     table_name="spine")], settings, log_level=logging.ERROR)  # fmt: skip
     linker.training.estimate_u_using_random_sampling(max_pairs=5e6, seed=1)
     for rule in (block_on("date_of_birth"), block_on("postcode")):
         linker.training.estimate_parameters_using_expectation_maximisation(rule)
     pairs = linker.inference.predict(threshold_match_probability=0.01).as_pandas_dataframe()
-    seconds = time.perf_counter() - start
     records_on_left = pairs["source_dataset_l"] == "records"
     pairs["record_id"] = pairs["unique_id_l"].where(records_on_left, pairs["unique_id_r"])
     pairs["spine_id"] = pairs["unique_id_r"].where(records_on_left, pairs["unique_id_l"])
     best = pairs.sort_values("match_probability").groupby("record_id").tail(1)
-    return best[["record_id", "spine_id", "match_probability"]], seconds
+    return best[["record_id", "spine_id", "match_probability"]]
 
 
 def scores(found: pd.Series, truth: pd.Series, reachable: int) -> dict[str, float]:
