@@ -127,6 +127,23 @@ def test_phm_trace_review_turns_labels_into_precision_and_recall_and_audits_them
     assert list(workspace.audit.entries())[-1].outcome == "refused"
 
 
+def test_phm_trace_review_names_a_bad_count_by_row_without_echoing_the_sample(
+    files, workspace, tmp_path
+):
+    folder, _ = files
+    assert run(*trace_args(folder, **{"--report": tmp_path / "report"})).exit_code == 0
+    sample = pd.read_csv(tmp_path / "report" / "review_sample.csv", dtype=str)
+    sample["label"] = "match"
+    name = sample.loc[1, "record_family_name"]
+    sample.loc[1, "band_pairs"] = name  # a name pasted into the wrong column
+    sample.to_csv(tmp_path / "labelled.csv", index=False)
+    result = run("trace", "review", tmp_path / "labelled.csv", "--workspace", workspace.root,
+                 "--role", "processor-engineer")  # fmt: skip
+    assert result.exit_code == 2
+    assert "row 3: band_pairs is not a number" in plain(result.output)
+    assert name not in result.output
+
+
 def test_a_field_may_be_several_columns_joined(files, tmp_path):
     folder, people = files
     split = people.records.assign(

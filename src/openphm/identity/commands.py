@@ -259,7 +259,13 @@ def review_command(
     ws, actor = open_as(workspace, role, "identity.review")
     try:
         labelled = pd.read_csv(sample, dtype=str, keep_default_na=False)
-        labelled["band_pairs"] = pd.to_numeric(labelled.get("band_pairs"), errors="raise")
+        if "band_pairs" in labelled:
+            # Named by row and field, never echoed: the sample's other cells are identifiers.
+            counts = pd.to_numeric(labelled["band_pairs"], errors="coerce")
+            if counts.isna().any():
+                row = int(counts.isna().to_numpy().argmax()) + 2  # the header is line 1
+                raise ReviewError(f"row {row}: band_pairs is not a number")
+            labelled["band_pairs"] = counts
         found = estimate(labelled)
     except (ReviewError, ValueError, TypeError, pd.errors.ParserError) as err:
         raise UserFacingError(f"{sample}: {err}") from None
