@@ -124,16 +124,17 @@ def dated(ws, reference_date: dt.datetime | None, window_months: int | None = No
     """The reference date (given, or the end of the last complete month of data) and the
     coverage of its window by the data (`analytics.period`). A date past the data's end is
     warned about at once, before the work, and again at the end (`warn_coverage`)."""
-    from openphm.analytics.period import coverage, default_reference_date
+    from openphm.analytics.period import coverage_of, data_end, reference_date_for
     from openphm.analytics.zone import months_before
 
     con = ws.connect_linked(read_only=True)
     try:
-        day = reference_date.date() if reference_date else default_reference_date(con)
-        start = months_before(day, window_months) if window_months else None
-        cover = coverage(con, day, start)
+        end = data_end(con)  # read once: the default date and the coverage both need it
     finally:
         con.close()
+    day = reference_date.date() if reference_date else reference_date_for(end)
+    start = months_before(day, window_months) if window_months else None
+    cover = coverage_of(end, day, start)
     warn_coverage(cover)
     return day, cover
 

@@ -112,7 +112,11 @@ def last_complete_month_end(day: dt.date) -> dt.date:
 
 def default_reference_date(con, source: str = "linked") -> dt.date:
     """The end of the last complete month of data in `source`."""
-    end = data_end(con, source)
+    return reference_date_for(data_end(con, source))
+
+
+def reference_date_for(end: DataEnd | None) -> dt.date:
+    """The end of the last complete month of data, from the data's end already read."""
     if end is None:
         raise LinkedZoneError(
             "the linked zone has no activity yet, so it has no data's end to default the "
@@ -167,6 +171,11 @@ def coverage(con, reference_date: dt.date, window_start: dt.date | None = None,
              source: str = "linked") -> Coverage:  # fmt: skip
     """The coverage of [window_start, reference_date] (the reference date alone when no
     window) by `source`'s data."""
-    end = data_end(con, source)
+    return coverage_of(data_end(con, source), reference_date, window_start)
+
+
+def coverage_of(end: DataEnd | None, reference_date: dt.date,
+                window_start: dt.date | None = None) -> Coverage:  # fmt: skip
+    """`coverage`, from the data's end already read."""
     return Coverage(reference_date, window_start or reference_date, end.day if end else None,
                     end.lag_warning() if end else None)  # fmt: skip

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from openphm.analytics.period import data_end, default_reference_date
+from openphm.analytics.period import data_end, reference_date_for
 from openphm.risk import model as models
 from openphm.risk.features import FEATURE_NAMES, feature_frame
 from openphm.risk.store import (
@@ -55,8 +55,8 @@ def score(
     model_id, booster_text, _ = latest_model(con, model_id, source)
     booster = models.load_gbm(booster_text)
     # The one reference-date rule (analytics.period): the end of the last complete month.
-    day = reference_date or default_reference_date(con, source)
     end = data_end(con, source)
+    day = reference_date or reference_date_for(end)
     x = features(day) if features else feature_frame(con, day, source=source)
     out = x.loc[:, ["pseudonym"]].copy()
     out["reference_date"] = day
