@@ -1,7 +1,8 @@
 """Spark tests: one local Spark session for the whole run, and one synthetic region landed,
 linked (by the real pipeline, on DuckDB) and copied to encrypted Parquet once.
 
-Marked `spark`; skipped, saying why, only when there is no Java to run Spark on."""
+Marked `spark` (run by `make test-spark`, not `make test`); skipped, saying why, only when
+there is no Java to run Spark on."""
 
 from __future__ import annotations
 
@@ -17,12 +18,6 @@ from openphm.governance.audit import Actor
 NOW = "2026-11-03T10:00:00"
 ENGINEER = Actor(user="t", role="processor-engineer")
 PEOPLE = 3000
-
-
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "spark: runs on a local Spark session (needs Java 17; about a minute)"
-    )
 
 
 def pytest_collection_modifyitems(config, items):

@@ -25,8 +25,8 @@ from openphm.engine.compare import comparable, differences
 from openphm.keystore import KeyName
 from openphm.risk.features import feature_frame, feature_frame_on_spark
 
-# In the default run (the scale issue asks for the differential in CI): about a minute on 2
-# cores, most of it Spark's build, on the JVM the encryption tests start anyway.
+# Run by CI (`make test-spark`, after `make test`: the scale issue asks for the differential in
+# CI): about two minutes on 2 cores, most of it Spark's build and the shared region's link.
 
 REFERENCE = dt.date(2026, 9, 30)
 COMPARED = tuple(t for t in TABLES if t != "analytics_runs")  # (when each build ran)
