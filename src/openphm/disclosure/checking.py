@@ -171,7 +171,7 @@ def download_release(ws: Workspace, actor: Actor, release_id: str, to: Path) -> 
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(folder / name, target / name)
 
-    _hand_out(ws, actor, release_id, str(target), copy)
+    hand_out(ws, actor, release_id, str(target), copy)
     return target
 
 
@@ -185,7 +185,7 @@ def release_archive(ws: Workspace, actor: Actor, release_id: str) -> bytes:
             for name in released_files(manifest):
                 archive.write(folder / name, f"{release_id}/{name}")
 
-    _hand_out(ws, actor, release_id, f"web download {release_id}.zip", pack)
+    hand_out(ws, actor, release_id, f"web download {release_id}.zip", pack)
     return buffer.getvalue()
 
 
@@ -196,7 +196,7 @@ def released_files(manifest: dict) -> list[str]:
     return [*files, *(f"{CHECKSUMS}/{file}.txt" for file in files), RESULTS]
 
 
-def _hand_out(
+def hand_out(
     ws: Workspace,
     actor: Actor,
     release_id: str,

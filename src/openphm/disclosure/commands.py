@@ -1,5 +1,6 @@
 """`phm release …`: request a release, check it (review, approve, return, reject), resubmit a
-returned one, download an approved one, list them; and `phm extract` for recipients."""
+returned one, download an approved one, list them; `phm export` of every approved release's
+tables for analysts' own tools; and `phm extract` for recipients."""
 
 from __future__ import annotations
 
@@ -39,7 +40,37 @@ CommentOption = Annotated[str, typer.Option(help="Why, for the requester (record
 
 def register(app: typer.Typer) -> None:
     app.add_typer(release_app, name="release")
+    app.command("export")(export)
     app.command("extract")(extract)
+
+
+def export(
+    workspace: WorkspaceArgument,
+    to: Annotated[Path, typer.Option(help="A new folder to write the tables into.")],
+    format_: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="csv (one file a table), parquet (one file a table) or xlsx (one workbook, a "
+            "sheet a table); each with the data dictionary.",
+        ),
+    ] = "csv",
+    release: Annotated[
+        list[str] | None,
+        typer.Option(help="Only this approved release (repeat); every approved one otherwise."),
+    ] = None,
+    role: RoleOption = None,
+) -> None:
+    """Every approved release's tables, as released, for Power BI, Tableau, Excel or R, with a
+    data dictionary (each column's type and disclosure control, each table's release, purpose
+    and approver). Recorded in each release's history and the audit log."""
+    from openphm.disclosure.export import export as export_tables
+
+    ws, actor = _open(workspace, role)
+    written = export_tables(ws, actor, to, format_, release)
+    console.print(literal(f"Wrote {len(written)} file(s) to {to.absolute()}"))
+    for path in written:
+        console.print(literal(f"  {path.name}"))
 
 
 @release_app.command("request")

@@ -68,6 +68,13 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "web.user.enable": frozenset({Role.DATA_PROTECTION_OFFICER}),
     "web.user.unlock": frozenset({Role.DATA_PROTECTION_OFFICER}),
     "web.user.reset_password": frozenset({Role.DATA_PROTECTION_OFFICER}),
+    # API tokens for Power BI, Tableau and scripts (phm api-token, web.api_tokens): the DPO
+    # makes, lists and revokes them; a token reads only approved releases' tables, and only for
+    # an account whose role may download releases.
+    "web.api_token.create": frozenset({Role.DATA_PROTECTION_OFFICER}),
+    "web.api_token.list": frozenset({Role.DATA_PROTECTION_OFFICER}),
+    "web.api_token.revoke": frozenset({Role.DATA_PROTECTION_OFFICER}),
+    "release.api_read": frozenset({Role.ANALYST, *CHECKERS}),
     "extract.recipient": frozenset({Role.PROCESSOR_ENGINEER}),
     # Releases (openphm.disclosure.releases): analysts draft and request; output checkers and
     # the DPO check another person's request (the DPO alone grants an exception).

@@ -11,11 +11,17 @@ import typer
 from openphm.console import JsonOption, RoleOption, WorkspaceArgument, console, literal
 
 user_app = typer.Typer(help="Local accounts for the web service (phm serve).", no_args_is_help=True)
+token_app = typer.Typer(
+    help="API tokens with which Power BI, Tableau or a script reads the approved releases' "
+    "tables from the web service (the data protection officer's).",
+    no_args_is_help=True,
+)
 
 
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve)
     app.add_typer(user_app, name="user")
+    app.add_typer(token_app, name="api-token")
 
 
 def serve(
@@ -205,3 +211,77 @@ def reset_password(workspace: WorkspaceArgument, username: UserName,
         password = sys.stdin.readline().rstrip("\n")
     account_admin.reset_password(ws, actor, username, password)
     console.print(literal(f"Password of {username} reset: they must choose a new one at sign-in."))
+
+
+@token_app.command("create")
+def token_create(
+    workspace: WorkspaceArgument,
+    username: Annotated[str, typer.Argument(help="The account the token acts as.")],
+    label: Annotated[str, typer.Option(help="What the token is for, e.g. 'Power BI: ICB board'.")],
+    days: Annotated[
+        int, typer.Option(help="Days until it expires (never after the programme's end).")
+    ] = 90,
+    role: RoleOption = None,
+) -> None:
+    """Make an API token for an account. The token is printed once and never again: only its
+    SHA-256 is kept. It reads the approved releases' tables (GET /api/released…), nothing else."""
+    from openphm.web.api_tokens import ApiTokens
+
+    ws, actor = _managing(workspace, role, "web.api_token.create")
+    issued = ApiTokens(ws.root).create(
+        username, label, actor.user, ws.config.programme.end_date, days
+    )
+    ws.audit.record(
+        actor,
+        "web.api_token.create",
+        writes=("web/api_tokens.json",),
+        reason=f"token {issued.id} for {issued.user}, expires {issued.expires}",
+    )
+    console.print(literal(f"API token {issued.id} for {issued.user}, expires {issued.expires}."))
+    console.print("Copy it now: it is not shown again.")
+    print(issued.token)
+
+
+@token_app.command("list")
+def token_list(workspace: WorkspaceArgument, role: RoleOption = None,
+               as_json: JsonOption = False) -> None:  # fmt: skip
+    """List the API tokens: id, account, label, made by and when, expiry, standing. Never the
+    token itself."""
+    from rich.table import Table
+
+    from openphm.console import print_json
+    from openphm.web.api_tokens import ApiTokens
+
+    ws, actor = _managing(workspace, role, "web.api_token.list")
+    records = ApiTokens(ws.root).records()
+    ws.audit.record(actor, "web.api_token.list", reads=("web/api_tokens.json",))
+    if as_json:
+        print_json(records)
+        return
+    table = Table(title=f"API tokens: {len(records)}")
+    for column in ("id", "account", "label", "made by", "made", "expires", "standing"):
+        table.add_column(column)
+    for r in records:
+        cells = (r["id"], r["user"], r["label"], r["created_by"], r["created_at"], r["expires"])
+        table.add_row(*(literal(c) for c in cells), r["standing"])
+    console.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(
+    workspace: WorkspaceArgument,
+    token_id: Annotated[str, typer.Argument(help="The token's id (phm api-token list).")],
+    role: RoleOption = None,
+) -> None:
+    """Revoke an API token: the next request with it is refused (401)."""
+    from openphm.web.api_tokens import ApiTokens
+
+    ws, actor = _managing(workspace, role, "web.api_token.revoke")
+    record = ApiTokens(ws.root).revoke(token_id, actor.user)
+    ws.audit.record(
+        actor,
+        "web.api_token.revoke",
+        writes=("web/api_tokens.json",),
+        reason=f"token {token_id} of {record['user']}",
+    )
+    console.print(literal(f"Revoked token {token_id} of {record['user']}."))
