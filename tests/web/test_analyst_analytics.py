@@ -15,6 +15,8 @@ PAGES = [
     "/analyst/registers/hypertension",
     "/analyst/multimorbidity",
     "/analyst/risk",
+    "/analyst/trends",
+    "/analyst/trends?measure=ec_attendances",
 ]
 APIS = [
     "/api/registers",

@@ -27,6 +27,7 @@ from openphm import clock
 from openphm.analytics import (
     activity,
     measures,
+    monthly,
     period,
     population,
     registers,
@@ -52,6 +53,7 @@ TABLES = (
     "person_segments",
     "person_activity",
     "measures",
+    monthly.TABLE,
     "analytics_runs",
 )
 
@@ -175,6 +177,10 @@ def build(
         )
 
     step("measures", measure_step)
+    step(
+        "activity by month",
+        lambda: _write(zone, summary, monthly.TABLE, monthly.activity_months(zone, ref)),
+    )
     _write(zone, summary, runs.RUNS, memtable(_run_row(summary, inputs, made_by)))
     return summary
 

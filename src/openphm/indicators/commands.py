@@ -123,11 +123,7 @@ def indicators_command(
 
 def areas_of(ws) -> dict[str, dict[str, str]]:
     """The programme's PCNs and places as {level: {practice: area}}."""
-    settings = ws.config.indicators
-    return {
-        level: {practice: area for area, members in groups.items() for practice in members}
-        for level, groups in (("pcn", settings.pcns), ("place", settings.places))
-    }
+    return ws.config.indicators.areas()
 
 
 def build_on_engine(

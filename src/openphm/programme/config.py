@@ -268,6 +268,13 @@ class IndicatorSettings(_Strict):
     pcns: dict[str, list[PracticeCode]] = Field(default_factory=dict)
     places: dict[str, list[PracticeCode]] = Field(default_factory=dict)
 
+    def areas(self) -> dict[str, dict[str, str]]:
+        """The PCNs and places as {level: {practice: area}} ("pcn", "place")."""
+        return {
+            level: {practice: area for area, members in groups.items() for practice in members}
+            for level, groups in (("pcn", self.pcns), ("place", self.places))
+        }
+
     @model_validator(mode="after")
     def _each_practice_once(self) -> IndicatorSettings:
         names = [p.name for p in self.packs]

@@ -15,6 +15,7 @@ from openphm.analytics import REGISTERS
 from openphm.web import charts, figures, measures
 from openphm.web import indicators as indicator_figures
 from openphm.web import risk as risk_figures
+from openphm.web import trends as trend_figures
 from openphm.web.deps import Context, authorised, render, viewed
 
 router = APIRouter(prefix="/analyst", include_in_schema=False)
@@ -476,3 +477,60 @@ def _interval(lower, upper) -> str:
     if lower is None or upper is None:
         return REDACTED
     return interval(100 * lower, 100 * upper)
+
+
+@router.get("/trends")
+def trends(
+    request: Request,
+    measure: str = "emergency_admissions",
+    level: str = "programme",
+    area: str = "",
+    ctx: Context = Depends(authorised("analytics.read")),
+):
+    """One activity measure month by month as an XmR chart, with the data table beside it."""
+    ctx.ws.require_open()
+    try:
+        found = trend_figures.trend(ctx.ws, measure, level, area)
+    except figures.NotBuilt as err:
+        return _not_built(request, "Trends", err)
+    except LookupError as err:
+        raise HTTPException(404, "no such measure, level or area") from err
+    viewed(request, ctx, (f"linked.{trend_figures.TABLE}",))
+    place = (
+        "the whole programme"
+        if found.level == "programme"
+        else f"{trend_figures.LEVELS[found.level]} {found.area}"
+    )
+    unit = f"{found.label} per {trend_figures.PER:,} registered people"
+    chart = found.chart
+    months = found.rows["month"].tolist()
+    drawn = None
+    if chart is not None:
+        drawn = charts.spc_chart(
+            f"{found.label} per {trend_figures.PER:,} registered people a month, {place}: "
+            "XmR chart",
+            months,
+            list(chart.values),
+            chart,
+            unit=f"per {trend_figures.PER:,} people a month",
+            ident="spc",
+        )
+    variation = chart.variation if chart is not None else [""] * len(months)
+    records = found.rows.astype(object).where(found.rows.notna(), None).to_dict("records")
+    rows = [
+        [r["month"][:7], cell(r["events"]), cell(r["registered"]), cell(r["rate"], 2), v]
+        for r, v in zip(records, variation, strict=True)
+    ]
+    return render(
+        request,
+        "analyst_trends.jinja",
+        title="Trends",
+        found=found,
+        place=place,
+        unit=unit,
+        chart=drawn,
+        xmr=chart,
+        rows=rows,
+        measures=trend_figures.LABELS,
+        levels=trend_figures.LEVELS,
+    )

@@ -326,3 +326,130 @@ def _percent(value: float, step: float) -> str:
 
 def _plural(unit: str, n: int) -> str:
     return unit if n == 1 else f"{unit}s"
+
+
+SPC_WIDTH = 720
+SPC_PLOT = (70, 40, 700, 300)  # left, top, right, bottom of the plotting area
+
+
+def spc_chart(
+    title: str, months: Sequence[str], values: Sequence[float], chart, *, unit: str, ident: str
+) -> Markup:
+    """An XmR chart (analytics.spc.XmR) of `values` by month: the series as a line, the mean,
+    the process limits (dashed) and each point marked by its variation: a circle for common
+    cause, an orange square for special cause that is improvement, a red triangle for concern,
+    a blue diamond for neutral special cause. Shapes and words, not colour alone."""
+    from openphm.analytics import spc
+
+    left, top, right, bottom = SPC_PLOT
+    low = min([*values, chart.lower])
+    high = max([*values, chart.upper])
+    pad = (high - low) * 0.08 or 1.0
+    y_low, y_high = max(0.0, low - pad) if low >= 0 else low - pad, high + pad
+
+    def x(i: int) -> float:
+        return left + (i + 0.5) * (right - left) / len(values)
+
+    def y(v: float) -> float:
+        return bottom - (v - y_low) / (y_high - y_low) * (bottom - top)
+
+    special = sum(chart.special)
+    description = (
+        f"{unit} each month from {months[0]} to {months[-1]} (vertical axis {y_low:,.1f} to "
+        f"{y_high:,.1f}), with the mean {chart.mean:,.2f} and process limits {chart.lower:,.2f} "
+        f"to {chart.upper:,.2f}; {special} of {len(values)} points special cause. "
+        f"{chart.summary}."
+    )
+    height = bottom + 120
+    parts = [
+        f'<svg class="phm-chart phm-spc" role="img" viewBox="0 0 {SPC_WIDTH} {height}" '
+        f'width="{SPC_WIDTH}" height="{height}" aria-labelledby="{ident}-title {ident}-desc">'
+        f'<title id="{ident}-title">{escape(title)}</title>'
+        f'<desc id="{ident}-desc">{escape(description)}</desc>'
+    ]
+    for k in range(6):
+        v = y_low + (y_high - y_low) * k / 5
+        parts.append(
+            f'<line class="phm-grid" x1="{left}" y1="{y(v):.1f}" x2="{right}" y2="{y(v):.1f}"/>'
+            f'<text x="{left - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{v:,.1f}</text>'
+        )
+    every = max(1, math.ceil(len(months) / 12))
+    for i, month in enumerate(months):
+        if i % every == 0:
+            parts.append(
+                f'<text x="{x(i):.1f}" y="{bottom + 16}" text-anchor="middle">'
+                f"{escape(month[:7])}</text>"
+            )
+    parts.append(f'<path class="phm-axis" d="M{left},{top}V{bottom}H{right}"/>')
+    for css, level in (
+        ("phm-average", chart.mean),
+        ("phm-limit phm-limit--process", chart.upper),
+        ("phm-limit phm-limit--process", chart.lower),
+    ):
+        if y_low <= level <= y_high:
+            parts.append(
+                f'<line class="{css}" x1="{left}" y1="{y(level):.1f}" x2="{right}" '
+                f'y2="{y(level):.1f}"/>'
+            )
+    line = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
+    parts.append(f'<polyline class="phm-series" points="{line}"/>')
+    for i, (v, variation) in enumerate(zip(values, chart.variation, strict=True)):
+        tip = f"<title>{escape(f'{months[i][:7]}: {v:,.2f} ({variation})')}</title>"
+        cx, cy = x(i), y(v)
+        if variation == spc.COMMON:
+            parts.append(
+                f'<circle class="phm-point" cx="{cx:.1f}" cy="{cy:.1f}" r="4">{tip}</circle>'
+            )
+        elif variation == spc.IMPROVEMENT:
+            parts.append(
+                f'<rect class="phm-point phm-point--improvement" x="{cx - 5:.1f}" '
+                f'y="{cy - 5:.1f}" width="10" height="10">{tip}</rect>'
+            )
+        elif variation == spc.CONCERN:
+            parts.append(
+                f'<path class="phm-point phm-point--concern" d="M{cx - 6:.1f},{cy + 5:.1f}'
+                f'h12l-6,-11Z">{tip}</path>'
+            )
+        else:
+            parts.append(
+                f'<path class="phm-point phm-point--neutral" d="M{cx:.1f},{cy - 6:.1f}'
+                f'l6,6l-6,6l-6,-6Z">{tip}</path>'
+            )
+    parts.append(
+        f'<text x="{(left + right) / 2}" y="{bottom + 40}" text-anchor="middle">'
+        "Month of data</text>"
+        f'<text x="14" y="{(top + bottom) / 2}" text-anchor="middle" '
+        f'transform="rotate(-90 14 {(top + bottom) / 2})">{escape(unit)}</text>'
+    )
+    key = [
+        ('<line class="phm-average" x1="{x}" y1="{y}" x2="{x2}" y2="{y}"/>', "Mean"),
+        (
+            '<line class="phm-limit phm-limit--process" x1="{x}" y1="{y}" x2="{x2}" y2="{y}"/>',
+            "Process limits",
+        ),
+        ('<circle class="phm-point" cx="{xc}" cy="{y}" r="4"/>', "Common cause"),
+        (
+            '<rect class="phm-point phm-point--improvement" x="{xs}" y="{ys}" width="10" '
+            'height="10"/>',
+            "Special: improvement",
+        ),
+        (
+            '<path class="phm-point phm-point--concern" d="M{xs},{yt}h12l-6,-11Z"/>',
+            "Special: concern",
+        ),
+        (
+            '<path class="phm-point phm-point--neutral" d="M{xc},{yd}l6,6l-6,6l-6,-6Z"/>',
+            "Special: neutral",
+        ),
+    ]
+    kx, ky = left, bottom + 66
+    for k, (mark, words) in enumerate(key):
+        if k == 3:
+            kx, ky = left, ky + 24
+        parts.append(
+            mark.format(x=kx, x2=kx + 24, y=ky, xc=kx + 5, xs=kx, ys=ky - 5, yt=ky + 5, yd=ky - 6)
+        )
+        parts.append(f'<text x="{kx + 30}" y="{ky + 4}">{escape(words)}</text>')
+        kx += 30 + round(6.2 * len(words)) + 24
+    parts.append("</svg>")
+    return Markup("".join(parts))

@@ -39,6 +39,7 @@ NAVIGATION: dict[Role, list[tuple[str, str]]] = {
         ("Multimorbidity", "/analyst/multimorbidity"),
         ("Risk", "/analyst/risk"),
         ("Indicators", "/analyst/indicators"),
+        ("Trends (SPC)", "/analyst/trends"),
         ("Cohort builder", "/analyst/cohorts"),
         ("Query (SQL)", "/analyst/sql"),
         ("Releases", "/analyst/releases"),

@@ -1,0 +1,93 @@
+"""The Trends page: each activity measure month by month as an XmR chart with its data table,
+for the programme or one area; the programme's emergency admissions equal an independent count
+from the linked zone's spells, rounded as disclosure control publishes them; the chart is
+titled, has axes and a unit, and its mean and limits are those of the rates in the table."""
+
+from __future__ import annotations
+
+import re
+import statistics
+
+import pytest
+
+from .helpers import Tables, sign_in
+
+SPELLS_BY_MONTH = """
+WITH months AS (
+    SELECT DISTINCT date_trunc('month', admission_date)::DATE AS month FROM linked.apc_spells
+), registered AS (
+    SELECT DISTINCT r.pseudonym, m.month
+    FROM linked.registrations r JOIN months m
+      ON r.start_date <= last_day(m.month) AND (r.end_date IS NULL OR r.end_date >= m.month)
+    JOIN linked.people p ON p.pseudonym = r.pseudonym
+    WHERE (p.date_of_death IS NULL OR p.date_of_death >= m.month)
+      AND p.birth_month <= last_day(m.month)
+)
+SELECT strftime(s.month, '%Y-%m') AS month, count(*) AS spells
+FROM (SELECT pseudonym, date_trunc('month', admission_date)::DATE AS month
+      FROM linked.apc_spells WHERE emergency) s
+JOIN registered USING (pseudonym, month)
+GROUP BY 1 ORDER BY 1
+"""
+
+
+def _table(page: str) -> list[list[str]]:
+    parser = Tables()
+    parser.feed(page)
+    (rows,) = [rows for caption, rows in parser.tables.items() if "by month" in caption]
+    return rows
+
+
+def _number(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+def test_the_programme_s_emergency_admissions_by_month_equal_an_independent_count(
+    region_client,
+):
+    client, ws = region_client
+    sign_in(client, "ana")
+    page = client.get("/analyst/trends").text
+    rows = _table(page)
+    con = ws.connect_linked(read_only=True)
+    try:
+        counted = dict(con.execute(SPELLS_BY_MONTH).fetchall())
+    finally:
+        con.close()
+    assert len(rows) >= 12
+    for month, events, registered, rate, _variation in rows:
+        expected = counted.get(month, 0)
+        assert _number(events) == 5 * round(expected / 5), month  # rounded to 5 as published
+        assert _number(rate) == pytest.approx(
+            1000 * _number(events) / _number(registered), abs=0.006
+        )
+
+
+def test_the_chart_is_titled_with_axes_and_its_limits_are_the_tables(region_client):
+    client, _ = region_client
+    sign_in(client, "ana")
+    page = client.get("/analyst/trends").text
+    svg = re.search(r'<svg class="phm-chart phm-spc".*?</svg>', page, re.S).group(0)
+    title = re.search(r"<title id=\"spc-title\">(.*?)</title>", svg).group(1)
+    assert "Emergency admissions per 1,000 registered people a month" in title
+    assert "XmR chart" in title
+    assert "Month of data" in svg and "per 1,000 people a month" in svg  # both axes named
+    rates = [_number(r[3]) for r in _table(page)]
+    mean = statistics.fmean(rates)
+    moving = statistics.fmean(abs(a - b) for a, b in zip(rates[1:], rates[:-1], strict=False))
+    shown = re.search(r"process limits ([\d,.]+) to ([\d,.]+)", svg)
+    # The page rounds the rates to 2 places: the limits agree to that rounding.
+    assert _number(shown.group(1)) == pytest.approx(mean - 2.66 * moving, abs=0.05)
+    assert _number(shown.group(2)) == pytest.approx(mean + 2.66 * moving, abs=0.05)
+    assert svg.count('class="phm-point') >= len(rates)  # one mark per month, legend besides
+
+
+def test_one_practice_s_series_and_unknown_choices(region_client):
+    client, ws = region_client
+    sign_in(client, "ana")
+    practice = ws.config.programme.controllers[0]
+    page = client.get(f"/analyst/trends?measure=gp_consultations&area={practice}")
+    assert page.status_code == 200
+    assert f"practice {practice}" in page.text
+    assert client.get("/analyst/trends?measure=nope").status_code == 404
+    assert client.get("/analyst/trends?area=Z99999").status_code == 404
