@@ -22,6 +22,7 @@ from openphm.landing.schema import (
     Schema,
     Text,
 )
+from openphm.layouts import Layout, builtin
 from openphm.programme.config import SourceKind
 
 
@@ -38,6 +39,11 @@ class Table:
     # repeats are looked for only among rows sharing an id. GP activity has none: two
     # identical telephone consultations on one day are two consultations.
     record_id: str | None = None
+    # A table declared by a layout (openphm.layouts): its file's header is matched to
+    # the layout's versions, and `becomes` is the canonical table its rows are read as (HES
+    # APC episodes are read as spells, openphm.landing.read).
+    layout: Layout | None = None
+    becomes: str = ""
 
     def __post_init__(self) -> None:
         # A blank id would hide a repeat from the check, so the id must be a required field.
@@ -248,6 +254,58 @@ ADAPTERS: dict[SourceKind, tuple[Table, ...]] = {
         Field("place_of_death", Choice.of("hospital", "home", "care home", "hospice", "other")),
     ),
 }
+
+
+def _layout_kind(f, date_format: str):
+    if f.type == "nhs-number":
+        return NhsNumber()
+    if f.type == "date":
+        return Date(format=date_format, not_before=f.not_before)
+    if f.type == "number":
+        return Number()
+    if f.type == "choice":
+        return Choice(dict(f.codes))
+    if f.type == "code":
+        return Code(f.system, f.pattern, filler=f.filler or None, width=f.width)
+    return Text(upper=f.type == "upper-text")
+
+
+def layout_schema(layout: Layout, present: frozenset[str] | None = None) -> Schema:
+    """The checks for a layout's kept fields (those a file carries, given `present`, its
+    header as the layout names its columns), each named as the file names it."""
+    return Schema(
+        tuple(
+            Field(
+                f.canonical,
+                _layout_kind(f, layout.date_format),
+                f.required,
+                source=layout.file_column(f.column),
+                pad=layout.pad,
+                nulls=f.nulls,
+                recode=f.recode,
+                invalid=f.invalid,
+            )
+            for f in layout.fields
+            if present is None or f.column in present
+        )
+    )
+
+
+def layout_table(layout: Layout) -> Table:
+    """The provider table a layout declares: one flavour, the layout's whole schema."""
+    return Table(
+        layout.name,
+        layout.canonical,
+        {layout.name: layout_schema(layout)},
+        record_id=layout.record_id,
+        layout=layout,
+        becomes=layout.becomes,
+    )
+
+
+for _layout in builtin().values():
+    _kind = SourceKind(_layout.kind)
+    ADAPTERS[_kind] = (*ADAPTERS[_kind], layout_table(_layout))
 
 
 def table_for(kind: SourceKind, token: str) -> Table | None:

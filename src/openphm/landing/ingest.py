@@ -269,7 +269,7 @@ def _load_opened(con, extract: Extract, sha: str, batch_id: str, arrived, catalo
         source_kind=extract.kind.value,
         provider=extract.provider,
         table=extract.slot[2],
-        canonical_table=extract.table.canonical,
+        canonical_table=extract.table.becomes or extract.table.canonical,
         period=extract.period,
         revision=extract.revision,
         snapshot=extract.table.snapshot,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import encodings.cp1252
 import json
 import re
@@ -102,6 +103,8 @@ class Reader:
     # Line breaks inside the values of rows set aside by `_hold_undefined` (whose values never
     # reach the load's count of line breaks), for load.reconcile_lines.
     held_breaks: int = 0
+    # A layout's file: how its header matched the layout (version, missing, unknown columns).
+    header_check: object = None
 
     def chunks(self) -> Iterator[pa.Table]:
         """Chunks with a `_row` column and every declared column as strings."""
@@ -265,6 +268,8 @@ def open_extract(extract: Extract) -> Reader:
     path, source = extract.path, extract.read_from
     if source.stat().st_size == 0:
         raise Refused(path, "is empty (not even a header row); ask the provider to resend it")
+    if extract.table.layout is not None:
+        return _layout_reader(extract)
     if extract.format == "fhir":
         return Reader(extract, extract.table.flavours["A"], "FHIR R4")
     if extract.format == "parquet":
@@ -280,6 +285,79 @@ def open_extract(extract: Extract) -> Reader:
     return Reader(
         extract, schema, flavour, encoding=encoding, delimiter=delimiter, header=tuple(header)
     )
+
+
+def _layout_reader(extract: Extract) -> Reader:
+    """A reader for a file in a layout's shape: the delimiter (of the layout's) that splits the
+    header into the most of the layout's columns, the version its header matches, and the
+    checks for the kept fields the file carries. Refused, naming what is missing or unknown,
+    when it cannot be loaded (docs/extract-formats.md, "Layouts")."""
+    layout = extract.table.layout
+    path, source = extract.path, extract.read_from
+    known = layout.known_columns
+    if extract.format == "parquet":
+        try:
+            header = pq.ParquetFile(source).schema_arrow.names
+        except (pa.ArrowInvalid, OSError):
+            raise Refused(path, "is not a readable Parquet file") from None
+        encoding, delimiter = "utf-8", ","
+    else:
+        encoding, first_line = _sniff(source)
+        if layout.encoding:
+            encoding = "cp1252" if layout.encoding == "windows-1252" else "utf-8"
+            first_line = _first_line(source, encoding)
+
+        def score(delimiter: str) -> int:
+            names = next(csv.reader([first_line], delimiter=delimiter), [])
+            return len(set(layout.as_layout_names([n.strip() for n in names])) & known)
+
+        delimiter = max(layout.delimiters, key=score)  # the first of equals
+        header = next(csv.reader([first_line], delimiter=delimiter), [])
+    names = [n.strip() for n in header]
+    if not set(layout.as_layout_names(names)) & known:
+        raise Refused(
+            path,
+            f"row 1 is not a header: none of its {len(names)} fields is a column of the "
+            f"{layout.name} layout; ask the sender to resend it with a header row",
+        )
+    check = layout.check_header(header)
+    if check.problems:
+        raise Refused(
+            path,
+            f"the header does not match the {layout.name} layout (closest version "
+            f"{check.version.name}): " + "; ".join(check.problems) + ". Nothing from it was loaded",
+        )
+    as_given = dict(zip(layout.as_layout_names(names), header, strict=True))
+    ours = frozenset(as_given)
+    from openphm.landing.adapters import layout_schema
+
+    schema = layout_schema(layout, ours)
+    schema = Schema(
+        tuple(
+            dataclasses.replace(f, source=as_given[_layout_column(layout, f.source_name)])
+            for f in schema.fields
+        )
+    )
+    return Reader(
+        extract,
+        schema,
+        f"{layout.name} {check.version.name}",
+        encoding=encoding,
+        delimiter=delimiter,
+        header=tuple(header),
+        header_check=check,
+    )
+
+
+def _layout_column(layout, file_column: str) -> str:
+    return dict(layout.renamed).get(file_column, file_column)
+
+
+def _first_line(path: Path, encoding: str) -> str:
+    with open(path, "rb") as handle:
+        sample = handle.read(_SNIFF_BYTES).removeprefix(codecs.BOM_UTF8)
+    text = sample.decode(_CODEC.get(encoding, encoding), errors="replace")
+    return text.splitlines()[0] if text else ""
 
 
 def _sniff(path: Path) -> tuple[str, str]:

@@ -159,6 +159,18 @@ class Code(Kind):
     system: str = "SNOMED CT"
     pattern: str = SNOMED
     separator: str | None = None  # several codes in one field, e.g. ICD-10 `E119;I10`
+    # A character that pads a shorter code to the field's width, dropped from the value: HES
+    # writes a 3-character ICD-10 code in a 4-character field as `R69X` (canonical `R69`).
+    filler: str | None = None
+    width: int = 0
+
+    def value(self, raw: str) -> str:
+        if not self.filler:
+            return raw
+        return (
+            f"CASE WHEN length({raw}) = {self.width} AND ends_with({raw}, {literal(self.filler)}) "
+            f"THEN left({raw}, {self.width - 1}) ELSE {raw} END"
+        )
 
     def problem(self, raw: str, value: str) -> str:
         if self.separator is None:
@@ -232,10 +244,39 @@ class Field:
     kind: Kind = field(default_factory=Text)
     required: bool = False
     source: str = ""
+    # What a layout (openphm.layouts) declares of a published data set's values:
+    # the characters trimmed from both ends (HES pads with spaces and tabs); values that mean
+    # "none" or "not known" (`&`, `1800-01-01`: blank once read); values that stand for
+    # another (`7001`, an age under one year, is 0 years); values the specification marks as
+    # invalid, each with what it means (`1801-01-01`: the row is held, saying so).
+    pad: str = " "
+    nulls: tuple[str, ...] = ()
+    recode: tuple[tuple[str, str], ...] = ()
+    invalid: tuple[tuple[str, str], ...] = ()
 
     @property
     def source_name(self) -> str:
         return self.source or self.name
+
+
+def _raw(f: Field) -> str:
+    """The provider's value as the checks read it: trimmed of the field's padding, NULL when
+    blank or one of the field's "none" values, a recoded value replaced."""
+    trimmed = (
+        f"trim({ident(f.source_name)})"
+        if f.pad == " "
+        else (f"trim({ident(f.source_name)}, {literal(f.pad)})")
+    )
+    raw = f"nullif({trimmed}, '')"
+    if not (f.nulls or f.recode):
+        return raw
+    nulls = (
+        f"WHEN list_contains([{', '.join(literal(v) for v in f.nulls)}], {raw}) THEN NULL "
+        if f.nulls
+        else ""
+    )
+    recodes = "".join(f"WHEN {raw} = {literal(a)} THEN {literal(b)} " for a, b in f.recode)
+    return f"CASE {nulls}{recodes}ELSE {raw} END"
 
 
 @dataclass(frozen=True)
@@ -253,10 +294,7 @@ class Schema:
         NULL when blank). Each field is trimmed once, below the values that read it: inlined,
         a date's value trimmed its text four times. `numbered=False`: `relation` has no `_row`
         and the result none (the caller numbers the rows by where they are written)."""
-        raws = ", ".join(
-            f"nullif(trim({ident(f.source_name)}), '') AS {ident('raw:' + f.name)}"
-            for f in self.fields
-        )
+        raws = ", ".join(f"{_raw(f)} AS {ident('raw:' + f.name)}" for f in self.fields)
         row = ["_row"] if numbered else []
         parts = list(row)
         for f in self.fields:
@@ -270,6 +308,10 @@ class Schema:
         for f in self.fields:
             raw, value = ident("raw:" + f.name), ident(f.name)
             cases = f"WHEN {raw} IS NULL THEN 'is required but blank' " if f.required else ""
+            cases += "".join(
+                f"WHEN {raw} = {literal(code)} THEN {literal(meaning)} "
+                for code, meaning in f.invalid
+            )
             check = f.kind.problem(raw, value)
             if check:
                 cases += f"WHEN {raw} IS NULL THEN NULL {check}"
