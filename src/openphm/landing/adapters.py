@@ -22,8 +22,8 @@ from openphm.landing.schema import (
     Schema,
     Text,
 )
-from openphm.layouts import Layout, builtin
 from openphm.programme.config import SourceKind
+from openphm.programme.layouts import Layout, builtin
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Table:
     # repeats are looked for only among rows sharing an id. GP activity has none: two
     # identical telephone consultations on one day are two consultations.
     record_id: str | None = None
-    # A table declared by a layout (openphm.layouts): its file's header is matched to
+    # A table declared by a layout (openphm.programme.layouts): its file's header is matched to
     # the layout's versions, and `becomes` is the canonical table its rows are read as (HES
     # APC episodes are read as spells, openphm.landing.read).
     layout: Layout | None = None

@@ -215,7 +215,7 @@ def _identify_by_layout(path: Path, source, folder: Path | None) -> Extract:
     comes from the source's `period` pattern (a group `yyyymm`, or `fyear`, HES's financial
     year `0102`, read as its last month), or else from a name in the contract's convention."""
     from openphm.landing.adapters import layout_table
-    from openphm.layouts import LayoutError, fiscal_year_end, resolve
+    from openphm.programme.layouts import LayoutError, fiscal_year_end, resolve
 
     try:
         layout = resolve(source.layout, folder)

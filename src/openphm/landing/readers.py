@@ -287,21 +287,36 @@ def open_extract(extract: Extract) -> Reader:
     )
 
 
-def _layout_reader(extract: Extract) -> Reader:
-    """A reader for a file in a layout's shape: the delimiter (of the layout's) that splits the
-    header into the most of the layout's columns, the version its header matches, and the
-    checks for the kept fields the file carries. Refused, naming what is missing or unknown,
-    when it cannot be loaded (docs/extract-formats.md, "Layouts")."""
+@dataclass(frozen=True)
+class LayoutHeader:
+    """What a layout file's first line says: its encoding, delimiter, header and how that
+    header matches the layout (phm layout check shows it; the load refuses on problems)."""
+
+    encoding: str
+    byte_order_mark: bool
+    delimiter: str
+    header: tuple[str, ...]
+    check: object  # layouts.HeaderCheck, or None when row 1 is not a header
+    refusal: str  # why the file cannot be loaded; "" when it can
+
+
+def layout_header(extract: Extract) -> LayoutHeader:
+    """The delimiter (of the layout's) that splits the header into the most of the layout's
+    columns, the encoding, and the version the header matches, naming what is missing or
+    unknown (docs/extract-formats.md, "Layouts")."""
     layout = extract.table.layout
-    path, source = extract.path, extract.read_from
+    source = extract.read_from
     known = layout.known_columns
+    bom = False
     if extract.format == "parquet":
         try:
             header = pq.ParquetFile(source).schema_arrow.names
         except (pa.ArrowInvalid, OSError):
-            raise Refused(path, "is not a readable Parquet file") from None
+            raise Refused(extract.path, "is not a readable Parquet file") from None
         encoding, delimiter = "utf-8", ","
     else:
+        with open(source, "rb") as handle:
+            bom = handle.read(3) == codecs.BOM_UTF8
         encoding, first_line = _sniff(source)
         if layout.encoding:
             encoding = "cp1252" if layout.encoding == "windows-1252" else "utf-8"
@@ -315,23 +330,34 @@ def _layout_reader(extract: Extract) -> Reader:
         header = next(csv.reader([first_line], delimiter=delimiter), [])
     names = [n.strip() for n in header]
     if not set(layout.as_layout_names(names)) & known:
-        raise Refused(
-            path,
+        refusal = (
             f"row 1 is not a header: none of its {len(names)} fields is a column of the "
-            f"{layout.name} layout; ask the sender to resend it with a header row",
+            f"{layout.name} layout; ask the sender to resend it with a header row"
         )
+        return LayoutHeader(encoding, bom, delimiter, tuple(header), None, refusal)
     check = layout.check_header(header)
+    refusal = ""
     if check.problems:
-        raise Refused(
-            path,
+        refusal = (
             f"the header does not match the {layout.name} layout (closest version "
-            f"{check.version.name}): " + "; ".join(check.problems) + ". Nothing from it was loaded",
+            f"{check.version.name}): " + "; ".join(check.problems) + ". Nothing from it was loaded"
         )
-    as_given = dict(zip(layout.as_layout_names(names), header, strict=True))
-    ours = frozenset(as_given)
+    return LayoutHeader(encoding, bom, delimiter, tuple(header), check, refusal)
+
+
+def _layout_reader(extract: Extract) -> Reader:
+    """A reader for a file in a layout's shape, with the checks for the kept fields the file
+    carries; Refused, naming what is missing or unknown, when it cannot be loaded."""
     from openphm.landing.adapters import layout_schema
 
-    schema = layout_schema(layout, ours)
+    layout = extract.table.layout
+    found = layout_header(extract)
+    if found.refusal:
+        raise Refused(extract.path, found.refusal)
+    header = list(found.header)
+    names = [n.strip() for n in header]
+    as_given = dict(zip(layout.as_layout_names(names), header, strict=True))
+    schema = layout_schema(layout, frozenset(as_given))
     schema = Schema(
         tuple(
             dataclasses.replace(f, source=as_given[_layout_column(layout, f.source_name)])
@@ -341,11 +367,11 @@ def _layout_reader(extract: Extract) -> Reader:
     return Reader(
         extract,
         schema,
-        f"{layout.name} {check.version.name}",
-        encoding=encoding,
-        delimiter=delimiter,
+        f"{layout.name} {found.check.version.name}",
+        encoding=found.encoding,
+        delimiter=found.delimiter,
         header=tuple(header),
-        header_check=check,
+        header_check=found.check,
     )
 
 

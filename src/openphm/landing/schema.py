@@ -244,7 +244,7 @@ class Field:
     kind: Kind = field(default_factory=Text)
     required: bool = False
     source: str = ""
-    # What a layout (openphm.layouts) declares of a published data set's values:
+    # What a layout (openphm.programme.layouts) declares of a published data set's values:
     # the characters trimmed from both ends (HES pads with spaces and tabs); values that mean
     # "none" or "not known" (`&`, `1800-01-01`: blank once read); values that stand for
     # another (`7001`, an age under one year, is 0 years); values the specification marks as

@@ -131,7 +131,7 @@ class Source(_Strict):
     @model_validator(mode="after")
     def _layout_and_period(self) -> Source:
         if self.layout:
-            from openphm.layouts import builtin
+            from openphm.programme.layouts import builtin
 
             layouts = builtin()
             if self.layout.endswith(".toml"):
@@ -444,7 +444,7 @@ def load_config(path: Path) -> ProgrammeConfig:
     object.__setattr__(config, "_folder", path.parent.absolute())
     for i, source in enumerate(config.sources):
         if source.layout.endswith(".toml"):
-            from openphm.layouts import LayoutError, load_local
+            from openphm.programme.layouts import LayoutError, load_local
 
             try:
                 layout = load_local(path.parent / source.layout)

@@ -148,7 +148,7 @@ class Layout:
                 f"it does not carry {', '.join(absent_ids)}"
                 + (f" (it carries only the pseudonymised {', '.join(carried)})" if carried else "")
                 + ": the identifiable flow to a processor carries the NHS number, date of birth "
-                "and postcode, without which its people cannot be linked. Ask NHS England for "
+                "and postcode, without which its people cannot be linked. Ask the sender for "
                 "the identifiable extract your data sharing agreement covers"
             )
         required = [f.column for f in self.fields if f.required and f.column not in present]
