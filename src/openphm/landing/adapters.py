@@ -8,6 +8,7 @@ a new provider format is a new `Schema` here (and a new section there), nothing 
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from openphm.landing.schema import (
@@ -270,9 +271,24 @@ def _layout_kind(f, date_format: str):
     return Text(upper=f.type == "upper-text")
 
 
+def _in_format(value: str, date_format: str) -> str:
+    """A special date the specification gives as YYYY-MM-DD (HES's 1800-01-01), as a file in
+    another date format writes it."""
+    try:
+        return dt.datetime.strptime(value, "%Y-%m-%d").strftime(date_format)
+    except ValueError:
+        return value
+
+
 def layout_schema(layout: Layout, present: frozenset[str] | None = None) -> Schema:
     """The checks for a layout's kept fields (those a file carries, given `present`, its
     header as the layout names its columns), each named as the file names it."""
+
+    def dated(values: tuple[str, ...], f) -> tuple[str, ...]:
+        if f.type != "date" or layout.date_format == "%Y-%m-%d":
+            return values
+        return tuple(_in_format(v, layout.date_format) for v in values)
+
     return Schema(
         tuple(
             Field(
@@ -281,9 +297,16 @@ def layout_schema(layout: Layout, present: frozenset[str] | None = None) -> Sche
                 f.required,
                 source=layout.file_column(f.column),
                 pad=layout.pad,
-                nulls=f.nulls,
+                nulls=dated(f.nulls, f),
                 recode=f.recode,
-                invalid=f.invalid,
+                invalid=tuple(
+                    (code, meaning)
+                    for code, meaning in zip(
+                        dated(tuple(c for c, _ in f.invalid), f),
+                        (m for _, m in f.invalid),
+                        strict=True,
+                    )
+                ),
             )
             for f in layout.fields
             if present is None or f.column in present

@@ -232,15 +232,9 @@ def _identify_by_layout(path: Path, source, folder: Path | None) -> Extract:
             f"{layout.name} layout reads those",
         )
     fmt = "parquet" if suffix == ".parquet" else "csv"
-    revision = 1
-    if source.period:
-        found = re.search(source.period, path.name)
-        if not found:
-            raise Refused(
-                path,
-                "the name does not match the source's period pattern (programme.toml "
-                "sources.period), so its period is not known; rename it or correct the pattern",
-            )
+    found = re.search(source.period, path.name) if source.period else None
+    match = _NAME.match(path.name)
+    if found:
         groups = found.groupdict()
         if groups.get("yyyymm"):
             period = groups["yyyymm"]
@@ -248,18 +242,21 @@ def _identify_by_layout(path: Path, source, folder: Path | None) -> Extract:
             period = fiscal_year_end(groups["fyear"])
         else:
             period = ""
-        if groups.get("revision"):
-            revision = int(groups["revision"])
-    else:
-        match = _NAME.match(path.name)
-        if not match or match["table"] != layout.name:
-            raise Refused(
-                path,
-                f"the name follows neither <ODS code>_{layout.name}_<YYYYMM>[_r<N>] nor a "
-                "period pattern (programme.toml sources.period, e.g. "
-                "'_(?P<yyyymm>[0-9]{6})' ) that says the extract's period",
-            )
+        revision = int(groups["revision"]) if groups.get("revision") else 1
+    elif match and match["table"] == layout.name and match["ods"] == source.provider:
         period, revision = match["period"], int(match["revision"] or 1)
+    else:
+        pattern = (
+            "the source's period pattern (programme.toml sources.period) nor "
+            if source.period
+            else ""
+        )
+        raise Refused(
+            path,
+            f"the name matches neither {pattern}<ODS code>_{layout.name}_<YYYYMM>[_r<N>], so "
+            "the extract's period is not known; rename it, or give the source a period "
+            "pattern (e.g. '_(?P<yyyymm>[0-9]{6})')",
+        )
     if not re.fullmatch(r"[0-9]{4}(0[1-9]|1[0-2])", period):
         raise Refused(path, "the period its name gives is not a month YYYYMM")
     return Extract(path, source.kind, source.provider, table, period, revision, fmt)
