@@ -335,3 +335,19 @@ def test_phm_layouts_and_layout_check(cli, tmp_path):
     refused = cli(["layout", "check", SAMPLE, "--layout", "hes-apc"])
     assert refused.exit_code != 0
     assert "NEWNHSNO" in refused.output and "artificial-pilot-193" in refused.output
+
+
+def test_an_unbalanced_quote_in_a_hes_file_loses_no_row(hes_ws, example_config, engineer):
+    """The reader's safeguards hold for a layout's file: a quote opened in row 2 and never
+    closed swallows rows 2 to 4 as one value, and each is still counted and held."""
+    lines = _spec_file().splitlines(keepends=True)
+    lines[2] = lines[2].replace("9434765919", '"9434765919', 1)
+    path = put(
+        example_config.parent / "extracts", "admitted-care", "X26", "X26_hes-apc_202602.csv",
+        "".join(lines),
+    )  # fmt: skip
+    (outcome,) = ingest(hes_ws, [path], engineer).outcomes
+    assert outcome.status == LOADED, outcome.message
+    c = outcome.counts
+    assert (c.received, c.loaded, c.quarantined) == (4, 1, 3)
+    assert {row for _, row, _, _ in held(hes_ws, engineer)} == {2, 3, 4}
