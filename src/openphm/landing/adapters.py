@@ -257,11 +257,11 @@ ADAPTERS: dict[SourceKind, tuple[Table, ...]] = {
 }
 
 
-def _layout_kind(f, date_format: str):
+def _layout_kind(f, formats: tuple[str, ...]):
     if f.type == "nhs-number":
         return NhsNumber()
     if f.type == "date":
-        return Date(format=date_format, not_before=f.not_before)
+        return Date(format=formats[0], not_before=f.not_before, formats=formats[1:])
     if f.type == "number":
         return Number()
     if f.type == "choice":
@@ -285,28 +285,31 @@ def layout_schema(layout: Layout, present: frozenset[str] | None = None) -> Sche
     header as the layout names its columns), each named as the file names it."""
 
     def dated(values: tuple[str, ...], f) -> tuple[str, ...]:
-        if f.type != "date" or layout.date_format == "%Y-%m-%d":
+        if f.type != "date":
             return values
-        return tuple(_in_format(v, layout.date_format) for v in values)
+        return tuple(dict.fromkeys(_in_format(v, fmt) for v in values for fmt in formats))
+
+    def dated_invalid(f) -> tuple[tuple[str, str], ...]:
+        if f.type != "date":
+            return f.invalid
+        return tuple(
+            dict.fromkeys((_in_format(v, fmt), why) for v, why in f.invalid for fmt in formats)
+        )
+
+    formats = layout.date_formats
 
     return Schema(
         tuple(
             Field(
                 f.canonical,
-                _layout_kind(f, layout.date_format),
+                _layout_kind(f, formats),
                 f.required,
                 source=layout.file_column(f.column),
                 pad=layout.pad,
                 nulls=dated(f.nulls, f),
                 recode=f.recode,
-                invalid=tuple(
-                    (code, meaning)
-                    for code, meaning in zip(
-                        dated(tuple(c for c, _ in f.invalid), f),
-                        (m for _, m in f.invalid),
-                        strict=True,
-                    )
-                ),
+                invalid=dated_invalid(f),
+                times=layout.times and f.type == "date",
             )
             for f in layout.fields
             if present is None or f.column in present

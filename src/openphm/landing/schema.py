@@ -110,35 +110,45 @@ class Date(Kind):
 
     format: str = "%Y-%m-%d"
     not_before: tuple[str, ...] = ()
+    # Other formats a layout's files may use (each matched exactly, first match wins).
+    formats: tuple[str, ...] = ()
     sql_type = "DATE"
 
     @property
     def human_format(self) -> str:
         human = {"%Y": "YYYY", "%m": "MM", "%d": "DD", "%b": "MMM", "%H": "hh", "%M": "mm"}
-        text = self.format
-        for directive, shown in human.items():
-            text = text.replace(directive, shown)
-        return text
+        shown = []
+        for fmt in (self.format, *self.formats):
+            text = fmt
+            for directive, name in human.items():
+                text = text.replace(directive, name)
+            shown.append(text)
+        return " or ".join(shown)
 
     def value(self, raw: str) -> str:
         # The two formats the contract uses must match their pattern exactly, digit for
         # digit, and only then are cast (several times faster than strptime). DuckDB's cast
         # alone is lenient: it took `2026-10-1O` (a letter O) as 2026-10-01. A trailing time
-        # of day fails the pattern, so 2024-01-05T10:00 is refused rather than truncated.
-        if self.format == "%Y-%m-%d":
-            shape, iso = "[0-9]{4}-[0-9]{2}-[0-9]{2}", raw
-        elif self.format == "%d/%m/%Y":
-            shape = "[0-9]{2}/[0-9]{2}/[0-9]{4}"
-            iso = f"concat(substr({raw}, 7, 4), '-', substr({raw}, 4, 2), '-', substr({raw}, 1, 2))"
-        else:
-            # Any other format: its exact pattern too, since strptime takes one digit for %d
-            # or %m and a sign or spaces for %Y.
-            shape = strptime_pattern(self.format)
-            parsed = f"CAST(try_strptime({raw}, {literal(self.format)}) AS DATE)"
-            return f"CASE WHEN regexp_full_match({raw}, {literal(shape)}) THEN {parsed} END"
-        return (
-            f"CASE WHEN regexp_full_match({raw}, {literal(shape)}) THEN TRY_CAST({iso} AS DATE) END"
-        )
+        # of day fails the pattern, so 2024-01-05T10:00 is refused rather than truncated
+        # (unless the field drops times: `Field.times`).
+        whens = []
+        for fmt in (self.format, *self.formats):
+            if fmt == "%Y-%m-%d":
+                shape, parsed = "[0-9]{4}-[0-9]{2}-[0-9]{2}", f"TRY_CAST({raw} AS DATE)"
+            elif fmt == "%d/%m/%Y":
+                shape = "[0-9]{2}/[0-9]{2}/[0-9]{4}"
+                iso = (
+                    f"concat(substr({raw}, 7, 4), '-', substr({raw}, 4, 2), '-', "
+                    f"substr({raw}, 1, 2))"
+                )
+                parsed = f"TRY_CAST({iso} AS DATE)"
+            else:
+                # Any other format: its exact pattern too, since strptime takes one digit for
+                # %d or %m and a sign or spaces for %Y.
+                shape = strptime_pattern(fmt)
+                parsed = f"CAST(try_strptime({raw}, {literal(fmt)}) AS DATE)"
+            whens.append(f"WHEN regexp_full_match({raw}, {literal(shape)}) THEN {parsed}")
+        return f"CASE {' '.join(whens)} END"
 
     def problem(self, raw: str, value: str) -> str:
         order = "".join(
@@ -250,6 +260,7 @@ class Field:
     # another (`7001`, an age under one year, is 0 years); values the specification marks as
     # invalid, each with what it means (`1801-01-01`: the row is held, saying so).
     pad: str = " "
+    times: bool = False  # a date followed by a time of day (` 10:30`, `T10:30:00`): dropped
     nulls: tuple[str, ...] = ()
     recode: tuple[tuple[str, str], ...] = ()
     invalid: tuple[tuple[str, str], ...] = ()
@@ -257,6 +268,11 @@ class Field:
     @property
     def source_name(self) -> str:
         return self.source or self.name
+
+
+# A time of day after a date, as databases and spreadsheets export it: `2001-09-27 00:00:00`,
+# `2001-09-27T10:30`, `27/09/2001 10:30:00.000`.
+TIME_OF_DAY = r"[ T][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,9})?)?$"
 
 
 def _raw(f: Field) -> str:
@@ -267,6 +283,8 @@ def _raw(f: Field) -> str:
         if f.pad == " "
         else (f"trim({ident(f.source_name)}, {literal(f.pad)})")
     )
+    if f.times:
+        trimmed = f"regexp_replace({trimmed}, {literal(TIME_OF_DAY)}, '')"
     raw = f"nullif({trimmed}, '')"
     if not (f.nulls or f.recode):
         return raw

@@ -96,7 +96,8 @@ class Layout:
     versions: tuple[Version, ...]
     delimiters: tuple[str, ...] = (",",)
     pad: str = " "
-    date_format: str = "%Y-%m-%d"
+    date_formats: tuple[str, ...] = ("%Y-%m-%d",)  # each matched exactly; the first is shown
+    times: bool = False  # dates may carry a time of day, which is dropped
     encoding: str = ""  # "" = recognised from the bytes (UTF-8 with or without BOM, else 1252)
     identifiable: tuple[str, ...] = ()
     pseudonymised: tuple[str, ...] = ()
@@ -251,7 +252,8 @@ def parse(data: dict, where: str) -> Layout:
             versions=_versions(data["versions"], where),
             delimiters=tuple(data.get("delimiters", [","])),
             pad=data.get("pad", " "),
-            date_format=data.get("date_format", "%Y-%m-%d"),
+            date_formats=_formats(data.get("date_formats", ["%Y-%m-%d"]), where),
+            times=bool(data.get("times", False)),
             identifiable=_texts(data.get("identifiable", []), f"{where}: identifiable"),
             pseudonymised=_texts(data.get("pseudonymised", []), f"{where}: pseudonymised"),
             spell_key=tuple(spells.get("key", ())),
@@ -261,7 +263,6 @@ def parse(data: dict, where: str) -> Layout:
         )
     except KeyError as missing:
         raise LayoutError(f"{where}: {missing.args[0]} is required") from None
-    strptime_pattern(layout.date_format)  # a format without an exact pattern is refused
     if layout.record_id not in {f.canonical for f in layout.fields}:
         raise LayoutError(f"{where}: record_id {layout.record_id!r} is not a field")
     return layout
@@ -279,7 +280,17 @@ def builtin() -> dict[str, Layout]:
     return layouts
 
 
-_LOCAL_KEYS = {"base", "delimiter", "encoding", "date_format", "columns"}
+def _formats(value, where: str) -> tuple[str, ...]:
+    """Date formats as given (one, or a list), each with an exact pattern."""
+    formats = (value,) if isinstance(value, str) else _texts(value, f"{where}: date formats")
+    if not formats:
+        raise LayoutError(f"{where}: give at least one date format")
+    for fmt in formats:
+        strptime_pattern(fmt)
+    return formats
+
+
+_LOCAL_KEYS = {"base", "delimiter", "encoding", "date_format", "times", "columns"}
 
 
 def load_local(path: Path) -> Layout:
@@ -310,8 +321,9 @@ def load_local(path: Path) -> Layout:
             raise LayoutError(f"{path}: encoding must be one of {', '.join(ENCODINGS)}")
         changes["encoding"] = data["encoding"]
     if "date_format" in data:
-        strptime_pattern(data["date_format"])
-        changes["date_format"] = data["date_format"]
+        changes["date_formats"] = _formats(data["date_format"], str(path))
+    if "times" in data:
+        changes["times"] = bool(data["times"])
     renamed = _pairs(data.get("columns", {}), f"{path}: columns")
     strangers = sorted(ours for _, ours in renamed if ours not in base.known_columns)
     if strangers:
