@@ -363,3 +363,19 @@ def test_an_unbalanced_quote_in_a_hes_file_loses_no_row(hes_ws, example_config, 
     c = outcome.counts
     assert (c.received, c.loaded, c.quarantined) == (4, 1, 3)
     assert {row for _, row, _, _ in held(hes_ws, engineer)} == {2, 3, 4}
+
+
+def test_a_hes_file_in_parquet(hes_ws, example_config, engineer):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = list(zip(*SPEC_ROWS, strict=True))
+    table = pa.table(
+        {name: list(values) for name, values in zip(SPEC_HEADER, columns, strict=True)}
+    )
+    folder = example_config.parent / "extracts" / "admitted-care" / "X26"
+    folder.mkdir(parents=True)
+    pq.write_table(table, folder / "X26_hes-apc_202602.parquet")
+    (outcome,) = ingest(hes_ws, [folder], engineer).outcomes
+    assert outcome.status == LOADED, outcome.message
+    assert (outcome.counts.received, outcome.counts.loaded, outcome.counts.quarantined) == (4, 3, 1)

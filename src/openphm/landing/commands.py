@@ -88,7 +88,8 @@ def _print_layout_report(r) -> None:
     encoding = {"utf-8": "UTF-8", "cp1252": "Windows-1252"}.get(r.encoding, r.encoding)
     lines = [
         ("file", r.file),
-        ("layout", f"{r.layout.name}: {r.layout.title}"),
+        ("layout", f"{r.layout.name}: {r.layout.title}"
+         + (f", as {r.layout.source} adapts it" if r.layout.local else "")),
         ("specification", f"{r.layout.specification} ({r.layout.version})"),
         ("encoding", encoding + (" with a byte order mark" if r.byte_order_mark else "")),
         ("delimiter", shown.get(r.delimiter, repr(r.delimiter))),

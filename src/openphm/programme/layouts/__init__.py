@@ -105,6 +105,7 @@ class Layout:
     spell_order: str = ""
     becomes: str = ""
     source: str = ""  # where the layout was read from
+    local: bool = False  # a local layout (a sender's adaptation of this built-in one)
     renamed: tuple[tuple[str, str], ...] = ()  # a local layout's file column -> layout column
 
     @property
@@ -311,7 +312,7 @@ def load_local(path: Path) -> Layout:
             f"{path}: base must name a built-in layout ({', '.join(builtin())}), "
             f"got {data.get('base')!r}"
         )
-    changes: dict = {"source": str(path)}
+    changes: dict = {"source": str(path), "local": True}
     if "delimiter" in data:
         if data["delimiter"] not in (",", "|", "\t", ";"):
             raise LayoutError(f"{path}: delimiter must be one of , | ; or a tab")
