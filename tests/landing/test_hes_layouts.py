@@ -379,3 +379,18 @@ def test_a_hes_file_in_parquet(hes_ws, example_config, engineer):
     (outcome,) = ingest(hes_ws, [folder], engineer).outcomes
     assert outcome.status == LOADED, outcome.message
     assert (outcome.counts.received, outcome.counts.loaded, outcome.counts.quarantined) == (4, 3, 1)
+
+
+def test_a_header_in_lower_case_is_read_as_the_specification_spells_it(tmp_path):
+    from openphm.landing.layout_check import check
+    from openphm.programme.layouts import builtin
+
+    path = tmp_path / "episodes.csv"
+    path.write_text(_spec_file(",", [c.lower() for c in SPEC_HEADER]))
+    report = check(path, builtin()["hes-apc"])
+    assert report.refusal == "" and report.version == "identifiable-196"
+    assert report.unknown == () and len(report.mapped) == 19
+    assert (report.received, report.loaded, report.quarantined) == (4, 3, 1)
+    assert report.problems == (
+        (4, "admidate", "is 1801-01-01, which HES uses for an invalid date submitted"),
+    )

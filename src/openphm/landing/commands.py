@@ -83,6 +83,11 @@ def layout_check(
         raise LayoutRefused(f"{file}: would be refused whole: {report.refusal}")
 
 
+def _some(names, what: str, shown: int = 24) -> str:
+    listed = ", ".join(names[:shown]) + (", …" if len(names) > shown else "")
+    return f"{len(names)} {what}: {listed}"
+
+
 def _print_layout_report(r) -> None:
     shown = {",": "comma", "|": "pipe (|)", "\t": "tab", ";": "semicolon"}
     encoding = {"utf-8": "UTF-8", "cp1252": "Windows-1252"}.get(r.encoding, r.encoding)
@@ -97,7 +102,8 @@ def _print_layout_report(r) -> None:
          + (f" ({r.version_title})" if r.version_title else "")),
         ("kept fields", f"{len(r.mapped)} of {len(r.layout.fields)} mapped: "
          + (", ".join(r.mapped) or "none")),
-        ("missing", ", ".join(r.missing) or "none (of that version's columns)"),
+        ("missing", _some(r.missing, "of that version's columns (only the kept fields are "
+                   "needed)") if r.missing else "none (of that version's columns)"),
         ("unknown", ", ".join(r.unknown) or "none"),
     ]  # fmt: skip
     if not r.refusal:

@@ -119,8 +119,13 @@ class Layout:
         return next((file for file, ours in self.renamed if ours == column), column)
 
     def as_layout_names(self, header: list[str]) -> list[str]:
+        """The layout's name for each of a file's columns: a local layout's renaming, and a
+        name the specification spells in capitals given in lower or mixed case (`epikey`, as
+        some warehouses export it) read as the specification spells it."""
         mapping = dict(self.renamed)
-        return [mapping.get(n, n) for n in header]
+        known = self.known_columns
+        names = [mapping.get(n, n) for n in header]
+        return [n.upper() if n not in known and n.upper() in known else n for n in names]
 
     def check_header(self, header: list[str]) -> HeaderCheck:
         """Match a file's header (as the file names its columns) to a version, and say what
