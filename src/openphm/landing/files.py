@@ -24,7 +24,7 @@ from openphm.landing.adapters import Table, table_for
 from openphm.programme.config import ProgrammeConfig, SourceKind
 
 _NAME = re.compile(
-    r"^(?P<ods>[A-Z0-9]{3,6})_(?P<table>[A-Za-z][A-Za-z0-9-]*)_(?P<period>[0-9]{4}(0[1-9]|1[0-2]))"
+    r"^(?P<ods>[A-Z0-9]{3,6})_(?P<table>[A-Za-z]+(?:-[A-Za-z]+)*)_(?P<period>[0-9]{4}(0[1-9]|1[0-2]))"
     r"(?:_r(?P<revision>[2-9]|[1-9][0-9]+))?\.(?P<ext>csv|parquet|ndjson)$"
 )
 # FHIR resource types and the GP table their resources land in (docs/landing.md, "FHIR").
