@@ -394,3 +394,28 @@ def test_a_header_in_lower_case_is_read_as_the_specification_spells_it(tmp_path)
     assert report.problems == (
         (4, "admidate", "is 1801-01-01, which HES uses for an invalid date submitted"),
     )
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "cp1252"])
+def test_no_row_hides_in_a_column_the_layout_does_not_keep(tmp_path, encoding):
+    """FYEAR is read but not kept: a line break inside it is still a line of the file, and
+    rows that a stray pair of quotes encloses in it are still found (the file is refused)."""
+    from openphm.landing.layout_check import check
+    from openphm.programme.layouts import builtin
+
+    header = [*SPEC_HEADER, "FYEAR"]
+    rows = [[*r, "2526"] for r in SPEC_ROWS]
+    rows[1][-1] = "25\n26"
+    rows[2][SPEC_HEADER.index("HOMEADD")] = "LS1 4AP\u00e9"  # Windows-1252 in one variant
+    path = tmp_path / "episodes.csv"
+    path.write_bytes(_spec_file(",", header, rows).encode(encoding))
+    report = check(path, builtin()["hes-apc"])
+    assert report.refusal == ""
+    assert (report.received, report.loaded, report.quarantined) == (4, 3, 1)
+
+    swallowed = _spec_file(",", header, [[*r, "2526"] for r in SPEC_ROWS]).splitlines(True)
+    swallowed[1] = swallowed[1].rstrip("\r\n")[: -len("2526")] + '"2526\r\n'
+    swallowed[3] = swallowed[3].rstrip("\r\n")[: -len("2526")] + '2526"\r\n'
+    path.write_bytes("".join(swallowed).encode(encoding))
+    report = check(path, builtin()["hes-apc"])
+    assert "look like rows of their own" in report.refusal

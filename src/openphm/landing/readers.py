@@ -106,6 +106,14 @@ class Reader:
     # A layout's file: how its header matched the layout (version, missing, unknown columns).
     header_check: object = None
 
+    @property
+    def unkept(self) -> tuple[str, ...]:
+        """Columns of the file read but not kept (a layout's other columns): their values are
+        still searched for line breaks and rows swallowed by a stray quote (load.py), so that
+        no row can hide in a column nothing else reads."""
+        kept = set(self.schema.source_columns)
+        return tuple(c for c in self.header if c not in kept)
+
     def chunks(self) -> Iterator[pa.Table]:
         """Chunks with a `_row` column and every declared column as strings."""
         if self.extract.format == "parquet":
@@ -145,7 +153,7 @@ class Reader:
         )
 
     def _csv(self) -> Iterator[pa.Table]:
-        columns = self.schema.source_columns
+        columns = (*self.schema.source_columns, *self.unkept)
         skipped: list[int] = []  # Arrow's numbers of the rows it could not split
         # Where a malformed row spanned several lines (Arrow's number, lines added so far):
         # rows after it are numbered that many lines later (`_shifted`).
@@ -216,7 +224,12 @@ class Reader:
             return table
         for record in table.filter(held).to_pylist():
             text = json.dumps(record, ensure_ascii=False)
-            self.held_breaks += sum(len(_LINE_BREAK.findall(record[c])) for c in columns)
+            # Every column's breaks, a layout's unkept ones too (the load counts none of them).
+            self.held_breaks += sum(
+                len(_LINE_BREAK.findall(value))
+                for column, value in record.items()
+                if column != "_row" and isinstance(value, str)
+            )
             for column in columns:
                 byte = next((ord(c) for c in record[column] if c in UNDEFINED_IN_1252), None)
                 if byte is not None:
