@@ -73,6 +73,7 @@ def test_the_artificial_hes_sample_lands_and_links_with_no_row_lost(
     path = put(example_config.parent / "extracts", "admitted-care", "X26", NAME, text)
     (outcome,) = ingest(hes_ws, [path], engineer).outcomes
     assert outcome.status == LOADED, outcome.message
+    assert "(layout hes-apc identifiable-196)" in outcome.message
     frame = _frame(text)
     records = sum(1 for _ in SAMPLE.open(encoding="utf-8")) - 1  # the sample has no line breaks
     c = outcome.counts
