@@ -9,11 +9,8 @@ import io
 import random
 from pathlib import Path
 
+# NHS England's artificial HES APC sample (Open Government Licence v3.0; its README there).
 SAMPLE = Path("/work/shared/data/hes/artificial_hes_apc_0102.csv")
-for _parent in Path(__file__).resolve().parents:
-    if (_parent / "data" / "hes" / SAMPLE.name).is_file():
-        SAMPLE = _parent / "data" / "hes" / SAMPLE.name
-        break
 
 HES_SOURCE = """
 [[sources]]
