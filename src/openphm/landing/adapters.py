@@ -8,6 +8,7 @@ a new provider format is a new `Schema` here (and a new section there), nothing 
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from openphm.landing.schema import (
@@ -23,6 +24,7 @@ from openphm.landing.schema import (
     Text,
 )
 from openphm.programme.config import SourceKind
+from openphm.programme.layouts import Layout, builtin
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,11 @@ class Table:
     # repeats are looked for only among rows sharing an id. GP activity has none: two
     # identical telephone consultations on one day are two consultations.
     record_id: str | None = None
+    # A table declared by a layout (openphm.programme.layouts): its file's header is matched to
+    # the layout's versions, and `becomes` is the canonical table its rows are read as (HES
+    # APC episodes are read as spells, openphm.landing.read).
+    layout: Layout | None = None
+    becomes: str = ""
 
     def __post_init__(self) -> None:
         # A blank id would hide a repeat from the check, so the id must be a required field.
@@ -248,6 +255,83 @@ ADAPTERS: dict[SourceKind, tuple[Table, ...]] = {
         Field("place_of_death", Choice.of("hospital", "home", "care home", "hospice", "other")),
     ),
 }
+
+
+def _layout_kind(f, formats: tuple[str, ...]):
+    if f.type == "nhs-number":
+        return NhsNumber()
+    if f.type == "date":
+        return Date(format=formats[0], not_before=f.not_before, formats=formats[1:])
+    if f.type == "number":
+        return Number()
+    if f.type == "choice":
+        return Choice(dict(f.codes))
+    if f.type == "code":
+        return Code(f.system, f.pattern, filler=f.filler or None, width=f.width)
+    return Text(upper=f.type == "upper-text")
+
+
+def _in_format(value: str, date_format: str) -> str:
+    """A special date the specification gives as YYYY-MM-DD (HES's 1800-01-01), as a file in
+    another date format writes it."""
+    try:
+        return dt.datetime.strptime(value, "%Y-%m-%d").strftime(date_format)
+    except ValueError:
+        return value
+
+
+def layout_schema(layout: Layout, present: frozenset[str] | None = None) -> Schema:
+    """The checks for a layout's kept fields (those a file carries, given `present`, its
+    header as the layout names its columns), each named as the file names it."""
+
+    def dated(values: tuple[str, ...], f) -> tuple[str, ...]:
+        if f.type != "date":
+            return values
+        return tuple(dict.fromkeys(_in_format(v, fmt) for v in values for fmt in formats))
+
+    def dated_invalid(f) -> tuple[tuple[str, str], ...]:
+        if f.type != "date":
+            return f.invalid
+        return tuple(
+            dict.fromkeys((_in_format(v, fmt), why) for v, why in f.invalid for fmt in formats)
+        )
+
+    formats = layout.date_formats
+
+    return Schema(
+        tuple(
+            Field(
+                f.canonical,
+                _layout_kind(f, formats),
+                f.required,
+                source=layout.file_column(f.column),
+                pad=layout.pad,
+                nulls=dated(f.nulls, f),
+                recode=f.recode,
+                invalid=dated_invalid(f),
+                times=layout.times and f.type == "date",
+            )
+            for f in layout.fields
+            if present is None or f.column in present
+        )
+    )
+
+
+def layout_table(layout: Layout) -> Table:
+    """The provider table a layout declares: one flavour, the layout's whole schema."""
+    return Table(
+        layout.name,
+        layout.canonical,
+        {layout.name: layout_schema(layout)},
+        record_id=layout.record_id,
+        layout=layout,
+        becomes=layout.becomes,
+    )
+
+
+for _layout in builtin().values():
+    _kind = SourceKind(_layout.kind)
+    ADAPTERS[_kind] = (*ADAPTERS[_kind], layout_table(_layout))
 
 
 def table_for(kind: SourceKind, token: str) -> Table | None:

@@ -24,6 +24,104 @@ def register(app: typer.Typer) -> None:
     app.command("ingest")(ingest)
     app.command("quarantine")(quarantine)
     app.command("retention")(retention)
+    app.command("layouts")(layouts)
+    layout_app = typer.Typer(help="Layouts of published data sets (docs/extract-formats.md).")
+    layout_app.command("check")(layout_check)
+    app.add_typer(layout_app, name="layout")
+
+
+def layouts(as_json: JsonOption = False) -> None:
+    """List the built-in layouts: the published data sets OpenPHM reads as they are sent, with
+    their specification and version."""
+    from openphm.programme.layouts import builtin
+
+    found = builtin().values()
+    if as_json:
+        print_json([
+            {"name": x.name, "title": x.title, "kind": x.kind, "specification": x.specification,
+             "version": x.version, "versions": [v.name for v in x.versions]}
+            for x in found
+        ])  # fmt: skip
+        return
+    table = Table(title="Built-in layouts")
+    for column in ("layout", "data set", "source kind", "specification", "version"):
+        table.add_column(column)
+    for x in found:
+        table.add_row(*map(literal, (x.name, x.title, x.kind, x.specification, x.version)))
+    console.print(table)
+
+
+class LayoutRefused(UserFacingError):
+    """The file could not be loaded under the layout as it is."""
+
+
+def layout_check(
+    file: Annotated[Path, typer.Argument(help="The file as it arrived.")],
+    layout: Annotated[
+        str,
+        typer.Option("--layout", help="A built-in layout (phm layouts) or a local layout file."),
+    ],
+    as_json: JsonOption = False,
+) -> None:
+    """Show what a file would become under a layout (encoding, delimiter, header version,
+    columns mapped, missing and extra, the first problems by row and field) without loading
+    anything. Never shows a value from the file."""
+    from openphm.landing.files import Refused
+    from openphm.landing.layout_check import check
+    from openphm.programme.layouts import resolve
+
+    chosen = resolve(layout, Path.cwd())
+    try:
+        report = check(file, chosen)
+    except Refused as refused:
+        raise LayoutRefused(str(refused)) from None
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        _print_layout_report(report)
+    if report.refusal:
+        raise LayoutRefused(f"{file}: would be refused whole: {report.refusal}")
+
+
+def _some(names, what: str, shown: int = 24) -> str:
+    listed = ", ".join(names[:shown]) + (", …" if len(names) > shown else "")
+    return f"{len(names)} {what}: {listed}"
+
+
+def _print_layout_report(r) -> None:
+    shown = {",": "comma", "|": "pipe (|)", "\t": "tab", ";": "semicolon"}
+    encoding = {"utf-8": "UTF-8", "cp1252": "Windows-1252"}.get(r.encoding, r.encoding)
+    lines = [
+        ("file", r.file),
+        ("layout", f"{r.layout.name}: {r.layout.title}"
+         + (f", as {r.layout.source} adapts it" if r.layout.local else "")),
+        ("specification", f"{r.layout.specification} ({r.layout.version})"),
+        ("encoding", encoding + (" with a byte order mark" if r.byte_order_mark else "")),
+        ("delimiter", shown.get(r.delimiter, repr(r.delimiter))),
+        ("header", f"{r.columns} columns; version found: {r.version or '(none)'}"
+         + (f" ({r.version_title})" if r.version_title else "")),
+        ("kept fields", f"{len(r.mapped)} of {len(r.layout.fields)} mapped: "
+         + (", ".join(r.mapped) or "none")),
+        ("missing", _some(r.missing, "of that version's columns (only the kept fields are "
+                   "needed)") if r.missing else "none (of that version's columns)"),
+        ("unknown", ", ".join(r.unknown) or "none"),
+    ]  # fmt: skip
+    if not r.refusal:
+        lines.append(
+            ("rows", f"{r.received} received: {r.loaded} would load, "
+             f"{r.quarantined} would be quarantined")
+        )  # fmt: skip
+    for label, value in lines:
+        console.print(Text(f"{label:>14}: ", style="bold") + literal(value), soft_wrap=True)
+    if r.refusal:
+        console.print(Text("   refused: ", style="bold red") + literal(r.refusal), soft_wrap=True)
+    if r.problems:
+        table = Table(title=f"First problems (up to {len(r.problems)})")
+        for column in ("row", "field", "reason"):
+            table.add_column(column)
+        for row, field, reason in r.problems:
+            table.add_row(*map(literal, (str(row), field, reason)))
+        console.print(table)
 
 
 class FilesRefused(UserFacingError):

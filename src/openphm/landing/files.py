@@ -24,7 +24,7 @@ from openphm.landing.adapters import Table, table_for
 from openphm.programme.config import ProgrammeConfig, SourceKind
 
 _NAME = re.compile(
-    r"^(?P<ods>[A-Z0-9]{3,6})_(?P<table>[A-Za-z]+)_(?P<period>[0-9]{4}(0[1-9]|1[0-2]))"
+    r"^(?P<ods>[A-Z0-9]{3,6})_(?P<table>[A-Za-z]+(?:-[A-Za-z]+)*)_(?P<period>[0-9]{4}(0[1-9]|1[0-2]))"
     r"(?:_r(?P<revision>[2-9]|[1-9][0-9]+))?\.(?P<ext>csv|parquet|ndjson)$"
 )
 # FHIR resource types and the GP table their resources land in (docs/landing.md, "FHIR").
@@ -145,14 +145,23 @@ def _visible(path: Path, root: Path) -> bool:
     return not any(part.startswith(".") for part in path.relative_to(root).parts)
 
 
-def identify(path: Path, config: ProgrammeConfig) -> Extract:
-    """What the file is, from its name and folders; Refused if the programme does not take it."""
+_LAYOUT_SUFFIXES = (".csv", ".txt", ".tsv", ".dat")
+
+
+def identify(path: Path, config: ProgrammeConfig, folder: Path | None = None) -> Extract:
+    """What the file is, from its name and folders; Refused if the programme does not take it.
+    `folder`: where the programme's local layouts are (beside programme.toml)."""
     if path.suffix.lower() in _ARCHIVES:
         raise Refused(
             path,
             "is an archive; OpenPHM does not unpack archives (a file inside could bypass the "
             "checks on names and sizes): unpack it into the inbox and ingest the folder",
         )
+    source = None
+    if path.parent.parent.name in {k.value for k in SourceKind}:
+        source = config.source_for(SourceKind(path.parent.parent.name), path.parent.name)
+    if source is not None and source.layout:
+        return _identify_by_layout(path, source, folder or config.folder)
     match = _NAME.match(path.name)
     if not match:
         raise Refused(
@@ -199,6 +208,58 @@ def identify(path: Path, config: ProgrammeConfig) -> Extract:
     return Extract(
         path, kind, ods, table, match["period"], int(match["revision"] or 1), fmt, resource
     )
+
+
+def _identify_by_layout(path: Path, source, folder: Path | None) -> Extract:
+    """A file of a source that names its layout: named as the sender names it. The period
+    comes from the source's `period` pattern (a group `yyyymm`, or `fyear`, HES's financial
+    year `0102`, read as its last month), or else from a name in the contract's convention."""
+    from openphm.landing.adapters import layout_table
+    from openphm.programme.layouts import LayoutError, fiscal_year_end, resolve
+
+    try:
+        layout = resolve(source.layout, folder)
+    except LayoutError as err:
+        raise Refused(path, f"its source's layout cannot be read: {err}") from None
+    table = table_for(source.kind, layout.name)
+    if table is None or table.layout != layout:
+        table = layout_table(layout)  # a local layout: the built-in one as this sender writes it
+    suffix = path.suffix.lower()
+    if suffix not in (*_LAYOUT_SUFFIXES, ".parquet"):
+        raise Refused(
+            path,
+            f"is not a delimited text file ({', '.join(_LAYOUT_SUFFIXES)}) or Parquet; the "
+            f"{layout.name} layout reads those",
+        )
+    fmt = "parquet" if suffix == ".parquet" else "csv"
+    found = re.search(source.period, path.name) if source.period else None
+    match = _NAME.match(path.name)
+    if found:
+        groups = found.groupdict()
+        if groups.get("yyyymm"):
+            period = groups["yyyymm"]
+        elif groups.get("fyear") and re.fullmatch("[0-9]{4}", groups["fyear"]):
+            period = fiscal_year_end(groups["fyear"])
+        else:
+            period = ""
+        revision = int(groups["revision"]) if groups.get("revision") else 1
+    elif match and match["table"] == layout.name and match["ods"] == source.provider:
+        period, revision = match["period"], int(match["revision"] or 1)
+    else:
+        pattern = (
+            "the source's period pattern (programme.toml sources.period) nor "
+            if source.period
+            else ""
+        )
+        raise Refused(
+            path,
+            f"the name matches neither {pattern}<ODS code>_{layout.name}_<YYYYMM>[_r<N>], so "
+            "the extract's period is not known; rename it, or give the source a period "
+            "pattern (e.g. '_(?P<yyyymm>[0-9]{6})')",
+        )
+    if not re.fullmatch(r"[0-9]{4}(0[1-9]|1[0-2])", period):
+        raise Refused(path, "the period its name gives is not a month YYYYMM")
+    return Extract(path, source.kind, source.provider, table, period, revision, fmt)
 
 
 def _tokens(kind: SourceKind) -> list[str]:

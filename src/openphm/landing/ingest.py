@@ -269,7 +269,7 @@ def _load_opened(con, extract: Extract, sha: str, batch_id: str, arrived, catalo
         source_kind=extract.kind.value,
         provider=extract.provider,
         table=extract.slot[2],
-        canonical_table=extract.table.canonical,
+        canonical_table=extract.table.becomes or extract.table.canonical,
         period=extract.period,
         revision=extract.revision,
         snapshot=extract.table.snapshot,
@@ -281,6 +281,8 @@ def _load_opened(con, extract: Extract, sha: str, batch_id: str, arrived, catalo
         quarantined=counts.quarantined,
     )
     notes = [f"read as {reader.encoding}"] if reader.encoding != "utf-8" else []
+    if extract.table.layout is not None:  # the layout and the version its header matched
+        notes.insert(0, f"layout {reader.flavour}")
     if reader.delimiter != ",":
         notes.append(f"separated by {reader.delimiter!r}, not commas")
     message = (

@@ -156,8 +156,8 @@ def _load(con, alias: str, reader: Reader, sid: str, today: dt.date, parts) -> C
             received += rows
             if lines is not None and 1 + received + breaks != lines:
                 # Only when the rows do not fill the lines: a value holds a line break.
-                breaks += _line_breaks(con, schema)
-                _refuse_swallowed_rows(con, alias, reader, sid)
+                breaks += _line_breaks(con, schema, reader.unkept, as_received)
+                _refuse_swallowed_rows(con, alias, reader, sid, as_received)
             if loaded < rows:
                 _quarantine_problems(con, alias, schema, sid, extract.path.name, today, as_received)
     if extract.table.record_id:
@@ -179,33 +179,47 @@ def _load(con, alias: str, reader: Reader, sid: str, today: dt.date, parts) -> C
     return Counts(received, loaded, quarantined)
 
 
-def _line_breaks(con, schema: Schema) -> int:
-    """Line breaks (CRLF, CR or LF) inside the values of the part `VALUES` holds."""
+def _line_breaks(con, schema: Schema, unkept=(), as_received=None) -> int:
+    """Line breaks (CRLF, CR or LF) inside the values of the part `VALUES` holds; for a file
+    with columns read but not kept (a layout's), inside every value of its rows as received."""
+    values = [ident("raw:" + f.name) for f in schema.fields]
+    relation = VALUES
+    if unkept:
+        relation = as_received()
+        values = [ident(c) for c in (*schema.source_columns, *unkept)]
     per_value = " + ".join(
         f"coalesce(length(replace({r}, e'\\r\\n', e'\\n')) - "
         f"length(replace(replace({r}, e'\\n', ''), e'\\r', '')), 0)"
-        for r in (ident("raw:" + f.name) for f in schema.fields)
+        for r in values
     )
-    (breaks,) = con.execute(f"SELECT coalesce(sum({per_value}), 0) FROM {VALUES}").fetchone()
+    (breaks,) = con.execute(f"SELECT coalesce(sum({per_value}), 0) FROM {relation}").fetchone()
     return int(breaks)
 
 
-def _refuse_swallowed_rows(con, alias: str, reader: Reader, submission_id: str) -> None:
+def _refuse_swallowed_rows(
+    con, alias: str, reader: Reader, submission_id: str, as_received=None
+) -> None:
     """Refuse the file if a value of the part `VALUES` holds, after a line break, a line with
     as many delimiters as a whole row has: the rows of the file that a stray pair of quotes
     enclosed in one value (a quote opened and closed so that the row still has the header's
     number of fields), which the line count cannot tell from a value with line breaks."""
     schema = reader.schema
     delimiter = literal(reader.delimiter)
-    needed = max(2, len(schema.fields) - 1)
+    values = [ident("raw:" + f.name) for f in schema.fields]
+    relation, columns = VALUES, len(schema.fields)
+    if reader.unkept:  # a layout's file: every column, as received
+        relation = as_received()
+        values = [ident(c) for c in (*schema.source_columns, *reader.unkept)]
+        columns = len(values)
+    needed = max(2, columns - 1)
     looks_like_rows = " OR ".join(
         f"list_bool_or(list_transform(string_split(replace(replace({r}, e'\\r\\n', e'\\n'), "
         f"e'\\r', e'\\n'), e'\\n')[2:], x -> length(x) - length(replace(x, {delimiter}, '')) "
         f">= {needed}))"
-        for r in (ident("raw:" + f.name) for f in schema.fields)
+        for r in values
     )
     (row,) = con.execute(
-        f"SELECT min(_row) FROM {VALUES} WHERE coalesce({looks_like_rows}, false)"
+        f"SELECT min(_row) FROM {relation} WHERE coalesce({looks_like_rows}, false)"
     ).fetchone()
     if row is None:
         return

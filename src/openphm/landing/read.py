@@ -49,17 +49,27 @@ def current_tables(ws, con, actor: Actor) -> dict[str, str]:
             "SELECT database_name, table_name FROM duckdb_tables()"
         ).fetchall()
     }
-    views = {}
+    ids = ", ".join("'" + i.replace("'", "''") + "'" for i in current) or "NULL"
+    bodies = {}
     for table in canonical_tables():
         cols = model.columns(table)
         parts = [f"SELECT * FROM {alias}.{table}" for alias in aliases if (alias, table) in present]
         empty = "SELECT " + ", ".join(f'NULL::{t} AS "{n}"' for n, t in cols) + " WHERE false"
         union = " UNION ALL BY NAME ".join(parts) if parts else empty
-        ids = ", ".join("'" + i.replace("'", "''") + "'" for i in current) or "NULL"
-        con.execute(
-            f"CREATE OR REPLACE VIEW {SCHEMA}.{table} AS SELECT * FROM ({union}) "
-            f"WHERE submission_id IN ({ids})"
-        )
+        bodies[table] = f"SELECT * FROM ({union}) WHERE submission_id IN ({ids})"
+    for table, declared in canonical_tables().items():
+        if declared.becomes:
+            # Rows of a layout read as another table (HES APC episodes as spells), with the
+            # rows landed in that table's own shape.
+            names = ", ".join(f'"{n}"' for n, _ in model.columns(declared.becomes))
+            built = spells_sql(declared.layout, f"({bodies[table]})")
+            bodies[declared.becomes] = (
+                f"SELECT {names} FROM ({bodies[declared.becomes]}) "
+                f"UNION ALL SELECT {names} FROM ({built})"
+            )
+    views = {}
+    for table, body in bodies.items():
+        con.execute(f"CREATE OR REPLACE VIEW {SCHEMA}.{table} AS {body}")
         views[table] = f"{SCHEMA}.{table}"
     ws.audit.record(
         actor,
@@ -68,6 +78,40 @@ def current_tables(ws, con, actor: Actor) -> dict[str, str]:
         counts={"batches": len(aliases), "current_submissions": len(current)},
     )
     return views
+
+
+def spells_sql(layout, episodes: str) -> str:
+    """Spells (rows of `apc_spells`) built from HES APC episodes: the episodes of one
+    submission that share the layout's spell key (person, provider, admission date), in
+    EPIORDER order (then file order). A spell is named after its first episode (its EPIKEY is
+    the spell id, its row the spell's source row); the first episode gives the admission
+    method and the first primary diagnosis and procedure found; the last, the discharge date
+    and destination; the spell's other diagnoses, once each, are its secondary diagnoses.
+    Spells are built within one submission: a spell whose episodes arrive in two files
+    (two financial years) is two spells (docs/extract-formats.md)."""
+    key = ", ".join(f'"{k}"' for k in layout.spell_key)
+    order = f"[coalesce({layout.spell_order}, 1e9), source_row]"
+    identifiers = ("nhs_number", "date_of_birth", "sex", "postcode")
+    ids = ", ".join(
+        f"{k}" if k in layout.spell_key else f"arg_min({k}, o) AS {k}" for k in identifiers
+    )
+    diags = sorted(f.canonical for f in layout.fields if f.canonical.startswith("diag_"))
+    procs = sorted(f.canonical for f in layout.fields if f.canonical.startswith("opertn_"))
+    return f"""SELECT * EXCLUDE (all_diagnoses), nullif(array_to_string(list_filter(
+        list_distinct(all_diagnoses), d -> d IS NOT NULL AND d IS DISTINCT FROM
+        primary_diagnosis), ';'), '') AS secondary_diagnoses FROM (
+        SELECT submission_id, any_value(source_kind) AS source_kind, provider AS provider_ods,
+            arg_min(source_row, o) AS source_row, {ids}, NULL::VARCHAR AS given_name,
+            NULL::VARCHAR AS family_name, arg_min(epikey, o) AS spell_id, admission_date,
+            max(discharge_date) AS discharge_date,
+            arg_min(admission_method, o) AS admission_method,
+            arg_min({diags[0]}, o) FILTER (WHERE {diags[0]} IS NOT NULL) AS primary_diagnosis,
+            flatten(list([{", ".join(diags)}] ORDER BY o)) AS all_diagnoses,
+            arg_min({procs[0]}, o) FILTER (WHERE {procs[0]} IS NOT NULL) AS primary_procedure,
+            arg_max(discharge_destination, o) FILTER (WHERE discharge_destination IS NOT NULL)
+                AS discharge_destination
+        FROM (SELECT *, {order} AS o FROM {episodes})
+        GROUP BY submission_id, {key})"""
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import encodings.cp1252
 import json
 import re
@@ -102,6 +103,16 @@ class Reader:
     # Line breaks inside the values of rows set aside by `_hold_undefined` (whose values never
     # reach the load's count of line breaks), for load.reconcile_lines.
     held_breaks: int = 0
+    # A layout's file: how its header matched the layout (version, missing, unknown columns).
+    header_check: object = None
+
+    @property
+    def unkept(self) -> tuple[str, ...]:
+        """Columns of the file read but not kept (a layout's other columns): their values are
+        still searched for line breaks and rows swallowed by a stray quote (load.py), so that
+        no row can hide in a column nothing else reads."""
+        kept = set(self.schema.source_columns)
+        return tuple(c for c in self.header if c not in kept)
 
     def chunks(self) -> Iterator[pa.Table]:
         """Chunks with a `_row` column and every declared column as strings."""
@@ -142,7 +153,7 @@ class Reader:
         )
 
     def _csv(self) -> Iterator[pa.Table]:
-        columns = self.schema.source_columns
+        columns = (*self.schema.source_columns, *self.unkept)
         skipped: list[int] = []  # Arrow's numbers of the rows it could not split
         # Where a malformed row spanned several lines (Arrow's number, lines added so far):
         # rows after it are numbered that many lines later (`_shifted`).
@@ -213,7 +224,12 @@ class Reader:
             return table
         for record in table.filter(held).to_pylist():
             text = json.dumps(record, ensure_ascii=False)
-            self.held_breaks += sum(len(_LINE_BREAK.findall(record[c])) for c in columns)
+            # Every column's breaks, a layout's unkept ones too (the load counts none of them).
+            self.held_breaks += sum(
+                len(_LINE_BREAK.findall(value))
+                for column, value in record.items()
+                if column != "_row" and isinstance(value, str)
+            )
             for column in columns:
                 byte = next((ord(c) for c in record[column] if c in UNDEFINED_IN_1252), None)
                 if byte is not None:
@@ -265,6 +281,8 @@ def open_extract(extract: Extract) -> Reader:
     path, source = extract.path, extract.read_from
     if source.stat().st_size == 0:
         raise Refused(path, "is empty (not even a header row); ask the provider to resend it")
+    if extract.table.layout is not None:
+        return _layout_reader(extract)
     if extract.format == "fhir":
         return Reader(extract, extract.table.flavours["A"], "FHIR R4")
     if extract.format == "parquet":
@@ -280,6 +298,105 @@ def open_extract(extract: Extract) -> Reader:
     return Reader(
         extract, schema, flavour, encoding=encoding, delimiter=delimiter, header=tuple(header)
     )
+
+
+@dataclass(frozen=True)
+class LayoutHeader:
+    """What a layout file's first line says: its encoding, delimiter, header and how that
+    header matches the layout (phm layout check shows it; the load refuses on problems)."""
+
+    encoding: str
+    byte_order_mark: bool
+    delimiter: str
+    header: tuple[str, ...]
+    check: object  # layouts.HeaderCheck, or None when row 1 is not a header
+    refusal: str  # why the file cannot be loaded; "" when it can
+
+
+def layout_header(extract: Extract) -> LayoutHeader:
+    """The delimiter (of the layout's) that splits the header into the most of the layout's
+    columns, the encoding, and the version the header matches, naming what is missing or
+    unknown (docs/extract-formats.md, "Layouts")."""
+    layout = extract.table.layout
+    source = extract.read_from
+    known = layout.known_columns
+    bom = False
+    if extract.format == "parquet":
+        try:
+            header = pq.ParquetFile(source).schema_arrow.names
+        except (pa.ArrowInvalid, OSError):
+            raise Refused(extract.path, "is not a readable Parquet file") from None
+        encoding, delimiter = "utf-8", ","
+    else:
+        with open(source, "rb") as handle:
+            bom = handle.read(3) == codecs.BOM_UTF8
+        encoding, first_line = _sniff(source)
+        if layout.encoding:
+            encoding = "cp1252" if layout.encoding == "windows-1252" else "utf-8"
+            first_line = _first_line(source, encoding)
+
+        def score(delimiter: str) -> int:
+            names = next(csv.reader([first_line], delimiter=delimiter), [])
+            return len(set(layout.as_layout_names([n.strip() for n in names])) & known)
+
+        delimiter = max(layout.delimiters, key=score)  # the first of equals
+        header = next(csv.reader([first_line], delimiter=delimiter), [])
+    names = [n.strip() for n in header]
+    if not set(layout.as_layout_names(names)) & known:
+        refusal = (
+            f"row 1 is not a header: none of its {len(names)} fields is a column of the "
+            f"{layout.name} layout; ask the sender to resend it with a header row"
+        )
+        return LayoutHeader(encoding, bom, delimiter, tuple(header), None, refusal)
+    check = layout.check_header(header)
+    refusal = ""
+    if check.problems:
+        refusal = (
+            f"the header does not match the {layout.name} layout (closest version "
+            f"{check.version.name}): " + "; ".join(check.problems) + ". Nothing from it was loaded"
+        )
+    return LayoutHeader(encoding, bom, delimiter, tuple(header), check, refusal)
+
+
+def _layout_reader(extract: Extract) -> Reader:
+    """A reader for a file in a layout's shape, with the checks for the kept fields the file
+    carries; Refused, naming what is missing or unknown, when it cannot be loaded."""
+    from openphm.landing.adapters import layout_schema
+
+    layout = extract.table.layout
+    found = layout_header(extract)
+    if found.refusal:
+        raise Refused(extract.path, found.refusal)
+    header = list(found.header)
+    names = [n.strip() for n in header]
+    as_given = dict(zip(layout.as_layout_names(names), header, strict=True))
+    schema = layout_schema(layout, frozenset(as_given))
+    schema = Schema(
+        tuple(
+            dataclasses.replace(f, source=as_given[_layout_column(layout, f.source_name)])
+            for f in schema.fields
+        )
+    )
+    return Reader(
+        extract,
+        schema,
+        f"{layout.name} {found.check.version.name}",
+        encoding=found.encoding,
+        delimiter=found.delimiter,
+        header=tuple(header),
+        header_check=found.check,
+    )
+
+
+def _layout_column(layout, file_column: str) -> str:
+    return dict(layout.renamed).get(file_column, file_column)
+
+
+def _first_line(path: Path, encoding: str) -> str:
+    with open(path, "rb") as handle:
+        sample = handle.read(_SNIFF_BYTES).removeprefix(codecs.BOM_UTF8)
+    text = sample.decode(_CODEC.get(encoding, encoding), errors="replace")
+    return text.splitlines()[0] if text else ""
 
 
 def _sniff(path: Path) -> tuple[str, str]:

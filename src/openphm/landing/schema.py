@@ -110,35 +110,45 @@ class Date(Kind):
 
     format: str = "%Y-%m-%d"
     not_before: tuple[str, ...] = ()
+    # Other formats a layout's files may use (each matched exactly, first match wins).
+    formats: tuple[str, ...] = ()
     sql_type = "DATE"
 
     @property
     def human_format(self) -> str:
         human = {"%Y": "YYYY", "%m": "MM", "%d": "DD", "%b": "MMM", "%H": "hh", "%M": "mm"}
-        text = self.format
-        for directive, shown in human.items():
-            text = text.replace(directive, shown)
-        return text
+        shown = []
+        for fmt in (self.format, *self.formats):
+            text = fmt
+            for directive, name in human.items():
+                text = text.replace(directive, name)
+            shown.append(text)
+        return " or ".join(shown)
 
     def value(self, raw: str) -> str:
         # The two formats the contract uses must match their pattern exactly, digit for
         # digit, and only then are cast (several times faster than strptime). DuckDB's cast
         # alone is lenient: it took `2026-10-1O` (a letter O) as 2026-10-01. A trailing time
-        # of day fails the pattern, so 2024-01-05T10:00 is refused rather than truncated.
-        if self.format == "%Y-%m-%d":
-            shape, iso = "[0-9]{4}-[0-9]{2}-[0-9]{2}", raw
-        elif self.format == "%d/%m/%Y":
-            shape = "[0-9]{2}/[0-9]{2}/[0-9]{4}"
-            iso = f"concat(substr({raw}, 7, 4), '-', substr({raw}, 4, 2), '-', substr({raw}, 1, 2))"
-        else:
-            # Any other format: its exact pattern too, since strptime takes one digit for %d
-            # or %m and a sign or spaces for %Y.
-            shape = strptime_pattern(self.format)
-            parsed = f"CAST(try_strptime({raw}, {literal(self.format)}) AS DATE)"
-            return f"CASE WHEN regexp_full_match({raw}, {literal(shape)}) THEN {parsed} END"
-        return (
-            f"CASE WHEN regexp_full_match({raw}, {literal(shape)}) THEN TRY_CAST({iso} AS DATE) END"
-        )
+        # of day fails the pattern, so 2024-01-05T10:00 is refused rather than truncated
+        # (unless the field drops times: `Field.times`).
+        whens = []
+        for fmt in (self.format, *self.formats):
+            if fmt == "%Y-%m-%d":
+                shape, parsed = "[0-9]{4}-[0-9]{2}-[0-9]{2}", f"TRY_CAST({raw} AS DATE)"
+            elif fmt == "%d/%m/%Y":
+                shape = "[0-9]{2}/[0-9]{2}/[0-9]{4}"
+                iso = (
+                    f"concat(substr({raw}, 7, 4), '-', substr({raw}, 4, 2), '-', "
+                    f"substr({raw}, 1, 2))"
+                )
+                parsed = f"TRY_CAST({iso} AS DATE)"
+            else:
+                # Any other format: its exact pattern too, since strptime takes one digit for
+                # %d or %m and a sign or spaces for %Y.
+                shape = strptime_pattern(fmt)
+                parsed = f"CAST(try_strptime({raw}, {literal(fmt)}) AS DATE)"
+            whens.append(f"WHEN regexp_full_match({raw}, {literal(shape)}) THEN {parsed}")
+        return f"CASE {' '.join(whens)} END"
 
     def problem(self, raw: str, value: str) -> str:
         order = "".join(
@@ -159,6 +169,18 @@ class Code(Kind):
     system: str = "SNOMED CT"
     pattern: str = SNOMED
     separator: str | None = None  # several codes in one field, e.g. ICD-10 `E119;I10`
+    # A character that pads a shorter code to the field's width, dropped from the value: HES
+    # writes a 3-character ICD-10 code in a 4-character field as `R69X` (canonical `R69`).
+    filler: str | None = None
+    width: int = 0
+
+    def value(self, raw: str) -> str:
+        if not self.filler:
+            return raw
+        return (
+            f"CASE WHEN length({raw}) = {self.width} AND ends_with({raw}, {literal(self.filler)}) "
+            f"THEN left({raw}, {self.width - 1}) ELSE {raw} END"
+        )
 
     def problem(self, raw: str, value: str) -> str:
         if self.separator is None:
@@ -232,10 +254,47 @@ class Field:
     kind: Kind = field(default_factory=Text)
     required: bool = False
     source: str = ""
+    # What a layout (openphm.programme.layouts) declares of a published data set's values:
+    # the characters trimmed from both ends (HES pads with spaces and tabs); values that mean
+    # "none" or "not known" (`&`, `1800-01-01`: blank once read); values that stand for
+    # another (`7001`, an age under one year, is 0 years); values the specification marks as
+    # invalid, each with what it means (`1801-01-01`: the row is held, saying so).
+    pad: str = " "
+    times: bool = False  # a date followed by a time of day (` 10:30`, `T10:30:00`): dropped
+    nulls: tuple[str, ...] = ()
+    recode: tuple[tuple[str, str], ...] = ()
+    invalid: tuple[tuple[str, str], ...] = ()
 
     @property
     def source_name(self) -> str:
         return self.source or self.name
+
+
+# A time of day after a date, as databases and spreadsheets export it: `2001-09-27 00:00:00`,
+# `2001-09-27T10:30`, `27/09/2001 10:30:00.000`.
+TIME_OF_DAY = r"[ T][0-9]{2}:[0-9]{2}(:[0-9]{2}([.][0-9]{1,9})?)?$"
+
+
+def _raw(f: Field) -> str:
+    """The provider's value as the checks read it: trimmed of the field's padding, NULL when
+    blank or one of the field's "none" values, a recoded value replaced."""
+    trimmed = (
+        f"trim({ident(f.source_name)})"
+        if f.pad == " "
+        else (f"trim({ident(f.source_name)}, {literal(f.pad)})")
+    )
+    if f.times:
+        trimmed = f"regexp_replace({trimmed}, {literal(TIME_OF_DAY)}, '')"
+    raw = f"nullif({trimmed}, '')"
+    if not (f.nulls or f.recode):
+        return raw
+    nulls = (
+        f"WHEN list_contains([{', '.join(literal(v) for v in f.nulls)}], {raw}) THEN NULL "
+        if f.nulls
+        else ""
+    )
+    recodes = "".join(f"WHEN {raw} = {literal(a)} THEN {literal(b)} " for a, b in f.recode)
+    return f"CASE {nulls}{recodes}ELSE {raw} END"
 
 
 @dataclass(frozen=True)
@@ -253,10 +312,7 @@ class Schema:
         NULL when blank). Each field is trimmed once, below the values that read it: inlined,
         a date's value trimmed its text four times. `numbered=False`: `relation` has no `_row`
         and the result none (the caller numbers the rows by where they are written)."""
-        raws = ", ".join(
-            f"nullif(trim({ident(f.source_name)}), '') AS {ident('raw:' + f.name)}"
-            for f in self.fields
-        )
+        raws = ", ".join(f"{_raw(f)} AS {ident('raw:' + f.name)}" for f in self.fields)
         row = ["_row"] if numbered else []
         parts = list(row)
         for f in self.fields:
@@ -270,6 +326,10 @@ class Schema:
         for f in self.fields:
             raw, value = ident("raw:" + f.name), ident(f.name)
             cases = f"WHEN {raw} IS NULL THEN 'is required but blank' " if f.required else ""
+            cases += "".join(
+                f"WHEN {raw} = {literal(code)} THEN {literal(meaning)} "
+                for code, meaning in f.invalid
+            )
             check = f.kind.problem(raw, value)
             if check:
                 cases += f"WHEN {raw} IS NULL THEN NULL {check}"

@@ -20,6 +20,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     model_validator,
 )
@@ -115,6 +116,51 @@ class Source(_Strict):
         description="where this provider's extracts arrive (a folder; relative to programme.toml)",
     )
     format: str = Field(default="csv", pattern=r"^(csv|parquet|fhir-ndjson)$")
+    layout: str = Field(
+        default="",
+        description="the layout its files are in: a built-in layout (`phm layouts`), or a "
+        "local layout file beside programme.toml (`my-hes.toml`); blank: the contract's own",
+    )
+    period: str = Field(
+        default="",
+        description="a regular expression a file's name must match, whose named group "
+        "`yyyymm` (or `fyear`, HES's `0102`) gives the extract's period; blank: names follow "
+        "<ODS>_<table>_<YYYYMM>",
+    )
+
+    @model_validator(mode="after")
+    def _layout_and_period(self) -> Source:
+        if self.layout:
+            from openphm.programme.layouts import builtin
+
+            layouts = builtin()
+            if self.layout.endswith(".toml"):
+                if "/" in self.layout or "\\" in self.layout or self.layout.startswith("."):
+                    raise ValueError(
+                        "layout: a local layout is a file name beside programme.toml, "
+                        f"not a path (got {self.layout!r})"
+                    )
+            elif self.layout not in layouts:
+                raise ValueError(
+                    f"layout {self.layout!r} is not a built-in layout ({', '.join(layouts)}) "
+                    "nor a local layout file (a .toml file beside programme.toml)"
+                )
+            elif layouts[self.layout].kind != self.kind.value:
+                raise ValueError(
+                    f"layout {self.layout!r} is for {layouts[self.layout].kind} sources, "
+                    f"not {self.kind.value}"
+                )
+        if self.period:
+            try:
+                groups = re.compile(self.period).groupindex
+            except re.error as err:
+                raise ValueError(f"period is not a regular expression ({err})") from None
+            if not {"yyyymm", "fyear"} & set(groups):
+                raise ValueError(
+                    "period needs a named group (?P<yyyymm>...) or (?P<fyear>...) that says "
+                    "the extract's period"
+                )
+        return self
 
 
 # What a recipient's extract may hold besides generalised demographics: one group of linked
@@ -301,6 +347,12 @@ class ProgrammeConfig(_Strict):
     disclosure: DisclosurePolicy = Field(default_factory=DisclosurePolicy)
     engine: EngineSettings = Field(default_factory=EngineSettings)
     indicators: IndicatorSettings = Field(default_factory=IndicatorSettings)
+    # The folder of the programme.toml it was read from, where its local layouts are.
+    _folder: Path | None = PrivateAttr(default=None)
+
+    @property
+    def folder(self) -> Path | None:
+        return self._folder
 
     @model_validator(mode="after")
     def _consistent(self) -> ProgrammeConfig:
@@ -386,7 +438,8 @@ def parse_config(text: str, source: str = "programme.toml") -> ProgrammeConfig:
 
 
 def load_config(path: Path) -> ProgrammeConfig:
-    """Read and validate a programme.toml file."""
+    """Read and validate a programme.toml file, and the local layouts its sources name (files
+    beside it)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such configuration file")
@@ -394,4 +447,19 @@ def load_config(path: Path) -> ProgrammeConfig:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise ConfigError(f"{path} is not UTF-8 text") from None
-    return parse_config(text, str(path))
+    config = parse_config(text, str(path))
+    object.__setattr__(config, "_folder", path.parent.absolute())
+    for i, source in enumerate(config.sources):
+        if source.layout.endswith(".toml"):
+            from openphm.programme.layouts import LayoutError, load_local
+
+            try:
+                layout = load_local(path.parent / source.layout)
+            except LayoutError as err:
+                raise ConfigError(f"{path}: sources[{i}].layout: {err}") from None
+            if layout.kind != source.kind.value:
+                raise ConfigError(
+                    f"{path}: sources[{i}].layout: {source.layout} is based on {layout.name}, "
+                    f"a layout for {layout.kind} sources, not {source.kind.value}"
+                )
+    return config

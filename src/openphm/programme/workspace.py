@@ -124,6 +124,9 @@ class Workspace:
         for zone in ZONES:
             (staging / zone).mkdir(mode=0o700)
         shutil.copyfile(config_path, staging / CONFIG_FILE)
+        for source in config.sources:  # local layouts live beside programme.toml
+            if source.layout.endswith(".toml"):
+                shutil.copyfile(config_path.parent / source.layout, staging / source.layout)
         store_dir = Path(keystore_dir).absolute() if keystore_dir else staging / "keys"
         keystore = CustodyKeyStore.initialise(store_dir)
         for name in REQUIRED_KEYS:

@@ -77,7 +77,9 @@ SQL: dict[str, tuple[tuple[str, str], ...]] = {
         ("admission_date", "admission_date"),
         ("discharge_date", "discharge_date"),
         ("admission_method", "admission_method"),
-        ("emergency", "admission_method IN ('21','22','23','24','25','26','27','28')"),
+        # 2A-2D: the emergency methods the NHS Data Dictionary added in 2013 (HES sends them).
+        ("emergency", "admission_method IN ('21','22','23','24','25','26','27','28',"
+         "'2A','2B','2C','2D')"),
         ("elective", "admission_method IN ('11','12','13')"),
         ("primary_diagnosis", "primary_diagnosis"),
         ("secondary_diagnoses",
