@@ -208,3 +208,21 @@ def test_a_practice_cannot_build_a_cohort(region_client):
     entry = last_entry(ws)
     assert (entry.action, entry.outcome, entry.user) == ("cohort.build", "refused", "pat")
     assert not (ws.zone("outputs") / "cohorts").exists()
+
+
+@pytest.mark.parametrize(
+    "path", ["/analyst/registers", "/analyst/registers/hypertension", "/analyst/multimorbidity",
+             "/analyst/risk", "/analyst/trends"],
+)  # fmt: skip
+def test_each_page_of_built_figures_says_its_reference_date_and_the_data_s_end(region_client, path):
+    client, ws = region_client
+    con = ws.connect_linked(read_only=True)
+    try:
+        reference, end = con.execute(
+            "SELECT reference_date, data_end FROM linked.analytics_runs"
+        ).fetchone()
+    finally:
+        con.close()
+    sign_in(client, "ana")
+    page = client.get(path).text
+    assert f"Figures as at {reference} (data to {end})." in page

@@ -210,6 +210,7 @@ def registers(request: Request, ctx: Context = Depends(authorised("analytics.rea
     return render(
         request,
         "analyst_registers.jinja",
+        dating=figures.built_dating(ctx.ws),
         title="Registers and prevalence",
         rows=rows,
         denominator=cell(next(iter(found.values())).overall()["denominator"]) if found else "",
@@ -227,7 +228,13 @@ def register(request: Request, name: str, ctx: Context = Depends(authorised("ana
         return _not_built(request, "Registers and prevalence", err)
     viewed(request, ctx, ("linked.measures",))
     view = proportion_view(found[f"prevalence_{name}"])
-    return render(request, "analyst_register.jinja", title=view["label"], p=view)
+    return render(
+        request,
+        "analyst_register.jinja",
+        dating=figures.built_dating(ctx.ws),
+        title=view["label"],
+        p=view,
+    )
 
 
 @router.get("/multimorbidity")
@@ -256,6 +263,7 @@ def multimorbidity(request: Request, ctx: Context = Depends(authorised("analytic
     return render(
         request,
         "analyst_multimorbidity.jinja",
+        dating=figures.built_dating(ctx.ws),
         title="Multimorbidity and frailty",
         sections=sections,
         gradients=[proportion_view(p) for p in gradients.values()],
@@ -304,6 +312,7 @@ def risk(request: Request, ctx: Context = Depends(authorised("risk.read"))):
     return render(
         request,
         "analyst_risk.jinja",
+        dating=figures.built_dating(ctx.ws),
         title="Risk of emergency admission",
         found=found,
         deciles_chart=charts.bar_chart(
@@ -524,6 +533,7 @@ def trends(
     return render(
         request,
         "analyst_trends.jinja",
+        dating=figures.built_dating(ctx.ws),
         title="Trends",
         found=found,
         place=place,

@@ -67,6 +67,25 @@ def dating(ws: Workspace):
     return Coverage(day, months_before(day, 12), end.day if end else None)
 
 
+def built_dating(ws: Workspace) -> str:
+    """The latest analytics build's own dates, for the pages that show what it built
+    (registers, multimorbidity, risk, trends): "as at … (data to …)", in the words of
+    `Coverage.note`, from linked.analytics_runs; "" when nothing is built."""
+    from openphm.analytics.period import Coverage
+
+    con = ws.connect_linked(read_only=True)
+    try:
+        if "analytics_runs" not in tables(con):
+            return ""
+        row = con.execute(
+            "SELECT reference_date, window_start, data_end FROM linked.analytics_runs "
+            "ORDER BY built_at DESC LIMIT 1"
+        ).fetchone()
+    finally:
+        con.close()
+    return Coverage(*row).note() if row else ""
+
+
 def reference_date(ws: Workspace) -> dt.date:
     return dating(ws).reference_date
 
