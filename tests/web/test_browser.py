@@ -223,6 +223,18 @@ def test_the_analyst_sees_prevalence_risk_and_builds_a_cohort(region_page, regio
         page.goto(f"/analyst/{path}")
         assert page.locator("svg.phm-chart").count() >= 2
         page.screenshot(path=str(SCREENSHOTS / f"analyst-{path}.png"), full_page=True)
+    follow_menu(page, "Trends (SPC)")
+    page.wait_for_url("**/analyst/trends")
+    spc = page.locator("svg.phm-spc")
+    box = spc.bounding_box()
+    assert box and box["width"] > 300 and box["height"] > 200  # drawn, not collapsed
+    assert "XmR chart" in (spc.locator("title").first.text_content() or "")
+    assert page.locator("svg.phm-spc polyline.phm-series").count() == 1
+    page.select_option("#measure", "gp_consultations")
+    page.click("button:has-text('Show')")
+    page.wait_for_url("**/analyst/trends?measure=gp_consultations*")
+    assert page.is_visible("text=GP consultations per 1,000 registered people, by month")
+    page.screenshot(path=str(SCREENSHOTS / "analyst-trends.png"), full_page=True)
     page.goto("/analyst/cohorts")
     page.fill("#name", "frail-high-risk")
     page.fill("#min_age", "65")
