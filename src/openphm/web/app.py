@@ -118,7 +118,8 @@ def create_app(
                 )
         # An error is never cached: a missing asset must not stay missing once installed.
         data_page = not static or response.status_code >= 400
-        response.headers.update(security_headers(nonce, data_page=data_page))
+        wasm = getattr(request.state, "wasm", False)  # set by the pages that run libsodium
+        response.headers.update(security_headers(nonce, data_page=data_page, wasm=wasm))
         return response
 
     _handlers(app)
