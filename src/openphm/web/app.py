@@ -17,7 +17,18 @@ from openphm.governance.audit import Actor
 from openphm.governance.roles import Refused, Role
 from openphm.governance.schedule import keep_promises, scheduled_actor
 from openphm.programme.workspace import ProgrammeClosedError, Workspace
-from openphm.web import analyst, api, assets, audit_view, cohorts, dpo, practice, releases, sql
+from openphm.web import (
+    analyst,
+    api,
+    assets,
+    audit_view,
+    cohorts,
+    dpo,
+    practice,
+    practice_keys,
+    releases,
+    sql,
+)
 from openphm.web.accounts import DISABLED, MUST_CHANGE, Authenticator, LocalAccounts
 from openphm.web.deps import (
     NotSignedIn,
@@ -126,7 +137,7 @@ def create_app(
     _sign_in_routes(app)
     for router in (analyst.router, cohorts.router, sql.router, *releases.routers):
         app.include_router(router)
-    for module in (practice, dpo, audit_view, api):
+    for module in (practice, practice_keys, dpo, audit_view, api):
         app.include_router(module.router)
     return app
 

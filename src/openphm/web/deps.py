@@ -43,7 +43,7 @@ NAVIGATION: dict[Role, list[tuple[str, str]]] = {
         ("Query (SQL)", "/analyst/sql"),
         ("Releases", "/analyst/releases"),
     ],
-    Role.PRACTICE: [("Cohort lists", "/practice/cohorts")],
+    Role.PRACTICE: [("Cohort lists", "/practice/cohorts"), ("Practice key", "/practice/key")],
     Role.DATA_PROTECTION_OFFICER: [
         ("Status", "/dpo"),
         ("Audit log", "/dpo/audit"),

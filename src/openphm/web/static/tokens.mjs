@@ -47,11 +47,11 @@ export async function ready() {
 export function readPrivateKey(text) {
   const trimmed = text.trim();
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(trimmed) || trimmed.length % 4 !== 0) {
-    throw new KeyFileError("this is not a practice private key (not base64)");
+    throw new KeyFileError("the key file is not a practice private key (not base64)");
   }
   const raw = sodium.from_base64(trimmed, sodium.base64_variants.ORIGINAL);
   if (raw.length !== 32) {
-    throw new KeyFileError("this is not a practice private key (wrong length)");
+    throw new KeyFileError("the key file is not a practice private key (wrong length)");
   }
   const publicKey = sodium.crypto_scalarmult_base(raw);
   return { privateKey: raw, publicKey, keyId: keyId(publicKey), shared: new Map() };
