@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 from nacl.public import Box, PrivateKey, SealedBox
 
+from openphm import clock
 from openphm.governance.audit import Actor
 from openphm.practice.keys import load_private_key, load_public_key
 from openphm.practice.tokens import (
@@ -71,7 +72,8 @@ def practice_server(region_template, tmp_path_factory):
         definition = CohortDefinition(
             name=COHORT, purpose="prevention", top_risk_percent=20, description="Highest risk"
         )
-        run_cohort(Workspace.open(root), ANALYST, definition)
+        with clock.frozen_at("2026-11-20T09:30:00"):  # the day the server's clock reads
+            run_cohort(Workspace.open(root), ANALYST, definition)
         yield base, root, region
 
 
@@ -150,7 +152,10 @@ def test_a_practice_opens_its_list_in_the_browser_and_sends_outcomes_only(
         (root / "outputs" / "cohorts" / theirs / f"{COHORT}.csv").read_text()
     )
 
-    context = browser.new_context(base_url=base, accept_downloads=True)
+    # A laptop's window: the screenshots are docs/web.md's (docs/images).
+    context = browser.new_context(
+        base_url=base, accept_downloads=True, viewport={"width": 1000, "height": 760}
+    )
     page = context.new_page()
     recorded = Recorded(page)
     errors = []
@@ -161,9 +166,10 @@ def test_a_practice_opens_its_list_in_the_browser_and_sends_outcomes_only(
         page.click("a:has-text('Open Highest risk')")
         page.wait_for_url(f"**/practice/open/{COHORT}.csv")
         seen(page, "stay on this computer")
-        page.screenshot(path=str(SCREENSHOTS / "practice-open-list.png"), full_page=True)
         page.set_input_files("#key-file", str(folder / "practice.key"))
         page.set_input_files("#patients-file", str(patient_file))
+        page.evaluate("document.querySelector('h1').scrollIntoView()")
+        page.screenshot(path=str(SCREENSHOTS / "practice-open-list.png"))
         page.click("button:has-text('Open the list')")
         page.wait_for_selector("#worklist:not([hidden])")
         rows = page.locator("#worklist-body tr")
@@ -181,7 +187,8 @@ def test_a_practice_opens_its_list_in_the_browser_and_sends_outcomes_only(
         assert "Why on the list" in reasons
         summary = page.inner_text("#worklist-summary")
         assert summary.startswith(f"{len(expected)} of ")
-        page.screenshot(path=str(SCREENSHOTS / "practice-worklist.png"), full_page=False)
+        page.evaluate("document.getElementById('worklist').scrollIntoView()")
+        page.screenshot(path=str(SCREENSHOTS / "practice-worklist.png"))
 
         with page.expect_download() as download:
             page.click("#save-csv")
@@ -367,7 +374,9 @@ def test_a_practice_makes_and_registers_its_key_and_cannot_take_anothers(
     theirs = generate_keypair(tmp_path / "Y10002")
     register_practice(ws, Actor("eng", "processor-engineer"), "Y10002", theirs.public_key)
 
-    context = browser.new_context(base_url=base, accept_downloads=True)
+    context = browser.new_context(
+        base_url=base, accept_downloads=True, viewport={"width": 1000, "height": 760}
+    )
     page = context.new_page()
     recorded = Recorded(page)
     try:
@@ -386,7 +395,7 @@ def test_a_practice_makes_and_registers_its_key_and_cannot_take_anothers(
         with page.expect_download() as download:
             page.click("#make-key")
         first = Path(download.value.path()).read_text()
-        page.screenshot(path=str(SCREENSHOTS / "practice-key.png"), full_page=True)
+        page.screenshot(path=str(SCREENSHOTS / "practice-key.png"))
         page.click("button:has-text('Register this public key')")
         seen(page, "Registered: the programme now seals")
         registered = load_public_key(root / "practices" / "Y10001.pub")
@@ -400,7 +409,8 @@ def test_a_practice_makes_and_registers_its_key_and_cannot_take_anothers(
         second = load_private_key_text(Path(download.value.path()).read_text(), tmp_path / "2.key")
         page.click("button:has-text('Register this public key')")
         seen(page, "Replacing your key makes the lists already sent unreadable")
-        page.screenshot(path=str(SCREENSHOTS / "practice-key-replace.png"), full_page=True)
+        page.evaluate("document.querySelector('h1').scrollIntoView()")
+        page.screenshot(path=str(SCREENSHOTS / "practice-key-replace.png"))
         page.check("#confirm")
         page.click("button:has-text('Ask to replace our key')")
         seen(page, "is with the programme's data protection officer")
