@@ -154,7 +154,7 @@ def test_a_practice_opens_its_list_in_the_browser_and_sends_outcomes_only(
 
     # A laptop's window: the screenshots are docs/web.md's (docs/images).
     context = browser.new_context(
-        base_url=base, accept_downloads=True, viewport={"width": 1000, "height": 760}
+        base_url=base, accept_downloads=True, viewport={"width": 1280, "height": 800}
     )
     page = context.new_page()
     recorded = Recorded(page)
@@ -167,11 +167,17 @@ def test_a_practice_opens_its_list_in_the_browser_and_sends_outcomes_only(
         page.wait_for_url(f"**/practice/open/{COHORT}.csv")
         seen(page, "stay on this computer")
         page.set_input_files("#key-file", str(folder / "practice.key"))
-        page.set_input_files("#patients-file", str(patient_file))
+        page.set_input_files("#patients-file", str(folder / "patients.csv"))
         page.evaluate("document.querySelector('h1').scrollIntoView()")
         page.screenshot(path=str(SCREENSHOTS / "practice-open-list.png"))
         page.click("button:has-text('Open the list')")
         page.wait_for_selector("#worklist:not([hidden])")
+        page.evaluate("document.getElementById('worklist').scrollIntoView(); scrollBy(0, -16)")
+        page.screenshot(path=str(SCREENSHOTS / "practice-worklist.png"))
+        # Again with the patient list whose names are a formula and markup.
+        page.set_input_files("#patients-file", str(patient_file))
+        page.click("button:has-text('Open the list')")
+        page.get_by_text('=HYPERLINK("http://x")').first.wait_for()
         rows = page.locator("#worklist-body tr")
         assert rows.count() == len(expected)
         shown = [
@@ -183,12 +189,11 @@ def test_a_practice_opens_its_list_in_the_browser_and_sends_outcomes_only(
         assert "<b>Bold</b>" in rows.nth(1).locator("td").first.inner_text()
         assert page.locator("#worklist-body b").count() == 0  # text, never markup
         reasons = page.locator("#worklist-head th").all_inner_texts()
-        assert reasons[:4] == ["Name", "NHS number", "Date of birth", "Your reference"]
+        assert reasons[:5] == ["Name", "NHS number", "Date of birth", "Why on the list", "Outcome"]
+        assert reasons[-1] == "Your reference"
         assert "Why on the list" in reasons
         summary = page.inner_text("#worklist-summary")
         assert summary.startswith(f"{len(expected)} of ")
-        page.evaluate("document.getElementById('worklist').scrollIntoView()")
-        page.screenshot(path=str(SCREENSHOTS / "practice-worklist.png"))
 
         with page.expect_download() as download:
             page.click("#save-csv")

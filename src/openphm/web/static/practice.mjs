@@ -79,38 +79,43 @@ function heading(row, text) {
   row.append(th);
 }
 
+function outcomeChoice(person, i) {
+  const select = document.getElementById("outcome-choices").cloneNode(true);
+  select.hidden = false;
+  select.id = `outcome-${i}`;
+  select.dataset.row = String(i);
+  select.classList.add("phm-outcome");
+  const label = document.createElement("label");
+  label.className = "nhsuk-u-visually-hidden";
+  label.htmlFor = select.id;
+  label.textContent = `Outcome for ${person.given_name} ${person.family_name}`;
+  return [label, select];
+}
+
 function show(worklist, total) {
-  const shown = worklist.columns.filter(
-    (c) => !["given_name", "family_name", "nhs_number", "date_of_birth", "patient_ref"].includes(c),
-  );
+  // Who, why and what was done first; then the rest of the list's columns, the reference last.
+  const identity = ["given_name", "family_name", "nhs_number", "date_of_birth", "patient_ref"];
+  const rest = worklist.columns.filter((c) => !identity.includes(c) && c !== "reasons");
+  const reasons = worklist.columns.includes("reasons");
   const head = document.getElementById("worklist-head");
   const body = document.getElementById("worklist-body");
   head.replaceChildren();
   body.replaceChildren();
-  for (const text of ["Name", "NHS number", "Date of birth", "Your reference"]) {
-    heading(head, text);
-  }
-  shown.forEach((c) => heading(head, HEADINGS[c] || c.replace(/_/g, " ")));
+  for (const text of ["Name", "NHS number", "Date of birth"]) heading(head, text);
+  if (reasons) heading(head, HEADINGS.reasons);
   heading(head, "Outcome");
-  const choices = document.getElementById("outcome-choices");
+  rest.forEach((c) => heading(head, HEADINGS[c] || c.replace(/_/g, " ")));
+  heading(head, "Your reference");
   worklist.rows.forEach((person, i) => {
     const tr = document.createElement("tr");
     tr.className = "nhsuk-table__row";
     cell(tr, `${person.given_name} ${person.family_name}`.trim());
     cell(tr, nhsNumber(person.nhs_number));
     cell(tr, dateWords(person.date_of_birth));
+    if (reasons) cell(tr, person.reasons);
+    cell(tr, "").append(...outcomeChoice(person, i));
+    rest.forEach((c) => cell(tr, person[c], c === "risk_score" || c === "risk_percentile"));
     cell(tr, person.patient_ref);
-    shown.forEach((c) => cell(tr, person[c], c === "risk_score" || c === "risk_percentile"));
-    const select = choices.cloneNode(true);
-    select.hidden = false;
-    select.id = `outcome-${i}`;
-    select.dataset.row = String(i);
-    select.classList.add("phm-outcome");
-    const label = document.createElement("label");
-    label.className = "nhsuk-u-visually-hidden";
-    label.htmlFor = select.id;
-    label.textContent = `Outcome for ${person.given_name} ${person.family_name}`;
-    cell(tr, "").append(label, select);
     body.append(tr);
   });
   document.getElementById("worklist-summary").textContent =
