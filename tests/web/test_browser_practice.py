@@ -194,6 +194,11 @@ def test_a_practice_opens_its_list_in_the_browser_and_sends_outcomes_only(
         assert "Why on the list" in reasons
         summary = page.inner_text("#worklist-summary")
         assert summary.startswith(f"{len(expected)} of ")
+        # Printed, the worklist stands alone: no header, forms or outcome choices.
+        page.emulate_media(media="print")
+        assert page.is_hidden(".nhsuk-header") and page.is_hidden("#open-form")
+        assert page.is_hidden("#outcome-0") and page.is_visible("#worklist-table")
+        page.emulate_media(media="screen")
 
         with page.expect_download() as download:
             page.click("#save-csv")
@@ -268,6 +273,8 @@ def test_a_practice_opens_its_list_in_the_browser_and_sends_outcomes_only(
                 secrets[f"{field} (URL-encoded)"] = value.replace(" ", "%20").encode()
     sent = recorded.sent()
     assert len(recorded.requests) >= 10
+    assert all(r.url.startswith(f"{base}/") for r in recorded.requests)  # nothing elsewhere
+    assert any(r.url == f"{base}/static/sodium/libsodium.mjs" for r in recorded.requests)
     for where, data in sent:
         for what, secret in secrets.items():
             assert secret not in data, f"{what} was sent: {where}"
