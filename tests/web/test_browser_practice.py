@@ -434,13 +434,23 @@ def test_a_practice_makes_and_registers_its_key_and_cannot_take_anothers(
         assert key_id(second.public_key) in entry.reason
     finally:
         context.close()
-    # The DPO makes the replacement as ever; the request is then done.
-    register_practice(
-        ws, Actor("dora", "data-protection-officer"), "Y10001",
-        root / "practices" / "requests" / "Y10001.pub", replace=True,
-    )  # fmt: skip
+    # The DPO makes the replacement on the practice keys page; the request is then done.
+    dpo = browser.new_context(base_url=base)
+    page = dpo.new_page()
+    try:
+        sign_in(page, "dora")
+        page.wait_for_url("**/dpo")
+        page.goto("/dpo/practice-keys")
+        seen(page, key_id(second.public_key))
+        page.check("#confirm-Y10001")
+        page.click('button:has-text("Replace Y10001\'s key")')
+        seen(page, "Replaced practice Y10001's key")
+    finally:
+        dpo.close()
     assert bytes(load_public_key(root / "practices" / "Y10001.pub")) == bytes(second.public_key)
     assert not (root / "practices" / "requests" / "Y10001.pub").exists()
+    entry = list(ws.audit.entries())[-1]
+    assert (entry.action, entry.outcome, entry.user) == ("practice.replace_key", "ok", "dora")
     # No private half ever left the browser.
     for private in (mine, second):
         for form in (

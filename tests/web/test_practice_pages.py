@@ -95,3 +95,31 @@ def test_the_key_page_registers_the_practice_s_own_first_key_and_refuses_the_res
     )
     entry = last_entry(web_workspace)
     assert (entry.action, entry.outcome, entry.user) == ("practice.request_replace", "ok", "pat")
+
+
+def test_the_dpo_replaces_a_key_a_practice_asked_for_and_no_one_else_can(client, web_workspace):
+    sign_in(client, "pat")
+    token = csrf_from(client.get("/practice/key").text)
+    old, new = PrivateKey.generate(), PrivateKey.generate()
+    client.post("/practice/key", data={"csrf_token": token, "public_key": public_text(old)})
+    posted = {"csrf_token": token, "public_key": public_text(new), "confirm": "replace"}
+    client.post("/practice/key", data=posted)
+    assert client.get("/dpo/practice-keys").status_code == 403  # a practice may not replace
+    client.post("/sign-out", data={"csrf_token": token})
+    sign_in(client, "dora")
+    page = client.get("/dpo/practice-keys")
+    assert page.status_code == 200
+    token = csrf_from(page.text)
+    # Not confirmed, or a practice that asked for nothing: nothing replaced.
+    answer = client.post("/dpo/practice-keys", data={"csrf_token": token, "ods": "Y10001"})
+    assert answer.status_code == 400 and "Tick the box" in answer.text
+    posted = {"csrf_token": token, "ods": "Y10002", "confirm": "replace"}
+    assert client.post("/dpo/practice-keys", data=posted).status_code == 400
+    assert (web_workspace.root / "practices" / "Y10001.pub").read_text() == public_text(old)
+    posted = {"csrf_token": token, "ods": "Y10001", "confirm": "replace"}
+    answer = client.post("/dpo/practice-keys", data=posted)
+    assert answer.status_code == 200 and "Replaced practice Y10001" in answer.text
+    assert (web_workspace.root / "practices" / "Y10001.pub").read_text() == public_text(new)
+    assert not (web_workspace.root / "practices" / "requests" / "Y10001.pub").exists()
+    entry = last_entry(web_workspace)
+    assert (entry.action, entry.outcome, entry.user) == ("practice.replace_key", "ok", "dora")

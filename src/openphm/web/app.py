@@ -139,6 +139,7 @@ def create_app(
         app.include_router(router)
     for module in (practice, practice_keys, dpo, audit_view, api):
         app.include_router(module.router)
+    app.include_router(practice_keys.dpo_router)
     return app
 
 

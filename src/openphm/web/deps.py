@@ -49,6 +49,7 @@ NAVIGATION: dict[Role, list[tuple[str, str]]] = {
         ("Audit log", "/dpo/audit"),
         ("Releases", "/dpo/releases"),
         ("Accounts", "/dpo/accounts"),
+        ("Practice keys", "/dpo/practice-keys"),
         ("Privacy notice", "/dpo/notice"),
         ("Close", "/dpo/close"),
     ],

@@ -98,3 +98,61 @@ def register_key(
     except UserFacingError as err:  # another practice's key, say: refused and audited
         return _page(request, ctx, 400, problem=str(err), offered=public_key[:200])
     return _page(request, ctx, asked=key_id(key))
+
+
+dpo_router = APIRouter(prefix="/dpo", include_in_schema=False)
+
+
+def _keys_page(request: Request, ctx: Context, status: int = 200, **shown):
+    from openphm.cohorts.words import practice_words
+
+    registered = registered_keys(ctx.ws)
+    rows = []
+    for ods in ctx.ws.config.programme.controllers:
+        requested = requested_key(ctx.ws, ods)
+        rows.append(
+            {
+                "ods": ods,
+                "practice": practice_words(ctx.ws.config, ods),
+                "registered": key_id(registered[ods]) if ods in registered else None,
+                "requested": key_id(requested) if requested is not None else None,
+            }
+        )
+    return render(
+        request, "dpo_practice_keys.jinja", status, title="Practice keys", rows=rows, **shown
+    )
+
+
+@dpo_router.get("/practice-keys")
+def practice_keys(request: Request, ctx: Context = Depends(authorised("practice.replace_key"))):
+    """Every controller practice's registered key and any replacement it asked for."""
+    viewed(request, ctx)
+    return _keys_page(request, ctx)
+
+
+@dpo_router.post("/practice-keys", dependencies=[Depends(check_csrf)])
+def replace_key(
+    request: Request,
+    ods: str = Form(""),
+    confirm: str = Form(""),
+    ctx: Context = Depends(authorised("practice.replace_key")),
+):
+    """The DPO replaces a practice's key with the one it asked for, as `phm practice register
+    --replace` does (the same function, the same refusals, audited)."""
+    from openphm.pseudonymise.practices import register_practice
+
+    ods = ods.strip().upper()
+    if ods not in ctx.ws.config.programme.controllers or requested_key(ctx.ws, ods) is None:
+        return _keys_page(request, ctx, 400, problem="That practice has asked for no new key.")
+    if confirm != "replace":
+        problem = (
+            f"Tick the box to confirm that {ods}'s lists already sent become unreadable with "
+            "the new key until they are sealed again."
+        )
+        return _keys_page(request, ctx, 400, problem=problem)
+    path = ctx.ws.root / FOLDER / REQUESTS / f"{ods}.pub"
+    try:
+        done = register_practice(ctx.ws, ctx.actor, ods, path, replace=True)
+    except UserFacingError as err:  # another practice's key since, say: refused and audited
+        return _keys_page(request, ctx, 400, problem=str(err))
+    return _keys_page(request, ctx, replaced=ods, fingerprint=done.fingerprint)
