@@ -115,6 +115,8 @@ def test_the_dpo_replaces_a_key_a_practice_asked_for_and_no_one_else_can(client,
     assert answer.status_code == 400 and "Tick the box" in answer.text
     posted = {"csrf_token": token, "ods": "Y10002", "confirm": "replace"}
     assert client.post("/dpo/practice-keys", data=posted).status_code == 400
+    entry = last_entry(web_workspace)
+    assert (entry.action, entry.outcome) == ("practice.replace_key", "refused")
     assert (web_workspace.root / "practices" / "Y10001.pub").read_text() == public_text(old)
     posted = {"csrf_token": token, "ods": "Y10001", "confirm": "replace"}
     answer = client.post("/dpo/practice-keys", data=posted)

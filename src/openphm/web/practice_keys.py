@@ -143,6 +143,11 @@ def replace_key(
 
     ods = ods.strip().upper()
     if ods not in ctx.ws.config.programme.controllers or requested_key(ctx.ws, ods) is None:
+        # In fixed words: the code posted is the caller's text.
+        ctx.ws.audit.record(
+            ctx.actor, "practice.replace_key", outcome="refused",
+            reason="no new key asked for by the practice named",
+        )  # fmt: skip
         return _keys_page(request, ctx, 400, problem="That practice has asked for no new key.")
     if confirm != "replace":
         problem = (
