@@ -51,6 +51,9 @@ ANALYST = Actor("ana", "analyst")
 
 @pytest.fixture(scope="module")
 def browser():
+    from openphm.web.assets import SODIUM, SODIUM_WRAPPERS
+
+    assert (SODIUM / SODIUM_WRAPPERS).is_file(), "libsodium's JavaScript: run `make web-assets`"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     from playwright.sync_api import sync_playwright
 
