@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 
+import pytest
 from nacl.public import PrivateKey
 
 from .helpers import OTHER_LIST, OWN_LIST, csrf_from, sign_in
@@ -125,3 +126,27 @@ def test_the_dpo_replaces_a_key_a_practice_asked_for_and_no_one_else_can(client,
     assert not (web_workspace.root / "practices" / "requests" / "Y10001.pub").exists()
     entry = last_entry(web_workspace)
     assert (entry.action, entry.outcome, entry.user) == ("practice.replace_key", "ok", "dora")
+
+
+def test_libsodium_is_copied_to_import_its_core_from_beside_it(tmp_path):
+    from openphm.web.assets import AssetError, install_sodium
+
+    modules = tmp_path / "node_modules"
+    wrappers = modules / "libsodium-wrappers" / "dist" / "modules-esm"
+    core = modules / "libsodium" / "dist" / "modules-esm"
+    wrappers.mkdir(parents=True)
+    core.mkdir(parents=True)
+    (modules / "libsodium" / "LICENSE").write_text("ISC")
+    (core / "libsodium.mjs").write_text("export default 1;\n//# sourceMappingURL=x.map")
+    (wrappers / "libsodium-wrappers.mjs").write_text('import e from"libsodium";let r=e;')
+    target = tmp_path / "sodium"
+    files = install_sodium(modules, target)
+    assert sorted(f.name for f in files) == ["LICENSE", "libsodium-wrappers.mjs", "libsodium.mjs"]
+    assert (target / "libsodium-wrappers.mjs").read_text() == (
+        'import e from"./libsodium.mjs";let r=e;'
+    )
+    assert "sourceMappingURL" not in (target / "libsodium.mjs").read_text()
+    # A build that imports its core some other way is refused, not copied half-working.
+    (wrappers / "libsodium-wrappers.mjs").write_text('import e from "libsodium-sumo";')
+    with pytest.raises(AssetError, match="does not import libsodium"):
+        install_sodium(modules, target)
