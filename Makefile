@@ -40,13 +40,15 @@ test-slow: install
 test-spark: install
 	$(BIN)/python -m pytest -m 'spark and not slow'
 
-# The web service's NHS.UK frontend assets: npm installs the pinned nhsuk-frontend (package.json,
-# package-lock.json), then the files the app serves are copied into src/openphm/web/static/nhsuk.
-WEB_ASSETS := src/openphm/web/static/nhsuk/nhsuk-frontend.min.css
+# The web service's NHS.UK frontend assets and libsodium's JavaScript: npm installs the pinned
+# nhsuk-frontend and libsodium-wrappers (package.json, package-lock.json), then the files the app
+# serves are copied into src/openphm/web/static/nhsuk and src/openphm/web/static/sodium.
+WEB_ASSETS := src/openphm/web/static/nhsuk/nhsuk-frontend.min.css \
+	src/openphm/web/static/sodium/libsodium-wrappers.mjs
 
-$(WEB_ASSETS): package.json package-lock.json src/openphm/web/assets.py $(STAMP)
+$(WEB_ASSETS) &: package.json package-lock.json src/openphm/web/assets.py $(STAMP)
 	npm ci --ignore-scripts --no-audit --no-fund
-	$(BIN)/python -m openphm.web.assets node_modules/nhsuk-frontend
+	$(BIN)/python -m openphm.web.assets node_modules
 
 web-assets: $(WEB_ASSETS)
 
@@ -59,4 +61,5 @@ bench: install
 
 clean:
 	rm -rf $(VENV) demo-output bench-output .pytest_cache .ruff_cache node_modules \
-		src/openphm/web/static/nhsuk
+		src/openphm/web/static/nhsuk \
+		src/openphm/web/static/sodium

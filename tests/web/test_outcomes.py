@@ -14,7 +14,7 @@ from openphm.cohorts.outcomes import OUTCOMES, OUTCOMES_TABLE, OutcomeError, rec
 from openphm.governance.audit import Actor
 from openphm.governance.roles import Refused
 
-from .helpers import sign_in
+from .helpers import csrf_from, sign_in
 
 ANALYST = Actor("ana", "analyst")
 COHORT = "outcomes-test"
@@ -38,6 +38,12 @@ def listed(region_client):
     return client, ws, ours, tokens[ours], tokens[theirs]
 
 
+def signed_in_as(client, name: str) -> dict:
+    """Sign in; the headers a page of the site posts JSON with (the session's CSRF token)."""
+    sign_in(client, name)
+    return {"X-CSRF-Token": csrf_from(client.get("/account/password").text)}
+
+
 def kept(ws) -> pd.DataFrame:
     con = ws.connect_linked(read_only=True)
     try:
@@ -48,14 +54,16 @@ def kept(ws) -> pd.DataFrame:
 
 def test_a_practice_posts_token_and_outcome_and_zone_3_keeps_pseudonym_and_outcome(listed):
     client, ws, ours, mine, others = listed
-    sign_in(client, "pat")
+    headers = signed_in_as(client, "pat")
     sent = [
         {"token": mine[0], "outcome": "contacted"},
         {"token": mine[1], "outcome": "declined"},
         {"token": mine[2], "outcome": "moved_or_died"},
         {"token": others[0], "outcome": "accepted"},  # another practice's person: not kept
     ]
-    answer = client.post("/api/outcomes", json={"cohort": COHORT, "outcomes": sent})
+    answer = client.post(
+        "/api/outcomes", headers=headers, json={"cohort": COHORT, "outcomes": sent}
+    )
     assert answer.status_code == 200, answer.text
     assert answer.json() == {
         "recorded": {"contacted": 1, "declined": 1, "moved_or_died": 1},
@@ -82,7 +90,9 @@ def test_a_practice_posts_token_and_outcome_and_zone_3_keeps_pseudonym_and_outco
     assert not any(t in entry.reason for t in mine + others)
     # A later outcome for the same person replaces the earlier one.
     again = [{"token": mine[0], "outcome": "accepted"}]
-    answer = client.post("/api/outcomes", json={"cohort": COHORT, "outcomes": again})
+    answer = client.post(
+        "/api/outcomes", headers=headers, json={"cohort": COHORT, "outcomes": again}
+    )
     assert answer.status_code == 200
     table = kept(ws)
     assert len(table) == 3 and sorted(table["outcome"]) == ["accepted", "declined", "moved_or_died"]
@@ -90,12 +100,16 @@ def test_a_practice_posts_token_and_outcome_and_zone_3_keeps_pseudonym_and_outco
 
 def test_anything_but_token_and_outcome_is_refused_and_nothing_is_kept(listed):
     client, ws, _, mine, _ = listed
-    sign_in(client, "pat")
+    headers = signed_in_as(client, "pat")
     with_identity = [{"token": mine[0], "outcome": "contacted", "nhs_number": "9990000018"}]
-    answer = client.post("/api/outcomes", json={"cohort": COHORT, "outcomes": with_identity})
+    answer = client.post(
+        "/api/outcomes", headers=headers, json={"cohort": COHORT, "outcomes": with_identity}
+    )
     assert answer.status_code == 422
     unknown = [{"token": mine[0], "outcome": "contacted"}, {"token": mine[1], "outcome": "cured"}]
-    answer = client.post("/api/outcomes", json={"cohort": COHORT, "outcomes": unknown})
+    answer = client.post(
+        "/api/outcomes", headers=headers, json={"cohort": COHORT, "outcomes": unknown}
+    )
     assert answer.status_code == 400 and "row 2" in answer.json()["detail"]
     assert mine[1] not in answer.text
     entry = list(ws.audit.entries())[-1]
@@ -108,13 +122,25 @@ def test_anything_but_token_and_outcome_is_refused_and_nothing_is_kept(listed):
     assert OUTCOMES_TABLE not in tables  # nothing half recorded
     form = client.post("/api/outcomes", data={"cohort": COHORT})  # a form, not JSON
     assert form.status_code == 415
+    # JSON without the session's CSRF token (another site's page cannot read it): refused.
+    posted = [{"token": mine[0], "outcome": "contacted"}]
+    answer = client.post("/api/outcomes", json={"cohort": COHORT, "outcomes": posted})
+    assert answer.status_code == 403
+    wrong = {"X-CSRF-Token": headers["X-CSRF-Token"][::-1]}
+    answer = client.post(
+        "/api/outcomes", headers=wrong, json={"cohort": COHORT, "outcomes": posted}
+    )
+    assert answer.status_code == 403
+    entry = list(ws.audit.entries())[-1]
+    assert (entry.action, entry.outcome) == ("web.csrf", "refused")
 
 
 def test_only_a_practice_records_outcomes(listed):
     client, ws, ours, mine, _ = listed
-    sign_in(client, "ana")
+    headers = signed_in_as(client, "ana")
     answer = client.post(
         "/api/outcomes",
+        headers=headers,
         json={"cohort": COHORT, "outcomes": [{"token": mine[0], "outcome": "contacted"}]},
     )
     assert answer.status_code == 403

@@ -173,7 +173,8 @@ def test_the_downloaded_list_says_what_it_is_and_gives_reasons_in_words(client, 
         "# People on the list: 2",
         "# Made on 20 November 2026 from data up to 31 October 2026",
         "# Each row is one of your patients: open the tokens with your practice's private key "
-        "(phm practice reidentify). Reasons say why each person is on the list.",
+        "(in your browser on the practice's page, or phm practice reidentify). Reasons say why "
+        "each person is on the list.",
     ]
     assert response.text.splitlines()[7].startswith("token,")
     rows = read_csv(saved, ("token",), "cohort list")

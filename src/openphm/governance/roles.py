@@ -50,6 +50,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # Replacing a practice's registered key makes the lists already sent unreadable until
     # they are sealed again: the DPO's decision (pseudonymise.practices).
     "practice.replace_key": frozenset({Role.DATA_PROTECTION_OFFICER}),
+    # A practice signed in to the web service registers its own first key (its ODS code is its
+    # account's), and asks for a replacement, which the DPO then makes (web.practice_keys).
+    "practice.register_own": frozenset({Role.PRACTICE}),
+    "practice.request_replace": frozenset({Role.PRACTICE}),
     "linked.query": frozenset({Role.ANALYST}),
     "linked.tables": frozenset({Role.ANALYST}),
     "analytics.build": frozenset({Role.ANALYST, Role.PROCESSOR_ENGINEER}),

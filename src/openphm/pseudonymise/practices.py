@@ -10,9 +10,9 @@ a practice's key is never silently replaced (the DPO replaces it) and never shar
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from openphm.governance.audit import Actor
 from openphm.practice.keys import load_public_key
 
 FOLDER = "practices"
+REQUESTS = "requests"  # keys practices asked to have registered in place of theirs
 
 
 class NotAController(UserFacingError):
@@ -56,6 +57,23 @@ def register_practice(
     is already another practice's is refused outright: a token sealed to it would open at both
     practices. Every refusal is audited."""
     action = "practice.replace_key" if replace else "practice.register"
+    return _register(
+        ws, actor, action, ods_code, lambda: load_public_key(public_key_file),
+        f"{public_key_file} is", replace=replace,
+    )  # fmt: skip
+
+
+def register_own_key(ws, actor: Actor, ods_code: str, public_key: PublicKey) -> Registration:
+    """A practice signed in to the web service registers its own first key (`ods_code` is its
+    account's, never the request's), under the same rules as `register_practice`: a different
+    key where one is registered is refused (the practice asks for a replacement instead,
+    `request_replacement`), and another practice's key is always refused."""
+    return _register(
+        ws, actor, "practice.register_own", ods_code, lambda: public_key, "the key offered is"
+    )
+
+
+def _register(ws, actor, action, ods_code, load, offered, *, replace=False) -> Registration:
     ws.authorise(actor, action)
     ws.require_open()
     ods_code = ods_code.strip().upper()
@@ -71,19 +89,10 @@ def register_practice(
             f"{ods_code} is not among programme.controllers in programme.toml; only a "
             "controller practice may receive re-identification tokens",
         )
-    new_key = load_public_key(public_key_file)  # refuses a file that is not a public key
+    new_key = load()  # refuses a file that is not a public key
     fingerprint = key_id(new_key)
     keys = registered_keys(ws)
-    others = sorted(o for o, k in keys.items() if o != ods_code and bytes(k) == bytes(new_key))
-    if others:
-        refuse(
-            KeyInUse,
-            f"key {fingerprint} offered for {ods_code} is already registered for "
-            f"{', '.join(others)}",
-            f"{public_key_file} is the public key already registered for practice "
-            f"{', '.join(others)}; each practice registers its own key (made with phm practice "
-            f"keygen at {ods_code}). Ask {ods_code} for its own practice.pub",
-        )
+    _refuse_anothers(keys, ods_code, new_key, offered, refuse)
     folder = ws.root / FOLDER
     target = folder / f"{ods_code}.pub"
     old = keys.get(ods_code)
@@ -105,18 +114,95 @@ def register_practice(
             "--replace --role data-protection-officer",
         )
     folder.mkdir(mode=0o700, exist_ok=True)
-    staging = folder / f".{ods_code}.pub.tmp"
-    shutil.copyfile(public_key_file, staging)
-    os.replace(staging, target)
+    _write_key(folder, f"{ods_code}.pub", new_key)
     replaced = key_id(old) if old is not None else None
+    writes = [f"{FOLDER}/{ods_code}.pub"]
+    request = folder / REQUESTS / f"{ods_code}.pub"
+    if replaced and request.is_file() and _same_key(request, new_key):
+        request.unlink()  # the practice's request, now made
+        writes.append(f"{FOLDER}/{REQUESTS}/{ods_code}.pub")
     ws.audit.record(
         actor,
         action,
-        writes=(f"{FOLDER}/{ods_code}.pub",),
+        writes=tuple(writes),
         counts={"keys": 1, **({"replaced": 1} if replaced else {})},
         reason=f"key {replaced} replaced by {fingerprint}" if replaced else "",
     )
     return Registration(target, fingerprint, replaced)
+
+
+def request_replacement(ws, actor: Actor, ods_code: str, public_key: PublicKey) -> Path:
+    """A practice asks, from the web service, for its registered key to be replaced by
+    `public_key`: kept at practices/requests/<ODS>.pub (one request per practice, the latest)
+    for the data protection officer, who replaces the key with `phm practice register
+    --replace`. Replacing stays the DPO's decision; another practice's key is refused."""
+    action = "practice.request_replace"
+    ws.authorise(actor, action)
+    ws.require_open()
+    ods_code = ods_code.strip().upper()
+
+    def refuse(error: type[UserFacingError], reason: str, message: str):
+        ws.audit.record(actor, action, outcome="refused", reason=reason)
+        raise error(message)
+
+    if ods_code not in ws.config.programme.controllers:
+        refuse(NotAController, f"{ods_code} is not a controller practice of this programme",
+               f"{ods_code} is not a controller practice of this programme")  # fmt: skip
+    keys = registered_keys(ws)
+    _refuse_anothers(keys, ods_code, public_key, "the key offered is", refuse)
+    old = keys.get(ods_code)
+    if old is None or bytes(old) == bytes(public_key):
+        refuse(
+            KeyAlreadyRegistered,
+            f"no different key registered for {ods_code}: nothing to replace",
+            f"practice {ods_code} has no different key registered: nothing to replace",
+        )
+    folder = ws.root / FOLDER / REQUESTS
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = _write_key(folder, f"{ods_code}.pub", public_key)
+    ws.audit.record(
+        actor,
+        action,
+        writes=(f"{FOLDER}/{REQUESTS}/{ods_code}.pub",),
+        counts={"keys": 1},
+        reason=f"{ods_code} asks to replace key {key_id(old)} with {key_id(public_key)}",
+    )
+    return path
+
+
+def requested_key(ws, ods_code: str) -> PublicKey | None:
+    """The key a practice asked to have registered in place of its own, if it asked."""
+    path = ws.root / FOLDER / REQUESTS / f"{ods_code}.pub"
+    return load_public_key(path) if path.is_file() else None
+
+
+def _refuse_anothers(keys, ods_code, new_key, offered, refuse) -> None:
+    others = sorted(o for o, k in keys.items() if o != ods_code and bytes(k) == bytes(new_key))
+    if others:
+        refuse(
+            KeyInUse,
+            f"key {key_id(new_key)} offered for {ods_code} is already registered for "
+            f"{', '.join(others)}",
+            f"{offered} the public key already registered for practice "
+            f"{', '.join(others)}; each practice registers its own key (made with phm practice "
+            f"keygen at {ods_code}). Ask {ods_code} for its own practice.pub",
+        )
+
+
+def _write_key(folder: Path, name: str, key: PublicKey) -> Path:
+    """The key as `phm practice keygen` writes practice.pub (base64 and a line break), put in
+    place whole."""
+    staging = folder / f".{name}.tmp"
+    staging.write_bytes(base64.b64encode(bytes(key)) + b"\n")
+    os.replace(staging, folder / name)
+    return folder / name
+
+
+def _same_key(path: Path, key: PublicKey) -> bool:
+    try:
+        return bytes(load_public_key(path)) == bytes(key)
+    except ValueError:
+        return False
 
 
 def registered_keys(ws) -> dict[str, PublicKey]:

@@ -1,7 +1,8 @@
 """The JSON API: the same figures and records as the pages, for the same roles, described at
 /api/openapi.json. Read-only (every change goes through a page's form, with its CSRF token);
 /api/sql runs an analyst's query as the SQL page does (web.sql), and writes only its audit
-entry."""
+entry; /api/outcomes keeps a practice's outcomes (token and outcome), sent from its list's page
+with the session's CSRF token in the X-CSRF-Token header, as a form carries it."""
 
 from __future__ import annotations
 
@@ -18,9 +19,11 @@ from openphm.linked.commands import MOST_SHOWN_ROWS, SHOWN_ROWS
 from openphm.linked.query import QueryError, run_sql
 from openphm.web import figures, measures
 from openphm.web import risk as risk_figures
-from openphm.web.deps import Context, authorised, viewed
+from openphm.web.deps import Context, authorised, refuse, session_of, viewed
 from openphm.web.dpo import objections_applied, programme_status
+from openphm.web.failures import CSRF_REFUSED
 from openphm.web.practice import cohort_lists, describe
+from openphm.web.security import csrf_ok
 from openphm.web.sql import signed_in
 
 router = APIRouter(prefix="/api", tags=["OpenPHM"])
@@ -173,6 +176,17 @@ def sql(body: Query, ctx: Context = Depends(signed_in_json)):
     }
 
 
+CSRF_HEADER = "X-CSRF-Token"
+
+
+def signed_in_json_csrf(request: Request, ctx: Context = Depends(signed_in_json)) -> Context:
+    """JSON from a page of this site: it carries the session's CSRF token in a header (the
+    page has it; another site's page cannot read it), or it is refused and audited."""
+    if not csrf_ok(session_of(request), request.headers.get(CSRF_HEADER)):
+        refuse(request, CSRF_REFUSED)
+    return ctx
+
+
 class Outcome(BaseModel):
     model_config = ConfigDict(extra="forbid")  # token and outcome, nothing else
     token: str = Field(description="A token from one of the practice's own lists.")
@@ -190,7 +204,7 @@ class Outcomes(BaseModel):
     summary="The signed-in practice's outcomes for people on one of its lists: token and "
     "outcome only, never an identity",
 )
-def outcomes(body: Outcomes, ctx: Context = Depends(signed_in_json)) -> dict:
+def outcomes(body: Outcomes, ctx: Context = Depends(signed_in_json_csrf)) -> dict:
     # The practice is the account's, never the body's; another role is refused (audited).
     try:
         counts = record_outcomes(

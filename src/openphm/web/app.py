@@ -26,6 +26,7 @@ from openphm.web import (
     data_api,
     dpo,
     practice,
+    practice_keys,
     releases,
     sql,
 )
@@ -129,15 +130,17 @@ def create_app(
                 )
         # An error is never cached: a missing asset must not stay missing once installed.
         data_page = not static or response.status_code >= 400
-        response.headers.update(security_headers(nonce, data_page=data_page))
+        wasm = getattr(request.state, "wasm", False)  # set by the pages that run libsodium
+        response.headers.update(security_headers(nonce, data_page=data_page, wasm=wasm))
         return response
 
     _handlers(app)
     _sign_in_routes(app)
     for router in (analyst.router, cohorts.router, sql.router, *releases.routers):
         app.include_router(router)
-    for module in (practice, dpo, audit_view, api, data_api):
+    for module in (practice, practice_keys, dpo, audit_view, api, data_api):
         app.include_router(module.router)
+    app.include_router(practice_keys.dpo_router)
     return app
 
 

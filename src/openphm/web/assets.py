@@ -1,8 +1,10 @@
 """Install the NHS.UK frontend's built CSS, JavaScript and icons where the web service serves
-them (`static/nhsuk/`, served at /assets, the path the CSS itself refers to).
+them (`static/nhsuk/`, served at /assets, the path the CSS itself refers to), and libsodium's
+JavaScript build (`static/sodium/`, served at /static/sodium), with which a practice's page opens
+re-identification tokens on the practice's own machine (static/tokens.mjs).
 
-`make web-assets` runs `npm ci` (nhsuk-frontend pinned in package.json and package-lock.json)
-and then `python -m openphm.web.assets node_modules/nhsuk-frontend`. The NHS.UK stylesheet
+`make web-assets` runs `npm ci` (nhsuk-frontend and libsodium-wrappers pinned in package.json
+and package-lock.json) and then `python -m openphm.web.assets node_modules`. The NHS.UK stylesheet
 names the Frutiger web fonts on assets.nhs.uk; those fonts are licensed to NHS sites and are not
 in the npm package, so their @font-face rules are removed here and pages fall back to Arial, as
 the design system intends when Frutiger is absent. Nothing a page loads comes from the internet.
@@ -24,6 +26,12 @@ STYLESHEET = "nhsuk-frontend.min.css"
 SCRIPT = "nhsuk-frontend.min.js"
 _FONT_FACE = re.compile(r"@font-face\{[^}]*\}")
 _EXTERNAL = re.compile(r"https?://")
+SODIUM = STATIC / "sodium"
+SODIUM_WRAPPERS = "libsodium-wrappers.mjs"
+SODIUM_CORE = "libsodium.mjs"
+# The wrappers' ES module imports its core by package name, which a browser cannot resolve
+# without an import map: the copy imports the file beside it instead.
+_CORE_IMPORT = 'from"libsodium"'
 
 
 class AssetError(RuntimeError):
@@ -51,6 +59,31 @@ def install(package: Path, target: Path = TARGET) -> list[Path]:
     return sorted(p for p in target.rglob("*") if p.is_file())
 
 
+def install_sodium(node_modules: Path, target: Path = SODIUM) -> list[Path]:
+    """Copy libsodium's ES modules (the wrappers and the core, which carries its WebAssembly
+    inline) and their licence, the wrappers made to import the core from beside them."""
+    wrappers = Path(node_modules) / "libsodium-wrappers" / "dist" / "modules-esm" / SODIUM_WRAPPERS
+    core = Path(node_modules) / "libsodium" / "dist" / "modules-esm" / SODIUM_CORE
+    for needed in (wrappers, core):
+        if not needed.is_file():
+            raise AssetError(f"{needed} not found: run `npm ci` at the repository root")
+    text = wrappers.read_text(encoding="utf-8")
+    if text.count(_CORE_IMPORT) != 1:
+        raise AssetError(f"{wrappers} does not import libsodium as expected ({_CORE_IMPORT})")
+    text = text.replace(_CORE_IMPORT, f'from"./{SODIUM_CORE}"')
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    (target / SODIUM_WRAPPERS).write_text(_no_source_map(text), encoding="utf-8")
+    (target / SODIUM_CORE).write_text(_no_source_map(core.read_text("utf-8")), encoding="utf-8")
+    shutil.copyfile(core.parents[2] / "LICENSE", target / "LICENSE")
+    return sorted(p for p in target.rglob("*") if p.is_file())
+
+
+def _no_source_map(script: str) -> str:
+    return re.sub(r"//# sourceMappingURL=\S*", "", script)
+
+
 def installed(target: Path = TARGET) -> bool:
     return (target / STYLESHEET).is_file() and (target / SCRIPT).is_file()
 
@@ -70,5 +103,10 @@ class Assets(StaticFiles):
 
 
 if __name__ == "__main__":
-    files = install(Path(sys.argv[1] if len(sys.argv) > 1 else "node_modules/nhsuk-frontend"))
+    modules = Path(sys.argv[1] if len(sys.argv) > 1 else "node_modules")
+    if modules.name == "nhsuk-frontend":  # the argument before libsodium was added
+        modules = modules.parent
+    files = install(modules / "nhsuk-frontend")
     print(f"NHS.UK frontend: {len(files)} files installed in {TARGET}")
+    files = install_sodium(modules)
+    print(f"libsodium: {len(files)} files installed in {SODIUM}")

@@ -1,5 +1,9 @@
 """A GP practice's pages: its own cohort lists (WORKSPACE/outputs/cohorts/<ODS code>/*.csv),
-to download and open with `phm practice reidentify`. Nothing about any other practice.
+to download and open with `phm practice reidentify`, or to open in the page itself on the
+practice's own machine (`/practice/open/<name>`: static/practice.mjs opens the tokens with the
+practice's private key and joins its patient list in the browser; neither is ever sent here), and
+the practice's key (`/practice/key`: made in the browser, its public half registered here).
+Nothing about any other practice.
 
 Each list is shown as a practice manager reads it: the practice's name and ODS code, the
 cohort's purpose and criteria in words, how many people, when it was made and from which
@@ -25,7 +29,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from openphm.cohorts.words import date_words, practice_name, practice_words
+from openphm.cohorts.outcomes import OUTCOMES
+from openphm.cohorts.words import OUTCOME_WORDS, date_words, practice_name, practice_words
 from openphm.programme.workspace import Workspace
 from openphm.web.deps import Context, authorised, refuse, render, viewed
 from openphm.web.failures import FailureKind
@@ -112,7 +117,8 @@ def preamble(about: dict) -> list[str]:
     lines.append(made)
     lines.append(
         "# Each row is one of your patients: open the tokens with your practice's private key "
-        "(phm practice reidentify). Reasons say why each person is on the list."
+        "(in your browser on the practice's page, or phm practice reidentify). Reasons say why "
+        "each person is on the list."
     )
     # One physical line each: a line break inside would end the "#" line early.
     return [" ".join(line.split()) for line in lines]
@@ -131,12 +137,34 @@ def inbox(request: Request, ctx: Context = Depends(authorised("cohort.inbox"))):
     )
 
 
-@router.get("/cohorts/{name:path}")
-def download(name: str, request: Request, ctx: Context = Depends(authorised("cohort.download"))):
+def own_list(request: Request, ctx: Context, name: str) -> Path:
+    """One of the signed-in practice's own list files by name, or refused (403, audited)."""
     own = {p.name: p for p in cohort_lists(ctx.ws, ctx.user.ods)}
     path = own.get(name)
     if path is None:
         refuse(request, NOT_OWN_LIST)
+    return path
+
+
+@router.get("/open/{name:path}")
+def open_list(name: str, request: Request, ctx: Context = Depends(authorised("cohort.download"))):
+    """The page that opens one of the practice's lists on the practice's own machine."""
+    path = own_list(request, ctx, name)
+    viewed(request, ctx)
+    request.state.wasm = True  # libsodium's WebAssembly (web.security)
+    return render(
+        request,
+        "practice_list.jinja",
+        title="Open a cohort list",
+        f=describe(ctx.ws, path),
+        outcomes=[(o, OUTCOME_WORDS[o]) for o in OUTCOMES],
+        worklist_name=f"{path.stem}-worklist.csv",
+    )
+
+
+@router.get("/cohorts/{name:path}")
+def download(name: str, request: Request, ctx: Context = Depends(authorised("cohort.download"))):
+    path = own_list(request, ctx, name)
     head = io.StringIO()
     writer = csv.writer(head, lineterminator="\n")
     for line in preamble(describe(ctx.ws, path)):

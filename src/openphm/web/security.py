@@ -295,11 +295,15 @@ def _same(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
 
 
-def security_headers(nonce: str, *, data_page: bool) -> dict[str, str]:
+def security_headers(nonce: str, *, data_page: bool, wasm: bool = False) -> dict[str, str]:
+    """The headers of every answer. `wasm`: the page runs libsodium's WebAssembly (a practice
+    opening its tokens on its own machine), which browsers compile only under
+    'wasm-unsafe-eval'; it allows compiling WebAssembly, never JavaScript's eval."""
+    scripts = f"script-src 'self' 'nonce-{nonce}'" + (" 'wasm-unsafe-eval'" if wasm else "")
     csp = "; ".join(
         [
             "default-src 'self'",
-            f"script-src 'self' 'nonce-{nonce}'",
+            scripts,
             "style-src 'self'",
             "img-src 'self' data:",
             "font-src 'self'",
