@@ -44,6 +44,9 @@ NAVIGATION: dict[Role, list[tuple[str, str]]] = {
         ("Releases", "/analyst/releases"),
     ],
     Role.PRACTICE: [("Cohort lists", "/practice/cohorts")],
+    # A hospital provider's lists are served by the practices' pages (web.practice): the
+    # account says whose lists they are.
+    Role.PROVIDER: [("Cohort lists", "/practice/cohorts")],
     Role.DATA_PROTECTION_OFFICER: [
         ("Status", "/dpo"),
         ("Audit log", "/dpo/audit"),

@@ -11,6 +11,10 @@ them to the worklist).
 The practice comes from the signed-in account, never from the URL, and a file is served only if
 it is one of the names listed in that practice's own folder: a guessed name, another practice's
 file or a path with `..` or `/` in it is refused and audited.
+
+A hospital provider's user (role `provider`) is served by these same pages: its account names the
+trust, whose lists are in the trust's own folder (outputs/cohorts/<trust ODS code>/), so it sees
+and downloads only those, and no practice sees them (`organisation`, `provider_words`).
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from openphm.cohorts.words import date_words, practice_name, practice_words
+from openphm.cohorts.words import date_words, organisation_name, organisation_words
+from openphm.governance.roles import Role
 from openphm.programme.workspace import Workspace
 from openphm.web.deps import Context, authorised, refuse, render, viewed
 from openphm.web.failures import FailureKind
@@ -68,6 +73,9 @@ def describe(ws: Workspace, path: Path) -> dict:
         except (OSError, ValueError):
             about = {}
     ods = path.parent.name
+    kind = about.get("organisation") or (
+        "provider" if ods in ws.config.list_providers() else "practice"
+    )
     made = about.get("made") or dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC).isoformat(
         timespec="seconds"
     )
@@ -80,7 +88,9 @@ def describe(ws: Workspace, path: Path) -> dict:
         "match": about.get("match", "all"),
         "criteria": list(about.get("criteria", [])),
         "practice": ods,
-        "practice_name": about.get("practice_name") or practice_name(ws.config, ods),
+        "practice_name": about.get("practice_name") or organisation_name(ws.config, ods),
+        "organisation": kind,  # "practice" or "provider": whose list it is
+        "scope": about.get("scope", ""),  # a provider's list: whom the provider saw, when
         "people": about["people"] if "people" in about else _people(path),
         "made": made,
         "made_words": date_words(made),
@@ -96,23 +106,26 @@ def preamble(about: dict) -> list[str]:
         if about["practice_name"]
         else about["practice"]
     )
+    provider = about.get("organisation") == "provider"
     lines = [
         f"# Cohort list: {about['description'] or about['cohort']} ({about['cohort']})",
-        f"# Practice: {practice}",
+        f"# {'Provider' if provider else 'Practice'}: {practice}",
     ]
     if about["purpose_words"]:
         lines.append(f"# Purpose: {about['purpose_words']}")
     if about["criteria"]:
         which = "all" if about["match"] == "all" else "at least one"
-        lines.append(f"# Who is on it: people who meet {which} of: " + "; ".join(about["criteria"]))
+        who = f"{about['scope']}, who meet" if about.get("scope") else "people who meet"
+        lines.append(f"# Who is on it: {who} {which} of: " + "; ".join(about["criteria"]))
     lines.append(f"# People on the list: {about['people']:,}")
     made = f"# Made on {about['made_words']}"
     if about["data_as_at_words"]:
         made += f" from data up to {about['data_as_at_words']}"
     lines.append(made)
+    whose, command = ("provider", "phm provider") if provider else ("practice", "phm practice")
     lines.append(
-        "# Each row is one of your patients: open the tokens with your practice's private key "
-        "(phm practice reidentify). Reasons say why each person is on the list."
+        f"# Each row is one of your patients: open the tokens with your {whose}'s private key "
+        f"({command} reidentify). Reasons say why each person is on the list."
     )
     # One physical line each: a line break inside would end the "#" line early.
     return [" ".join(line.split()) for line in lines]
@@ -127,8 +140,14 @@ def inbox(request: Request, ctx: Context = Depends(authorised("cohort.inbox"))):
         "practice_cohorts.jinja",
         title="Cohort lists",
         files=lists,
-        practice=practice_words(ctx.ws.config, ctx.user.ods),
+        practice=organisation_words(ctx.ws.config, ctx.user.ods),
+        organisation=organisation(ctx.user.role),
     )
+
+
+def organisation(role: Role) -> str:
+    """Whose lists the page shows, in the page's words: "practice" or "provider"."""
+    return "provider" if role is Role.PROVIDER else "practice"
 
 
 @router.get("/cohorts/{name:path}")
