@@ -312,6 +312,7 @@ def list_about(built: BuiltCohort, ods: str, people: int, name: str = "") -> dic
         start, end = built.window_start, built.analytics_date
         scope = {
             "organisation": "provider",
+            "seen_from": start.isoformat() if start else None,
             "scope": f"people seen at {where} between {date_words(start)} and {date_words(end)}"
             if start
             else f"people seen at {where}",
