@@ -11,14 +11,13 @@ from openphm.governance.audit import AuditLog
 from openphm.governance.roles import Refused
 from openphm.practice.keys import generate_keypair, load_public_key
 from openphm.pseudonymise.practices import (
-    PROVIDER,
     KeyAlreadyRegistered,
     KeyInUse,
     NotAController,
     register_practice,
-    register_provider,
     registered_keys,
 )
+from openphm.pseudonymise.providers import register_provider, registered_provider_keys
 
 TRUST, COMMUNITY = "RX1", "RY1"  # the example programme's hospital and community providers
 
@@ -39,7 +38,7 @@ def test_a_provider_s_key_is_registered_apart_from_the_practices_and_audited(
     assert pair.public_key.name == "provider.pub"
     kept = register_provider(workspace, engineer, TRUST.lower(), pair.public_key).path
     assert kept == workspace.root / "providers" / f"{TRUST}.pub"
-    assert list(registered_keys(workspace, PROVIDER)) == [TRUST]
+    assert list(registered_provider_keys(workspace)) == [TRUST]
     assert registered_keys(workspace) == {}  # no practice has a key
     entry = last(workspace)
     assert (entry.action, entry.outcome, entry.counts) == ("provider.register", "ok", {"keys": 1})
@@ -85,7 +84,7 @@ def test_a_provider_s_key_is_replaced_only_by_the_dpo(workspace, engineer, dpo, 
         register_provider(workspace, engineer, TRUST, second.public_key)
     with pytest.raises(Refused):
         register_provider(workspace, engineer, TRUST, second.public_key, replace=True)
-    assert bytes(registered_keys(workspace, PROVIDER)[TRUST]) == bytes(
+    assert bytes(registered_provider_keys(workspace)[TRUST]) == bytes(
         load_public_key(first.public_key)
     )  # still the first key
     refused = cli(["provider", "register", workspace.root, "--ods", TRUST, "--public-key",

@@ -163,20 +163,7 @@ def practice_words(config, ods: str) -> str:
     return f"{name} ({ods})" if name else ods
 
 
-def provider_words(config, ods: str) -> str:
-    """ "Valley Hospitals NHS Trust (RX1)": a hospital provider's name as programme.toml gives
-    it (its sources' `name`), or the ODS code alone."""
-    name = config.provider_name(ods)
-    return f"{name} ({ods})" if name else ods
-
-
 def organisation_name(config, ods: str) -> str:
-    """The name of whoever receives a list: a practice's, else a provider's, else ""."""
+    """The name of whoever receives a list: a practice's, else a hospital provider's (the
+    `name` of its sources in programme.toml), else ""."""
     return practice_name(config, ods) or config.provider_name(ods)
-
-
-def organisation_words(config, ods: str) -> str:
-    """A list's recipient in words, a practice or a hospital provider."""
-    if ods in config.list_providers():
-        return provider_words(config, ods)
-    return practice_words(config, ods)

@@ -52,9 +52,6 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # Replacing a practice's registered key makes the lists already sent unreadable until
     # they are sealed again: the DPO's decision (pseudonymise.practices).
     "practice.replace_key": frozenset({Role.DATA_PROTECTION_OFFICER}),
-    # A hospital provider's key, under the same rules (pseudonymise.practices).
-    "provider.register": frozenset({Role.PROCESSOR_ENGINEER}),
-    "provider.replace_key": frozenset({Role.DATA_PROTECTION_OFFICER}),
     "linked.query": frozenset({Role.ANALYST}),
     "linked.tables": frozenset({Role.ANALYST}),
     "analytics.build": frozenset({Role.ANALYST, Role.PROCESSOR_ENGINEER}),
@@ -92,6 +89,9 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "cohort.download": frozenset({Role.PRACTICE, Role.PROVIDER}),
     # What the practice did for each person on its list: token and outcome only (cohorts.outcomes).
     "cohort.outcome": frozenset({Role.PRACTICE}),
+    # A hospital provider's key, under the practices' rules (pseudonymise.providers).
+    "provider.register": frozenset({Role.PROCESSOR_ENGINEER}),
+    "provider.replace_key": frozenset({Role.DATA_PROTECTION_OFFICER}),
     # Retention and destruction status, keys, objections applied: the DPO's status page.
     "governance.status": frozenset({Role.DATA_PROTECTION_OFFICER}),
     # Risk stratification and cohorts (openphm.risk, openphm.cohorts): analysts only.

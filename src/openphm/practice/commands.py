@@ -279,18 +279,14 @@ def provider_register(
     from openphm.console import console
     from openphm.practice.keys import load_public_key
     from openphm.programme.workspace import open_as
-    from openphm.pseudonymise.practices import (
-        PROVIDER,
-        key_id,
-        register_provider,
-        registered_keys,
-    )
+    from openphm.pseudonymise.practices import key_id
+    from openphm.pseudonymise.providers import register_provider, registered_provider_keys
 
     ws, actor = open_as(workspace, role)
     code = ods.strip().upper()
     shown = escape(code)
     if replace:
-        old = registered_keys(ws, PROVIDER).get(code)
+        old = registered_provider_keys(ws).get(code)
         new = load_public_key(public_key)
         if old is not None and bytes(old) != bytes(new):
             console.print(

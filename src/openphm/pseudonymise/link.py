@@ -47,7 +47,8 @@ from openphm.pseudonymise.deidentify import (
     select_sql,
 )
 from openphm.pseudonymise.models import ModelStore
-from openphm.pseudonymise.practices import PROVIDER, registered_keys
+from openphm.pseudonymise.practices import registered_keys
+from openphm.pseudonymise.providers import registered_provider_keys
 
 GP_ACTIVITY = ("gp_registrations", "gp_events", "gp_medications", "gp_consultations")
 STEPS = (
@@ -196,7 +197,7 @@ def _link(ws, con, views: dict[str, str], catalog: cat.Catalog, say: Progress) -
         con, registered_keys(ws), OBJECTORS, lambda done, total: say(STEPS[4], done, total)
     )
     result.provider_tokens_sealed = hospital.seal(
-        con, registered_keys(ws, PROVIDER), OBJECTORS,
+        con, registered_provider_keys(ws), OBJECTORS,
         lambda done, total: say(STEPS[4], done, total),
     )  # fmt: skip
 

@@ -44,9 +44,6 @@ NAVIGATION: dict[Role, list[tuple[str, str]]] = {
         ("Releases", "/analyst/releases"),
     ],
     Role.PRACTICE: [("Cohort lists", "/practice/cohorts")],
-    # A hospital provider's lists are served by the practices' pages (web.practice): the
-    # account says whose lists they are.
-    Role.PROVIDER: [("Cohort lists", "/practice/cohorts")],
     Role.DATA_PROTECTION_OFFICER: [
         ("Status", "/dpo"),
         ("Audit log", "/dpo/audit"),
@@ -57,6 +54,9 @@ NAVIGATION: dict[Role, list[tuple[str, str]]] = {
     ],
     Role.OUTPUT_CHECKER: [("Releases", "/dpo/releases")],
     Role.PROCESSOR_ENGINEER: [],
+    # A hospital provider's lists are served by the practices' pages (web.practice): the
+    # account says whose lists they are.
+    Role.PROVIDER: [("Cohort lists", "/practice/cohorts")],
 }
 
 

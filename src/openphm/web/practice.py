@@ -14,7 +14,8 @@ file or a path with `..` or `/` in it is refused and audited.
 
 A hospital provider's user (role `provider`) is served by these same pages: its account names the
 trust, whose lists are in the trust's own folder (outputs/cohorts/<trust ODS code>/), so it sees
-and downloads only those, and no practice sees them (`organisation`, `provider_words`).
+and downloads only those, and no practice sees them. The words that differ for a provider are in
+`organisation` and `provider_words`, at the end.
 """
 
 from __future__ import annotations
@@ -29,8 +30,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from openphm.cohorts.words import date_words, organisation_name, organisation_words
-from openphm.governance.roles import Role
+from openphm.cohorts.words import date_words, practice_name, practice_words
 from openphm.programme.workspace import Workspace
 from openphm.web.deps import Context, authorised, refuse, render, viewed
 from openphm.web.failures import FailureKind
@@ -73,9 +73,7 @@ def describe(ws: Workspace, path: Path) -> dict:
         except (OSError, ValueError):
             about = {}
     ods = path.parent.name
-    kind = about.get("organisation") or (
-        "provider" if ods in ws.config.list_providers() else "practice"
-    )
+    kind = about.get("organisation") or organisation(ws.config, ods)
     made = about.get("made") or dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC).isoformat(
         timespec="seconds"
     )
@@ -88,7 +86,9 @@ def describe(ws: Workspace, path: Path) -> dict:
         "match": about.get("match", "all"),
         "criteria": list(about.get("criteria", [])),
         "practice": ods,
-        "practice_name": about.get("practice_name") or organisation_name(ws.config, ods),
+        "practice_name": about.get("practice_name")
+        or practice_name(ws.config, ods)
+        or ws.config.provider_name(ods),
         "organisation": kind,  # "practice" or "provider": whose list it is
         "scope": about.get("scope", ""),  # a provider's list: whom the provider saw, when
         "people": about["people"] if "people" in about else _people(path),
@@ -122,11 +122,12 @@ def preamble(about: dict) -> list[str]:
     if about["data_as_at_words"]:
         made += f" from data up to {about['data_as_at_words']}"
     lines.append(made)
-    whose, command = ("provider", "phm provider") if provider else ("practice", "phm practice")
     lines.append(
-        f"# Each row is one of your patients: open the tokens with your {whose}'s private key "
-        f"({command} reidentify). Reasons say why each person is on the list."
+        "# Each row is one of your patients: open the tokens with your practice's private key "
+        "(phm practice reidentify). Reasons say why each person is on the list."
     )
+    if provider:
+        lines[-1] = provider_words(lines[-1])
     # One physical line each: a line break inside would end the "#" line early.
     return [" ".join(line.split()) for line in lines]
 
@@ -140,14 +141,9 @@ def inbox(request: Request, ctx: Context = Depends(authorised("cohort.inbox"))):
         "practice_cohorts.jinja",
         title="Cohort lists",
         files=lists,
-        practice=organisation_words(ctx.ws.config, ctx.user.ods),
-        organisation=organisation(ctx.user.role),
+        practice=whose_lists(ctx.ws.config, ctx.user.ods),
+        organisation=organisation(ctx.ws.config, ctx.user.ods),
     )
-
-
-def organisation(role: Role) -> str:
-    """Whose lists the page shows, in the page's words: "practice" or "provider"."""
-    return "provider" if role is Role.PROVIDER else "practice"
 
 
 @router.get("/cohorts/{name:path}")
@@ -177,3 +173,27 @@ def _attachment(name: str) -> str:
     if quoted != name:
         return f"attachment; filename*=utf-8''{quoted}"
     return f'attachment; filename="{name}"'
+
+
+# ----- Hospital providers: the words that differ on their lists ------------------------------
+
+
+def organisation(config, ods: str) -> str:
+    """Whose lists a folder holds, in the page's words: "provider" for one of the programme's
+    hospital or community providers, else "practice"."""
+    return "provider" if ods in config.list_providers() else "practice"
+
+
+def whose_lists(config, ods: str) -> str:
+    """The page's heading: the practice's name and code, or the provider's."""
+    if organisation(config, ods) == "provider":
+        name = config.provider_name(ods)
+        return f"{name} ({ods})" if name else ods
+    return practice_words(config, ods)
+
+
+def provider_words(line: str) -> str:
+    """A practice's line of a list's head, as a provider reads it."""
+    return line.replace("your practice's", "your provider's").replace(
+        "phm practice reidentify", "phm provider reidentify"
+    )
