@@ -280,3 +280,34 @@ def test_no_local_id_or_nhs_number_reaches_the_linked_zone(journey):
     assert refs[0] > 100 and refs[1] > 100  # the provider's people are known, by token only
     listed = (ws.zone("outputs") / "cohorts" / PROVIDER / "older-rz1.csv").read_text()
     assert not any(c in listed for c in canaries if c.startswith("L"))
+
+
+def test_the_provider_s_outcomes_come_back_as_token_and_outcome_for_its_own_list_only(journey):
+    from openphm.cohorts.outcomes import OUTCOMES_TABLE, record_outcomes
+    from openphm.governance.audit import Actor
+    from openphm.programme.workspace import Workspace
+
+    ws = Workspace.open(journey["ws"])
+    outputs = ws.zone("outputs") / "cohorts"
+    mine = list(pd.read_csv(outputs / PROVIDER / "older-rz1.csv", dtype=str)["token"])
+    practice = sorted(p.name for p in outputs.iterdir() if p.name != PROVIDER)[0]
+    theirs = list(pd.read_csv(outputs / practice / "older.csv", dtype=str)["token"])
+    with clock.frozen_at(NOW):
+        counts = record_outcomes(
+            ws, Actor("tess", "provider"), PROVIDER, "older-rz1",
+            [(mine[0], "contacted"), (mine[1], "declined"), (theirs[0], "accepted")],
+        )  # fmt: skip
+        # The practice's own list for the same cohort name is not the provider's to record.
+        elsewhere = record_outcomes(
+            ws, Actor("tess", "provider"), PROVIDER, "older", [(theirs[0], "accepted")]
+        )
+    assert dict(counts) == {"contacted": 1, "declined": 1, "not_on_list": 1}
+    assert dict(elsewhere) == {"not_on_list": 1}
+    con = ws.connect_linked(read_only=True)
+    try:
+        kept = con.execute(f"SELECT * FROM linked.{OUTCOMES_TABLE}").df()
+    finally:
+        con.close()
+    assert sorted(kept["outcome"]) == ["contacted", "declined"]
+    assert set(kept["practice"]) == {PROVIDER} and set(kept["cohort"]) == {"older-rz1"}
+    assert not set(kept.astype(str).to_numpy().ravel()) & set(mine)  # the token is not kept

@@ -88,7 +88,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "cohort.inbox": frozenset({Role.PRACTICE, Role.PROVIDER}),
     "cohort.download": frozenset({Role.PRACTICE, Role.PROVIDER}),
     # What the practice did for each person on its list: token and outcome only (cohorts.outcomes).
-    "cohort.outcome": frozenset({Role.PRACTICE}),
+    "cohort.outcome": frozenset({Role.PRACTICE, Role.PROVIDER}),
     # A hospital provider's key, under the practices' rules (pseudonymise.providers).
     "provider.register": frozenset({Role.PROCESSOR_ENGINEER}),
     "provider.replace_key": frozenset({Role.DATA_PROTECTION_OFFICER}),
