@@ -311,3 +311,30 @@ def test_the_provider_s_outcomes_come_back_as_token_and_outcome_for_its_own_list
     assert sorted(kept["outcome"]) == ["contacted", "declined"]
     assert set(kept["practice"]) == {PROVIDER} and set(kept["cohort"]) == {"older-rz1"}
     assert not set(kept.astype(str).to_numpy().ravel()) & set(mine)  # the token is not kept
+
+
+def test_a_replaced_key_seals_the_provider_s_list_again_at_the_next_link(
+    journey, cli, tmp_path, monkeypatch
+):
+    ws = tmp_path / "ws"
+    shutil.copytree(journey["ws"], ws)
+    with_local_ids(monkeypatch)
+    new = tmp_path / "new-keys"
+    with clock.frozen_at(NOW):
+        ok(cli(["provider", "keygen", new]))
+        ok(cli(["provider", "register", ws, "--ods", PROVIDER, "--public-key",
+                new / "provider.pub", "--replace", "--yes",
+                "--role", "data-protection-officer"]))  # fmt: skip
+        linked = ok(cli(["link", ws, "--role", "processor-engineer"]))
+        path = journey["root"] / "older-rz1.toml"
+        ok(cli(["cohort", ws, path, "--role", "analyst"]))
+    assert "to hospital providers' keys" in linked
+    cohort_list = ws / "outputs" / "cohorts" / PROVIDER / "older-rz1.csv"
+    result, opened = reidentify(cli, "provider", cohort_list, new / "provider.key",
+                                journey["patients"], tmp_path / "new.csv")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    before = pd.read_csv(journey["root"] / "rz1-worklist.csv", dtype=str, comment="#")
+    assert set(opened["nhs_number"]) == set(before["nhs_number"])  # the same people
+    result, old = reidentify(cli, "provider", cohort_list, journey["keys"] / "provider.key",
+                             journey["patients"], tmp_path / "old.csv")  # fmt: skip
+    assert result.exit_code == 1 and len(old) == 0  # the old key opens none of them
