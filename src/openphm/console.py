@@ -23,8 +23,8 @@ RoleOption = Annotated[
     typer.Option(
         "--role",
         envvar="PHM_ROLE",
-        help="The role you act in: processor-engineer, analyst, output-checker, practice or "
-        "data-protection-officer (or set PHM_ROLE). Recorded in the audit log.",
+        help="The role you act in: processor-engineer, analyst, output-checker, practice, "
+        "provider or data-protection-officer (or set PHM_ROLE). Recorded in the audit log.",
         show_default=False,
     ),
 ]

@@ -30,7 +30,7 @@ from openphm.cohorts.words import (
     SEGMENT_WORDS,
     criteria_words,
     date_words,
-    practice_name,
+    organisation_name,
 )
 from openphm.errors import UserFacingError
 from openphm.indicators.build import PERSON_INDICATORS
@@ -41,6 +41,16 @@ LIST_FOLDER = "cohorts"
 # The columns of a cohort list, in order. Nothing else is ever written to one.
 LIST_COLUMNS = ("token", "risk_score", "risk_percentile", "segment", "main_drivers", "reasons")
 MAKE_UP = ("practice", "age_band", "sex", "imd_quintile", "segment")
+LIST_FOR = "list_for"  # members' column: whose list a member is on (practice or provider)
+# Where each activity table records its provider and its date (a provider's list: people seen
+# at the provider in the window).
+PROVIDER_ACTIVITY = (
+    ("apc_spells", "admission_date"),
+    ("ec_attendances", "arrival_date"),
+    ("op_appointments", "appointment_date"),
+    ("community_contacts", "contact_date"),
+)
+PROVIDER_REFS = "_provider_refs"  # pseudonymise.hospital: the providers' sealed tokens
 
 
 class CohortError(UserFacingError):
@@ -53,11 +63,18 @@ class BuiltCohort:
     members: pd.DataFrame  # zone 3 only: holds pseudonyms
     analytics_date: dt.date
     risk_date: dt.date
-    without_token: int  # members whose practice has no registered key: not listable
+    without_token: int  # members whose practice (or provider) has no token for them
+    window_start: dt.date | None = None  # the analytics window a provider's list is seen in
 
     def per_practice(self) -> dict[str, int]:
+        """People listed per list: per practice, or the one provider's."""
         listed = self.members[self.members["token"].notna()]
-        return {str(k): int(v) for k, v in listed.groupby("practice").size().items()}
+        return {str(k): int(v) for k, v in listed.groupby(list_for(listed)).size().items()}
+
+
+def list_for(members: pd.DataFrame) -> pd.Series:
+    """Whose list each member is on: the provider's (LIST_FOR) or else their practice's."""
+    return members[LIST_FOR] if LIST_FOR in members else members["practice"]
 
 
 def person_frame(zone: Zone):
@@ -158,6 +175,29 @@ def _indicator_reasons(zone: Zone, members: pd.DataFrame, names) -> dict[str, st
     return text.groupby(rows["pseudonym"]).agg("; ".join).to_dict()
 
 
+def seen_at_provider(zone: Zone, provider: str, start: dt.date, end: dt.date):
+    """(pseudonym, provider_token): each person with activity at `provider` from `start` to
+    `end` (admissions, A&E attendances, outpatient appointments, community contacts), with the
+    token sealed to the provider for them, if any (one per person: the provider's first local
+    id for them in `_provider_refs`' order)."""
+    seen = None
+    for table, date in PROVIDER_ACTIVITY:
+        if table not in zone.tables():
+            continue
+        t = zone.table(table)
+        rows = t.filter((t.provider == provider) & t[date].between(start, end)).select("pseudonym")
+        seen = rows if seen is None else seen.union(rows, distinct=True)
+    if seen is None:
+        raise CohortError("the linked zone holds no hospital activity yet: run phm link first")
+    seen = seen.distinct()
+    if PROVIDER_REFS not in zone.tables():
+        return seen.mutate(provider_token=ibis.null(str))
+    refs = zone.table(PROVIDER_REFS)
+    refs = refs.filter((refs.provider == provider) & refs.token.notnull())
+    tokens = refs.group_by("pseudonym").agg(provider_token=refs.token.argmin(refs.ref_pseudonym))
+    return seen.left_join(tokens, "pseudonym").drop("pseudonym_right")
+
+
 def build_cohort(con_or_backend, definition: CohortDefinition) -> BuiltCohort:
     zone = Zone.over(con_or_backend)
     _check_indicator_purposes(zone, definition)
@@ -165,6 +205,15 @@ def build_cohort(con_or_backend, definition: CohortDefinition) -> BuiltCohort:
     met = {f"met_{k}": CRITERIA[k].rule(p, v) for k, v in definition.criteria().items()}
     combine = operator.and_ if definition.match == "all" else operator.or_
     selected = p.mutate(**met).filter(functools.reduce(combine, met.values()))
+    run = zone.table("analytics_runs").to_pandas().iloc[-1]
+    window_start = pd.Timestamp(run["window_start"]).date()
+    if definition.provider:
+        # The provider's list: only people it saw in the window, each with its token.
+        at = seen_at_provider(
+            zone, definition.provider, window_start, pd.Timestamp(run["reference_date"]).date()
+        )
+        selected = selected.join(at, "pseudonym")
+        selected = selected.mutate(token=selected.provider_token)
     members = (
         selected.select(
             "pseudonym",
@@ -194,7 +243,7 @@ def build_cohort(con_or_backend, definition: CohortDefinition) -> BuiltCohort:
     members = explain.drivers(zone, members)
     flagged = _indicator_reasons(zone, members, definition.indicators)
     members["reasons"] = _reasons(members, definition, flagged)
-    run = zone.table("analytics_runs").to_pandas().iloc[-1]
+    members[LIST_FOR] = definition.provider or members["practice"]
     risk_date = zone.table("person_risk").reference_date.max().to_pandas()
     return BuiltCohort(
         definition,
@@ -202,6 +251,7 @@ def build_cohort(con_or_backend, definition: CohortDefinition) -> BuiltCohort:
         pd.Timestamp(run["reference_date"]).date(),
         pd.Timestamp(risk_date).date(),
         int(members["token"].isna().sum()),
+        window_start,
     )
 
 
@@ -252,11 +302,23 @@ def list_rows(members: pd.DataFrame) -> pd.DataFrame:
 
 
 def list_about(built: BuiltCohort, ods: str, people: int, name: str = "") -> dict:
-    """What a practice reads about one of its lists (its page, the head of the CSV it
-    downloads): whose list, for what, who is on it, how many, when and from which data. Counts
-    and words only: nothing about any person."""
+    """What a practice (or provider) reads about one of its lists (its page, the head of the
+    CSV it downloads): whose list, for what, who is on it, how many, when and from which data.
+    Counts and words only: nothing about any person."""
     definition = built.definition
+    scope = {}
+    if definition.provider:
+        where = f"{name} ({ods})" if name else ods
+        start, end = built.window_start, built.analytics_date
+        scope = {
+            "organisation": "provider",
+            "seen_from": start.isoformat() if start else None,
+            "scope": f"people seen at {where} between {date_words(start)} and {date_words(end)}"
+            if start
+            else f"people seen at {where}",
+        }
     return {
+        **scope,
         "cohort": definition.name,
         "description": definition.description,
         "purpose": definition.purpose.value,
@@ -279,11 +341,11 @@ def write_lists(outputs: Path, built: BuiltCohort, config=None) -> dict[str, Pat
     without a token are not listed."""
     listed = built.members[built.members["token"].notna()]
     paths = {}
-    for ods, part in listed.groupby("practice", sort=True):
+    for ods, part in listed.groupby(list_for(listed), sort=True):
         folder = Path(outputs) / LIST_FOLDER / str(ods)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{built.definition.name}.csv"
-        name = practice_name(config, str(ods)) if config is not None else ""
+        name = organisation_name(config, str(ods)) if config is not None else ""
         about = path.with_suffix(".json")
         staging = about.with_suffix(".json.tmp")
         staging.write_text(json.dumps(list_about(built, str(ods), len(part), name), indent=1))
@@ -381,7 +443,14 @@ def run_cohort(
     """Build a cohort on `engine`, keep its members in the linked zone, write one list per
     practice to the outputs zone and audit it (cohort.build, with its purpose and sizes per
     practice). The one way a cohort is run, from the command line or the web. The caller
-    authorises."""
+    authorises. A definition for a provider writes one list, the provider's."""
+    providers = ws.config.list_providers()
+    if definition.provider and definition.provider not in providers:
+        raise CohortError(
+            f"provider {definition.provider!r} is not one of this programme's hospital or "
+            f"community providers ({', '.join(providers) or 'none'}): a list goes only to an "
+            "organisation that sends the programme its extracts"
+        )
     built = build_on_engine(ws, engine, definition)
     con = ws.connect_linked()
     try:

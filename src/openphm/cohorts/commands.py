@@ -77,7 +77,13 @@ def cohort_command(
         console.print(shown)
     for ods, path in paths.items():
         console.print(f"List for {ods}: {path}", markup=False)
-    if built.without_token:
+    if built.without_token and cohort.provider:
+        console.print(
+            f"{_shown(rules.publish(built.without_token), rules)} members seen at "
+            f"{cohort.provider} have no token sealed to its key (it has not registered one, or "
+            "their records carried no local patient id) and are not listed."
+        )
+    elif built.without_token:
         console.print(
             f"{_shown(rules.publish(built.without_token), rules)} members are at practices "
             "with no registered key and are not listed."

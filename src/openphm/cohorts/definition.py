@@ -7,6 +7,8 @@
     min_age = 65
     min_ltc = 2
     top_risk_percent = 5
+    provider = "RX1"         # optional: the list goes to this hospital provider, not to
+                             # practices, and holds only people seen there in the window
 
 Each criterion is one entry of CRITERIA: the rule (a boolean over the person frame of `build`).
 What a list says when a person meets it is in `cohorts.words` (CRITERION_WORDS, PERSON_WORDS).
@@ -107,6 +109,10 @@ class CohortDefinition(BaseModel):
     top_risk_percent: float | None = Percent
     rising_risk_top_percent: float | None = Percent
     indicators: tuple[str, ...] | None = None
+    # Not a criterion but who the list is for: a hospital provider's ODS code (one of the
+    # programme's providers: cohorts.build checks) instead of each member's practice. Members
+    # are then only people with activity at that provider in the analytics window.
+    provider: str | None = Field(default=None, pattern=r"^[A-Z0-9]{3,6}$")
 
     @field_validator("registers")
     @classmethod

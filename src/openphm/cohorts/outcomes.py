@@ -7,7 +7,8 @@ the person by the token among that practice's own people who are members of that
 in zone 3 (linked.cohort_outcomes), where `phm evaluate` counts them per practice under
 disclosure control. A token that is not one of this practice's members of this cohort (another
 practice's, a list sealed to a key since replaced, a mistyped one) is counted and not kept: a
-practice can record outcomes only for its own people on that list.
+practice can record outcomes only for its own people on that list. A hospital provider's tokens
+are found among its own (linked._provider_refs, pseudonymise.hospital) the same way.
 
 Reads zone 3 people and cohort_members; writes zone 3 cohort_outcomes and the audit log
 (counts per outcome only, never a token).
@@ -67,16 +68,23 @@ def record_outcomes(
     sent = pd.DataFrame(rows, columns=["token", "outcome"], dtype="string")
     sent["token"] = sent["token"].str.strip()
     sent = sent.drop_duplicates("token", keep="last")  # the latest for a person wins
+    # A practice's tokens are its people's (linked.people); a provider's, its local ids'.
+    table, column = (
+        ("_provider_refs", "provider")
+        if ods in ws.config.list_providers()
+        else ("people", "practice")
+    )
+    tokens = f"linked.{table} p ON p.token = s.token AND p.{column} = ?"
     con = ws.connect_linked()
     try:
         con.execute("BEGIN")
-        members = MEMBERS in _tables(con)
+        members = {MEMBERS, table} <= _tables(con)
         con.register("_sent", sent)
         matched = (
             con.execute(
                 f"""
-                SELECT p.pseudonym, s.outcome FROM _sent s
-                JOIN linked.people p ON p.token = s.token AND p.practice = ?
+                SELECT DISTINCT p.pseudonym, s.outcome FROM _sent s
+                JOIN {tokens}
                 JOIN linked.{MEMBERS} m ON m.pseudonym = p.pseudonym AND m.cohort = ?
                 """,
                 [ods, cohort],

@@ -161,3 +161,9 @@ def practice_words(config, ods: str) -> str:
     """ "Riverside Surgery (P18032)", or the ODS code alone when programme.toml names none."""
     name = practice_name(config, ods)
     return f"{name} ({ods})" if name else ods
+
+
+def organisation_name(config, ods: str) -> str:
+    """The name of whoever receives a list: a practice's, else a hospital provider's (the
+    `name` of its sources in programme.toml), else ""."""
+    return practice_name(config, ods) or config.provider_name(ods)

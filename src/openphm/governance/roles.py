@@ -25,6 +25,8 @@ class Role(StrEnum):
     ANALYST = "analyst"
     OUTPUT_CHECKER = "output-checker"
     PRACTICE = "practice"
+    # A hospital provider (trust) that receives cohort lists of its own patients.
+    PROVIDER = "provider"
     DATA_PROTECTION_OFFICER = "data-protection-officer"
 
 
@@ -92,11 +94,15 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "release.list": frozenset({Role.ANALYST, *CHECKERS}),
     "release.download": frozenset({Role.ANALYST, *CHECKERS}),
     "programme.notice": frozenset(Role),
-    # The web service (openphm.web): a practice sees only its own cohort lists.
-    "cohort.inbox": frozenset({Role.PRACTICE}),
-    "cohort.download": frozenset({Role.PRACTICE}),
+    # The web service (openphm.web): a practice, or a hospital provider, sees only its own
+    # cohort lists (the account says which organisation; web.practice).
+    "cohort.inbox": frozenset({Role.PRACTICE, Role.PROVIDER}),
+    "cohort.download": frozenset({Role.PRACTICE, Role.PROVIDER}),
     # What the practice did for each person on its list: token and outcome only (cohorts.outcomes).
-    "cohort.outcome": frozenset({Role.PRACTICE}),
+    "cohort.outcome": frozenset({Role.PRACTICE, Role.PROVIDER}),
+    # A hospital provider's key, under the practices' rules (pseudonymise.providers).
+    "provider.register": frozenset({Role.PROCESSOR_ENGINEER}),
+    "provider.replace_key": frozenset({Role.DATA_PROTECTION_OFFICER}),
     # Retention and destruction status, keys, objections applied: the DPO's status page.
     "governance.status": frozenset({Role.DATA_PROTECTION_OFFICER}),
     # Risk stratification and cohorts (openphm.risk, openphm.cohorts): analysts only.

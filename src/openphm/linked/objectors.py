@@ -79,6 +79,8 @@ def remove_objectors(con, tables: Iterable[str] | None = None) -> Counter:
         for group, rows in con.execute(
             f"SELECT {by}, count(*) {rows_of_objectors} GROUP BY ALL"
         ).fetchall():
-            removed[(table, group)] += rows
+            # A table without submission_id is one group, counted even when empty: not kept.
+            if rows:
+                removed[(table, group)] += rows
         con.execute(f"DELETE {rows_of_objectors}")
     return removed

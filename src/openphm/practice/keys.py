@@ -30,13 +30,16 @@ class PracticeKeyPair:
     public_key: Path
 
 
-def generate_keypair(directory: Path, *, overwrite: bool = False) -> PracticeKeyPair:
-    """Make a new key pair in `directory` (at the practice). Refuses to replace an existing one,
+def generate_keypair(
+    directory: Path, *, overwrite: bool = False, stem: str = "practice"
+) -> PracticeKeyPair:
+    """Make a new key pair in `directory` (at the practice; `stem="provider"` names the files
+    provider.key and provider.pub, at a hospital provider). Refuses to replace an existing one,
     since a replaced private key can no longer open tokens already issued."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    private_path = directory / PRIVATE_KEY_FILE
-    public_path = directory / PUBLIC_KEY_FILE
+    private_path = directory / f"{stem}.key"
+    public_path = directory / f"{stem}.pub"
     if private_path.exists() and not overwrite:
         raise PracticeKeyError(
             f"{private_path} already exists; replacing it would make issued tokens unreadable"

@@ -96,6 +96,19 @@ class SourceKind(StrEnum):
         }[self.value]
 
 
+# The kinds of extract whose provider (a trust) may receive cohort lists of its own patients:
+# their records carry the provider's local patient id (docs/risk-and-cohorts.md, "Lists for
+# hospital providers").
+PROVIDER_KINDS = frozenset(
+    {
+        SourceKind.ADMITTED_CARE,
+        SourceKind.EMERGENCY_CARE,
+        SourceKind.OUTPATIENTS,
+        SourceKind.COMMUNITY,
+    }
+)
+
+
 class _Strict(BaseModel):
     # A misspelt key is an error, not silently ignored: a typo in "retention" must not leave
     # the default in force without anyone noticing.
@@ -391,6 +404,21 @@ class ProgrammeConfig(_Strict):
                     f"programme's purposes ({', '.join(p.value for p in self.programme.purposes)})"
                 )
         return self
+
+    def list_providers(self) -> list[str]:
+        """The ODS codes of the providers that may receive cohort lists of their own patients:
+        every provider of an admitted-care, emergency-care, outpatients or community source that
+        is not one of the controller practices."""
+        controllers = set(self.programme.controllers)
+        return sorted({s.provider for s in self.sources if s.kind in PROVIDER_KINDS} - controllers)
+
+    def provider_name(self, provider: str) -> str:
+        """The provider's name: the first `name` its hospital or community sources give, or ""."""
+        return next(
+            (s.name for s in self.sources if s.provider == provider and s.kind in PROVIDER_KINDS
+             and s.name),
+            "",
+        )  # fmt: skip
 
     def source_for(self, kind: SourceKind | str, provider: str) -> Source | None:
         for source in self.sources:

@@ -52,6 +52,11 @@ def show_result(ws, result) -> None:
         f"{result.records_to_trace:,} records without a valid NHS number. Sealed "
         f"{result.tokens_sealed:,} token(s)."
     )
+    if result.provider_tokens_sealed:
+        console.print(
+            f"Sealed {result.provider_tokens_sealed:,} token(s) to hospital providers' keys "
+            "(their local patient ids)."
+        )
     if result.tracing and result.tracing.sources:
         show_tracing(result.tracing)
     if result.registered_without_key:

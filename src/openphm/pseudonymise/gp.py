@@ -157,19 +157,39 @@ def seal(
     objector among newly registered patients. Sealed together, a practice's current tokens
     share one ephemeral key and tell nothing about any one patient. A run with nothing to seal
     for a practice changes none of its tokens."""
+    return seal_current(
+        con, GP_REFS, "gp_ref", "practice", "patient_ref", keys, objectors, progress
+    )
+
+
+def seal_current(
+    con,
+    refs: str,
+    current: str,
+    org: str,
+    clear: str,
+    keys: dict[str, PublicKey],
+    objectors: str,
+    progress: Callable[[int, int], None] | None = None,
+) -> int:
+    """`seal`'s rule for any organisation's references: `refs` is zone 3's memory (`org`,
+    ref_pseudonym, pseudonym, key_id, token), `current` the references in the landing zone now
+    (`org`, `clear`, ref_pseudonym), with `clear` the reference in clear, which only the token
+    keeps. Each organisation in `keys` with a reference needing a token has all its current
+    references sealed again together, objectors apart. Returns how many were sealed."""
     wanted = con.execute(
         f"""WITH listed AS (
-            SELECT r.practice, g.patient_ref, r.ref_pseudonym,
+            SELECT r.{org} AS org, g.{clear} AS clear, r.ref_pseudonym,
                    r.token IS NULL OR r.key_id IS DISTINCT FROM k.key_id
                    OR NOT starts_with(r.token, k.header) AS needs_token
-            FROM {GP_REFS} r JOIN gp_ref g USING (ref_pseudonym)
-            JOIN (SELECT unnest(?::VARCHAR[]) AS practice, unnest(?::VARCHAR[]) AS key_id,
+            FROM {refs} r JOIN {current} g USING (ref_pseudonym)
+            JOIN (SELECT unnest(?::VARCHAR[]) AS org, unnest(?::VARCHAR[]) AS key_id,
                          unnest(?::VARCHAR[]) AS header) k
-                 ON k.practice = r.practice
+                 ON k.org = r.{org}
             WHERE r.pseudonym NOT IN (SELECT pseudonym FROM {objectors}))
-        SELECT practice, patient_ref, ref_pseudonym FROM listed
-        WHERE practice IN (SELECT practice FROM listed WHERE needs_token)
-        ORDER BY practice""",
+        SELECT org, clear, ref_pseudonym FROM listed
+        WHERE org IN (SELECT org FROM listed WHERE needs_token)
+        ORDER BY org""",
         [
             list(keys),
             [key_id(k) for k in keys.values()],
@@ -177,27 +197,25 @@ def seal(
         ],
     ).fetch_arrow_table()
 
-    def seal_practice(practice: str, part: pa.Table) -> pa.Table:
-        tokens = seal_tokens(
-            part["patient_ref"].to_pylist(), ods_code=practice, public_key=keys[practice]
-        )
+    def seal_one(org: str, part: pa.Table) -> pa.Table:
+        tokens = seal_tokens(part["clear"].to_pylist(), ods_code=org, public_key=keys[org])
         return pa.table(
             {
                 "ref_pseudonym": part["ref_pseudonym"],
-                "key_id": [key_id(keys[practice])] * len(tokens),
+                "key_id": [key_id(keys[org])] * len(tokens),
                 "token": tokens,
             }
         )
 
-    # One practice after another, on one thread: a token's cost is mostly Python since token
-    # version 2, so two threads fought over the interpreter lock and sealed a million tokens
-    # in 6.7 s against 4.6 s on one.
-    # The rows come ordered by practice, so each practice's are one run of them, sliced
+    # One organisation after another, on one thread: a token's cost is mostly Python since
+    # token version 2, so two threads fought over the interpreter lock and sealed a million
+    # tokens in 6.7 s against 4.6 s on one.
+    # The rows come ordered by organisation, so each one's are one run of them, sliced
     # without copying (filtering the whole table once per practice cost 1.3 s at 1M).
-    runs = pc.run_end_encode(wanted["practice"].combine_chunks())
+    runs = pc.run_end_encode(wanted["org"].combine_chunks())
     sealed, done = [], 0
-    for practice, end in zip(runs.values.to_pylist(), runs.run_ends.to_pylist(), strict=True):
-        part = seal_practice(practice, wanted.slice(done, end - done))
+    for org, end in zip(runs.values.to_pylist(), runs.run_ends.to_pylist(), strict=True):
+        part = seal_one(org, wanted.slice(done, end - done))
         sealed.append(part)
         done = end
         if progress:
@@ -205,8 +223,8 @@ def seal(
     if sealed:
         put(con, "sealed", pa.concat_tables(sealed))
         con.execute(
-            f"UPDATE {GP_REFS} SET token = s.token, key_id = s.key_id FROM sealed s "
-            f"WHERE {GP_REFS}.ref_pseudonym = s.ref_pseudonym"
+            f"UPDATE {refs} SET token = s.token, key_id = s.key_id FROM sealed s "
+            f"WHERE {refs}.ref_pseudonym = s.ref_pseudonym"
         )
     return done
 

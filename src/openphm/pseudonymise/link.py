@@ -1,13 +1,15 @@
 """`phm link`: zone 1 (landing) → zone 2 (pseudonymisation) → zone 3 (linked).
 
-Reads the current landing rows, the landing catalog, the linkage key and the practices'
-registered public keys; writes zone 3 (encrypted, `linked/linked.duckdb`) and the audit log.
+Reads the current landing rows, the landing catalog, the linkage key and the public keys the
+practices and hospital providers registered; writes zone 3 (encrypted, `linked/linked.duckdb`)
+and the audit log.
 The steps, in one transaction so that zone 3 is seen before or after a run, never part-way:
 
 1. plan: which landed files are new, and which linked files a resubmission supersedes;
 2. NHS numbers checked; records without a valid one traced against the registered population;
 3. pseudonyms: linkage pseudonyms of NHS numbers, unmatched pseudonyms of the rest, keyed
-   pseudonyms of practices' patient references; tokens sealed to practices' public keys;
+   pseudonyms of practices' patient references and providers' local patient ids; tokens
+   sealed to practices' and providers' public keys (openphm.pseudonymise.gp, .hospital);
 4. de-identified rows written (openphm.pseudonymise.deidentify), superseded rows removed,
    `people` rebuilt;
 5. objections applied to every table (openphm.linked.objectors: the one hook);
@@ -33,7 +35,7 @@ from openphm.landing import catalog as cat
 from openphm.landing.read import current_tables
 from openphm.linked.objectors import CREATE_REGISTER, arriving, objecting, remove_objectors
 from openphm.linked.objectors import REGISTER as OBJECTORS
-from openphm.pseudonymise import gp, ledger, people, resolve
+from openphm.pseudonymise import gp, hospital, ledger, people, resolve
 from openphm.pseudonymise.deidentify import (
     COLUMNS,
     LINKED_TABLE,
@@ -46,6 +48,7 @@ from openphm.pseudonymise.deidentify import (
 )
 from openphm.pseudonymise.models import ModelStore
 from openphm.pseudonymise.practices import registered_keys
+from openphm.pseudonymise.providers import registered_provider_keys
 
 GP_ACTIVITY = ("gp_registrations", "gp_events", "gp_medications", "gp_consultations")
 STEPS = (
@@ -73,6 +76,8 @@ class LinkResult:
     gp_traced: int = 0  # GP patients listed without a valid NHS number, found by tracing
     tracing: resolve.TracingReport | None = None  # per source: counts and parse rates
     tokens_sealed: int = 0
+    provider_tokens_sealed: int = 0  # tokens sealed to hospital providers' keys
+    provider_ids_added: int = 0  # providers' local patient ids zone 3 now remembers
     registered_without_key: int = 0  # people with a practice but no token (no key registered)
     rekeyed: int = 0
     objectors: int = 0
@@ -89,6 +94,8 @@ class LinkResult:
             "records_to_trace": self.records_to_trace,
             "records_traced": self.traced,
             "tokens_sealed": self.tokens_sealed,
+            "provider_tokens_sealed": self.provider_tokens_sealed,
+            "provider_ids_added": self.provider_ids_added,
             "registered_without_key": self.registered_without_key,
             "people_rekeyed": self.rekeyed,
             "objectors": self.objectors,
@@ -163,6 +170,7 @@ def _link(ws, con, views: dict[str, str], catalog: cat.Catalog, say: Progress) -
         con, [views["gp_patients"], views["gp_objections"], *gp_activity], linkage_key
     )
     gp.patients(con, views["gp_patients"], views["gp_registrations"])
+    hospital.local_refs(con, views, ws.config.list_providers(), linkage_key)
 
     say(STEPS[2], 0, 0)
     gp.spine(con)
@@ -180,11 +188,18 @@ def _link(ws, con, views: dict[str, str], catalog: cat.Catalog, say: Progress) -
     result.rekeyed = gp.refresh_refs(con, OBJECTORS)
     _rekey(con)
     _resolve_gp(con, gp_activity)
+    result.provider_ids_added = hospital.refresh_refs(
+        con, {t: f"resolved_{t}" for t in new if t in RECORD_ID}, OBJECTORS
+    )
 
     say(STEPS[4], 0, 0)
     result.tokens_sealed = gp.seal(
         con, registered_keys(ws), OBJECTORS, lambda done, total: say(STEPS[4], done, total)
     )
+    result.provider_tokens_sealed = hospital.seal(
+        con, registered_provider_keys(ws), OBJECTORS,
+        lambda done, total: say(STEPS[4], done, total),
+    )  # fmt: skip
 
     say(STEPS[5], 0, 0)
     # Objections first on what zone 3 already holds: these rows "went" (a later objection).
@@ -254,7 +269,7 @@ def _create_tables(con) -> None:
         con.execute(create_sql(table))
     con.execute(people.create_sql())
     con.execute(CREATE_REGISTER)
-    for ddl in (*ledger.DDL, *gp.DDL):
+    for ddl in (*ledger.DDL, *gp.DDL, *hospital.DDL):
         con.execute(ddl)
 
 

@@ -92,7 +92,7 @@ def _register(ws, actor, action, ods_code, load, offered, *, replace=False) -> R
     new_key = load()  # refuses a file that is not a public key
     fingerprint = key_id(new_key)
     keys = registered_keys(ws)
-    _refuse_anothers(keys, ods_code, new_key, offered, refuse)
+    _refuse_anothers({**keys, **_providers_keys(ws)}, ods_code, new_key, offered, refuse)
     folder = ws.root / FOLDER
     target = folder / f"{ods_code}.pub"
     old = keys.get(ods_code)
@@ -218,3 +218,10 @@ def registered_keys(ws) -> dict[str, PublicKey]:
 def key_id(public_key: PublicKey) -> str:
     """A short fingerprint of a public key: a token sealed to an older key is sealed again."""
     return hashlib.blake2b(bytes(public_key), digest_size=8).hexdigest()
+
+
+def _providers_keys(ws) -> dict[str, PublicKey]:
+    """The hospital providers' registered keys: a practice may not register one either."""
+    from openphm.pseudonymise.providers import registered_provider_keys
+
+    return registered_provider_keys(ws)

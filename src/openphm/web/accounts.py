@@ -3,7 +3,8 @@ accounts with argon2-hashed passwords in WORKSPACE/web/users.json (owner-only).
 
 An OpenID Connect provider (NHS CIS2 is one) replaces local accounts by implementing the same
 `Authenticator` interface: docs/web.md says how. Whatever the source, the service sees a `User`:
-a name, one role from governance.roles, and for a practice the ODS code it acts for.
+a name, one role from governance.roles, and for a practice or a hospital provider the ODS code
+it acts for.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ ACTIVE, DISABLED, MUST_CHANGE = "active", "disabled", "must change password"
 class User:
     name: str
     role: Role
-    ods: str | None = None  # the practice a practice user acts for; None for other roles
+    ods: str | None = None  # the practice (or provider) its user acts for; None for others
 
 
 class Authenticator(ABC):
@@ -73,7 +74,17 @@ class LocalAccounts(Authenticator):
             return {"users": {}}
         return json.loads(self.path.read_text(encoding="utf-8"))
 
-    def add(self, name: str, password: str, role: Role, controllers: list[str], ods=None) -> User:
+    def add(
+        self,
+        name: str,
+        password: str,
+        role: Role,
+        controllers: list[str],
+        ods=None,
+        providers: list[str] = (),
+    ) -> User:
+        """A new account; a practice user names one of the `controllers`, a provider user one
+        of the programme's `providers` (ProgrammeConfig.list_providers)."""
         if not _USERNAME.match(name):
             raise AccountError(
                 f"{name!r} is not a user name: 2 to 64 lower-case letters, digits, . _ or -"
@@ -84,8 +95,13 @@ class LocalAccounts(Authenticator):
                 f"a practice user needs --ods naming one of the programme's controller "
                 f"practices ({', '.join(controllers)}); got {ods!r}"
             )
-        if role is not Role.PRACTICE and ods is not None:
-            raise AccountError("--ods is only for practice users")
+        if role is Role.PROVIDER and ods not in providers:
+            raise AccountError(
+                f"a provider user needs --ods naming one of the programme's hospital or "
+                f"community providers ({', '.join(providers) or 'none'}); got {ods!r}"
+            )
+        if role not in (Role.PRACTICE, Role.PROVIDER) and ods is not None:
+            raise AccountError("--ods is only for practice and provider users")
         data = self._load()
         if name in data["users"]:
             raise AccountError(f"user {name!r} already exists")

@@ -69,6 +69,7 @@ LOG = logging.getLogger("openphm.web")
 HOME = {
     Role.ANALYST: "/analyst/population",
     Role.PRACTICE: "/practice/cohorts",
+    Role.PROVIDER: "/practice/cohorts",
     Role.DATA_PROTECTION_OFFICER: "/dpo",
     Role.OUTPUT_CHECKER: "/dpo/releases",
     Role.PROCESSOR_ENGINEER: "/engineer",

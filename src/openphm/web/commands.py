@@ -95,13 +95,16 @@ def add(
         str,
         typer.Option(
             "--role",
-            help="The new user's role: analyst, practice, data-protection-officer or "
-            "processor-engineer.",
+            help="The new user's role: analyst, practice, provider, output-checker, "
+            "data-protection-officer or processor-engineer.",
         ),
     ],
     ods: Annotated[
         str | None,
-        typer.Option(help="For a practice user: its ODS code, one of the programme's controllers."),
+        typer.Option(
+            help="For a practice user: its ODS code, one of the programme's controllers; for a "
+            "provider user: the trust's, one of the programme's providers."
+        ),
     ] = None,
 ) -> None:
     """Add a local account. The password is asked for (or read from standard input)."""
@@ -122,7 +125,10 @@ def add(
     else:
         password = sys.stdin.readline().rstrip("\n")
     accounts = LocalAccounts(ws.root)
-    user = accounts.add(username, password, new_role, ws.config.programme.controllers, ods)
+    user = accounts.add(
+        username, password, new_role, ws.config.programme.controllers, ods,
+        providers=ws.config.list_providers(),
+    )  # fmt: skip
     # Whoever can write the workspace's files administers its accounts (docs/web.md).
     admin = Actor(current_user(), "account-administrator")
     ws.audit.record(

@@ -56,6 +56,9 @@ NAVIGATION: dict[Role, list[tuple[str, str]]] = {
     ],
     Role.OUTPUT_CHECKER: [("Releases", "/dpo/releases")],
     Role.PROCESSOR_ENGINEER: [],
+    # A hospital provider's lists are served by the practices' pages (web.practice): the
+    # account says whose lists they are.
+    Role.PROVIDER: [("Cohort lists", "/practice/cohorts")],
 }
 
 

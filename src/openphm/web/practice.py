@@ -15,6 +15,11 @@ them to the worklist).
 The practice comes from the signed-in account, never from the URL, and a file is served only if
 it is one of the names listed in that practice's own folder: a guessed name, another practice's
 file or a path with `..` or `/` in it is refused and audited.
+
+A hospital provider's user (role `provider`) is served by these same pages: its account names the
+trust, whose lists are in the trust's own folder (outputs/cohorts/<trust ODS code>/), so it sees
+and downloads only those, and no practice sees them. The words that differ for a provider are in
+`organisation` and `provider_words`, at the end.
 """
 
 from __future__ import annotations
@@ -73,6 +78,7 @@ def describe(ws: Workspace, path: Path) -> dict:
         except (OSError, ValueError):
             about = {}
     ods = path.parent.name
+    kind = about.get("organisation") or organisation(ws.config, ods)
     made = about.get("made") or dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC).isoformat(
         timespec="seconds"
     )
@@ -85,7 +91,11 @@ def describe(ws: Workspace, path: Path) -> dict:
         "match": about.get("match", "all"),
         "criteria": list(about.get("criteria", [])),
         "practice": ods,
-        "practice_name": about.get("practice_name") or practice_name(ws.config, ods),
+        "practice_name": about.get("practice_name")
+        or practice_name(ws.config, ods)
+        or ws.config.provider_name(ods),
+        "organisation": kind,  # "practice" or "provider": whose list it is
+        "scope": about.get("scope", ""),  # a provider's list: whom the provider saw, when
         "people": about["people"] if "people" in about else _people(path),
         "made": made,
         "made_words": date_words(made),
@@ -101,15 +111,17 @@ def preamble(about: dict) -> list[str]:
         if about["practice_name"]
         else about["practice"]
     )
+    provider = about.get("organisation") == "provider"
     lines = [
         f"# Cohort list: {about['description'] or about['cohort']} ({about['cohort']})",
-        f"# Practice: {practice}",
+        f"# {'Provider' if provider else 'Practice'}: {practice}",
     ]
     if about["purpose_words"]:
         lines.append(f"# Purpose: {about['purpose_words']}")
     if about["criteria"]:
         which = "all" if about["match"] == "all" else "at least one"
-        lines.append(f"# Who is on it: people who meet {which} of: " + "; ".join(about["criteria"]))
+        who = f"{about['scope']}, who meet" if about.get("scope") else "people who meet"
+        lines.append(f"# Who is on it: {who} {which} of: " + "; ".join(about["criteria"]))
     lines.append(f"# People on the list: {about['people']:,}")
     made = f"# Made on {about['made_words']}"
     if about["data_as_at_words"]:
@@ -120,6 +132,8 @@ def preamble(about: dict) -> list[str]:
         "(in your browser on the practice's page, or phm practice reidentify). Reasons say why "
         "each person is on the list."
     )
+    if provider:
+        lines[-1] = provider_words(lines[-1])
     # One physical line each: a line break inside would end the "#" line early.
     return [" ".join(line.split()) for line in lines]
 
@@ -133,7 +147,8 @@ def inbox(request: Request, ctx: Context = Depends(authorised("cohort.inbox"))):
         "practice_cohorts.jinja",
         title="Cohort lists",
         files=lists,
-        practice=practice_words(ctx.ws.config, ctx.user.ods),
+        practice=whose_lists(ctx.ws.config, ctx.user.ods),
+        organisation=organisation(ctx.ws.config, ctx.user.ods),
     )
 
 
@@ -186,3 +201,27 @@ def _attachment(name: str) -> str:
     if quoted != name:
         return f"attachment; filename*=utf-8''{quoted}"
     return f'attachment; filename="{name}"'
+
+
+# ----- Hospital providers: the words that differ on their lists ------------------------------
+
+
+def organisation(config, ods: str) -> str:
+    """Whose lists a folder holds, in the page's words: "provider" for one of the programme's
+    hospital or community providers, else "practice"."""
+    return "provider" if ods in config.list_providers() else "practice"
+
+
+def whose_lists(config, ods: str) -> str:
+    """The page's heading: the practice's name and code, or the provider's."""
+    if organisation(config, ods) == "provider":
+        name = config.provider_name(ods)
+        return f"{name} ({ods})" if name else ods
+    return practice_words(config, ods)
+
+
+def provider_words(line: str) -> str:
+    """A practice's line of a list's head, as a provider reads it."""
+    return line.replace("your practice's", "your provider's").replace(
+        "phm practice reidentify", "phm provider reidentify"
+    )

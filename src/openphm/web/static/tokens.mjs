@@ -243,7 +243,12 @@ export function readTable(text, required, what) {
   }
   const about = all.slice(0, start).map((r) => r[0]);
   if (start >= all.length) throw new KeyFileError(`the ${what} has no table in it`);
-  const columns = all[start].map((c) => c.trim());
+  const header = all[start].map((c) => c.trim());
+  // A hospital provider's patient list names its reference local_patient_id (the column
+  // `phm provider reidentify` reads): the same join as a practice's patient_ref.
+  const columns = header.includes("patient_ref")
+    ? header
+    : header.map((c) => (c === "local_patient_id" ? "patient_ref" : c));
   const missing = required.filter((c) => !columns.includes(c));
   if (missing.length) {
     throw new KeyFileError(`the ${what} has no column(s) ${missing.join(", ")}`);
