@@ -46,6 +46,15 @@ KEY_REACHERS = frozenset({
 # and destroys keys and files; it never opens a batch or reads a key
 # (test_retention_reads_no_identifiable_data holds it to that).
 RETENTION = "openphm.landing.retention"
+# The registers of practices' and providers' public keys (which key each organisation's tokens
+# are sealed to): the web service's key pages register a practice's own first key and the
+# DPO's page replaces one. They hold no private key, no linkage key and no identifiable data
+# (test_the_key_registers_reach_no_key_and_no_zone_1); the package's __init__ is a docstring.
+KEY_REGISTERS = (
+    "openphm.pseudonymise",
+    "openphm.pseudonymise.practices",
+    "openphm.pseudonymise.providers",
+)
 # The cycles between packages not yet broken, each by the edges that close it, with the plan
 # (docs/ARCHITECTURE.md, "Known cycles"). The test fails on a new cycle and on a listed edge that
 # no longer closes one, so that this list only shrinks.
@@ -194,9 +203,23 @@ def test_the_web_service_never_reaches_zone_1_or_the_pseudonymisation_stage():
     found = violations(
         lambda m: _in(m, ("web",)),
         lambda m: _in(m, (*ZONE_1, *ZONE_2)),
-        allowed=lambda m: m in (*CATALOG, RETENTION),
+        allowed=lambda m: m in (*CATALOG, RETENTION, *KEY_REGISTERS),
     )
     assert found == []
+
+
+def test_the_key_registers_reach_no_key_and_no_zone_1():
+    """What the web service may reach of pseudonymise/ (the public-key registers) reaches no
+    other pseudonymisation module and nothing of zone 1, asks the key store for nothing and
+    never names the linkage key."""
+    for module in KEY_REGISTERS:
+        reached = chains(module, graph())
+        stray = [m for m in reached if _in(m, (*ZONE_1, *ZONE_2)) and m not in KEY_REGISTERS]
+        assert stray == [], module
+    for module in KEY_REGISTERS[1:]:
+        tree = ast.parse((ROOT / f"{module.split('.', 1)[1].replace('.', '/')}.py").read_text())
+        assert not names_the_linkage_key(tree), module
+        assert "keystore" not in ast.unparse(tree), module
 
 
 def test_retention_reads_no_identifiable_data():
