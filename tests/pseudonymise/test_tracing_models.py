@@ -4,6 +4,7 @@ says what changed."""
 
 from __future__ import annotations
 
+import csv
 import importlib.util
 from pathlib import Path
 
@@ -47,14 +48,29 @@ def test_each_source_s_model_is_kept_per_period_encrypted_and_the_processor_s(li
 
 def test_the_next_period_starts_from_the_source_s_last_model(linked_region, tmp_path):
     ws = copy_workspace(linked_region, tmp_path / "ws")
-    ingest(ws, [linked_region.resubmission], ENGINEER)
+    # The source's last model: its monthly file's, or, when that file had no one to trace,
+    # its baseline's.
+    last = models.ModelStore(ws).latest("emergency-care", "RZ1", "202610")
+    assert last is not None and last.name.startswith("emergency-care RZ1 2026")
+    # The resubmission with one record sent without its NHS number, so that the source has a
+    # record to trace this period (the file's ~30 records may otherwise all carry theirs).
+    resubmission = tmp_path / "held" / "emergency-care" / "RZ1" / linked_region.resubmission.name
+    resubmission.parent.mkdir(parents=True)
+    with open(linked_region.resubmission, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    rows[0]["nhs_number"] = ""
+    with open(resubmission, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    ingest(ws, [resubmission], ENGINEER)
     result = link(ws, ENGINEER)
     [ecds] = [
         s for s in result.tracing.sources if (s.source, s.provider) == ("emergency-care", "RZ1")
     ]
-    assert ecds.model.started_from == "emergency-care RZ1 202610"
+    assert ecds.model.started_from == last.name
     latest = models.ModelStore(ws).latest("emergency-care", "RZ1", "202610")
-    assert latest.started_from == "emergency-care RZ1 202610"
+    assert latest.started_from == last.name
 
 
 def test_a_trained_model_is_kept_as_it_was_trained_and_its_changes_are_said(workspace):

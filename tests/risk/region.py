@@ -11,7 +11,9 @@ from pathlib import Path
 
 from openphm.governance.audit import Actor
 
-PEOPLE, PRACTICES, SEED = 3000, 2, 7
+# 4,000 people: enough that the validation set has 20 people with an emergency admission in
+# at least one sex (test_model's card test); at 3,000 each sex held about 20, so chance decided.
+PEOPLE, PRACTICES, SEED = 4000, 2, 7
 END = dt.date(2026, 10, 31)
 PREVIOUS_REFRESH = dt.date(2026, 7, 31)
 ENGINEER = Actor(user="test-engineer", role="processor-engineer")

@@ -26,7 +26,9 @@ def people(region) -> pd.DataFrame:
     people = pd.read_parquet(region / "truth" / "people.parquet")
     people["age"] = (pd.Timestamp(END) - pd.to_datetime(people["date_of_birth"])).dt.days / 365.25
     exit_day = pd.to_datetime(people[["death_date", "leave_date"]].min(axis=1))
-    people["registered_at_end"] = exit_day.isna() | (exit_day > pd.Timestamp(END))
+    people["registered_at_end"] = (exit_day.isna() | (exit_day > pd.Timestamp(END))) & (
+        pd.to_datetime(people["registration_start"]) <= pd.Timestamp(END)
+    )
     return people
 
 

@@ -16,9 +16,16 @@ import numpy as np
 import pandas as pd
 
 from openphm import reference
+from openphm.analytics.definitions import EFI_POLYPHARMACY_DRUGS
 from openphm.synth import calibration as cal
-from openphm.synth import codes
-from openphm.synth.conditions import deprivation_factor, scaled_chance
+from openphm.synth import codes, coding
+from openphm.synth.conditions import (
+    DEFICIT_RECORDED_WITHIN_YEARS,
+    OTHER_DEFICITS_FROM_AGE,
+    condition_deficits,
+    deprivation_factor,
+    scaled_chance,
+)
 from openphm.synth.population import YEAR
 from openphm.synth.timeline import NEVER
 
@@ -32,7 +39,8 @@ class Region:
 
     people: pd.DataFrame
     onset: np.ndarray
-    frailty: np.ndarray  # eFI category at the end date
+    deficits: np.ndarray  # the other eFI deficits: a mask (conditions.extra_deficits)
+    frailty: np.ndarray  # eFI category at the end date, without polypharmacy
     start: int  # first day of the history window
     end: int
     practices: pd.DataFrame
@@ -183,15 +191,77 @@ def events(rng, region, chunk) -> pd.DataFrame:
     )
     parts.append(_measure(region, person, day, status, None, None))
 
+    return pd.concat(parts, ignore_index=True)
+
+
+def deficits(rng, region, chunk) -> pd.DataFrame:
+    """The other eFI deficits (not conditions, not polypharmacy), each as one coded event from
+    its own list, first recorded on a day in the years before the end date after the person's
+    50th birthday (none after they leave or die)."""
+    mask = region.deficits[chunk]
+    kinds = len(coding.OTHER_DEFICITS)
+    has = (mask.reshape(-1, 1) >> np.arange(kinds, dtype=np.uint32)) & 1 == 1
+    local, kind = np.nonzero(has)
+    person = chunk[local]
+    dob = region.people["date_of_birth"].to_numpy()[person].astype(np.int64)
+    earliest = np.maximum(
+        region.end - int(DEFICIT_RECORDED_WITHIN_YEARS * YEAR),
+        dob + int(np.ceil(OTHER_DEFICITS_FROM_AGE * YEAR)),
+    )
+    day = earliest + (rng.random(len(person)) * (region.end + 1 - earliest)).astype(np.int64)
+    code = np.empty(len(person), dtype=object)
+    pick = rng.random(len(person))
+    for i, name in enumerate(coding.OTHER_DEFICITS):
+        at = kind == i
+        pool = coding.deficit_codes(name)
+        code[at] = pool[(pick[at] * len(pool)).astype(int)]
+    recorded = day <= np.minimum(region.exit[person] - 1, region.end)
+    return _measure(region, person[recorded], day[recorded], code[recorded], None, None)
+
+
+def recorded_deficits(region, chunk, events, medications, since: int) -> np.ndarray:
+    """Each of `chunk`'s eFI deficits at the end date as their record holds them: the
+    conditions', the other deficits', a peptic ulcer planted by the indicators' signals, and
+    polypharmacy (five or more different medicines issued in [since, end], as Clegg et al.
+    count it)."""
+    mask = region.deficits[chunk].copy()
+    ulcer = events["person"].to_numpy()[
+        (events["snomed_code"].to_numpy() == codes.SIGNAL_TESTS["peptic_ulcer"][0])
+        & (events["day"].to_numpy() <= region.end)
+    ]
+    bit = np.uint32(1) << np.uint32(coding.OTHER_DEFICITS.index("peptic_ulcer"))
+    mask[in_chunk_index(chunk, ulcer)] |= bit
+    day = medications["day"].to_numpy()
+    issued = medications[(day >= since) & (day <= region.end)]
+    drug, _ = pd.factorize(issued["dmd_code"])
+    pairs = np.unique(np.searchsorted(chunk, issued["person"].to_numpy()) * 1024 + drug)
+    drugs = np.bincount(pairs // 1024, minlength=len(chunk))
+    polypharmacy = drugs >= EFI_POLYPHARMACY_DRUGS
+    return (
+        condition_deficits(region.onset[chunk], region.end)
+        + np.bitwise_count(mask).astype(np.int16)
+        + polypharmacy
+    ).astype(np.int16)
+
+
+def in_chunk_index(chunk: np.ndarray, person: np.ndarray) -> np.ndarray:
+    """Positions in the (sorted) chunk of `person`, all of whom belong to it."""
+    return np.searchsorted(chunk, person)
+
+
+def frailty_codes(rng, region, chunk, category: np.ndarray) -> pd.DataFrame:
+    """A frailty diagnosis (mild, moderate, severe) for about half of the frail 65s and over,
+    once, on a day in the window: `category` is each person's eFI category at the end date as
+    their record gives it (by global person_id)."""
+    age = region.age[chunk]
     frail = np.zeros(len(region.years))
     frail[chunk] = np.where(
-        (age >= 65) & (region.frailty[chunk] > 0), 0.7 / np.maximum(region.years[chunk], 0.05), 0.0
+        (age >= 65) & (category[chunk] > 0), 0.7 / np.maximum(region.years[chunk], 0.05), 0.0
     )
     person, day = _events(rng, region, chunk, frail)
     person, first = np.unique(person, return_index=True)
-    frailty_code = np.array(codes.FRAILTY, dtype=object)[region.frailty[person]]
-    parts.append(_measure(region, person, day[first], frailty_code, None, None))
-    return pd.concat(parts, ignore_index=True)
+    frailty_code = np.array(codes.FRAILTY, dtype=object)[category[person]]
+    return _measure(region, person, day[first], frailty_code, None, None)
 
 
 def _measure(region, person, day, code, value, unit) -> pd.DataFrame:
@@ -218,7 +288,7 @@ def _diagnoses(rng, region, chunk) -> pd.DataFrame:
     pick = rng.random(len(person))
     for j, c in enumerate(cal.CONDITIONS):
         at = condition == j
-        cluster = reference.codelist(c.snomed_cluster)["code"].to_numpy(dtype=object)
+        cluster = coding.condition_codes(c.name)
         code[at] = cluster[(pick[at] * len(cluster)).astype(int)]
     return _measure(region, person, day, code, None, None)
 
@@ -356,11 +426,24 @@ def _diagnoses_and_procedures(rng, region, person, emergency):
     elective_dx = np.array([dx for _, dx in codes.ELECTIVE], dtype=object)[elective_pick]
     elective_proc = np.array([proc for proc, _ in codes.ELECTIVE], dtype=object)[elective_pick]
     primary = np.where(emergency, primary, elective_dx)
+    procedure = np.where(emergency, None, elective_proc)
+    # A code drawn at random that names a register (J44.0, a COPD exacerbation; C50.9, a
+    # breast cancer excised) is given only to people on it; others get another draw from the
+    # codes that name none.
+    safe_primary, safe_elective = _register_free()
+    wrong = ~_registers_present(primary, present)
+    primary[wrong & emergency] = _choice(rng, safe_primary, n)[wrong & emergency]
+    swap = wrong & ~emergency
+    redraw = rng.integers(len(safe_elective), size=n)
+    primary = np.where(swap, np.array([dx for _, dx in safe_elective], object)[redraw], primary)
+    procedure = np.where(
+        swap, np.array([proc for proc, _ in safe_elective], object)[redraw], procedure
+    )
     u = rng.random(n)
     for j, c in enumerate(cal.CONDITIONS):
         if c.icd10_list is None:
             continue
-        icd = reference.codelist(c.icd10_list)["code"].to_numpy(dtype=object)
+        icd = coding.hospital_codes(c.name)
         at = emergency & present[:, j] & (u < 0.12)
         primary[at] = icd[rng.integers(len(icd), size=at.sum())]
     secondary = pd.Series([""] * n, dtype=object)
@@ -371,9 +454,28 @@ def _diagnoses_and_procedures(rng, region, person, emergency):
     procedure = np.where(
         emergency,
         np.where(rng.random(n) < 0.3, _choice(rng, codes.OPCS_EMERGENCY, n), None),
-        elective_proc,
+        procedure,
     )
     return primary, secondary, procedure
+
+
+def _register_free():
+    """The emergency diagnoses and elective (procedure, diagnosis) pairs that name no register."""
+    primary = [c for c in codes.ICD10_EMERGENCY if not coding.icd10_registers(c)]
+    elective = [(p, dx) for p, dx in codes.ELECTIVE if not coding.icd10_registers(dx)]
+    return primary, elective
+
+
+def _registers_present(diagnosis: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Whether every register each diagnosis names is one the person's conditions are on."""
+    ok = np.ones(len(diagnosis), dtype=bool)
+    for code in np.unique(diagnosis):
+        registers = coding.icd10_registers(code)
+        if registers:
+            at = diagnosis == code
+            for register in registers:
+                ok[at] &= present[at, coding.condition_of_register(register)]
+    return ok
 
 
 def emergency_care(rng, region, chunk, spells: pd.DataFrame) -> pd.DataFrame:

@@ -11,16 +11,26 @@ import numpy as np
 import pandas as pd
 
 from openphm.synth import calibration as cal
+from openphm.synth import coding
 from openphm.synth.population import YEAR
 from openphm.synth.timeline import NEVER
 
 MAX_CHANCE = 0.9
 MEAN_YEARS_SINCE_ONSET = 7.0
-# Electronic Frailty Index (Clegg et al. 2016): deficits out of 36; the cut-offs of the four
-# categories, and the deficits that are not QOF conditions (falls, mobility, sight, ...).
+# Electronic Frailty Index (Clegg et al. 2016): deficits present out of 36, and the cut-offs of
+# its four categories. The deficits are those of `analytics.definitions.EFI_DEFICITS`; which
+# condition is which deficit, and the other deficits, are in `synth.coding`.
 EFI_DEFICITS = 36
 FRAILTY_CUTS = (0.12, 0.24, 0.36)
 FRAILTY_CATEGORIES = ("fit", "mild", "moderate", "severe")
+# Other deficits (not conditions, not polypharmacy) per person: Poisson with mean
+# OTHER_DEFICITS_MEAN * sqrt(proneness) * exp(OTHER_DEFICITS_AGE_SLOPE * (age - 75)), from 50.
+OTHER_DEFICITS_MEAN = 3.3
+OTHER_DEFICITS_AGE_SLOPE = 0.07
+OTHER_DEFICITS_FROM_AGE = 50
+# Each other deficit is first recorded at a day drawn uniformly from the last this many years
+# before the end date (and after the person's 50th birthday).
+DEFICIT_RECORDED_WITHIN_YEARS = 5.0
 
 
 def deprivation_factor(imd_decile: np.ndarray, log_ratio: float) -> np.ndarray:
@@ -71,17 +81,57 @@ def onset_dates(
 
 
 def extra_deficits(rng: np.random.Generator, people: pd.DataFrame, end: int) -> np.ndarray:
-    """Frailty deficits other than the conditions (per person, as at the end date)."""
+    """Frailty deficits other than the conditions and polypharmacy, as at the end date: a
+    bit mask per person, bit i for `coding.OTHER_DEFICITS[i]`. How many is Poisson (at most
+    all of them); which, uniformly among them."""
     age = (end - people["date_of_birth"].to_numpy()) / YEAR
-    mean = 3.3 * np.sqrt(people["proneness"].to_numpy()) * np.exp(0.07 * (age - 75))
-    return rng.poisson(np.where(age >= 50, mean, 0.0)).astype(np.int8)
+    mean = (
+        OTHER_DEFICITS_MEAN
+        * np.sqrt(people["proneness"].to_numpy())
+        * np.exp(OTHER_DEFICITS_AGE_SLOPE * (age - 75))
+    )
+    kinds = len(coding.OTHER_DEFICITS)
+    count = np.minimum(rng.poisson(np.where(age >= OTHER_DEFICITS_FROM_AGE, mean, 0.0)), kinds)
+    mask = np.zeros(len(people), dtype=np.uint32)
+    some = np.flatnonzero(count > 0)
+    # A uniform subset of `count` of them (selection sampling, Knuth's algorithm S): take
+    # deficit i with chance (still to take) / (deficits left).
+    need = count[some]
+    chosen = np.zeros(len(some), dtype=np.uint32)
+    for i in range(kinds):
+        take = rng.random(len(some)) * (kinds - i) < need
+        chosen |= take.astype(np.uint32) << np.uint32(i)
+        need = need - take
+    mask[some] = chosen
+    return mask
+
+
+def condition_deficits(onset: np.ndarray, day: int | np.ndarray) -> np.ndarray:
+    """How many eFI deficits the conditions present at `day` are (asthma and COPD are one)."""
+    present = onset <= np.asarray(day).reshape(-1, 1)
+    count = np.zeros(len(onset), dtype=np.int16)
+    for members in coding.CONDITION_DEFICIT_MEMBERS:
+        count += present[:, list(members)].any(axis=1)
+    return count
+
+
+def efi_deficits(onset: np.ndarray, deficits: np.ndarray, day: int | np.ndarray) -> np.ndarray:
+    """Deficits present at `day`: the conditions' and the other deficits (`deficits`, a mask).
+    Polypharmacy is not among them: see `synth.frailty`."""
+    return condition_deficits(onset, day) + np.bitwise_count(deficits).astype(np.int16)
+
+
+def category(deficit_count: np.ndarray) -> np.ndarray:
+    """eFI category (0 fit .. 3 severe) of a number of deficits out of 36 (the cut-offs
+    compared as whole deficits: mild from 5, moderate from 9, severe from 13)."""
+    bounds = np.ceil(np.array(FRAILTY_CUTS) * EFI_DEFICITS - 1e-9)
+    return np.searchsorted(bounds, deficit_count, side="right").astype(np.int8)
 
 
 def frailty_category(onset: np.ndarray, deficits: np.ndarray, day: int | np.ndarray) -> np.ndarray:
-    """eFI category (0 fit .. 3 severe) as at `day`, from conditions present then."""
-    conditions = (onset <= np.asarray(day).reshape(-1, 1)).sum(axis=1)
-    efi = (conditions + deficits) / EFI_DEFICITS
-    return np.searchsorted(np.array(FRAILTY_CUTS), efi, side="left").astype(np.int8)
+    """eFI category (0 fit .. 3 severe) as at `day`, from the conditions present then and the
+    other deficits (not polypharmacy): the frailty the hazards and activity rates see."""
+    return category(efi_deficits(onset, deficits, day))
 
 
 def prevalence(people: pd.DataFrame, onset: np.ndarray, end: int) -> np.ndarray:

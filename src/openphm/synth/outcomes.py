@@ -185,8 +185,11 @@ def simulate(
 
 def _cancel_moves_after_death(people: pd.DataFrame) -> None:
     """Someone who died before the date they were to move practice never moved: they stay
-    registered at the practice they were at, and die there."""
-    died_first = people["death_date"].to_numpy() < people["move_date"].to_numpy()
+    registered at the practice they were at, and die there. (Only movers: someone who never
+    moved has no previous practice, and keeps their own.)"""
+    died_first = (people["previous_practice"].to_numpy() >= 0) & (
+        people["death_date"].to_numpy() < people["move_date"].to_numpy()
+    )
     people.loc[died_first, "practice"] = people.loc[died_first, "previous_practice"]
     people.loc[died_first, "previous_practice"] = -1
     people.loc[died_first, "move_date"] = NEVER

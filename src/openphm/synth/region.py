@@ -19,14 +19,14 @@ import pyarrow.compute as pc
 
 from openphm.practice.keys import generate_keypair
 from openphm.synth import activity, faults, indicator_truth, signals, truth
-from openphm.synth.conditions import extra_deficits, frailty_category, onset_dates
+from openphm.synth.conditions import category, extra_deficits, frailty_category, onset_dates
 from openphm.synth.extracts import TABLES, ExtractWriter, append_csv, convert_to_parquet
 from openphm.synth.identifiers import IDENTITY_NOISE, as_recorded
 from openphm.synth.outcomes import simulate, survivor_boost
 from openphm.synth.population import make_people, make_practices
 from openphm.synth.programme import programme_toml
 from openphm.synth.registers import snapshots
-from openphm.synth.timeline import DEFAULT_END, Timeline, day_number
+from openphm.synth.timeline import DEFAULT_END, Timeline, add_months, day_number
 
 CHUNK = 100_000  # people per chunk: bounds memory whatever the region's size
 TRUSTS = ["RZ1", "RZ2"]
@@ -103,6 +103,7 @@ def generate_region(
     region = activity.Region(
         people,
         onset,
+        deficits,
         frailty,
         day_number(timeline.start),
         end,
@@ -121,6 +122,9 @@ def generate_region(
         codes[people["practice"].to_numpy()],
     )
     objections, flags = [], []
+    # The eFI as each person's record gives it at the end date (with polypharmacy), filled in
+    # chunk by chunk: what truth/people says and what the analytics should find.
+    recorded = np.zeros(options.people, dtype=np.int16)
     # The indicators' signals draw from a stream of their own: the rest of the region is the
     # same with or without them.
     signal_rng = np.random.default_rng((options.seed, 25))
@@ -128,7 +132,7 @@ def generate_region(
         chunk = np.arange(lo, min(lo + CHUNK, options.people))
         progress(f"extracts for people {lo + 1:,} to {chunk[-1] + 1:,}")
         objected, flagged = _write_chunk(
-            rng, signal_rng, region, writer, chunk, outcomes, options, timeline
+            rng, signal_rng, region, writer, chunk, outcomes, options, timeline, recorded
         )
         objections.append(objected)
         flags.append(flagged)
@@ -157,7 +161,7 @@ def generate_region(
     truth.write(
         directory / "truth",
         {
-            "people": truth.people_table(people, onset, deficits, frailty, practices),
+            "people": truth.people_table(people, onset, recorded, category(recorded), practices),
             "records": records,
             "risk": pa.Table.from_pandas(outcomes.risk, preserve_index=False),
             "objections": truth.objections_table(person, day, code),
@@ -181,9 +185,9 @@ def generate_region(
     return RegionSummary(directory, options.people, list(codes), len(writer.written), len(injected))
 
 
-def _write_chunk(rng, signal_rng, region, writer, chunk, outcomes, options, timeline):
+def _write_chunk(rng, signal_rng, region, writer, chunk, outcomes, options, timeline, recorded):
     """Write one chunk of people's rows into every extract; return their objection codes and
-    the indicators' truth for them."""
+    the indicators' truth for them; fill in their eFI deficits as recorded (`recorded`)."""
     people = region.people
     for day in (day_number(timeline.baseline_end), region.end):
         patients, registrations = snapshots(rng, people, chunk, day, region.practices)
@@ -191,10 +195,16 @@ def _write_chunk(rng, signal_rng, region, writer, chunk, outcomes, options, time
         writer.write(TABLES["registrations"], registrations)
     _practice_lists(writer, patients, region.practices["ods_code"])
     events = activity.events(rng, region, chunk)
+    deficit_events = activity.deficits(rng, region, chunk)
     medications = activity.medications(rng, region, chunk)
     signal_events, signal_medications = signals.generate(signal_rng, region, chunk)
-    events = pd.concat([events, signal_events], ignore_index=True)
     medications = pd.concat([medications, signal_medications], ignore_index=True)
+    year_ago = day_number(add_months(timeline.end, -12))
+    recorded[chunk] = activity.recorded_deficits(
+        region, chunk, signal_events, medications, year_ago
+    )
+    frailty_events = activity.frailty_codes(rng, region, chunk, category(recorded))
+    events = pd.concat([events, deficit_events, signal_events, frailty_events], ignore_index=True)
     writer.write(TABLES["events"], events)
     writer.write(TABLES["medications"], medications)
     writer.write(TABLES["consultations"], activity.consultations(rng, region, chunk))

@@ -25,7 +25,7 @@ def _dates(days: np.ndarray) -> pa.Array:
 def people_table(
     people: pd.DataFrame,
     onset: np.ndarray,
-    deficits: np.ndarray,
+    efi_deficits: np.ndarray,
     frailty: np.ndarray,
     practices: pd.DataFrame,
 ) -> pa.Table:
@@ -57,7 +57,8 @@ def people_table(
         "move_date": _dates(people["move_date"].to_numpy()),
         "leave_date": _dates(people["leave_date"].to_numpy()),
         "death_date": _dates(people["death_date"].to_numpy()),
-        "efi": pa.array(((onset < NEVER).sum(axis=1) + deficits) / EFI_DEFICITS),
+        "efi_deficits": pa.array(efi_deficits.astype(np.int16)),
+        "efi": pa.array(efi_deficits / EFI_DEFICITS),
         "frailty": pa.array(
             np.array(FRAILTY_CATEGORIES, dtype=object)[frailty], pa.string(), from_pandas=True
         ),
