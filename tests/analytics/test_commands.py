@@ -94,16 +94,19 @@ def test_a_link_while_spark_builds_stops_the_copy_back_and_keeps_the_zones_table
     copied = inputs_fingerprint(con, "linked")
     con.close()
     export_linked(folder, KeyName.LINKED_DATA, key)  # the copy Spark would build from
+    check = copy_back_check()  # as Spark.building runs it: with the fingerprint it took
+
+    def guard(con):
+        check(con, copied)
+
     # Unchanged since the copy: the tables come back.
-    import_linked(folder, KeyName.LINKED_DATA, key, ["person_scores"],
-                  before_commit=copy_back_check(copied))  # fmt: skip
+    import_linked(folder, KeyName.LINKED_DATA, key, ["person_scores"], before_commit=guard)
     con = workspace.connect_linked()  # meanwhile, phm link re-keys p1's registration
     con.execute("UPDATE linked.registrations SET pseudonym = 'p1-new' WHERE pseudonym = 'p1'")
     con.execute("DELETE FROM linked.person_scores WHERE pseudonym = 'p2'")  # a mark to find
     con.close()
     with pytest.raises(ZoneChangedError, match="run phm analyse again"):
-        import_linked(folder, KeyName.LINKED_DATA, key, ["person_scores"],
-                      before_commit=copy_back_check(copied))  # fmt: skip
+        import_linked(folder, KeyName.LINKED_DATA, key, ["person_scores"], before_commit=guard)
     con = workspace.connect_linked(read_only=True)
     left = {r[0] for r in con.execute("SELECT pseudonym FROM linked.person_scores").fetchall()}
     con.close()

@@ -321,41 +321,81 @@ def test_zone_3_is_described_without_loading_the_code_that_writes_it_or_the_keys
 
 
 ENGINE_NAMES = {"duckdb", "spark"}
-# The modules outside engine/ that still compare an engine's name, and how many times: issue 26,
-# item 2 replaces each with one engine object per backend (docs/ARCHITECTURE.md, "Engines").
-# The test fails on a new comparison and on one that has gone, so that this list only shrinks.
-KNOWN_ENGINE_NAME_CHECKS = {
-    "openphm.analytics.commands": 1,
-    "openphm.bench.stages": 2,
-    "openphm.cohorts.build": 1,
-    "openphm.identity.commands": 1,
-    "openphm.identity.tracing": 2,
-    "openphm.indicators.commands": 1,
-    "openphm.pseudonymise.link": 1,
-    "openphm.risk.commands": 1,
-}
+# The one place outside engine/ where an engine's name may be written: the [engine] kind a
+# programme.toml may choose (programme/config.py's EngineKind), the words of the setting, which
+# `engine_for` turns into an engine object. It compares none.
+ENGINE_SETTING = "openphm.programme.config"
 
 
-def engine_name_checks(tree: ast.AST) -> int:
-    """Comparisons (==, !=, in) with "duckdb" or "spark" as one side."""
-    return sum(
-        1
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Compare)
-        and any(
+def engine_names(tree: ast.AST) -> list[str]:
+    """Where code names an engine: a comparison (==, !=, in, is) with "duckdb" or "spark" as
+    one side, any other use of either as a value (a default, an argument, a table's key), and
+    an import of pyspark. Help texts and docstrings that mention an engine among other words
+    are not names of one."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare) and any(
             isinstance(side, ast.Constant) and side.value in ENGINE_NAMES
             for side in (node.left, *node.comparators)
-        )
-    )
+        ):
+            found.append(f"{node.lineno}: compares an engine's name")
+        elif isinstance(node, ast.Constant) and node.value in ENGINE_NAMES:
+            found.append(f"{node.lineno}: {node.value!r}")
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            modules = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+            )
+            if any(m.split(".")[0] == "pyspark" for m in modules):
+                found.append(f"{node.lineno}: imports pyspark")
+    return found
 
 
-def test_no_new_module_outside_engine_compares_an_engines_name():
+def test_no_module_outside_engine_names_an_engine():
+    """Issue 26, item 2: a stage holds an engine object (`openphm.engine.engine_for`) and asks
+    it to open zone 3, make scratch space or a session, or give Splink its backend; it never
+    asks which engine it holds. Only engine/ knows DuckDB from Spark by name (and the
+    programme's setting, which says which the programme chose)."""
     found = {}
     for path in ROOT.rglob("*.py"):
         module = _module_name(path)
-        if package(module) != "engine":
-            count = engine_name_checks(ast.parse(path.read_text()))
-            if count:
-                found[module] = count
-    assert found == KNOWN_ENGINE_NAME_CHECKS
-    assert engine_name_checks(ast.parse('if kind == "spark": pass')) == 1
+        if package(module) == "engine" or module == ENGINE_SETTING:
+            continue
+        names = engine_names(ast.parse(path.read_text()))
+        if names:
+            found[module] = names
+    assert found == {}
+
+
+def test_the_setting_names_the_engines_and_compares_none():
+    tree = ast.parse((ROOT / "programme" / "config.py").read_text())
+    names = engine_names(tree)
+    assert names and not [n for n in names if "compares" in n or "pyspark" in n]
+
+
+def test_the_engine_name_scan_would_catch_each_way_of_naming_one():
+    for code in (
+        'if kind == "spark": pass',
+        'if engine.kind.value != "spark": pass',
+        'def f(engine: str = "duckdb"): pass',
+        'trace(records, spine, backend="spark")',
+        "from pyspark.sql import SparkSession",
+        "import pyspark",
+    ):
+        assert engine_names(ast.parse(code)), code
+    assert engine_names(ast.parse('help = "duckdb or spark (default: duckdb)"')) == []
+
+
+def test_the_engine_never_reaches_a_stage_or_the_linkage_key():
+    """engine/ opens zone 3 with the linked data key it fetches itself; it never names the
+    linkage key (that stays in pseudonymise/) and reaches no stage's code (a stage gives it
+    what it needs, as functions: a fingerprint, a check)."""
+    assert not [m for m in linkage_key_users() if package(m) == "engine"]
+    stages = {
+        package(m)
+        for module in graph()
+        if package(module) == "engine"
+        for m in chains(module, graph())
+    }
+    assert stages <= {"", "engine", "errors", "keystore"}, sorted(stages)

@@ -225,13 +225,13 @@ def test_sex_and_postcode_codings_from_every_provider_agree():
 def test_in_phm_link_splink_leaves_no_table_of_names_behind_in_the_connection(tmp_path):
     from openphm.engine import connect
     from openphm.identity.tracing import Prepared, Source, prepare
-    from openphm.pseudonymise.resolve import _trace_in_zone
+    from openphm.pseudonymise.resolve import _trace
 
     people = region(300, 40, seed=3)
     con = connect(temp_directory=tmp_path / ".spill")
     records = prepare(people.records, "record_id")
     sources = [Source(("hospital",), records["unique_id"])]
-    [traced] = _trace_in_zone(con, Prepared(records), people.spine, sources, 0.95)
+    [traced] = _trace(con, Prepared(records), people.spine, sources, 0.95)
     assert len(traced.pairs) > 0
     left = con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '__splink__%'"

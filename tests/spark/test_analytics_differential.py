@@ -23,7 +23,7 @@ from openphm.cohorts import build_cohort, load_definition
 from openphm.engine import export_linked, open_linked
 from openphm.engine.compare import comparable, differences
 from openphm.keystore import KeyName
-from openphm.risk.features import feature_frame, feature_frame_on_spark
+from openphm.risk.features import feature_frame, feature_frame_on
 
 # Run by CI (`make test-spark`, after `make test`: the scale issue asks for the differential in
 # CI): about two minutes on 2 cores, most of it Spark's build and the shared region's link.
@@ -66,7 +66,7 @@ def built(linked_workspace, spark_session, tmp_path_factory):
             out[engine] = {t: _frame(opened.backend, t) for t in COMPARED}
             out[engine][COHORT] = comparable(build_cohort(opened.backend, _definition()).members)
             if engine == "spark":
-                features = feature_frame_on_spark(opened.backend, REFERENCE)
+                features = feature_frame_on(opened.backend, REFERENCE)
                 out[engine][FEATURES] = comparable(features)
     out["duckdb"][FEATURES] = comparable(_duckdb_features(zone, key))
     return out

@@ -45,17 +45,21 @@ def test_link_with_tracing_on_spark_builds_the_same_linked_zone(
     debris = tmp_path / "spark" / "landing" / ".spark-trace-killed"  # a killed link's folder
     (debris / "tmp").mkdir(parents=True)
 
-    on_spark = []
-    real = resolve._trace_on_spark
+    traced_on = []  # (engine, records) of each Splink pass
+    real = resolve.trace_sources
     monkeypatch.setattr(
-        resolve, "_trace_on_spark", lambda *a: on_spark.append(len(a[0].frame)) or real(*a)
+        resolve,
+        "trace_sources",
+        lambda *a, **k: traced_on.append((str(k["engine"]), len(a[0].frame))) or real(*a, **k),
     )
     results = {}
     for engine in ("duckdb", "spark"):
         opened = Workspace.open(tmp_path / engine)
         assert opened.config.engine.kind.value == engine
         results[engine] = link(opened, ENGINEER)
+    on_spark = [records for engine, records in traced_on if engine == "spark"]
     assert len(on_spark) == 1 and on_spark[0] > 0  # the Spark link's Splink pass, only
+    assert [engine for engine, _ in traced_on] == ["duckdb", "spark"]
     assert results["spark"].traced == results["duckdb"].traced > 0
     # Its own folder deleted after, and a killed earlier link's cleared.
     assert not list((tmp_path / "spark" / "landing").glob(".spark-trace-*"))

@@ -27,7 +27,7 @@ def traced(spark_session, tmp_path_factory):
     region = people.region(2000, 300, seed=7)
     pairs = {
         "duckdb": trace(region.records, region.spine),
-        "spark": trace(region.records, region.spine, backend="spark", connection=spark_session),
+        "spark": trace(region.records, region.spine, engine="spark", connection=spark_session),
     }
     written = {p for p in folder.rglob("*") if p.is_file()} - before
     return region, pairs, written
@@ -54,4 +54,4 @@ def test_tracing_on_spark_writes_no_plain_parquet_and_leaves_nothing_cached(trac
 def test_tracing_on_spark_without_a_session_is_a_clear_error():
     region = people.region(50, 5, seed=1)
     with pytest.raises(TracingError, match="Spark session"):
-        trace(region.records, region.spine, backend="spark")
+        trace(region.records, region.spine, engine="spark")

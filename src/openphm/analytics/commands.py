@@ -77,12 +77,12 @@ def analyse_command(
 
     from openphm.analytics.build import TABLES
     from openphm.analytics.definitions import AnalyticsOptions
-    from openphm.engine import check_engine
+    from openphm.engine import engine_for
     from openphm.programme.workspace import open_as
 
     action = BUILD_ACTION
     ws, actor = open_as(workspace, role, action)
-    kind = check_engine(engine or ws.config.engine.kind.value)
+    kind = engine_for(ws, engine)
     day, cover = dated(ws, reference_date, window_months)
     options = AnalyticsOptions(
         window_months=window_months,
@@ -145,53 +145,37 @@ def warn_coverage(cover) -> None:
             console.print(f"[bold yellow]Warning:[/] {warning}", soft_wrap=True)
 
 
-def build_on_engine(ws, kind: str, day: dt.date, options, say=lambda text: None):
-    """Build the analytics into the linked zone on `kind`. The zone of record is the DuckDB
-    file, which the other stages read; on Spark the zone is exported to encrypted Parquet
-    under the same data key, built there, the analytics tables are copied back into the file,
-    and the Parquet copy is deleted (a copy left behind would keep rows that a later objection
-    removes from the file)."""
+def build_on_engine(ws, engine, day: dt.date, options, say=lambda text: None):
+    """Build the analytics into the linked zone on `engine` (an engine, its name, or None: the
+    programme's). The zone of record is the DuckDB file, which the other stages read; an engine
+    that builds on a copy of the zone brings the analytics tables back into the file, checked
+    (`copy_back_check`), and deletes the copy (`engine.base.Engine.building`). The zone's
+    fingerprint is taken as the build takes the zone, and recorded with the build; the
+    record (analytics_runs) goes first and comes back last, so a build that fails part way
+    leaves no record claiming its tables (analytics.runs)."""
     from openphm.analytics.build import TABLES, build
     from openphm.analytics.runs import RUNS, inputs_fingerprint
-    from openphm.engine import import_linked
-    from openphm.keystore import KeyName
+    from openphm.engine import engine_for
 
     progress = lambda step: say(f"{step}…")  # noqa: E731
-    if kind == "duckdb":
-        con = ws.connect_linked()
-        try:
-            # The record goes first and comes back last: a build that fails part way leaves
-            # no record claiming its tables (analytics.runs).
-            con.execute(f"DROP TABLE IF EXISTS linked.main.{RUNS}")
-            inputs = inputs_fingerprint(con, "linked")
-            return build(con, day, options, progress=progress, inputs=inputs)
-        finally:
-            con.close()
-    con = ws.connect_linked(read_only=True)
-    try:
-        inputs = inputs_fingerprint(con, "linked")  # what the Parquet copy will hold
-    finally:
-        con.close()
-    say("Copying the linked zone to encrypted Parquet for Spark…")
-    with ws.linked_on_spark(read_only=False) as zone:
-        summary = build(zone.backend, day, options, progress=progress, inputs=inputs)
-        say("Bringing the analytics tables back into the zone…")
-        import_linked(ws.zone("linked"), KeyName.LINKED_DATA,
-                      ws.keystore.get(KeyName.LINKED_DATA), TABLES,
-                      before_commit=copy_back_check(inputs))  # fmt: skip
-    return summary
+    building = engine_for(ws, engine).building(
+        ws, TABLES, copy_back_check(), taken=lambda con: inputs_fingerprint(con, "linked"),
+        record=RUNS, say=say,
+    )  # fmt: skip
+    with building as zone:
+        return build(zone.backend, day, options, progress=progress, inputs=zone.taken)
 
 
-def copy_back_check(inputs: str, tables: tuple[str, ...] | None = None, rerun: str = "phm analyse"):
-    """The check on the tables brought back from Spark, in the copy-back's transaction: the
-    zone file must hold what the Parquet copy held (`inputs`, its fingerprint when copied).
-    A `phm link` since (new rows, re-keyed or objectors' rows removed) would make the tables
-    describe a population the zone no longer holds, so nothing comes back and the build must
-    be run again (`rerun` names the command). Then the objections hook on `tables` (default:
-    the analytics tables), as a second guard."""
+def copy_back_check(tables: tuple[str, ...] | None = None, rerun: str = "phm analyse"):
+    """The check on the tables brought back from a copy of the zone (Spark), in the copy-back's
+    transaction: the zone file must hold what the copy held (`inputs`, its fingerprint when
+    copied: `Building.taken`). A `phm link` since (new rows, re-keyed or objectors' rows
+    removed) would make the tables describe a population the zone no longer holds, so nothing
+    comes back and the build must be run again (`rerun` names the command). Then the
+    objections hook on `tables` (default: the analytics tables), as a second guard."""
     from openphm.analytics.runs import ZoneChangedError, inputs_fingerprint
 
-    def check(con) -> None:
+    def check(con, inputs: str) -> None:
         if inputs_fingerprint(con, "linked") != inputs:
             raise ZoneChangedError(
                 "the linked zone changed while Spark was building (phm link ran since the copy "

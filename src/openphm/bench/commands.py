@@ -24,13 +24,14 @@ def bench(
     ),
     seed: Annotated[int, typer.Option(help="Seed for the synthetic region.")] = 1,
     engine: Annotated[
-        str,
+        str | None,
         typer.Option(
-            help="duckdb or spark: the programme's engine, written into the workspace. On "
+            help="duckdb (default) or spark: the programme's engine, written into the "
+            "workspace. On "
             "spark, link traces on Spark and analyse, risk and cohorts build there (a local "
             "session, local[2]); ingest and the rest of link run on DuckDB either way.",
         ),
-    ] = "duckdb",
+    ] = None,
     movement_floor: Annotated[
         bool,
         typer.Option(
@@ -45,9 +46,9 @@ def bench(
     memory, and the whole run's ratio to the I/O floor (DuckDB reading the extracts once)."""
     from openphm.bench.measure import StageFailed, measure
     from openphm.bench.plan import plan
-    from openphm.engine import check_engine
+    from openphm.engine import engine_for
 
-    engine = check_engine(engine)
+    engine = engine_for(engine).name
     if out.exists():
         if not (out / ".phm-bench").exists():
             raise UserFacingError(f"{out} exists and is not a bench folder; name another --out")

@@ -17,7 +17,7 @@ def indicators_stage(workspace: Path, codelists: Path | None = None) -> dict[str
     ws = Workspace.open(workspace)
     chosen = choose([(p.name, p.purpose.value) for p in ws.config.indicators.packs])
     summary = build_on_engine(
-        ws, ws.config.engine.kind.value, history_end(), chosen, codelists, areas_of(ws),
+        ws, None, history_end(), chosen, codelists, areas_of(ws),
         say=lambda _: None,
     )  # fmt: skip
     return {

@@ -9,10 +9,11 @@ from typing import Any
 
 
 def plan(
-    out: Path, *, people: int, seed: int, engine: str = "duckdb", movement: bool = False
+    out: Path, *, people: int, seed: int, engine: str | None = None, movement: bool = False
 ) -> list[tuple[str, str, dict[str, Any]]]:
     """The stages in order. `engine` is the programme's ([engine] kind, written into the
-    workspace at init): on Spark, link traces there and analyse, risk and cohorts build there.
+    workspace at init; None: the default): on Spark, link traces there and analyse, risk and
+    cohorts build there.
     `movement`: measure the movement floor (`bench.movement`) after the I/O floor."""
     region, workspace = out / "region", out / "workspace"
     stages: list[tuple[str, str, dict[str, Any]]] = []

@@ -59,24 +59,25 @@ def io_floor(region: Path, scratch: Path) -> dict[str, int]:
     return {"files": len(files), "rows": rows}
 
 
-def init_workspace(region: Path, workspace: Path, engine: str = "duckdb") -> dict[str, int]:
-    """The programme of the region, on `engine`: its programme.toml as the region wrote it,
-    with an [engine] table added for Spark (so every later stage reads the engine from the
-    workspace's configuration, as a programme's own commands do)."""
+def init_workspace(region: Path, workspace: Path, engine: str | None = None) -> dict[str, int]:
+    """The programme of the region, on `engine` (a name; None: the default): its programme.toml
+    as the region wrote it, with an [engine] table added naming the engine (so every later
+    stage reads the engine from the workspace's configuration, as a programme's own commands
+    do), written beside it (so that its relative inboxes still name the region's folders)."""
+    from openphm.engine import engine_for
     from openphm.governance.audit import Actor
     from openphm.programme.workspace import Workspace
 
     actor = Actor(user="bench", role="processor-engineer")
     config = region / "programme.toml"
-    if engine != "duckdb":
-        text = config.read_text()
-        if "[engine]" in text:
-            raise ValueError(f"{config} already names an engine; bench sets it")
-        workspace.parent.mkdir(parents=True, exist_ok=True)
-        config = workspace.parent / f"programme-{engine}.toml"
-        config.write_text(f'{text.rstrip()}\n\n[engine]\nkind = "{engine}"\n')
+    chosen = engine_for(engine)
+    text = config.read_text()
+    if "[engine]" in text:
+        raise ValueError(f"{config} already names an engine; bench sets it")
+    config = region / f"programme-{chosen}.toml"
+    config.write_text(f'{text.rstrip()}\n\n[engine]\nkind = "{chosen}"\n')
     ws = Workspace.create(workspace, config, actor)
-    return {"sources": len(ws.config.sources), "spark": int(ws.config.engine.kind == "spark")}
+    return {"sources": len(ws.config.sources)}
 
 
 def analyse(workspace: Path) -> dict[str, int]:
@@ -87,7 +88,7 @@ def analyse(workspace: Path) -> dict[str, int]:
     from openphm.programme.workspace import Workspace
 
     ws = Workspace.open(workspace)
-    summary = build_on_engine(ws, ws.config.engine.kind.value, history_end(), AnalyticsOptions())
+    summary = build_on_engine(ws, None, history_end(), AnalyticsOptions())
     return {"tables": len(summary.rows), "rows": sum(summary.rows.values())}
 
 
@@ -126,7 +127,7 @@ def cohorts(workspace: Path) -> dict[str, int]:
     definition = load_definition(Path(str(example)))
     actor = Actor(user="bench", role="analyst")
     ws.authorise(actor, "cohort.build", purpose=definition.purpose.value)
-    built, lists = run_cohort(ws, actor, definition, ws.config.engine.kind.value)
+    built, lists = run_cohort(ws, actor, definition)
     return {"members": len(built.members), "lists": len(lists)}
 
 

@@ -398,19 +398,15 @@ def make_up(built: BuiltCohort, rules) -> dict[str, pd.DataFrame]:
     return out
 
 
-def build_on_engine(ws, kind: str, definition: CohortDefinition) -> BuiltCohort:
-    """Build the cohort on `kind`. On Spark the zone is exported to encrypted Parquet under the
-    same data key, the cohort built there and the copy deleted, as `phm analyse` does
-    (analytics.commands.build_on_engine); its members are the same as DuckDB's
-    (tests/spark/test_analytics_differential.py)."""
-    if kind == "duckdb":
-        con = ws.connect_linked(read_only=True)
-        try:
-            return build_cohort(con, definition)
-        finally:
-            con.close()
-    with ws.linked_on_spark() as zone:
-        return build_cohort(zone.backend, definition)
+def build_on_engine(ws, engine, definition: CohortDefinition) -> BuiltCohort:
+    """Build the cohort on `engine` (an engine, its name, or None: the programme's), reading
+    zone 3 as the engine opens it: the zone file read-only, or a copy deleted afterwards (as
+    `phm analyse` does, analytics.commands.build_on_engine); its members are the same on every
+    engine (tests/spark/test_analytics_differential.py)."""
+    from openphm.engine import engine_for
+
+    with engine_for(ws, engine).reading(ws) as zone:
+        return build_cohort(zone, definition)
 
 
 def without_objectors(con, built: BuiltCohort) -> int:
@@ -438,12 +434,15 @@ def without_objectors(con, built: BuiltCohort) -> int:
 
 
 def run_cohort(
-    ws, actor, definition: CohortDefinition, engine: str = "duckdb"
+    ws, actor, definition: CohortDefinition, engine=None
 ) -> tuple[BuiltCohort, dict[str, Path]]:
-    """Build a cohort on `engine`, keep its members in the linked zone, write one list per
-    practice to the outputs zone and audit it (cohort.build, with its purpose and sizes per
-    practice). The one way a cohort is run, from the command line or the web. The caller
-    authorises. A definition for a provider writes one list, the provider's."""
+    """Build a cohort on `engine` (an engine, its name, or None: the programme's), keep its
+    members in the linked zone, write one list per practice to the outputs zone and audit it
+    (cohort.build, with its purpose and sizes per practice). The one way a cohort is run, from
+    the command line or the web. The caller authorises. A definition for a provider writes one
+    list, the provider's."""
+    from openphm.engine import engine_for
+
     providers = ws.config.list_providers()
     if definition.provider and definition.provider not in providers:
         raise CohortError(
@@ -451,6 +450,7 @@ def run_cohort(
             f"community providers ({', '.join(providers) or 'none'}): a list goes only to an "
             "organisation that sends the programme its extracts"
         )
+    engine = engine_for(ws, engine)
     built = build_on_engine(ws, engine, definition)
     con = ws.connect_linked()
     try:

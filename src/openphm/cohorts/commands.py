@@ -46,14 +46,14 @@ def cohort_command(
     from openphm.cohorts.build import make_up, run_cohort
     from openphm.cohorts.definition import load_definition
     from openphm.disclosure.releases import rules_for
-    from openphm.engine import check_engine
+    from openphm.engine import engine_for
     from openphm.programme.workspace import open_as
 
     ws, actor = open_as(workspace, role)
     purposes = tuple(p.value for p in ws.config.programme.purposes)
     cohort = load_definition(definition, purposes)
     ws.authorise(actor, "cohort.build", purpose=cohort.purpose.value)
-    kind = check_engine(engine or ws.config.engine.kind.value)
+    kind = engine_for(ws, engine)
     with console.status(f"Building the cohort on {kind}…"):
         built, paths = run_cohort(ws, actor, cohort, kind)
     rules = rules_for(ws)

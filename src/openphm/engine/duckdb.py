@@ -1,4 +1,5 @@
-"""DuckDB: connections, encrypted zone files, and the Ibis backend over them.
+"""DuckDB: connections, encrypted zone files, the Ibis backend over them, and the DuckDB
+engine object (`DuckDB`), which builds in the zone file itself.
 
 DuckDB 1.4 writes AES-GCM encrypted database files (data, WAL and temporary files) when a
 database is attached with ENCRYPTION_KEY, but only with its httpfs extension loaded (it supplies
@@ -8,19 +9,18 @@ works offline. See docs/dependencies.md.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 
-from openphm.errors import UserFacingError
+from openphm.engine.base import Building, Engine, EngineError
 
 _ALIAS = re.compile(r"^[a-z_][a-z0-9_]*$")
-
-
-class EngineError(UserFacingError):
-    """The engine cannot open or use a zone."""
+LINKED_FILE = "linked.duckdb"  # zone 3's file of record, in the workspace's linked/
 
 
 @functools.cache
@@ -94,3 +94,102 @@ def ibis_backend(con):
     import ibis
 
     return ibis.duckdb.from_connection(con)
+
+
+def connect_linked(ws, *, read_only: bool = False, alias: str = "linked"):
+    """A connection with workspace `ws`'s zone 3 file attached as `alias` (normally `linked`;
+    a stage that builds a scratch `linked` catalogue of its own attaches it under another
+    name), opened with the linked data key from the workspace's key store."""
+    from openphm.keystore import KeyName
+
+    ws.require_open()
+    folder = ws.zone("linked")
+    key = ws.keystore.get(KeyName.LINKED_DATA)
+    # Capped so that a 1M-person link or analysis stays well inside a 6 GB budget: what does
+    # not fit spills to encrypted temporary files in the zone.
+    con = connect(temp_directory=folder / ".spill", memory_limit="4GB")
+    try:
+        attach_encrypted(con, folder / LINKED_FILE, alias, key, read_only=read_only)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def scratch_catalogue(con, source: str, tables) -> None:
+    """(Re)create an in-memory catalogue `linked` in `con` whose tables `tables` are views of
+    `source`'s (the zone attached under another name): a build into `linked` then writes to
+    memory (and the zone's encrypted spill), never to the zone file."""
+    if source == "linked":
+        raise EngineError("a scratch catalogue needs the zone attached under another name")
+    attached = {
+        row[0] for row in con.execute("SELECT database_name FROM duckdb_databases()").fetchall()
+    }
+    if "linked" in attached:
+        con.execute("DETACH linked")
+    con.execute("ATTACH ':memory:' AS linked")
+    for table in tables:
+        con.execute(f"CREATE VIEW linked.main.{table} AS SELECT * FROM {source}.main.{table}")
+
+
+class DuckDB(Engine):
+    """One machine, no server: zone 3 is read and built in place, in its encrypted file, and
+    Splink works in a DuckDB connection (the caller's, so that its spill is the caller's)."""
+
+    name = "duckdb"
+    splink_dialect = "duckdb"
+
+    @contextlib.contextmanager
+    def reading(self, ws) -> Iterator[object]:
+        con = connect_linked(ws, read_only=True)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @contextlib.contextmanager
+    def alongside(self, ws, *, taken=None) -> Iterator[None]:
+        yield None  # read in place, through the caller's own connection
+
+    @contextlib.contextmanager
+    def building(self, ws, tables, check=None, *, taken=None, record=None,
+                 say=lambda text: None) -> Iterator[Building]:  # fmt: skip
+        con = connect_linked(ws)
+        try:
+            if record is not None:
+                con.execute(f'DROP TABLE IF EXISTS linked.main."{record}"')
+            yield Building(con, None if taken is None else lambda: taken(con))
+        finally:
+            con.close()
+
+    @contextlib.contextmanager
+    def scratch(self, zone, tables, *, source: str = "linked") -> Iterator[object]:
+        # The catalogue stays attached until the next scratch over `zone` replaces it, or the
+        # connection closes: it holds no row of its own until a build writes one.
+        scratch_catalogue(zone, source, tables)
+        yield zone
+
+    @contextlib.contextmanager
+    def tracing(self, folder=None, connection=None, *,
+                shuffle_partitions: int | None = None) -> Iterator[object]:  # fmt: skip
+        """In a cursor of `connection` (its spill folder, encrypted, is then Splink's), or a
+        fresh in-memory database (None: Splink makes one, which spills to the current
+        folder). Splink's tables (predictions, term frequencies of names and postcodes) are
+        dropped from the connection as soon as the `with` ends."""
+        if connection is None:
+            yield None
+            return
+        with connection.cursor() as cursor:
+            try:
+                yield cursor
+            finally:
+                for (name,) in cursor.execute(
+                    "SELECT table_name FROM duckdb_tables() "
+                    "WHERE database_name = 'memory' AND table_name LIKE '__splink__%'"
+                ).fetchall():
+                    cursor.execute(f'DROP TABLE IF EXISTS memory.main."{name}"')
+
+    def splink(self, connection):
+        from splink import DuckDBAPI
+
+        return DuckDBAPI(connection if connection is not None else ":memory:")

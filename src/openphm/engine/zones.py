@@ -1,4 +1,5 @@
-"""A zone opened on the engine the programme chose: one implementation per engine.
+"""A zone's files opened on one engine, by name: what the engine objects (`engine.duckdb.DuckDB`,
+`engine.spark.Spark`) are made of, and what tests use to open a zone without a workspace.
 
 - where the linked zone is: DuckDB, `linked/linked.duckdb`, one encrypted database file;
   Spark, `linked/parquet/<table>/`, encrypted Parquet;
@@ -19,10 +20,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from openphm.engine.duckdb import EngineError, attach_encrypted, connect, ibis_backend
+from openphm.engine.base import EngineError, check_engine
+from openphm.engine.duckdb import LINKED_FILE, attach_encrypted, connect, ibis_backend
 
-ENGINES = ("duckdb", "spark")
-LINKED_DB = "linked.duckdb"
+LINKED_DB = LINKED_FILE
 PARQUET = "parquet"
 SPARK_WORK = ".spark"
 
@@ -36,12 +37,6 @@ class EngineUnsupported(EngineError):
             + (f"; {instead}" if instead else "")
         )
         self.engine = engine
-
-
-def check_engine(kind: str) -> str:
-    if kind not in ENGINES:
-        raise EngineError(f"{kind!r} is not an engine; choose one of {', '.join(ENGINES)}")
-    return kind
 
 
 @dataclass

@@ -92,13 +92,13 @@ def trace_command(
         ),
     ] = None,
     engine: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--engine",
             help="duckdb (default) or spark: Splink's Spark backend on a local Spark session "
             "whose files (encrypted spill) live in a temporary folder, deleted afterwards.",
         ),
-    ] = "duckdb",
+    ] = None,
     report: Annotated[
         Path | None,
         typer.Option(
@@ -115,7 +115,7 @@ def trace_command(
     record_id, spine_id, match_probability. Unmatched records are not written."""
     from rich.console import Console
 
-    from openphm.engine import check_engine
+    from openphm.engine import engine_for
 
     console = Console(stderr=True, highlight=False)
     _refuse_workspace_files(records, against, role)
@@ -138,7 +138,7 @@ def trace_command(
     spine_option = "--against-map" if against_map else "--map"
     _show_parse_rates(console, right, spine_fields, "spine", spine_option)
     with console.status(f"Tracing {len(left):,} records against {len(right):,} people…"):
-        traced = _trace_on(check_engine(engine), left, right, threshold)
+        traced = _trace_on(engine_for(engine), left, right, threshold)
     pairs = traced.pairs
     out.parent.mkdir(parents=True, exist_ok=True)
     pairs.to_csv(out, index=False)
@@ -283,27 +283,17 @@ def review_command(
     typer.echo(f"Clerical review: {found.describe()}. Recorded in the audit log.")
 
 
-def _trace_on(engine: str, left, right, threshold: float | None):
-    """The records traced as one source (their model trained on them if there are enough)."""
+def _trace_on(engine, left, right, threshold: float | None):
+    """The records traced as one source (their model trained on them if there are enough), on
+    `engine`: where it keeps files, a temporary folder of its own, deleted afterwards."""
     from openphm.identity.tracing import Prepared, Source, prepare, trace_sources
 
     records = Prepared(prepare(left, "record_id"))
     sources = [Source(("records",), records.frame["unique_id"])]
-    if engine == "duckdb":
-        [traced] = trace_sources(records, right, sources, threshold=threshold)
-        return traced
-    import tempfile
-
-    from openphm.engine import spark
-
-    with tempfile.TemporaryDirectory(prefix="openphm-trace-") as folder:
-        session = spark.session(Path(folder), shuffle_partitions=4)
-        try:
-            [traced] = trace_sources(records, right, sources, threshold=threshold,
-                                     backend="spark", connection=session)  # fmt: skip
-            return traced
-        finally:
-            session.stop()
+    with engine.tracing(shuffle_partitions=4) as connection:
+        [traced] = trace_sources(records, right, sources, threshold=threshold, engine=engine,
+                                 connection=connection)  # fmt: skip
+    return traced
 
 
 def _refuse_workspace_files(records: Path, against: Path, role: str | None) -> None:

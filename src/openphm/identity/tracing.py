@@ -26,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from openphm.engine.base import EngineError
 from openphm.identity import standardise, training
 from openphm.identity import threshold as rule
 from openphm.identity.threshold import Threshold
@@ -62,7 +63,7 @@ def trace(
     record_id: str = "record_id",
     spine_id: str = "spine_id",
     threshold: float | None = None,
-    backend: str = "duckdb",
+    engine: Any = None,
     estimate_u: bool = True,
     seed: int = 42,
     connection: Any = None,
@@ -72,14 +73,16 @@ def trace(
     rule's: `identity.threshold`), as a frame of PAIR_COLUMNS. Records with no such match
     (or a tie between two people) are absent from the result.
     The records are one source: its model is trained on them (from `start`, or the priors)
-    when there are enough of them (`training`). `connection`: the engine connection Splink
-    works in (`phm link` passes a cursor of its own connection, so that what Splink spills is
-    encrypted, in the linked zone's spill folder); by default a fresh in-memory one, which
+    when there are enough of them (`training`). `engine`: the engine Splink runs on (an
+    `openphm.engine.Engine` or its name; None: the default, DuckDB). `connection`: the
+    connection Splink works in there, from `Engine.tracing` (`phm link` passes a cursor of its
+    own DuckDB connection, so that what Splink spills is encrypted, in the linked zone's spill
+    folder; a Spark session on Spark); on DuckDB by default a fresh in-memory one, which
     spills to the current folder."""
     left = prepared(records, record_id)
     source = Source(("records",), left["unique_id"], start=start)
     [traced] = trace_sources(Prepared(left), Prepared(prepared(spine, spine_id)), [source],
-                             threshold=threshold, backend=backend, estimate_u=estimate_u,
+                             threshold=threshold, engine=engine, estimate_u=estimate_u,
                              seed=seed, connection=connection)  # fmt: skip
     return traced.pairs
 
@@ -121,7 +124,7 @@ def trace_sources(
     record_id: str = "record_id",
     spine_id: str = "spine_id",
     threshold: float | None = None,
-    backend: str = "duckdb",
+    engine: Any = None,
     estimate_u: bool = True,
     seed: int = 42,
     connection: Any = None,
@@ -143,7 +146,7 @@ def trace_sources(
         )
     if left.empty or right.empty:
         return [_nothing_to_trace(source, fields, len(right), threshold) for source in sources]
-    session = Session(left, right, fields, backend, connection, seed)
+    session = Session(left, right, fields, engine, connection, seed)
     try:
         u = session.estimate_u() if estimate_u else {}
         return [session.trace(source, u, threshold) for source in sources]
@@ -430,11 +433,15 @@ class Session:
     fraction of the work. u is sampled once, over all the records and the whole spine."""
 
     def __init__(self, records: pd.DataFrame, spine: pd.DataFrame, fields: Sequence[str],
-                 backend: str, connection: Any, seed: int) -> None:  # fmt: skip
+                 engine: Any, connection: Any, seed: int) -> None:  # fmt: skip
         self.records, self.spine = records, spine
-        self.fields, self.backend, self.seed = list(fields), backend, seed
+        self.engine = _engine(engine)
+        self.fields, self.seed = list(fields), seed
         self.keys = blocking_keys(fields)
-        self.db = _backend(backend, connection)
+        try:
+            self.db = self.engine.splink(connection)
+        except EngineError as err:
+            raise TracingError(str(err)) from None
         dialect = self.db.sql_dialect.sql_dialect_str
         self.priors = _priors(fields, len(spine)).create_settings_dict(dialect)
         self._ids = pd.Index(records["unique_id"].astype(object))
@@ -549,9 +556,8 @@ class Session:
         from splink import Linker
 
         self._made += 1
-        if self.backend == "spark":  # typed, or Spark cannot infer a column with no value
-            records = _spark_frame(self.db.spark, records)
-            spine = _spark_frame(self.db.spark, spine)
+        records = self.engine.splink_table(self.db, records)
+        spine = self.engine.splink_table(self.db, spine)
         tables = [
             self.db.register(records, table_name=f"trace_records_{self._made}",
                              dataset_display_name=_RECORDS),
@@ -566,8 +572,7 @@ class Session:
         return linker
 
     def close(self) -> None:
-        if self.backend == "spark":
-            _forget_in_spark(self.db.spark)
+        self.engine.splink_done(self.db)
 
     def _subset(self, ids: Sequence[str]) -> pd.DataFrame:
         rows = self._ids.get_indexer(pd.Index(pd.Series(ids).astype(object)))
@@ -622,7 +627,10 @@ def _no_pairs() -> pd.DataFrame:
 def _nothing_to_trace(source: Source, fields: Sequence[str], n_spine: int,
                       threshold: float | None) -> Traced:  # fmt: skip
     settings = training.starting_settings(
-        _priors(fields, n_spine).create_settings_dict("duckdb"), None, 1.0, n_spine
+        _priors(fields, n_spine).create_settings_dict(_engine(None).splink_dialect),
+        None,
+        1.0,
+        n_spine,
     )
     model = Model(settings, training.NOT_TRAINED, training.PRIORS, len(source.records), n_spine,
                   "nothing to trace")  # fmt: skip
@@ -633,53 +641,13 @@ def _nothing_to_trace(source: Source, fields: Sequence[str], n_spine: int,
     return Traced(source.name, model, _no_pairs(), _no_pairs(), chosen, settings)
 
 
-def _duckdb(connection: Any = None) -> Any:
-    from splink import DuckDBAPI
+def _engine(engine: Any) -> Any:
+    """The engine Splink runs on: one engine object per backend (`openphm.engine`), which
+    gives Splink its database API there. Comparisons above use only SQL both engines' dialects
+    share; tests/spark checks that both give the same matches."""
+    from openphm.engine import engine_for
 
-    return DuckDBAPI(connection if connection is not None else ":memory:")
-
-
-def _spark(session: Any = None) -> Any:
-    """Splink's Spark backend on `session` (from `engine.spark.session`, whose shuffle and
-    spill files are encrypted and kept in its folder, and which loads Splink's similarity
-    functions). Intermediate tables are persisted (memory, then that encrypted spill) instead
-    of Splink's default, plain Parquet files, which would put names, dates of birth and
-    postcodes on disk unencrypted."""
-    if session is None:
-        raise TracingError("tracing on spark needs a Spark session (openphm.engine.spark)")
-    from splink import SparkAPI
-
-    return SparkAPI(spark_session=session, break_lineage_method="persist")
-
-
-def _spark_frame(session: Any, frame: pd.DataFrame) -> Any:
-    """`prepare`'s frame (every column text) as a Spark DataFrame of string columns, crossing
-    to the JVM as Arrow (1M rows of ten columns: 4.4 s, against 9.0 s row by row)."""
-    from pyspark.sql.types import StringType, StructField, StructType
-
-    schema = StructType([StructField(c, StringType(), True) for c in frame.columns])
-    text = pa.schema([(c, pa.string()) for c in frame.columns])
-    table = pa.Table.from_pandas(frame, preserve_index=False).cast(text)
-    return session.createDataFrame(table, schema=schema)
-
-
-def _forget_in_spark(session: Any) -> None:
-    """Drop the session's views of the inputs and every table Splink made, and every cached
-    row: nothing identifiable stays in a session once the pairs are out. Splink persists its
-    intermediate frames apart from their views, so only clearing the whole cache reaches them;
-    whatever else the session had cached is recomputed when next read."""
-    for table in session.catalog.listTables():
-        if table.isTemporary and table.name.startswith(("__splink__", "trace_")):
-            session.catalog.dropTempView(table.name)
-    session.catalog.clearCache()
-
-
-# One entry per engine, as Splink keeps one dialect per backend. Comparisons above use only SQL
-# both dialects share; tests/spark checks that both give the same matches.
-BACKENDS: dict[str, Callable[[Any], Any]] = {"duckdb": _duckdb, "spark": _spark}
-
-
-def _backend(name: str, connection: Any = None) -> Any:
-    if name not in BACKENDS:
-        raise TracingError(f"tracing has no '{name}' backend; it runs on {sorted(BACKENDS)}")
-    return BACKENDS[name](connection)
+    try:
+        return engine_for(engine)
+    except EngineError as err:
+        raise TracingError(f"tracing cannot run there: {err}") from None

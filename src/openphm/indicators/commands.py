@@ -59,7 +59,7 @@ def indicators_command(
     from rich.table import Table
 
     from openphm.analytics.commands import dated, warn_coverage
-    from openphm.engine import check_engine
+    from openphm.engine import engine_for
     from openphm.indicators.build import TABLES, choose
     from openphm.indicators.packs import PackError
     from openphm.programme.workspace import open_as
@@ -74,7 +74,7 @@ def indicators_command(
     chosen = choose(packs)
     areas = areas_of(ws)
     # The one reference-date rule (analytics.period); coverage of a 12-month look-back.
-    kind = check_engine(engine or ws.config.engine.kind.value)
+    kind = engine_for(ws, engine)
     day, cover = dated(ws, reference_date, 12)
     try:
         with console.status("Building indicators…") as status:
@@ -126,38 +126,23 @@ def areas_of(ws) -> dict[str, dict[str, str]]:
     return ws.config.indicators.areas()
 
 
-def build_on_engine(
-    ws, kind: str, day: dt.date, chosen, codelists: Path | None, areas=None, say=print
-):
-    """Build on `kind`. As `phm analyse` does (analytics.commands.build_on_engine): on DuckDB in
-    the zone file; on Spark over an encrypted Parquet copy of the zone, the tables brought back
-    into the file under the same checks, and the copy deleted."""
+def build_on_engine(ws, engine, day: dt.date, chosen, codelists: Path | None, areas=None,
+                    say=print):  # fmt: skip
+    """Build on `engine` (an engine, its name, or None: the programme's), as `phm analyse` does
+    (analytics.commands.build_on_engine): in the zone file, or on a copy of the zone whose
+    tables come back into the file under the same checks."""
     from openphm.analytics.commands import copy_back_check
     from openphm.analytics.runs import inputs_fingerprint
-    from openphm.engine import import_linked
+    from openphm.engine import engine_for
     from openphm.indicators.build import TABLES, build
-    from openphm.keystore import KeyName
 
     folder = str(codelists) if codelists else None
     progress = lambda step: say(f"{step}…")  # noqa: E731
-    if kind == "duckdb":
-        con = ws.connect_linked()
-        try:
-            return build(con, day, chosen, codelist_folder=folder, areas=areas, progress=progress)
-        finally:
-            con.close()
-    con = ws.connect_linked(read_only=True)
-    try:
-        inputs = inputs_fingerprint(con, "linked")
-    finally:
-        con.close()
-    say("Copying the linked zone to encrypted Parquet for Spark…")
-    with ws.linked_on_spark(read_only=False) as zone:
-        summary = build(
+    building = engine_for(ws, engine).building(
+        ws, TABLES, copy_back_check(TABLES, "phm indicators"),
+        taken=lambda con: inputs_fingerprint(con, "linked"), say=say,
+    )  # fmt: skip
+    with building as zone:
+        return build(
             zone.backend, day, chosen, codelist_folder=folder, areas=areas, progress=progress
         )
-        say("Bringing the indicator tables back into the zone…")
-        import_linked(ws.zone("linked"), KeyName.LINKED_DATA,
-                      ws.keystore.get(KeyName.LINKED_DATA), TABLES,
-                      before_commit=copy_back_check(inputs, TABLES, "phm indicators"))  # fmt: skip
-    return summary

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from openphm import __version__, clock
-from openphm.engine import attach_encrypted, connect
+from openphm.engine import attach_encrypted, connect, connect_linked
 from openphm.errors import UserFacingError
 from openphm.governance import certificate
 from openphm.governance.audit import Actor, AuditLog
@@ -247,39 +247,12 @@ class Workspace:
         return self.root / name
 
     def connect_linked(self, *, read_only: bool = False, alias: str = "linked"):
-        """A DuckDB connection with the linked zone attached as `alias` (normally `linked`;
-        stages that build a scratch `linked` catalogue of their own attach it under another
-        name)."""
+        """A DuckDB connection with the linked zone's file attached as `alias` (normally
+        `linked`; stages that build a scratch `linked` catalogue of their own attach it under
+        another name): the zone of record, whichever engine the programme runs on. The engine
+        fetches the linked data key (`engine.duckdb.connect_linked`)."""
         self.require_open()
-        # Capped so that a 1M-person link or analysis stays well inside a 6 GB budget: what
-        # does not fit spills to encrypted temporary files in the zone.
-        con = connect(temp_directory=self.root / "linked" / ".spill", memory_limit="4GB")
-        attach_encrypted(
-            con,
-            self.root / LINKED_DB,
-            alias,
-            self.keystore.get(KeyName.LINKED_DATA),
-            read_only=read_only,
-        )
-        return con
-
-    @contextlib.contextmanager
-    def linked_on_spark(self, *, read_only: bool = True):
-        """The linked zone open on Spark (the programme's master, or a local session) over an
-        encrypted Parquet copy of the zone file, made now under the same data key and deleted
-        on the way out whatever happens: the file stays the zone of record, and a copy left
-        behind would keep rows a later objection removes from it (engine.discard_parquet)."""
-        from openphm.engine import discard_parquet, export_linked, open_linked
-
-        self.require_open()
-        folder, key = self.zone("linked"), self.keystore.get(KeyName.LINKED_DATA)
-        try:
-            export_linked(folder, KeyName.LINKED_DATA, key)
-            with open_linked("spark", folder, KeyName.LINKED_DATA, key, read_only=read_only,
-                             spark_master=self.config.engine.spark_master) as zone:  # fmt: skip
-                yield zone
-        finally:
-            discard_parquet(folder)
+        return connect_linked(self, read_only=read_only, alias=alias)
 
 
 def open_as(

@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from openphm.engine import engine_for
 from openphm.governance import intents
 from openphm.governance.audit import Actor
 from openphm.identity import objections
@@ -175,7 +176,7 @@ def _link(ws, con, views: dict[str, str], catalog: cat.Catalog, say: Progress) -
     say(STEPS[2], 0, 0)
     gp.spine(con)
     result.tracing = resolve.trace_records(
-        con, others, on=_spark_place(ws), models=ModelStore(ws),
+        con, others, engine=engine_for(ws), folder=ws.zone("landing"), models=ModelStore(ws),
         periods={s.submission_id: s.period for s in catalog.submissions},
     )  # fmt: skip
     result.records_to_trace = result.tracing.records
@@ -238,15 +239,6 @@ def _link(ws, con, views: dict[str, str], catalog: cat.Catalog, say: Progress) -
     ).fetchone()[0]
     ledger.write_reports(con)
     return result
-
-
-def _spark_place(ws) -> resolve.SparkPlace | None:
-    """Where tracing runs on Spark, when the programme's engine is Spark: in the landing
-    zone, whose data it reads (identifiers)."""
-    engine = ws.config.engine
-    if engine.kind.value != "spark":
-        return None
-    return resolve.SparkPlace(ws.zone("landing"), engine.spark_master)
 
 
 def _apply_objections(con) -> dict[str, int]:

@@ -18,8 +18,6 @@ unmatched pseudonym of its own, from its source kind, provider and the provider'
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -72,7 +70,8 @@ def trace_records(
     tables: list[str],
     *,
     threshold: float | None = None,
-    on: SparkPlace | None = None,
+    engine=None,
+    folder: Path | None = None,
     gp_patients: bool = True,
     models: ModelStore | None = None,
     periods: dict[str, str] | None = None,
@@ -83,8 +82,8 @@ def trace_records(
     patients together) is traced with a model of its own, starting from the one `models`
     kept for it last (or the priors) and kept there afterwards under its period (the latest
     of its submissions' `periods`). Returns what was traced per source, with how well each
-    field could be read. Splink runs in the link's DuckDB connection, or on Spark when the
-    programme's engine is Spark (`on`)."""
+    field could be read. Splink runs on `engine` (the programme's; None: DuckDB, in the
+    link's connection), keeping any files in `folder` (the landing zone's)."""
     wanted = ", ".join(f for f in FIELDS if f != "address")
     selects = [
         f"SELECT submission_id || '/' || source_row AS record_id, source_kind AS source, "
@@ -119,7 +118,7 @@ def trace_records(
             start = models.latest(source, provider, period) if models else None
             sources.append(Source((source, provider, period), ids[part.index],
                                   ids[part.index][to_score[part.index]], start))  # fmt: skip
-        results = _trace_sources(con, left, right, sources, threshold, on)
+        results = _trace(con, left, right, sources, threshold, engine, folder)
         pairs = pd.concat([exact, *(traced.pairs for traced in results)])
     put(con, "found", pairs, "record_id::VARCHAR AS record_id, spine_id::VARCHAR AS nhs_number")
     con.execute(
@@ -209,62 +208,21 @@ _GP = "gp:"  # GP patients' record ids: their reference's pseudonym, which no ro
 GP_SOURCE = ("gp", "all practices")  # GP patients are traced together, whichever practice
 
 
-@dataclass(frozen=True)
-class SparkPlace:
-    """Where tracing runs on Spark: `folder` (inside the landing zone: the session's files,
-    its encrypted spill, deleted after) and the cluster's master (None: local)."""
+def _trace(con, records: Prepared, spine: Prepared, sources: list[Source],
+           threshold: float | None, engine=None,
+           folder: Path | None = None) -> list[Traced]:  # fmt: skip
+    """Splink on `engine` (None: DuckDB), where the engine traces (`Engine.tracing`): on
+    DuckDB in a cursor of the link's connection, so that its spill files go to the linked
+    zone's encrypted spill folder, not a fresh database's "./.tmp", and its tables
+    (predictions, the term frequencies of names and postcodes) are dropped as soon as the
+    pairs are out; on Spark in a session whose files live in `folder` (a folder of the landing
+    zone, whose data it reads), deleted afterwards. The identifiers never leave the zone."""
+    from openphm.engine import engine_for
 
-    folder: Path
-    master: str | None = None
-
-
-def _trace_sources(con, records: Prepared, spine: Prepared, sources: list[Source],
-                   threshold: float | None, on: SparkPlace | None) -> list[Traced]:  # fmt: skip
-    if on is None:
-        return _trace_in_zone(con, records, spine, sources, threshold)
-    return _trace_on_spark(records, spine, sources, threshold, on)
-
-
-def _trace_on_spark(records: Prepared, spine: Prepared, sources: list[Source],
-                    threshold: float | None, on: SparkPlace) -> list[Traced]:  # fmt: skip
-    """Splink's Spark backend, on a session whose files live in a folder of the landing zone
-    that is deleted afterwards (a session already running in this process is used as it is,
-    and left running). The identifiers never leave the zone's folder; what the session
-    spills is encrypted with a key of its own, and tracing clears its views and cache."""
-    from pyspark.sql import SparkSession
-
-    from openphm.engine import spark
-
-    on.folder.mkdir(parents=True, exist_ok=True)
-    # A link killed while tracing leaves its folder (spill encrypted under a key that died with
-    # it). Link holds the landing zone's lock, so no other trace is using one: clear them.
-    for stale in on.folder.glob(".spark-trace-*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    running = SparkSession.getActiveSession()
-    with tempfile.TemporaryDirectory(dir=on.folder, prefix=".spark-trace-") as work:
-        session = spark.session(Path(work), master=on.master, existing=running)
-        try:
-            return trace_sources(records, spine, sources, threshold=threshold, backend="spark",
-                                 connection=session)  # fmt: skip
-        finally:
-            if running is None:
-                session.stop()
-
-
-def _trace_in_zone(con, records: Prepared, spine: Prepared, sources: list[Source],
-                   threshold: float | None) -> list[Traced]:  # fmt: skip
-    """Splink in a cursor of the link's connection: its spill files go to the linked zone's
-    encrypted spill folder, not a fresh database's "./.tmp". Its tables (predictions, and the
-    term frequencies of names and postcodes) are dropped as soon as the pairs are out."""
-    with con.cursor() as cursor:
-        try:
-            return trace_sources(records, spine, sources, threshold=threshold, connection=cursor)
-        finally:
-            for (name,) in cursor.execute(
-                "SELECT table_name FROM duckdb_tables() "
-                "WHERE database_name = 'memory' AND table_name LIKE '__splink__%'"
-            ).fetchall():
-                cursor.execute(f'DROP TABLE IF EXISTS memory.main."{name}"')
+    engine = engine_for(engine)
+    with engine.tracing(folder, con) as connection:
+        return trace_sources(records, spine, sources, threshold=threshold, engine=engine,
+                             connection=connection)  # fmt: skip
 
 
 def pseudonymise_numbers(con, linkage_key: bytes) -> None:

@@ -40,23 +40,26 @@ EngineOption = Annotated[
 
 
 @contextlib.contextmanager
-def features_on(ws, engine: str | None):
-    """How the feature frames are built: None (DuckDB, over the stage's own connection), or
-    on Spark over a Parquet copy of the zone made now and deleted on the way out."""
-    from openphm.engine import check_engine
+def features_on(ws, engine):
+    """How the feature frames are built, on `engine` (a name, or None: the programme's): the
+    engine and None (the stage's own connection to the zone file reads the zone, as on
+    DuckDB), or a function of the reference date over the engine's own view of the zone, taken
+    now and released on the way out (Spark's Parquet copy). Entered before the stage opens
+    the zone file for writing."""
+    from openphm.analytics.runs import current_date
+    from openphm.engine import engine_for
+    from openphm.risk.features import FEATURE_BUILD, feature_frame_on
 
-    kind = check_engine(engine or ws.config.engine.kind.value)
-    if kind == "duckdb":
-        yield kind, None
-        return
-    from openphm.risk.features import feature_frame_on_spark
-
-    current = _current_build_date(ws)
-    with ws.linked_on_spark() as zone:
+    chosen = engine_for(ws, engine)
+    with chosen.alongside(ws, taken=lambda con: current_date(con, FEATURE_BUILD, "linked")) as zone:
+        if zone is None:
+            yield chosen, None
+            return
+        current = zone.taken
         # Checked again once copied: a build current before and after the copy is current in it.
         if current is not None and _current_build_date(ws) != current:
             current = None
-        yield kind, lambda day: feature_frame_on_spark(zone.backend, day, built=day == current)
+        yield chosen, lambda day: feature_frame_on(zone.backend, day, built=day == current)
 
 
 def _current_build_date(ws) -> dt.date | None:
@@ -79,11 +82,12 @@ def train_command(
     """Train the model (LightGBM) and its baseline (logistic regression) on features at the
     training date and emergency admissions in the 12 months after it; validate, store the model
     and its card in the linked zone, and print the validation metrics."""
+    from openphm.engine import engine_for
     from openphm.risk.store import open_zone
     from openphm.risk.train import train
 
     ws, actor = _open(workspace, role, "risk.train")
-    kind = engine or ws.config.engine.kind.value
+    kind = engine_for(ws, engine)
     try:
         # The Parquet copy (Spark) is made before the zone file is opened for writing.
         with (

@@ -2,7 +2,7 @@
 
 Reads zone 3. The registers, scores and segment come from the analytics build itself
 (`openphm.analytics.build`), run at the reference date into a scratch catalogue that lives in
-memory and is never written to the zone file (`store.scratch_linked`), so a feature means what
+memory and is never written to the zone file (the engine's scratch space), so a feature means what
 the same name means in analytics. Activity windows and medicines are counted here.
 
 Leakage is the error that flatters a risk model most, so the rule is structural: every date
@@ -21,9 +21,9 @@ import pandas as pd
 from openphm.analytics import MEASURES, REGISTERS, AnalyticsOptions, build
 from openphm.analytics.population import distinct_drugs
 from openphm.analytics.registers import register_flags
-from openphm.analytics.runs import current_build
+from openphm.analytics.runs import INPUTS, current_build
 from openphm.analytics.zone import Zone, date_literal, months_before
-from openphm.risk.store import SOURCE, scratch_linked
+from openphm.risk.store import SOURCE
 
 # build() always computes measures; one measure over no groups keeps that step negligible.
 FEATURE_BUILD = AnalyticsOptions(measures=MEASURES[:1], groupings=(), sii_simulations=10)
@@ -158,30 +158,24 @@ def feature_frame(con, reference_date: dt.date, *, source: str = SOURCE) -> pd.D
     `reference_date` (`analytics.runs`: a scoring after `phm analyse` at the same date), and
     are built into the scratch catalogue otherwise."""
     built = current_build(con, reference_date, FEATURE_BUILD, source)
-    scratch_linked(con, source, also=ANALYTICS_READ if built else ())
-    if not built:
-        build(con, reference_date, FEATURE_BUILD)
-    return features_over(Zone.over(con), reference_date)
+    return feature_frame_on(con, reference_date, built=built, source=source)
 
 
-def feature_frame_on_spark(
-    zone_backend, reference_date: dt.date, *, built: bool = False
-) -> pd.DataFrame:
-    """`feature_frame` on Spark: `zone_backend` is an open zone's backend
-    (`engine.open_linked("spark", …).backend`). The analytics at `reference_date` are built
-    into views of the session (`engine.spark.ScratchZone`), never the zone's own tables, as
-    DuckDB builds them into an in-memory catalogue; tests/spark compares the two frames.
-    `built`: the zone's own analytics are current at `reference_date` (checked on the zone
-    file by the caller), and are read as they are."""
-    from openphm.engine.spark import ScratchZone
+def feature_frame_on(zone, reference_date: dt.date, *, built: bool = False,
+                     source: str = SOURCE) -> pd.DataFrame:  # fmt: skip
+    """`feature_frame` on whichever engine `zone` is open on: a DuckDB connection with the zone
+    attached as `source`, or the zone an engine gave (`Engine.alongside`: Spark's copy). The
+    analytics at `reference_date` are built into the engine's scratch space
+    (`Engine.scratch`: an in-memory catalogue, or the session's views), never the zone's own
+    tables; tests/spark compares the two engines' frames. `built`: the zone's own analytics
+    are current at `reference_date` (checked on the zone file), and are read as they are."""
+    from openphm.engine import engine_of
 
-    scratch = ScratchZone(zone_backend)
-    try:
+    tables = (*INPUTS, *(ANALYTICS_READ if built else ()))
+    with engine_of(zone).scratch(zone, tables, source=source) as scratch:
         if not built:
             build(scratch, reference_date, FEATURE_BUILD)
         return features_over(Zone.over(scratch), reference_date)
-    finally:
-        scratch.release()
 
 
 def features_over(zone: Zone, reference_date: dt.date) -> pd.DataFrame:

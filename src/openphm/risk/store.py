@@ -1,8 +1,9 @@
 """Where the risk stage keeps what it makes, all in zone 3 (the encrypted linked file).
 
-A risk connection attaches the zone under the alias SOURCE and an empty in-memory catalogue
-as `linked`, whose base tables are views of the zone's: `analytics.build` then runs at any past
-reference date into memory without touching the zone's own analytics tables. Person-level
+A risk connection attaches the zone under the alias SOURCE, so that the engine's scratch
+catalogue (`engine.duckdb.scratch_catalogue`) can take the name `linked`, its base tables views
+of the zone's: `analytics.build` then runs at any past reference date into memory without
+touching the zone's own analytics tables. Person-level
 scratch never reaches disk except DuckDB's spill folder inside the linked zone.
 
 | table | one row per |
@@ -22,7 +23,6 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from openphm.analytics.zone import REQUIRED
 from openphm.errors import UserFacingError
 
 SOURCE = "zone3"
@@ -44,19 +44,6 @@ def open_zone(ws, *, read_only: bool = False) -> Iterator[object]:
         yield con
     finally:
         con.close()
-
-
-def scratch_linked(con, source: str = SOURCE, also: tuple[str, ...] = ()) -> None:
-    """(Re)create the in-memory `linked` catalogue over `source`'s base tables, and the
-    tables named in `also` (the zone's own analytics, when current: risk.features)."""
-    attached = {
-        row[0] for row in con.execute("SELECT database_name FROM duckdb_databases()").fetchall()
-    }
-    if "linked" in attached:
-        con.execute("DETACH linked")
-    con.execute("ATTACH ':memory:' AS linked")
-    for table in (*REQUIRED, "deaths", *also):
-        con.execute(f"CREATE VIEW linked.main.{table} AS SELECT * FROM {source}.main.{table}")
 
 
 def tables(con, source: str = SOURCE) -> set[str]:
