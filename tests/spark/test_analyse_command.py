@@ -60,7 +60,8 @@ def test_no_parquet_copy_is_left_and_the_audit_names_the_engine(built):
     ws = built["spark"]
     assert not (ws.zone("linked") / "parquet").exists()
     entry = [e for e in ws.audit.entries() if e.action == "analytics.build"][-1]
-    assert (entry.outcome, entry.reason) == ("ok", "engine spark")
+    # Since issue 27 the reason also says the dates: "engine spark; as at … (data to …)".
+    assert entry.outcome == "ok" and entry.reason.startswith("engine spark; as at ")
 
 
 def test_phm_cohort_on_spark_writes_the_same_lists_and_keeps_no_copy(built, tmp_path):
