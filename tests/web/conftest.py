@@ -24,12 +24,6 @@ from openphm.web.accounts import LocalAccounts
 from .helpers import ACCOUNTS, OTHER_LIST, OWN_LIST, PASSWORD, WORDED_LIST, sign_in
 
 
-def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "browser: drives headless Chromium (/usr/bin/chromium) against a live server"
-    )
-
-
 def _people(n: int = 3000, seed: int = 7) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     birth_year = rng.integers(1931, 2026, n)
