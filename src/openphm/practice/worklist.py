@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 from nacl.public import PrivateKey
 
+from openphm.csvsafe import spreadsheet_safe
 from openphm.errors import UserFacingError
 from openphm.practice.tokens import open_tokens
 
@@ -89,10 +90,13 @@ def make_worklist(
 
 def write_worklist(worklist: Worklist, path: Path) -> None:
     """Written readable by its owner only: it names patients. Headed by the list's own "# ..."
-    lines, so the worklist says which list it is and why these people are on it."""
+    lines, so the worklist says which list it is and why these people are on it. No cell can
+    run as a spreadsheet formula."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         for line in worklist.about:
             writer.writerow([line])
-        worklist.rows.to_csv(handle, index=False)
+        # A name from the clinical system such as "=HYPERLINK(…)" must stay text when the
+        # practice opens the worklist in a spreadsheet (openphm.csvsafe), as in the browser.
+        spreadsheet_safe(worklist.rows).to_csv(handle, index=False)
