@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,7 +74,40 @@ def register_own_key(ws, actor: Actor, ods_code: str, public_key: PublicKey) -> 
     )
 
 
-def _register(ws, actor, action, ods_code, load, offered, *, replace=False) -> Registration:
+@dataclass(frozen=True)
+class Recipients:
+    """One kind of organisation that receives lists sealed to its registered key: GP
+    practices (the programme's controllers) or hospital providers (pseudonymise.providers).
+    Both register under one set of rules (`_register`)."""
+
+    noun: str  # "practice", "provider": in messages and the command (phm <noun> register)
+    folder: str  # WORKSPACE/<folder>/<ODS>.pub
+    members: Callable[[object], list[str]]  # the programme's organisations of this kind
+    not_member: tuple[str, str]  # (audit reason, message), each with {ods}
+
+    def keys(self, ws) -> dict[str, PublicKey]:
+        """{ODS code: public key} for every one of them that has registered one."""
+        folder = ws.root / self.folder
+        return {
+            ods: load_public_key(folder / f"{ods}.pub")
+            for ods in self.members(ws)
+            if (folder / f"{ods}.pub").is_file()
+        }
+
+
+PRACTICES = Recipients(
+    "practice",
+    FOLDER,
+    lambda ws: ws.config.programme.controllers,
+    ("{ods} is not a controller practice of this programme",
+     "{ods} is not among programme.controllers in programme.toml; only a controller practice "
+     "may receive re-identification tokens"),
+)  # fmt: skip
+
+
+def _register(
+    ws, actor, action, ods_code, load, offered, *, replace=False, kind: Recipients = PRACTICES
+) -> Registration:
     ws.authorise(actor, action)
     ws.require_open()
     ods_code = ods_code.strip().upper()
@@ -82,23 +116,19 @@ def _register(ws, actor, action, ods_code, load, offered, *, replace=False) -> R
         ws.audit.record(actor, action, outcome="refused", reason=reason)
         raise error(message)
 
-    if ods_code not in ws.config.programme.controllers:
-        refuse(
-            NotAController,
-            f"{ods_code} is not a controller practice of this programme",
-            f"{ods_code} is not among programme.controllers in programme.toml; only a "
-            "controller practice may receive re-identification tokens",
-        )
+    if ods_code not in kind.members(ws):
+        reason, message = kind.not_member
+        refuse(NotAController, reason.format(ods=ods_code), message.format(ods=ods_code))
     new_key = load()  # refuses a file that is not a public key
     fingerprint = key_id(new_key)
-    keys = registered_keys(ws)
-    _refuse_anothers({**keys, **_providers_keys(ws)}, ods_code, new_key, offered, refuse)
-    folder = ws.root / FOLDER
+    keys = kind.keys(ws)
+    _refuse_anothers(ws, ods_code, new_key, offered, refuse, kind)
+    folder = ws.root / kind.folder
     target = folder / f"{ods_code}.pub"
     old = keys.get(ods_code)
     if old is not None and bytes(old) == bytes(new_key):
         ws.audit.record(
-            actor, action, reads=(f"{FOLDER}/{ods_code}.pub",), counts={"keys": 0},
+            actor, action, reads=(f"{kind.folder}/{ods_code}.pub",), counts={"keys": 0},
             reason=f"key {fingerprint} was already registered for {ods_code}",
         )  # fmt: skip
         return Registration(target, fingerprint, unchanged=True)
@@ -107,20 +137,20 @@ def _register(ws, actor, action, ods_code, load, offered, *, replace=False) -> R
             KeyAlreadyRegistered,
             f"{ods_code} already has key {key_id(old)}; a different key {fingerprint} needs "
             "the data protection officer's replacement",
-            f"practice {ods_code} already has a different public key registered "
+            f"{kind.noun} {ods_code} already has a different public key registered "
             f"(fingerprint {key_id(old)}; offered {fingerprint}). Replacing it makes the lists "
             "already sent unreadable with the new private key until they are sealed again; "
-            "only the data protection officer may replace it: phm practice register "
+            f"only the data protection officer may replace it: phm {kind.noun} register "
             "--replace --role data-protection-officer",
         )
     folder.mkdir(mode=0o700, exist_ok=True)
     _write_key(folder, f"{ods_code}.pub", new_key)
     replaced = key_id(old) if old is not None else None
-    writes = [f"{FOLDER}/{ods_code}.pub"]
+    writes = [f"{kind.folder}/{ods_code}.pub"]
     request = folder / REQUESTS / f"{ods_code}.pub"
     if replaced and request.is_file() and _same_key(request, new_key):
         request.unlink()  # the practice's request, now made
-        writes.append(f"{FOLDER}/{REQUESTS}/{ods_code}.pub")
+        writes.append(f"{kind.folder}/{REQUESTS}/{ods_code}.pub")
     ws.audit.record(
         actor,
         action,
@@ -149,7 +179,7 @@ def request_replacement(ws, actor: Actor, ods_code: str, public_key: PublicKey) 
         refuse(NotAController, f"{ods_code} is not a controller practice of this programme",
                f"{ods_code} is not a controller practice of this programme")  # fmt: skip
     keys = registered_keys(ws)
-    _refuse_anothers(keys, ods_code, public_key, "the key offered is", refuse)
+    _refuse_anothers(ws, ods_code, public_key, "the key offered is", refuse, PRACTICES)
     old = keys.get(ods_code)
     if old is None or bytes(old) == bytes(public_key):
         refuse(
@@ -176,16 +206,25 @@ def requested_key(ws, ods_code: str) -> PublicKey | None:
     return load_public_key(path) if path.is_file() else None
 
 
-def _refuse_anothers(keys, ods_code, new_key, offered, refuse) -> None:
-    others = sorted(o for o, k in keys.items() if o != ods_code and bytes(k) == bytes(new_key))
+def _refuse_anothers(ws, ods_code, new_key, offered, refuse, kind: Recipients) -> None:
+    """A key already registered for any other organisation, practice or provider, is refused:
+    a token sealed to it would open at both."""
+    from openphm.pseudonymise.providers import PROVIDERS
+
+    others = [
+        f"{each.noun} {o}"
+        for each in (PRACTICES, PROVIDERS)
+        for o, k in sorted(each.keys(ws).items())
+        if (o != ods_code or each is not kind) and bytes(k) == bytes(new_key)
+    ]
     if others:
         refuse(
             KeyInUse,
             f"key {key_id(new_key)} offered for {ods_code} is already registered for "
             f"{', '.join(others)}",
-            f"{offered} the public key already registered for practice "
-            f"{', '.join(others)}; each practice registers its own key (made with phm practice "
-            f"keygen at {ods_code}). Ask {ods_code} for its own practice.pub",
+            f"{offered} the public key already registered for {', '.join(others)}; each "
+            f"organisation registers its own key (made with phm {kind.noun} keygen at "
+            f"{ods_code}). Ask {ods_code} for its own {kind.noun}.pub",
         )
 
 
@@ -207,21 +246,9 @@ def _same_key(path: Path, key: PublicKey) -> bool:
 
 def registered_keys(ws) -> dict[str, PublicKey]:
     """{ODS code: public key} for every controller practice that has registered one."""
-    folder = ws.root / FOLDER
-    return {
-        ods: load_public_key(folder / f"{ods}.pub")
-        for ods in ws.config.programme.controllers
-        if (folder / f"{ods}.pub").is_file()
-    }
+    return PRACTICES.keys(ws)
 
 
 def key_id(public_key: PublicKey) -> str:
     """A short fingerprint of a public key: a token sealed to an older key is sealed again."""
     return hashlib.blake2b(bytes(public_key), digest_size=8).hexdigest()
-
-
-def _providers_keys(ws) -> dict[str, PublicKey]:
-    """The hospital providers' registered keys: a practice may not register one either."""
-    from openphm.pseudonymise.providers import registered_provider_keys
-
-    return registered_provider_keys(ws)
