@@ -1,6 +1,8 @@
-"""Tracing (Splink) on Spark finds the same people as on DuckDB: the same comparisons, blocking
-rules and prior in Splink's Spark dialect, on the session OpenPHM makes (encrypted spill), with
-nothing identifiable written to disk as plain Parquet and nothing left cached afterwards."""
+"""Tracing (Splink) on Spark finds the same people as on DuckDB, with the same probabilities: the
+model is trained in one place (DuckDB, in memory) and scores with the same comparisons,
+blocking rules and parameters in Splink's Spark dialect, on the session OpenPHM makes
+(encrypted spill), with nothing identifiable written to disk as plain Parquet and nothing left
+cached afterwards."""
 
 from __future__ import annotations
 
@@ -10,7 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from openphm.identity.tracing import TracingError, trace
+from openphm.identity import training
+from openphm.identity.tracing import (
+    Prepared,
+    Source,
+    TracingError,
+    prepare,
+    trace,
+    trace_sources,
+)
 
 _spec = importlib.util.spec_from_file_location(
     "tracing_people", Path(__file__).parents[1] / "identity" / "people.py"
@@ -21,26 +31,36 @@ _spec.loader.exec_module(people)
 
 @pytest.fixture(scope="module")
 def traced(spark_session, tmp_path_factory):
-    """Each engine's pairs for the same records and spine, and the files Spark wrote."""
+    """Each engine's pairs and models for the same records and spine (enough records to train
+    on), and the files Spark wrote."""
     folder = Path(spark_session.conf.get("spark.local.dir")).parent
     before = {p for p in folder.rglob("*") if p.is_file()}
-    region = people.region(2000, 300, seed=7)
-    pairs = {
-        "duckdb": trace(region.records, region.spine),
-        "spark": trace(region.records, region.spine, engine="spark", connection=spark_session),
-    }
+    region = people.region(2000, training.MIN_RECORDS_TO_TRAIN + 100, seed=7)
+    traced = {}
+    for engine, connection in (("duckdb", None), ("spark", spark_session)):
+        left = Prepared(prepare(region.records, "record_id"))
+        right = Prepared(prepare(region.spine, "spine_id"))
+        source = Source(("records",), left.frame["unique_id"])
+        [traced[engine]] = trace_sources(left, right, [source], engine=engine,
+                                         connection=connection)  # fmt: skip
     written = {p for p in folder.rglob("*") if p.is_file()} - before
-    return region, pairs, written
+    return region, traced, written
 
 
 def test_spark_and_duckdb_trace_the_same_records_to_the_same_people(traced):
-    region, pairs, _ = traced
-    ours, theirs = (pairs[e].set_index("record_id").sort_index() for e in ("duckdb", "spark"))
+    region, traced, _ = traced
+    assert traced["duckdb"].model.parameters == traced["spark"].model.parameters == "trained"
+    assert dict(training.levels(traced["duckdb"].model.settings)) == dict(
+        training.levels(traced["spark"].model.settings)
+    )
+    assert traced["duckdb"].threshold.value == traced["spark"].threshold.value
+    ours, theirs = (
+        traced[e].pairs.set_index("record_id").sort_index() for e in ("duckdb", "spark")
+    )
     assert len(ours) >= 0.9 * region.truth.notna().sum()
     assert ours["spine_id"].to_dict() == theirs["spine_id"].to_dict()
-    # u is estimated by random sampling, which each engine draws its own way: probabilities
-    # agree closely, not to the last bit.
-    assert np.allclose(ours["match_probability"], theirs["match_probability"], atol=0.01)
+    # One model, scored by each engine's SQL: the same probabilities, to rounding.
+    assert np.allclose(ours["match_probability"], theirs["match_probability"], rtol=0, atol=1e-9)
 
 
 def test_tracing_on_spark_writes_no_plain_parquet_and_leaves_nothing_cached(traced, spark_session):

@@ -143,6 +143,12 @@ class Engine(ABC):
         """`frame` (pandas, every column text) as this engine's Splink registers it."""
         return frame
 
+    def splink_training(self, db) -> tuple[Any, Engine]:
+        """Splink's database API that tracing trains its models on (u by random sampling, m
+        by EM), and the engine whose `splink_table` registers tables there: by default this
+        engine, where it scores (`db`, from `splink`)."""
+        return db, self
+
     def splink_done(self, db) -> None:  # noqa: B027 (most engines have nothing to forget)
         """Forget in `db` every table Splink made and every row it cached."""
 

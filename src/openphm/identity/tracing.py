@@ -442,18 +442,30 @@ class Session:
             self.db = self.engine.splink(connection)
         except EngineError as err:
             raise TracingError(str(err)) from None
-        dialect = self.db.sql_dialect.sql_dialect_str
-        self.priors = _priors(fields, len(spine)).create_settings_dict(dialect)
+        # Models are trained where the engine says (Spark: on DuckDB, so that both engines
+        # train the same model) and score here.
+        self.trainer, self.trainer_engine = self.engine.splink_training(self.db)
         self._ids = pd.Index(records["unique_id"].astype(object))
         self._spine_keys: dict[tuple[str, ...], pd.Series] = {}
         self._made = 0
-        self._tf = {
-            column: self.db.register(
-                _term_frequencies(records, spine, column), table_name=f"trace_tf_{column}"
-            )
+        frequencies = {
+            column: _term_frequencies(records, spine, column)
             for column in ("given_name", "family_name", "postcode")
             if column in fields
         }
+        self._tf = {
+            id(db): {
+                column: db.register(table, table_name=f"trace_tf_{column}")
+                for column, table in frequencies.items()
+            }
+            for db in {id(self.db): self.db, id(self.trainer): self.trainer}.values()
+        }
+        self.priors = self._priors_on(self.trainer)
+
+    def _priors_on(self, db) -> dict[str, Any]:
+        return _priors(self.fields, len(self.spine)).create_settings_dict(
+            db.sql_dialect.sql_dialect_str
+        )
 
     def estimate_u(self) -> dict[tuple[str, str], float]:
         """u of every level, by random sampling of up to 5M record-spine pairs (seeded, so
@@ -461,7 +473,7 @@ class Session:
         sampled pair fell in gets the rule of three's 3 / pairs."""
         pairs = min(5e6, float(len(self.records)) * len(self.spine))
         settings = training.starting_settings(self.priors, None, 1.0, len(self.spine))
-        linker = self.linker(self.records, self.spine, settings)
+        linker = self.linker(self.records, self.spine, settings, training=True)
         linker.training.estimate_u_using_random_sampling(
             max_pairs=pairs, seed=self.seed, min_count_per_level=U_COUNT
         )
@@ -518,7 +530,7 @@ class Session:
                          len(self.spine), reason)  # fmt: skip
         sample = records.sample(min(training.TRAINING_SAMPLE, len(records)), random_state=self.seed)
         keys = training.training_keys(self.fields)
-        linker = self.linker(sample, self.spine[self._near(sample, keys)], settings)
+        linker = self.linker(sample, self.spine[self._near(sample, keys)], settings, training=True)
         trained = training.train(linker, keys, len(self.spine))
         on = "; ".join("+".join(k) for k in keys)
         if trained is None:
@@ -533,6 +545,8 @@ class Session:
 
     def score(self, settings: dict[str, Any], records: pd.DataFrame) -> pd.DataFrame:
         """Every candidate pair of `records` at or above CANDIDATES_FROM, as PAIR_COLUMNS."""
+        if self.trainer is not self.db:  # the trained model, in the scoring engine's SQL
+            settings = training.in_dialect(settings, self._priors_on(self.db))
         linker = self.linker(records, self.spine[self._near(records, self.keys)], settings)
         predictions = linker.inference.predict(
             threshold_match_probability=CANDIDATES_FROM, warning_mode="never"
@@ -550,29 +564,37 @@ class Session:
             }
         ).astype(_PAIR_DTYPES)
 
-    def linker(self, records: pd.DataFrame, spine: pd.DataFrame, settings: dict[str, Any]):
+    def linker(self, records: pd.DataFrame, spine: pd.DataFrame, settings: dict[str, Any],
+               *, training: bool = False):  # fmt: skip
         """A Splink linker over these records and spine people, with the session's term
-        frequencies (over all records and the whole spine, not just these)."""
+        frequencies (over all records and the whole spine, not just these), where models are
+        trained (`training`) or where they score."""
         from splink import Linker
 
         self._made += 1
-        records = self.engine.splink_table(self.db, records)
-        spine = self.engine.splink_table(self.db, spine)
+        db, engine = (self.trainer, self.trainer_engine) if training else (self.db, self.engine)
+        # A subset keeps its rows' labels, which DuckDB's scan of a pandas frame can offer
+        # Splink as a column (`__index_level_0__`) that its SQL then cannot find: EM failed
+        # on a sample with "Referenced column not found". Registered without them.
+        records = engine.splink_table(db, records.reset_index(drop=True))
+        spine = engine.splink_table(db, spine.reset_index(drop=True))
         tables = [
-            self.db.register(records, table_name=f"trace_records_{self._made}",
-                             dataset_display_name=_RECORDS),
-            self.db.register(spine, table_name=f"trace_spine_{self._made}",
-                             dataset_display_name=_SPINE),
+            db.register(records, table_name=f"trace_records_{self._made}",
+                        dataset_display_name=_RECORDS),
+            db.register(spine, table_name=f"trace_spine_{self._made}",
+                        dataset_display_name=_SPINE),
         ]  # fmt: skip
         # Splink's log lines carry model parameters and counts, not values; ERROR keeps the
         # command's own progress readable (`training` logs which parameters were used).
         linker = Linker(tables, settings, log_level=logging.ERROR)
-        for column, frequencies in self._tf.items():
+        for column, frequencies in self._tf[id(db)].items():
             linker.table_management.register_term_frequency_lookup(frequencies, column)
         return linker
 
     def close(self) -> None:
         self.engine.splink_done(self.db)
+        if self.trainer is not self.db:
+            self.trainer_engine.splink_done(self.trainer)
 
     def _subset(self, ids: Sequence[str]) -> pd.DataFrame:
         rows = self._ids.get_indexer(pd.Index(pd.Series(ids).astype(object)))

@@ -120,6 +120,27 @@ def with_u(settings: dict[str, Any], u: dict[tuple[str, str], float]) -> dict[st
     return settings
 
 
+def in_dialect(settings: dict[str, Any], target: dict[str, Any]) -> dict[str, Any]:
+    """The model `settings` in the SQL of `target` (the same priors made for another engine's
+    dialect): target's comparisons with settings' m and u on every level, and its λ. The
+    levels are matched by comparison and label, and must all be there: a model that does not
+    fit the target's comparisons is a mistake, not something to score with."""
+    converted = copy.deepcopy(target)
+    theirs = dict(levels(settings))
+    ours = dict(levels(converted))
+    if set(theirs) != set(ours):
+        raise ValueError("the model's levels are not the comparisons' levels")
+    for key, level in ours.items():
+        for parameter in ("m_probability", "u_probability"):
+            if theirs[key].get(parameter) is not None:
+                level[parameter] = theirs[key][parameter]
+    converted["probability_two_random_records_match"] = settings[
+        "probability_two_random_records_match"
+    ]
+    converted.pop("linker_uid", None)
+    return converted
+
+
 def train(linker: Any, keys: Sequence[tuple[str, ...]], n_spine: int) -> dict[str, Any] | None:
     """EM on `linker` (its records a sample of one source's, its spine the people who share a
     key with them, its u fixed), one session per key; the model JSON, with m floored and λ
