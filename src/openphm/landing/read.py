@@ -59,10 +59,15 @@ def current_tables(ws, con, actor: Actor) -> dict[str, str]:
         bodies[table] = f"SELECT * FROM ({union}) WHERE submission_id IN ({ids})"
     for table, declared in canonical_tables().items():
         if declared.becomes:
-            # Rows of a layout read as another table (HES APC episodes as spells), with the
-            # rows landed in that table's own shape.
-            names = ", ".join(f'"{n}"' for n, _ in model.columns(declared.becomes))
-            built = spells_sql(declared.layout, f"({bodies[table]})")
+            # Rows of a layout read as another table (HES APC episodes as spells, HES
+            # outpatient appointments as op_appointments), with the rows landed in that
+            # table's own shape.
+            target = model.columns(declared.becomes)
+            names = ", ".join(f'"{n}"' for n, _ in target)
+            if declared.layout.spell_key:
+                built = spells_sql(declared.layout, f"({bodies[table]})")
+            else:
+                built = records_sql(declared.layout, target, f"({bodies[table]})")
             bodies[declared.becomes] = (
                 f"SELECT {names} FROM ({bodies[declared.becomes]}) "
                 f"UNION ALL SELECT {names} FROM ({built})"
@@ -112,6 +117,25 @@ def spells_sql(layout, episodes: str) -> str:
                 AS discharge_destination
         FROM (SELECT *, {order} AS o FROM {episodes})
         GROUP BY submission_id, {key})"""
+
+
+def records_sql(layout, target: tuple[tuple[str, str], ...], rows: str) -> str:
+    """A layout's rows read as the contract's table `target` (name, type), one for one (HES
+    outpatient appointments as op_appointments, HES A&E attendances as ec_attendances): each
+    of the contract's columns is the layout's field of that name, or null where the layout
+    has none (names the data set does not send). The provider is the one the row names
+    (PROCODE3), as for spells; a row that names none keeps the submission's."""
+    fields = {f.canonical for f in layout.fields}
+    provenance = {n for n, _ in model.PROVENANCE}
+
+    def column(name: str, sql_type: str) -> str:
+        if name == "provider_ods" and "provider" in fields:
+            return 'coalesce("provider", "provider_ods") AS "provider_ods"'
+        if name in fields or name in provenance:
+            return f'"{name}"'
+        return f'NULL::{sql_type} AS "{name}"'
+
+    return f"SELECT {', '.join(column(n, t) for n, t in target)} FROM {rows}"
 
 
 @dataclass(frozen=True)

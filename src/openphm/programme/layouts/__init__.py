@@ -5,7 +5,8 @@ programme keeps beside its programme.toml; writes nothing. A layout names the da
 columns as its specification spells them, the versions of its column set, each kept field's
 type, code system and special values (nulls, "not known", invalid), which fields identify the
 person, and the canonical identifiable table its rows land in (and, for HES APC, how episodes
-become spells). The landing load compiles it to the same checks as every other extract
+become spells; for HES outpatients and A&E, the contract's table its rows are read as). The
+landing load compiles it to the same checks as every other extract
 (openphm.landing.adapters.layout_schema); docs/extract-formats.md documents each built-in
 layout. Nothing here reads or holds patient data, so the programme's configuration can name and
 check layouts without reaching zone 1's code.
@@ -264,7 +265,10 @@ def parse(data: dict, where: str) -> Layout:
             pseudonymised=_texts(data.get("pseudonymised", []), f"{where}: pseudonymised"),
             spell_key=tuple(spells.get("key", ())),
             spell_order=spells.get("order", ""),
-            becomes=spells.get("becomes", ""),
+            # HES APC's episodes become spells ([spells]); a layout whose rows are already
+            # the contract's records (one outpatient appointment, one A&E attendance) names
+            # the contract's table as `becomes` and is read as it, field for field.
+            becomes=spells.get("becomes", data.get("becomes", "")),
             source=where,
         )
     except KeyError as missing:
