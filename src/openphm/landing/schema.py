@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 # Code systems by the shape of their codes (docs/extract-formats.md, "Code systems").
 SNOMED = r"[1-9][0-9]{5,17}"  # SNOMED CT and dm+d concept ids: 6 to 18 digits, no leading 0
@@ -112,6 +112,9 @@ class Date(Kind):
     not_before: tuple[str, ...] = ()
     # Other formats a layout's files may use (each matched exactly, first match wins).
     formats: tuple[str, ...] = ()
+    # `not_before` as the file names them, for the reason (Schema fills it in): a HES file's
+    # row is told "is before DOB", the column it has, not the contract's `date_of_birth`.
+    shown: tuple[str, ...] = ()
     sql_type = "DATE"
 
     @property
@@ -151,8 +154,10 @@ class Date(Kind):
         return f"CASE {' '.join(whens)} END"
 
     def problem(self, raw: str, value: str) -> str:
+        shown = self.shown or self.not_before
         order = "".join(
-            f"WHEN {value} < {ident(other)} THEN 'is before {other}' " for other in self.not_before
+            f"WHEN {value} < {ident(other)} THEN {literal('is before ' + name)} "
+            for other, name in zip(self.not_before, shown, strict=True)
         )
         return (
             f"WHEN {value} IS NULL THEN 'is not a date in the form {self.human_format}' "
@@ -201,6 +206,9 @@ class Choice(Kind):
     """One of a fixed set of codes, optionally translated (`Male` -> `M`)."""
 
     codes: dict[str, str] = field(default_factory=dict)
+    # Values the field reads as blank (a layout's "not known" codes), named in the reason
+    # beside the codes (Schema fills it in): FIRSTATT accepts 5 and 9 as blank as well.
+    blank: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, *codes: str) -> Choice:
@@ -214,6 +222,8 @@ class Choice(Kind):
 
     def problem(self, raw: str, value: str) -> str:
         allowed = ", ".join(self.codes)
+        if self.blank:
+            allowed += f" (or {', '.join(self.blank)}, read as blank)"
         return (
             # list_contains, not NOT IN: DuckDB plans NOT IN as a join, several times slower.
             f"WHEN NOT list_contains([{', '.join(literal(k) for k in self.codes)}], {raw}) "
@@ -297,6 +307,16 @@ def _raw(f: Field) -> str:
     return f"CASE {nulls}{recodes}ELSE {raw} END"
 
 
+def _said(f: Field, names: dict[str, str]) -> Kind:
+    """`f`'s kind with what its reasons name said as the file says it: the other date
+    columns by the file's names, a choice's codes with the values read as blank."""
+    if isinstance(f.kind, Date) and f.kind.not_before:
+        return replace(f.kind, shown=tuple(names.get(o, o) for o in f.kind.not_before))
+    if isinstance(f.kind, Choice) and f.nulls:
+        return replace(f.kind, blank=tuple(v for v in f.nulls if v not in f.kind.codes))
+    return f.kind
+
+
 @dataclass(frozen=True)
 class Schema:
     """The declared columns of one provider table, in one flavour."""
@@ -323,6 +343,7 @@ class Schema:
     def _reasons(self) -> list[tuple[str, str]]:
         """(field as the provider names it, CASE expression giving the reason or NULL)."""
         reasons = []
+        names = {f.name: f.source_name for f in self.fields}
         for f in self.fields:
             raw, value = ident("raw:" + f.name), ident(f.name)
             cases = f"WHEN {raw} IS NULL THEN 'is required but blank' " if f.required else ""
@@ -330,7 +351,7 @@ class Schema:
                 f"WHEN {raw} = {literal(code)} THEN {literal(meaning)} "
                 for code, meaning in f.invalid
             )
-            check = f.kind.problem(raw, value)
+            check = _said(f, names).problem(raw, value)
             if check:
                 cases += f"WHEN {raw} IS NULL THEN NULL {check}"
             if cases:
