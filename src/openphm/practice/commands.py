@@ -80,43 +80,59 @@ def register_key(
     seals that practice's re-identification tokens to it. A practice's key is never replaced
     silently: a different key is refused unless the data protection officer replaces it
     (--replace --role data-protection-officer), and another practice's key is always refused."""
+    from openphm.pseudonymise.practices import register_practice, registered_keys
+
+    _register_key(
+        workspace, ods, public_key, role, replace, yes, noun="practice",
+        registered=registered_keys, register=register_practice,
+        resealed="They become readable again only when the next phm link seals the practice's "
+        "tokens to the new key and phm cohort writes its lists again. If the practice still "
+        "holds its old private key, it can open the old lists with it until then.",
+    )  # fmt: skip
+
+
+def _register_key(workspace: Path, ods: str, public_key: Path, role: str | None,
+                  replace: bool, yes: bool, *, noun: str, registered, register,
+                  resealed: str) -> None:  # fmt: skip
+    """Register (or, with `replace`, replace after a warning) a practice's or a provider's
+    public key, and say what was done. `registered(ws)`: the keys held; `register(ws, actor,
+    code, path, replace=)`: the stage's registration (pseudonymise.practices, .providers);
+    `resealed`: what becomes of the lists already sent after a replacement."""
     from rich.markup import escape
 
     from openphm.console import console
     from openphm.practice.keys import load_public_key
     from openphm.programme.workspace import open_as
-    from openphm.pseudonymise.practices import key_id, register_practice, registered_keys
+    from openphm.pseudonymise.practices import key_id
 
     ws, actor = open_as(workspace, role)
     code = ods.strip().upper()
     shown = escape(code)  # typed by a person: printed as typed, never read as markup
     if replace:
-        old = registered_keys(ws).get(code)
+        old = registered(ws).get(code)
         new = load_public_key(public_key)
         if old is not None and bytes(old) != bytes(new):
             console.print(
-                f"[bold yellow]Warning:[/] this replaces practice {shown}'s key "
+                f"[bold yellow]Warning:[/] this replaces {noun} {shown}'s key "
                 f"{key_id(old)} with {key_id(new)}. The lists already sent to {shown} were "
-                "sealed to the old key: the new private key cannot open them. They become "
-                "readable again only when the next phm link seals the practice's tokens to "
-                "the new key and phm cohort writes its lists again. If the practice still "
-                "holds its old private key, it can open the old lists with it until then."
+                f"sealed to the old key: the new private key cannot open them. {resealed}"
             )
             if not yes and not typer.confirm(f"Replace {code}'s key?", default=False):
                 console.print("Not replaced.")
                 raise typer.Exit(1)
-    done = register_practice(ws, actor, code, public_key, replace=replace)
+    done = register(ws, actor, code, public_key, replace=replace)
+    title = noun.capitalize()
     if done.unchanged:
-        console.print(f"Practice {shown}'s key {done.fingerprint} was already registered.")
+        console.print(f"{title} {shown}'s key {done.fingerprint} was already registered.")
     elif done.replaced:
         console.print(
-            f"Replaced practice {shown}'s key {done.replaced} with {done.fingerprint} "
+            f"Replaced {noun} {shown}'s key {done.replaced} with {done.fingerprint} "
             f"({escape(str(done.path))}); run phm link, then phm cohort, to seal its lists to "
             "the new key."
         )
     else:
         console.print(
-            f"Registered the public key of practice {shown} ({escape(str(done.path))}, "
+            f"Registered the public key of {noun} {shown} ({escape(str(done.path))}, "
             f"fingerprint {done.fingerprint})."
         )
 
@@ -274,45 +290,14 @@ def provider_register(
     lists (a definition with provider = "CODE"). The practices' rules: a different key is
     refused unless the data protection officer replaces it, and another organisation's key is
     always refused."""
-    from rich.markup import escape
-
-    from openphm.console import console
-    from openphm.practice.keys import load_public_key
-    from openphm.programme.workspace import open_as
-    from openphm.pseudonymise.practices import key_id
     from openphm.pseudonymise.providers import register_provider, registered_provider_keys
 
-    ws, actor = open_as(workspace, role)
-    code = ods.strip().upper()
-    shown = escape(code)
-    if replace:
-        old = registered_provider_keys(ws).get(code)
-        new = load_public_key(public_key)
-        if old is not None and bytes(old) != bytes(new):
-            console.print(
-                f"[bold yellow]Warning:[/] this replaces provider {shown}'s key "
-                f"{key_id(old)} with {key_id(new)}. The lists already sent to {shown} were "
-                "sealed to the old key: the new private key cannot open them. A list is sealed "
-                "to the new key again for the people whose local ids are in the landing zone "
-                "at the next phm link, then phm cohort writes it again."
-            )
-            if not yes and not typer.confirm(f"Replace {code}'s key?", default=False):
-                console.print("Not replaced.")
-                raise typer.Exit(1)
-    done = register_provider(ws, actor, code, public_key, replace=replace)
-    if done.unchanged:
-        console.print(f"Provider {shown}'s key {done.fingerprint} was already registered.")
-    elif done.replaced:
-        console.print(
-            f"Replaced provider {shown}'s key {done.replaced} with {done.fingerprint} "
-            f"({escape(str(done.path))}); run phm link, then phm cohort, to seal its lists to "
-            "the new key."
-        )
-    else:
-        console.print(
-            f"Registered the public key of provider {shown} ({escape(str(done.path))}, "
-            f"fingerprint {done.fingerprint})."
-        )
+    _register_key(
+        workspace, ods, public_key, role, replace, yes, noun="provider",
+        registered=registered_provider_keys, register=register_provider,
+        resealed="A list is sealed to the new key again for the people whose local ids are in "
+        "the landing zone at the next phm link, then phm cohort writes it again.",
+    )  # fmt: skip
 
 
 @provider_app.command("reidentify")
