@@ -81,13 +81,28 @@ def land_and_link():
         with clock.frozen_at(now) if now is not None else contextlib.nullcontext():
             yield
 
-    def run(region: Path, workspace: Path, actor: Actor, *, now: str | None = None):
+    def run(
+        region: Path,
+        workspace: Path,
+        actor: Actor,
+        *,
+        now: str | None = None,
+        providers: tuple[str, ...] = (),
+    ):
+        """`providers`: hospital providers that make a key pair (in the region's
+        providers/<ODS>/keys/, their own machine) and register it before the link."""
+        from openphm.practice.keys import generate_keypair
+        from openphm.pseudonymise.providers import register_provider
+
         with clock_at(now):
             ws = Workspace.create(workspace, region / "programme.toml", actor)
             ingest(ws, [region / "extracts"], actor)
             for practice in ws.config.programme.controllers:
                 key = region / "practices" / practice / "practice.pub"
                 register_practice(ws, actor, practice, key)
+            for provider in providers:
+                pair = generate_keypair(region / "providers" / provider / "keys", stem="provider")
+                register_provider(ws, actor, provider, pair.public_key)
             link(ws, actor)
         return ws
 

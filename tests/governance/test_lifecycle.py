@@ -211,3 +211,23 @@ def test_close_from_the_command_line_then_verify(cli, workspace):
 def test_an_analyst_cannot_close_through_the_api_either(workspace, analyst):
     with pytest.raises(Refused):
         workspace.authorise(analyst, "programme.close")
+
+
+def test_the_certificate_counts_practices_and_providers_lists_apart(workspace, dpo):
+    """A hospital provider's folder of lists (RX1, the example programme's trust) is a
+    provider's on the certificate, not one more practice."""
+    _put(workspace, COHORT_LIST, "token,risk\nAAAA,0.41\n")
+    trust_list = "outputs/cohorts/RX1/seen-and-frail.csv"
+    _put(workspace, trust_list, "token,risk\nBBBB,0.52\nCCCC,0.33\n")
+    _put(workspace, "outputs/cohorts/RX1/older.csv", "token,risk\nDDDD,0.2\n")
+    workspace.audit.record(
+        Actor("tess", "provider"), "cohort.download", reads=(trust_list.removeprefix("outputs/"),)
+    )
+    closure = close_programme(workspace, dpo, reason="programme finished")
+    body = verify(closure.certificate, workspace.meta["signing_public_key"])
+    assert body["handed_over"]["practices"] == {"A81001": {"lists": 1, "downloads": 0}}
+    assert body["handed_over"]["providers"] == {"RX1": {"lists": 2, "downloads": 1}}
+    html = closure.certificate.with_suffix(".html").read_text()
+    assert "1 practice(s) and 1 hospital or community provider(s)" in html
+    assert "provider RX1</td><td>2 cohort list(s); downloaded 1 time(s)" in html
+    assert "practice RX1" not in html

@@ -161,3 +161,59 @@ def test_an_exact_repeat_of_an_earlier_row_is_quarantined_and_a_changed_one_is_n
         ("S2", "12"),
     ]
     assert list(_quarantined_rows(workspace, engineer)) == [3]
+
+
+def _with_local_ids(text: str, ids: list[str]) -> str:
+    """The APC file with `local_patient_id` after each spell's own id."""
+    header, *rows = text.splitlines()
+    out = []
+    for line, local in zip([header, *rows], ["local_patient_id", *ids], strict=True):
+        cells = line.split(",")
+        at = cells.index("spell_id") + 1 if line is header else 7
+        out.append(",".join([*cells[:at], local, *cells[at:]]))
+    return "\n".join(out) + "\n"
+
+
+def test_a_trust_s_local_patient_id_is_optional_and_lands_with_its_spell(
+    workspace, inbox, engineer
+):
+    """The one optional column: a file with it lands it, one without it (the same table, a
+    flavour tied on every other column) lands its rows with the column blank, not refused."""
+    with_ids = _with_local_ids(APC, ["K0412345", ""])
+    put(inbox, "admitted-care", "RX1", "RX1_apc_202609.csv", with_ids)
+    put(inbox, "admitted-care", "RX1", "RX1_apc_202610.csv", APC.replace(",S", ",T"))
+    report = ingest(workspace, [inbox], engineer)
+    assert [o.status for o in report.outcomes] == [LOADED, LOADED]
+    spells = current(workspace, engineer, "apc_spells")
+    assert sorted((s["spell_id"], s["local_patient_id"]) for s in spells) == [
+        ("S1", "K0412345"),
+        ("S2", None),
+        ("T1", None),
+        ("T2", None),
+    ]
+
+
+def test_a_header_tied_between_flavours_is_read_as_the_one_it_matches_exactly():
+    """Flavours differing by an optional column tie on a header without it: the exact match
+    wins whichever flavour is declared first, and a header missing another column too is
+    refused naming that column only."""
+    from pathlib import Path
+
+    from openphm.landing import readers
+    from openphm.landing.adapters import WITHOUT_LOCAL_ID, Table, table_for
+    from openphm.landing.files import Extract, Refused
+    from openphm.programme.config import SourceKind
+
+    apc = table_for(SourceKind.ADMITTED_CARE, "apc")
+    header = APC_HEADER.strip().split(",")
+    both = (apc, Table(apc.token, apc.canonical, dict(reversed(apc.flavours.items())),
+                       record_id=apc.record_id))  # fmt: skip
+    for table in both:
+        extract = Extract(Path("RX1_apc_202610.csv"), SourceKind.ADMITTED_CARE, "RX1", table,
+                          "202610", 1, "csv")  # fmt: skip
+        assert readers._flavour(extract, header)[0] == WITHOUT_LOCAL_ID
+        with_id = [*header[:7], "local_patient_id", *header[7:]]
+        assert readers._flavour(extract, with_id)[0] == "standard"
+        with pytest.raises(Refused) as refused:
+            readers._flavour(extract, [h for h in header if h != "primary_procedure"])
+        assert "missing column(s) primary_procedure." in str(refused.value)  # that one only

@@ -6,11 +6,9 @@ are checked against the synthetic region's truth and against the practices' own 
 same cohort; a practice's key opens none of the provider's list, nor the provider's key any
 practice's; and no local id or NHS number reaches the linked zone.
 
-The landing contract does not yet declare a local patient id for hospital extracts
-(docs/extract-formats.md; issue 21's layouts name it among the fields that identify a person):
-`with_local_ids` declares it here, as a `local_patient_id` column after each record's own id
-in the providers' kinds of extract (blank allowed), and `add_local_ids` writes it into every
-such extract of the region from the truth, one stable id per person and provider.
+The region's hospital and community extracts carry each person's local patient id at that
+provider (docs/extract-formats.md), and DIR/providers/RZ1/patients.csv is the trust's own
+patient-list export.
 """
 
 from __future__ import annotations
@@ -24,87 +22,37 @@ import pandas as pd
 import pytest
 
 from openphm import clock
-from openphm.landing import adapters
-from openphm.landing.schema import Field, Schema
-from openphm.programme.config import PROVIDER_KINDS
 
 NOW = "2026-11-03T10:00:00"
 PROVIDER = "RZ1"
 PROVIDER_NAME = "Synthetic Valley Hospitals NHS Trust"
-# The extracts given local ids, and the column holding each row's date.
+# The extracts that carry local ids, and the column holding each row's date.
 DATED = {"admitted-care": "admission_date", "emergency-care": "arrival_date",
          "outpatients": "appointment_date", "community": "contact_date"}  # fmt: skip
 CRITERIA = 'purpose = "prevention"\nmin_age = 55\n'
 
 
-def local_id(person_id: int, provider: str = PROVIDER) -> str:
-    """A provider's own id for a person: stable, and unrelated to anything else it holds."""
-    salt = sum(provider.encode())
-    return f"L{(int(person_id) * 7919 + 104_729 * salt) % 10**7:07d}"
-
-
-def with_local_ids(monkeypatch) -> None:
-    """Declare local_patient_id in the providers' kinds of extract, after the record's id."""
-    for kind in PROVIDER_KINDS:
-        tables = []
-        for table in adapters.ADAPTERS[kind]:
-            standard = table.reference
-            names = [f.name for f in standard.fields]
-            at = names.index(table.record_id) + 1
-            local = Schema(
-                (*standard.fields[:at], Field("local_patient_id"), *standard.fields[at:])
-            )
-            tables.append(
-                adapters.Table(table.token, table.canonical,
-                               {"standard": local},
-                               table.snapshot, table.record_id)
-            )  # fmt: skip
-        monkeypatch.setitem(adapters.ADAPTERS, kind, tuple(tables))
-
-
-def add_local_ids(region: Path) -> pd.DataFrame:
-    """Write each RZ1 row's person's local id into its extract, after the row's own id (a row
-    the region's faults made unreadable keeps its fault, with a blank local id); returns every
-    RZ1 row given one as (file kind, person_id, date, nhs_number as sent)."""
-    # Each provider's files, not only RZ1's: the contract declared has the column for all.
+def local_ids(region: Path) -> pd.DataFrame:
+    """Every RZ1 row of the region's extracts as written: (file kind, person_id from the
+    truth, date, local id, nhs_number as sent); a row the region's faults made unreadable is
+    left out."""
     records = pd.read_parquet(region / "truth" / "records.parquet")
     records["file"] = records["file"].astype(str)
     seen = []
     for kind, date in DATED.items():
-        for path in sorted((region / "extracts" / kind).glob("*/*.csv")):
-            provider = path.parent.name
+        for path in sorted((region / "extracts" / kind / PROVIDER).glob("*.csv")):
             with open(path, newline="", encoding="utf-8") as handle:
                 header, *rows = list(csv.reader(handle))
             mine = records[records["file"] == str(path.relative_to(region))]
             person = dict(zip(mine["row"], mine["person_id"], strict=True))
             at = {name: i for i, name in enumerate(header)}
-            for number, row in enumerate(rows, start=1):
-                who = person.get(number)
-                row.insert(1, local_id(who, provider) if who is not None else "")
-                if provider == PROVIDER and who is not None and len(row) == len(header) + 1:
-                    seen.append((kind, who, row[at[date] + 1], row[at["nhs_number"] + 1]))
-            with open(path, "w", newline="", encoding="utf-8") as handle:
-                csv.writer(handle).writerows([[header[0], "local_patient_id", *header[1:]], *rows])
-    return pd.DataFrame(seen, columns=["kind", "person_id", "date", "nhs_number"])
-
-
-def provider_patients(region: Path, persons) -> Path:
-    """The trust's patient-list export: its local id and the identity it holds."""
-    people = pd.read_parquet(region / "truth" / "people.parquet")
-    people = people[people["person_id"].isin(set(persons))]
-    export = pd.DataFrame(
-        {
-            "local_patient_id": people["person_id"].map(local_id),
-            "nhs_number": people["nhs_number"].astype(str),
-            "given_name": people["given_name"],
-            "family_name": people["family_name"],
-            "date_of_birth": pd.to_datetime(people["date_of_birth"]).dt.strftime("%Y-%m-%d"),
-        }
-    )
-    path = region / "providers" / PROVIDER / "patients.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    export.to_csv(path, index=False)
-    return path
+            seen += [
+                (kind, person[n], row[at[date]], row[at["local_patient_id"]],
+                 row[at["nhs_number"]])
+                for n, row in enumerate(rows, start=1)
+                if len(row) == len(header)
+            ]  # fmt: skip
+    return pd.DataFrame(seen, columns=["kind", "person_id", "date", "local_id", "nhs_number"])
 
 
 def ok(result) -> str:
@@ -121,47 +69,41 @@ def journey(tmp_path_factory, cli):
 
     root = tmp_path_factory.mktemp("provider-journey")
     region, ws = root / "region", root / "ws"
-    patch = pytest.MonkeyPatch()
-    with_local_ids(patch)
-    try:
-        with clock.frozen_at(NOW):
-            generate_region(region, RegionOptions(people=1500, practices=2, seed=5))
-            # The region's outside provider is a fault ingest refuses: not this test's subject.
-            shutil.rmtree(region / "extracts" / "emergency-care" / "RZ9")
-            rows = add_local_ids(region)
-            toml = region / "programme.toml"
-            toml.write_text(
-                toml.read_text().replace(
-                    f'kind = "admitted-care"\nprovider = "{PROVIDER}"\n',
-                    f'kind = "admitted-care"\nprovider = "{PROVIDER}"\nname = "{PROVIDER_NAME}"\n',
-                )
+    with clock.frozen_at(NOW):
+        generate_region(region, RegionOptions(people=1500, practices=2, seed=5))
+        # The region's outside provider is a fault ingest refuses: not this test's subject.
+        shutil.rmtree(region / "extracts" / "emergency-care" / "RZ9")
+        toml = region / "programme.toml"
+        toml.write_text(
+            toml.read_text().replace(
+                f'kind = "admitted-care"\nprovider = "{PROVIDER}"\n',
+                f'kind = "admitted-care"\nprovider = "{PROVIDER}"\nname = "{PROVIDER_NAME}"\n',
             )
-            engineer = ["--role", "processor-engineer"]
-            ok(cli(["init", ws, "--config", toml, *engineer]))
-            ok(cli(["ingest", ws, region / "extracts", *engineer]))
-            for practice in sorted((region / "practices").iterdir()):
-                ok(cli(["practice", "register", ws, "--ods", practice.name,
-                        "--public-key", practice / "practice.pub", *engineer]))  # fmt: skip
-            keys = region / "providers" / PROVIDER / "keys"
-            ok(cli(["provider", "keygen", keys]))
-            registered = ok(cli(["provider", "register", ws, "--ods", PROVIDER,
-                                 "--public-key", keys / "provider.pub", *engineer]))  # fmt: skip
-            linked = ok(cli(["link", ws, *engineer]))
-            opened = Workspace.open(ws)
-            con = opened.connect_linked()
-            build(con, dt_end(region), AnalyticsOptions(measures=MEASURES[:1], groupings=(),
-                                                        sii_simulations=10))  # fmt: skip
-            con.close()
-            with open_zone(opened) as con:
-                score(con, train(con).model_id)
-            for name, extra in (("older", ""), ("older-rz1", f'provider = "{PROVIDER}"\n')):
-                path = root / f"{name}.toml"
-                path.write_text(f'name = "{name}"\n{CRITERIA}{extra}')
-                ok(cli(["cohort", ws, path, "--role", "analyst"]))
-    finally:
-        patch.undo()
-    return {"root": root, "region": region, "ws": ws, "rows": rows, "keys": keys,
-            "patients": provider_patients(region, rows["person_id"]),
+        )
+        engineer = ["--role", "processor-engineer"]
+        ok(cli(["init", ws, "--config", toml, *engineer]))
+        ok(cli(["ingest", ws, region / "extracts", *engineer]))
+        for practice in sorted((region / "practices").iterdir()):
+            ok(cli(["practice", "register", ws, "--ods", practice.name,
+                    "--public-key", practice / "practice.pub", *engineer]))  # fmt: skip
+        keys = region / "providers" / PROVIDER / "keys"
+        ok(cli(["provider", "keygen", keys]))
+        registered = ok(cli(["provider", "register", ws, "--ods", PROVIDER,
+                             "--public-key", keys / "provider.pub", *engineer]))  # fmt: skip
+        linked = ok(cli(["link", ws, *engineer]))
+        opened = Workspace.open(ws)
+        con = opened.connect_linked()
+        build(con, dt_end(region), AnalyticsOptions(measures=MEASURES[:1], groupings=(),
+                                                    sii_simulations=10))  # fmt: skip
+        con.close()
+        with open_zone(opened) as con:
+            score(con, train(con).model_id)
+        for name, extra in (("older", ""), ("older-rz1", f'provider = "{PROVIDER}"\n')):
+            path = root / f"{name}.toml"
+            path.write_text(f'name = "{name}"\n{CRITERIA}{extra}')
+            ok(cli(["cohort", ws, path, "--role", "analyst"]))
+    return {"root": root, "region": region, "ws": ws, "rows": local_ids(region), "keys": keys,
+            "patients": region / "providers" / PROVIDER / "patients.csv",
             "registered": registered, "linked": linked}  # fmt: skip
 
 
@@ -207,7 +149,8 @@ def test_the_provider_re_identifies_exactly_the_cohort_s_people_it_saw(journey, 
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert len(worklist) == about["people"]
-    assert worklist["local_patient_id"].str.match(r"^L\d{7}$").all()
+    # Each person by the trust's own hospital number, as its extracts sent it.
+    assert set(worklist["local_patient_id"]) <= set(journey["rows"]["local_id"])
     # Independently: the practices' lists of the same cohort, and the region's truth of who had
     # an RZ1 record in the analytics window (from the extracts as written).
     everyone = set(practice_worklists(journey, cli)["nhs_number"])
@@ -254,7 +197,11 @@ def test_no_local_id_or_nhs_number_reaches_the_linked_zone(journey):
 
     region = journey["region"]
     people = pd.read_parquet(region / "truth" / "people.parquet")
-    canaries = {local_id(p) for p in people["person_id"]}
+    hospital_numbers = set()  # every provider's, as the extracts carry them
+    for own in (region / "providers").glob("*/patients.csv"):
+        hospital_numbers |= set(pd.read_csv(own, dtype=str)["local_patient_id"])
+    assert len(hospital_numbers) > 500
+    canaries = set(hospital_numbers)
     canaries |= set(people["nhs_number"].astype(str))
     ws = Workspace.open(journey["ws"])
     con = ws.connect_linked(read_only=True)
@@ -279,7 +226,7 @@ def test_no_local_id_or_nhs_number_reaches_the_linked_zone(journey):
     assert found == []
     assert refs[0] > 100 and refs[1] > 100  # the provider's people are known, by token only
     listed = (ws.zone("outputs") / "cohorts" / PROVIDER / "older-rz1.csv").read_text()
-    assert not any(c in listed for c in canaries if c.startswith("L"))
+    assert not any(c in listed for c in hospital_numbers)
 
 
 def test_the_provider_s_outcomes_come_back_as_token_and_outcome_for_its_own_list_only(journey):
@@ -318,7 +265,6 @@ def test_a_replaced_key_seals_the_provider_s_list_again_at_the_next_link(
 ):
     ws = tmp_path / "ws"
     shutil.copytree(journey["ws"], ws)
-    with_local_ids(monkeypatch)
     new = tmp_path / "new-keys"
     with clock.frozen_at(NOW):
         ok(cli(["provider", "keygen", new]))

@@ -32,5 +32,5 @@ def linked_region(tmp_path_factory, land_and_link) -> Linked:
         [r2] = (region / "extracts" / "emergency-care" / "RZ1").glob("*_r2.csv")
         resubmission = held / r2.name
         shutil.move(r2, resubmission)
-    ws = land_and_link(region, root / "ws", ENGINEER, now=NOW)
+    ws = land_and_link(region, root / "ws", ENGINEER, now=NOW, providers=("RZ1",))
     return Linked(region, ws.root, resubmission, ref)

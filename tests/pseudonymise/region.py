@@ -15,7 +15,8 @@ NOW = "2026-11-03T10:00:00"  # every test here runs at this moment unless it mov
 ENGINEER = Actor(user="test-engineer", role="processor-engineer")
 
 # Canaries: a valid NHS number in the 999 test range that no synthetic person has, a name, an
-# address, a postcode, a date of birth and a provider record id no one else could have.
+# address, a postcode, a date of birth, a provider record id and a trust's local patient id
+# (hospital number) no one else could have.
 CANARY_NHS = "9991234578"
 CANARIES = {
     "nhs_number": CANARY_NHS,
@@ -26,6 +27,7 @@ CANARIES = {
     "postcode": "LS99 9ZQ",
     "date_of_birth": "1911-11-17",
     "spell_id": "SPELLCANARY4711",
+    "local_patient_id": "HOSPCANARY4713",
 }
 
 
@@ -39,7 +41,8 @@ class Linked:
 
 def plant_canaries(region: Path) -> str:
     """Overwrite the first patient of the first practice (in both patient lists) and the
-    first admitted-care spell with canary values; returns that patient's reference."""
+    first admitted-care spell (of RZ1, whose key is registered: its local ids are keyed and
+    sealed) with canary values; returns that patient's reference."""
     gp = next(  # a flavour A practice: its files use the canonical column names
         folder
         for folder in sorted((region / "extracts" / "gp").iterdir())

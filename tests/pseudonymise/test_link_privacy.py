@@ -58,6 +58,27 @@ def test_the_canary_patient_is_linked_with_only_their_month_of_birth(linked_regi
     assert months >= 1
 
 
+def test_the_canary_hospital_number_reaches_zone_3_only_sealed_to_its_trust(linked_region):
+    """RZ1's canary local patient id was keyed and sealed (so the searches above and below
+    looked for a value that went through the provider's path): its trust's private key opens
+    it from one of RZ1's tokens, which is the only place it is in zone 3."""
+    from openphm.practice.keys import load_private_key
+    from openphm.practice.tokens import open_tokens
+
+    ws = Workspace.open(linked_region.workspace)
+    con = ws.connect_linked(read_only=True)
+    try:
+        tokens = [t for (t,) in con.execute(
+            "SELECT token FROM linked._provider_refs WHERE provider = 'RZ1' AND token IS NOT NULL"
+        ).fetchall()]  # fmt: skip
+    finally:
+        con.close()
+    key = load_private_key(linked_region.region / "providers" / "RZ1" / "keys" / "provider.key")
+    opened = open_tokens(tokens, key, ods_code="RZ1")
+    assert not opened.failures and len(tokens) > 100
+    assert CANARIES["local_patient_id"] in {p.patient_ref for p in opened.patients}
+
+
 def test_no_canary_value_appears_in_the_audit_log_or_any_file_outside_landing_and_keys(
     linked_region,
 ):

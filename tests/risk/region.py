@@ -1,7 +1,7 @@
 """A small synthetic region taken through the whole pipeline once per test session, with the
-Python APIs: synth → workspace → ingest → register practices → link → analytics → risk train →
-score at two refreshes. Shared by tests/risk and tests/cohorts (built once: the second asker
-finds it ready on disk)."""
+Python APIs: synth → workspace → ingest → register practices and trust RZ1 → link → analytics →
+risk train → score at two refreshes. Shared by tests/risk and tests/cohorts (built once: the
+second asker finds it ready on disk)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from openphm.governance.audit import Actor
 # 4,000 people: enough that the validation set has 20 people with an emergency admission in
 # at least one sex (test_model's card test); at 3,000 each sex held about 20, so chance decided.
 PEOPLE, PRACTICES, SEED = 4000, 2, 7
+PROVIDER = "RZ1"  # the trust whose key is registered (region/providers/RZ1/keys/provider.key)
 END = dt.date(2026, 10, 31)
 PREVIOUS_REFRESH = dt.date(2026, 7, 31)
 ENGINEER = Actor(user="test-engineer", role="processor-engineer")
@@ -47,9 +48,11 @@ def built_region(base: Path) -> Region:
 def _build(root: Path) -> None:
     from openphm.analytics import MEASURES, AnalyticsOptions, build
     from openphm.landing.ingest import ingest
+    from openphm.practice.keys import generate_keypair
     from openphm.programme.workspace import Workspace
     from openphm.pseudonymise.link import link
     from openphm.pseudonymise.practices import register_practice
+    from openphm.pseudonymise.providers import register_provider
     from openphm.risk import open_zone, score, train
     from openphm.synth import RegionOptions, generate_region
 
@@ -59,6 +62,9 @@ def _build(root: Path) -> None:
     ingest(ws, [region / "extracts"], ENGINEER)
     for practice in sorted((region / "practices").iterdir()):
         register_practice(ws, ENGINEER, practice.name, practice / "practice.pub")
+    # Trust RZ1 registers its key too: its patients' local ids are sealed to it at the link.
+    keys = generate_keypair(region / "providers" / PROVIDER / "keys", stem="provider")
+    register_provider(ws, ENGINEER, PROVIDER, keys.public_key)
     link(ws, ENGINEER)
     con = ws.connect_linked()
     build(con, END, AnalyticsOptions(measures=MEASURES[:1], groupings=(), sii_simulations=10))

@@ -163,3 +163,66 @@ def test_objections_are_recorded_for_about_the_requested_share(region, people):
     assert abs(len(objections) / len(people) - 0.03) < 0.006
     assert set(objections["latest_code"]) == {"827241000000103", "827261000000104"}
     assert (objections["latest_code"] == "827261000000104").mean() < 0.2
+
+
+def _provider_rows(region) -> pd.DataFrame:
+    """Every hospital and community extract row (the RZ9 fault apart, which copies RZ1's):
+    provider, person_id (from the truth) and the local patient id it carries."""
+    records = pd.read_parquet(region / "truth" / "records.parquet")
+    records["file"] = records["file"].astype(str)
+    found = []
+    for kind in ("admitted-care", "emergency-care", "outpatients", "community"):
+        for path in sorted((region / "extracts" / kind).glob("*/*.csv")):
+            if path.parent.name == synth_faults.OUTSIDE_PROVIDER:
+                continue
+            with open(path, newline="", encoding="utf-8") as handle:
+                header, *rows = list(csv.reader(handle))
+            assert header[:2] == [TABLES[path.name.split("_")[1]].record_id, "local_patient_id"]
+            relative = str(path.relative_to(region))
+            mine = records[records["file"] == relative]
+            person = dict(zip(mine["row"], mine["person_id"], strict=True))
+            found += [
+                (path.parent.name, person[n], row[1])
+                for n, row in enumerate(rows, start=1)
+                if len(row) == len(header)  # a row with a wrong column count is a fault
+            ]
+    return pd.DataFrame(found, columns=["provider", "person_id", "local_id"])
+
+
+def test_hospital_and_community_rows_carry_each_person_s_own_local_id_at_that_provider(region):
+    rows = _provider_rows(region)
+    assert set(rows["provider"]) == {"RZ1", "RZ2", "RZ3"}
+    assert rows["local_id"].str.fullmatch(r"[A-Z][0-9]{7}").all()
+    pairs = rows.drop_duplicates(["provider", "person_id", "local_id"])
+    # Stable: one id per person at a provider; one person's only at that provider.
+    assert not pairs.duplicated(["provider", "person_id"]).any()
+    assert not pairs.duplicated(["provider", "local_id"]).any()
+    # Unrelated between providers: a person seen at two has two different ids.
+    both = pairs.pivot(index="person_id", columns="provider", values="local_id")
+    seen_at_both = both[["RZ1", "RZ2"]].dropna()
+    assert len(seen_at_both) > 50
+    assert (seen_at_both["RZ1"] != seen_at_both["RZ2"]).all()
+    # Social care and deaths are not sent with one.
+    for kind in ("social-care", "deaths"):
+        for path in (region / "extracts" / kind).glob("*/*.csv"):
+            assert "local_patient_id" not in read(path).columns
+
+
+def test_each_provider_s_patient_list_is_everyone_it_saw_with_their_true_identity(region, people):
+    rows = _provider_rows(region)
+    truth = people.set_index("person_id")
+    for provider, mine in rows.groupby("provider"):
+        own = read(region / "providers" / provider / "patients.csv")
+        assert list(own.columns) == [
+            "local_patient_id", "nhs_number", "given_name", "family_name", "date_of_birth",
+        ]  # fmt: skip
+        listed = own.set_index("local_patient_id")
+        assert listed.index.is_unique
+        assert set(listed.index) == set(mine["local_id"])
+        sample = mine.drop_duplicates("local_id").head(200)
+        who = truth.loc[sample["person_id"]]
+        born = pd.to_datetime(who["date_of_birth"]).dt.strftime("%Y-%m-%d")
+        found = listed.loc[sample["local_id"]]
+        assert (found["nhs_number"].to_numpy() == who["nhs_number"].astype(str).to_numpy()).all()
+        assert (found["family_name"].to_numpy() == who["family_name"].to_numpy()).all()
+        assert (found["date_of_birth"].to_numpy() == born.to_numpy()).all()

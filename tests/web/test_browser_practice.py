@@ -282,6 +282,130 @@ def test_a_practice_opens_its_list_in_the_browser_and_sends_outcomes_only(
             assert secret not in data, f"{what} was sent: {where}"
 
 
+def test_a_trust_opens_its_own_list_in_the_browser_and_no_practice_s(
+    browser, practice_server, tmp_path
+):
+    """Issue 24, item 4, in the browser: the region's trust RZ1 registered its key before the
+    link (tests/risk/region.py), so its patients' hospital numbers, as its extracts carry
+    them, were sealed to it. A cohort for the trust is built; its user signs in, opens the list
+    with the trust's key and its own patient-list export (`local_patient_id` first), and sees
+    the people Python finds; nothing of the key or of any listed person is sent; a practice's
+    list is refused to the trust by URL (403) and the trust's list to a practice."""
+    from openphm.cohorts.build import run_cohort
+    from openphm.cohorts.definition import CohortDefinition
+    from openphm.governance.roles import Role
+    from openphm.web.accounts import LocalAccounts
+
+    base, root, region = practice_server
+    ws = Workspace.open(root)
+    trust = _risk_region().PROVIDER
+    cohort = "browser-trust"
+    definition = CohortDefinition(
+        name=cohort, purpose="prevention", top_risk_percent=20, provider=trust,
+        description="Highest risk seen at the trust",
+    )  # fmt: skip
+    with clock.frozen_at("2026-11-20T09:40:00"):
+        run_cohort(Workspace.open(root), ANALYST, definition)
+    LocalAccounts(root).add(
+        "tess", PASSWORD, Role.PROVIDER, ws.config.programme.controllers, trust,
+        providers=ws.config.list_providers(),
+    )  # fmt: skip
+    key_file = region / "providers" / trust / "keys" / "provider.key"
+    patient_file = region / "providers" / trust / "patients.csv"
+    # What Python makes of the trust's list: each token opened, joined by hospital number.
+    listed = read_csv(root / "outputs" / "cohorts" / trust / f"{cohort}.csv", ("token",), "list")
+    key = load_private_key(key_file)
+    listed["local_patient_id"] = [open_token(t, key, ods_code=trust).patient_ref
+                                  for t in listed["token"]]  # fmt: skip
+    patients = pd.read_csv(patient_file, dtype=str, keep_default_na=False)
+    expected = listed.merge(patients, on="local_patient_id", how="inner")
+    assert len(expected) == len(listed) >= 5  # every one of its people is on its own list
+    practice = ws.config.programme.controllers[0]  # pat's
+    assert (root / "outputs" / "cohorts" / practice / f"{COHORT}.csv").is_file()
+
+    context = browser.new_context(
+        base_url=base, accept_downloads=True, viewport={"width": 1280, "height": 800}
+    )
+    page = context.new_page()
+    recorded = Recorded(page)
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    try:
+        sign_in(page, "tess")
+        page.wait_for_url("**/practice/cohorts")
+        seen(page, "people your trust has seen")
+        assert COHORT not in page.content()  # the practices' lists are not offered
+        page.click("a:has-text('Open Highest risk seen at the trust')")
+        page.wait_for_url(f"**/practice/open/{cohort}.csv")
+        seen(page, "Your trust's private key")
+        assert "local_patient_id" in page.inner_text("#patients-file-hint")
+        page.set_input_files("#key-file", str(key_file))
+        page.set_input_files("#patients-file", str(patient_file))
+        page.click("button:has-text('Open the list')")
+        page.wait_for_selector("#worklist:not([hidden])")
+        page.evaluate("document.getElementById('worklist').scrollIntoView(); scrollBy(0, -16)")
+        page.screenshot(path=str(SCREENSHOTS / "provider-worklist.png"))
+        rows = page.locator("#worklist-body tr")
+        assert rows.count() == len(expected)
+        cells = [rows.nth(i).locator("td").all_inner_texts() for i in range(rows.count())]
+        assert [c[1].replace(" ", "") for c in cells] == list(expected["nhs_number"])
+        assert [c[-1] for c in cells] == list(expected["local_patient_id"])  # its own ids
+        assert page.inner_text("#worklist-summary").startswith(f"{len(expected)} of ")
+        assert "your trust has seen" in page.inner_text("#worklist-table caption")
+        # Saved, the worklist names the reference as `phm provider reidentify` does.
+        with page.expect_download() as download:
+            page.click("#save-csv")
+        lines = Path(download.value.path()).read_text().splitlines()
+        table = list(
+            csv.reader(io.StringIO("\n".join(x for x in lines if not x.startswith(('"#', "#")))))
+        )
+        assert table[0][:5] == ["nhs_number", "given_name", "family_name", "date_of_birth",
+                                "local_patient_id"]  # fmt: skip
+        assert [r[4] for r in table[1:]] == list(expected["local_patient_id"])
+
+        # A practice's list, by URL: refused to the trust, and audited.
+        assert page.goto(f"/practice/open/{COHORT}.csv").status == 403
+        assert page.request.get(f"/practice/cohorts/{COHORT}.csv").status == 403
+        entry = list(ws.audit.entries())[-1]
+        assert (entry.action, entry.outcome, entry.user) == ("cohort.download", "refused", "tess")
+        assert not errors, errors
+    finally:
+        context.close()
+
+    # The trust's list, by URL: refused to the practice whose patients are on it too.
+    context = browser.new_context(base_url=base)
+    page = context.new_page()
+    try:
+        sign_in(page, "pat")
+        page.wait_for_url("**/practice/cohorts")
+        assert cohort not in page.content() and "Highest risk seen at the trust" not in (
+            page.content()
+        )
+        assert page.goto(f"/practice/open/{cohort}.csv").status == 403
+        assert page.request.get(f"/practice/cohorts/{cohort}.csv").status == 403
+        entry = list(ws.audit.entries())[-1]
+        assert (entry.action, entry.outcome, entry.user) == ("cohort.download", "refused", "pat")
+    finally:
+        context.close()
+
+    # Nothing of the trust's key or of any listed person was sent, by any request.
+    key_text = key_file.read_text().strip()
+    secrets = {
+        "private key (base64)": key_text.encode(),
+        "private key (bytes)": base64.b64decode(key_text),
+        "private key (hex)": base64.b64decode(key_text).hex().encode(),
+    }
+    for row in expected.itertuples():
+        for field in ("local_patient_id", "nhs_number", "given_name", "family_name",
+                      "date_of_birth"):  # fmt: skip
+            secrets[f"{field} of a listed person"] = getattr(row, field).encode()
+    assert len(recorded.requests) >= 8
+    assert all(r.url.startswith(f"{base}/") for r in recorded.requests)
+    for where, data in recorded.sent():
+        for what, secret in secrets.items():
+            assert secret not in data, f"{what} was sent: {where}"
+
+
 def _box_token(public_key, ods: str, ref: str) -> str:
     """A version 2 token (an unpadded box), as the programme sealed them from 1 to 2 December."""
     header = token_header(public_key, BOX_VERSION)

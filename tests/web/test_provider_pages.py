@@ -125,3 +125,20 @@ def test_a_provider_user_must_belong_to_one_of_the_programme_s_providers(web_wor
             "tom", PASSWORD, Role.PRACTICE, config.programme.controllers, TRUST,
             providers=config.list_providers(),
         )  # fmt: skip
+
+
+def test_a_provider_opens_its_list_in_its_own_words(client, web_workspace, provider_list):
+    """The page that opens a list in the browser asks a trust for its provider.key and its
+    patient list by `local_patient_id`; a practice's still asks for practice.key and
+    `patient_ref`."""
+    sign_in(client, "tess")
+    page = client.get(f"/practice/open/{TRUST_LIST}").text
+    assert "Your trust&#39;s private key" in page and "provider.key" in page
+    assert "<code>local_patient_id</code>" in page and "practice.key" not in page
+    assert "Provider" in page and "your trust has seen" in page
+    client.get("/sign-out")
+    client.cookies.clear()
+    sign_in(client, "pat")
+    page = client.get(f"/practice/open/{WORDED_LIST}").text
+    assert "Your practice&#39;s private key" in page and "practice.key" in page
+    assert "<code>patient_ref</code>" in page and "local_patient_id" not in page

@@ -74,8 +74,11 @@ def patient_level(outputs: Path) -> list[Path]:
 
 
 def handed_over(ws) -> dict:
-    """Whether each practice had downloaded its cohort lists and each recipient had extracts
-    made, from the audit log and zone 4 (recorded on the certificate before they go)."""
+    """Whether each practice and each hospital or community provider had downloaded its cohort
+    lists, and each recipient had extracts made, from the audit log and zone 4 (recorded on the
+    certificate before they go). A folder of lists is a provider's if its ODS code is one of
+    the programme's providers (`ProgrammeConfig.list_providers`), else a practice's; the two
+    are counted apart."""
     outputs = ws.zone("outputs")
     downloads: dict[str, int] = {}
     for entry in ws.audit.entries():
@@ -85,7 +88,8 @@ def handed_over(ws) -> dict:
                 if COHORTS in parts and len(parts) > parts.index(COHORTS) + 1:
                     ods = parts[parts.index(COHORTS) + 1]
                     downloads[ods] = downloads.get(ods, 0) + 1
-    practices = {
+    providers = set(ws.config.list_providers())
+    lists = {
         folder.name: {
             "lists": len(list(folder.glob("*.csv"))),
             "downloads": downloads.get(folder.name, 0),
@@ -93,12 +97,17 @@ def handed_over(ws) -> dict:
         for folder in sorted((outputs / COHORTS).glob("*"))
         if folder.is_dir()
     }
+    practices = {ods: made for ods, made in lists.items() if ods not in providers}
     recipients = {
         folder.name: {"extracts_made": len([d for d in folder.iterdir() if d.is_dir()])}
         for folder in sorted((outputs / EXTRACTS).glob("*"))
         if folder.is_dir()
     }
-    return {"practices": practices, "recipients": recipients}
+    return {
+        "practices": practices,
+        "providers": {ods: made for ods, made in lists.items() if ods in providers},
+        "recipients": recipients,
+    }
 
 
 def differences(root: Path, keystore: Path, body: dict) -> list[str]:

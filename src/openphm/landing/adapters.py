@@ -23,7 +23,7 @@ from openphm.landing.schema import (
     Schema,
     Text,
 )
-from openphm.programme.config import SourceKind
+from openphm.programme.config import PROVIDER_KINDS, SourceKind
 from openphm.programme.layouts import Layout, builtin
 
 
@@ -194,6 +194,37 @@ def _one(token: str, canonical: str, record_id: Field, *fields: Field) -> tuple[
     return (Table(token, canonical, {"standard": schema}, record_id=record_id.name),)
 
 
+# The provider's own id for the person (hospital number, community system's patient id): an
+# identifier like the NHS number, kept in zone 1 only. A provider's cohort lists carry it sealed
+# to the provider's key (openphm.pseudonymise.hospital); it never reaches the linked zone
+# (openphm.pseudonymise.deidentify names every linked column) nor any output.
+LOCAL_PATIENT_ID = "local_patient_id"
+WITHOUT_LOCAL_ID = "standard, without local_patient_id"
+
+
+def _local_id(tables: tuple[Table, ...]) -> tuple[Table, ...]:
+    """A hospital or community provider's table with the optional `local_patient_id` column
+    after the record's own id. The column is optional: a header without it is read as the
+    second flavour (the first, with it, gives the canonical table its columns, so rows of a
+    file without it land with the column blank)."""
+    out = []
+    for table in tables:
+        standard = table.reference
+        at = [f.name for f in standard.fields].index(table.record_id) + 1
+        local = Field(LOCAL_PATIENT_ID)
+        with_id = Schema((*standard.fields[:at], local, *standard.fields[at:]))
+        out.append(
+            Table(
+                table.token,
+                table.canonical,
+                {"standard": with_id, WITHOUT_LOCAL_ID: standard},
+                table.snapshot,
+                table.record_id,
+            )
+        )
+    return tuple(out)
+
+
 _ADMISSION_METHODS = Choice.of("11", "12", "13", *(str(n) for n in range(21, 29)), "31", "32", "81")
 
 ADAPTERS: dict[SourceKind, tuple[Table, ...]] = {
@@ -328,6 +359,11 @@ def layout_table(layout: Layout) -> Table:
         becomes=layout.becomes,
     )
 
+
+# Hospital and community providers, who may receive lists of their own patients, may send
+# their own id for each record's person.
+for _kind in PROVIDER_KINDS:
+    ADAPTERS[_kind] = _local_id(ADAPTERS[_kind])
 
 for _layout in builtin().values():
     _kind = SourceKind(_layout.kind)

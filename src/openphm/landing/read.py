@@ -102,12 +102,19 @@ def spells_sql(layout, episodes: str) -> str:
     )
     diags = sorted(f.canonical for f in layout.fields if f.canonical.startswith("diag_"))
     procs = sorted(f.canonical for f in layout.fields if f.canonical.startswith("opertn_"))
+    # The trust's local patient id, where the layout keeps one (the spell's first episode's).
+    local = (
+        "arg_min(local_patient_id, o)"
+        if any(f.canonical == "local_patient_id" for f in layout.fields)
+        else "NULL::VARCHAR"
+    )
     return f"""SELECT * EXCLUDE (all_diagnoses), nullif(array_to_string(list_filter(
         list_distinct(all_diagnoses), d -> d IS NOT NULL AND d IS DISTINCT FROM
         primary_diagnosis), ';'), '') AS secondary_diagnoses FROM (
         SELECT submission_id, any_value(source_kind) AS source_kind, provider AS provider_ods,
             arg_min(source_row, o) AS source_row, {ids}, NULL::VARCHAR AS given_name,
-            NULL::VARCHAR AS family_name, arg_min(epikey, o) AS spell_id, admission_date,
+            NULL::VARCHAR AS family_name, arg_min(epikey, o) AS spell_id,
+            {local} AS local_patient_id, admission_date,
             max(discharge_date) AS discharge_date,
             arg_min(admission_method, o) AS admission_method,
             arg_min({diags[0]}, o) FILTER (WHERE {diags[0]} IS NOT NULL) AS primary_diagnosis,

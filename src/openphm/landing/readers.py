@@ -424,11 +424,21 @@ def _header(extract: Extract, line: str) -> tuple[str, list[str]]:
 
 
 def _flavour(extract: Extract, header: list[str]) -> tuple[str, Schema]:
+    """The flavour whose columns the header holds most of. Flavours that differ only by an
+    optional column (a trust's `local_patient_id`) tie on a header without it: then the one
+    the header matches exactly, else the one it misses fewest columns of, so that a refusal
+    names only what is really missing."""
     names = [n.strip() for n in header]
-    best = max(
-        extract.table.flavours.items(),
-        key=lambda item: len(set(item[1].source_columns) & set(names)),
-    )
+
+    def fit(item: tuple[str, Schema]) -> tuple[int, bool, int]:
+        expected = set(item[1].source_columns)
+        return (
+            len(expected & set(names)),
+            expected == set(names) and len(names) == len(expected),
+            -len(expected - set(names)),
+        )
+
+    best = max(extract.table.flavours.items(), key=fit)
     flavour, schema = best
     expected = schema.source_columns
     if set(names) == set(expected) and len(names) == len(expected):

@@ -19,10 +19,14 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from openphm.synth.identifiers import local_patient_ids
 from openphm.synth.registers import patient_ref
 from openphm.synth.timeline import NEVER, Timeline, day_number
 
 IDENTIFIERS = ["nhs_number", "given_name", "family_name", "date_of_birth", "sex", "postcode"]
+# The extracts of hospital and community providers carry the provider's own id for the person
+# after the record's id (docs/extract-formats.md): what a provider's cohort list is sealed with.
+LOCAL_ID = "local_patient_id"
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,7 @@ class Table:
     dates: list[str]
     flavour_b: dict[str, str] | None = None  # GP flavour B column names
     record_id: str | None = None  # non-GP: the provider's own row id, first column
+    local_id: bool = False  # a hospital or community provider's: its local patient id second
 
     @property
     def is_gp(self) -> bool:
@@ -69,15 +74,18 @@ TABLES = {
         Table("admitted-care", "apc",
               ["admission_date", "discharge_date", "admission_method", "primary_diagnosis",
                "secondary_diagnoses", "primary_procedure", "discharge_destination"],
-              ["admission_date", "discharge_date"], record_id="spell_id"),
+              ["admission_date", "discharge_date"], record_id="spell_id",
+              local_id=True),
         Table("emergency-care", "ecds",
               ["arrival_date", "department_type", "chief_complaint", "diagnosis",
-               "discharge_destination"], ["arrival_date"], record_id="attendance_id"),
+               "discharge_destination"], ["arrival_date"], record_id="attendance_id",
+              local_id=True),
         Table("outpatients", "opa",
               ["appointment_date", "treatment_function_code", "first_attendance",
-               "attendance_status"], ["appointment_date"], record_id="appointment_id"),
+               "attendance_status"], ["appointment_date"], record_id="appointment_id",
+              local_id=True),
         Table("community", "community", ["contact_date", "service", "contact_type"],
-              ["contact_date"], record_id="contact_id"),
+              ["contact_date"], record_id="contact_id", local_id=True),
         Table("social-care", "socialcare",
               ["service_start", "service_end", "service_type", "primary_support_reason"],
               ["service_start", "service_end"], record_id="client_id"),
@@ -156,6 +164,10 @@ class ExtractWriter:
         arrays = {}
         if table.record_id:
             arrays[table.record_id] = self._record_ids(table, frame)
+            if table.local_id:
+                arrays[LOCAL_ID] = local_patient_ids(
+                    frame["person"].to_numpy(), frame["provider"].to_numpy()
+                )
             for name in IDENTIFIERS:
                 values = identifiers[name].to_numpy()
                 arrays[name] = (

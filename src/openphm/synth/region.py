@@ -2,6 +2,7 @@
 
 Writes test data only, into a new directory: DIR/extracts/ (what providers send), DIR/practices/
 (each practice's key pair and patient list, standing for the practice's own machine),
+DIR/providers/ (each hospital and community provider's patient list, standing for its own),
 DIR/programme.toml and DIR/truth/ (for tests; the pipeline never reads it).
 """
 
@@ -20,8 +21,14 @@ import pyarrow.compute as pc
 from openphm.practice.keys import generate_keypair
 from openphm.synth import activity, faults, indicator_truth, signals, truth
 from openphm.synth.conditions import category, extra_deficits, frailty_category, onset_dates
-from openphm.synth.extracts import TABLES, ExtractWriter, append_csv, convert_to_parquet
-from openphm.synth.identifiers import IDENTITY_NOISE, as_recorded
+from openphm.synth.extracts import (
+    LOCAL_ID,
+    TABLES,
+    ExtractWriter,
+    append_csv,
+    convert_to_parquet,
+)
+from openphm.synth.identifiers import IDENTITY_NOISE, as_recorded, local_patient_ids
 from openphm.synth.outcomes import simulate, survivor_boost
 from openphm.synth.population import make_people, make_practices
 from openphm.synth.programme import programme_toml
@@ -233,6 +240,7 @@ def _write_chunk(rng, signal_rng, region, writer, chunk, outcomes, options, time
             IDENTITY_NOISE[options.identity_noise],
         )
         writer.write(TABLES[name], frame, recorded)
+    _provider_lists(writer, people, [f for n, f in secondary.items() if TABLES[n].local_id])
     flags = indicator_truth.truth(
         region, chunk, events, medications, secondary["ecds"], secondary["apc"]
     )
@@ -242,6 +250,31 @@ def _write_chunk(rng, signal_rng, region, writer, chunk, outcomes, options, time
         objections["snomed_code"].to_numpy(),
     )
     return objected, flags
+
+
+def _provider_lists(writer: ExtractWriter, people: pd.DataFrame, frames) -> None:
+    """DIR/providers/<ODS>/patients.csv: a hospital or community provider's own patient index,
+    everyone with a record there (its local patient id and the identity it holds), the list
+    it re-identifies its cohort lists with."""
+    seen = pd.concat([f[["provider", "person"]] for f in frames], ignore_index=True)
+    seen = seen.drop_duplicates().sort_values(["provider", "person"], kind="stable")
+    for code, mine in seen.groupby("provider", sort=True):
+        person = mine["person"].to_numpy()
+        table = pa.table(
+            {
+                LOCAL_ID: local_patient_ids(person, np.full(len(person), code, dtype=object)),
+                "nhs_number": pa.array(people["nhs_number"].to_numpy()[person]).cast(pa.string()),
+                "given_name": pa.array(people["given_name"].to_numpy()[person], pa.string()),
+                "family_name": pa.array(people["family_name"].to_numpy()[person], pa.string()),
+                "date_of_birth": pa.array(
+                    people["date_of_birth"].to_numpy()[person].astype(np.int32)
+                )
+                .cast(pa.date32())
+                .cast(pa.string()),
+            }
+        )
+        path = writer.root / "providers" / str(code) / "patients.csv"
+        append_csv(path, table, new=not path.exists())
 
 
 def _practice_lists(writer: ExtractWriter, patients, codes) -> None:

@@ -260,7 +260,9 @@ export function readTable(text, required, what) {
     });
     return row;
   });
-  return { about, columns, rows };
+  // What the file calls its reference: the worklist saved gives it back under that name.
+  const reference = header.includes("patient_ref") ? "patient_ref" : "local_patient_id";
+  return { about, columns, rows, reference };
 }
 
 // The practice's own patient list: the columns `phm practice reidentify` reads.
@@ -305,7 +307,8 @@ export function makeWorklist(list, key, patients, odsCode = null) {
     rows.push({ ...identity, ...row, patient_ref: patient.patientRef });
   }
   const others = list.columns.filter((c) => c !== "token" && !IDENTITY_COLUMNS.includes(c));
-  return { columns: [...IDENTITY_COLUMNS, ...others], rows, failures, notOnPatientList };
+  const reference = patients.reference || "patient_ref";
+  return { columns: [...IDENTITY_COLUMNS, ...others], rows, failures, notOnPatientList, reference };
 }
 
 // A text cell a spreadsheet would run as a formula is prefixed with a quote (openphm.csvsafe);
@@ -328,7 +331,9 @@ function csvCell(value) {
  * the table, every cell safe to open in a spreadsheet. */
 export function worklistCsv(worklist, about = []) {
   const lines = about.map((line) => csvCell(line));
-  lines.push(worklist.columns.map(csvCell).join(","));
+  // A provider's worklist names its reference local_patient_id, as `phm provider reidentify`.
+  const named = (c) => (c === "patient_ref" && worklist.reference ? worklist.reference : c);
+  lines.push(worklist.columns.map((c) => csvCell(named(c))).join(","));
   for (const row of worklist.rows) {
     lines.push(worklist.columns.map((c) => csvCell(row[c])).join(","));
   }
