@@ -51,3 +51,26 @@ def test_expected_recall_counts_records_whose_best_candidate_was_not_linked():
     chosen = choose(best, top)
     assert chosen.links == 2
     assert chosen.expected_recall == pytest.approx(2 / 3.4)
+
+
+def test_a_sources_exact_matches_count_among_the_links_the_target_is_kept_over():
+    # 20 links at 0.99 expect 0.2 wrong; each of 40 at 0.97 adds 0.03. After 1,000 exact
+    # matches, j of the 0.97s are allowed while 0.2 + 0.03j <= 0.001 (1,000 + 20 + j), j <= 28:
+    # not all 40, and records at one probability go together, so none. After 2,000,
+    # 0.2 + 0.03j <= 0.001 (2,000 + 20 + j) holds to j = 62: all 40.
+    best = np.r_[np.full(20, 0.99), np.full(40, 0.97)]
+    fewer = choose(best, best, certain=1000)
+    assert fewer.value == pytest.approx(0.99) and fewer.links == 20
+    more = choose(best, best, certain=2000)
+    assert more.value == pytest.approx(0.97) and more.links == 60 and more.certain == 2000
+    assert more.expected_precision == pytest.approx((2000 + 20 * 0.99 + 40 * 0.97) / 2060)
+    assert more.scored_precision == pytest.approx((20 * 0.99 + 40 * 0.97) / 60)
+    assert more.expected_precision >= 0.999
+    assert more.expected_recall == pytest.approx(1.0)
+    # Without them the scored links alone are held to the target: 20 links at 0.99.
+    assert choose(best, best).links == 20
+
+
+def test_exact_matches_never_carry_a_link_below_the_lowest_probability():
+    chosen = choose(np.full(10, 0.94), np.full(10, 0.94), certain=1_000_000)
+    assert chosen.links == 0 and chosen.value >= LOWEST

@@ -107,10 +107,17 @@ def _section(source: SourceQuality, stem: str) -> str:
 def _threshold(threshold: dict[str, Any]) -> str:
     if not threshold:
         return "No threshold: nothing was scored."
+    certain = threshold.get("certain", 0)  # a model kept before exact matches counted
+    exact = f" and {certain:,} exact matches" if certain else ""
+    scored = (
+        f" ({threshold['scored_precision']:.4f} over the scored links)"
+        if certain and threshold["links"] and "scored_precision" in threshold
+        else ""
+    )
     return html.escape(
         f"Threshold {threshold['value']:.4f} ({threshold['rule']}): {threshold['links']:,} "
-        f"links of the records Splink scored, expected precision "
-        f"{threshold['expected_precision']:.4f}, expected recall "
+        f"links of the records Splink scored{exact}, expected precision "
+        f"{threshold['expected_precision']:.4f}{scored}, expected recall "
         f"{threshold['expected_recall']:.4f}."
     )
 

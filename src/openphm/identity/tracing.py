@@ -493,10 +493,12 @@ class Session:
         candidates = self.score(model.settings, scoring) if len(scoring) else _no_pairs()
         best = best_matches(candidates, CANDIDATES_FROM)
         top = candidates.groupby("record_id")["match_probability"].max().to_numpy()
+        # The source's records not scored were linked by exact match (`identity.exact`).
+        certain = len(source.records) - len(scoring) if source.score is not None else 0
         chosen = (
-            rule.choose(best["match_probability"].to_numpy(), top)
+            rule.choose(best["match_probability"].to_numpy(), top, certain)
             if threshold is None
-            else rule.at(threshold, best["match_probability"].to_numpy(), top)
+            else rule.at(threshold, best["match_probability"].to_numpy(), top, certain=certain)
         )
         pairs = best[best["match_probability"] >= chosen.value].reset_index(drop=True)
         log.info("tracing %s: %s", " ".join(source.name), chosen.describe())
