@@ -39,6 +39,8 @@ KEY_HOLDERS = ("keystore", "programme", "governance")
 # that use the linkage key.
 KEY_REACHERS = frozenset({
     "openphm.demo.run", "openphm.demo.commands",  # `phm demo`: the whole programme, every role
+    # `phm refresh`: the processor's scheduled job, which runs link (and so pseudonymisation)
+    "openphm.refresh.run", "openphm.refresh.commands",
     EXTRACT_COMMANDS,
 })  # fmt: skip
 # The DPO's scheduled job (governance.schedule) runs in the web service too (docs/schedule.md),
