@@ -315,7 +315,8 @@ def _analyse(run: Run) -> tuple[dict, str]:
 
     day, cover = _dated(run)
     summary = analyse(run.ws, run.actor, day, cover, AnalyticsOptions(), say=run.say, by=run.by)
-    return dict(summary.rows), f"as at {day} ({cover.note()})"
+    warnings = [w for w in (cover.warning(), cover.lagging) if w]
+    return dict(summary.rows), "; ".join([cover.note(), *warnings])
 
 
 def _indicators(run: Run) -> tuple[dict, str]:
