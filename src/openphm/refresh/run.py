@@ -77,9 +77,10 @@ def refresh(
     reporter = reporter or Reporter()
     ws.authorise(actor, ACTION)
     ws.require_open()
+    cohorts = standing_cohorts(ws)  # a definition that cannot be used stops it before it starts
     with records.locked(ws):
         refresh = _begin(ws, actor, resume, restart)
-        run = Run(ws, actor, refresh, standing_cohorts(ws), reporter.say)
+        run = Run(ws, actor, refresh, cohorts, reporter.say)
         reporter.starting(refresh, bool(refresh["resumed"]))
         previous = records.last_done(ws)
         n = len(STAGES)
