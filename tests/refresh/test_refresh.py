@@ -200,3 +200,34 @@ def _history(ws) -> list[dict]:
     from openphm.refresh.record import history
 
     return history(ws)
+
+
+def test_a_refresh_killed_mid_stage_resumes_to_the_same_zone(tmp_path, two, refreshed, run_killed):
+    """A second refresh of `through`'s data, killed (SIGKILL: no `finally`, no record update)
+    just after its analyse stage wrote its audit entry, resumes from analyse and ends with the
+    zone a refresh that ran through built."""
+    import pandas as pd
+
+    from openphm.programme.workspace import Workspace
+    from openphm.refresh.run import refresh
+
+    _, through = two
+    copy = shutil.copytree(through.root, tmp_path / "ws", symlinks=True)
+    run_killed(
+        f"""
+        from openphm.governance.audit import Actor
+        from openphm.programme.workspace import Workspace
+        from openphm.refresh.run import refresh
+        refresh(Workspace.open({str(copy)!r}), Actor("test-engineer", "processor-engineer"))
+        """,
+        'at_entry("analytics.build", written=True)',
+    )
+    ws = Workspace.open(copy)
+    killed = _record(ws)
+    assert [s["status"] for s in killed["stages"]][:3] == ["done", "done", "running"]
+    done = refresh(ws, ENGINEER, resume=True)
+    assert done["id"] == killed["id"] and done["status"] == "done"
+    for name in COMPARED:
+        pd.testing.assert_frame_equal(
+            _table(ws, name), _table(through, name), check_exact=False, rtol=1e-9, obj=name
+        )

@@ -153,13 +153,18 @@ def _where(refresh: dict) -> str:
 
 
 def _check_unchanged(ws, refresh: dict) -> None:
-    """The workspace must be as the last stage done left it: a stage run by hand since (a
-    `phm link`, retention) would make the rest describe something else."""
+    """Once link is done, the workspace must be as the last stage done left it: a link or
+    retention run by hand since would make the stages still to run describe another population
+    than those already run. Before that, resuming reruns link (or ingest), which takes the
+    landing zone as it is, so nothing is checked: a refresh killed after link committed but
+    before its record said so resumes by linking again, which finds nothing new."""
     done = [s for s in refresh["stages"] if s["status"] == DONE]
-    if done and records.state(ws) != done[-1]["outputs"]:
+    if not done or STAGES.index(done[-1]["name"]) < STAGES.index("link"):
+        return
+    if records.state(ws) != done[-1]["outputs"]:
         raise RefreshRefused(
             f"the workspace changed since refresh {refresh['id']} stopped (after its "
-            f"{done[-1]['name']} stage: files landed, linked or destroyed since): it cannot be "
+            f"{done[-1]['name']} stage: files linked or destroyed since): it cannot be "
             f"resumed; start again with phm refresh {ws.root} --restart"
         )
 
