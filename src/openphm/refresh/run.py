@@ -299,7 +299,13 @@ def _link(run: Run) -> tuple[dict, str]:
         "traced": result.traced,
         "tokens_sealed": result.tokens_sealed,
     }
-    return counts, f"{result.submissions_linked} new file(s) linked; {result.people:,} people"
+    note = f"{result.submissions_linked} new file(s) linked; {result.people:,} people"
+    if result.registered_without_key:
+        note += (
+            f"; {result.registered_without_key:,} at practices that have not registered a key "
+            "have no token (phm practice register)"
+        )
+    return counts, note
 
 
 def _dated(run: Run):
