@@ -183,17 +183,38 @@ def test_an_analyst_may_not_run_the_refresh_and_the_refusal_is_audited(cli, two,
     assert len(_history(through)) == before  # nothing started
 
 
-def test_the_command_line_shows_each_stage_and_the_time_left(cli, tmp_path, two, refreshed):
-    """A second refresh of the same data: nothing new lands or links, the rest is rebuilt; the
-    estimate comes from the refresh before."""
+def test_the_command_line_shows_each_stage_the_time_left_and_how_to_resume(
+    cli, tmp_path, monkeypatch, two, refreshed
+):
+    """A second refresh of the same data (nothing new lands or links; the rest is rebuilt; the
+    estimate comes from the refresh before), failing at risk, refused while unfinished, then
+    resumed: exit codes 2, 2, 0."""
+    from openphm.risk import stage
+
     _, through = two
     copy = shutil.copytree(through.root, tmp_path / "ws", symlinks=True)
-    result = cli(["refresh", copy, "--role", "processor-engineer"])
-    assert result.exit_code == 0, result.output
+    score = stage.score_people
+
+    def boom(*args, **kwargs):
+        raise Boom("the risk stage fell over")
+
+    monkeypatch.setattr(stage, "score_people", boom)
+    failed = cli(["refresh", copy, "--role", "processor-engineer"])
+    assert failed.exit_code == 2
+    assert "Boom" in failed.output  # the traceback, for the job's log
+    assert "stopped at stage 5 of 6, risk" in failed.output and "--resume" in failed.output
+    assert "0 file(s) loaded" in failed.output and "0 new file(s) linked" in failed.output
+    monkeypatch.setattr(stage, "score_people", score)
+    again = cli(["refresh", copy, "--role", "processor-engineer"])
+    assert again.exit_code == 2 and "did not finish" in again.output
+    resumed = cli(["refresh", copy, "--resume", "--role", "processor-engineer"])
+    assert resumed.exit_code == 0, resumed.output
+    assert "Resuming refresh" in resumed.output
+    shown = failed.output + resumed.output
     for k, name in enumerate(("ingest", "link", "analyse", "indicators", "risk", "cohorts"), 1):
-        assert f"stage {k} of 6: {name}" in result.output
-    assert "left" in result.output and "time left: not known" not in result.output
-    assert "0 file(s) loaded" in result.output and "0 new file(s) linked" in result.output
+        assert f"stage {k} of 6: {name}" in shown
+    assert "stage 1 of 6" not in resumed.output  # the stages done are not run again
+    assert "elapsed" in shown and "left" in shown and "time left: not known" not in shown
 
 
 def _history(ws) -> list[dict]:

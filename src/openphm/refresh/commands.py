@@ -3,6 +3,7 @@ prints; `refresh.run` does the work."""
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 import typer
@@ -99,6 +100,7 @@ class _Shown:
             transient=True,
         )
         self.progress.__enter__()
+        self.began = time.monotonic()
         self.task = self.progress.add_task("refresh", total=None, left="", step="")
         return self
 
@@ -119,7 +121,10 @@ class _Shown:
         self.progress.update(
             self.task, description=f"stage {k} of {n}: {name}", left=_left(left), step=""
         )
-        console.print(literal(f"stage {k} of {n}: {name} ({TITLES[name]}), {_left(left)}"))
+        elapsed = _duration(time.monotonic() - self.began)
+        console.print(
+            literal(f"stage {k} of {n}: {name} ({TITLES[name]}); {elapsed} elapsed, {_left(left)}")
+        )
 
     def say(self, text: str) -> None:
         self.progress.update(self.task, step=text)
