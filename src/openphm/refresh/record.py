@@ -32,7 +32,13 @@ class RefreshRefused(UserFacingError):
 
 def folder(ws) -> Path:
     path = ws.root / FOLDER
-    path.mkdir(mode=0o700, exist_ok=True)
+    try:
+        path.mkdir(mode=0o750, exist_ok=True)
+    except PermissionError:
+        raise RefreshRefused(
+            f"this account may not make {path}: the refresh runs as the processor's account, "
+            "to which `phm custody assign` hands it"
+        ) from None
     return path
 
 
