@@ -30,8 +30,8 @@ from importlib import resources
 from pathlib import Path
 
 from openphm.analytics.build import TABLES
-from openphm.analytics.commands import build_on_engine
 from openphm.analytics.definitions import AnalyticsOptions
+from openphm.analytics.stage import build_on_engine
 from openphm.engine.compare import comparable, differences, every_zone_table, zone_tables
 from openphm.governance.audit import Actor
 from openphm.programme.workspace import Workspace
@@ -76,8 +76,8 @@ def risk_and_cohort(ws: Workspace, engine: str, *, linked_here: bool) -> dict:
     whether they have one."""
     from openphm.cohorts.build import build_on_engine as cohort_on
     from openphm.cohorts.definition import load_definition
-    from openphm.risk.commands import features_on
     from openphm.risk.score import score
+    from openphm.risk.stage import features_on
     from openphm.risk.store import open_zone
     from openphm.risk.train import train
 

@@ -54,6 +54,7 @@ STAGES: list[str] = [
     "risk",
     "cohorts",
     "disclosure",
+    "refresh",
     "governance",
     "web",
     "demo",

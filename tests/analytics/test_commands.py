@@ -62,7 +62,7 @@ def analysed_three_people(cli, workspace):
 
 
 def test_an_objection_applied_while_spark_builds_is_not_undone_by_the_copy_back(cli, workspace):
-    from openphm.analytics.commands import _objections
+    from openphm.analytics.stage import objections
     from openphm.engine import export_linked, import_linked
     from openphm.keystore import KeyName
 
@@ -73,7 +73,7 @@ def test_an_objection_applied_while_spark_builds_is_not_undone_by_the_copy_back(
     con.execute("INSERT INTO linked._objectors VALUES ('p1', 'p1')")
     con.execute("DELETE FROM linked.person_scores WHERE pseudonym = 'p1'")
     con.close()
-    import_linked(folder, KeyName.LINKED_DATA, key, ["person_scores"], before_commit=_objections)
+    import_linked(folder, KeyName.LINKED_DATA, key, ["person_scores"], before_commit=objections)
     con = workspace.connect_linked(read_only=True)
     left = {r[0] for r in con.execute("SELECT pseudonym FROM linked.person_scores").fetchall()}
     con.close()
@@ -84,8 +84,8 @@ def test_a_link_while_spark_builds_stops_the_copy_back_and_keeps_the_zones_table
     """Rows linked (or re-keyed, or removed) in the zone file after the Parquet copy was taken:
     the tables built from the copy describe a population the zone no longer holds, so nothing
     is brought back and the zone keeps its own analytics."""
-    from openphm.analytics.commands import copy_back_check
     from openphm.analytics.runs import ZoneChangedError, inputs_fingerprint
+    from openphm.analytics.stage import copy_back_check
     from openphm.engine import export_linked, import_linked
     from openphm.keystore import KeyName
 

@@ -127,6 +127,26 @@ def test_the_landing_zone_is_the_processors_alone(assigned):
         assert as_account(account, [GROUP], _read(batch))["error"] == "PermissionError"
 
 
+def test_the_refresh_records_are_the_processors_and_the_programme_reads_them(assigned):
+    """`phm refresh` runs as the processor's account (docs/refresh.md): it keeps its records in
+    refresh/, which the workspace's root (the administrator's) would not let it make."""
+    from openphm.refresh import record
+
+    def start() -> str:
+        ws = Workspace.open(assigned.root)
+        made = record.new(("ingest",), "processor")
+        record.save(ws, made)
+        with record.locked(ws):
+            return made["id"]
+
+    made = as_account(PROCESSOR, [GROUP], start)["ok"]
+    path = assigned.root / "refresh" / f"{made}.json"
+    assert as_account(ANALYTICS, [GROUP], _read(path))["ok"] > 0
+    write = lambda: path.write_text("{}")  # noqa: E731
+    assert as_account(ANALYTICS, [GROUP], write)["error"] == "PermissionError"
+    assert as_account(ANALYST, [], _read(path))["error"] == "PermissionError"
+
+
 def test_a_key_store_left_open_to_other_accounts_is_refused_with_what_to_do(assigned):
     store = assigned.keystore.directory / "processor"
     os.chmod(store, 0o755)

@@ -11,9 +11,9 @@ import shutil
 import pandas as pd
 import pytest
 
-from openphm.analytics.commands import build_on_engine
 from openphm.analytics.definitions import AnalyticsOptions
 from openphm.analytics.runs import RUNS, current_build
+from openphm.analytics.stage import build_on_engine
 from openphm.programme.workspace import Workspace
 from openphm.risk import features
 from openphm.risk.features import FEATURE_BUILD, feature_frame

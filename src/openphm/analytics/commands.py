@@ -10,9 +10,9 @@ from typing import Annotated
 
 import typer
 
+from openphm.analytics.stage import BUILD_ACTION
 from openphm.console import JsonOption, RoleOption, WorkspaceArgument, console
 
-BUILD_ACTION = "analytics.build"
 READ_ACTION = "analytics.read"
 
 
@@ -75,13 +75,12 @@ def analyse_command(
     measures). Prints counts and timings only."""
     from rich.table import Table
 
-    from openphm.analytics.build import TABLES
     from openphm.analytics.definitions import AnalyticsOptions
+    from openphm.analytics.stage import analyse
     from openphm.engine import engine_for
     from openphm.programme.workspace import open_as
 
-    action = BUILD_ACTION
-    ws, actor = open_as(workspace, role, action)
+    ws, actor = open_as(workspace, role, BUILD_ACTION)
     kind = engine_for(ws, engine)
     day, cover = dated(ws, reference_date, window_months)
     options = AnalyticsOptions(
@@ -89,18 +88,8 @@ def analyse_command(
         codelist_folder=str(codelists) if codelists else None,
         tariff_path=str(tariff) if tariff else None,
     )
-    try:
-        with console.status("Building analytics…") as status:
-            summary = build_on_engine(ws, kind, day, options, status.update)
-    except Exception:
-        ws.audit.record(actor, action, outcome="failed", reads=("linked",),
-                        reason=f"analytics build failed on {kind}")  # fmt: skip
-        raise
-    ws.audit.record(
-        actor, action, reads=("linked",), writes=tuple(f"linked.{t}" for t in TABLES),
-        counts={**summary.rows, "missing_codelists": len(summary.missing_codelists)},
-        reason=f"engine {kind}; {cover.note()}",
-    )  # fmt: skip
+    with console.status("Building analytics…") as status:
+        summary = analyse(ws, actor, day, cover, options, kind, status.update)
     table = Table(title=f"Analytics {cover.note()}, window from {summary.window_start}")
     table.add_column("step")
     table.add_column("seconds", justify="right")
@@ -121,20 +110,11 @@ def analyse_command(
 
 
 def dated(ws, reference_date: dt.datetime | None, window_months: int | None = None):
-    """The reference date (given, or the end of the last complete month of data) and the
-    coverage of its window by the data (`analytics.period`). A date past the data's end is
-    warned about at once, before the work, and again at the end (`warn_coverage`)."""
-    from openphm.analytics.period import coverage_of, data_end, reference_date_for
-    from openphm.analytics.zone import months_before
+    """The reference date and its coverage (`analytics.stage.dated`); a date past the data's
+    end is warned about at once, before the work, and again at the end (`warn_coverage`)."""
+    from openphm.analytics.stage import dated as reference
 
-    con = ws.connect_linked(read_only=True)
-    try:
-        end = data_end(con)  # read once: the default date and the coverage both need it
-    finally:
-        con.close()
-    day = reference_date.date() if reference_date else reference_date_for(end)
-    start = months_before(day, window_months) if window_months else None
-    cover = coverage_of(end, day, start)
+    day, cover = reference(ws, reference_date.date() if reference_date else None, window_months)
     warn_coverage(cover)
     return day, cover
 
@@ -143,57 +123,6 @@ def warn_coverage(cover) -> None:
     for warning in (cover.warning(), cover.lagging):
         if warning:
             console.print(f"[bold yellow]Warning:[/] {warning}", soft_wrap=True)
-
-
-def build_on_engine(ws, engine, day: dt.date, options, say=lambda text: None):
-    """Build the analytics into the linked zone on `engine` (an engine, its name, or None: the
-    programme's). The zone of record is the DuckDB file, which the other stages read; an engine
-    that builds on a copy of the zone brings the analytics tables back into the file, checked
-    (`copy_back_check`), and deletes the copy (`engine.base.Engine.building`). The zone's
-    fingerprint is taken as the build takes the zone, and recorded with the build; the
-    record (analytics_runs) goes first and comes back last, so a build that fails part way
-    leaves no record claiming its tables (analytics.runs)."""
-    from openphm.analytics.build import TABLES, build
-    from openphm.analytics.runs import RUNS, inputs_fingerprint
-    from openphm.engine import engine_for
-
-    progress = lambda step: say(f"{step}…")  # noqa: E731
-    building = engine_for(ws, engine).building(
-        ws, TABLES, copy_back_check(), taken=lambda con: inputs_fingerprint(con, "linked"),
-        record=RUNS, say=say,
-    )  # fmt: skip
-    with building as zone:
-        return build(zone.backend, day, options, progress=progress, inputs=zone.taken)
-
-
-def copy_back_check(tables: tuple[str, ...] | None = None, rerun: str = "phm analyse"):
-    """The check on the tables brought back from a copy of the zone (Spark), in the copy-back's
-    transaction: the zone file must hold what the copy held (`inputs`, its fingerprint when
-    copied: `Building.taken`). A `phm link` since (new rows, re-keyed or objectors' rows
-    removed) would make the tables describe a population the zone no longer holds, so nothing
-    comes back and the build must be run again (`rerun` names the command). Then the
-    objections hook on `tables` (default: the analytics tables), as a second guard."""
-    from openphm.analytics.runs import ZoneChangedError, inputs_fingerprint
-
-    def check(con, inputs: str) -> None:
-        if inputs_fingerprint(con, "linked") != inputs:
-            raise ZoneChangedError(
-                "the linked zone changed while Spark was building (phm link ran since the copy "
-                f"was taken); nothing was brought back: run {rerun} again"
-            )
-        _objections(con, tables)
-
-    return check
-
-
-def _objections(con, tables: tuple[str, ...] | None = None) -> None:
-    """The objections hook on the tables brought back from Spark (default: the analytics
-    tables): an objection `phm link` applied to the zone file while Spark was building must not
-    come back with them."""
-    from openphm.analytics.build import TABLES
-    from openphm.linked.objectors import remove_objectors
-
-    remove_objectors(con, TABLES if tables is None else tables)
 
 
 def measures_command(

@@ -11,7 +11,7 @@ from pathlib import Path
 def indicators_stage(workspace: Path, codelists: Path | None = None) -> dict[str, int]:
     from openphm.bench.stages import history_end
     from openphm.indicators.build import choose
-    from openphm.indicators.commands import areas_of, build_on_engine
+    from openphm.indicators.stage import areas_of, build_on_engine
     from openphm.programme.workspace import Workspace
 
     ws = Workspace.open(workspace)

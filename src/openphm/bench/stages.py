@@ -83,8 +83,8 @@ def init_workspace(region: Path, workspace: Path, engine: str | None = None) -> 
 def analyse(workspace: Path) -> dict[str, int]:
     """Every analytics table as at the end of the region's history, on the programme's
     engine (`phm analyse`'s own code)."""
-    from openphm.analytics.commands import build_on_engine
     from openphm.analytics.definitions import AnalyticsOptions
+    from openphm.analytics.stage import build_on_engine
     from openphm.programme.workspace import Workspace
 
     ws = Workspace.open(workspace)
@@ -96,8 +96,8 @@ def risk(workspace: Path) -> dict[str, int]:
     """Train the emergency-admission model and score everyone, with the features built on
     the programme's engine (on Spark, one Parquet copy of the zone serves both)."""
     from openphm.programme.workspace import Workspace
-    from openphm.risk.commands import features_on
     from openphm.risk.score import score
+    from openphm.risk.stage import features_on
     from openphm.risk.store import open_zone
     from openphm.risk.train import train
 

@@ -434,13 +434,14 @@ def without_objectors(con, built: BuiltCohort) -> int:
 
 
 def run_cohort(
-    ws, actor, definition: CohortDefinition, engine=None
+    ws, actor, definition: CohortDefinition, engine=None, by: str = ""
 ) -> tuple[BuiltCohort, dict[str, Path]]:
     """Build a cohort on `engine` (an engine, its name, or None: the programme's), keep its
     members in the linked zone, write one list per practice to the outputs zone and audit it
     (cohort.build, with its purpose and sizes per practice). The one way a cohort is run, from
     the command line or the web. The caller authorises. A definition for a provider writes one
-    list, the provider's."""
+    list, the provider's. `by` says on whose behalf, when not the actor's own command (the
+    scheduled refresh)."""
     from openphm.engine import engine_for
 
     providers = ws.config.list_providers()
@@ -473,6 +474,6 @@ def run_cohort(
             "objected_since_built": dropped,
             **{f"listed_{ods}": n for ods, n in built.per_practice().items()},
         },
-        reason=f"engine {engine}",
+        reason=f"engine {engine}{by}",
     )
     return built, paths

@@ -117,15 +117,20 @@ def _analyse(demo: Demo) -> None:
 
 
 def _indicators(demo: Demo) -> None:
-    """`phm indicators` as the analyst runs it, on the shipped code lists."""
-    from openphm.indicators.commands import indicators_command
+    """The programme's indicator packs, as the analyst builds them, on the shipped code lists."""
+    from openphm.analytics.stage import dated
+    from openphm.indicators.stage import build_indicators, chosen_packs
 
-    # Commands act as the operating-system account that runs the demo, in the analyst's role;
-    # the reference date is the one rule's default (the end of the last complete month).
-    indicators_command(
-        demo.ws.root,
-        reference_date=None,
-        role=ANALYST.role,
+    ws = demo.ws
+    # The one rule's reference date (the end of the last complete month of data).
+    day, cover = dated(ws, None, 12)
+    chosen = chosen_packs(ws)
+    with console.status("prescribing safety, care gaps, case finding, hospital use"):
+        summary = build_indicators(ws, ANALYST, day, chosen)
+    flagged = sorted(summary.flagged.items(), key=lambda item: -item[1])[:5]
+    console.print(
+        f"{len(summary.flagged)} indicators {cover.note()}; most flagged (before disclosure "
+        "control): " + ", ".join(f"{name} {n:,}" for name, n in flagged)
     )
 
 
@@ -179,21 +184,43 @@ def _release(demo: Demo) -> None:
 
 
 def _risk(demo: Demo) -> None:
-    from openphm.risk.commands import score_command, train_command
+    from openphm.risk.stage import score_people, train_model
 
-    # Commands act as the operating-system account that runs the demo, in the analyst's role.
-    train_command(demo.ws.root, role=ANALYST.role)
-    score_command(demo.ws.root, role=ANALYST.role)
+    with console.status("training the model and its baseline") as status:
+        trained = train_model(demo.ws, ANALYST, say=status.update)
+    metrics = trained.card["metrics"]
+    console.print(
+        f"model {trained.model_id}: AUC {metrics['model']['auc']:.3f} on held-out people "
+        f"(logistic baseline {metrics['baseline']['auc']:.3f})"
+    )
+    with console.status("scoring everyone"):
+        summary = score_people(demo.ws, ANALYST)
+    console.print(f"{summary.people:,} people scored as at {summary.reference_date}")
 
 
 def _cohort(demo: Demo) -> None:
     from importlib import resources
 
-    from openphm.cohorts.commands import cohort_command
+    from openphm.cohorts.build import run_cohort
+    from openphm.cohorts.definition import load_definition
+    from openphm.disclosure.releases import rules_for
 
+    ws = demo.ws
     definition = resources.files("openphm.cohorts") / "examples" / "frail-high-risk.toml"
     console.print(f"definition: {definition}")
-    cohort_command(demo.ws.root, Path(str(definition)), role=ANALYST.role)
+    cohort = load_definition(
+        Path(str(definition)), tuple(p.value for p in ws.config.programme.purposes)
+    )
+    ws.authorise(ANALYST, "cohort.build", purpose=cohort.purpose.value)
+    with console.status("building the cohort"):
+        built, paths = run_cohort(ws, ANALYST, cohort)
+    rules = rules_for(ws)
+    size = rules.publish(len(built.members))
+    shown = f"{size:,}" if size is not None else f"1–{rules.threshold}"
+    console.print(
+        f"{cohort.name} ({cohort.purpose.label}): {shown} people (counts rounded to "
+        f"{rules.multiple}); one list per practice with members: {', '.join(sorted(paths))}"
+    )
 
 
 def _reidentify(demo: Demo) -> None:

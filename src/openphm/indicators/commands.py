@@ -11,10 +11,7 @@ from typing import Annotated
 import typer
 
 from openphm.console import RoleOption, WorkspaceArgument, console
-
-# Indicators are analytics work (zone 3 to zone 3), granted to the same roles: the action is
-# analytics.build, and the audit's reason says it was the indicators.
-ACTION = "analytics.build"
+from openphm.indicators.stage import ACTION
 
 
 def register(app: typer.Typer) -> None:
@@ -60,38 +57,16 @@ def indicators_command(
 
     from openphm.analytics.commands import dated, warn_coverage
     from openphm.engine import engine_for
-    from openphm.indicators.build import TABLES, choose
-    from openphm.indicators.packs import PackError
+    from openphm.indicators.stage import build_indicators, chosen_packs
     from openphm.programme.workspace import open_as
 
     ws, actor = open_as(workspace, role, ACTION)
-    packs = [(p.name, p.purpose.value) for p in ws.config.indicators.packs]
-    if not packs:
-        raise PackError(
-            "programme.toml chooses no indicator packs: add [indicators] packs = "
-            '[{ name = "pincer", purpose = "safety-monitoring" }] (docs/indicators.md)'
-        )
-    chosen = choose(packs)
-    areas = areas_of(ws)
+    chosen = chosen_packs(ws)
     # The one reference-date rule (analytics.period); coverage of a 12-month look-back.
     kind = engine_for(ws, engine)
     day, cover = dated(ws, reference_date, 12)
-    try:
-        with console.status("Building indicators…") as status:
-            summary = build_on_engine(ws, kind, day, chosen, codelists, areas, status.update)
-    except Exception:
-        ws.audit.record(actor, ACTION, outcome="failed", reads=("linked",),
-                        reason=f"indicators build failed on {kind}")  # fmt: skip
-        raise
-    for purpose in sorted({c.purpose for c in chosen}):
-        mine = [c.indicator.name for c in chosen if c.purpose == purpose]
-        ws.audit.record(
-            actor, ACTION, purpose=purpose, reads=("linked",),
-            writes=tuple(f"linked.{t}" for t in TABLES),
-            counts={f"flagged_{n}": summary.flagged[n] for n in mine if n in summary.flagged},
-            reason=f"indicators as at {day} ({', '.join(sorted({c.pack for c in chosen}))}); "
-                   f"engine {kind}",
-        )  # fmt: skip
+    with console.status("Building indicators…") as status:
+        summary = build_indicators(ws, actor, day, chosen, codelists, kind, status.update)
     table = Table(title=f"Indicators {cover.note()} (counts before disclosure control)")
     for column in ("pack", "indicator"):
         table.add_column(column)
@@ -119,30 +94,3 @@ def indicators_command(
             soft_wrap=True,
         )
     warn_coverage(cover)
-
-
-def areas_of(ws) -> dict[str, dict[str, str]]:
-    """The programme's PCNs and places as {level: {practice: area}}."""
-    return ws.config.indicators.areas()
-
-
-def build_on_engine(ws, engine, day: dt.date, chosen, codelists: Path | None, areas=None,
-                    say=print):  # fmt: skip
-    """Build on `engine` (an engine, its name, or None: the programme's), as `phm analyse` does
-    (analytics.commands.build_on_engine): in the zone file, or on a copy of the zone whose
-    tables come back into the file under the same checks."""
-    from openphm.analytics.commands import copy_back_check
-    from openphm.analytics.runs import inputs_fingerprint
-    from openphm.engine import engine_for
-    from openphm.indicators.build import TABLES, build
-
-    folder = str(codelists) if codelists else None
-    progress = lambda step: say(f"{step}…")  # noqa: E731
-    building = engine_for(ws, engine).building(
-        ws, TABLES, copy_back_check(TABLES, "phm indicators"),
-        taken=lambda con: inputs_fingerprint(con, "linked"), say=say,
-    )  # fmt: skip
-    with building as zone:
-        return build(
-            zone.backend, day, chosen, codelist_folder=folder, areas=areas, progress=progress
-        )

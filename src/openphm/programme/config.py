@@ -352,6 +352,33 @@ class IndicatorSettings(_Strict):
         return self
 
 
+class CohortSettings(_Strict):
+    """[cohorts]: the programme's standing cohorts, which `phm refresh` builds every refresh
+    (docs/refresh.md): each a shipped definition's name (`frail-high-risk`,
+    `prescribing-safety`: openphm/cohorts/examples) or a definition file beside programme.toml
+    (`my-cohort.toml`), copied into the workspace with it."""
+
+    standing: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _names(self) -> CohortSettings:
+        if len(set(self.standing)) != len(self.standing):
+            raise ValueError("cohorts.standing: a cohort is listed twice")
+        for name in self.standing:
+            local = name.endswith(".toml")
+            if local and ("/" in name or "\\" in name or name.startswith(".")):
+                raise ValueError(
+                    "cohorts.standing: a local definition is a file name beside programme.toml, "
+                    f"not a path (got {name!r})"
+                )
+            if not local and not re.fullmatch(r"[a-z][a-z0-9-]{0,62}", name):
+                raise ValueError(
+                    f"cohorts.standing: {name!r} is neither a shipped definition's name "
+                    "(frail-high-risk) nor a definition file beside programme.toml (a .toml)"
+                )
+        return self
+
+
 class ProgrammeConfig(_Strict):
     programme: Programme
     sources: list[Source] = Field(min_length=1)
@@ -360,6 +387,7 @@ class ProgrammeConfig(_Strict):
     disclosure: DisclosurePolicy = Field(default_factory=DisclosurePolicy)
     engine: EngineSettings = Field(default_factory=EngineSettings)
     indicators: IndicatorSettings = Field(default_factory=IndicatorSettings)
+    cohorts: CohortSettings = Field(default_factory=CohortSettings)
     # The folder of the programme.toml it was read from, where its local layouts are.
     _folder: Path | None = PrivateAttr(default=None)
 

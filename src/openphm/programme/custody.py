@@ -12,6 +12,8 @@ On one machine (docs/ARCHITECTURE.md "Threat model"):
 - `keys/dpo/` (the signing key): the DPO's account and its own group, 0700, keys 0600.
 - `landing/`: the processor's alone, 0700.
 - `linked/`, `outputs/`, `audit/`: the analytics account and the programme group, 2770.
+- `refresh/` (the monthly refresh's records: stage statuses and counts, no patient value): the
+  processor's account, which runs the refresh, with the programme group reading, 2750.
 - the workspace folder: the administrator and the programme group, 2750.
 
 The programme group holds the three programme accounts and never an analyst's own login:
@@ -81,6 +83,8 @@ def assign_custody(
     _hand_over(ws.zone("landing"), owners[PROCESSOR].uid, owners[PROCESSOR].gid, 0o700)
     for folder in (ws.zone("linked"), ws.zone("outputs"), ws.root / "audit"):
         _hand_over(folder, owners[ANALYTICS].uid, programme, 0o2770)
+    (ws.root / "refresh").mkdir(exist_ok=True)  # openphm.refresh.record.FOLDER
+    _hand_over(ws.root / "refresh", owners[PROCESSOR].uid, programme, 0o2750)
     os.chown(ws.root, 0, programme)
     os.chmod(ws.root, 0o2750)
     for name in ("workspace.json", "programme.toml"):
@@ -89,7 +93,7 @@ def assign_custody(
     ws.audit.record(
         actor,
         "custody.assign",
-        writes=("keys", "landing", "linked", "outputs", "audit"),
+        writes=("keys", "landing", "linked", "outputs", "audit", "refresh"),
         reason=f"key stores and zones handed to their accounts: processor {processor}, "
         f"analytics {analytics}, data protection officer {dpo}; programme group {group}",
     )

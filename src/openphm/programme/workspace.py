@@ -127,6 +127,14 @@ class Workspace:
         for source in config.sources:  # local layouts live beside programme.toml
             if source.layout.endswith(".toml"):
                 shutil.copyfile(config_path.parent / source.layout, staging / source.layout)
+        for name in config.cohorts.standing:  # so do local standing cohorts' definitions
+            if name.endswith(".toml"):
+                if not (config_path.parent / name).is_file():
+                    raise WorkspaceError(
+                        f"{config_path}: cohorts.standing names {name}, which is not a file "
+                        f"beside it ({config_path.parent / name})"
+                    )
+                shutil.copyfile(config_path.parent / name, staging / name)
         store_dir = Path(keystore_dir).absolute() if keystore_dir else staging / "keys"
         keystore = CustodyKeyStore.initialise(store_dir)
         for name in REQUIRED_KEYS:

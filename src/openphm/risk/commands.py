@@ -3,7 +3,6 @@ only (counts, metrics, seconds); the audit log gets counts, never a value about 
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 from typing import Annotated
 
@@ -39,42 +38,6 @@ EngineOption = Annotated[
 ]
 
 
-@contextlib.contextmanager
-def features_on(ws, engine):
-    """How the feature frames are built, on `engine` (a name, or None: the programme's): the
-    engine and None (the stage's own connection to the zone file reads the zone, as on
-    DuckDB), or a function of the reference date over the engine's own view of the zone, taken
-    now and released on the way out (Spark's Parquet copy). Entered before the stage opens
-    the zone file for writing."""
-    from openphm.analytics.runs import current_date
-    from openphm.engine import engine_for
-    from openphm.risk.features import FEATURE_BUILD, feature_frame_on
-
-    chosen = engine_for(ws, engine)
-    with chosen.alongside(ws, taken=lambda con: current_date(con, FEATURE_BUILD, "linked")) as zone:
-        if zone is None:
-            yield chosen, None
-            return
-        current = zone.taken
-        # Checked again once copied: a build current before and after the copy is current in it.
-        if current is not None and _current_build_date(ws) != current:
-            current = None
-        yield chosen, lambda day: feature_frame_on(zone.backend, day, built=day == current)
-
-
-def _current_build_date(ws) -> dt.date | None:
-    """The reference date of the zone file's analytics build if it is current for the risk
-    features (`analytics.runs`), else None."""
-    from openphm.analytics.runs import current_date
-    from openphm.risk.features import FEATURE_BUILD
-
-    con = ws.connect_linked(read_only=True)
-    try:
-        return current_date(con, FEATURE_BUILD, "linked")
-    finally:
-        con.close()
-
-
 @risk_app.command("train")
 def train_command(
     workspace: WorkspaceArgument, engine: EngineOption = None, role: RoleOption = None
@@ -82,42 +45,12 @@ def train_command(
     """Train the model (LightGBM) and its baseline (logistic regression) on features at the
     training date and emergency admissions in the 12 months after it; validate, store the model
     and its card in the linked zone, and print the validation metrics."""
-    from openphm.engine import engine_for
-    from openphm.risk.store import open_zone
-    from openphm.risk.train import train
+    from openphm.risk.stage import train_model
 
     ws, actor = _open(workspace, role, "risk.train")
-    kind = engine_for(ws, engine)
-    try:
-        # The Parquet copy (Spark) is made before the zone file is opened for writing.
-        with (
-            console.status("Training…") as status,
-            features_on(ws, engine) as (kind, features),
-            open_zone(ws) as con,
-        ):
-            trained = train(con, progress=lambda s: status.update(f"{s}…"), features=features)
-    except Exception:
-        ws.audit.record(
-            actor,
-            "risk.train",
-            outcome="failed",
-            reads=("linked",),
-            reason=f"risk model training failed on {kind}",
-        )
-        raise
+    with console.status("Training…") as status:
+        trained = train_model(ws, actor, engine, status.update)
     card = trained.card
-    ws.audit.record(
-        actor,
-        "risk.train",
-        reads=("linked",),
-        writes=("linked.risk_models",),
-        counts={
-            "training_people": card["training"]["people"],
-            "validation_people": card["validation"]["people"],
-            "trees": card["model"]["trees"],
-        },
-        reason=f"engine {kind}",
-    )
     console.print(f"Model {trained.model_id}: {card['plan']['description']}.")
     _print_metrics(card)
     seconds = ", ".join(f"{k} {v:.1f} s" for k, v in trained.seconds.items())
@@ -162,25 +95,12 @@ def score_command(
     """Score everyone in the linked zone with the latest model into linked.person_risk: risk,
     percentile, and the change since the previous refresh (rising risk); the features scored
     go to linked.person_risk_features, from which a cohort explains its members' drivers."""
-    from openphm.risk.score import score
-    from openphm.risk.store import open_zone
+    from openphm.risk.stage import score_people
 
     ws, actor = _open(workspace, role, "risk.score")
     day = reference_date.date() if reference_date else None
-    with (
-        console.status("Scoring…"),
-        features_on(ws, engine) as (kind, features),
-        open_zone(ws) as con,
-    ):
-        summary = score(con, model, reference_date=day, features=features)
-    ws.audit.record(
-        actor,
-        "risk.score",
-        reads=("linked",),
-        writes=("linked.person_risk", "linked.person_risk_features", "linked.person_risk_history"),
-        counts={"people": summary.people, "with_previous": summary.with_previous},
-        reason=f"engine {kind}",
-    )
+    with console.status("Scoring…"):
+        summary = score_people(ws, actor, day, model, engine)
     from openphm.analytics.commands import warn_coverage
     from openphm.analytics.period import Coverage
     from openphm.analytics.zone import months_before

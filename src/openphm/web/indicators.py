@@ -35,8 +35,8 @@ from openphm.disclosure.releases import rules_for
 from openphm.disclosure.tables import TOTAL
 from openphm.indicators import PACKS
 from openphm.indicators.build import COUNTS, RUNS
-from openphm.indicators.commands import areas_of
 from openphm.indicators.rates import LIMITS, against_limits, funnel_limits
+from openphm.indicators.stage import areas_of
 from openphm.programme.workspace import Workspace
 from openphm.web.figures import NotBuilt, tables
 
