@@ -48,7 +48,8 @@ def linked_workspace(tmp_path_factory, land_and_link) -> LinkedWorkspace:
     root = tmp_path_factory.mktemp("spark-region")
     with land_and_link.clock_at(NOW):
         generate_region(root / "region", RegionOptions(people=PEOPLE, practices=2, seed=5))
-    ws = land_and_link(root / "region", root / "ws", ENGINEER, now=NOW)
+    # RZ1, a trust, registers its key: a cohort can then be sent to it (its own patients).
+    ws = land_and_link(root / "region", root / "ws", ENGINEER, now=NOW, providers=("RZ1",))
     return LinkedWorkspace(ws.root, root / "region")
 
 

@@ -64,10 +64,12 @@ def test_no_parquet_copy_is_left_and_the_audit_names_the_engine(built):
     assert entry.outcome == "ok" and entry.reason.startswith("engine spark; as at ")
 
 
-def test_phm_cohort_on_spark_writes_the_same_lists_and_keeps_no_copy(built, tmp_path):
+@pytest.mark.parametrize("provider", [None, "RZ1"], ids=["practices", "trust-RZ1"])
+def test_phm_cohort_on_spark_writes_the_same_lists_and_keeps_no_copy(built, tmp_path, provider):
     """`phm cohort --engine spark` on the workspace DuckDB analysed and the risk model scored:
     the same members and lists as `--engine duckdb`, the Parquet copy deleted, the engine
-    audited."""
+    audited; for the practices' lists, and for a trust's (its own patients, tokens sealed to
+    its key)."""
     from importlib import resources
 
     import pandas as pd
@@ -80,6 +82,10 @@ def test_phm_cohort_on_spark_writes_the_same_lists_and_keeps_no_copy(built, tmp_
     with open_zone(ws) as con:
         score(con, train(con).model_id)
     definition = resources.files("openphm.cohorts") / "examples" / "frail-high-risk.toml"
+    if provider:
+        text = definition.read_text().replace("top_risk_percent = 5", "top_risk_percent = 50")
+        definition = tmp_path / "frail-rz1.toml"
+        definition.write_text(f'provider = "{provider}"\n{text}')
     lists, members = {}, {}
     for engine in ("duckdb", "spark"):
         result = CliRunner().invoke(app, ["cohort", str(root), str(definition),
@@ -96,6 +102,9 @@ def test_phm_cohort_on_spark_writes_the_same_lists_and_keeps_no_copy(built, tmp_
         con.close()
     assert members["duckdb"] and members["spark"] == members["duckdb"]
     assert lists["spark"].keys() == lists["duckdb"].keys()
+    if provider:  # the trust's list alone, in its own folder, with tokens sealed to it
+        assert {path.parts[0] for path in lists["duckdb"]} == {provider}
+        assert all(frame["token"].notna().any() for frame in lists["duckdb"].values())
     for path, ours in lists["duckdb"].items():
         theirs = lists["spark"][path]
         # Tokens are the practice's, sealed once at link: the same in both lists.
