@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from openphm.analytics import spc
+from openphm.analytics import funnel, spc
 from openphm.analytics.monthly import LABELS, TABLE
 from openphm.disclosure.releases import rules_for
 from openphm.disclosure.tables import TOTAL, control_areas
@@ -53,19 +53,10 @@ def trend(ws: Workspace, measure: str, level: str = "programme", area: str = "")
     if level not in LEVELS:
         raise LookupError(f"no level {level}")
     counts = _read(ws, measure)
-    hierarchy = {lvl: areas for lvl, areas in ws.config.indicators.areas().items() if areas}
-    rules = rules_for(ws)
-    published = []
-    for month, rows in counts.groupby("month", sort=True):
-        table = control_areas(
-            rows[["practice", "events", "registered"]].astype({"practice": "string"}),
-            unit="practice",
-            levels=hierarchy,
-            counts=["events", "registered"],
-            rules=rules,
-        ).table
-        published.append(table.assign(month=month))
-    controlled = pd.concat(published, ignore_index=True)
+    controlled = pd.concat(
+        [_control(ws, rows).assign(month=month) for month, rows in counts.groupby("month")],
+        ignore_index=True,
+    )
     choices = {
         lvl: sorted(set(controlled.loc[controlled["level"] == lvl, "area"]) - {TOTAL})
         for lvl in ("pcn", "place", "practice")
@@ -99,6 +90,107 @@ def trend(ws: Workspace, measure: str, level: str = "programme", area: str = "")
     else:
         chart = spc.xmr(rows["rate"].astype(float).tolist(), DIRECTIONS.get(measure, spc.NEITHER))
     return Trend(measure, LABELS[measure], level, area, choices, rows, chart, why)
+
+
+def _control(ws: Workspace, rows: pd.DataFrame) -> pd.DataFrame:
+    """Events and registered people per practice (one month's, or summed over months),
+    controlled with the programme's areas as one table (disclosure.tables.control_areas)."""
+    hierarchy = {lvl: areas for lvl, areas in ws.config.indicators.areas().items() if areas}
+    return control_areas(
+        rows[["practice", "events", "registered"]].astype({"practice": "string"}),
+        unit="practice",
+        levels=hierarchy,
+        counts=["events", "registered"],
+        rules=rules_for(ws),
+    ).table
+
+
+LAST_12 = "last-12-months"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The practices' published rates of one measure over one period, against Poisson funnel
+    limits (analytics.funnel) around the programme's published rate."""
+
+    measure: str
+    label: str
+    period: str  # a month (YYYY-MM) or LAST_12
+    period_words: str  # "in 2026-10", "in the 12 months 2025-11 to 2026-10"
+    months: list[str]  # every month there is, newest first, for the page's choice
+    per: str  # "a month" or "a year": the rates are per 1,000 registered people per this
+    rows: pd.DataFrame  # practice, events, population, rate (per person), funnel (position)
+    average: float | None  # the programme's published rate, events per person per `per`
+    total_events: float | None
+    total_population: float | None
+
+    def limits(self, populations):
+        return funnel.limits_at(self.average)(populations)
+
+
+def compare(ws: Workspace, measure: str, period: str = LAST_12) -> Comparison:
+    """Each practice's published rate of `measure` in one month (`period` YYYY-MM), or over
+    the last 12 months of data (LAST_12: events per person-year, a practice's person-years its
+    published person-months over 12), against Poisson funnel limits around the programme's
+    published rate. `population` is the people registered in the month, or the person-years.
+    LookupError for a measure or month there is not."""
+    if measure not in LABELS:
+        raise LookupError(f"no measure {measure}")
+    counts = _read(ws, measure)
+    counts["month"] = counts["month"].str[:7]
+    months = sorted(set(counts["month"]), reverse=True)
+    if period == LAST_12:
+        chosen = months[:12]
+        rows = counts[counts["month"].isin(chosen)]
+        summed = rows.groupby("practice", as_index=False)[["events", "registered"]].sum()
+        table = _control(ws, summed)
+        spans = len(chosen)
+        words = f"in the {spans} month{'s' if spans != 1 else ''} {chosen[-1]} to {chosen[0]}" + (
+            "" if spans == 12 else " (all the months there are)"
+        )
+        per, divide = "a year", 12.0  # person-months to person-years: a rate per year
+    elif period in months:
+        table = _control(ws, counts[counts["month"] == period])
+        words, per, divide = f"in {period}", "a month", 1.0
+    else:
+        raise LookupError(f"no month {period}")
+    practices = table[(table["level"] == "practice") & (table["area"] != TOTAL)]
+    total = table[(table["level"] == "practice") & (table["area"] == TOTAL)].iloc[0]
+    out = pd.DataFrame(
+        {
+            "practice": practices["area"].astype(str).tolist(),
+            "events": practices["events"].tolist(),
+            "population": [_exposure(v, divide) for v in practices["registered"]],
+        }
+    )
+    out["rate"] = [_rate(e, n) for e, n in zip(out["events"], out["population"], strict=True)]
+    total_population = _exposure(total["registered"], divide)
+    average = _rate(total["events"], total_population)
+    positions = []
+    for r, n in zip(out["rate"], out["population"], strict=True):
+        if r is None or average is None or n is None or n <= 0:
+            positions.append("")
+            continue
+        (lo95, hi95), (lo998, hi998) = (
+            funnel.poisson_limits([n], average, confidence) for _, confidence in funnel.LIMITS
+        )
+        positions.append(funnel.where(r, lo95[0], hi95[0], lo998[0], hi998[0]))
+    out["funnel"] = positions
+    return Comparison(
+        measure, LABELS[measure], period, words, months, per, out, average,
+        None if pd.isna(total["events"]) else float(total["events"]), total_population,
+    )  # fmt: skip
+
+
+def _exposure(registered, divide: float) -> float | None:
+    """People registered in the month, or person-years (person-months / 12), as published."""
+    return None if pd.isna(registered) else float(registered) / divide
+
+
+def _rate(events, exposure: float | None) -> float | None:
+    if pd.isna(events) or exposure is None or exposure <= 0:
+        return None
+    return float(events) / exposure
 
 
 def _read(ws: Workspace, measure: str) -> pd.DataFrame:
