@@ -165,3 +165,50 @@ def test_compare_refuses_unknown_choices(region_client):
     sign_in(client, "ana")
     assert client.get("/analyst/trends/compare?measure=nope").status_code == 404
     assert client.get("/analyst/trends/compare?period=1999-01").status_code == 404
+
+
+def test_measures_over_refreshes_as_an_xmr_chart_with_its_table(region_client):
+    """A second build at an earlier reference date adds a point to measure_history; the page
+    charts the programme's published value at each date (the practices' counts summed and
+    rounded as disclosure control publishes them), warns that 2 points are too few, and says
+    so in the chart's title and axes."""
+    import datetime as dt
+    import time
+
+    from openphm import clock
+    from openphm.analytics import AnalyticsOptions, build
+
+    client, ws = region_client
+    con = ws.connect_linked()
+    started = time.perf_counter()
+    try:
+        with clock.frozen_at("2026-11-20T09:30:00"):
+            build(con, dt.date(2026, 9, 30), AnalyticsOptions(groupings=("practice",),
+                                                               sii_simulations=10))  # fmt: skip
+        kept = con.execute(
+            "SELECT reference_date::VARCHAR, sum(numerator), sum(denominator) "
+            "FROM linked.measure_history WHERE measure = 'rate_emergency_admissions' "
+            "AND statistic = 'crude' AND group_by = 'practice' GROUP BY 1 ORDER BY 1"
+        ).fetchall()
+    finally:
+        con.close()
+    assert time.perf_counter() - started < 300
+    assert [day for day, *_ in kept] == ["2026-09-30", "2026-10-31"]
+    sign_in(client, "ana")
+    page = client.get("/analyst/trends/history?measure=rate_emergency_admissions")
+    assert page.status_code == 200
+    html = page.text
+    rows = _caption_table(html, "by reference date")
+    assert [r[0] for r in rows] == ["2026-09-30", "2026-10-31"]
+    for (day, numerator, denominator), row in zip(kept, rows, strict=True):
+        assert _number(row[2]) == 5 * round(numerator / 5), day
+        assert _number(row[3]) == 5 * round(denominator / 5), day
+        assert _number(row[4]) == pytest.approx(1000 * _number(row[2]) / _number(row[3]), abs=0.006)
+    svg = re.search(r'<svg class="phm-chart phm-spc".*?</svg>', html, re.S).group(0)
+    title = re.search(r'<title id="history-title">(.*?)</title>', svg).group(1)
+    assert "XmR chart" in title and "per 1,000 people" in title
+    assert "Reference date" in svg and ">per 1,000 people<" in svg  # both axes named
+    assert "Only 2 points" in html  # fewer than 12: the SPC module's warning
+    assert client.get("/analyst/trends/history?measure=nope").status_code == 404
+    one = client.get(f"/analyst/trends/history?area={ws.config.programme.controllers[0]}")
+    assert one.status_code == 200

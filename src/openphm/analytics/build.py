@@ -10,7 +10,7 @@ Reads zone 3 (linked) and writes zone 3 analytics tables beside it:
 | person_segments | person: Bridges to Health segment, LTC-count group |
 | person_activity | person: activity, outcomes and cost in the window |
 | measures | measure × statistic × group |
-| measure_history | reference date × measure × statistic × group (all, practice): kept across builds (`history`) |
+| measure_history | reference date × measure × statistic × group (all, practice); kept |
 | activity_months | month × measure × practice: events and people registered (`monthly`) |
 | analytics_runs | build: reference date, window, row counts, fingerprints (`runs`); no value |
 """

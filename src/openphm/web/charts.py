@@ -370,12 +370,20 @@ SPC_PLOT = (70, 40, 700, 300)  # left, top, right, bottom of the plotting area
 
 
 def spc_chart(
-    title: str, months: Sequence[str], values: Sequence[float], chart, *, unit: str, ident: str
+    title: str,
+    months: Sequence[str],
+    values: Sequence[float],
+    chart,
+    *,
+    unit: str,
+    ident: str,
+    across: str = "Month of data",
 ) -> Markup:
     """An XmR chart (analytics.spc.XmR) of `values` by month: the series as a line, the mean,
     the process limits (dashed) and each point marked by its variation: a circle for common
     cause, an orange square for special cause that is improvement, a red triangle for concern,
-    a blue diamond for neutral special cause. Shapes and words, not colour alone."""
+    a blue diamond for neutral special cause. Shapes and words, not colour alone. `across`
+    names the horizontal axis (months, or reference dates)."""
     from openphm.analytics import spc
 
     left, top, right, bottom = SPC_PLOT
@@ -392,10 +400,10 @@ def spc_chart(
 
     special = sum(chart.special)
     description = (
-        f"{unit} each month from {months[0]} to {months[-1]} (vertical axis {y_low:,.1f} to "
-        f"{y_high:,.1f}), with the mean {chart.mean:,.2f} and process limits {chart.lower:,.2f} "
-        f"to {chart.upper:,.2f}; {special} of {len(values)} points special cause. "
-        f"{chart.summary}."
+        f"{unit} by {across.lower()} from {months[0]} to {months[-1]} (vertical axis "
+        f"{y_low:,.1f} to {y_high:,.1f}), with the mean {chart.mean:,.2f} and process limits "
+        f"{chart.lower:,.2f} to {chart.upper:,.2f}; {special} of {len(values)} points special "
+        f"cause. {chart.summary}."
     )
     height = bottom + 120
     parts = [
@@ -454,7 +462,7 @@ def spc_chart(
             )
     parts.append(
         f'<text x="{(left + right) / 2}" y="{bottom + 40}" text-anchor="middle">'
-        "Month of data</text>"
+        f"{escape(across)}</text>"
         f'<text x="14" y="{(top + bottom) / 2}" text-anchor="middle" '
         f'transform="rotate(-90 14 {(top + bottom) / 2})">{escape(unit)}</text>'
     )

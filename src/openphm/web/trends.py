@@ -209,3 +209,109 @@ def _read(ws: Workspace, measure: str) -> pd.DataFrame:
         raise NotBuilt(NOT_BUILT)
     frame["month"] = pd.to_datetime(frame["month"]).dt.date.astype(str)
     return frame
+
+
+HISTORY_NOT_BUILT = (
+    "no measures have been kept over refreshes yet. Run phm analyse WORKSPACE --role analyst "
+    "(docs/analytics.md, \u201cMeasures over refreshes\u201d)"
+)
+
+
+@dataclass(frozen=True)
+class History:
+    """One measure's published crude value at each reference date built, for the programme or
+    one area, and its XmR chart."""
+
+    measure: str
+    label: str
+    unit: str  # "%" or "per 1,000 people"
+    level: str
+    area: str
+    measures: dict[str, str]  # every measure kept: name -> label, for the page's choice
+    areas: dict[str, list[str]]
+    rows: pd.DataFrame  # reference_date, built_at, numerator, denominator, value
+    chart: spc.XmR | None
+    why_no_chart: str
+
+
+def history(ws: Workspace, measure: str = "", level: str = "programme", area: str = "") -> History:
+    """The published series of `measure` (the first kept, if not given) over the reference
+    dates built (analytics.history), for the programme or one area, each date's practices and
+    areas controlled as one table. LookupError for a measure, level or area there is not."""
+    from openphm.analytics.definitions import MEASURES
+    from openphm.analytics.history import HISTORY, read
+
+    con = ws.connect_linked(read_only=True)
+    try:
+        if HISTORY not in tables(con):
+            raise NotBuilt(HISTORY_NOT_BUILT)
+        kept = read(con)
+    finally:
+        con.close()
+    crude = kept[(kept["statistic"] == "crude") & (kept["group_by"] == "practice")]
+    whole = crude.groupby("measure")[["numerator", "denominator"]].agg(
+        lambda v: bool(((v % 1) == 0).all())
+    )
+    # Counts only: a mean's numerator (a sum of scores) and person-years are not counts that
+    # the disclosure rules can round and hide.
+    countable = sorted(whole.index[whole["numerator"] & whole["denominator"]])
+    if not countable:
+        raise NotBuilt(HISTORY_NOT_BUILT)
+    labels = {m.name: m.label for m in MEASURES}
+    choices_measures = {m: labels.get(m, m.replace("_", " ")) for m in countable}
+    measure = measure or ("rate_emergency_admissions" if "rate_emergency_admissions"
+                          in countable else countable[0])  # fmt: skip
+    if measure not in countable:
+        raise LookupError(f"no measure {measure}")
+    if level not in LEVELS:
+        raise LookupError(f"no level {level}")
+    mine = crude[crude["measure"] == measure]
+    multiplier = float(mine["multiplier"].iloc[0])
+    published = []
+    for day, rows in mine.groupby("reference_date", sort=True):
+        cells = rows.rename(columns={"group_value": "practice", "numerator": "events",
+                                     "denominator": "registered"})  # fmt: skip
+        cells = cells.astype({"events": "int64", "registered": "int64"})
+        table = _control(ws, cells)
+        published.append(table.assign(reference_date=day, built_at=rows["built_at"].max()))
+    controlled = pd.concat(published, ignore_index=True)
+    choices = {
+        lvl: sorted(set(controlled.loc[controlled["level"] == lvl, "area"]) - {TOTAL})
+        for lvl in ("pcn", "place", "practice")
+        if lvl in set(controlled["level"])
+    }
+    if level == "programme" and area:
+        level = next((lvl for lvl, names in choices.items() if area in names), "")
+        if not level:
+            raise LookupError(f"no area {area}")
+    if level == "programme":
+        picked = controlled[(controlled["level"] == "practice") & (controlled["area"] == TOTAL)]
+        area = ""
+    else:
+        if area not in choices.get(level, []):
+            raise LookupError(f"no {level} {area}")
+        picked = controlled[(controlled["level"] == level) & (controlled["area"] == area)]
+    rows = picked[["reference_date", "built_at", "events", "registered"]].rename(
+        columns={"events": "numerator", "registered": "denominator"}
+    )
+    rows = rows.reset_index(drop=True)
+    rows["value"] = [
+        None if pd.isna(n) or pd.isna(d) or d <= 0 else multiplier * float(n) / float(d)
+        for n, d in zip(rows["numerator"], rows["denominator"], strict=True)
+    ]
+    chart, why = None, ""
+    if rows["value"].isna().any():
+        why = (
+            f"no process limits: {int(rows['value'].isna().sum())} reference date(s) have a "
+            "hidden count, and an XmR chart needs every point"
+        )
+    elif len(rows) < 2:
+        why = (
+            f"no process limits: {len(rows)} reference date built so far; an XmR chart "
+            "needs at least 2 (each phm analyse at a new reference date adds one)"
+        )
+    else:
+        chart = spc.xmr(rows["value"].astype(float).tolist(), spc.NEITHER)
+    unit = "%" if multiplier == 100 else f"per {multiplier:,.0f} people"
+    return History(measure, choices_measures[measure], unit, level, area, choices_measures,
+                   choices, rows, chart, why)  # fmt: skip

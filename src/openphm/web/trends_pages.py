@@ -96,3 +96,59 @@ def compare(
         measures=trend_figures.LABELS,
         last_12=trend_figures.LAST_12,
     )
+
+
+@router.get("/history")
+def history(
+    request: Request,
+    measure: str = "",
+    area: str = "",
+    ctx: Context = Depends(authorised("analytics.read")),
+):
+    """One measure at each reference date built (measure_history) as an XmR chart, with the
+    data table beside it."""
+    ctx.ws.require_open()
+    try:
+        found = trend_figures.history(ctx.ws, measure, "programme", area)
+    except figures.NotBuilt as err:
+        return render(request, "not_built.jinja", title="Measures over refreshes", reason=str(err))
+    except LookupError as err:
+        raise HTTPException(404, "no such measure or area") from err
+    viewed(request, ctx, ("linked.measure_history",))
+    place = (
+        "the whole programme"
+        if found.level == "programme"
+        else f"{trend_figures.LEVELS[found.level]} {found.area}"
+    )
+    dates = [str(d) for d in found.rows["reference_date"]]
+    chart = found.chart
+    drawn = None
+    if chart is not None:
+        drawn = charts.spc_chart(
+            f"{found.label} ({found.unit}), {place}, at each reference date built: XmR chart",
+            dates,
+            list(chart.values),
+            chart,
+            unit=found.unit,
+            ident="history",
+            across="Reference date",
+        )
+    variation = chart.variation if chart is not None else [""] * len(dates)
+    records = found.rows.astype(object).where(found.rows.notna(), None).to_dict("records")
+    rows = [
+        [str(r["reference_date"]), str(r["built_at"])[:16], cell(r["numerator"]),
+         cell(r["denominator"]), cell(r["value"], 2), v]
+        for r, v in zip(records, variation, strict=True)
+    ]  # fmt: skip
+    return render(
+        request,
+        "analyst_trends_history.jinja",
+        dating=figures.built_dating(ctx.ws),
+        title="Measures over refreshes",
+        found=found,
+        place=place,
+        chart=drawn,
+        xmr=chart,
+        rows=rows,
+        levels=trend_figures.LEVELS,
+    )
