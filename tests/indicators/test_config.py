@@ -145,3 +145,30 @@ def test_a_bad_icb_is_refused_naming_the_file_and_field(icbs, said):
         parse_config(text, "/srv/phm/programme.toml")
     assert str(caught.value).startswith("/srv/phm/programme.toml has ")
     assert said in str(caught.value)
+
+
+def test_indicator_rates_are_given_per_icb_made_of_places():
+    import pandas as pd
+
+    from openphm.indicators.rates import rates
+
+    counts = pd.DataFrame(
+        {
+            "reference_date": ["2026-10-31"] * 3,
+            "pack": ["pincer"] * 3,
+            "purpose": ["safety-monitoring"] * 3,
+            "indicator": ["x"] * 3,
+            "practice": ["A81001", "A81002", "A81003"],
+            "numerator": [10, 20, 5],
+            "denominator": [100, 100, 50],
+        }
+    )
+    areas = {
+        "place": {"A81001": "Valley", "A81002": "Valley", "A81003": "Hills"},
+        "icb": {"A81001": "V (QWE)", "A81002": "V (QWE)", "A81003": "H (QKK)"},
+    }
+    out = rates(counts, areas)
+    icb = out[out["level"] == "icb"].set_index("area")
+    assert icb.loc["V (QWE)", ["numerator", "denominator"]].tolist() == [30, 200]
+    assert icb.loc["H (QKK)", ["numerator", "denominator"]].tolist() == [5, 50]
+    assert icb.loc["V (QWE)", "average"] == 35 / 250

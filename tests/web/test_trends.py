@@ -212,3 +212,18 @@ def test_measures_over_refreshes_as_an_xmr_chart_with_its_table(region_client):
     assert client.get("/analyst/trends/history?measure=nope").status_code == 404
     one = client.get(f"/analyst/trends/history?area={ws.config.programme.controllers[0]}")
     assert one.status_code == 200
+
+
+def test_the_icb_is_an_area_of_the_trends_page(region_client):
+    """programme.toml's ICB (the synthetic region's: one, holding every practice) is offered
+    as an area; being the whole programme, its series is the programme's."""
+    client, ws = region_client
+    (code,) = ws.config.indicators.icbs
+    label = f"{ws.config.indicators.icbs[code].name} ({code})"
+    sign_in(client, "ana")
+    whole = client.get("/analyst/trends").text
+    assert f"Integrated care board: {label}" in whole
+    page = client.get("/analyst/trends", params={"area": label})
+    assert page.status_code == 200
+    assert f"integrated care board {label}" in page.text
+    assert _table(page.text) == _table(whole)

@@ -72,7 +72,7 @@ def indicators_command(
             '[{ name = "pincer", purpose = "safety-monitoring" }] (docs/indicators.md)'
         )
     chosen = choose(packs)
-    areas = areas_of(ws)
+    areas = hierarchy_of(ws)
     # The one reference-date rule (analytics.period); coverage of a 12-month look-back.
     kind = engine_for(ws, engine)
     day, cover = dated(ws, reference_date, 12)
@@ -124,6 +124,13 @@ def indicators_command(
 def areas_of(ws) -> dict[str, dict[str, str]]:
     """The programme's PCNs and places as {level: {practice: area}}."""
     return ws.config.indicators.areas()
+
+
+def hierarchy_of(ws) -> dict[str, dict[str, str]]:
+    """The programme's PCNs, places and ICBs as {level: {practice: area}}, for indicator_rates
+    (an ICB level only where programme.toml names one)."""
+    icb = ws.config.indicators.icb_areas(ws.config.programme.controllers)
+    return {**areas_of(ws), "icb": icb} if icb else areas_of(ws)
 
 
 def build_on_engine(ws, engine, day: dt.date, chosen, codelists: Path | None, areas=None,

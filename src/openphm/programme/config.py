@@ -385,8 +385,7 @@ class IndicatorSettings(_Strict):
             for place in icb.places:
                 if place not in self.places:
                     raise ValueError(
-                        f"indicators.icbs.{code}.places: {place!r} is not one of "
-                        "indicators.places"
+                        f"indicators.icbs.{code}.places: {place!r} is not one of indicators.places"
                     )
                 if place in in_icb:
                     raise ValueError(

@@ -23,8 +23,8 @@ from openphm.programme.workspace import Workspace
 from openphm.web.figures import NotBuilt, tables
 
 PER = 1000
-LEVELS = {"programme": "the whole programme", "pcn": "primary care network", "place": "place",
-          "practice": "practice"}  # fmt: skip
+LEVELS = {"programme": "the whole programme", "icb": "integrated care board", "place": "place",
+          "pcn": "primary care network", "practice": "practice"}  # fmt: skip
 # Fewer is better for unplanned care; for planned care and contacts, neither way is better.
 DIRECTIONS = {"emergency_admissions": spc.LOWER_IS_BETTER, "ec_attendances": spc.LOWER_IS_BETTER}
 NOT_BUILT = (
@@ -57,22 +57,8 @@ def trend(ws: Workspace, measure: str, level: str = "programme", area: str = "")
         [_control(ws, rows).assign(month=month) for month, rows in counts.groupby("month")],
         ignore_index=True,
     )
-    choices = {
-        lvl: sorted(set(controlled.loc[controlled["level"] == lvl, "area"]) - {TOTAL})
-        for lvl in ("pcn", "place", "practice")
-        if lvl in set(controlled["level"])
-    }
-    if level == "programme" and area:  # the page's one list of areas names no level
-        level = next((lvl for lvl, names in choices.items() if area in names), "")
-        if not level:
-            raise LookupError(f"no area {area}")
-    if level == "programme":
-        mine = controlled[(controlled["level"] == "practice") & (controlled["area"] == TOTAL)]
-        area = ""
-    else:
-        if area not in choices.get(level, []):
-            raise LookupError(f"no {level} {area}")
-        mine = controlled[(controlled["level"] == level) & (controlled["area"] == area)]
+    choices = _choices(ws, controlled)
+    level, area, mine = _pick(controlled, choices, level, area)
     rows = mine[["month", "events", "registered"]].reset_index(drop=True)
     rows["rate"] = [
         None if pd.isna(e) or pd.isna(r) or r <= 0 else PER * float(e) / float(r)
@@ -95,7 +81,7 @@ def trend(ws: Workspace, measure: str, level: str = "programme", area: str = "")
 def _control(ws: Workspace, rows: pd.DataFrame) -> pd.DataFrame:
     """Events and registered people per practice (one month's, or summed over months),
     controlled with the programme's areas as one table (disclosure.tables.control_areas)."""
-    hierarchy = {lvl: areas for lvl, areas in ws.config.indicators.areas().items() if areas}
+    hierarchy = _hierarchy(ws, rows["practice"].astype(str).tolist())
     return control_areas(
         rows[["practice", "events", "registered"]].astype({"practice": "string"}),
         unit="practice",
@@ -103,6 +89,53 @@ def _control(ws: Workspace, rows: pd.DataFrame) -> pd.DataFrame:
         counts=["events", "registered"],
         rules=rules_for(ws),
     ).table
+
+
+def _hierarchy(ws: Workspace, practices: list[str]) -> dict[str, dict[str, str]]:
+    """The programme's PCNs, places and ICBs as {level: {practice: area}}, for control. An ICB
+    that holds every practice is the programme's total, not a level of its own (_choices)."""
+    settings = ws.config.indicators
+    levels = {lvl: areas for lvl, areas in settings.areas().items() if areas}
+    icb = settings.icb_areas(practices)
+    if icb and not _one_for_all(icb, practices):
+        levels["icb"] = icb
+    return levels
+
+
+def _one_for_all(icb: dict[str, str], practices: list[str]) -> bool:
+    return len(set(icb.values())) == 1 and set(practices) <= set(icb)
+
+
+def _choices(ws: Workspace, controlled: pd.DataFrame) -> dict[str, list[str]]:
+    """Each level's areas, top down (ICB, place, PCN, practice), for the page's choices."""
+    present = set(controlled["level"])
+    practices = sorted(
+        set(controlled.loc[controlled["level"] == "practice", "area"].astype(str)) - {TOTAL}
+    )
+    out = {}
+    icb = ws.config.indicators.icb_areas(practices)
+    if icb and _one_for_all(icb, practices):
+        out["icb"] = [next(iter(icb.values()))]  # the programme's total
+    for lvl in ("icb", "place", "pcn", "practice"):
+        if lvl in present:
+            out[lvl] = sorted(set(controlled.loc[controlled["level"] == lvl, "area"]) - {TOTAL})
+    return out
+
+
+def _pick(controlled: pd.DataFrame, choices: dict[str, list[str]], level: str, area: str):
+    """(level, area, its rows) of `controlled`: the programme's total for level "programme"
+    and for an ICB that is the whole programme. The page's one list of areas names no level,
+    so an area alone finds its level. LookupError for an area there is not."""
+    if level == "programme" and area:
+        level = next((lvl for lvl, names in choices.items() if area in names), "")
+        if not level:
+            raise LookupError(f"no area {area}")
+    if level != "programme" and area not in choices.get(level, []):
+        raise LookupError(f"no {level} {area}")
+    if level == "programme" or level not in set(controlled["level"]):
+        total = controlled[(controlled["level"] == "practice") & (controlled["area"] == TOTAL)]
+        return level, (area if level != "programme" else ""), total
+    return level, area, controlled[(controlled["level"] == level) & (controlled["area"] == area)]
 
 
 LAST_12 = "last-12-months"
@@ -275,22 +308,8 @@ def history(ws: Workspace, measure: str = "", level: str = "programme", area: st
         table = _control(ws, cells)
         published.append(table.assign(reference_date=day, built_at=rows["built_at"].max()))
     controlled = pd.concat(published, ignore_index=True)
-    choices = {
-        lvl: sorted(set(controlled.loc[controlled["level"] == lvl, "area"]) - {TOTAL})
-        for lvl in ("pcn", "place", "practice")
-        if lvl in set(controlled["level"])
-    }
-    if level == "programme" and area:
-        level = next((lvl for lvl, names in choices.items() if area in names), "")
-        if not level:
-            raise LookupError(f"no area {area}")
-    if level == "programme":
-        picked = controlled[(controlled["level"] == "practice") & (controlled["area"] == TOTAL)]
-        area = ""
-    else:
-        if area not in choices.get(level, []):
-            raise LookupError(f"no {level} {area}")
-        picked = controlled[(controlled["level"] == level) & (controlled["area"] == area)]
+    choices = _choices(ws, controlled)
+    level, area, picked = _pick(controlled, choices, level, area)
     rows = picked[["reference_date", "built_at", "events", "registered"]].rename(
         columns={"events": "numerator", "registered": "denominator"}
     )
