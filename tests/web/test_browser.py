@@ -307,7 +307,8 @@ def test_the_analyst_sees_trends_spc_funnel_and_measures_over_refreshes(browser,
         assert funnel.locator("polyline.phm-limit--998").count() == 2  # upper and lower
         assert funnel.locator("polyline.phm-limit--95").count() == 2
         assert funnel.locator(".phm-point").count() >= 2
-        assert page.is_visible("text=by practice in the 12 months")
+        caption = page.locator("table caption", has_text="by practice in the").first
+        assert "person-years" in (caption.text_content() or "")  # the table beside the plot
         page.screenshot(path=str(SCREENSHOTS / "analyst-trends-compare.png"), full_page=True)
         month = page.locator("#period option").nth(1).get_attribute("value")
         page.select_option("#period", month)
