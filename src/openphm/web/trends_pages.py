@@ -121,11 +121,14 @@ def history(
         else f"{trend_figures.LEVELS[found.level]} {found.area}"
     )
     dates = [str(d) for d in found.rows["reference_date"]]
+    # "Emergency admissions per 1,000 people" says its unit; "Diabetes: recorded prevalence"
+    # needs "(%)".
+    named = found.label if found.unit in found.label else f"{found.label} ({found.unit})"
     chart = found.chart
     drawn = None
     if chart is not None:
         drawn = charts.spc_chart(
-            f"{found.label} ({found.unit}), {place}, at each reference date built: XmR chart",
+            f"{named}, {place}, at each reference date built: XmR chart",
             dates,
             list(chart.values),
             chart,
@@ -146,6 +149,7 @@ def history(
         dating=figures.built_dating(ctx.ws),
         title="Measures over refreshes",
         found=found,
+        named=named,
         place=place,
         chart=drawn,
         xmr=chart,
