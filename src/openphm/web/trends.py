@@ -289,7 +289,12 @@ def history(ws: Workspace, measure: str = "", level: str = "programme", area: st
     # the disclosure rules can round and hide.
     countable = sorted(whole.index[whole["numerator"] & whole["denominator"]])
     if not countable:
-        raise NotBuilt(HISTORY_NOT_BUILT)
+        raise NotBuilt(
+            HISTORY_NOT_BUILT
+            if kept.empty
+            else "the measures kept over refreshes have no values per practice: build with the "
+            "practice grouping (the default of phm analyse)"
+        )
     labels = {m.name: m.label for m in MEASURES}
     choices_measures = {m: labels.get(m, m.replace("_", " ")) for m in countable}
     measure = measure or ("rate_emergency_admissions" if "rate_emergency_admissions"
