@@ -160,3 +160,37 @@ def test_analyse_at_a_date_past_the_data_warns_how_much_of_the_window_has_none(c
     said = " ".join(result.output.split())
     assert "Warning: the reference date 2026-12-06 is after the data's end 2026-10-31" in said
     assert "36 of the window's 365 days (9.9%) have no data" in said
+
+
+def test_phm_analyse_keeps_measure_history_across_rebuilds_of_the_zone(cli, workspace):
+    """On a real encrypted workspace, through the engine's building (which drops the build's
+    record and rewrites the analytics tables): an earlier date's measures survive a build at a
+    later date and a rebuild at the later date replaces only its own."""
+    con = workspace.connect_linked()
+    fill(con, **population(*[person(f"p{i}", age=70) for i in range(3)]))
+    con.close()
+    earlier = dt.date(2026, 2, 28)
+
+    def analyse(day):
+        result = cli(["analyse", workspace.root, "--reference-date", day.isoformat(),
+                      "--role", "analyst"])  # fmt: skip
+        assert result.exit_code == 0, result.output
+
+    def kept():
+        con = workspace.connect_linked(read_only=True)
+        try:
+            return dict(
+                con.execute(
+                    "SELECT reference_date, count(*) FROM linked.measure_history GROUP BY 1"
+                ).fetchall()
+            )
+        finally:
+            con.close()
+
+    analyse(earlier)
+    first = kept()
+    analyse(REFERENCE)
+    both = kept()
+    assert set(both) == {earlier, REFERENCE} and both[earlier] == first[earlier]
+    analyse(REFERENCE)
+    assert kept() == both

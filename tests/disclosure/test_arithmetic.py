@@ -376,3 +376,62 @@ def test_a_practice_hidden_in_a_pcn_of_two_is_not_given_away_by_the_pcn():
     assert pd.isna(shown["practice A"])
     assert pd.isna(shown["practice B"]) or pd.isna(shown["pcn North"])
     assert shown["practice Total"] == 185
+
+
+@st.composite
+def practices_in_three_levels(draw):
+    """PCNs and places that cut across each other, and ICBs made of places (as
+    programme.toml's [indicators.icbs] makes them)."""
+    size = draw(st.integers(2, 8))
+    codes = [f"P{i}" for i in range(size)]
+    pcn = draw(st.lists(st.sampled_from(["North", "South", None]), min_size=size, max_size=size))
+    place = draw(
+        st.lists(st.sampled_from(["East", "West", "Middle", None]), min_size=size, max_size=size)
+    )
+    icb_of_place = draw(
+        st.sampled_from([{"East": "QAA", "West": "QAA", "Middle": "QBB"},
+                         {"East": "QAA", "West": "QBB"},
+                         {"East": "QAA", "West": "QAA", "Middle": "QAA"}])
+    )  # fmt: skip
+    n = draw(st.lists(counts, min_size=size, max_size=size))
+    levels = {
+        "pcn": {c: a for c, a in zip(codes, pcn, strict=True) if a},
+        "place": {c: a for c, a in zip(codes, place, strict=True) if a},
+        "icb": {c: icb_of_place[a] for c, a in zip(codes, place, strict=True) if a in icb_of_place},
+    }
+    return pd.DataFrame({"practice": codes, "n": n}), levels
+
+
+@settings(max_examples=150, deadline=None)
+@given(practices_in_three_levels())
+def test_no_hidden_cell_can_be_worked_out_with_icbs_made_of_places(case):
+    from openphm.disclosure import control_areas
+
+    cells, levels = case
+    table = control_areas(cells, unit="practice", levels=levels, counts=["n"]).table
+    truth = []
+    for level, area in zip(table["level"], table["area"], strict=True):
+        if level == "practice":
+            members = cells if area == TOTAL else cells[cells["practice"] == area]
+        else:
+            inside = cells["practice"].map(levels[level])
+            members = cells[inside.notna() if area == TOTAL else inside == area]
+        truth.append(int(members["n"].sum()))
+    assert_protected(table, ["level", "area"], truth, area_intervals(table, levels))
+
+
+def test_a_third_level_that_cuts_across_the_others_is_refused():
+    from openphm.disclosure import DisclosureError, control_areas
+
+    cells = pd.DataFrame({"practice": ["A", "B", "C", "D"], "n": [50, 40, 60, 80]})
+    levels = {
+        "pcn": {"A": "N", "B": "N", "C": "S", "D": "S"},
+        "place": {"A": "E", "B": "W", "C": "E", "D": "W"},
+        "icb": {"A": "Q1", "B": "Q2", "C": "Q2", "D": "Q1"},  # neither PCNs nor places
+    }
+    with pytest.raises(DisclosureError, match="not controlled together"):
+        control_areas(cells, unit="practice", levels=levels, counts=["n"])
+    # The same ICBs made of places are controlled with the other two levels.
+    levels["icb"] = {"A": "Q1", "B": "Q2", "C": "Q1", "D": "Q2"}
+    table = control_areas(cells, unit="practice", levels=levels, counts=["n"]).table
+    assert set(table["level"]) == {"practice", "pcn", "place", "icb"}

@@ -138,7 +138,7 @@ def test_the_command_prints_counts_and_audits_each_purpose(built):
     assert "pincer_gi_a" in built.output and "flagged" in built.output
 
 
-def test_rates_are_written_per_practice_pcn_place_and_overall(built):
+def test_rates_are_written_per_practice_pcn_place_icb_and_overall(built):
     ws = Workspace.open(built.workspace)
     con = ws.connect_linked(read_only=True)
     try:
@@ -152,6 +152,6 @@ def test_rates_are_written_per_practice_pcn_place_and_overall(built):
     finally:
         con.close()
     assert levels == [
-        ("all", 1, flagged), ("pcn", 1, flagged), ("place", 1, flagged),
+        ("all", 1, flagged), ("icb", 1, flagged), ("pcn", 1, flagged), ("place", 1, flagged),
         ("practice", 2, flagged),
     ]  # fmt: skip

@@ -248,6 +248,90 @@ def test_the_analyst_sees_prevalence_risk_and_builds_a_cohort(region_page, regio
     assert_styled_and_local(page, base)
 
 
+@pytest.fixture(scope="module")
+def trends_server(region_template, tmp_path_factory):
+    """The region with a second analytics build, a month before its first, so that the
+    measures have two reference dates to chart over refreshes."""
+    import datetime as dt
+    import shutil
+
+    from openphm import clock
+    from openphm.analytics import AnalyticsOptions, build
+    from openphm.programme.workspace import Workspace
+
+    root = tmp_path_factory.mktemp("trends") / "ws"
+    shutil.copytree(region_template, root)
+    con = Workspace.open(root).connect_linked()
+    try:
+        with clock.frozen_at("2026-11-20T09:30:00"):
+            build(con, dt.date(2026, 9, 30), AnalyticsOptions(groupings=("practice",),
+                                                               sii_simulations=10))  # fmt: skip
+    finally:
+        con.close()
+    yield from serve(root, tmp_path_factory)
+
+
+def assert_titled_with_axes(chart, title_words: str, *axes: str) -> None:
+    """The chart is drawn (not collapsed), titled, and names each axis."""
+    box = chart.bounding_box()
+    assert box and box["width"] > 300 and box["height"] > 200
+    title = chart.locator("title").first.text_content() or ""
+    assert title_words in title, title
+    labels = chart.locator("text").all_text_contents()
+    for axis in axes:
+        assert axis in labels, (axis, labels)
+
+
+def test_the_analyst_sees_trends_spc_funnel_and_measures_over_refreshes(browser, trends_server):
+    base, _ = trends_server
+    page = new_page(browser, base)
+    try:
+        sign_in(page, "ana")
+        page.wait_for_url("**/analyst/population")
+        follow_menu(page, "Trends (SPC)")
+        page.wait_for_url("**/analyst/trends")
+        assert_titled_with_axes(
+            page.locator("svg.phm-spc"), "XmR chart", "Month of data", "per 1,000 people a month"
+        )
+        # The ICB from programme.toml is one of the areas.
+        assert page.locator("#area option", has_text="Integrated care board:").count() == 1
+        page.click("a:has-text('Compare practices on a funnel plot')")
+        page.wait_for_url("**/analyst/trends/compare?measure=emergency_admissions")
+        funnel = page.locator("svg.phm-funnel")
+        assert_titled_with_axes(
+            funnel,
+            "funnel plot",
+            "Per 1,000 person-years",
+            "Person-years registered (one mark per practice)",
+        )
+        assert funnel.locator("polyline.phm-limit--998").count() == 2  # upper and lower
+        assert funnel.locator("polyline.phm-limit--95").count() == 2
+        assert funnel.locator(".phm-point").count() >= 2
+        caption = page.locator("table caption", has_text="by practice in the").first
+        assert "person-years" in (caption.text_content() or "")  # the table beside the plot
+        page.screenshot(path=str(SCREENSHOTS / "analyst-trends-compare.png"), full_page=True)
+        month = page.locator("#period option").nth(1).get_attribute("value")
+        page.select_option("#period", month)
+        page.click("button:has-text('Show')")
+        page.wait_for_url(f"**/analyst/trends/compare?*period={month}*")
+        assert_titled_with_axes(
+            page.locator("svg.phm-funnel"),
+            f"in {month}",
+            "Per 1,000 registered people",
+            "Registered people (one mark per practice)",
+        )
+        page.goto("/analyst/trends")
+        page.click("a:has-text('Measures over refreshes')")
+        page.wait_for_url("**/analyst/trends/history")
+        assert_titled_with_axes(page.locator("svg.phm-spc"), "XmR chart", "Reference date")
+        assert page.is_visible("text=Only 2 points")  # under 12: the SPC module's warning
+        assert page.locator("table caption", has_text="by reference date").count() == 1
+        page.screenshot(path=str(SCREENSHOTS / "analyst-trends-history.png"), full_page=True)
+        assert_styled_and_local(page, base)
+    finally:
+        page.context.close()
+
+
 # ----- the airlock: queries, releases, the audit view, the certificate ---------------------------
 
 

@@ -10,6 +10,8 @@ Reads zone 3 (linked) and writes zone 3 analytics tables beside it:
 | person_segments | person: Bridges to Health segment, LTC-count group |
 | person_activity | person: activity, outcomes and cost in the window |
 | measures | measure × statistic × group |
+| measure_history | reference date × measure × statistic × group (all, practice); kept |
+| activity_months | month × measure × practice: events and people registered (`monthly`) |
 | analytics_runs | build: reference date, window, row counts, fingerprints (`runs`); no value |
 """
 
@@ -26,6 +28,7 @@ import pyarrow as pa
 from openphm import clock
 from openphm.analytics import (
     activity,
+    history,
     measures,
     monthly,
     period,
@@ -53,6 +56,7 @@ TABLES = (
     "person_segments",
     "person_activity",
     "measures",
+    history.HISTORY,
     monthly.TABLE,
     "analytics_runs",
 )
@@ -177,6 +181,9 @@ def build(
         )
 
     step("measures", measure_step)
+    summary.rows[history.HISTORY] = step(
+        "measure history", lambda: history.record(zone, ref, clock.now())
+    )
     step(
         "activity by month",
         lambda: _write(zone, summary, monthly.TABLE, monthly.activity_months(zone, ref)),

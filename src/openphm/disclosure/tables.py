@@ -21,6 +21,7 @@ would know those are 1–7).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -147,17 +148,21 @@ def control_areas(
 
     `cells` has one row per unit: `unit` and the `counts`. Returns rows (level, area, counts):
     the units (level `unit`) and their Total, then each level's areas and its Total (over the
-    units it maps; a unit in no area of a level is in no row of it). Two levels at most: with
-    each level a partition of the units, the equations of two (with the units' Total among the
-    first) still bound each hidden cell by whole numbers, as a two-way table's do; a third
-    would not."""
+    units it maps; a unit in no area of a level is in no row of it). Two levels at most, or
+    more when they make two chains of levels nested in one another (an ICB made of places:
+    each of its areas a union of places, and no practice in it that is in no place). With each
+    level a partition of the units, the equations of two (with the units' Total among the
+    first) still bound each hidden cell by whole numbers, as a two-way table's do: each chain's
+    areas and totals are a laminar family, and two laminar families give a totally unimodular
+    system. A third level that cuts across both chains would not."""
     rules = rules or DisclosureRules()
     cells = cells.reset_index(drop=True)
     _check(cells, [unit], counts, (), ())
-    if len(levels) > 2:
+    if not _two_chains(levels, cells[unit].astype(str).tolist()):
         raise DisclosureError(
             f"areas at {len(levels)} levels are not controlled together (their equations are "
-            "not a network): release at most two levels besides the units at once"
+            "not a network): release at most two levels besides the units at once, or levels "
+            "nested in one another (an ICB made of places)"
         )
     if cells[unit].duplicated().any():
         raise DisclosureError(f"{unit}: one row per unit, each unit once")
@@ -193,6 +198,41 @@ def control_areas(
     return ControlledTable(
         table, int(tally.get(PRIMARY, 0)), int(tally.get(SECONDARY, 0)), 0, rules, outcomes
     )
+
+
+def _two_chains(levels: Mapping[str, Mapping[str, str]], units) -> bool:
+    """Whether the levels split into two chains, each level of a chain nested in the next
+    (its areas unions of the other's, mapping no unit the other leaves out): each chain's
+    areas and totals are then a laminar family, and two such give a network."""
+    names = list(levels)
+    if len(names) <= 2:
+        return True
+    if len(names) > 8:
+        return False
+    for sides in itertools.product((0, 1), repeat=len(names)):
+        chains = [[n for n, s in zip(names, sides, strict=True) if s == k] for k in (0, 1)]
+        if all(
+            _nested(levels[a], levels[b], units) or _nested(levels[b], levels[a], units)
+            for chain in chains
+            for a, b in itertools.combinations(chain, 2)
+        ):
+            return True
+    return False
+
+
+def _nested(inner: Mapping[str, str], outer: Mapping[str, str], units) -> bool:
+    """Every area of `outer` is a union of areas of `inner`, and `outer` maps no unit that
+    `inner` leaves out (`inner` is the finer)."""
+    owner: dict[str, str | None] = {}
+    for u in units:
+        fine, coarse = inner.get(u), outer.get(u)
+        if fine is None:
+            if coarse is not None:
+                return False
+            continue
+        if owner.setdefault(fine, coarse) != coarse:
+            return False
+    return True
 
 
 def _control_count(values: pd.Series, equations, rules: DisclosureRules, labels):

@@ -1,8 +1,9 @@
-"""Indicator rates per practice, PCN and place, with funnel plot control limits.
+"""Indicator rates per practice, PCN, place and ICB, with funnel plot control limits.
 
-Reads zone 3's indicator_counts (per practice) and the programme's PCNs and places; writes zone
-3's indicator_rates (kept per reference date, so a trend can be drawn). Aggregates only, before
-disclosure control: a release applies it (docs/disclosure.md).
+Reads zone 3's indicator_counts (per practice) and the programme's PCNs, places and ICBs
+(programme.toml [indicators]); writes zone 3's indicator_rates (kept per reference date, so a
+trend can be drawn). Aggregates only, before disclosure control: a release applies it
+(docs/disclosure.md).
 
 Funnel limits follow PHE/OHID's method for proportions (Fingertips technical guide "Funnel
 plots", as PHEindicatormethods `phe_funnels` computes them): around the average of the areas
@@ -21,7 +22,7 @@ import pandas as pd
 from openphm.analytics.stats import wilson, z_value
 
 RATES = "indicator_rates"
-LEVELS = ("practice", "pcn", "place", "all")
+LEVELS = ("practice", "pcn", "place", "icb", "all")
 # (name, two-sided confidence)
 LIMITS = (("95", 0.95), ("998", 0.998))
 
@@ -38,7 +39,7 @@ def funnel_limits(denominator, average: float, confidence: float):
 def rates(counts: pd.DataFrame, areas: dict[str, dict[str, str]]) -> pd.DataFrame:
     """Per reference date, indicator and area of each level: numerator, denominator, the
     proportion with its Wilson 95% interval, the level's average and funnel limits, and where
-    the area lies. `areas` maps a level (pcn, place) to {practice: area}."""
+    the area lies. `areas` maps a level (pcn, place, icb) to {practice: area}."""
     frames = []
     keys = ["reference_date", "pack", "purpose", "indicator"]
     for level in LEVELS:

@@ -33,6 +33,13 @@ def areas_of(ws) -> dict[str, dict[str, str]]:
     return ws.config.indicators.areas()
 
 
+def hierarchy_of(ws) -> dict[str, dict[str, str]]:
+    """The programme's PCNs, places and ICBs as {level: {practice: area}}, for indicator_rates
+    (an ICB level only where programme.toml names one)."""
+    icb = ws.config.indicators.icb_areas(ws.config.programme.controllers)
+    return {**areas_of(ws), "icb": icb} if icb else areas_of(ws)
+
+
 def build_indicators(ws, actor, day: dt.date, chosen, codelists: Path | None = None,
                      engine=None, say=lambda text: None, by: str = ""):  # fmt: skip
     """Build the `chosen` indicators as at `day` and audit them: one entry per purpose, with
@@ -43,7 +50,7 @@ def build_indicators(ws, actor, day: dt.date, chosen, codelists: Path | None = N
 
     kind = engine_for(ws, engine)
     try:
-        summary = build_on_engine(ws, kind, day, chosen, codelists, areas_of(ws), say)
+        summary = build_on_engine(ws, kind, day, chosen, codelists, hierarchy_of(ws), say)
     except Exception:
         ws.audit.record(actor, ACTION, outcome="failed", reads=("linked",),
                         reason=f"indicators build failed on {kind}{by}")  # fmt: skip

@@ -319,13 +319,25 @@ class IndicatorPack(_Strict):
     purpose: Purpose
 
 
+class Icb(_Strict):
+    """An integrated care board the programme's practices are in: its name, and the places
+    (of indicators.places) in it. With one ICB and no places, every practice is in it."""
+
+    name: str = Field(min_length=1)
+    places: list[str] = Field(default_factory=list)
+
+
 class IndicatorSettings(_Strict):
-    """[indicators]: the packs the programme builds with `phm indicators`, and, for rates, the
-    practices of each primary care network and place (each practice in at most one of each)."""
+    """[indicators]: the packs the programme builds with `phm indicators`, and, for rates and
+    breakdowns, the practices of each primary care network and place (each practice in at most
+    one of each), and the integrated care board(s) (ICB) of the programme or of each place: the
+    hierarchy practice → PCN → place → ICB."""
 
     packs: list[IndicatorPack] = Field(default_factory=list)
     pcns: dict[str, list[PracticeCode]] = Field(default_factory=dict)
     places: dict[str, list[PracticeCode]] = Field(default_factory=dict)
+    # ICB ODS code (QWE) -> the ICB
+    icbs: dict[str, Icb] = Field(default_factory=dict)
 
     def areas(self) -> dict[str, dict[str, str]]:
         """The PCNs and places as {level: {practice: area}} ("pcn", "place")."""
@@ -334,11 +346,55 @@ class IndicatorSettings(_Strict):
             for level, groups in (("pcn", self.pcns), ("place", self.places))
         }
 
+    def icb_areas(self, practices) -> dict[str, str]:
+        """{practice: ICB} over `practices` (the programme's): the one ICB for every practice
+        when it lists no places, else each practice through its place (a practice in no place
+        of an ICB is in none). The ICB is named "name (code)"."""
+        if len(self.icbs) == 1:
+            ((code, icb),) = self.icbs.items()
+            if not icb.places:
+                return {p: icb_label(code, icb) for p in practices}
+        place_of = self.areas()["place"]
+        icb_of_place = {
+            place: icb_label(code, icb) for code, icb in self.icbs.items() for place in icb.places
+        }
+        wanted = set(practices)
+        return {
+            p: icb_of_place[place]
+            for p, place in place_of.items()
+            if p in wanted and place in icb_of_place
+        }
+
     @model_validator(mode="after")
     def _each_practice_once(self) -> IndicatorSettings:
         names = [p.name for p in self.packs]
         if len(set(names)) != len(names):
             raise ValueError("indicators.packs: a pack is listed twice")
+        in_icb: dict[str, str] = {}
+        for code, icb in self.icbs.items():
+            if not ODS_CODE.match(code):
+                raise ValueError(
+                    f"indicators.icbs.{code}: {code!r} is not an ICB's ODS code: 3 to 6 "
+                    "upper-case letters and digits, e.g. QWE"
+                )
+            if len(self.icbs) > 1 and not icb.places:
+                raise ValueError(
+                    f"indicators.icbs.{code}.places: with more than one ICB, each names the "
+                    "places (of indicators.places) in it"
+                )
+            for place in icb.places:
+                if place not in self.places:
+                    raise ValueError(
+                        f"indicators.icbs.{code}.places: {place!r} is not one of indicators.places"
+                    )
+                if place in in_icb:
+                    raise ValueError(
+                        f"indicators.icbs.{code}.places: {place!r} is also in ICB {in_icb[place]}"
+                    )
+                in_icb[place] = code
+        labels = [icb.name for icb in self.icbs.values()]
+        if len(set(labels)) != len(labels):
+            raise ValueError("indicators.icbs: two ICBs have the same name")
         for grouping in ("pcns", "places"):
             seen: dict[str, str] = {}
             for group, practices in getattr(self, grouping).items():
@@ -377,6 +433,11 @@ class CohortSettings(_Strict):
                     "(frail-high-risk) nor a definition file beside programme.toml (a .toml)"
                 )
         return self
+
+
+def icb_label(code: str, icb: Icb) -> str:
+    """How an ICB is named in breakdowns: "NHS South West London ICB (QWE)"."""
+    return f"{icb.name} ({code})"
 
 
 class ProgrammeConfig(_Strict):

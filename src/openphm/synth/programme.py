@@ -96,10 +96,12 @@ def practice_names(practices: list[str]) -> dict[str, str]:
 PACKS = [("pincer", "safety-monitoring"), ("care-gaps", "quality-improvement"),
          ("case-finding", "prevention"), ("hospital-use", "service-planning")]  # fmt: skip
 PRACTICES_PER_PCN = 5
+# The region's integrated care board: invented, as its practices are (no ICB has this code).
+ICB_CODE, ICB_NAME = "QZZ", "Synthetic Integrated Care Board"
 
 
 def _indicators(practices: list[str]) -> list[str]:
-    """[indicators]: every pack; the practices in PCNs of five, in one place."""
+    """[indicators]: every pack; the practices in PCNs of five, in one place, in one ICB."""
     packs = ", ".join(f'{{ name = "{n}", purpose = "{p}" }}' for n, p in PACKS)
     pcns = {
         f"PCN {i // PRACTICES_PER_PCN + 1}": practices[i : i + PRACTICES_PER_PCN]
@@ -115,5 +117,8 @@ def _indicators(practices: list[str]) -> list[str]:
         f"packs = [{packs}]",
         f"pcns = {{ {listed} }}",
         f'places = {{ "Synthetic region" = [{everyone}] }}',
+        "",
+        f"[indicators.icbs.{ICB_CODE}]",
+        f'name = "{ICB_NAME}"',
         "",
     ]

@@ -29,6 +29,7 @@ from openphm.web import (
     practice_keys,
     releases,
     sql,
+    trends_pages,
 )
 from openphm.web.accounts import DISABLED, MUST_CHANGE, Authenticator, LocalAccounts
 from openphm.web.deps import (
@@ -139,7 +140,7 @@ def create_app(
     _sign_in_routes(app)
     for router in (analyst.router, cohorts.router, sql.router, *releases.routers):
         app.include_router(router)
-    for module in (practice, practice_keys, dpo, audit_view, api, data_api):
+    for module in (practice, practice_keys, dpo, audit_view, api, data_api, trends_pages):
         app.include_router(module.router)
     app.include_router(practice_keys.dpo_router)
     return app

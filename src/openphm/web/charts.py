@@ -140,6 +140,39 @@ HIDDEN = "count hidden, not plotted"
 
 
 @dataclass(frozen=True)
+class FunnelScale:
+    """What a funnel plot's vertical axis shows: `value` in words, the axis's label, how a
+    value is shown (`show`) and how a tick (`tick`, given the step between ticks), the most
+    it can reach (`cap`, None: no cap), and the horizontal axis's label."""
+
+    value: str = "percentage flagged"
+    axis: str = "% flagged"
+    show: Callable[[float], str] = lambda v: f"{100 * v:.1f}%"
+    tick: Callable[[float, float], str] = lambda v, step: _percent(v, step)
+    cap: float | None = 1.0
+    zero: str = "0%"
+    smallest_end: float = 0.005
+    across: str = "People in the denominator"
+
+
+PERCENT = FunnelScale()
+
+
+def per(multiplier: int, unit: str, axis: str, across: str) -> FunnelScale:
+    """A scale for rates: values are per person, shown per `multiplier` (e.g. 1,000)."""
+    return FunnelScale(
+        value=f"{unit} per {multiplier:,}",
+        axis=axis,
+        show=lambda v: f"{multiplier * v:,.1f} per {multiplier:,}",
+        tick=lambda v, step: f"{multiplier * v:,.{0 if multiplier * step >= 5 else 1}f}",
+        cap=None,
+        zero="0",
+        smallest_end=1 / multiplier,
+        across=across,
+    )
+
+
+@dataclass(frozen=True)
 class FunnelPoint:
     """One area as published: its denominator (None if hidden), its proportion (None when
     either count is hidden: never drawn at a height), and where it lies (`POSITIONS`)."""
@@ -175,6 +208,7 @@ def funnel_plot(
     ident: str,
     unit: str = "practice",
     average_label: str = "programme average",
+    scale: FunnelScale = PERCENT,
 ) -> Markup:
     """A funnel plot: each area's proportion against its denominator, the average they are
     plotted around, and the control limits as curves across the range of denominators
@@ -182,7 +216,8 @@ def funnel_plot(
     as (lower, upper); drawn as given).
     Areas beyond the 99.8% limit are triangles and, above it, named; beyond 95% squares;
     within, circles; an area with a hidden count is a hollow circle below the axis at its
-    denominator, never at a height. `ident` makes the title's and description's ids unique."""
+    denominator, never at a height. `ident` makes the title's and description's ids unique.
+    `scale`: a proportion in percent (the default), or a rate (`per`)."""
     left, top, right, bottom = FUNNEL_PLOT
     shown = [p for p in points if p.denominator is not None]
     x_end = axis_end(1.05 * max([p.denominator for p in shown] + [1]))
@@ -193,7 +228,9 @@ def funnel_plot(
     smallest = min([p.denominator for p in shown if p.denominator > 0] + [x_end])
     reach = [average] + [p.proportion for p in points if p.proportion is not None]
     reach += [float(upper[0]) for _, upper in limits(np.array([smallest])).values()]
-    y_end = min(1.0, axis_end(1.1 * max(max(reach), 0.005)))
+    y_end = axis_end(1.1 * max(max(reach), scale.smallest_end))
+    if scale.cap is not None:
+        y_end = min(scale.cap, y_end)
 
     def x(n: float) -> float:
         return left + n / x_end * (right - left)
@@ -204,10 +241,10 @@ def funnel_plot(
     above = [p.label for p in points if p.position == "above 99.8%"]
     hidden = [p for p in points if p.proportion is None]
     description = (
-        f"Each {unit}'s percentage flagged (vertical axis, 0% to {_percent(y_end, y_end / 5)}) "
-        "against the "
-        f"people in its denominator (horizontal axis, 0 to {x_end:,.0f}), with the "
-        f"{average_label} of {100 * average:.1f}% and the 95% and 99.8% control limits around "
+        f"Each {unit}'s {scale.value} (vertical axis, {scale.zero} to "
+        f"{scale.tick(y_end, y_end / 5)}) against the "
+        f"{scale.across.lower()} (horizontal axis, 0 to {x_end:,.0f}), with the "
+        f"{average_label} of {scale.show(average)} and the 95% and 99.8% control limits around "
         f"it. {len(above)} {_plural(unit, len(above))} above the 99.8% limit"
         + (f": {', '.join(above)}." if above else ".")
         + (f" {len(hidden)} with a count hidden, not plotted." if hidden else "")
@@ -224,7 +261,7 @@ def funnel_plot(
         parts.append(
             f'<line class="phm-grid" x1="{left}" y1="{py:.1f}" x2="{right}" y2="{py:.1f}"/>'
             f'<text x="{left - 6}" y="{py + 4:.1f}" text-anchor="end">'
-            f"{_percent(y_end * i / 5, y_end / 5)}</text>"
+            f"{scale.tick(y_end * i / 5, y_end / 5)}</text>"
             f'<text x="{px:.1f}" y="{bottom + 16}" text-anchor="middle">{x_end * i / 5:,.0f}</text>'
         )
     parts.append(
@@ -246,19 +283,19 @@ def funnel_plot(
     if any(p.denominator is not None for p in hidden):
         parts.append(f'<text x="{left - 6}" y="{strip + 4}" text-anchor="end">hidden</text>')
     for p in points:
-        parts.append(_funnel_point(p, x, y, strip))
+        parts.append(_funnel_point(p, x, y, strip, scale))
     parts.append(
         f'<text x="{(left + right) / 2}" y="{bottom + 58}" text-anchor="middle">'
-        f"People in the denominator (one mark per {escape(unit)})</text>"
+        f"{escape(scale.across)} (one mark per {escape(unit)})</text>"
         f'<text x="14" y="{(top + bottom) / 2}" text-anchor="middle" '
-        f'transform="rotate(-90 14 {(top + bottom) / 2})">% flagged</text>'
+        f'transform="rotate(-90 14 {(top + bottom) / 2})">{escape(scale.axis)}</text>'
     )
     parts.append(_funnel_legend(bottom + 80, average_label))
     parts.append("</svg>")
     return Markup("".join(parts))
 
 
-def _funnel_point(p: FunnelPoint, x, y, strip: float) -> str:
+def _funnel_point(p: FunnelPoint, x, y, strip: float, scale: FunnelScale = PERCENT) -> str:
     if p.denominator is None:
         return ""  # nothing published to place it by
     if p.proportion is None:
@@ -269,7 +306,7 @@ def _funnel_point(p: FunnelPoint, x, y, strip: float) -> str:
         )
     cx, cy = x(p.denominator), y(p.proportion)
     tip = (
-        f"{p.label}: {100 * p.proportion:.1f}% of {p.denominator:,.0f}, "
+        f"{p.label}: {scale.show(p.proportion)} of {p.denominator:,.0f}, "
         f"{POSITIONS.get(p.position, p.position)}"
     )
     title = f"<title>{escape(tip)}</title>"
@@ -333,12 +370,20 @@ SPC_PLOT = (70, 40, 700, 300)  # left, top, right, bottom of the plotting area
 
 
 def spc_chart(
-    title: str, months: Sequence[str], values: Sequence[float], chart, *, unit: str, ident: str
+    title: str,
+    months: Sequence[str],
+    values: Sequence[float],
+    chart,
+    *,
+    unit: str,
+    ident: str,
+    across: str = "Month of data",
 ) -> Markup:
     """An XmR chart (analytics.spc.XmR) of `values` by month: the series as a line, the mean,
     the process limits (dashed) and each point marked by its variation: a circle for common
     cause, an orange square for special cause that is improvement, a red triangle for concern,
-    a blue diamond for neutral special cause. Shapes and words, not colour alone."""
+    a blue diamond for neutral special cause. Shapes and words, not colour alone. `across`
+    names the horizontal axis (months, or reference dates)."""
     from openphm.analytics import spc
 
     left, top, right, bottom = SPC_PLOT
@@ -355,10 +400,10 @@ def spc_chart(
 
     special = sum(chart.special)
     description = (
-        f"{unit} each month from {months[0]} to {months[-1]} (vertical axis {y_low:,.1f} to "
-        f"{y_high:,.1f}), with the mean {chart.mean:,.2f} and process limits {chart.lower:,.2f} "
-        f"to {chart.upper:,.2f}; {special} of {len(values)} points special cause. "
-        f"{chart.summary}."
+        f"{unit} by {across.lower()} from {months[0]} to {months[-1]} (vertical axis "
+        f"{y_low:,.1f} to {y_high:,.1f}), with the mean {chart.mean:,.2f} and process limits "
+        f"{chart.lower:,.2f} to {chart.upper:,.2f}; {special} of {len(values)} points special "
+        f"cause. {chart.summary}."
     )
     height = bottom + 120
     parts = [
@@ -417,7 +462,7 @@ def spc_chart(
             )
     parts.append(
         f'<text x="{(left + right) / 2}" y="{bottom + 40}" text-anchor="middle">'
-        "Month of data</text>"
+        f"{escape(across)}</text>"
         f'<text x="14" y="{(top + bottom) / 2}" text-anchor="middle" '
         f'transform="rotate(-90 14 {(top + bottom) / 2})">{escape(unit)}</text>'
     )
