@@ -136,9 +136,11 @@ def test_a_provider_opens_its_list_in_its_own_words(client, web_workspace, provi
     assert "Your trust&#39;s private key" in page and "provider.key" in page
     assert "<code>local_patient_id</code>" in page and "practice.key" not in page
     assert "Provider" in page and "your trust has seen" in page
+    assert 'data-organisation="provider"' in page  # the script's words for a trust
     client.get("/sign-out")
     client.cookies.clear()
     sign_in(client, "pat")
     page = client.get(f"/practice/open/{WORDED_LIST}").text
     assert "Your practice&#39;s private key" in page and "practice.key" in page
     assert "<code>patient_ref</code>" in page and "local_patient_id" not in page
+    assert 'data-organisation="practice"' in page

@@ -128,7 +128,9 @@ function show(worklist, total) {
     notes.push(
       `${plural(worklist.notOnPatientList, "token", "tokens")} opened but ` +
         `${worklist.notOnPatientList === 1 ? "is" : "are"} not on the patient list you chose ` +
-        "(left the practice since?): not on the worklist.",
+        (root.dataset.organisation === "provider"
+          ? "(not on your patient administration system's export?): not on the worklist."
+          : "(left the practice since?): not on the worklist."),
     );
   }
   for (const [kind, count] of Object.entries(worklist.failures).sort()) {
