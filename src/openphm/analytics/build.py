@@ -10,6 +10,8 @@ Reads zone 3 (linked) and writes zone 3 analytics tables beside it:
 | person_segments | person: Bridges to Health segment, LTC-count group |
 | person_activity | person: activity, outcomes and cost in the window |
 | measures | measure × statistic × group |
+| activity_months | month × practice × activity measure (`monthly`) |
+| figures_population, _activity, _multimorbidity | group: what the analyst pages show (`figures`) |
 | analytics_runs | build: reference date, window, row counts, fingerprints (`runs`); no value |
 """
 
@@ -26,6 +28,7 @@ import pyarrow as pa
 from openphm import clock
 from openphm.analytics import (
     activity,
+    figures,
     measures,
     monthly,
     period,
@@ -54,6 +57,7 @@ TABLES = (
     "person_activity",
     "measures",
     monthly.TABLE,
+    *figures.TABLES,
     "analytics_runs",
 )
 
@@ -158,7 +162,7 @@ def build(
     )
     pregnant = zone.scratch("pregnant", segments.pregnant(coded_gp, ref))
     frame = _person_frame(zone, pop, flags, person_scores, person_activity, pregnant, options)
-    step(
+    person_segments = step(
         "segments",
         lambda: _write(zone, summary, "person_segments", segments.person_segments(frame)),
     )
@@ -181,6 +185,14 @@ def build(
         "activity by month",
         lambda: _write(zone, summary, monthly.TABLE, monthly.activity_months(zone, ref)),
     )
+
+    def figures_step():
+        _write(zone, summary, figures.POPULATION, figures.population(pop))
+        _write(zone, summary, figures.ACTIVITY, figures.activity(pop, person_activity))
+        made = figures.multimorbidity(pop, person_scores, person_segments)
+        _write(zone, summary, figures.MULTIMORBIDITY, made)
+
+    step("figures for the pages", figures_step)
     _write(zone, summary, runs.RUNS, memtable(_run_row(summary, inputs, made_by)))
     return summary
 

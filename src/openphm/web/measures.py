@@ -18,11 +18,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from openphm.analytics import REGISTERS, SEGMENTS, read_measures, wilson
+from openphm.analytics import REGISTERS, SEGMENTS, wilson
+from openphm.analytics import figures as built_figures
 from openphm.disclosure import control_table
 from openphm.disclosure.releases import rules_for
+from openphm.linked import built
 from openphm.programme.workspace import Workspace
-from openphm.web.figures import Figure, NotBuilt, tables
+from openphm.web.figures import NOT_ANALYSED, Figure
 
 GROUPINGS = {
     "imd_decile": "IMD 2019 decile (1 most deprived)",
@@ -42,28 +44,21 @@ MULTIMORBIDITY_MEASURES = {
     "frailty_moderate_severe_65plus": "Moderate or severe frailty (eFI), aged 65 and over",
 }
 LTC_GROUPS = ["0", "1", "2-3", "4+"]
-CMS_BANDS = ["0", "0.01-0.99", "1.00-1.99", "2.00-2.99", "3.00+"]
+CMS_BANDS = list(built_figures.CMS_BANDS)
 EFI_CATEGORIES = ["fit", "mild", "moderate", "severe"]
 SEGMENT_ORDER = [s.name for s in SEGMENTS]
 _DISTRIBUTIONS = {
-    # key: (title, SQL for the group of one person, levels in order)
+    # key: (title, levels in order), as analytics.figures.multimorbidity counted them
     "ltc_group": (
         "Long-term conditions per person (registers, palliative care excepted)",
-        "s.ltc_group",
         LTC_GROUPS,
     ),
-    "cms_band": (
-        "Cambridge Multimorbidity Score",
-        "CASE WHEN c.cms = 0 THEN '0' WHEN c.cms < 1 THEN '0.01-0.99' "
-        "WHEN c.cms < 2 THEN '1.00-1.99' WHEN c.cms < 3 THEN '2.00-2.99' ELSE '3.00+' END",
-        CMS_BANDS,
-    ),
+    "cms_band": ("Cambridge Multimorbidity Score", CMS_BANDS),
     "efi_category": (
         "Electronic Frailty Index category, people aged 65 and over",
-        "c.efi_category",
         EFI_CATEGORIES,
     ),
-    "segment": ("Bridges to Health segment", "s.segment", SEGMENT_ORDER),
+    "segment": ("Bridges to Health segment", SEGMENT_ORDER),
 }
 
 
@@ -82,13 +77,7 @@ class Proportion:
 
 
 def _measures(ws: Workspace) -> pd.DataFrame:
-    con = ws.connect_linked(read_only=True)
-    try:
-        if "measures" not in tables(con):
-            raise NotBuilt("the analytics tables have not been built yet (phm analyse)")
-        return read_measures(con)
-    finally:
-        con.close()
+    return built.read(ws, "measures", missing=NOT_ANALYSED)
 
 
 def proportions(ws: Workspace, names: list[str]) -> dict[str, Proportion]:
@@ -214,29 +203,13 @@ def _ordered(table: pd.DataFrame) -> pd.DataFrame:
 
 def distributions(ws: Workspace) -> dict[str, Figure]:
     """Counts of the reference population by long-term conditions, CMS band, eFI category
-    (aged 65+) and segment, each with its total."""
+    (aged 65+) and segment, each with its total (analytics.figures.multimorbidity)."""
     rules = rules_for(ws)
-    con = ws.connect_linked(read_only=True)
-    try:
-        present = tables(con)
-        needed = {"analytics_population", "person_scores", "person_segments"}
-        if not needed <= present:
-            raise NotBuilt("the analytics tables have not been built yet (phm analyse)")
-        frames = {}
-        for key, (_, group, _) in _DISTRIBUTIONS.items():
-            older = "AND p.aged_65_plus" if key == "efi_category" else ""
-            frames[key] = con.execute(
-                f"SELECT {group} AS {key}, count(*) AS people "
-                "FROM linked.analytics_population p "
-                "JOIN linked.person_scores c USING (pseudonym) "
-                "JOIN linked.person_segments s USING (pseudonym) "
-                f"WHERE p.in_reference_population {older} GROUP BY ALL"
-            ).df()
-    finally:
-        con.close()
+    counted = built.read(ws, built_figures.MULTIMORBIDITY, missing=NOT_ANALYSED)
     out = {}
-    for key, (title, _, levels) in _DISTRIBUTIONS.items():
-        cells = frames[key].set_index(key).reindex(levels, fill_value=0).reset_index()
+    for key, (title, levels) in _DISTRIBUTIONS.items():
+        mine = counted[counted["distribution"] == key].rename(columns={"level": key})
+        cells = mine[[key, "people"]].set_index(key).reindex(levels, fill_value=0).reset_index()
         cells["people"] = cells["people"].astype("int64")
         out[key] = Figure(
             title,
