@@ -74,13 +74,14 @@ def build(work: Path, people: int, seed: int) -> Path:
 
 
 def analyst(workspace: Path) -> None:
+    from openphm.governance.roles import Role
     from openphm.programme.workspace import Workspace
     from openphm.web.accounts import LocalAccounts
 
     accounts = LocalAccounts(workspace)
     if not accounts.is_account(ANALYST):
         controllers = Workspace.open(workspace).config.programme.controllers
-        accounts.add(ANALYST, PASSWORD, "analyst", controllers, None)
+        accounts.add(ANALYST, PASSWORD, Role.ANALYST, controllers, None)
 
 
 def first_indicator(client) -> str:

@@ -3,7 +3,9 @@ zone for its pages (docs/ARCHITECTURE.md, "The web renders what the stages built
 
 A page asks for a built table by name, with the columns it wants, equality conditions, an
 order and a limit; names are checked against the table's own columns and values are bound as
-parameters, so no caller writes SQL. Each call opens zone 3 read-only and closes it again.
+parameters, so no caller writes SQL. Each call attaches zone 3 read-only and detaches it
+again (`Workspace.reading_linked`: one DuckDB instance per process, so a read costs
+milliseconds, not the tenth of a second a new connection spends loading its extension).
 Tables that a page reads are small by design (figures per group, measures, indicator counts
 per practice), never the person-level tables: `analytics.figures` and `risk.figures` say
 which.
@@ -30,11 +32,8 @@ def tables(con, source: str = "linked") -> set[str]:
 
 def present(ws) -> set[str]:
     """The tables zone 3 of workspace `ws` holds."""
-    con = ws.connect_linked(read_only=True)
-    try:
+    with ws.reading_linked() as con:
         return tables(con)
-    finally:
-        con.close()
 
 
 def read(
@@ -49,24 +48,23 @@ def read(
     missing: str = "",
 ) -> pd.DataFrame:
     """Rows of zone 3's `table` (every column, or `columns`), those whose columns equal
-    `where`'s values, in `order_by` order ("-name" for descending), distinct if asked, at most
-    `limit`. NotBuilt (saying `missing`, or naming the table) when the table is absent."""
+    `where`'s values (or one of them, for a list), in `order_by` order ("-name" for
+    descending), distinct if asked, at most `limit`. NotBuilt (saying `missing`, or naming
+    the table) when the table is absent."""
     return read_many(ws, [(table, dict(columns=columns, where=where, order_by=order_by,
                                        distinct=distinct, limit=limit))],
                      missing=missing)[0]  # fmt: skip
 
 
 def read_many(ws, reads: Sequence[tuple[str, dict]], missing: str = "") -> list[pd.DataFrame]:
-    """`read` of each (table, arguments), on one read-only connection."""
-    con = ws.connect_linked(read_only=True)
-    try:
+    """`read` of each (table, arguments), in one read-only attachment of zone 3 (the
+    process's reading instance, `Workspace.reading_linked`)."""
+    with ws.reading_linked() as con:
         there = tables(con)
         absent = [table for table, _ in reads if table not in there]
         if absent:
             raise NotBuilt(missing or f"linked.{absent[0]} has not been built yet")
         return [_read(con, table, **arguments) for table, arguments in reads]
-    finally:
-        con.close()
 
 
 def _read(con, table, *, columns=None, where=None, order_by=(), distinct=False, limit=None):
@@ -84,12 +82,24 @@ def _read(con, table, *, columns=None, where=None, order_by=(), distinct=False, 
     sql = f"SELECT {'DISTINCT ' if distinct else ''}{', '.join(map(_quoted, asked))} "
     sql += f"FROM linked.main.{_quoted(table)}"
     if where:
-        sql += " WHERE " + " AND ".join(f"{_quoted(n)} = ${n}" for n in where)
+        sql += " WHERE " + " AND ".join(_condition(n, v) for n, v in where.items())
+        where = {n: list(v) if _many(v) else v for n, v in where.items()}
     if order:
         sql += " ORDER BY " + ", ".join(f"{_quoted(n)}{' DESC' if d else ''}" for n, d in order)
     if limit is not None:
         sql += f" LIMIT {limit}"
     return con.execute(sql, where).df()
+
+
+def _many(value: object) -> bool:
+    return isinstance(value, list | tuple | set | frozenset)
+
+
+def _condition(name: str, value: object) -> str:
+    """`name` equal to the parameter of its name, or one of them when the value is several."""
+    if _many(value):
+        return f"list_contains(${name}, {_quoted(name)})"
+    return f"{_quoted(name)} = ${name}"
 
 
 def _quoted(name: str) -> str:

@@ -12,7 +12,6 @@ openphm.web.measures; risk by openphm.web.risk.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 import pandas as pd
@@ -47,22 +46,6 @@ class Figure:
         return frame.to_dict(orient="records")
 
 
-def dating(ws: Workspace):
-    """The pages' reference date by the one rule (`analytics.period`): the end of the last
-    complete month of data, with the data's end, as a `Coverage` of the year before it. A
-    zone with no activity yet falls back to the programme's start date (and says so)."""
-    from openphm.analytics.period import Coverage, data_end, last_complete_month_end
-    from openphm.analytics.zone import months_before
-
-    con = ws.connect_linked(read_only=True)
-    try:
-        end = data_end(con)
-    finally:
-        con.close()
-    day = last_complete_month_end(end.day) if end else ws.config.programme.start_date
-    return Coverage(day, months_before(day, 12), end.day if end else None)
-
-
 def built_coverage(ws: Workspace):
     """The latest analytics build's own dates, as a `Coverage` (reference date, window, the
     data's end), from linked.analytics_runs; None when nothing is built."""
@@ -88,10 +71,6 @@ def built_dating(ws: Workspace) -> str:
     … (data to …)", in the words of `Coverage.note`; "" when nothing is built."""
     cover = built_coverage(ws)
     return cover.note() if cover else ""
-
-
-def reference_date(ws: Workspace) -> dt.date:
-    return dating(ws).reference_date
 
 
 def tables(con) -> set[str]:

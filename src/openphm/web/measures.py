@@ -76,15 +76,19 @@ class Proportion:
         return next(r for r in self.by["imd_decile"].records() if r["group"] == "Total")
 
 
-def _measures(ws: Workspace) -> pd.DataFrame:
-    return built.read(ws, "measures", missing=NOT_ANALYSED)
+def _measures(ws: Workspace, names: list[str]) -> pd.DataFrame:
+    """The rows of `measures` the pages show of the named measures: by each grouping, and
+    overall."""
+    return built.read(
+        ws, "measures", where={"measure": names, "group_by": [*GROUPINGS, "all"]},
+        missing=NOT_ANALYSED,
+    )  # fmt: skip
 
 
 def proportions(ws: Workspace, names: list[str]) -> dict[str, Proportion]:
     """The named proportion measures (prevalence_<register>, multimorbidity_2plus, ...)."""
     rules = rules_for(ws)
-    measures = _measures(ws)
-    measures = measures[measures["measure"].isin(names)]
+    measures = _measures(ws, names)
     crude = measures[
         (measures["statistic"] == "crude") & measures["group_by"].isin(list(GROUPINGS))
     ].rename(columns={"group_value": "group"})
@@ -103,25 +107,30 @@ def proportions(ws: Workspace, names: list[str]) -> dict[str, Proportion]:
     ).table
     controlled = _with_interval(controlled)
     controlled = _with_dsr(controlled, measures)
+    parts = dict(tuple(controlled.groupby(["measure", "group_by"], sort=False)))
+    indices = measures[measures["statistic"].isin(["sii", "rii"])]
+    indices = dict(tuple(indices.groupby("measure", sort=False)))
     out = {}
     for name in names:
-        mine = controlled[controlled["measure"] == name]
-        if mine.empty:
+        if not any((name, g) in parts for g in GROUPINGS):
             continue
+        empty = controlled.iloc[0:0]
         by = {
             g: Figure(
                 f"{_label(name)}, by {title}",
-                _ordered(mine[mine["group_by"] == g].drop(columns=["measure", "group_by"])),
+                _ordered(parts.get((name, g), empty).drop(columns=["measure", "group_by"])),
             )
             for g, title in GROUPINGS.items()
         }
-        published = by["imd_decile"].table.query("group == 'Total'").iloc[0]
+        table = by["imd_decile"].table
+        published = table[table["group"] == "Total"].iloc[0]
         out[name] = Proportion(
             name,
             _label(name),
             by,
-            _inequality(measures, name, published[["numerator", "denominator"]].notna().all()),
-        )
+            _inequality(indices.get(name, measures.iloc[0:0]), name,
+                        published[["numerator", "denominator"]].notna().all()),
+        )  # fmt: skip
     return out
 
 
@@ -194,11 +203,12 @@ def _inequality(measures: pd.DataFrame, name: str, published: bool) -> dict[str,
 def _ordered(table: pd.DataFrame) -> pd.DataFrame:
     """Groups in their natural order (deciles 1-10, not 1, 10, 2), Total last."""
 
-    def key(value: str):
+    def key(position: int):
+        value = table["group"].iloc[position]
         return (value == "Total", int(value) if value.isdigit() else 0, value)
 
-    order = sorted(table["group"], key=key)
-    return table.set_index("group").loc[order].reset_index()
+    order = sorted(range(len(table)), key=key)
+    return table.iloc[order].reset_index(drop=True)
 
 
 def distributions(ws: Workspace) -> dict[str, Figure]:

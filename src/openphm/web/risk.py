@@ -19,7 +19,7 @@ from openphm.programme.workspace import Workspace
 from openphm.risk import figures as risk_figures
 from openphm.risk.card import calibration_svg, publishable
 from openphm.risk.figures import RISING_POINTS, RISING_TOP_PERCENT, band_labels
-from openphm.risk.store import RiskError, latest_model, open_zone
+from openphm.risk.store import RiskError, latest_model
 from openphm.web.figures import Figure, NotBuilt
 
 __all__ = ["RISING_POINTS", "RISING_TOP_PERCENT", "band_labels"]
@@ -105,9 +105,9 @@ def _rising(row: pd.DataFrame, rules) -> Figure:
 def model_card(ws: Workspace) -> tuple[dict, str]:
     """The latest model's card as published (counts rounded, small groups' metrics dropped)
     and its calibration plot (SVG)."""
-    with open_zone(ws, read_only=True) as con:
+    with ws.reading_linked() as con:
         try:
-            _, _, card = latest_model(con)
+            _, _, card = latest_model(con, source="linked")
         except RiskError as err:
             raise NotBuilt(str(err)) from None
     public = publishable(card, rules_for(ws))
