@@ -42,8 +42,20 @@ class Figure:
     table: pd.DataFrame
 
     def records(self) -> list[dict]:
-        frame = self.table.astype(object).where(self.table.notna(), None)
-        return frame.to_dict(orient="records")
+        """The rows as dictionaries of plain Python values, None where a value is missing."""
+        return [
+            {k: None if _missing(v) else v for k, v in row.items()}
+            for row in self.table.to_dict(orient="records")
+        ]
+
+
+def _missing(value) -> bool:
+    return (
+        value is None
+        or value is pd.NA
+        or value is pd.NaT
+        or (isinstance(value, float) and value != value)
+    )
 
 
 def built_coverage(ws: Workspace):

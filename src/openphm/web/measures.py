@@ -108,8 +108,10 @@ def proportions(ws: Workspace, names: list[str]) -> dict[str, Proportion]:
     controlled = _with_interval(controlled)
     controlled = _with_dsr(controlled, measures)
     parts = dict(tuple(controlled.groupby(["measure", "group_by"], sort=False)))
-    indices = measures[measures["statistic"].isin(["sii", "rii"])]
-    indices = dict(tuple(indices.groupby("measure", sort=False)))
+    indices: dict[str, list[dict]] = {}
+    kept = measures[measures["statistic"].isin(["sii", "rii"])]
+    for row in kept[["measure", "statistic", "value", "lower_95", "upper_95"]].to_dict("records"):
+        indices.setdefault(row["measure"], []).append(row)
     out = {}
     for name in names:
         if not any((name, g) in parts for g in GROUPINGS):
@@ -124,13 +126,8 @@ def proportions(ws: Workspace, names: list[str]) -> dict[str, Proportion]:
         }
         table = by["imd_decile"].table
         published = table[table["group"] == "Total"].iloc[0]
-        out[name] = Proportion(
-            name,
-            _label(name),
-            by,
-            _inequality(indices.get(name, measures.iloc[0:0]), name,
-                        published[["numerator", "denominator"]].notna().all()),
-        )  # fmt: skip
+        shown = bool(published[["numerator", "denominator"]].notna().all())
+        out[name] = Proportion(name, _label(name), by, _inequality(indices.get(name, []), shown))
     return out
 
 
@@ -186,16 +183,17 @@ def _with_dsr(table: pd.DataFrame, measures: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _inequality(measures: pd.DataFrame, name: str, published: bool) -> dict[str, dict | None]:
-    rows = measures[(measures["measure"] == name) & measures["statistic"].isin(["sii", "rii"])]
+def _inequality(rows: list[dict], published: bool) -> dict[str, dict | None]:
+    """SII and RII with their limits (`rows`: the measure's rows of those statistics), to two
+    places; None for both when the measure's overall counts are hidden."""
     out: dict[str, dict | None] = {"sii": None, "rii": None}
     if not published:
         return out
-    for row in rows.itertuples():
-        out[row.statistic] = {
-            "value": round(float(row.value), 2),
-            "lower_95": round(float(row.lower_95), 2),
-            "upper_95": round(float(row.upper_95), 2),
+    for row in rows:
+        out[row["statistic"]] = {
+            "value": round(float(row["value"]), 2),
+            "lower_95": round(float(row["lower_95"]), 2),
+            "upper_95": round(float(row["upper_95"]), 2),
         }
     return out
 
@@ -203,11 +201,13 @@ def _inequality(measures: pd.DataFrame, name: str, published: bool) -> dict[str,
 def _ordered(table: pd.DataFrame) -> pd.DataFrame:
     """Groups in their natural order (deciles 1-10, not 1, 10, 2), Total last."""
 
+    groups = table["group"].tolist()
+
     def key(position: int):
-        value = table["group"].iloc[position]
+        value = groups[position]
         return (value == "Total", int(value) if value.isdigit() else 0, value)
 
-    order = sorted(range(len(table)), key=key)
+    order = sorted(range(len(groups)), key=key)
     return table.iloc[order].reset_index(drop=True)
 
 
