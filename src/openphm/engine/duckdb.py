@@ -124,6 +124,7 @@ def connect_linked(ws, *, read_only: bool = False, alias: str = "linked"):
 # write it between views.
 _READER: list = []
 _READER_LOCK = threading.Lock()
+_READING = threading.local()  # whether this thread is inside `reading_linked`
 
 
 @contextlib.contextmanager
@@ -133,15 +134,20 @@ def reading_linked(ws) -> Iterator[object]:
     from openphm.keystore import KeyName
 
     ws.require_open()
+    if getattr(_READING, "now", False):  # the lock is not re-entrant: say so, never hang
+        raise EngineError("zone 3 is already being read in this thread; read it once")
     folder = ws.zone("linked")
     key = ws.keystore.get(KeyName.LINKED_DATA)
     with _READER_LOCK:
         if not _READER:
             _READER.append(connect(memory_limit="1GB"))
         cursor = _READER[0].cursor()
+        _READING.now = True
         try:
-            # Anything that spills goes, encrypted, into this zone's own spill folder.
-            cursor.execute("SET temp_directory = ?", [str(folder / ".spill")])
+            # Anything that spills goes, encrypted, into this zone's own spill folder; DuckDB
+            # keeps the first folder once something has spilled there (still encrypted).
+            with contextlib.suppress(duckdb.Error):
+                cursor.execute("SET temp_directory = ?", [str(folder / ".spill")])
             attach_encrypted(cursor, folder / LINKED_FILE, "linked", key, read_only=True)
             try:
                 yield cursor
@@ -149,6 +155,7 @@ def reading_linked(ws) -> Iterator[object]:
                 cursor.execute("DETACH linked")
         finally:
             cursor.close()
+            _READING.now = False
 
 
 def scratch_catalogue(con, source: str, tables) -> None:
