@@ -401,3 +401,67 @@ def test_the_engine_never_reaches_a_stage_or_the_linkage_key():
         for m in chains(module, graph())
     }
     assert stages <= {"", "engine", "errors", "keystore"}, sorted(stages)
+
+
+# Calls that run SQL on a database connection (DuckDB's and sqlite3's), or fetch its result.
+# Not `query`: DuckDB's alias of `sql`, but also pandas' DataFrame.query, which the pages use
+# on what they read (a `con.query(…)` would still need a `.df()` or a fetch to be read).
+SQL_CALLS = {"execute", "executemany", "executescript", "sql", "fetchone", "fetchall",
+             "fetchmany", "fetchdf", "fetchnumpy", "df", "arrow", "pl"}  # fmt: skip
+# The modules of web/ that may run SQL, each with why. The analyst's ad hoc query page
+# (web/sql.py) and /api/sql are not among them: they run nothing themselves, but hand the
+# analyst's query to linked.query.run_sql, the sandbox `phm sql` uses.
+WEB_SQL = {
+    # The web service's own ledger of sign-in failures (WORKSPACE/web/sign_in_failures.sqlite,
+    # SQLite): not zone 3, and no patient value in it.
+    "openphm.web.sign_in_ledger": "the sign-in ledger, the web's own file",
+}
+# Modules of web/ that still count zone 3 per view, each with the plan. The test fails on a
+# module not listed and on a listed one that no longer runs SQL, so the list only shrinks.
+WEB_SQL_NOT_YET = {
+    # The trends page reads linked.activity_months (which phm analyse builds, per month and
+    # practice) with its own SELECT; it was being rewritten on another branch when the rule
+    # came in. It should read with linked.built.read(ws, TABLE, where={"measure": …}).
+    "openphm.web.trends",
+}
+
+
+def runs_sql(tree: ast.AST) -> list[str]:
+    """Where code calls a method that runs SQL or fetches its rows (`con.execute(…)`,
+    `con.sql(…)`, `cursor.fetchall()`, `relation.df()`, …)."""
+    return [
+        f"{node.lineno}: .{node.func.attr}("
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in SQL_CALLS
+    ]
+
+
+def test_the_web_renders_what_the_stages_built_and_runs_no_sql():
+    """Issue 26, item 5: the web's pages read the tables the stages built (analytics.figures,
+    risk.figures, the measures, the indicators' counts) through linked.built.read, a function
+    of names and values; no module in web/ writes or runs SQL against zone 3 (but those in
+    WEB_SQL, with their reasons, and WEB_SQL_NOT_YET, with their plan)."""
+    found = {}
+    for path in (ROOT / "web").rglob("*.py"):
+        module = _module_name(path)
+        calls = runs_sql(ast.parse(path.read_text()))
+        if calls and module not in WEB_SQL:
+            found[module] = calls
+    assert sorted(set(found) - WEB_SQL_NOT_YET) == [], found
+    assert sorted(WEB_SQL_NOT_YET - set(found)) == [], "no SQL left: take it off WEB_SQL_NOT_YET"
+    assert all(runs_sql(ast.parse((ROOT / "web" / f"{m.split('.')[-1]}.py").read_text()))
+               for m in WEB_SQL), "an exception that runs no SQL"  # fmt: skip
+
+
+def test_the_sql_scan_would_catch_each_way_of_running_a_query():
+    for code in (
+        'con.execute("SELECT 1")',
+        "con.sql(query).df()",
+        "cursor.fetchall()",
+        'ws.connect_linked().execute("SELECT * FROM linked.people").fetchone()',
+        "relation.arrow()",
+    ):
+        assert runs_sql(ast.parse(code)), code
+    assert runs_sql(ast.parse("built.read(ws, 'measures', where={'measure': m})")) == []

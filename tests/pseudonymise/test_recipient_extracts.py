@@ -99,3 +99,26 @@ def test_an_analyst_cannot_make_an_extract(extracted, analyst):
     ws, recipient, _ = extracted
     with pytest.raises(Refused):
         make_extract(ws, analyst, recipient.name)
+
+
+def test_the_extract_holds_the_registered_population_on_its_day(extracted):
+    """Who is in an extract is zone 3's one registered population (openphm.linked.population),
+    as analytics and the web count it, recounted here by hand: a registration open at the end
+    of the day, alive at its end, born by it. Not everyone alive: people who left their
+    practice are not the programme's to send."""
+    ws, _, made = extracted
+    day = clock.today()
+    con = ws.connect_linked(read_only=True)
+    try:
+        alive, registered = con.execute(
+            "SELECT count(*), count(*) FILTER (WHERE birth_month <= $day AND EXISTS (SELECT 1 "
+            "FROM linked.registrations r WHERE r.pseudonym = p.pseudonym AND r.start_date <= "
+            "$day AND (r.end_date IS NULL OR r.end_date > $day))) FROM linked.people p "
+            "WHERE date_of_death IS NULL OR date_of_death > $day",
+            {"day": day},
+        ).fetchone()
+    finally:
+        con.close()
+    people = pd.read_csv(made.folder / "people.csv")
+    assert len(people) + made.manifest["k_anonymity"]["people_suppressed"] == registered
+    assert registered < alive  # the region has people who left: the rule is tested

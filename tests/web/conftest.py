@@ -1,6 +1,7 @@
-"""Fixtures for the web service: a workspace with a small linked population, a release awaiting
-approval, cohort lists for two practices, and one account per role; for the analytics, risk and
-cohort pages, the small synthetic region taken through the real pipeline (the one tests/risk
+"""Fixtures for the web service: a workspace with a small linked population (analysed, as the
+population and activity pages read what `phm analyse` built), a release awaiting approval,
+cohort lists for two practices, and one account per role; for the analytics, risk and cohort
+pages, the small synthetic region taken through the real pipeline (the one tests/risk
 builds: synth, ingest, link, analytics, risk trained and scored twice) with the analytics
 rebuilt by practice and IMD; and for the indicators page, a tiny linked zone of eight practices
 written by hand (indicators.py) with `phm indicators` run on it at two reference dates."""
@@ -60,18 +61,32 @@ def _spells(people: pd.DataFrame, seed: int = 8) -> pd.DataFrame:
 
 
 def _build(root: Path, example_config: Path, engineer: Actor):
+    from openphm.analytics import AnalyticsOptions, build
+    from openphm.analytics.period import default_reference_date
+    from openphm.linked import model
     from openphm.programme.workspace import Workspace
 
     ws = Workspace.create(root, example_config, engineer)
     con = ws.connect_linked()
+    # Every table of the linked model, as `phm link` writes them: the people, each registered
+    # at their practice since 2000, and their emergency admissions; the rest empty.
+    for table in model.TABLES:
+        con.execute(model.create_sql(table))
     people = _people()
     con.register("people_frame", people)
-    con.execute("CREATE TABLE linked.people AS SELECT * FROM people_frame")
+    con.execute("INSERT INTO linked.people SELECT * FROM people_frame")
+    con.execute(
+        "INSERT INTO linked.registrations (pseudonym, practice, start_date) "
+        "SELECT pseudonym, practice, DATE '2000-01-01' FROM people_frame"
+    )
     con.register("spells_frame", _spells(people))
     con.execute(
-        "CREATE TABLE linked.apc_spells AS SELECT pseudonym, admission_date, emergency "
+        "INSERT INTO linked.apc_spells (pseudonym, admission_date, discharge_date, emergency, "
+        "elective) SELECT pseudonym, admission_date, admission_date, emergency, FALSE "
         "FROM spells_frame"
     )
+    # The pages read what `phm analyse` built, as at the end of the last complete month.
+    build(con, default_reference_date(con), AnalyticsOptions(sii_simulations=500))
     cells = pd.DataFrame(
         {
             "practice": ["Y10001", "Y10001", "Y10002", "Y10002"],

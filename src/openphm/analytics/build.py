@@ -12,6 +12,7 @@ Reads zone 3 (linked) and writes zone 3 analytics tables beside it:
 | measures | measure × statistic × group |
 | measure_history | reference date × measure × statistic × group (all, practice); kept |
 | activity_months | month × measure × practice: events and people registered (`monthly`) |
+| figures_population, _activity, _multimorbidity | group: what the analyst pages show (`figures`) |
 | analytics_runs | build: reference date, window, row counts, fingerprints (`runs`); no value |
 """
 
@@ -28,6 +29,7 @@ import pyarrow as pa
 from openphm import clock
 from openphm.analytics import (
     activity,
+    figures,
     history,
     measures,
     monthly,
@@ -58,6 +60,7 @@ TABLES = (
     "measures",
     history.HISTORY,
     monthly.TABLE,
+    *figures.TABLES,
     "analytics_runs",
 )
 
@@ -162,7 +165,7 @@ def build(
     )
     pregnant = zone.scratch("pregnant", segments.pregnant(coded_gp, ref))
     frame = _person_frame(zone, pop, flags, person_scores, person_activity, pregnant, options)
-    step(
+    person_segments = step(
         "segments",
         lambda: _write(zone, summary, "person_segments", segments.person_segments(frame)),
     )
@@ -188,6 +191,14 @@ def build(
         "activity by month",
         lambda: _write(zone, summary, monthly.TABLE, monthly.activity_months(zone, ref)),
     )
+
+    def figures_step():
+        _write(zone, summary, figures.POPULATION, figures.population(pop))
+        _write(zone, summary, figures.ACTIVITY, figures.activity(pop, person_activity))
+        made = figures.multimorbidity(pop, person_scores, person_segments)
+        _write(zone, summary, figures.MULTIMORBIDITY, made)
+
+    step("figures for the pages", figures_step)
     _write(zone, summary, runs.RUNS, memtable(_run_row(summary, inputs, made_by)))
     return summary
 

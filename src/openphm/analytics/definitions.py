@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from openphm.linked import population as _counted
+
 # ----- condition registers ----------------------------------------------------------------
 
 
@@ -246,7 +248,8 @@ LTC_GROUPS: tuple[tuple[str, int], ...] = (("0", 0), ("1", 1), ("2-3", 2), ("4+"
 
 # ----- activity ---------------------------------------------------------------------------
 
-ACTIVITY_WINDOW_MONTHS = 12
+# The activity window and the age bands are zone 3's one definition (openphm.linked.population).
+ACTIVITY_WINDOW_MONTHS = _counted.ACTIVITY_WINDOW_MONTHS
 READMISSION_DAYS = 30
 
 # Activity counted per person in the window before the reference date, and the tariff row
@@ -367,7 +370,7 @@ def _measures() -> tuple[Measure, ...]:
 MEASURES: tuple[Measure, ...] = _measures()
 
 # The 19 age bands of the 2013 European Standard Population as OHID uses it: 0-4 ... 90+.
-AGE_BANDS_19: tuple[str, ...] = (*(f"{a}-{a + 4}" for a in range(0, 90, 5)), "90+")
+AGE_BANDS_19: tuple[str, ...] = _counted.AGE_BANDS
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import pandas as pd
 
 from openphm.analytics.codelists import Codelist
 from openphm.analytics.zone import Zone, date_literal, memtable
+from openphm.linked import population as counted
 
 # A year of person-time, in days (the mean length of a Julian year), and four of them.
 DAYS_PER_YEAR = 365.25
@@ -23,31 +24,24 @@ DAYS_PER_4_YEARS = 1461
 def population(zone: Zone, reference_date: dt.date, window_start: dt.date):
     """One row per person registered at some time in the window and alive at its start.
 
-    in_reference_population: registered and alive at the end of the reference date (the
+    in_reference_population: the registered population at the reference date (the
     denominator of prevalence); in_window_population: everyone here (the denominator of
     activity and mortality per head); person_years: the time each was registered and alive in
-    the window (the denominator per person-year). Age in whole years at the reference date,
-    from the month of birth taking the 15th as the day (docs/linked-model.md)."""
+    the window (the denominator per person-year). Age, age band and the registered population
+    are zone 3's one definition of each (openphm.linked.population)."""
     ref, start = date_literal(reference_date), date_literal(window_start)
     people = zone.table("people")
     regs = zone.table("registrations")
-    open_at = regs.end_date.isnull()
-    at_ref = regs.filter(regs.start_date <= ref, open_at | (regs.end_date > ref))
-    in_window = regs.filter(regs.start_date <= ref, open_at | (regs.end_date >= start))
-    alive_at_ref = people.date_of_death.isnull() | (people.date_of_death > ref)
+    in_window = regs.filter(
+        regs.start_date <= ref, regs.end_date.isnull() | (regs.end_date >= start)
+    )
     alive_at_start = people.date_of_death.isnull() | (people.date_of_death >= start)
-    born = people.birth_month
-    before_birthday = (reference_date.month < born.month()) | (
-        (born.month() == reference_date.month) & (reference_date.day < 15)
-    )
-    age = reference_date.year - born.year() - before_birthday.ifelse(1, 0)
-    band_start = (ibis.least(age, 90) // 5) * 5
-    age_band = (age >= 90).ifelse(
-        "90+", band_start.cast("string") + "-" + (band_start + 4).cast("string")
-    )
+    registered = counted.registered_at(people, regs, reference_date)
+    age = counted.age(people.birth_month, reference_date)
+    age_band = counted.age_band(age)
     quintile = ((people.imd_decile + 1) // 2).cast("int32")
     base = people.filter(
-        people.pseudonym.isin(in_window.pseudonym), alive_at_start, born <= ref
+        people.pseudonym.isin(in_window.pseudonym), alive_at_start, people.birth_month <= ref
     ).select(
         "pseudonym",
         "sex",
@@ -55,15 +49,15 @@ def population(zone: Zone, reference_date: dt.date, window_start: dt.date):
         "lsoa",
         "imd_decile",
         "practice",
-        age=age.cast("int32"),
+        age=age,
         age_band=age_band,
         imd_quintile=quintile,
         core20=people.imd_decile.isnull().ifelse(
             "Unknown", (quintile == 1).ifelse("Core20", "Rest")
         ),
-        in_reference_population=people.pseudonym.isin(at_ref.pseudonym) & alive_at_ref,
+        in_reference_population=registered,
         in_window_population=ibis.literal(True),
-        aged_65_plus=(age >= 65) & people.pseudonym.isin(at_ref.pseudonym) & alive_at_ref,
+        aged_65_plus=(age >= 65) & registered,
         died=people.date_of_death.between(start, ref).fill_null(False),
     )
     return _with_person_years(base, in_window, people, start, ref)

@@ -14,6 +14,7 @@ import ibis
 import pandas as pd
 
 from openphm.errors import UserFacingError
+from openphm.linked import population
 
 # Tables of docs/linked-model.md that analytics reads, and the columns it needs from each.
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -103,9 +104,7 @@ def date_literal(day: dt.date):
     return ibis.literal(day, type="date")
 
 
-def months_before(day: dt.date, months: int) -> dt.date:
-    """The first day of a window of `months` months ending on `day` (inclusive both ends)."""
-    return (pd.Timestamp(day) - pd.DateOffset(months=months) + pd.Timedelta(days=1)).date()
+months_before = population.months_before  # zone 3's one definition of a window of months
 
 
 def years_before(day: dt.date, years: int) -> dt.date:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from openphm.linked.population import band_of
+
 QUASI_IDENTIFIERS = ("sex", "age_band", "ethnic_group", "imd_quintile")
 ANY = "any"
 LADDER = (
@@ -38,13 +40,8 @@ class Anonymised:
 def generalise(people: pd.DataFrame, level: int) -> pd.DataFrame:
     """`people` has sex, age (whole years), ethnic_group, imd_quintile."""
     step = LADDER[level]
-    width = step["age_years"]
-    low = (people["age"] // width * width).astype(int)
-    top = 90
-    band = low.astype(str) + "-" + (low + width - 1).astype(str)
-    out = people.drop(columns=["age"]).assign(
-        age_band=band.where(low < top, f"{top}+"),
-    )
+    # Zone 3's one age band rule (openphm.linked.population), at the ladder's width.
+    out = people.drop(columns=["age"]).assign(age_band=band_of(people["age"], step["age_years"]))
     for column in step.get("withhold", ()):
         out[column] = ANY
     out["imd_quintile"] = out["imd_quintile"].astype("string").fillna("unknown")

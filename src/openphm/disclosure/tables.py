@@ -106,7 +106,13 @@ def control_table(
     _check(cells, groups, counts, sums, totals_over)
     full, equations = _with_totals(cells, groups, counts, sums, totals_over)
     table = full.loc[:, list(groups)].astype("string")
-    labels = [", ".join(f"{g} {row[g]}" for g in groups) for _, row in table.iterrows()]
+    # "group value, …" per row, as f"{g} {value}" writes each (a missing value as nan, as a
+    # row of the table read by iterrows gave it).
+    named = [
+        (f"{g} " + table[g].astype(object).where(table[g].notna(), "nan").map(str)).tolist()
+        for g in groups
+    ]
+    labels = [", ".join(parts) for parts in zip(*named, strict=True)]
     outcomes = []
     for column in counts:
         table[column], outcome = _control_count(full[column], equations, rules, labels)

@@ -32,6 +32,7 @@ from openphm.engine.duckdb import (
     connect,
     connect_linked,
     ibis_backend,
+    reading_linked,
 )
 from openphm.engine.zones import (
     EngineUnsupported,
@@ -61,4 +62,5 @@ __all__ = [
     "ibis_backend",
     "import_linked",
     "open_linked",
+    "reading_linked",
 ]

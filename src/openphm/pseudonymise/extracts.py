@@ -202,26 +202,30 @@ def _secret(ws: Workspace, recipient: Recipient) -> bytes:
 
 
 def _people(con, today) -> pd.DataFrame:
-    has_segments = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = 'linked' "
-        "AND table_name = 'person_segments'"
-    ).fetchone()[0]
-    segment = (
-        ", (SELECT s.segment FROM linked.person_segments s WHERE s.pseudonym = p.pseudonym "
-        "LIMIT 1) AS segment"
-        if has_segments
-        else ""
+    """The registered population on the day of the extract (pseudonym, sex, age,
+    ethnic_group, imd_quintile, and segment when analytics built one): who is counted and how
+    old they are by zone 3's one definition of each (openphm.linked.population), as the
+    analytics and the web's pages count them."""
+    from openphm.engine import ibis_backend
+    from openphm.linked import population as counted
+
+    backend = ibis_backend(con)
+    zone = ("linked", "main")
+    people = backend.table("people", database=zone)
+    registered = counted.registered_population(
+        people, backend.table("registrations", database=zone), today
     )
-    # Age in whole years, taking the 15th of the birth month as the day (docs/linked-model.md).
-    return con.execute(
-        "SELECT pseudonym, sex, "
-        "date_diff('year', birth_month + INTERVAL 14 DAY, ?::DATE) "
-        "- CASE WHEN strftime(birth_month + INTERVAL 14 DAY, '%m%d') > strftime(?::DATE, '%m%d') "
-        "THEN 1 ELSE 0 END AS age, "
-        "ethnic_group, CAST((imd_decile + 1) // 2 AS INTEGER) AS imd_quintile"
-        f"{segment} FROM linked.people p WHERE date_of_death IS NULL OR date_of_death > ?",
-        [today, today, today],
-    ).df()
+    frame = registered.select(
+        "pseudonym",
+        "sex",
+        age=counted.age(registered.birth_month, today),
+        ethnic_group=registered.ethnic_group,
+        imd_quintile=((registered.imd_decile + 1) // 2).cast("int32"),
+    )
+    if "person_segments" in backend.list_tables(database=zone):
+        segments = backend.table("person_segments", database=zone).select("pseudonym", "segment")
+        frame = frame.left_join(segments, "pseudonym").drop("pseudonym_right")
+    return frame.order_by("pseudonym").to_pyarrow().to_pandas()
 
 
 def _people_frame(kept: pd.DataFrame, codes: list[str]) -> pd.DataFrame:

@@ -12,6 +12,7 @@ scratch never reaches disk except DuckDB's spill folder inside the linked zone.
 | person_risk | person at the latest scoring: score, percentile, change, rising rank |
 | person_risk_features | person at the latest scoring: the features scored, the model (explain.py) |
 | person_risk_history | person and reference date scored (for rising risk) |
+| figures_risk_deciles, _bands, _rising | the risk page's counts (`figures`) |
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from collections.abc import Iterator
 import pandas as pd
 
 from openphm.errors import UserFacingError
+from openphm.risk import figures
 
 SOURCE = "zone3"
 MODELS = "risk_models"
@@ -85,8 +87,9 @@ def latest_model(con, model_id: str | None = None, source: str = SOURCE) -> tupl
 
 
 def write_scores(con, frame: pd.DataFrame, source: str = SOURCE) -> None:
-    """Replace person_risk with `frame`, and put its scores into the history (replacing any
-    earlier scoring of the same reference date)."""
+    """Replace person_risk with `frame`, put its scores into the history (replacing any
+    earlier scoring of the same reference date), and build the risk page's counts from them
+    (`risk.figures`)."""
     con.register("_risk_scores", frame)
     try:
         con.execute(
@@ -102,6 +105,7 @@ def write_scores(con, frame: pd.DataFrame, source: str = SOURCE) -> None:
             f"INSERT INTO {source}.main.{HISTORY} "
             "SELECT pseudonym, reference_date, risk, model_id FROM _risk_scores"
         )
+        figures.build(con, f"{source}.main.{PERSON_RISK}", source)
     finally:
         con.unregister("_risk_scores")
 

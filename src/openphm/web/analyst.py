@@ -68,7 +68,7 @@ def population(request: Request, ctx: Context = Depends(authorised("linked.query
         request,
         "analyst_population.jinja",
         title="Population",
-        reference_date=figures.dating(ctx.ws).note(),
+        reference_date=figures.built_dating(ctx.ws),
         pyramid=pyramid,
         pyramid_rows=[[b, cell(by.get((b, "M"))), cell(by.get((b, "F")))] for b in bands],
         sections=sections,
@@ -118,7 +118,7 @@ def activity(request: Request, ctx: Context = Depends(authorised("linked.query")
         request,
         "analyst_activity.jinja",
         title="Activity and inequality",
-        reference_date=figures.dating(ctx.ws).note(),
+        reference_date=figures.built_dating(ctx.ws),
         gradients=list(zip(measures, gradients, strict=True)),
         tables=tables,
     )

@@ -30,7 +30,11 @@ router = APIRouter(prefix="/api", tags=["OpenPHM"])
 
 
 def _dated(ws) -> dict:
-    cover = figures.dating(ws)
+    """The reference date and data's end of the latest `phm analyse`, whose tables the
+    population and activity figures are read from."""
+    cover = figures.built_coverage(ws)
+    if cover is None:
+        return {"reference_date": None, "data_end": None}
     end = cover.data_end.isoformat() if cover.data_end else None
     return {"reference_date": cover.reference_date.isoformat(), "data_end": end}
 

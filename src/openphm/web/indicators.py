@@ -2,8 +2,9 @@
 of them its rate per practice, PCN and place against funnel limits, and its trend over
 refreshes.
 
-Reads zone 3's indicator_counts (reference date × indicator × practice: denominator, numerator)
-and indicator_runs; never person_indicators. Each reference date's counts pass
+Reads zone 3's indicator_counts (reference date × indicator × practice: denominator,
+numerator) and indicator_runs through `linked.built`, as every page reads what a stage built;
+never person_indicators. Each reference date's counts pass
 disclosure.control_areas with the programme's rules, practices, PCNs and places together (an
 area is the total of its practices: controlled apart, one level would give another's hidden
 cells away). Everything shown is then worked out from the published counts:
@@ -37,8 +38,9 @@ from openphm.indicators import PACKS
 from openphm.indicators.build import COUNTS, RUNS
 from openphm.indicators.rates import LIMITS, against_limits, funnel_limits
 from openphm.indicators.stage import areas_of
+from openphm.linked import built
 from openphm.programme.workspace import Workspace
-from openphm.web.figures import NotBuilt, tables
+from openphm.web.figures import NotBuilt
 
 LEVELS = {"practice": "practice", "pcn": "primary care network", "place": "place"}
 NOT_BUILT = (
@@ -100,15 +102,10 @@ def _definitions() -> dict[str, tuple[str, object]]:
     return {i.name: (p.name, i) for p in PACKS.values() for i in p.indicators}
 
 
-def _read(ws: Workspace, *queries: tuple[str, dict]) -> list[pd.DataFrame]:
-    """Each (SQL, parameters) read from zone 3 on one read-only connection."""
-    con = ws.connect_linked(read_only=True)
-    try:
-        if not {COUNTS, RUNS} <= tables(con):
-            raise NotBuilt(NOT_BUILT)
-        return [con.execute(sql, params).df() for sql, params in queries]
-    finally:
-        con.close()
+def _read(ws: Workspace, *reads: tuple[str, dict]) -> list[pd.DataFrame]:
+    """Each (table, `linked.built.read` arguments) read from zone 3 on one read-only
+    connection; NotBuilt when a table read has not been built."""
+    return built.read_many(ws, reads, missing=NOT_BUILT)
 
 
 def catalogue(ws: Workspace) -> Catalogue:
@@ -116,9 +113,9 @@ def catalogue(ws: Workspace) -> Catalogue:
     denominator; with the latest build's indicators left out and the lists they lack."""
     dates, runs = _read(
         ws,
-        (f"SELECT DISTINCT pack, purpose, indicator, reference_date FROM linked.{COUNTS} "
-         "ORDER BY reference_date", {}),
-        (f"SELECT * FROM linked.{RUNS} ORDER BY built_at DESC LIMIT 1", {}),
+        (COUNTS, {"columns": ["pack", "purpose", "indicator", "reference_date"],
+                  "distinct": True, "order_by": ["reference_date"]}),
+        (RUNS, {"order_by": ["-built_at"], "limit": 1}),
     )  # fmt: skip
     if runs.empty:
         raise NotBuilt(NOT_BUILT)
@@ -157,8 +154,8 @@ def figures(ws: Workspace, name: str, reference_date: dt.date | None = None) -> 
         raise LookupError(f"indicator {name} was not built at {day}")
     (counts,) = _read(
         ws,
-        (f"SELECT reference_date, practice, numerator, denominator FROM linked.{COUNTS} "
-         "WHERE indicator = $name ORDER BY practice", {"name": name}),
+        (COUNTS, {"columns": ["reference_date", "practice", "numerator", "denominator"],
+                  "where": {"indicator": name}, "order_by": ["practice"]}),
     )  # fmt: skip
     counts["reference_date"] = pd.to_datetime(counts["reference_date"]).dt.date
     levels = {level: areas for level, areas in areas_of(ws).items() if areas}

@@ -18,11 +18,13 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from openphm.analytics import REGISTERS, SEGMENTS, read_measures, wilson
+from openphm.analytics import REGISTERS, SEGMENTS, wilson
+from openphm.analytics import figures as built_figures
 from openphm.disclosure import control_table
 from openphm.disclosure.releases import rules_for
+from openphm.linked import built
 from openphm.programme.workspace import Workspace
-from openphm.web.figures import Figure, NotBuilt, tables
+from openphm.web.figures import NOT_ANALYSED, Figure
 
 GROUPINGS = {
     "imd_decile": "IMD 2019 decile (1 most deprived)",
@@ -42,28 +44,21 @@ MULTIMORBIDITY_MEASURES = {
     "frailty_moderate_severe_65plus": "Moderate or severe frailty (eFI), aged 65 and over",
 }
 LTC_GROUPS = ["0", "1", "2-3", "4+"]
-CMS_BANDS = ["0", "0.01-0.99", "1.00-1.99", "2.00-2.99", "3.00+"]
+CMS_BANDS = list(built_figures.CMS_BANDS)
 EFI_CATEGORIES = ["fit", "mild", "moderate", "severe"]
 SEGMENT_ORDER = [s.name for s in SEGMENTS]
 _DISTRIBUTIONS = {
-    # key: (title, SQL for the group of one person, levels in order)
+    # key: (title, levels in order), as analytics.figures.multimorbidity counted them
     "ltc_group": (
         "Long-term conditions per person (registers, palliative care excepted)",
-        "s.ltc_group",
         LTC_GROUPS,
     ),
-    "cms_band": (
-        "Cambridge Multimorbidity Score",
-        "CASE WHEN c.cms = 0 THEN '0' WHEN c.cms < 1 THEN '0.01-0.99' "
-        "WHEN c.cms < 2 THEN '1.00-1.99' WHEN c.cms < 3 THEN '2.00-2.99' ELSE '3.00+' END",
-        CMS_BANDS,
-    ),
+    "cms_band": ("Cambridge Multimorbidity Score", CMS_BANDS),
     "efi_category": (
         "Electronic Frailty Index category, people aged 65 and over",
-        "c.efi_category",
         EFI_CATEGORIES,
     ),
-    "segment": ("Bridges to Health segment", "s.segment", SEGMENT_ORDER),
+    "segment": ("Bridges to Health segment", SEGMENT_ORDER),
 }
 
 
@@ -81,21 +76,19 @@ class Proportion:
         return next(r for r in self.by["imd_decile"].records() if r["group"] == "Total")
 
 
-def _measures(ws: Workspace) -> pd.DataFrame:
-    con = ws.connect_linked(read_only=True)
-    try:
-        if "measures" not in tables(con):
-            raise NotBuilt("the analytics tables have not been built yet (phm analyse)")
-        return read_measures(con)
-    finally:
-        con.close()
+def _measures(ws: Workspace, names: list[str]) -> pd.DataFrame:
+    """The rows of `measures` the pages show of the named measures: by each grouping, and
+    overall."""
+    return built.read(
+        ws, "measures", where={"measure": names, "group_by": [*GROUPINGS, "all"]},
+        missing=NOT_ANALYSED,
+    )  # fmt: skip
 
 
 def proportions(ws: Workspace, names: list[str]) -> dict[str, Proportion]:
     """The named proportion measures (prevalence_<register>, multimorbidity_2plus, ...)."""
     rules = rules_for(ws)
-    measures = _measures(ws)
-    measures = measures[measures["measure"].isin(names)]
+    measures = _measures(ws, names)
     crude = measures[
         (measures["statistic"] == "crude") & measures["group_by"].isin(list(GROUPINGS))
     ].rename(columns={"group_value": "group"})
@@ -114,25 +107,27 @@ def proportions(ws: Workspace, names: list[str]) -> dict[str, Proportion]:
     ).table
     controlled = _with_interval(controlled)
     controlled = _with_dsr(controlled, measures)
+    parts = dict(tuple(controlled.groupby(["measure", "group_by"], sort=False)))
+    indices: dict[str, list[dict]] = {}
+    kept = measures[measures["statistic"].isin(["sii", "rii"])]
+    for row in kept[["measure", "statistic", "value", "lower_95", "upper_95"]].to_dict("records"):
+        indices.setdefault(row["measure"], []).append(row)
     out = {}
     for name in names:
-        mine = controlled[controlled["measure"] == name]
-        if mine.empty:
+        if not any((name, g) in parts for g in GROUPINGS):
             continue
+        empty = controlled.iloc[0:0]
         by = {
             g: Figure(
                 f"{_label(name)}, by {title}",
-                _ordered(mine[mine["group_by"] == g].drop(columns=["measure", "group_by"])),
+                _ordered(parts.get((name, g), empty).drop(columns=["measure", "group_by"])),
             )
             for g, title in GROUPINGS.items()
         }
-        published = by["imd_decile"].table.query("group == 'Total'").iloc[0]
-        out[name] = Proportion(
-            name,
-            _label(name),
-            by,
-            _inequality(measures, name, published[["numerator", "denominator"]].notna().all()),
-        )
+        table = by["imd_decile"].table
+        published = table[table["group"] == "Total"].iloc[0]
+        shown = bool(published[["numerator", "denominator"]].notna().all())
+        out[name] = Proportion(name, _label(name), by, _inequality(indices.get(name, []), shown))
     return out
 
 
@@ -188,16 +183,17 @@ def _with_dsr(table: pd.DataFrame, measures: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _inequality(measures: pd.DataFrame, name: str, published: bool) -> dict[str, dict | None]:
-    rows = measures[(measures["measure"] == name) & measures["statistic"].isin(["sii", "rii"])]
+def _inequality(rows: list[dict], published: bool) -> dict[str, dict | None]:
+    """SII and RII with their limits (`rows`: the measure's rows of those statistics), to two
+    places; None for both when the measure's overall counts are hidden."""
     out: dict[str, dict | None] = {"sii": None, "rii": None}
     if not published:
         return out
-    for row in rows.itertuples():
-        out[row.statistic] = {
-            "value": round(float(row.value), 2),
-            "lower_95": round(float(row.lower_95), 2),
-            "upper_95": round(float(row.upper_95), 2),
+    for row in rows:
+        out[row["statistic"]] = {
+            "value": round(float(row["value"]), 2),
+            "lower_95": round(float(row["lower_95"]), 2),
+            "upper_95": round(float(row["upper_95"]), 2),
         }
     return out
 
@@ -205,38 +201,25 @@ def _inequality(measures: pd.DataFrame, name: str, published: bool) -> dict[str,
 def _ordered(table: pd.DataFrame) -> pd.DataFrame:
     """Groups in their natural order (deciles 1-10, not 1, 10, 2), Total last."""
 
-    def key(value: str):
+    groups = table["group"].tolist()
+
+    def key(position: int):
+        value = groups[position]
         return (value == "Total", int(value) if value.isdigit() else 0, value)
 
-    order = sorted(table["group"], key=key)
-    return table.set_index("group").loc[order].reset_index()
+    order = sorted(range(len(groups)), key=key)
+    return table.iloc[order].reset_index(drop=True)
 
 
 def distributions(ws: Workspace) -> dict[str, Figure]:
     """Counts of the reference population by long-term conditions, CMS band, eFI category
-    (aged 65+) and segment, each with its total."""
+    (aged 65+) and segment, each with its total (analytics.figures.multimorbidity)."""
     rules = rules_for(ws)
-    con = ws.connect_linked(read_only=True)
-    try:
-        present = tables(con)
-        needed = {"analytics_population", "person_scores", "person_segments"}
-        if not needed <= present:
-            raise NotBuilt("the analytics tables have not been built yet (phm analyse)")
-        frames = {}
-        for key, (_, group, _) in _DISTRIBUTIONS.items():
-            older = "AND p.aged_65_plus" if key == "efi_category" else ""
-            frames[key] = con.execute(
-                f"SELECT {group} AS {key}, count(*) AS people "
-                "FROM linked.analytics_population p "
-                "JOIN linked.person_scores c USING (pseudonym) "
-                "JOIN linked.person_segments s USING (pseudonym) "
-                f"WHERE p.in_reference_population {older} GROUP BY ALL"
-            ).df()
-    finally:
-        con.close()
+    counted = built.read(ws, built_figures.MULTIMORBIDITY, missing=NOT_ANALYSED)
     out = {}
-    for key, (title, _, levels) in _DISTRIBUTIONS.items():
-        cells = frames[key].set_index(key).reindex(levels, fill_value=0).reset_index()
+    for key, (title, levels) in _DISTRIBUTIONS.items():
+        mine = counted[counted["distribution"] == key].rename(columns={"level": key})
+        cells = mine[[key, "people"]].set_index(key).reindex(levels, fill_value=0).reset_index()
         cells["people"] = cells["people"].astype("int64")
         out[key] = Figure(
             title,

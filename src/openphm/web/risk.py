@@ -3,7 +3,9 @@ over the population, how many people's risk rose since the last refresh, and the
 openphm.risk.card publishes it. Counts pass disclosure.control_table with the programme's
 rules; nothing about one person leaves this module.
 
-Reads zone 3: linked.person_risk and linked.risk_models (through openphm.risk.store).
+Reads what `phm risk score` built in zone 3 (openphm.risk.figures: figures_risk_deciles,
+figures_risk_bands, figures_risk_rising) through `linked.built`, and the model card from
+linked.risk_models (through openphm.risk.store).
 """
 
 from __future__ import annotations
@@ -12,59 +14,31 @@ import pandas as pd
 
 from openphm.disclosure import control_table
 from openphm.disclosure.releases import rules_for
+from openphm.linked import built
 from openphm.programme.workspace import Workspace
+from openphm.risk import figures as risk_figures
 from openphm.risk.card import calibration_svg, publishable
-from openphm.risk.store import PERSON_RISK, RiskError, latest_model, open_zone
-from openphm.risk.store import tables as zone_tables
+from openphm.risk.figures import RISING_POINTS, RISING_TOP_PERCENT, band_labels
+from openphm.risk.store import RiskError, latest_model
 from openphm.web.figures import Figure, NotBuilt
 
-# Bands of predicted risk, in percent, lower bound included.
-RISK_BANDS = [(0, 5), (5, 10), (10, 20), (20, 50), (50, 100)]
-RISING_TOP_PERCENT = 5
-RISING_POINTS = 5  # a rise of this many percentage points or more
-
-
-def _band_sql() -> str:
-    cases = " ".join(
-        f"WHEN risk * 100 < {high} THEN '{low}-{high}%'" for low, high in RISK_BANDS[:-1]
-    )
-    return f"CASE {cases} ELSE '{RISK_BANDS[-1][0]}%+' END"
-
-
-def band_labels() -> list[str]:
-    return [f"{low}-{high}%" for low, high in RISK_BANDS[:-1]] + [f"{RISK_BANDS[-1][0]}%+"]
+__all__ = ["RISING_POINTS", "RISING_TOP_PERCENT", "band_labels"]
+NOT_SCORED = (
+    "nobody has been scored yet (phm risk train, then phm risk score, which builds "
+    "the figures this page reads)"
+)
 
 
 def distribution(ws: Workspace) -> dict:
     """Risk by decile of the population (10 = highest), by band of predicted risk, and rising
     risk; with the reference date and model scored."""
     rules = rules_for(ws)
-    with open_zone(ws, read_only=True) as con:
-        if PERSON_RISK not in zone_tables(con):
-            raise NotBuilt("nobody has been scored yet (phm risk train, then phm risk score)")
-        source = f"zone3.main.{PERSON_RISK}"
-        # Tenths of the population by risk (NTILE), ties broken by pseudonym: scores from a
-        # few trees tie in large groups, and cutting by percentile would leave a decile empty
-        # when one tie spans its edge (the people, not the scores, are split in ten).
-        deciles = con.execute(
-            "SELECT decile, count(*) AS people, sum(risk) AS risk_sum, min(risk) AS low, "
-            "max(risk) AS high FROM (SELECT risk, ntile(10) OVER (ORDER BY risk, pseudonym) "
-            f"AS decile FROM {source}) GROUP BY ALL ORDER BY decile"
-        ).df()
-        bands = con.execute(
-            f"SELECT {_band_sql()} AS band, count(*) AS people FROM {source} GROUP BY ALL"
-        ).df()
-        rising = con.execute(
-            "SELECT count(*) FILTER (WHERE previous_risk IS NOT NULL) AS scored_both_times, "
-            "count(*) FILTER (WHERE risk_change > 0) AS risk_rose, "
-            f"count(*) FILTER (WHERE risk_change * 100 >= {RISING_POINTS}) AS rose_by_points, "
-            f"count(*) FILTER (WHERE rising_percentile > {100 - RISING_TOP_PERCENT}) "
-            "AS top_rises, "
-            "max(reference_date) AS reference_date, "
-            "max(previous_reference_date) AS previous_reference_date, "
-            "max(model_id) AS model_id "
-            f"FROM {source}"
-        ).df()
+    deciles, bands, rising = built.read_many(
+        ws,
+        [(risk_figures.DECILES, {"order_by": ["decile"]}), (risk_figures.BANDS, {}),
+         (risk_figures.RISING, {})],
+        missing=NOT_SCORED,
+    )  # fmt: skip
     return {
         "reference_date": pd.Timestamp(rising["reference_date"].iloc[0]).date(),
         "previous_reference_date": _date(rising["previous_reference_date"].iloc[0]),
@@ -131,9 +105,9 @@ def _rising(row: pd.DataFrame, rules) -> Figure:
 def model_card(ws: Workspace) -> tuple[dict, str]:
     """The latest model's card as published (counts rounded, small groups' metrics dropped)
     and its calibration plot (SVG)."""
-    with open_zone(ws, read_only=True) as con:
+    with ws.reading_linked() as con:
         try:
-            _, _, card = latest_model(con)
+            _, _, card = latest_model(con, source="linked")
         except RiskError as err:
             raise NotBuilt(str(err)) from None
     public = publishable(card, rules_for(ws))
