@@ -418,12 +418,7 @@ WEB_SQL = {
 }
 # Modules of web/ that still count zone 3 per view, each with the plan. The test fails on a
 # module not listed and on a listed one that no longer runs SQL, so the list only shrinks.
-WEB_SQL_NOT_YET = {
-    # The trends page reads linked.activity_months (which phm analyse builds, per month and
-    # practice) with its own SELECT; it was being rewritten on another branch when the rule
-    # came in. It should read with linked.built.read(ws, TABLE, where={"measure": …}).
-    "openphm.web.trends",
-}
+WEB_SQL_NOT_YET: set[str] = set()  # modules still to move onto linked.built (none now)
 
 
 def runs_sql(tree: ast.AST) -> list[str]:

@@ -41,7 +41,7 @@ def record(zone: Zone, reference_date: dt.date, built_at: dt.datetime) -> int:
     if len(kept):
         kept = kept[kept["reference_date"] != reference_date]
     both = pd.concat([kept, new], ignore_index=True) if len(kept) else new
-    both = _typed(both.loc[:, list(HISTORY_COLUMNS)])
+    both = typed(both.loc[:, list(HISTORY_COLUMNS)])
     dates = {c: "date" for c in ("reference_date", "period_start", "period_end")}
     return zone.write(HISTORY, memtable(both).cast(dates))
 
@@ -50,12 +50,14 @@ def read(zone_or_con) -> pd.DataFrame:
     """The history as kept (empty, with its columns, before the first build)."""
     zone = zone_or_con if isinstance(zone_or_con, Zone) else Zone.over(zone_or_con)
     if HISTORY not in zone.tables():
-        return _typed(pd.DataFrame({c: [] for c in HISTORY_COLUMNS}))
+        return typed(pd.DataFrame({c: [] for c in HISTORY_COLUMNS}))
     frame = zone.table(HISTORY).to_pandas()
-    return _typed(frame)
+    return typed(frame)
 
 
-def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+def typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """The history's columns in their types (dates as dates, the build time as a timestamp),
+    however it was read (the zone, or the web's `linked.built`)."""
     frame = frame.copy()
     frame["reference_date"] = pd.to_datetime(frame["reference_date"]).dt.date
     frame["built_at"] = pd.to_datetime(frame["built_at"]).astype("datetime64[us]")

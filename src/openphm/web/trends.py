@@ -19,8 +19,9 @@ from openphm.analytics import funnel, spc
 from openphm.analytics.monthly import LABELS, TABLE
 from openphm.disclosure.releases import rules_for
 from openphm.disclosure.tables import TOTAL, control_areas
+from openphm.linked import built
 from openphm.programme.workspace import Workspace
-from openphm.web.figures import NotBuilt, tables
+from openphm.web.figures import NotBuilt
 
 PER = 1000
 LEVELS = {"programme": "the whole programme", "icb": "integrated care board", "place": "place",
@@ -227,17 +228,10 @@ def _rate(events, exposure: float | None) -> float | None:
 
 
 def _read(ws: Workspace, measure: str) -> pd.DataFrame:
-    con = ws.connect_linked(read_only=True)
-    try:
-        if TABLE not in tables(con):
-            raise NotBuilt(NOT_BUILT)
-        frame = con.execute(
-            f"SELECT month, practice, events, registered FROM linked.{TABLE} "
-            "WHERE measure = $measure ORDER BY month, practice",
-            {"measure": measure},
-        ).df()
-    finally:
-        con.close()
+    frame = built.read(
+        ws, TABLE, columns=["month", "practice", "events", "registered"],
+        where={"measure": measure}, order_by=["month", "practice"], missing=NOT_BUILT,
+    )  # fmt: skip
     if frame.empty:
         raise NotBuilt(NOT_BUILT)
     frame["month"] = pd.to_datetime(frame["month"]).dt.date.astype(str)
@@ -272,15 +266,9 @@ def history(ws: Workspace, measure: str = "", level: str = "programme", area: st
     dates built (analytics.history), for the programme or one area, each date's practices and
     areas controlled as one table. LookupError for a measure, level or area there is not."""
     from openphm.analytics.definitions import MEASURES
-    from openphm.analytics.history import HISTORY, read
+    from openphm.analytics.history import HISTORY, typed
 
-    con = ws.connect_linked(read_only=True)
-    try:
-        if HISTORY not in tables(con):
-            raise NotBuilt(HISTORY_NOT_BUILT)
-        kept = read(con)
-    finally:
-        con.close()
+    kept = typed(built.read(ws, HISTORY, missing=HISTORY_NOT_BUILT))
     crude = kept[(kept["statistic"] == "crude") & (kept["group_by"] == "practice")]
     whole = crude.groupby("measure")[["numerator", "denominator"]].agg(
         lambda v: bool(((v % 1) == 0).all())
