@@ -41,6 +41,10 @@ PLACES = {
     "East": ["Y10001", "Y10002", "Y10005", "Y10006"],
     "West": ["Y10003", "Y10004", "Y10007", "Y10008"],
 }
+# Two integrated care boards, one place each: the ICB level's funnel is the places' again,
+# under the ICBs' names.
+ICBS = {"QE1": ("NHS East Integrated Care Board", "East"),
+        "QW1": ("NHS West Integrated Care Board", "West")}  # fmt: skip
 # A flag at LATEST: an NSAID in its last 3 months (2026-08-01 to 10-31), after EARLIER; at
 # EARLIER: one in 2026-05-01 to 07-31, more than 3 months before LATEST.
 ISSUED = {LATEST: dt.date(2026, 9, 1), EARLIER: dt.date(2026, 6, 1)}
@@ -67,6 +71,10 @@ def programme_toml() -> str:
     return text + (
         '\n[indicators]\npacks = [{ name = "pincer", purpose = "safety-monitoring" }]\n'
         f"pcns = {_inline(PCNS)}\nplaces = {_inline(PLACES)}\n"
+        + "".join(
+            f'\n[indicators.icbs.{code}]\nname = "{name}"\nplaces = ["{place}"]\n'
+            for code, (name, place) in ICBS.items()
+        )
     )
 
 

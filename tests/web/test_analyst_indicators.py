@@ -15,7 +15,7 @@ from openphm.indicators.rates import funnel_limits
 from openphm.web.charts import FUNNEL_PLOT
 
 from .helpers import counts_on, sign_in, tables_on
-from .indicators import EARLIER, INDICATOR, LATEST, SMALL
+from .indicators import EARLIER, ICBS, INDICATOR, LATEST, SMALL
 
 PAGE = f"/analyst/indicators/{INDICATOR}"
 CONFIDENCE = {"95%": 0.95, "99.8%": 0.998}
@@ -133,7 +133,7 @@ def test_the_limits_drawn_and_tabled_are_rates_limits_around_the_published_avera
     page = client.get(PAGE).text
     tables = tables_on(page)
     for level, noun in (("practice", "practice"), ("pcn", "primary care network"),
-                        ("place", "place")):  # fmt: skip
+                        ("place", "place"), ("icb", "integrated care board")):  # fmt: skip
         rows = tables[f"Flagged per {noun} as at {LATEST}"]
         total = rows[-1]
         assert total[0] == "Total"
@@ -168,6 +168,23 @@ def test_the_limits_drawn_and_tabled_are_rates_limits_around_the_published_avera
             assert {n for n in sampled if n >= drawn[0][0]} <= xs
         average_line = svg.findall("line[@class='phm-average']")[0]  # the plot's, then the key's
         assert to_data(svg, 0, float(average_line.get("y1")))[1] == pytest.approx(average, abs=1e-3)
+
+
+def test_an_icb_of_places_has_its_funnel_its_rows_the_places_under_the_icbs_names(
+    indicators_client,
+):
+    """Each ICB is one place here (tests/web/indicators.py), so the ICB funnel's table is the
+    places' table again, each row named "ICB name (code)"."""
+    client, _ = indicators_client
+    sign_in(client, "ana")
+    tables = tables_on(client.get(PAGE).text)
+    places = {row[0]: row[1:] for row in tables[f"Flagged per place as at {LATEST}"]}
+    icbs = {row[0]: row[1:] for row in tables[f"Flagged per integrated care board as at {LATEST}"]}
+    named = {f"{name} ({code})": place for code, (name, place) in ICBS.items()}
+    assert set(icbs) == {*named, "Total"}
+    for icb, place in named.items():
+        assert icbs[icb] == places[place]
+    assert icbs["Total"] == places["Total"]
 
 
 def test_each_practice_is_a_point_at_its_published_counts_and_an_outlier_is_named(

@@ -37,12 +37,17 @@ from openphm.disclosure.tables import TOTAL
 from openphm.indicators import PACKS
 from openphm.indicators.build import COUNTS, RUNS
 from openphm.indicators.rates import LIMITS, against_limits, funnel_limits
-from openphm.indicators.stage import areas_of
+from openphm.indicators.stage import hierarchy_of
 from openphm.linked import built
 from openphm.programme.workspace import Workspace
 from openphm.web.figures import NotBuilt
 
-LEVELS = {"practice": "practice", "pcn": "primary care network", "place": "place"}
+LEVELS = {
+    "practice": "practice",
+    "pcn": "primary care network",
+    "place": "place",
+    "icb": "integrated care board",
+}
 NOT_BUILT = (
     "no indicators have been built yet. Run phm indicators WORKSPACE --role analyst to build "
     "the packs programme.toml chooses (docs/indicators.md)"
@@ -158,7 +163,13 @@ def figures(ws: Workspace, name: str, reference_date: dt.date | None = None) -> 
                   "where": {"indicator": name}, "order_by": ["practice"]}),
     )  # fmt: skip
     counts["reference_date"] = pd.to_datetime(counts["reference_date"]).dt.date
-    levels = {level: areas for level, areas in areas_of(ws).items() if areas}
+    # An ICB level only where the programme spans two ICBs or more: one ICB holding every
+    # practice is the programme's total, already the average every funnel is drawn around.
+    levels = {
+        level: areas
+        for level, areas in hierarchy_of(ws).items()
+        if areas and (level != "icb" or len(set(areas.values())) > 1)
+    }
     rules = rules_for(ws)
     published = {
         when: control_areas(
