@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow test-spark test-browser lint bench clean web-assets browser java
+.PHONY: install demo test test-slow test-spark test-browser test-programme lint bench clean web-assets browser java
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "OpenPHM needs Python 3.11"'
@@ -35,8 +35,12 @@ test: lint web-assets browser
 test-slow: install
 	$(BIN)/python -m pytest -m slow
 
-# The Spark tests (tests/spark: encryption, the engines' differential on one linked region)
-# and the browser tests (Chromium): kept out of `make test` for its time, run by CI after it.
+# The Spark tests (tests/spark: encryption, the engines' differential on one linked region),
+# the browser tests (Chromium) and the whole-refresh tests (tests/refresh: phm refresh run,
+# interrupted and resumed): kept out of `make test` for its time, run by CI after it.
+test-programme: install
+	$(BIN)/python -m pytest -m 'programme and not slow'
+
 test-spark: install
 	$(BIN)/python -m pytest -m 'spark and not slow'
 

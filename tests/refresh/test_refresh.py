@@ -12,6 +12,9 @@ import pytest
 
 from openphm.governance.audit import Actor
 
+# Whole refreshes of a region, about 2 minutes: `make test-programme` (CI runs it).
+pytestmark = pytest.mark.programme
+
 PEOPLE, PRACTICES, SEED = 1500, 2, 11
 ENGINEER = Actor(user="test-engineer", role="processor-engineer")
 ANALYST = Actor(user="test-analyst", role="analyst")
