@@ -37,6 +37,8 @@ PAGES = (
     "/analyst/indicators",
     "/analyst/indicators/{indicator}",
     "/analyst/trends",
+    "/analyst/trends/compare",
+    "/analyst/trends/history",
     "/api/population",
     "/api/activity?by=imd_decile",
     "/api/activity?by=practice",

@@ -132,6 +132,19 @@ def expected_worklist(root: Path, folder: Path, ods: str, patients: Path) -> pd.
     return rows.merge(people, on="patient_ref", how="inner")
 
 
+def _laptop(browser, base):
+    """A new browser context in a laptop's window (the screenshots are docs/web.md's, in
+    docs/images), its page, the requests it makes, and the page's script errors."""
+    context = browser.new_context(
+        base_url=base, accept_downloads=True, viewport={"width": 1280, "height": 800}
+    )
+    page = context.new_page()
+    recorded = Recorded(page)
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    return context, page, recorded, errors
+
+
 def test_a_practice_opens_its_list_in_the_browser_and_sends_outcomes_only(
     browser, practice_server, tmp_path
 ):
@@ -155,14 +168,7 @@ def test_a_practice_opens_its_list_in_the_browser_and_sends_outcomes_only(
         (root / "outputs" / "cohorts" / theirs / f"{COHORT}.csv").read_text()
     )
 
-    # A laptop's window: the screenshots are docs/web.md's (docs/images).
-    context = browser.new_context(
-        base_url=base, accept_downloads=True, viewport={"width": 1280, "height": 800}
-    )
-    page = context.new_page()
-    recorded = Recorded(page)
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    context, page, recorded, errors = _laptop(browser, base)
     try:
         sign_in(page, "pat")
         page.wait_for_url("**/practice/cohorts")
@@ -323,13 +329,7 @@ def test_a_trust_opens_its_own_list_in_the_browser_and_no_practice_s(
     practice = ws.config.programme.controllers[0]  # pat's
     assert (root / "outputs" / "cohorts" / practice / f"{COHORT}.csv").is_file()
 
-    context = browser.new_context(
-        base_url=base, accept_downloads=True, viewport={"width": 1280, "height": 800}
-    )
-    page = context.new_page()
-    recorded = Recorded(page)
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
+    context, page, recorded, errors = _laptop(browser, base)
     try:
         sign_in(page, "tess")
         page.wait_for_url("**/practice/cohorts")

@@ -18,11 +18,11 @@ import pandas as pd
 
 from openphm.analytics import figures as built_figures
 from openphm.analytics.runs import RUNS
-from openphm.disclosure import control_table
 from openphm.disclosure.releases import rules_for
 from openphm.linked import built
 from openphm.linked.population import AGE_BANDS
 from openphm.programme.workspace import Workspace
+from openphm.web.published import control_table
 
 IMD_ORDER = [str(d) for d in range(1, 11)] + ["Unknown"]
 ACTIVITY = tuple(built_figures.ACTIVITY_COUNTS)  # the activity counted, and deaths

@@ -31,7 +31,6 @@ import numpy as np
 import pandas as pd
 
 from openphm.analytics import wilson
-from openphm.disclosure import control_areas
 from openphm.disclosure.releases import rules_for
 from openphm.disclosure.tables import TOTAL
 from openphm.indicators import PACKS
@@ -41,6 +40,7 @@ from openphm.indicators.stage import hierarchy_of
 from openphm.linked import built
 from openphm.programme.workspace import Workspace
 from openphm.web.figures import NotBuilt
+from openphm.web.published import control_areas
 
 LEVELS = {
     "practice": "practice",

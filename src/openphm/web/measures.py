@@ -20,11 +20,11 @@ import pandas as pd
 
 from openphm.analytics import REGISTERS, SEGMENTS, wilson
 from openphm.analytics import figures as built_figures
-from openphm.disclosure import control_table
 from openphm.disclosure.releases import rules_for
 from openphm.linked import built
 from openphm.programme.workspace import Workspace
 from openphm.web.figures import NOT_ANALYSED, Figure
+from openphm.web.published import control_table
 
 GROUPINGS = {
     "imd_decile": "IMD 2019 decile (1 most deprived)",

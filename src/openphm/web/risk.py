@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-from openphm.disclosure import control_table
 from openphm.disclosure.releases import rules_for
 from openphm.linked import built
 from openphm.programme.workspace import Workspace
@@ -21,6 +20,7 @@ from openphm.risk.card import calibration_svg, publishable
 from openphm.risk.figures import RISING_POINTS, RISING_TOP_PERCENT, band_labels
 from openphm.risk.store import RiskError, latest_model
 from openphm.web.figures import Figure, NotBuilt
+from openphm.web.published import control_table
 
 __all__ = ["RISING_POINTS", "RISING_TOP_PERCENT", "band_labels"]
 NOT_SCORED = (

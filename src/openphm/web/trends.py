@@ -18,10 +18,11 @@ import pandas as pd
 from openphm.analytics import funnel, spc
 from openphm.analytics.monthly import LABELS, TABLE
 from openphm.disclosure.releases import rules_for
-from openphm.disclosure.tables import TOTAL, control_areas
+from openphm.disclosure.tables import TOTAL
 from openphm.linked import built
 from openphm.programme.workspace import Workspace
 from openphm.web.figures import NotBuilt
+from openphm.web.published import control_areas
 
 PER = 1000
 LEVELS = {"programme": "the whole programme", "icb": "integrated care board", "place": "place",
