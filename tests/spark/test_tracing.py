@@ -50,10 +50,20 @@ def traced(spark_session, tmp_path_factory):
 def test_spark_and_duckdb_trace_the_same_records_to_the_same_people(traced):
     region, traced, _ = traced
     assert traced["duckdb"].model.parameters == traced["spark"].model.parameters == "trained"
-    assert dict(training.levels(traced["duckdb"].model.settings)) == dict(
-        training.levels(traced["spark"].model.settings)
-    )
-    assert traced["duckdb"].threshold.value == traced["spark"].threshold.value
+    # The same model: EM's sums are added in whatever order DuckDB's threads finish, so m can
+    # differ in its last bit between two runs, on any engine.
+    ours, theirs = (dict(training.levels(traced[e].model.settings)) for e in ("duckdb", "spark"))
+    assert ours.keys() == theirs.keys()
+    for key, level in ours.items():
+        assert level.keys() == theirs[key].keys(), key
+        for name, value in level.items():
+            if isinstance(value, float):
+                assert value == pytest.approx(theirs[key][name], rel=1e-12, abs=0), (key, name)
+            else:
+                assert value == theirs[key][name], (key, name)
+    chosen = {e: traced[e].threshold for e in ("duckdb", "spark")}
+    assert chosen["duckdb"].value == pytest.approx(chosen["spark"].value, abs=1e-9)
+    assert chosen["duckdb"].links == chosen["spark"].links
     ours, theirs = (
         traced[e].pairs.set_index("record_id").sort_index() for e in ("duckdb", "spark")
     )
