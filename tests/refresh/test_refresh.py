@@ -205,6 +205,8 @@ def test_the_command_line_shows_each_stage_the_time_left_and_how_to_resume(
     failed = cli(["refresh", copy, "--role", "processor-engineer"])
     assert failed.exit_code == 2
     assert "Boom" in failed.output  # the traceback, for the job's log
+    # Never the error's message (the frames show code lines, not the values raised with).
+    assert "Boom: the risk stage fell over" not in failed.output
     assert "stopped at stage 5 of 6, risk" in failed.output and "--resume" in failed.output
     assert "0 file(s) loaded" in failed.output and "0 new file(s) linked" in failed.output
     monkeypatch.setattr(stage, "score_people", score)

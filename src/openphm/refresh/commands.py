@@ -4,6 +4,7 @@ prints; `refresh.run` does the work."""
 from __future__ import annotations
 
 import time
+import traceback
 from typing import Annotated
 
 import typer
@@ -49,9 +50,16 @@ def refresh_command(
         except RefreshFailed as failed:
             if not isinstance(failed.__cause__, Exception) or _user_facing(failed.__cause__):
                 raise
-            # An unexpected error: its traceback (code and the error's kind) for whoever
-            # reads the job's log; the record keeps only its kind (refresh.run._error).
-            console.print_exception(show_locals=False)
+            # An unexpected error: where it happened and its kind, for whoever reads the job's
+            # log (journald, cron's mail: kept), never its message, which a library may have
+            # written with a value from the data in it; the record keeps the kind too.
+            cause = failed.__cause__
+            where = "".join(traceback.format_tb(cause.__traceback__))
+            console.print(
+                f"Traceback (most recent call last):\n{where}{type(cause).__name__} (its "
+                "message is not shown: it may quote the data)",
+                markup=False, highlight=False, soft_wrap=True,
+            )  # fmt: skip
             raise
     seconds = sum(s["seconds"] or 0 for s in done["stages"])
     console.print(
