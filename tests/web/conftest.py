@@ -224,9 +224,10 @@ def _risk_region():
 
 @pytest.fixture(scope="session")
 def region_template(tmp_path_factory) -> Path:
-    """A copy of the region's workspace with every measure by practice and IMD, and one
-    account per role (the practice user at the region's first practice)."""
+    """A copy of the region's workspace with every measure by practice, IMD and the region's
+    PCNs, place and ICB, and one account per role (the practice user at the region's first practice)."""
     from openphm.analytics import AnalyticsOptions, build
+    from openphm.analytics.stage import areas_of
     from openphm.programme.workspace import Workspace
 
     region = _risk_region()
@@ -238,7 +239,8 @@ def region_template(tmp_path_factory) -> Path:
     con = ws.connect_linked()
     try:
         groupings = ("practice", "imd_decile", "imd_quintile")
-        build(con, region.END, AnalyticsOptions(groupings=groupings, sii_simulations=500))
+        options = AnalyticsOptions(groupings=groupings, sii_simulations=500, areas=areas_of(ws))
+        build(con, region.END, options)
     finally:
         con.close()
     accounts = LocalAccounts(root)

@@ -226,3 +226,53 @@ def test_each_page_of_built_figures_says_its_reference_date_and_the_data_s_end(r
     sign_in(client, "ana")
     page = client.get(path).text
     assert f"Figures as at {reference} (data to {end})." in page
+
+
+def test_registers_and_activity_are_shown_by_the_programme_s_pcns_and_place(region_client):
+    client, ws = region_client
+    sign_in(client, "ana")
+    pcns, places = set(ws.config.indicators.pcns), set(ws.config.indicators.places)
+    register = next(r for r in client.get("/api/registers").json()["registers"]
+                    if r["measure"] == "prevalence_hypertension")  # fmt: skip
+    # The region's one ICB holds every practice: it is the programme's total, not a level.
+    assert list(register["by"]) == ["imd_decile", "imd_quintile", "practice", "pcn", "place"]
+    groups = {g: {row["group"] for row in rows} for g, rows in register["by"].items()}
+    assert groups["pcn"] == pcns | {"Total"}  # every practice of the region is in a PCN
+    assert groups["place"] == places | {"Total"}
+    # Each table's total is the programme's, whichever grouping it is under, and its DSR too.
+    totals = {g: next(r for r in rows if r["group"] == "Total")
+              for g, rows in register["by"].items()}  # fmt: skip
+    assert len({(t["numerator"], t["denominator"], t["dsr"]) for t in totals.values()}) == 1
+    # A place of every practice is their total: its published counts are the Total's.
+    (place,) = places
+    row = next(r for r in register["by"]["place"] if r["group"] == place)
+    assert (row["numerator"], row["denominator"]) == (totals["place"]["numerator"],
+                                                      totals["place"]["denominator"])  # fmt: skip
+    page = client.get("/analyst/registers/hypertension").text
+    assert "recorded prevalence, by primary care network</caption>" in page
+    activity = client.get("/analyst/activity").text
+    assert "in the year before the reference date, by primary care network" in activity
+    for name in pcns | places:
+        assert f">{name}<" in activity
+
+
+def test_a_pcn_s_hidden_practice_cannot_be_worked_out_from_the_pcn_s_total(region_client):
+    """The practices and their PCNs are controlled as one table: wherever a practice's count
+    is hidden, the PCN's count minus its other practices' published counts does not give it,
+    because another cell of the same equation is hidden too."""
+    client, ws = region_client
+    sign_in(client, "ana")
+    members = ws.config.indicators.pcns
+    checked = 0
+    for register in client.get("/api/registers").json()["registers"]:
+        practices = {r["group"]: r for r in register["by"]["practice"]}
+        for row in register["by"]["pcn"]:
+            if row["group"] == "Total":
+                continue
+            for count in ("numerator", "denominator"):
+                mine = [practices[p][count] for p in members[row["group"]] if p in practices]
+                hidden = sum(v is None for v in mine)
+                if hidden:
+                    checked += 1
+                    assert hidden >= 2 or row[count] is None, (register["measure"], row)
+    assert checked > 0  # the region's small registers hide some practices' counts

@@ -29,6 +29,7 @@ import pyarrow as pa
 from openphm import clock
 from openphm.analytics import (
     activity,
+    areas,
     figures,
     history,
     measures,
@@ -173,7 +174,10 @@ def build(
 
     def measure_step():
         table = measures.compute(
-            person, options.measures, options.groupings, options.sii_simulations
+            areas.with_areas(person, options.areas),
+            options.measures,
+            (*options.groupings, *areas.levels_of(options.areas)),
+            options.sii_simulations,
         )
         # Typed as dates by the literal, so an empty table (no rows to infer from) can be written.
         dated = memtable(table).mutate(

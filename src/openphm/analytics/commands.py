@@ -135,7 +135,8 @@ def measures_command(
         typer.Option(
             "--group-by",
             help="With --measure: practice, age_band, sex, "
-            "ethnic_group, imd_decile, imd_quintile, lsoa, segment or core20.",
+            "ethnic_group, imd_decile, imd_quintile, lsoa, segment or core20; pcn, place or "
+            "icb where programme.toml's [indicators] draws them.",
         ),
     ] = "core20",
     role: RoleOption = None,

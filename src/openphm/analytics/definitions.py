@@ -383,6 +383,10 @@ class AnalyticsOptions:
     registers: tuple[Register, ...] = REGISTERS
     measures: tuple[Measure, ...] = MEASURES
     groupings: tuple[str, ...] = GROUPINGS
+    # The programme's PCNs, places and ICBs ({level: {practice: area}}, analytics.areas):
+    # the measures and the activity figures are also broken down by each level named.
+    # None: the programme's, filled in by analytics.stage.build_on_engine; {} for none.
+    areas: dict[str, dict[str, str]] | None = None
     hospital_scores: bool = True
     # PHE's phe_sii draws 100,000 by default; each measure has its own seed (stats.seed_for).
     sii_simulations: int = 100_000

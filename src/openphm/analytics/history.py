@@ -2,11 +2,13 @@
 date built, kept as a series.
 
 `measures` holds one build's values and is replaced by the next build. `measure_history` keeps
-them: each build appends its `measures` rows for the whole programme (group_by "all") and per
-practice (group_by "practice", from which PCNs, places and ICBs are summed where they are
-shown), every statistic (crude, DSR, SII, RII), with the reference date and the time it was
-built. A rebuild at a reference date already held replaces that date's rows, so running `phm
-analyse` again is idempotent; other dates' rows are left as they were.
+them: each build appends its `measures` rows for the whole programme (group_by "all"), per
+practice (group_by "practice", from which the Trends pages sum PCNs, places and ICBs as
+programme.toml draws them when viewed) and per PCN, place and ICB as they were drawn when
+built (analytics.areas; their standardised rates cannot be summed from practices), every
+statistic (crude, DSR, SII, RII), with the reference date and the time it was built. A
+rebuild at a reference date already held replaces that date's rows, so running `phm analyse`
+again is idempotent; other dates' rows are left as they were.
 
 It is a table of the linked zone like any other: the build rewrites only the tables it names
 (analytics.build.TABLES) and never drops another, so the history survives every rebuild, and it
@@ -21,11 +23,12 @@ import datetime as dt
 
 import pandas as pd
 
+from openphm.analytics import areas
 from openphm.analytics.measures import COLUMNS
 from openphm.analytics.zone import Zone, memtable
 
 HISTORY = "measure_history"
-KEPT_GROUPINGS = ("all", "practice")
+KEPT_GROUPINGS = ("all", "practice", *areas.LEVELS)
 KEYS = ("reference_date", "built_at")
 HISTORY_COLUMNS = (*KEYS, "period_start", "period_end", *COLUMNS)
 

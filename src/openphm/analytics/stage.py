@@ -49,6 +49,12 @@ def analyse(ws, actor, day: dt.date, cover, options, engine=None, say=lambda tex
     return summary
 
 
+def areas_of(ws) -> dict[str, dict[str, str]]:
+    """The programme's PCNs, places and ICBs ({level: {practice: area}}, programme.toml's
+    `[indicators]`), by which the measures and the activity figures are also broken down."""
+    return ws.config.indicators.hierarchy(ws.config.programme.controllers)
+
+
 def build_on_engine(ws, engine, day: dt.date, options, say=lambda text: None):
     """Build the analytics into the linked zone on `engine` (an engine, its name, or None: the
     programme's). The zone of record is the DuckDB file, which the other stages read; an engine
@@ -56,11 +62,16 @@ def build_on_engine(ws, engine, day: dt.date, options, say=lambda text: None):
     (`copy_back_check`), and deletes the copy (`engine.base.Engine.building`). The zone's
     fingerprint is taken as the build takes the zone, and recorded with the build; the
     record (analytics_runs) goes first and comes back last, so a build that fails part way
-    leaves no record claiming its tables (analytics.runs)."""
+    leaves no record claiming its tables (analytics.runs). Options whose `areas` is None
+    take the programme's (`areas_of`)."""
+    from dataclasses import replace
+
     from openphm.analytics.build import TABLES, build
     from openphm.analytics.runs import RUNS, inputs_fingerprint
     from openphm.engine import engine_for
 
+    if options.areas is None:
+        options = replace(options, areas=areas_of(ws))
     progress = lambda step: say(f"{step}…")  # noqa: E731
     building = engine_for(ws, engine).building(
         ws, TABLES, copy_back_check(), taken=lambda con: inputs_fingerprint(con, "linked"),

@@ -28,16 +28,12 @@ def chosen_packs(ws):
     return choose(packs)
 
 
-def areas_of(ws) -> dict[str, dict[str, str]]:
-    """The programme's PCNs and places as {level: {practice: area}}."""
-    return ws.config.indicators.areas()
-
-
 def hierarchy_of(ws) -> dict[str, dict[str, str]]:
     """The programme's PCNs, places and ICBs as {level: {practice: area}}, for indicator_rates
-    (an ICB level only where programme.toml names one)."""
-    icb = ws.config.indicators.icb_areas(ws.config.programme.controllers)
-    return {**areas_of(ws), "icb": icb} if icb else areas_of(ws)
+    (a level only where programme.toml names areas of it)."""
+    from openphm.analytics.stage import areas_of
+
+    return areas_of(ws)
 
 
 def build_indicators(ws, actor, day: dt.date, chosen, codelists: Path | None = None,

@@ -346,6 +346,13 @@ class IndicatorSettings(_Strict):
             for level, groups in (("pcn", self.pcns), ("place", self.places))
         }
 
+    def hierarchy(self, practices) -> dict[str, dict[str, str]]:
+        """The programme's PCNs, places and ICBs as {level: {practice: area}} over `practices`
+        (the programme's), each level only where programme.toml names areas of it: every
+        breakdown by area (indicators, measures, the pages) reads this one mapping."""
+        levels = {**self.areas(), "icb": self.icb_areas(practices)}
+        return {level: areas for level, areas in levels.items() if areas}
+
     def icb_areas(self, practices) -> dict[str, str]:
         """{practice: ICB} over `practices` (the programme's): the one ICB for every practice
         when it lists no places, else each practice through its place (a practice in no place

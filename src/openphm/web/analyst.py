@@ -11,7 +11,7 @@ import pandas as pd
 from fastapi import APIRouter, Depends, HTTPException, Request
 from markupsafe import Markup
 
-from openphm.analytics import REGISTERS
+from openphm.analytics import REGISTERS, areas
 from openphm.web import charts, figures, measures
 from openphm.web import indicators as indicator_figures
 from openphm.web import risk as risk_figures
@@ -79,11 +79,11 @@ def population(request: Request, ctx: Context = Depends(authorised("linked.query
 def activity(request: Request, ctx: Context = Depends(authorised("linked.query"))):
     ctx.ws.require_open()
     try:
-        by_imd = figures.activity(ctx.ws, "imd_decile")
-        by_practice = figures.activity(ctx.ws, "practice")
+        by = {"imd_decile": figures.activity(ctx.ws), **figures.activity_by_area(ctx.ws)}
     except figures.NotBuilt as err:
         return render(request, "not_built.jinja", title="Activity", reason=str(err))
     viewed(request, ctx, ("linked.people", "linked activity"))
+    by_imd = by["imd_decile"]
     measures = [c for c in by_imd.table.columns if c.endswith("_per_1000")]
     gradients = [
         charts.bar_chart(
@@ -98,9 +98,9 @@ def activity(request: Request, ctx: Context = Depends(authorised("linked.query")
         for m in measures
     ]
     tables = []
-    for figure, column in ((by_imd, "imd_decile"), (by_practice, "practice")):
+    for column, figure in by.items():
         counts = [c for c in figure.table.columns if c != column and not c.endswith("_per_1000")]
-        header = [column.replace("_", " ").capitalize()]
+        header = [GROUP_HEADINGS[column]]
         for c in counts:
             header.append(_label(c))
             if c != "people":
@@ -122,6 +122,10 @@ def activity(request: Request, ctx: Context = Depends(authorised("linked.query")
         gradients=list(zip(measures, gradients, strict=True)),
         tables=tables,
     )
+
+
+# The first column's heading of a table by each grouping.
+GROUP_HEADINGS = {"imd_decile": "IMD decile", "practice": "Practice", **areas.HEADINGS}
 
 
 def _label(column: str) -> str:

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from openphm.analytics import areas
 from openphm.analytics import figures as built_figures
 from openphm.analytics.runs import RUNS
 from openphm.disclosure.releases import rules_for
 from openphm.linked import built
 from openphm.linked.population import AGE_BANDS
 from openphm.programme.workspace import Workspace
-from openphm.web.published import control_table
+from openphm.web.published import control_areas, control_table
 
 IMD_ORDER = [str(d) for d in range(1, 11)] + ["Unknown"]
 ACTIVITY = tuple(built_figures.ACTIVITY_COUNTS)  # the activity counted, and deaths
@@ -138,34 +139,81 @@ def population(ws: Workspace) -> dict[str, Figure]:
 def activity(ws: Workspace, by: str = "imd_decile") -> Figure:
     """Activity in the window before the reference date of the latest `phm analyse`, and
     deaths in it, per 1,000 people registered in the window, by IMD decile (the inequality
-    gradient) or by practice."""
-    if by not in built_figures.ACTIVITY_GROUPINGS:
-        raise ValueError("activity is shown by imd_decile or by practice")
+    gradient), or by practice or one of the programme's levels above it (`activity_by_area`)."""
+    if by != "imd_decile":
+        by_area = activity_by_area(ws)
+        if by not in by_area:
+            raise ValueError(f"activity is shown by imd_decile or {', '.join(by_area)}")
+        return by_area[by]
     rules = rules_for(ws)
     cells = built.read(
         ws, built_figures.ACTIVITY, columns=["group", "people", *ACTIVITY],
         where={"grouping": by}, missing=NOT_ANALYSED,
     ).rename(columns={"group": by})  # fmt: skip
     counts = ["people", *ACTIVITY]
-    if by == "imd_decile":
-        cells = _complete(cells, {by: IMD_ORDER}, counts)
-    else:
-        cells = cells.sort_values(by).reset_index(drop=True)
-        for column in counts:
-            cells[column] = cells[column].astype("int64")
     controlled = control_table(
-        cells,
+        _complete(cells, {by: IMD_ORDER}, counts),
         groups=[by],
         counts=counts,
-        rates={f"{m}_per_1000": (m, "people") for m in counts[1:]},
+        rates=_per_1000(),
         per=1000,
         totals_over=[by],
         rules=rules,
     )
-    label = "IMD 2019 decile" if by == "imd_decile" else "practice"
-    return Figure(
-        f"Activity and deaths in the year before the reference date, by {label}", controlled.table
-    )
+    return Figure(_activity_title("IMD 2019 decile"), controlled.table)
+
+
+def activity_by_area(ws: Workspace) -> dict[str, Figure]:
+    """Activity and deaths per 1,000 by practice and by each of the programme's areas above it
+    (PCN, place, ICB: `area_levels`), the practices and areas controlled as one table; the
+    rates from the published counts."""
+    cells = built.read(
+        ws, built_figures.ACTIVITY, columns=["group", "people", *ACTIVITY],
+        where={"grouping": "practice"}, missing=NOT_ANALYSED,
+    ).rename(columns={"group": "practice"})  # fmt: skip
+    counts = ["people", *ACTIVITY]
+    cells = cells.sort_values("practice").reset_index(drop=True)
+    cells = cells.astype({"practice": "string", **{c: "int64" for c in counts}})
+    levels = area_levels(ws, cells["practice"].tolist())
+    table = control_areas(
+        cells, unit="practice", levels=levels, counts=counts, rules=rules_for(ws)
+    ).table
+    for rate, (numerator, people) in _per_1000().items():
+        num, den = table[numerator].astype("Float64"), table[people].astype("Float64")
+        table[rate] = (num / den * 1000).where(den > 0).round(2)  # as control_table's rates
+    titles = {"practice": "practice", **{level: areas.TITLES[level] for level in levels}}
+    return {
+        level: Figure(
+            _activity_title(title),
+            table[table["level"] == level]
+            .drop(columns="level")
+            .rename(columns={"area": level})
+            .reset_index(drop=True),
+        )
+        for level, title in titles.items()
+        if (table["level"] == level).any()
+    }
+
+
+def _per_1000() -> dict[str, tuple[str, str]]:
+    return {f"{m}_per_1000": (m, "people") for m in ACTIVITY}
+
+
+def _activity_title(by: str) -> str:
+    return f"Activity and deaths in the year before the reference date, by {by}"
+
+
+def area_levels(ws: Workspace, practices: list[str]) -> dict[str, dict[str, str]]:
+    """The programme's areas above the practice ({level: {practice: area}}, programme.toml's
+    PCNs, places and ICBs over `practices`) that a page shows beside its practices. They are
+    controlled with the practices as one table (disclosure.tables.control_areas): an area is
+    the total of its practices, so controlled apart a PCN of two practices, one hidden, would
+    give it away. An ICB that holds every practice is the programme's total, not a level."""
+    levels = ws.config.indicators.hierarchy(practices)
+    icb = levels.get("icb", {})
+    if icb and len(set(icb.values())) == 1 and set(practices) <= set(icb):
+        del levels["icb"]
+    return levels
 
 
 def _complete(cells: pd.DataFrame, levels: dict[str, list[str]], counts: list[str]) -> pd.DataFrame:

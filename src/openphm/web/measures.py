@@ -18,23 +18,27 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from openphm.analytics import REGISTERS, SEGMENTS, wilson
+from openphm.analytics import REGISTERS, SEGMENTS, areas, wilson
 from openphm.analytics import figures as built_figures
 from openphm.disclosure.releases import rules_for
 from openphm.linked import built
 from openphm.programme.workspace import Workspace
-from openphm.web.figures import NOT_ANALYSED, Figure
-from openphm.web.published import control_table
+from openphm.web.figures import NOT_ANALYSED, Figure, area_levels
+from openphm.web.published import control_areas, control_table
 
+# The groupings the pages show, in order; the PCN, place and ICB only where the build drew
+# them (programme.toml names areas of that level: analytics.areas).
 GROUPINGS = {
     "imd_decile": "IMD 2019 decile (1 most deprived)",
     "imd_quintile": "IMD 2019 quintile (1 most deprived)",
     "practice": "practice",
+    **areas.TITLES,
 }
 GROUP_HEADINGS = {
     "imd_decile": "IMD decile",
     "imd_quintile": "IMD quintile",
     "practice": "Practice",
+    **areas.HEADINGS,
 }
 REGISTER_LABELS = {r.name: r.label for r in REGISTERS}
 # Proportions of the reference population the multimorbidity page shows as gradients.
@@ -96,8 +100,9 @@ def proportions(ws: Workspace, names: list[str]) -> dict[str, Proportion]:
         numerator=crude["numerator"].astype("int64"),
         denominator=crude["denominator"].astype("int64"),
     )
+    apart = crude[~crude["group_by"].isin(["practice", *areas.LEVELS])]
     controlled = control_table(
-        crude,
+        apart,
         groups=["measure", "group_by", "group"],
         counts=["numerator", "denominator"],
         rates={"crude": ("numerator", "denominator")},
@@ -105,8 +110,10 @@ def proportions(ws: Workspace, names: list[str]) -> dict[str, Proportion]:
         totals_over=["group"],
         rules=rules,
     ).table
+    by_area, covering = _by_area(ws, crude[crude["group_by"] == "practice"], rules)
+    controlled = pd.concat([controlled, by_area], ignore_index=True)
     controlled = _with_interval(controlled)
-    controlled = _with_dsr(controlled, measures)
+    controlled = _with_dsr(controlled, measures, covering)
     parts = dict(tuple(controlled.groupby(["measure", "group_by"], sort=False)))
     indices: dict[str, list[dict]] = {}
     kept = measures[measures["statistic"].isin(["sii", "rii"])]
@@ -123,12 +130,41 @@ def proportions(ws: Workspace, names: list[str]) -> dict[str, Proportion]:
                 _ordered(parts.get((name, g), empty).drop(columns=["measure", "group_by"])),
             )
             for g, title in GROUPINGS.items()
+            if g not in areas.LEVELS or (name, g) in parts
         }
         table = by["imd_decile"].table
         published = table[table["group"] == "Total"].iloc[0]
         shown = bool(published[["numerator", "denominator"]].notna().all())
         out[name] = Proportion(name, _label(name), by, _inequality(indices.get(name, []), shown))
     return out
+
+
+def _by_area(ws: Workspace, practices: pd.DataFrame, rules) -> tuple[pd.DataFrame, set[str]]:
+    """Each measure by practice and by the programme's areas above it (web.figures.area_levels),
+    the practices and areas controlled as one table (an area is the total of its practices);
+    the crude % from the published counts. Also the levels whose areas hold every practice (so
+    that their Total is the programme's)."""
+    units = sorted(set(practices["group"].astype(str)))
+    levels = area_levels(ws, units)
+    covering = {"practice"} | {lvl for lvl, of in levels.items() if set(units) <= set(of)}
+    parts = []
+    for name, rows in practices.groupby("measure", sort=False):
+        cells = rows[["group", "numerator", "denominator"]].rename(columns={"group": "practice"})
+        table = control_areas(
+            cells.astype({"practice": "string"}).sort_values("practice"),
+            unit="practice", levels=levels, counts=["numerator", "denominator"], rules=rules,
+        ).table  # fmt: skip
+        parts.append(
+            table.rename(columns={"level": "group_by", "area": "group"}).assign(measure=name)
+        )
+    if not parts:
+        return pd.DataFrame(
+            columns=["measure", "group_by", "group", "numerator", "denominator"]
+        ), covering
+    out = pd.concat(parts, ignore_index=True)
+    num, den = out["numerator"].astype("Float64"), out["denominator"].astype("Float64")
+    out["crude"] = (num / den * 100).where(den > 0).round(2)  # as control_table's rates
+    return out, covering
 
 
 def _label(name: str) -> str:
@@ -152,15 +188,18 @@ def _with_interval(table: pd.DataFrame) -> pd.DataFrame:
     return table.assign(crude_lower_95=lower, crude_upper_95=upper)
 
 
-def _with_dsr(table: pd.DataFrame, measures: pd.DataFrame) -> pd.DataFrame:
-    """The DSR per 100 and its limits, from analytics; the Total row takes the overall DSR.
-    Hidden wherever the row's numerator or denominator is."""
+def _with_dsr(table: pd.DataFrame, measures: pd.DataFrame, covering: set[str]) -> pd.DataFrame:
+    """The DSR per 100 and its limits, from analytics (an area's over its own people: a DSR is
+    not a sum of its practices'); the Total row takes the overall DSR, but for a level whose
+    areas leave a practice out (`covering` names the others). Hidden wherever the row's
+    numerator or denominator is."""
     dsr = measures[measures["statistic"] == "dsr"].copy()
     overall = dsr[dsr["group_by"] == "all"]
+    whole = [g for g in GROUPINGS if g not in ("practice", *areas.LEVELS) or g in covering]
     dsr = pd.concat(
         [
             dsr[dsr["group_by"].isin(list(GROUPINGS))],
-            *(overall.assign(group_by=g, group_value="Total") for g in GROUPINGS),
+            *(overall.assign(group_by=g, group_value="Total") for g in whole),
         ]
     )
     dsr = dsr.rename(

@@ -21,7 +21,7 @@ from openphm.disclosure.releases import rules_for
 from openphm.disclosure.tables import TOTAL
 from openphm.linked import built
 from openphm.programme.workspace import Workspace
-from openphm.web.figures import NotBuilt
+from openphm.web.figures import NotBuilt, area_levels
 from openphm.web.published import control_areas
 
 PER = 1000
@@ -83,7 +83,7 @@ def trend(ws: Workspace, measure: str, level: str = "programme", area: str = "")
 def _control(ws: Workspace, rows: pd.DataFrame) -> pd.DataFrame:
     """Events and registered people per practice (one month's, or summed over months),
     controlled with the programme's areas as one table (disclosure.tables.control_areas)."""
-    hierarchy = _hierarchy(ws, rows["practice"].astype(str).tolist())
+    hierarchy = area_levels(ws, rows["practice"].astype(str).tolist())
     return control_areas(
         rows[["practice", "events", "registered"]].astype({"practice": "string"}),
         unit="practice",
@@ -91,17 +91,6 @@ def _control(ws: Workspace, rows: pd.DataFrame) -> pd.DataFrame:
         counts=["events", "registered"],
         rules=rules_for(ws),
     ).table
-
-
-def _hierarchy(ws: Workspace, practices: list[str]) -> dict[str, dict[str, str]]:
-    """The programme's PCNs, places and ICBs as {level: {practice: area}}, for control. An ICB
-    that holds every practice is the programme's total, not a level of its own (_choices)."""
-    settings = ws.config.indicators
-    levels = {lvl: areas for lvl, areas in settings.areas().items() if areas}
-    icb = settings.icb_areas(practices)
-    if icb and not _one_for_all(icb, practices):
-        levels["icb"] = icb
-    return levels
 
 
 def _one_for_all(icb: dict[str, str], practices: list[str]) -> bool:
