@@ -225,7 +225,8 @@ def _risk_region():
 @pytest.fixture(scope="session")
 def region_template(tmp_path_factory) -> Path:
     """A copy of the region's workspace with every measure by practice, IMD and the region's
-    PCNs, place and ICB, and one account per role (the practice user at the region's first practice)."""
+    PCNs, place and ICB, and one account per role (the practice user at the region's first
+    practice)."""
     from openphm.analytics import AnalyticsOptions, build
     from openphm.analytics.stage import areas_of
     from openphm.programme.workspace import Workspace
