@@ -12,9 +12,7 @@ import typer
 from rich.table import Table
 
 from openphm.console import JsonOption, RoleOption, WorkspaceArgument, console, literal, print_json
-
-SHOWN_ROWS = 50
-MOST_SHOWN_ROWS = 500
+from openphm.linked.query import MOST_SHOWN_ROWS, SHOWN_ROWS
 
 
 def register(app: typer.Typer) -> None:

@@ -40,6 +40,10 @@ READ_STATEMENTS = frozenset({duckdb.StatementType.SELECT})
 # Table functions that only make rows from their arguments: no file, setting or other statement.
 ROW_FUNCTIONS = frozenset({"range", "generate_series", "unnest"})
 ROWS_PER_BATCH = 2048
+# How many of a result's rows an analyst is shown (`phm sql --rows`, the query page, /api/sql):
+# by default, and at most. The rest stays in the zone (a draft takes the whole result).
+SHOWN_ROWS = 50
+MOST_SHOWN_ROWS = 500
 
 
 class QueryError(UserFacingError):
