@@ -324,6 +324,21 @@ def test_the_web_service_reaches_no_command():
     assert found == []
 
 
+def test_the_practice_side_reaches_nothing_of_the_programme():
+    """practice/ is what a GP practice or a provider runs on its own machine (make its key
+    pair, open its tokens into a worklist): it reads only the organisation's own files, so it
+    reaches no workspace, key store, zone or stage, only the errors and the spreadsheet-safe
+    CSV cells. Registering its public key in the programme's workspace (`phm practice
+    register`, `phm provider register`) is the pseudonymisation stage's command."""
+    reached = {
+        package(m)
+        for module in graph()
+        if package(module) == "practice"
+        for m in chains(module, graph())
+    }
+    assert reached <= {"", "practice", "errors", "csvsafe"}, sorted(reached)
+
+
 def test_opening_a_workspace_loads_no_stage():
     """`Workspace.open` only opens (docs/schedule.md): its module reaches no stage's code, so no
     page view or `phm status` can run one. (It reached landing through the intents' check of the
