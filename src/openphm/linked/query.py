@@ -86,6 +86,14 @@ def sandboxed(ws: Workspace):
     return con
 
 
+def list_tables(ws: Workspace, actor: Actor) -> list[TableInfo]:
+    """`phm tables` as a stage: the linked zone's tables, and the audit entry (linked.tables,
+    how many). The caller authorises (linked.tables)."""
+    found = tables(ws)
+    ws.audit.record(actor, "linked.tables", counts={"tables": len(found)})
+    return found
+
+
 def tables(ws: Workspace) -> list[TableInfo]:
     con = sandboxed(ws)
     found = con.execute(
