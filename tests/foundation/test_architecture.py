@@ -27,10 +27,6 @@ ZONE_3 = ("linked", "analytics", "indicators", "risk", "cohorts", "disclosure")
 # landing.catalog is zone 1's list of batches (ids, sources, periods, dates: no patient value,
 # no key), which retention reads (below); the package's __init__ holds no code.
 CATALOG = ("openphm.landing", "openphm.landing.catalog")
-# The commands that make a recipient's extract (`phm extract`, in disclosure/commands.py) run as
-# the processor and call pseudonymise.extracts, which derives the recipient's key from the
-# linkage key: by design, and not code an analyst runs (docs/ARCHITECTURE.md).
-EXTRACT_COMMANDS = "openphm.disclosure.commands"
 # Besides pseudonymise/, the code that may name the linkage key: the key store, `phm init`
 # (programme/, which makes it) and the close (governance/, which destroys it). None of them uses
 # it on data.
@@ -41,7 +37,6 @@ KEY_REACHERS = frozenset({
     "openphm.demo.run", "openphm.demo.commands",  # `phm demo`: the whole programme, every role
     # `phm refresh`: the processor's scheduled job, which runs link (and so pseudonymisation)
     "openphm.refresh.run", "openphm.refresh.commands",
-    EXTRACT_COMMANDS,
 })  # fmt: skip
 # The DPO's scheduled job (governance.schedule) runs in the web service too (docs/schedule.md),
 # and P8's step is landing.retention: the web service reaches it by design. It reads the catalog
@@ -61,11 +56,6 @@ KEY_REGISTERS = (
 # (docs/ARCHITECTURE.md, "Known cycles"). The test fails on a new cycle and on a listed edge that
 # no longer closes one, so that this list only shrinks.
 KNOWN_CYCLE_EDGES = {
-    # Stages that call another stage's command functions: the work still lives in commands
-    # (issue 26, item 4: commands parse and print, each stage's module does the work). The
-    # benchmark and the demo call the stages' own modules now (analytics.stage,
-    # indicators.stage, risk.stage, cohorts.build), as the refresh does.
-    ("web", "commands"), ("commands", "web"),
     # governance/ holds both the foundation every stage uses (audit, intents, roles) and the
     # DPO's steps that use the programme and landing (schedule, notice).
     ("governance", "landing"), ("governance", "programme"),
@@ -185,11 +175,10 @@ def test_zone_1_code_never_reaches_the_linked_zones_code():
 
 def test_the_code_analysts_run_never_reaches_zone_1_or_the_pseudonymisation_stage():
     """Nothing under linked/, analytics/, indicators/, risk/, cohorts/ or disclosure/ reaches
-    landing/, identity/ or pseudonymise/ (the linkage key), but `phm extract` (above, with its
-    reason)."""
-    found = violations(
-        lambda m: _in(m, ZONE_3) and m != EXTRACT_COMMANDS, lambda m: _in(m, (*ZONE_1, *ZONE_2))
-    )
+    landing/, identity/ or pseudonymise/ (the linkage key), their commands included: `phm
+    extract`, which derives a recipient's pseudonyms from the linkage key, is the
+    pseudonymisation stage's command (pseudonymise/commands.py), not disclosure's."""
+    found = violations(lambda m: _in(m, ZONE_3), lambda m: _in(m, (*ZONE_1, *ZONE_2)))
     assert found == []
 
 
@@ -307,6 +296,47 @@ def test_no_import_cycle_between_top_level_packages_but_the_known_ones():
     closing = cycle_edges()
     assert sorted(closing - KNOWN_CYCLE_EDGES) == [], "a new cycle"
     assert sorted(KNOWN_CYCLE_EDGES - closing) == [], "broken: take it off KNOWN_CYCLE_EDGES"
+
+
+def test_no_stage_imports_a_command():
+    """Issue 26, item 4: commands parse and print; each stage's module does the work, and is
+    what the web, the demo, the benchmark and the refresh call. So no module but a command
+    (cli.py and every `<stage>/commands.py`) imports a command module, the web's pages
+    included: a stage that needs a command's constant or function takes it from the stage
+    module the command itself calls (the web's row limits, from linked.query)."""
+    found = sorted(
+        f"{module} → {target}"
+        for module, targets in graph().items()
+        if layer(module) != "commands"
+        for target in targets
+        if layer(target) == "commands"
+    )
+    assert found == []
+
+
+def test_the_web_service_reaches_no_command():
+    """Nothing in web/ but `phm serve` itself (web/commands.py) reaches a command module, by
+    any chain of imports: the service's process loads no command's code."""
+    found = violations(
+        lambda m: _in(m, ("web",)) and layer(m) != "commands",
+        lambda m: layer(m) == "commands",
+    )
+    assert found == []
+
+
+def test_the_practice_side_reaches_nothing_of_the_programme():
+    """practice/ is what a GP practice or a provider runs on its own machine (make its key
+    pair, open its tokens into a worklist): it reads only the organisation's own files, so it
+    reaches no workspace, key store, zone or stage, only the errors and the spreadsheet-safe
+    CSV cells. Registering its public key in the programme's workspace (`phm practice
+    register`, `phm provider register`) is the pseudonymisation stage's command."""
+    reached = {
+        package(m)
+        for module in graph()
+        if package(module) == "practice"
+        for m in chains(module, graph())
+    }
+    assert reached <= {"", "practice", "errors", "csvsafe"}, sorted(reached)
 
 
 def test_opening_a_workspace_loads_no_stage():

@@ -14,7 +14,7 @@ import typer
 
 from openphm.governance.audit import QUERY_LIMIT
 from openphm.linked.commands import sql_command
-from openphm.linked.query import QueryError, QueryRefused, run_sql, tables
+from openphm.linked.query import QueryError, QueryRefused, list_tables, run_sql, tables
 
 
 @pytest.fixture
@@ -43,6 +43,15 @@ def test_an_analyst_can_count_people_by_sex(populated, analyst):
         populated, analyst, "SELECT sex, count(*) AS n FROM people GROUP BY sex ORDER BY sex"
     )
     assert result.frame.to_dict("records") == [{"sex": "F", "n": 20}, {"sex": "M", "n": 20}]
+
+
+def test_listing_the_tables_is_audited_with_how_many(populated, analyst):
+    found = list_tables(populated, analyst)
+    rows = {t.name: t.rows for t in found}
+    assert (rows["medications"], rows["people"]) == (4, 40)
+    entry = last_entry(populated)
+    assert (entry.action, entry.outcome) == ("linked.tables", "ok")
+    assert entry.counts == {"tables": len(found)} and len(found) >= 2
 
 
 def test_a_query_is_audited_with_its_text_and_row_count(populated, analyst):

@@ -6,8 +6,9 @@ import pytest
 
 from openphm.governance.audit import AuditLog
 from openphm.governance.roles import Refused
-from openphm.practice.keys import PracticeKeyError, generate_keypair
+from openphm.practice.keys import PracticeKeyError, generate_keypair, load_public_key
 from openphm.pseudonymise.practices import (
+    PRACTICES,
     KeyAlreadyRegistered,
     KeyInUse,
     NotAController,
@@ -134,6 +135,28 @@ def test_the_same_key_again_changes_nothing(workspace, engineer, tmp_path):
     again = register_practice(workspace, engineer, practice, pair.public_key)
     assert again.unchanged
     assert _last(workspace).counts == {"keys": 0}
+
+
+def test_what_a_replacement_would_replace_is_read_before_anything_changes(
+    workspace, engineer, tmp_path
+):
+    """The stage tells the command what `--replace` would replace (the warning it shows before
+    asking): nothing for a practice with no key or the same key, else both fingerprints; and it
+    changes nothing and audits nothing (the registration does both)."""
+    practice = workspace.config.programme.controllers[0]
+    first = generate_keypair(tmp_path / "first")
+    second = generate_keypair(tmp_path / "second")
+    assert PRACTICES.replacing(workspace, practice, first.public_key) is None
+    register_practice(workspace, engineer, practice, first.public_key)
+    entries = len(list(AuditLog(workspace.root / "audit").entries()))
+    assert PRACTICES.replacing(workspace, practice.lower(), first.public_key) is None
+    old, new = (key_id(registered_keys(workspace)[practice]),
+                key_id(load_public_key(second.public_key)))  # fmt: skip
+    assert PRACTICES.replacing(workspace, f" {practice.lower()} ", second.public_key) == (old, new)
+    assert old != new
+    kept = workspace.root / "practices" / f"{practice}.pub"
+    assert kept.read_bytes() == first.public_key.read_bytes()
+    assert len(list(AuditLog(workspace.root / "audit").entries())) == entries
 
 
 def test_the_command_warns_before_a_replacement_and_asks(cli, workspace, tmp_path):

@@ -116,42 +116,10 @@ def evaluate_command(
     comparison group matched exactly on age band, sex, IMD quintile, segment and risk decile.
     Writes the method, its assumptions and the disclosure-controlled results to
     WORKSPACE/outputs/evaluations/."""
-    from openphm.cohorts.evaluate import evaluate, report
-    from openphm.cohorts.outcomes import outcome_counts, outcome_lines
-    from openphm.disclosure.releases import rules_for
+    from openphm.cohorts.evaluate import evaluate_cohort
     from openphm.programme.workspace import open_as
 
     ws, actor = open_as(workspace, role, "cohort.evaluate")
-    rules = rules_for(ws)
-    con = ws.connect_linked(read_only=True)
-    try:
-        result = evaluate(con, cohort, start.date(), months)
-        outcomes = outcome_counts(con, cohort, rules)
-    finally:
-        con.close()
-    text, table = report(result, rules)
-    if outcomes is not None:
-        text += (
-            "\n\n## What the practices recorded\n\nPeople per practice and outcome, as the "
-            "practices recorded them for this cohort's lists (disclosure-controlled):\n\n"
-            + "\n".join(outcome_lines(outcomes))
-            + "\n"
-        )
-    folder = ws.zone("outputs") / "evaluations"
-    folder.mkdir(parents=True, exist_ok=True)
-    stem = f"{cohort}-from-{start.date()}"
-    (folder / f"{stem}.md").write_text(text)
-    table.to_csv(folder / f"{stem}.csv", index=False)
-    ws.audit.record(
-        actor,
-        "cohort.evaluate",
-        reads=("linked",),
-        writes=(f"outputs/evaluations/{stem}.md", f"outputs/evaluations/{stem}.csv"),
-        counts={
-            "cohort": result.treated,
-            "matched": result.matched,
-            "comparison": result.comparison,
-        },
-    )
-    console.print(text, soft_wrap=True)
-    console.print(f"Written to {folder / stem}.md and .csv", markup=False)
+    done = evaluate_cohort(ws, actor, cohort, start.date(), months)
+    console.print(done.text, soft_wrap=True)
+    console.print(f"Written to {done.report.with_suffix('')}.md and .csv", markup=False)

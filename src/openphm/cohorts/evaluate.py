@@ -3,6 +3,9 @@ comparison group matched exactly on age band, sex, IMD quintile, segment and ris
 
 Reads zone 3 (cohort_members, person_risk_history, analytics_population, person_segments and
 the activity tables); returns aggregates only, which `report` puts through disclosure control.
+`evaluate_cohort` is `phm evaluate` as a stage (the command parses and prints): it evaluates,
+adds what the practices recorded (cohorts.outcomes), writes the report to zone 4
+(`outputs/evaluations/`) and audits counts only.
 
 Method. Every person scored at the cohort's reference date falls in one stratum (age band ×
 sex × IMD quintile × segment × tenth of risk). Cohort members in a stratum with no one outside
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -239,3 +243,52 @@ def report(result: Evaluation, rules) -> tuple[str, pd.DataFrame]:
 
 def _f(value) -> str:
     return "suppressed" if value != value else f"{value:,.1f}"
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    result: Evaluation
+    text: str  # the report as written: method, assumptions, controlled results, outcomes
+    report: Path  # outputs/evaluations/<cohort>-from-<date>.md; its table is the .csv beside it
+
+
+def evaluate_cohort(ws, actor, cohort: str, start: dt.date, months: int = 12) -> Evaluated:
+    """`phm evaluate` as a stage: the difference-in-differences of `cohort`'s activity from
+    `start`, with the outcomes its practices recorded per practice, both under the programme's
+    disclosure rules, written to WORKSPACE/outputs/evaluations/ (.md and .csv) and audited
+    (cohort.evaluate, counts only). The caller authorises (cohort.evaluate)."""
+    from openphm.cohorts.outcomes import outcome_counts, outcome_lines
+    from openphm.disclosure.releases import rules_for
+
+    rules = rules_for(ws)
+    con = ws.connect_linked(read_only=True)
+    try:
+        result = evaluate(con, cohort, start, months)
+        outcomes = outcome_counts(con, cohort, rules)
+    finally:
+        con.close()
+    text, table = report(result, rules)
+    if outcomes is not None:
+        text += (
+            "\n\n## What the practices recorded\n\nPeople per practice and outcome, as the "
+            "practices recorded them for this cohort's lists (disclosure-controlled):\n\n"
+            + "\n".join(outcome_lines(outcomes))
+            + "\n"
+        )
+    folder = ws.zone("outputs") / "evaluations"
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"{cohort}-from-{start}"
+    (folder / f"{stem}.md").write_text(text)
+    table.to_csv(folder / f"{stem}.csv", index=False)
+    ws.audit.record(
+        actor,
+        "cohort.evaluate",
+        reads=("linked",),
+        writes=(f"outputs/evaluations/{stem}.md", f"outputs/evaluations/{stem}.csv"),
+        counts={
+            "cohort": result.treated,
+            "matched": result.matched,
+            "comparison": result.comparison,
+        },
+    )
+    return Evaluated(result, text, folder / f"{stem}.md")

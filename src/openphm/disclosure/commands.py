@@ -1,6 +1,7 @@
 """`phm release …`: request a release, check it (review, approve, return, reject), resubmit a
-returned one, download an approved one, list them; `phm export` of every approved release's
-tables for analysts' own tools; and `phm extract` for recipients."""
+returned one, download an approved one, list them; and `phm export` of every approved release's
+tables for analysts' own tools. (`phm extract`, a recipient's record-level extract, is the
+pseudonymisation stage's: openphm.pseudonymise.commands.)"""
 
 from __future__ import annotations
 
@@ -41,7 +42,6 @@ CommentOption = Annotated[str, typer.Option(help="Why, for the requester (record
 def register(app: typer.Typer) -> None:
     app.add_typer(release_app, name="release")
     app.command("export")(export)
-    app.command("extract")(extract)
 
 
 def export(
@@ -292,45 +292,3 @@ def _print_history(history: list[dict]) -> None:
         fields = (e["at"], e["action"], e["user"], e["role"], e.get("comment", ""))
         table.add_row(*(literal(value) for value in fields))
     console.print(table)
-
-
-def extract(
-    workspace: WorkspaceArgument,
-    recipient: Annotated[str, typer.Option(help="A recipient named in programme.toml.")],
-    format: Annotated[
-        str,
-        typer.Option(
-            "--format",
-            help="csv (people.csv and a file per field group) or omop (OMOP CDM v5.4 tables "
-            "and a DuckDB file made from OHDSI's DDL, in <date>/omop/).",
-        ),
-    ] = "csv",
-    role: RoleOption = None,
-) -> None:
-    """Write a record-level extract for a recipient: only the fields its purpose needs, its
-    own pseudonyms, k-anonymous. Refused once the recipient's access has expired."""
-    from openphm.programme.workspace import open_as
-    from openphm.pseudonymise.extracts import make_extract
-
-    ws, actor = open_as(workspace, role)
-    made = make_extract(ws, actor, recipient, format=format)
-    m = made.manifest
-    anonymity = m["k_anonymity"]
-    console.print(
-        f"Extract for {m['recipient']} ({m['purpose']}), until {m['expires']}: {made.folder}"
-    )
-    console.print(
-        f"  k = {anonymity['k']} ({anonymity['generalisation']}); smallest group "
-        f"{anonymity['smallest_group']}; {anonymity['people_suppressed']} people suppressed; "
-        f"l-diversity of {m['l_diversity']['sensitive']}: {m['l_diversity']['l']}"
-    )
-    for name, info in m["files"].items():
-        rows = f"{info['rows']:,} rows" if "rows" in info else "OMOP CDM v5.4, DuckDB"
-        console.print(f"  {name}: {rows} ({info['file']})")
-    if "omop" in m:
-        checks = m["omop"]["constraints"]
-        console.print(
-            f"  OMOP constraints: {checks['foreign_keys_checked']} foreign keys and "
-            f"{checks['lengths_checked']} column lengths checked, none broken; primary keys "
-            "and NOT NULL enforced by DuckDB"
-        )

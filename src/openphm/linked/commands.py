@@ -12,9 +12,7 @@ import typer
 from rich.table import Table
 
 from openphm.console import JsonOption, RoleOption, WorkspaceArgument, console, literal, print_json
-
-SHOWN_ROWS = 50
-MOST_SHOWN_ROWS = 500
+from openphm.linked.query import MOST_SHOWN_ROWS, SHOWN_ROWS
 
 
 def register(app: typer.Typer) -> None:
@@ -26,14 +24,13 @@ def tables_command(
     workspace: WorkspaceArgument, role: RoleOption = None, as_json: JsonOption = False
 ) -> None:
     """List the linked zone's tables with their row counts and columns."""
-    from openphm.linked.query import tables
+    from openphm.linked.query import list_tables
     from openphm.programme.workspace import open_as
 
     ws, actor = open_as(workspace, role, "linked.tables")
-    found = tables(ws)
+    found = list_tables(ws, actor)
     if as_json:
         print_json([{"table": i.name, "rows": i.rows, "columns": list(i.columns)} for i in found])
-        ws.audit.record(actor, "linked.tables", counts={"tables": len(found)})
         return
     table = Table(title="Linked zone")
     for column in ("table", "rows", "columns"):
@@ -41,7 +38,6 @@ def tables_command(
     for info in found:
         table.add_row(literal(info.name), f"{info.rows:,}", literal(", ".join(info.columns)))
     console.print(table)
-    ws.audit.record(actor, "linked.tables", counts={"tables": len(found)})
 
 
 def sql_command(

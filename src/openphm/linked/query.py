@@ -40,6 +40,10 @@ READ_STATEMENTS = frozenset({duckdb.StatementType.SELECT})
 # Table functions that only make rows from their arguments: no file, setting or other statement.
 ROW_FUNCTIONS = frozenset({"range", "generate_series", "unnest"})
 ROWS_PER_BATCH = 2048
+# How many of a result's rows an analyst is shown (`phm sql --rows`, the query page, /api/sql):
+# by default, and at most. The rest stays in the zone (a draft takes the whole result).
+SHOWN_ROWS = 50
+MOST_SHOWN_ROWS = 500
 
 
 class QueryError(UserFacingError):
@@ -80,6 +84,14 @@ def sandboxed(ws: Workspace):
     con.execute("SET enable_external_access = false")
     con.execute("SET lock_configuration = true")
     return con
+
+
+def list_tables(ws: Workspace, actor: Actor) -> list[TableInfo]:
+    """`phm tables` as a stage: the linked zone's tables, and the audit entry (linked.tables,
+    how many). The caller authorises (linked.tables)."""
+    found = tables(ws)
+    ws.audit.record(actor, "linked.tables", counts={"tables": len(found)})
+    return found
 
 
 def tables(ws: Workspace) -> list[TableInfo]:

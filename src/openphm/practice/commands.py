@@ -1,8 +1,12 @@
 """`phm practice …`: `keygen` and `reidentify`, which a GP practice runs on its own machine
-(they read and write only the practice's own files), and `register`, which the programme runs
-to record a controller practice's public key in its workspace (openphm.pseudonymise.practices).
-`phm provider …`: the same three for a hospital provider (a trust), whose tokens hold its own
-local patient ids (openphm.practice.provider).
+(they read and write only the practice's own files). `phm provider …`: the same two for a
+hospital provider (a trust), whose tokens hold its own local patient ids
+(openphm.practice.provider).
+
+`phm practice register` and `phm provider register`, which the programme runs to record an
+organisation's public key in its workspace, are the pseudonymisation stage's commands
+(openphm.pseudonymise.commands, beside the key registers they call): nothing here opens the
+programme's workspace.
 """
 
 from __future__ import annotations
@@ -48,93 +52,6 @@ def keygen(
         "patients' re-identification tokens; keep a backup at the practice, since a lost key "
         "cannot open tokens already issued."
     )
-
-
-@practice_app.command("register")
-def register_key(
-    workspace: Annotated[
-        Path, typer.Argument(help="The programme's workspace folder (made by phm init).")
-    ],
-    ods: Annotated[str, typer.Option("--ods", help="The controller practice's ODS code.")],
-    public_key: Annotated[
-        Path,
-        typer.Option("--public-key", help="The practice.pub the practice sent.", dir_okay=False),
-    ],
-    role: Annotated[
-        str | None,
-        typer.Option("--role", envvar="PHM_ROLE", help="The role you act in (recorded)."),
-    ] = None,
-    replace: Annotated[
-        bool,
-        typer.Option(
-            "--replace",
-            help="Replace the practice's registered key (data protection officer only): lists "
-            "already sent become unreadable with the new key until sealed again.",
-        ),
-    ] = False,
-    yes: Annotated[
-        bool, typer.Option("--yes", help="Replace without asking (after the warning).")
-    ] = False,
-) -> None:
-    """Run by the programme: register a controller practice's public key, so that `phm link`
-    seals that practice's re-identification tokens to it. A practice's key is never replaced
-    silently: a different key is refused unless the data protection officer replaces it
-    (--replace --role data-protection-officer), and another practice's key is always refused."""
-    from openphm.pseudonymise.practices import register_practice, registered_keys
-
-    _register_key(
-        workspace, ods, public_key, role, replace, yes, noun="practice",
-        registered=registered_keys, register=register_practice,
-        resealed="They become readable again only when the next phm link seals the practice's "
-        "tokens to the new key and phm cohort writes its lists again. If the practice still "
-        "holds its old private key, it can open the old lists with it until then.",
-    )  # fmt: skip
-
-
-def _register_key(workspace: Path, ods: str, public_key: Path, role: str | None,
-                  replace: bool, yes: bool, *, noun: str, registered, register,
-                  resealed: str) -> None:  # fmt: skip
-    """Register (or, with `replace`, replace after a warning) a practice's or a provider's
-    public key, and say what was done. `registered(ws)`: the keys held; `register(ws, actor,
-    code, path, replace=)`: the stage's registration (pseudonymise.practices, .providers);
-    `resealed`: what becomes of the lists already sent after a replacement."""
-    from rich.markup import escape
-
-    from openphm.console import console
-    from openphm.practice.keys import load_public_key
-    from openphm.programme.workspace import open_as
-    from openphm.pseudonymise.practices import key_id
-
-    ws, actor = open_as(workspace, role)
-    code = ods.strip().upper()
-    shown = escape(code)  # typed by a person: printed as typed, never read as markup
-    if replace:
-        old = registered(ws).get(code)
-        new = load_public_key(public_key)
-        if old is not None and bytes(old) != bytes(new):
-            console.print(
-                f"[bold yellow]Warning:[/] this replaces {noun} {shown}'s key "
-                f"{key_id(old)} with {key_id(new)}. The lists already sent to {shown} were "
-                f"sealed to the old key: the new private key cannot open them. {resealed}"
-            )
-            if not yes and not typer.confirm(f"Replace {code}'s key?", default=False):
-                console.print("Not replaced.")
-                raise typer.Exit(1)
-    done = register(ws, actor, code, public_key, replace=replace)
-    title = noun.capitalize()
-    if done.unchanged:
-        console.print(f"{title} {shown}'s key {done.fingerprint} was already registered.")
-    elif done.replaced:
-        console.print(
-            f"Replaced {noun} {shown}'s key {done.replaced} with {done.fingerprint} "
-            f"({escape(str(done.path))}); run phm link, then phm cohort, to seal its lists to "
-            "the new key."
-        )
-    else:
-        console.print(
-            f"Registered the public key of {noun} {shown} ({escape(str(done.path))}, "
-            f"fingerprint {done.fingerprint})."
-        )
 
 
 @practice_app.command("reidentify")
@@ -257,47 +174,6 @@ def provider_keygen(
         "patients' re-identification tokens; keep a backup, since a lost key cannot open "
         "tokens already issued."
     )
-
-
-@provider_app.command("register")
-def provider_register(
-    workspace: Annotated[
-        Path, typer.Argument(help="The programme's workspace folder (made by phm init).")
-    ],
-    ods: Annotated[str, typer.Option("--ods", help="The provider's (trust's) ODS code.")],
-    public_key: Annotated[
-        Path,
-        typer.Option("--public-key", help="The provider.pub the provider sent.", dir_okay=False),
-    ],
-    role: Annotated[
-        str | None,
-        typer.Option("--role", envvar="PHM_ROLE", help="The role you act in (recorded)."),
-    ] = None,
-    replace: Annotated[
-        bool,
-        typer.Option(
-            "--replace",
-            help="Replace the provider's registered key (data protection officer only): lists "
-            "already sent become unreadable with the new key until sealed again.",
-        ),
-    ] = False,
-    yes: Annotated[
-        bool, typer.Option("--yes", help="Replace without asking (after the warning).")
-    ] = False,
-) -> None:
-    """Run by the programme: register a hospital provider's public key, so that `phm link`
-    seals tokens of the provider's own local patient ids to it and `phm cohort` can send it
-    lists (a definition with provider = "CODE"). The practices' rules: a different key is
-    refused unless the data protection officer replaces it, and another organisation's key is
-    always refused."""
-    from openphm.pseudonymise.providers import register_provider, registered_provider_keys
-
-    _register_key(
-        workspace, ods, public_key, role, replace, yes, noun="provider",
-        registered=registered_provider_keys, register=register_provider,
-        resealed="A list is sealed to the new key again for the people whose local ids are in "
-        "the landing zone at the next phm link, then phm cohort writes it again.",
-    )  # fmt: skip
 
 
 @provider_app.command("reidentify")

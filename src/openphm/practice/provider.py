@@ -3,7 +3,8 @@ with its own (openphm.practice.worklist), at the provider, reading only its own 
 
 A provider's tokens hold its ODS code and its own local patient id (the id its extracts carry),
 so its worklist joins its own patient-list export on that id: columns LOCAL_PATIENT_COLUMNS.
-The commands are `phm provider keygen|register|reidentify` (openphm.practice.commands).
+The commands are `phm provider keygen|reidentify` (openphm.practice.commands) and, run by the
+programme, `phm provider register` (openphm.pseudonymise.commands).
 """
 
 from __future__ import annotations

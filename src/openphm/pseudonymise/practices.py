@@ -94,6 +94,17 @@ class Recipients:
             if (folder / f"{ods}.pub").is_file()
         }
 
+    def replacing(self, ws, ods_code: str, public_key_file: Path) -> tuple[str, str] | None:
+        """What registering the key in `public_key_file` for `ods_code` would replace: the
+        registered key's fingerprint and the offered key's, when a different key is
+        registered; else None. Read so that a person replacing a key (`phm practice register
+        --replace`) is warned before anything changes; `_register` decides, and audits."""
+        new_key = load_public_key(public_key_file)  # refuses a file that is not a public key
+        old = self.keys(ws).get(ods_code.strip().upper())
+        if old is None or bytes(old) == bytes(new_key):
+            return None
+        return key_id(old), key_id(new_key)
+
 
 PRACTICES = Recipients(
     "practice",

@@ -15,8 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from openphm.analytics import REGISTERS
 from openphm.cohorts.outcomes import OUTCOMES, OutcomeError, record_outcomes
 from openphm.disclosure.releases import list_releases
-from openphm.linked.commands import MOST_SHOWN_ROWS, SHOWN_ROWS
-from openphm.linked.query import QueryError, run_sql
+from openphm.linked.query import MOST_SHOWN_ROWS, SHOWN_ROWS, QueryError, run_sql
 from openphm.web import figures, measures
 from openphm.web import risk as risk_figures
 from openphm.web.deps import Context, authorised, refuse, session_of, viewed

@@ -20,8 +20,14 @@ from fastapi import APIRouter, Depends, Request
 
 from openphm.console import visible
 from openphm.disclosure.releases import ReleaseError, draft_from_query
-from openphm.linked.commands import MOST_SHOWN_ROWS, SHOWN_ROWS
-from openphm.linked.query import QueryError, QueryResult, run_sql, tables
+from openphm.linked.query import (
+    MOST_SHOWN_ROWS,
+    SHOWN_ROWS,
+    QueryError,
+    QueryResult,
+    run_sql,
+    tables,
+)
 from openphm.web.deps import (
     Context,
     actor_of,
