@@ -131,6 +131,28 @@ def test_a_refresh_waits_out_a_reader_but_not_a_refresh(workspace, monkeypatch):
             pass
 
 
+def test_restart_abandons_the_stopped_refresh_at_that_moment_and_shows_it_so(
+    workspace, written, engineer
+):
+    from openphm import clock
+    from openphm.refresh.run import _begin
+
+    with clock.frozen_at("2026-11-09T08:30:00"):
+        new = _begin(workspace, engineer, resume=False, restart=True)
+    shown = records.refreshes(workspace)
+    assert [r["id"] for r in shown] == [new["id"], *(r["id"] for r in reversed(written))]
+    # The new one, recorded before its first stage, with no process holding the lock.
+    assert (shown[0]["status"], shown[0]["at"]["stage"], shown[0]["at"]["status"]) == (
+        "stopped",
+        "ingest",
+        "pending",
+    )
+    abandoned = shown[1]
+    assert abandoned["id"] == written[-1]["id"] and abandoned["status"] == "abandoned"
+    assert abandoned["ended"] == "2026-11-09T08:30:00+00:00"
+    assert abandoned["at"]["stage"] == "risk" and abandoned["at"]["failure"] == "ValueError"
+
+
 # ----- phm status -------------------------------------------------------------------------------
 
 

@@ -63,7 +63,8 @@ def folder(ws) -> Path:
 
 @contextlib.contextmanager
 def locked(ws) -> Iterator[None]:
-    """Held for a whole refresh: a second refresh started meanwhile is refused at once."""
+    """Held for a whole refresh: a second refresh started meanwhile is refused, once it has
+    waited LOCK_WAIT_SECONDS for a reader's instant (`running_now`) to pass."""
     with open(folder(ws) / LOCK_FILE, "a") as lock:
         waited = time.monotonic() + LOCK_WAIT_SECONDS
         while True:
