@@ -1,7 +1,9 @@
 """The Refreshes page: every monthly refresh recorded (`phm refresh`, docs/refresh.md), newest
 first, and the stages of the latest with the time each took, for the processor's engineers and
 the data protection officer. Read through `refresh.record` (the JSON records, never a zone);
-shows a failed stage's kind of error, never its message (refresh.record.failure_kind)."""
+shows a failed stage's kind of error, never its message (refresh.record.failure_kind), and no
+stage's note: a note can count people (link's, risk's), unrounded, and every figure a page shows
+has passed disclosure control (`phm refresh --history --json` gives the notes)."""
 
 from __future__ import annotations
 
@@ -58,7 +60,7 @@ def refreshes_page(request: Request, ctx: Context = Depends(authorised(ACTION)))
     latest = shown[0] if shown else None
     stages = [
         [s["name"], s["status"], _time(s["started"]), _time(s["ended"]), _seconds(s["seconds"]),
-         _kind(s), s["note"]]
+         _kind(s)]
         for s in (latest["stages"] if latest else [])
     ]  # fmt: skip
     unfinished = latest is not None and latest["status"] in (STOPPED, UNFINISHED)
