@@ -234,3 +234,19 @@ def test_history_runs_nothing_and_json_is_for_the_history(cli, workspace):
     result = cli(["refresh", workspace.root, "--history", *ENGINEER])
     assert result.exit_code == 0 and "No refresh" in result.output
     assert as_json(cli(["refresh", workspace.root, "--history", "--json", *ENGINEER])) == []
+
+
+def test_status_says_when_the_records_cannot_be_read(cli, workspace, written, monkeypatch):
+    from openphm.refresh import shown
+
+    (workspace.root / "refresh" / f"{written[0]['id']}.json").write_text("[]")
+    status = as_json(cli(["status", workspace.root, "--json", *ANALYST]))["refresh"]
+    assert status["readable"] is False and status["last"] is None
+    assert f"{written[0]['id']}.json is not a refresh record" in status["problem"]
+
+    def refused(ws):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(shown, "refreshes", refused)  # as an account outside the group
+    result = cli(["status", workspace.root, *ANALYST])
+    assert result.exit_code == 0 and "may not read the refresh records" in result.output

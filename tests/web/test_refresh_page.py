@@ -95,3 +95,15 @@ def test_the_menu_offers_the_page_to_the_dpo_and_the_engineer_only(as_role, clie
     for name, offered in (("dora", True), ("eng", True), ("ana", False), ("otto", False)):
         client.cookies.clear()
         assert ('href="/refreshes"' in as_role(name).get("/account/password").text) is offered
+
+
+def test_an_account_that_may_not_read_the_records_is_told_so(as_role, written, monkeypatch):
+    from openphm.web import refreshes as page_module
+
+    def refused(ws):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(page_module, "refreshes", refused)  # key custody, outside the group
+    page = as_role("dora").get("/refreshes")
+    assert page.status_code == 200 and "cannot read WORKSPACE/refresh" in page.text
+    assert written[-1]["id"] not in page.text

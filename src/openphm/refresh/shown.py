@@ -55,9 +55,14 @@ def status_lines(ws) -> tuple[list[tuple[str, str]], dict | None, str]:
         shown = refreshes(ws)
     except PermissionError:
         why = "this account may not read the refresh records (key custody: the processor's)"
-        return [("last refresh", why)], {"readable": False}, ""
+        return [("last refresh", why)], {"readable": False, "last": None, "problem": why}, ""
     except RefreshRecordError as err:
-        return [("last refresh", str(err))], {"readable": False}, ""
+        problem = str(err)
+        return (
+            [("last refresh", problem)],
+            {"readable": False, "last": None, "problem": problem},
+            "",
+        )
     if not shown:
         return [("last refresh", "none yet")], {"readable": True, "last": None}, ""
     last = {k: v for k, v in shown[0].items() if k != "by"}
