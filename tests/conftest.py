@@ -161,3 +161,95 @@ def run_killed():
         assert done.returncode == -signal.SIGKILL, done.stderr[-3000:]
 
     return run
+
+
+# A message a refresh record may keep for a failed stage (refresh.run._error), made to look like
+# a value from the data: what people are shown of a refresh must never include it.
+REFRESH_MESSAGE = "row 7, field nhs_number: 9434765919 is not valid"
+UNEXPECTED_VALUE_ERROR = "ValueError (an unexpected error: its traceback is printed above)"
+SKIPPED_PACKS = "skipped: programme.toml chooses no indicator packs"
+
+
+def _stages(started: str, *stages: tuple) -> list[dict]:
+    """Stages as refresh.run records them, run one after another from `started`: each
+    (name, status, seconds, note, error, kind); a stage with seconds None never started."""
+    import datetime as dt
+
+    moment, out = dt.datetime.fromisoformat(started), []
+    for name, status, seconds, note, error, kind in stages:
+        ran = seconds is not None
+        ended = moment + dt.timedelta(seconds=round(seconds)) if ran else None
+        stage = {
+            "name": name, "status": status,
+            "started": moment.isoformat(timespec="seconds") if ran else None,
+            "ended": ended.isoformat(timespec="seconds") if ran else None,
+            "seconds": seconds, "inputs": "a" * 64 if ran else None,
+            "outputs": "b" * 64 if status == "done" else None,
+            "counts": {"people": 1500} if status == "done" else {}, "note": note, "error": error,
+        }  # fmt: skip
+        if kind is not None:  # records written before the kind was kept have none
+            stage["error_kind"] = kind
+        out.append(stage)
+        moment = ended or moment
+    return out
+
+
+@pytest.fixture
+def refresh_records():
+    """write(ws) puts three refresh records, written by hand as refresh.run writes them, in
+    WORKSPACE/refresh and returns them, oldest first: one abandoned after its link stage
+    failed with a message (an old record: no error_kind), one done (resumed once, its
+    indicators skipped), and the latest stopped by an unexpected error in its risk stage."""
+
+    def write(ws) -> list[dict]:
+        import json
+
+        pending = [(n, "pending", None, "", "", None) for n in ("analyse", "indicators")]
+        abandoned = {
+            "id": "20261006-020000-a1b2c3", "status": "abandoned",
+            "started": "2026-10-06T02:00:00+00:00", "ended": "2026-10-07T09:00:00+00:00",
+            "by": "phm-processor", "reference_date": None, "resumed": [],
+            "stages": _stages(
+                "2026-10-06T02:00:00+00:00",
+                ("ingest", "done", 12.5, "3 file(s) loaded, 0 unchanged", "", None),
+                ("link", "failed", 3.25, "", REFRESH_MESSAGE, None),
+                *pending, *[(n, "pending", None, "", "", None) for n in ("risk", "cohorts")],
+            ),
+        }  # fmt: skip
+        done = {
+            "id": "20261007-090100-d4e5f6", "status": "done",
+            "started": "2026-10-07T09:01:00+00:00", "ended": "2026-10-07T09:05:00+00:00",
+            "by": "phm-processor", "reference_date": "2026-09-30",
+            "resumed": ["2026-10-07T09:03:00+00:00"],
+            "stages": _stages(
+                "2026-10-07T09:01:00+00:00",
+                ("ingest", "done", 10.0, "0 file(s) loaded, 3 unchanged", "", ""),
+                ("link", "done", 40.75, "3 new file(s) linked; 1,500 people", "", ""),
+                ("analyse", "done", 61.0, "as at 2026-09-30 (data to 2026-09-30)", "", ""),
+                ("indicators", "skipped", 0.01, SKIPPED_PACKS, "", ""),
+                ("risk", "done", 95.5, "1,500 people scored as at 2026-09-30", "", ""),
+                ("cohorts", "done", 20.0, "1 cohort(s) built, lists written", "", ""),
+            ),
+        }  # fmt: skip
+        stopped = {
+            "id": "20261106-020000-0a9b8c", "status": "running",
+            "started": "2026-11-06T02:00:00+00:00", "ended": None, "by": "phm-processor",
+            "reference_date": "2026-10-31", "resumed": [],
+            "stages": _stages(
+                "2026-11-06T02:00:00+00:00",
+                ("ingest", "done", 11.0, "3 file(s) loaded, 0 unchanged", "", ""),
+                ("link", "done", 42.0, "3 new file(s) linked; 1,510 people", "", ""),
+                ("analyse", "done", 63.5, "as at 2026-10-31 (data to 2026-10-31)", "", ""),
+                ("indicators", "skipped", 0.0, SKIPPED_PACKS, "", ""),
+                ("risk", "failed", 7.25, "", UNEXPECTED_VALUE_ERROR, "ValueError"),
+                ("cohorts", "pending", None, "", "", ""),
+            ),
+        }  # fmt: skip
+        folder = ws.root / "refresh"
+        folder.mkdir(exist_ok=True)
+        records = [abandoned, done, stopped]
+        for record in records:
+            (folder / f"{record['id']}.json").write_text(json.dumps(record, indent=2))
+        return records
+
+    return write

@@ -105,6 +105,7 @@ def test_a_failure_stops_the_refresh_at_its_stage_and_says_how_to_resume(refresh
                         "indicators": "done", "risk": "failed", "cohorts": "pending"}  # fmt: skip
     # Not a message a person could act on, so only its kind is kept (it could quote data).
     assert first["stages"][4]["error"].startswith("Boom")
+    assert first["stages"][4]["error_kind"] == "Boom"
 
 
 def test_a_resumed_refresh_ends_with_what_an_uninterrupted_one_builds(two, refreshed):

@@ -67,6 +67,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # indicator packs, the risk model and the standing cohorts programme.toml names), each
     # audited as taken in this role "by the scheduled refresh". An analyst runs them by hand.
     "programme.refresh": frozenset({Role.PROCESSOR_ENGINEER}),
+    # Reading the refreshes' records (`phm refresh --history`, the web's Refreshes page): the
+    # processor's engineers, whose job it is, and the DPO, who oversees it. The records hold no
+    # patient value; `phm status` shows every role the latest refresh's state.
+    "refresh.history": frozenset({Role.PROCESSOR_ENGINEER, Role.DATA_PROTECTION_OFFICER}),
     # The promises time brings (retention, recipient expiry, close): the DPO's scheduled job.
     "schedule.run": frozenset({Role.DATA_PROTECTION_OFFICER}),
     "schedule.rehearse": frozenset({Role.DATA_PROTECTION_OFFICER}),

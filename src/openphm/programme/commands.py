@@ -9,7 +9,14 @@ import typer
 from rich.table import Table
 
 from openphm import clock
-from openphm.console import JsonOption, RoleOption, WorkspaceArgument, console, print_json
+from openphm.console import (
+    JsonOption,
+    RoleOption,
+    WorkspaceArgument,
+    console,
+    literal,
+    print_json,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -74,14 +81,17 @@ def check_config(
 def status(
     workspace: WorkspaceArgument, role: RoleOption = None, as_json: JsonOption = False
 ) -> None:
-    """Show the programme's dates, days left, and what each zone and the key store hold."""
+    """Show the programme's dates, days left, what each zone and the key store hold, and the
+    latest refresh: done, running or stopped (where, the failure's kind, how to resume)."""
     from openphm.governance.commands import due_records, due_table
     from openphm.governance.schedule import timetable
     from openphm.programme.workspace import ZONES, open_as
+    from openphm.refresh.shown import status_lines
 
     ws, actor = open_as(workspace, role, "workspace.status")
     programme = ws.config.programme
     today = clock.today()
+    refresh_rows, refresh_json, resume = status_lines(ws)
     if as_json:
         zones = {}
         for zone in ZONES:
@@ -94,7 +104,7 @@ def status(
             "identifiable_retention_days": programme.identifiable_retention_days,
             "zones": zones, "keys_held": len(ws.keystore.names()),
             "keys_destroyed": len(ws.keystore.destroyed()),
-            "due": due_records(timetable(ws)),
+            "due": due_records(timetable(ws)), "refresh": refresh_json,
         })  # fmt: skip
         ws.audit.record(actor, "workspace.status")
         return
@@ -108,7 +118,11 @@ def status(
         table.add_row(f"zone {zone}", f"{len(files)} files, {size / 1e6:.1f} MB")
     table.add_row("keys held", str(len(ws.keystore.names())))
     table.add_row("keys destroyed", str(len(ws.keystore.destroyed())))
+    for key, value in refresh_rows:
+        table.add_row(key, literal(value))
     console.print(table)
+    if resume:
+        console.print(literal(resume), soft_wrap=True)
     console.print(due_table(timetable(ws)))
     ws.audit.record(actor, "workspace.status")
 

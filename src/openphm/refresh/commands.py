@@ -1,5 +1,6 @@
 """`phm refresh`: the monthly refresh, one command (docs/refresh.md). Parses, draws progress and
-prints; `refresh.run` does the work."""
+prints; `refresh.run` does the work. `phm refresh WORKSPACE --history` lists the refreshes
+recorded (the processor engineer's and the DPO's: HISTORY), in the words of `refresh.shown`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,14 @@ from typing import Annotated
 
 import typer
 
-from openphm.console import RoleOption, WorkspaceArgument, console, literal
+from openphm.console import JsonOption, RoleOption, WorkspaceArgument, console, literal, print_json
+from openphm.refresh import shown as shown_words
+from openphm.refresh.record import duration
+
+# Reading the refreshes' records: the processor's engineers, whose job it is, and the DPO, who
+# oversees it. They hold no patient value (refresh.record); `phm status` shows every role the
+# latest one's state.
+HISTORY = "refresh.history"
 
 
 def register(app: typer.Typer) -> None:
@@ -33,16 +41,33 @@ def refresh_command(
             help="Abandon the refresh that stopped and start a new one from the first stage.",
         ),
     ] = False,
+    history: Annotated[
+        bool,
+        typer.Option(
+            "--history",
+            help="Run nothing: list every refresh recorded, newest first, with each stage's "
+            "status and time (processor engineer, data protection officer).",
+        ),
+    ] = False,
     role: RoleOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     """Run the programme's refresh as its processor: ingest what has arrived in the sources'
     inboxes, link, build the analytics and the indicators, score risk (training the first
     model if there is none) and build the standing cohorts, in that order, with progress and
     an estimate of the time left. Stops at the first failure, saying which stage and how to
-    resume; exits 0 only when every stage is done."""
+    resume; exits 0 only when every stage is done. With --history, lists the refreshes."""
     from openphm.programme.workspace import open_as
+    from openphm.refresh.record import RefreshRefused
     from openphm.refresh.run import RefreshFailed, refresh
 
+    if history:
+        if resume or restart:
+            raise RefreshRefused("--history runs nothing: leave out --resume and --restart")
+        _history(*open_as(workspace, role, HISTORY), as_json)
+        return
+    if as_json:
+        raise RefreshRefused("--json is for --history (a refresh prints its progress)")
     ws, actor = open_as(workspace, role)
     with _Shown() as shown:
         try:
@@ -63,25 +88,67 @@ def refresh_command(
             raise
     seconds = sum(s["seconds"] or 0 for s in done["stages"])
     console.print(
-        f"Refresh {done['id']} done in {_duration(seconds)}; data as at "
+        f"Refresh {done['id']} done in {duration(seconds)}; data as at "
         f"{done['reference_date']}. Record: {ws.root / 'refresh' / (done['id'] + '.json')}",
         markup=False,
     )
+
+
+def _history(ws, actor, as_json: bool) -> None:
+    from rich import box
+    from rich.table import Table
+
+    from openphm.refresh.record import refreshes
+
+    shown = refreshes(ws)
+    ws.audit.record(actor, HISTORY, reads=("refresh",), counts={"refreshes": len(shown)})
+    if as_json:
+        print_json(shown)
+        return
+    if not shown:
+        console.print(literal(f"No refresh of {ws.root} is recorded yet."))
+        return
+    table = Table(
+        title="Refreshes, newest first (started: UTC; --json gives every time)",
+        box=box.SIMPLE_HEAD,
+    )
+    table.add_column("Refresh / stage", no_wrap=True)
+    table.add_column("Status", min_width=18)
+    table.add_column("Started")
+    table.add_column("Took", justify="right", min_width=7)
+    for r in shown:
+        at = f" at {r['at']['stage']}" if r["at"] else ""
+        data = f"\ndata as at {r['reference_date']}" if r["reference_date"] else ""
+        table.add_row(
+            literal(r["id"]),
+            literal(r["status"] + at) + data,
+            literal(shown_words.minute(r["started"])),
+            duration(r["seconds"]),
+            style="bold",
+        )
+        for k, s in enumerate(r["stages"], start=1):
+            table.add_row(
+                literal(f"  {k} {s['name']}"),
+                literal(shown_words.stage_words(s)),
+                "",
+                "" if s["seconds"] is None else f"{s['seconds']:g} s",
+                end_section=k == len(r["stages"]),
+            )
+    console.print(table)
+    _say_resume(ws, shown[0])
+
+
+def _say_resume(ws, latest: dict) -> None:
+    from openphm.refresh.record import STOPPED, UNFINISHED
+
+    if latest["status"] in (STOPPED, UNFINISHED):
+        console.print(literal(shown_words.resume_words(ws, latest)), soft_wrap=True)
 
 
 def _user_facing(err: BaseException) -> bool:
     from openphm.errors import UserFacingError
 
     return isinstance(err, UserFacingError)
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "unknown"
-    seconds = round(seconds)
-    minutes, s = divmod(seconds, 60)
-    hours, m = divmod(minutes, 60)
-    return f"{hours} h {m:02d} min" if hours else f"{m} min {s:02d} s" if m else f"{s} s"
 
 
 class _Shown:
@@ -129,7 +196,7 @@ class _Shown:
         self.progress.update(
             self.task, description=f"stage {k} of {n}: {name}", left=_left(left), step=""
         )
-        elapsed = _duration(time.monotonic() - self.began)
+        elapsed = duration(time.monotonic() - self.began)
         console.print(
             literal(f"stage {k} of {n}: {name} ({TITLES[name]}); {elapsed} elapsed, {_left(left)}")
         )
@@ -140,10 +207,10 @@ class _Shown:
     def done(self, k: int, n: int, name: str, stage: dict, left: float | None) -> None:
         self.progress.update(self.task, advance=1, left=_left(left))
         word = (
-            "skipped" if stage["status"] == "skipped" else f"done in {_duration(stage['seconds'])}"
+            "skipped" if stage["status"] == "skipped" else f"done in {duration(stage['seconds'])}"
         )
         console.print(literal(f"  {name}: {word}: {stage['note']}"), soft_wrap=True)
 
 
 def _left(seconds: float | None) -> str:
-    return "time left: not known yet" if seconds is None else f"about {_duration(seconds)} left"
+    return "time left: not known yet" if seconds is None else f"about {duration(seconds)} left"

@@ -2,7 +2,12 @@
 status, start, end, seconds, counts and the fingerprints of the workspace before and after it.
 Written atomically after every change, so a refresh killed at any point leaves a record that
 says which stages were done. No patient value is written: names of stages, dates, counts,
-fingerprints and the messages of errors a person can fix."""
+fingerprints and the messages of errors a person can fix.
+
+What people are shown of it (`phm status`, `phm refresh --history`, the web's Refreshes page)
+is `described`: each refresh's status (done, running, stopped, abandoned), times, reference
+date and each stage's status and seconds, and a failed stage's kind of error (`failure_kind`),
+never its message."""
 
 from __future__ import annotations
 
@@ -12,6 +17,7 @@ import hashlib
 import json
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,10 +30,23 @@ PENDING, RUNNING, DONE, FAILED, SKIPPED = "pending", "running", "done", "failed"
 # A refresh's own status: running (or stopped part way: killed or failed), done, or abandoned
 # (replaced by `--restart`).
 ABANDONED = "abandoned"
+# What people are shown for a refresh recorded as running: whether a process holds the lock.
+STOPPED = "stopped"
+# The lock's holder is not known to this account (it may not read WORKSPACE/refresh/.lock).
+UNFINISHED = "unfinished"
+# How an unexpected error is recorded (refresh.run._error): its kind, then these words.
+UNEXPECTED = " (an unexpected error: its traceback is printed above)"
+# How long a refresh waits for the lock before it is refused: a reader (`running_now`) holds it
+# shared for an instant; a refresh holds it for the whole run.
+LOCK_WAIT_SECONDS = 1.0
 
 
 class RefreshRefused(UserFacingError):
     """A refresh that may not start (or resume) as asked; the message says what to do."""
+
+
+class RefreshRecordError(UserFacingError):
+    """A file in WORKSPACE/refresh that is not a refresh record (edited by hand, or damaged)."""
 
 
 def folder(ws) -> Path:
@@ -44,15 +63,21 @@ def folder(ws) -> Path:
 
 @contextlib.contextmanager
 def locked(ws) -> Iterator[None]:
-    """Held for a whole refresh: a second refresh started meanwhile is refused at once."""
+    """Held for a whole refresh: a second refresh started meanwhile is refused, once it has
+    waited LOCK_WAIT_SECONDS for a reader's instant (`running_now`) to pass."""
     with open(folder(ws) / LOCK_FILE, "a") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise RefreshRefused(
-                f"a refresh of {ws.root} is running now (another process holds "
-                f"{folder(ws) / LOCK_FILE}); wait for it to end"
-            ) from None
+        waited = time.monotonic() + LOCK_WAIT_SECONDS
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= waited:
+                    raise RefreshRefused(
+                        f"a refresh of {ws.root} is running now (another process holds "
+                        f"{folder(ws) / LOCK_FILE}); wait for it to end"
+                    ) from None
+                time.sleep(0.05)
         try:
             yield
         finally:
@@ -81,6 +106,7 @@ def new(stages: tuple[str, ...], user: str) -> dict:
                 "counts": {},
                 "note": "",
                 "error": "",
+                "error_kind": "",
             }
             for s in stages
         ],
@@ -95,8 +121,31 @@ def save(ws, record: dict) -> None:
 
 
 def history(ws) -> list[dict]:
-    """Every refresh recorded, oldest first."""
-    return [json.loads(p.read_text()) for p in sorted(folder(ws).glob("*.json"))]
+    """Every refresh recorded, oldest first (none if no refresh has run: nothing is made).
+    Raises PermissionError if this account may not read the folder (key custody gives it to
+    the processor's account and the programme group)."""
+    return [_read(p) for p in sorted((ws.root / FOLDER).glob("*.json"))]
+
+
+def _read(path: Path) -> dict:
+    try:
+        record = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise RefreshRecordError(
+            f"{path} is not a refresh record: not JSON ({type(err).__name__}); it was edited "
+            "or damaged. Move it out of the folder (a refresh writes each record whole)"
+        ) from None
+    if not isinstance(record, dict) or not isinstance(record.get("stages"), list):
+        raise RefreshRecordError(f"{path} is not a refresh record: it has no list of stages")
+    missing = [k for k in ("id", "status", "started") if k not in record] + [
+        f"stages[{i}].{k}"
+        for i, s in enumerate(record["stages"])
+        for k in ("name", "status")
+        if not isinstance(s, dict) or k not in s
+    ]
+    if missing:
+        raise RefreshRecordError(f"{path} is not a refresh record: it lacks {', '.join(missing)}")
+    return record
 
 
 def unfinished(ws) -> dict | None:
@@ -126,3 +175,114 @@ def state(ws) -> str:
     finally:
         con.close()
     return digest.hexdigest()
+
+
+# ----- what people are shown -------------------------------------------------------------------
+
+
+def running_now(ws) -> bool | None:
+    """Whether a refresh of the workspace is running now: whether a process holds the lock.
+    None when this account may not read the lock file. The lock is taken shared for an instant
+    and given back; a refresh starting in that instant waits for it (`locked`)."""
+    try:
+        lock = open(ws.root / FOLDER / LOCK_FILE)  # noqa: SIM115 (closed below)
+    except FileNotFoundError:
+        return False  # no refresh has ever run
+    except PermissionError:
+        return None
+    with lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        return False
+
+
+def failure_kind(stage: dict) -> str | None:
+    """A failed stage's kind of error (the exception's class name), never its message: a
+    refusal's or an error's message is for the terminal that ran the refresh, and an unexpected
+    error's may quote a value from the data. None if the stage did not fail."""
+    if stage["status"] != FAILED:
+        return None
+    if stage.get("error_kind"):
+        return stage["error_kind"]
+    # A record written before the kind was kept: the kind is in the words of an unexpected error.
+    error = stage.get("error") or ""
+    if error == "interrupted":
+        return "KeyboardInterrupt"
+    if error.endswith(UNEXPECTED):
+        return error.removesuffix(UNEXPECTED)
+    return "UserFacingError" if error else "unknown"
+
+
+def unexpected(kind: str | None, stage: dict) -> bool:
+    """Whether a failure was unexpected (a traceback in the job's log) rather than an error
+    whose message says what to fix, or an interruption."""
+    return kind is not None and (stage.get("error") or "").endswith(UNEXPECTED)
+
+
+def described(record: dict, running: bool | None = False) -> dict:
+    """What people are shown of one refresh: no message of an error, no fingerprint, no counts.
+    `running`: whether a process holds the lock (`running_now`), which says whether a refresh
+    recorded as running is running or stopped; only the latest refresh can be running."""
+    stages = record["stages"]
+    status = record["status"]
+    if status == RUNNING:
+        status = RUNNING if running else STOPPED if running is False else UNFINISHED
+    reached = next((s for s in stages if s["status"] not in (DONE, SKIPPED)), None)
+    at = None
+    if record["status"] != DONE and reached is not None:
+        kind = failure_kind(reached)
+        at = {
+            "stage": reached["name"],
+            "number": stages.index(reached) + 1,
+            "of": len(stages),
+            "status": reached["status"],
+            "failure": kind,
+            "unexpected": unexpected(kind, reached),
+        }
+    shown_stages = []
+    for stage in stages:
+        kind = failure_kind(stage)
+        shown_stages.append({
+            "name": stage["name"],
+            "status": stage["status"],
+            "started": stage.get("started"),
+            "ended": stage.get("ended"),
+            "seconds": stage.get("seconds"),
+            "failure": kind,
+            "unexpected": unexpected(kind, stage),
+            "note": stage.get("note") or "",
+        })  # fmt: skip
+    return {
+        "id": record["id"],
+        "status": status,
+        "started": record["started"],
+        "ended": record.get("ended"),
+        "by": record.get("by"),
+        "reference_date": record.get("reference_date"),
+        "resumed": list(record.get("resumed") or []),
+        "seconds": round(sum(s.get("seconds") or 0 for s in stages), 2),
+        "at": at,
+        "stages": shown_stages,
+    }
+
+
+def refreshes(ws) -> list[dict]:
+    """Every refresh `described`, newest first; the latest says whether it is running now."""
+    records = list(reversed(history(ws)))
+    if not records:
+        return []
+    latest = described(records[0], running_now(ws) if records[0]["status"] == RUNNING else False)
+    return [latest, *(described(r) for r in records[1:])]
+
+
+def duration(seconds: float | None) -> str:
+    """Seconds in words: "42 s", "3 min 05 s", "1 h 02 min"."""
+    if seconds is None:
+        return "unknown"
+    seconds = round(seconds)
+    minutes, s = divmod(seconds, 60)
+    hours, m = divmod(minutes, 60)
+    return f"{hours} h {m:02d} min" if hours else f"{m} min {s:02d} s" if m else f"{s} s"

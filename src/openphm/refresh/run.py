@@ -118,6 +118,7 @@ def _begin(ws, actor, resume: bool, restart: bool) -> dict:
         raise RefreshRefused(f"no refresh of {ws.root} is unfinished: nothing to resume")
     if stopped and restart:
         stopped["status"] = records.ABANDONED
+        stopped["ended"] = clock.now().isoformat(timespec="seconds")
         records.save(ws, stopped)
         ws.audit.record(
             actor,
@@ -187,6 +188,7 @@ def _run_stage(run: Run, stage: dict) -> None:
         started=clock.now().isoformat(timespec="seconds"),
         ended=None,
         error="",
+        error_kind="",
         inputs=records.state(ws),
     )
     records.save(ws, run.refresh)
@@ -199,6 +201,7 @@ def _run_stage(run: Run, stage: dict) -> None:
             seconds=round(time.perf_counter() - started, 2),
             ended=clock.now().isoformat(timespec="seconds"),
             error=_error(err),
+            error_kind=type(err).__name__,
         )
         records.save(ws, run.refresh)
         if not isinstance(err, Exception):  # interrupted (Ctrl-C): the record says where
@@ -235,7 +238,7 @@ def _error(err: BaseException) -> str:
         return str(err)
     if isinstance(err, KeyboardInterrupt):
         return "interrupted"
-    return f"{type(err).__name__} (an unexpected error: its traceback is printed above)"
+    return f"{type(err).__name__}{records.UNEXPECTED}"
 
 
 def standing_cohorts(ws) -> list:

@@ -27,6 +27,7 @@ from openphm.web import (
     dpo,
     practice,
     practice_keys,
+    refreshes,
     releases,
     sql,
     trends_pages,
@@ -143,6 +144,7 @@ def create_app(
     for module in (practice, practice_keys, dpo, audit_view, api, data_api, trends_pages):
         app.include_router(module.router)
     app.include_router(practice_keys.dpo_router)
+    app.include_router(refreshes.router)
     return app
 
 

@@ -51,11 +51,12 @@ NAVIGATION: dict[Role, list[tuple[str, str]]] = {
         ("Releases", "/dpo/releases"),
         ("Accounts", "/dpo/accounts"),
         ("Practice keys", "/dpo/practice-keys"),
+        ("Refreshes", "/refreshes"),
         ("Privacy notice", "/dpo/notice"),
         ("Close", "/dpo/close"),
     ],
     Role.OUTPUT_CHECKER: [("Releases", "/dpo/releases")],
-    Role.PROCESSOR_ENGINEER: [],
+    Role.PROCESSOR_ENGINEER: [("Refreshes", "/refreshes")],
     # A hospital provider's lists are served by the practices' pages (web.practice): the
     # account says whose lists they are.
     Role.PROVIDER: [("Cohort lists", "/practice/cohorts")],
