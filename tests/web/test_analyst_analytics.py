@@ -251,7 +251,8 @@ def test_registers_and_activity_are_shown_by_the_programme_s_pcns_and_place(regi
     page = client.get("/analyst/registers/hypertension").text
     assert "recorded prevalence, by primary care network</caption>" in page
     activity = client.get("/analyst/activity").text
-    assert "in the year before the reference date, by primary care network" in activity
+    # The window the build counted, in the title: the region's year to its end.
+    assert "Activity and deaths from 2025-11-01 to 2026-10-31, by primary care network" in activity
     for name in pcns | places:
         assert f">{name}<" in activity
 

@@ -160,7 +160,7 @@ def activity(ws: Workspace, by: str = "imd_decile") -> Figure:
         totals_over=[by],
         rules=rules,
     )
-    return Figure(_activity_title("IMD 2019 decile"), controlled.table)
+    return Figure(_activity_title(ws, "IMD 2019 decile"), controlled.table)
 
 
 def activity_by_area(ws: Workspace) -> dict[str, Figure]:
@@ -184,7 +184,7 @@ def activity_by_area(ws: Workspace) -> dict[str, Figure]:
     titles = {"practice": "practice", **{level: areas.TITLES[level] for level in levels}}
     return {
         level: Figure(
-            _activity_title(title),
+            _activity_title(ws, title),
             table[table["level"] == level]
             .drop(columns="level")
             .rename(columns={"area": level})
@@ -199,8 +199,12 @@ def _per_1000() -> dict[str, tuple[str, str]]:
     return {f"{m}_per_1000": (m, "people") for m in ACTIVITY}
 
 
-def _activity_title(by: str) -> str:
-    return f"Activity and deaths in the year before the reference date, by {by}"
+def _activity_title(ws: Workspace, by: str) -> str:
+    """The title names the build's own window (`phm analyse --window-months`: a year by
+    default, but not always)."""
+    cover = built_coverage(ws)
+    window = f"from {cover.window_start} to {cover.reference_date}" if cover else "in the window"
+    return f"Activity and deaths {window}, by {by}"
 
 
 def area_levels(ws: Workspace, practices: list[str]) -> dict[str, dict[str, str]]:
