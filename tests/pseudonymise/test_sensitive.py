@@ -338,3 +338,68 @@ def test_the_dpo_page_shows_the_counts_and_no_code(sensitive_region, tmp_path, m
     for code in PLANTED_CODES:
         assert code not in page.text
     assert api.json()["sensitive_withheld"]["per_list"]["hiv"]["gp"] >= 1
+
+
+# ----- programme.toml's [sensitive], through ingest and link -----------------------------------
+
+SERTRALINE = "39704111000001102"  # a dm+d id the synthetic region prescribes
+OVERRIDE = f"""
+[sensitive]
+off = ["hiv"]
+reason = "HIV care is in the programme's scope (DPIA 4.2)"
+
+[[sensitive.lists]]
+name = "local-medicines"
+snomed = ["{SERTRALINE}"]
+"""
+
+
+@pytest.fixture(scope="module")
+def overridden_region(tmp_path_factory, land_and_link):
+    from openphm.synth import RegionOptions, generate_region
+
+    root = tmp_path_factory.mktemp("sensitive-override")
+    region = root / "region"
+    with clock.frozen_at(NOW):
+        generate_region(region, RegionOptions(people=600, practices=2, seed=5))
+        who = plant(region)
+        config = region / "programme.toml"
+        config.write_text(config.read_text() + OVERRIDE)
+    ws = land_and_link(region, root / "ws", ENGINEER, now=NOW)
+    return region, ws.root, who
+
+
+def test_a_programme_s_own_list_and_a_list_turned_off_apply_at_link(overridden_region):
+    region, root, who = overridden_region
+    ws = Workspace.open(root)
+    (gp_person,) = truth_pseudonyms(ws, [who["gp_nhs"]])
+    issued = 0
+    for folder in sorted((region / "extracts" / "gp").iterdir()):
+        for path in _current_files(folder):
+            if "_medications_" in path.name:
+                issued += sum(
+                    (row.get("dmd_code") or row.get("DmdCode")) == SERTRALINE for row in _read(path)
+                )
+    con = ws.connect_linked(read_only=True)
+    try:
+        sertraline = con.execute(
+            "SELECT count(*) FROM linked.medications WHERE dmd_code = ?", [SERTRALINE]
+        ).fetchone()[0]
+        hiv_event = con.execute(
+            "SELECT count(*) FROM linked.gp_events WHERE pseudonym = ? AND snomed_code = ?",
+            [gp_person, "713844000"],
+        ).fetchone()[0]
+        termination = con.execute(
+            "SELECT count(*) FROM linked.gp_events WHERE snomed_code = ?", ["274973002"]
+        ).fetchone()[0]
+    finally:
+        con.close()
+    entry = _link_entry(ws)
+    assert issued > 0 and sertraline == 0
+    assert entry.counts["sensitive.local-medicines.gp"] == issued
+    assert hiv_event == 1  # the HIV list is off: the event is linked
+    assert not [k for k in entry.counts if k.startswith("sensitive.hiv.")]
+    assert termination == 0  # the other default lists still apply
+    assert entry.reason == (
+        "sensitive lists off: hiv (reason: HIV care is in the programme's scope (DPIA 4.2))"
+    )
