@@ -9,6 +9,7 @@ nothing.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import tomllib
 from enum import StrEnum
@@ -450,6 +451,11 @@ SENSITIVE_DEFAULTS = Path(__file__).parents[1] / "reference" / "sensitive" / "li
 
 def default_sensitive_lists() -> dict[str, dict[str, str]]:
     """{name: {title, basis}} of the shipped sensitive lists, in their order."""
+    return {name: dict(item) for name, item in _sensitive_defaults().items()}
+
+
+@functools.cache
+def _sensitive_defaults() -> dict[str, dict[str, str]]:
     data = tomllib.loads(SENSITIVE_DEFAULTS.read_text(encoding="utf-8"))
     return {item["name"]: item for item in data["lists"]}
 
