@@ -72,7 +72,7 @@ def test_programme_config_page_names_every_setting():
 
     page = (REPO / "docs" / "programme-config.md").read_text()
     sections = {"programme", "sources", "recipients", "objections", "disclosure", "engine",
-                "indicators", "cohorts", "programme.processor"}  # fmt: skip
+                "indicators", "cohorts", "sensitive", "programme.processor"}  # fmt: skip
     settings = [s for s in _settings(ProgrammeConfig) if s not in sections]
     assert len(settings) > 30
     assert [s for s in settings if f"`{s}`" not in page] == []

@@ -18,6 +18,14 @@ from openphm.landing.adapters import canonical_tables
 from openphm.landing.retention import readable_batches
 
 SCHEMA = "landing"  # the schema that holds the views of current rows
+# Every diagnosis and procedure of each spell built from episodes, keyed as the spell's row
+# (submission_id, source_row): a spell keeps only its first procedure, and the sensitive lists
+# (openphm.pseudonymise.sensitive) need them all. Not a canonical table: no row of it is linked.
+SPELL_CODES = "apc_spell_codes"
+_NO_SPELL_CODES = (
+    "SELECT NULL::VARCHAR AS submission_id, NULL::BIGINT AS source_row, "
+    "NULL::VARCHAR[] AS diagnoses, NULL::VARCHAR[] AS procedures WHERE false"
+)
 
 
 def attach_batches(ws, con, actor: Actor, action: str) -> list[str]:
@@ -57,7 +65,10 @@ def current_tables(ws, con, actor: Actor) -> dict[str, str]:
         empty = "SELECT " + ", ".join(f'NULL::{t} AS "{n}"' for n, t in cols) + " WHERE false"
         union = " UNION ALL BY NAME ".join(parts) if parts else empty
         bodies[table] = f"SELECT * FROM ({union}) WHERE submission_id IN ({ids})"
+    spell_codes = []
     for table, declared in canonical_tables().items():
+        if declared.becomes and declared.layout.spell_key:
+            spell_codes.append(spell_codes_sql(declared.layout, f"({bodies[table]})"))
         if declared.becomes:
             # Rows of a layout read as another table (HES APC episodes as spells, HES
             # outpatient appointments as op_appointments), with the rows landed in that
@@ -72,6 +83,7 @@ def current_tables(ws, con, actor: Actor) -> dict[str, str]:
                 f"SELECT {names} FROM ({bodies[declared.becomes]}) "
                 f"UNION ALL SELECT {names} FROM ({built})"
             )
+    bodies[SPELL_CODES] = " UNION ALL ".join(spell_codes) or _NO_SPELL_CODES
     views = {}
     for table, body in bodies.items():
         con.execute(f"CREATE OR REPLACE VIEW {SCHEMA}.{table} AS {body}")
@@ -124,6 +136,26 @@ def spells_sql(layout, episodes: str) -> str:
                 AS discharge_destination
         FROM (SELECT *, {order} AS o FROM {episodes})
         GROUP BY submission_id, {key})"""
+
+
+def spell_codes_sql(layout, episodes: str) -> str:
+    """Each spell of `spells_sql` (the same episodes, grouped and ordered alike) with every
+    diagnosis and every procedure of all its episodes: submission_id, source_row (the spell's,
+    its first episode's), diagnoses, procedures (VARCHAR[], blanks left out)."""
+    key = ", ".join(f'"{k}"' for k in layout.spell_key)
+    order = f"[coalesce({layout.spell_order}, 1e9), source_row]"
+    diags = sorted(f.canonical for f in layout.fields if f.canonical.startswith("diag_"))
+    procs = sorted(f.canonical for f in layout.fields if f.canonical.startswith("opertn_"))
+
+    def codes(columns: list[str]) -> str:
+        if not columns:
+            return "[]::VARCHAR[]"
+        return f"list_filter(flatten(list([{', '.join(columns)}])), c -> c IS NOT NULL)"
+
+    return f"""SELECT submission_id, arg_min(source_row, o) AS source_row,
+        {codes(diags)} AS diagnoses, {codes(procs)} AS procedures
+        FROM (SELECT *, {order} AS o FROM {episodes})
+        GROUP BY submission_id, {key}"""
 
 
 def records_sql(layout, target: tuple[tuple[str, str], ...], rows: str) -> str:

@@ -82,9 +82,11 @@ def status(
     workspace: WorkspaceArgument, role: RoleOption = None, as_json: JsonOption = False
 ) -> None:
     """Show the programme's dates, days left, what each zone and the key store hold, and the
-    latest refresh: done, running or stopped (where, the failure's kind, how to resume)."""
+    latest refresh: done, running or stopped (where, the failure's kind, how to resume), and the
+    records kept in the landing zone because a sensitive list names their codes (counts)."""
     from openphm.governance.commands import due_records, due_table
     from openphm.governance.schedule import timetable
+    from openphm.governance.withheld import withheld
     from openphm.programme.workspace import ZONES, open_as
     from openphm.refresh.shown import status_lines
 
@@ -92,6 +94,7 @@ def status(
     programme = ws.config.programme
     today = clock.today()
     refresh_rows, refresh_json, resume = status_lines(ws)
+    kept = withheld(ws.audit)
     if as_json:
         zones = {}
         for zone in ZONES:
@@ -105,6 +108,7 @@ def status(
             "zones": zones, "keys_held": len(ws.keystore.names()),
             "keys_destroyed": len(ws.keystore.destroyed()),
             "due": due_records(timetable(ws)), "refresh": refresh_json,
+            "sensitive_withheld": kept.as_dict(),
         })  # fmt: skip
         ws.audit.record(actor, "workspace.status")
         return
@@ -124,7 +128,25 @@ def status(
     if resume:
         console.print(literal(resume), soft_wrap=True)
     console.print(due_table(timetable(ws)))
+    console.print(_withheld_table(kept))
     ws.audit.record(actor, "workspace.status")
+
+
+def _withheld_table(kept) -> Table:
+    """Records kept in zone 1 by the sensitive lists, per list and source kind (counts only)."""
+    table = Table(title="Sensitive records kept in the landing zone (never linked)")
+    table.add_column("list")
+    table.add_column("source")
+    table.add_column("records", justify="right")
+    for name, kind, n in kept.rows():
+        table.add_row(name, kind, n)
+    if not kept.per_list:
+        table.add_row("none so far", "", "0")
+    if kept.reason:
+        from rich.text import Text
+
+        table.caption = Text(kept.reason)  # programme.toml's words, never read as markup
+    return table
 
 
 def assign(

@@ -9,6 +9,7 @@ nothing.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import tomllib
 from enum import StrEnum
@@ -442,6 +443,95 @@ class CohortSettings(_Strict):
         return self
 
 
+# The code systems a sensitive list may hold, each with the form its codes take in zone 1
+# (docs/extract-formats.md: ICD-10 and OPCS-4 without the dot).
+SENSITIVE_SYSTEMS = {
+    "icd10": ("ICD-10", re.compile(r"[A-Z][0-9]{2}[0-9A-Z]{0,3}")),
+    "opcs4": ("OPCS-4", re.compile(r"[A-Z][0-9]{2}[0-9]?")),
+    "snomed": ("SNOMED CT", re.compile(r"[1-9][0-9]{5,17}")),
+}
+SENSITIVE_NAME = re.compile(r"[a-z][a-z0-9-]{0,62}")
+# The shipped lists' names and titles (their codes: reference/sensitive/codes.csv), read here
+# without loading the reference package (and pandas) so that a config check stays quick.
+SENSITIVE_DEFAULTS = Path(__file__).parents[1] / "reference" / "sensitive" / "lists.toml"
+
+
+def default_sensitive_lists() -> dict[str, dict[str, str]]:
+    """{name: {title, basis}} of the shipped sensitive lists, in their order."""
+    return {name: dict(item) for name, item in _sensitive_defaults().items()}
+
+
+@functools.cache
+def _sensitive_defaults() -> dict[str, dict[str, str]]:
+    data = tomllib.loads(SENSITIVE_DEFAULTS.read_text(encoding="utf-8"))
+    return {item["name"]: item for item in data["lists"]}
+
+
+class SensitiveList(_Strict):
+    """[[sensitive.lists]]: codes of a list of its own, or more codes for a default list of
+    that name. ICD-10 and OPCS-4 codes are prefixes (A54 is A54 and everything under it);
+    SNOMED CT (and dm+d) ids match exactly."""
+
+    name: str
+    title: str = ""
+    icd10: list[str] = Field(default_factory=list)
+    opcs4: list[str] = Field(default_factory=list)
+    snomed: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _codes(self) -> SensitiveList:
+        if not SENSITIVE_NAME.fullmatch(self.name):
+            raise ValueError(
+                f"name {self.name!r}: use lower-case letters, digits and hyphens, e.g. "
+                "'sexual-health-clinic'"
+            )
+        if not (self.icd10 or self.opcs4 or self.snomed):
+            raise ValueError(f"list {self.name!r} has no codes: give icd10, opcs4 or snomed")
+        for key, (system, pattern) in SENSITIVE_SYSTEMS.items():
+            for code in getattr(self, key):
+                if not pattern.fullmatch(code):
+                    hint = " (write ICD-10 and OPCS-4 codes without the dot)" if "." in code else ""
+                    raise ValueError(
+                        f"list {self.name!r}: {code!r} is not a valid {system} code{hint}"
+                    )
+        return self
+
+
+class SensitiveSettings(_Strict):
+    """[sensitive]: which coded records never leave the landing zone (docs/sensitive-data.md).
+    The shipped lists apply unless `defaults = false`; `off` turns single default lists off.
+    Either needs a `reason`, which every link records in the audit log."""
+
+    defaults: bool = True
+    off: list[str] = Field(default_factory=list)
+    reason: str = ""
+    lists: list[SensitiveList] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SensitiveSettings:
+        names = [item.name for item in self.lists]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"lists: {', '.join(twice)} is given twice")
+        if self.off and not self.defaults:
+            raise ValueError("off: with defaults = false no default list is on to turn off")
+        if len(set(self.off)) != len(self.off):
+            raise ValueError("off: a list is named twice")
+        known = default_sensitive_lists()
+        unknown = [name for name in self.off if name not in known]
+        if unknown:
+            raise ValueError(
+                f"off: {', '.join(map(repr, unknown))} is not a default list (the default lists: "
+                f"{', '.join(known)})"
+            )
+        if (self.off or not self.defaults) and not self.reason.strip():
+            raise ValueError(
+                "turning default sensitive lists off needs a reason (the audit log records it "
+                "with every link)"
+            )
+        return self
+
+
 def icb_label(code: str, icb: Icb) -> str:
     """How an ICB is named in breakdowns: "NHS South West London ICB (QWE)"."""
     return f"{icb.name} ({code})"
@@ -456,6 +546,7 @@ class ProgrammeConfig(_Strict):
     engine: EngineSettings = Field(default_factory=EngineSettings)
     indicators: IndicatorSettings = Field(default_factory=IndicatorSettings)
     cohorts: CohortSettings = Field(default_factory=CohortSettings)
+    sensitive: SensitiveSettings = Field(default_factory=SensitiveSettings)
     # The folder of the programme.toml it was read from, where its local layouts are.
     _folder: Path | None = PrivateAttr(default=None)
 

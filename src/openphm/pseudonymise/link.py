@@ -5,7 +5,9 @@ practices and hospital providers registered; writes zone 3 (encrypted, `linked/l
 and the audit log.
 The steps, in one transaction so that zone 3 is seen before or after a run, never part-way:
 
-1. plan: which landed files are new, and which linked files a resubmission supersedes;
+1. plan: which landed files are new, and which linked files a resubmission supersedes; their
+   records coded with a sensitive list's code withheld (openphm.pseudonymise.sensitive: they
+   never leave zone 1);
 2. NHS numbers checked; records without a valid one traced against the registered population;
 3. pseudonyms: linkage pseudonyms of NHS numbers, unmatched pseudonyms of the rest, keyed
    pseudonyms of practices' patient references and providers' local patient ids; tokens
@@ -33,10 +35,10 @@ from openphm.governance.audit import Actor
 from openphm.identity import objections
 from openphm.keystore import KeyName
 from openphm.landing import catalog as cat
-from openphm.landing.read import current_tables
+from openphm.landing.read import SPELL_CODES, current_tables
 from openphm.linked.objectors import CREATE_REGISTER, arriving, objecting, remove_objectors
 from openphm.linked.objectors import REGISTER as OBJECTORS
-from openphm.pseudonymise import gp, hospital, ledger, people, resolve
+from openphm.pseudonymise import gp, hospital, ledger, people, resolve, sensitive
 from openphm.pseudonymise.deidentify import (
     COLUMNS,
     LINKED_TABLE,
@@ -86,6 +88,9 @@ class LinkResult:
     objected_removed: dict[str, int] = field(default_factory=dict)
     objected_excluded: dict[str, int] = field(default_factory=dict)
     people: int = 0
+    # Records withheld because a sensitive list names one of their codes (never linked).
+    sensitive: sensitive.Withheld = field(default_factory=sensitive.Withheld)
+    sensitive_reason: str = ""  # the default lists turned off, with the reason given
 
     def audit_counts(self) -> dict[str, int]:
         counts = {
@@ -105,6 +110,7 @@ class LinkResult:
         counts |= {f"written.{t}": n for t, n in self.written.items()}
         counts |= {f"objected_removed.{t}": n for t, n in self.objected_removed.items()}
         counts |= {f"objected_excluded.{t}": n for t, n in self.objected_excluded.items()}
+        counts |= self.sensitive.audit_counts()
         return counts
 
 
@@ -144,6 +150,7 @@ def _prepare(ws, con, actor: Actor, say: Progress) -> tuple[LinkResult, intents.
             reads=("landing/catalog.json",),
             writes=("linked/linked.duckdb",),
             counts=result.audit_counts(),
+            reason=result.sensitive_reason,
         )
         return result, intents.linked_change(con, [entry])
     except BaseException:
@@ -159,6 +166,9 @@ def _link(ws, con, views: dict[str, str], catalog: cat.Catalog, say: Progress) -
     result.submissions_linked = len(plan.new)
     result.submissions_replaced = len(plan.replaced)
     new = _stage_new_rows(con, views, plan.new)
+    lists = sensitive.lists_for(ws.config.sensitive)
+    result.sensitive = sensitive.withhold(con, new, lists, views.get(SPELL_CODES))
+    result.sensitive_reason = lists.audit_reason()
     others = [f"new_{t}" for t in new if t in RECORD_ID]
     gp_activity = [f"new_{t}" for t in new if t in GP_ACTIVITY]
     linkage_key = ws.keystore.get(KeyName.LINKAGE)
@@ -266,15 +276,16 @@ def _create_tables(con) -> None:
 
 
 def _stage_new_rows(con, views: dict[str, str], new: list[cat.Submission]) -> list[str]:
-    """Views `new_<canonical>` of the new submissions' rows; returns the canonical tables that
-    have any. Views, not copies: the rows are read where they are, encrypted, as each step
+    """Views `arrived_<canonical>` of the new submissions' rows (`sensitive.withhold` makes
+    the `new_<canonical>` every later step reads); returns the canonical tables that have any.
+    Views, not copies: the rows are read where they are, encrypted, as each step
     needs them, so a million-person region's activity never sits twice in memory."""
     by_table: dict[str, list[str]] = {}
     for submission in new:
         by_table.setdefault(submission.canonical_table, []).append(submission.submission_id)
     for canonical, ids in by_table.items():
         con.execute(
-            f"CREATE OR REPLACE TEMP VIEW new_{canonical} AS SELECT * FROM {views[canonical]} "
+            f"CREATE OR REPLACE TEMP VIEW arrived_{canonical} AS SELECT * FROM {views[canonical]} "
             f"WHERE submission_id IN ({_quoted(ids)})"
         )
     return list(by_table)

@@ -68,3 +68,10 @@ def postcode_lsoa() -> pd.DataFrame:
     """The synthetic region's postcodes: postcode (upper case, one space), lsoa_code. Made-up
     postcodes on real LSOAs (see README.md); a real deployment supplies ONS's lookup instead."""
     return _postcode_lsoa().copy()
+
+
+def sensitive_codes() -> pd.DataFrame:
+    """The default sensitive lists' codes (sensitive/codes.csv): list, system (`ICD-10`,
+    `OPCS-4`, `SNOMED CT`), code, term, source; sensitive/README.md gives each list's legal
+    basis and each source."""
+    return _read("sensitive/codes.csv", dtype=str)

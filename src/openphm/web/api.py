@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from openphm.analytics import REGISTERS
 from openphm.cohorts.outcomes import OUTCOMES, OutcomeError, record_outcomes
 from openphm.disclosure.releases import list_releases
+from openphm.governance.withheld import withheld
 from openphm.linked.query import MOST_SHOWN_ROWS, SHOWN_ROWS, QueryError, run_sql
 from openphm.web import figures, measures
 from openphm.web import risk as risk_figures
@@ -130,7 +131,11 @@ def risk(request: Request, ctx: Context = Depends(authorised("risk.read"))) -> d
 @router.get("/status", summary="Programme status, retention and destruction")
 def status(request: Request, ctx: Context = Depends(authorised("governance.status"))) -> dict:
     viewed(request, ctx)
-    return {**programme_status(ctx.ws), "objections_applied": objections_applied(ctx.ws)}
+    return {
+        **programme_status(ctx.ws),
+        "objections_applied": objections_applied(ctx.ws),
+        "sensitive_withheld": withheld(ctx.ws.audit).as_dict(),
+    }
 
 
 @router.get("/releases", summary="Releases and their approval status")

@@ -17,6 +17,7 @@ from openphm.governance import certificate
 from openphm.governance.lifecycle import CERTIFICATE_FILE, close_programme
 from openphm.governance.notice import privacy_notice
 from openphm.governance.schedule import timetable
+from openphm.governance.withheld import withheld
 from openphm.programme.workspace import ZONES, Workspace
 from openphm.web.deps import Context, authorised, check_csrf, render, viewed
 
@@ -103,6 +104,7 @@ def status(request: Request, ctx: Context = Depends(authorised("governance.statu
     summary = programme_status(ctx.ws)
     objections = objection_rows(objections_applied(ctx.ws))
     due, unreadable = timetable_rows(ctx.ws)
+    kept = withheld(ctx.ws.audit)
     viewed(request, ctx)
     zone_rows = [
         [zone, z["files"], f"{z['bytes'] / 1e6:.1f}"] for zone, z in summary["zones"].items()
@@ -116,6 +118,8 @@ def status(request: Request, ctx: Context = Depends(authorised("governance.statu
         objections=objections,
         due=due,
         unreadable=unreadable,
+        sensitive=kept.rows(),
+        sensitive_off=kept.reason,
     )
 
 
