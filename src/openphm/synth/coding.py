@@ -86,6 +86,25 @@ def _codes(names) -> frozenset[str]:
 
 
 @functools.cache
+def _sensitive() -> dict[str, frozenset[str]]:
+    """The default sensitive lists' codes by system (openphm/reference/sensitive): the region
+    codes none of them, since `phm link` withholds such records (docs/sensitive-data.md) and
+    the region's truth would then disagree with its linked zone."""
+    frame = reference.sensitive_codes()
+    return {system: frozenset(rows["code"]) for system, rows in frame.groupby("system")}
+
+
+def _sensitive_snomed(code: str) -> bool:
+    return code in _sensitive().get("SNOMED CT", frozenset())
+
+
+def _sensitive_icd10(code: str) -> bool:
+    """As link matches an ICD-10 code: by each of its prefixes of 3 to 6 characters."""
+    listed = _sensitive().get("ICD-10", frozenset())
+    return any(code[:n] in listed for n in (3, 4, 5, 6))
+
+
+@functools.cache
 def _gp_meaning() -> dict[str, tuple[frozenset, frozenset]]:
     """code -> (registers and resolutions it counts for, eFI deficits it counts for)."""
     meaning: dict[str, tuple[set, set]] = {}
@@ -103,7 +122,7 @@ def _gp_meaning() -> dict[str, tuple[frozenset, frozenset]]:
 @functools.cache
 def condition_codes(name: str) -> np.ndarray:
     """The codes of a condition's QOF cluster that mean its register and its eFI deficit (if
-    it has one), and no other register, resolution or deficit."""
+    it has one), and no other register, resolution or deficit, and are on no sensitive list."""
     condition = next(c for c in cal.CONDITIONS if c.name == name)
     wanted = (
         frozenset({CONDITION_REGISTER[name]}),
@@ -111,7 +130,9 @@ def condition_codes(name: str) -> np.ndarray:
     )
     meaning = _gp_meaning()
     cluster = sorted(_shipped()[condition.snomed_cluster])
-    codes = [code for code in cluster if meaning.get(code) == wanted]
+    codes = [
+        code for code in cluster if meaning.get(code) == wanted and not _sensitive_snomed(code)
+    ]
     if not codes:
         raise ValueError(f"no code of {condition.snomed_cluster} means {name} alone")
     return np.array(codes, dtype=object)
@@ -119,12 +140,13 @@ def condition_codes(name: str) -> np.ndarray:
 
 @functools.cache
 def deficit_codes(name: str) -> np.ndarray:
-    """Codes of an eFI deficit's own list that are in no other shipped list."""
+    """Codes of an eFI deficit's own list that are in no other shipped list nor a sensitive
+    list."""
     deficit = next(d for d in EFI_DEFICITS if d.name == name)
     lists = _shipped()
     own = deficit.gp[0]
     others = _codes(n for n in lists if n != own)
-    codes = sorted(lists[own] - others)
+    codes = sorted(c for c in lists[own] - others if not _sensitive_snomed(c))
     if not codes:
         raise ValueError(f"every code of {own} is in another list")
     return np.array(codes, dtype=object)
@@ -151,7 +173,7 @@ def hospital_codes(name: str) -> np.ndarray:
     condition = next(c for c in cal.CONDITIONS if c.name == name)
     own = {CONDITION_REGISTER[name]}
     codes = [code for code in reference.codelist(condition.icd10_list)["code"].astype(str)
-             if icd10_registers(code) <= own]  # fmt: skip
+             if icd10_registers(code) <= own and not _sensitive_icd10(code)]  # fmt: skip
     return np.array(codes, dtype=object)
 
 

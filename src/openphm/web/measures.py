@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from openphm.analytics import REGISTERS, SEGMENTS, areas, wilson
@@ -114,20 +115,23 @@ def proportions(ws: Workspace, names: list[str]) -> dict[str, Proportion]:
     controlled = pd.concat([controlled, by_area], ignore_index=True)
     controlled = _with_interval(controlled)
     controlled = _with_dsr(controlled, measures, covering)
-    parts = dict(tuple(controlled.groupby(["measure", "group_by"], sort=False)))
+    controlled = _ordered(controlled)
+    # Row positions of each (measure, grouping), in the groups' order.
+    parts = controlled.groupby(["measure", "group_by"], sort=False).indices
     indices: dict[str, list[dict]] = {}
     kept = measures[measures["statistic"].isin(["sii", "rii"])]
     for row in kept[["measure", "statistic", "value", "lower_95", "upper_95"]].to_dict("records"):
         indices.setdefault(row["measure"], []).append(row)
     out = {}
+    body = controlled.drop(columns=["measure", "group_by"])
+    empty = body.iloc[0:0]
     for name in names:
         if not any((name, g) in parts for g in GROUPINGS):
             continue
-        empty = controlled.iloc[0:0]
         by = {
             g: Figure(
                 f"{_label(name)}, by {title}",
-                _ordered(parts.get((name, g), empty).drop(columns=["measure", "group_by"])),
+                body.iloc[parts[(name, g)]].reset_index(drop=True) if (name, g) in parts else empty,
             )
             for g, title in GROUPINGS.items()
             if g not in areas.LEVELS or (name, g) in parts
@@ -143,28 +147,45 @@ def _by_area(ws: Workspace, practices: pd.DataFrame, rules) -> tuple[pd.DataFram
     """Each measure by practice and by the programme's areas above it (web.figures.area_levels),
     the practices and areas controlled as one table (an area is the total of its practices);
     the crude % from the published counts. Also the levels whose areas hold every practice (so
-    that their Total is the programme's)."""
+    that their Total is the programme's). One control for every measure: control_areas
+    controls each count column on its own, so a column per measure's numerator and
+    denominator is the same as a table per measure, worked out (and kept) once."""
+    columns = ["measure", "group_by", "group", "numerator", "denominator", "crude"]
     units = sorted(set(practices["group"].astype(str)))
     levels = area_levels(ws, units)
     covering = {"practice"} | {lvl for lvl, of in levels.items() if set(units) <= set(of)}
-    parts = []
-    for name, rows in practices.groupby("measure", sort=False):
-        cells = rows[["group", "numerator", "denominator"]].rename(columns={"group": "practice"})
-        table = control_areas(
-            cells.astype({"practice": "string"}).sort_values("practice"),
-            unit="practice", levels=levels, counts=["numerator", "denominator"], rules=rules,
-        ).table  # fmt: skip
-        parts.append(
-            table.rename(columns={"level": "group_by", "area": "group"}).assign(measure=name)
-        )
-    if not parts:
-        return pd.DataFrame(
-            columns=["measure", "group_by", "group", "numerator", "denominator"]
-        ), covering
-    out = pd.concat(parts, ignore_index=True)
+    if practices.empty:
+        return pd.DataFrame(columns=columns), covering
+    wide = practices.pivot_table(
+        index="group", columns="measure", values=["numerator", "denominator"],
+        aggfunc="sum", fill_value=0,
+    )  # fmt: skip
+    wide.columns = [f"{count}\t{measure}" for count, measure in wide.columns]
+    cells = wide.astype("int64").rename_axis("practice").reset_index()
+    table = control_areas(
+        cells.astype({"practice": "string"}), unit="practice", levels=levels,
+        counts=[c for c in cells.columns if c != "practice"], rules=rules,
+    ).table  # fmt: skip
+    # Back to one row per (measure, level, area), measure by measure in wide's order.
+    names = list(dict.fromkeys(c.split("\t", 1)[1] for c in wide.columns))
+    rows = len(table)
+    out = pd.DataFrame(
+        {
+            "measure": pd.array(np.repeat(names, rows), dtype="string"),
+            "group_by": pd.array(np.tile(table["level"].to_numpy(str), len(names)), dtype="string"),
+            "group": pd.array(np.tile(table["area"].to_numpy(str), len(names)), dtype="string"),
+            **{
+                count: pd.array(
+                    np.concatenate([table[f"{count}\t{m}"].to_numpy(object) for m in names]),
+                    dtype="Int64",
+                )
+                for count in ("numerator", "denominator")
+            },
+        }
+    )
     num, den = out["numerator"].astype("Float64"), out["denominator"].astype("Float64")
     out["crude"] = (num / den * 100).where(den > 0).round(2)  # as control_table's rates
-    return out, covering
+    return out.loc[:, columns], covering
 
 
 def _label(name: str) -> str:
@@ -238,16 +259,15 @@ def _inequality(rows: list[dict], published: bool) -> dict[str, dict | None]:
 
 
 def _ordered(table: pd.DataFrame) -> pd.DataFrame:
-    """Groups in their natural order (deciles 1-10, not 1, 10, 2), Total last."""
-
-    groups = table["group"].tolist()
-
-    def key(position: int):
-        value = groups[position]
-        return (value == "Total", int(value) if value.isdigit() else 0, value)
-
-    order = sorted(range(len(groups)), key=key)
-    return table.iloc[order].reset_index(drop=True)
+    """Groups in their natural order within each measure and grouping (deciles 1-10, not 1,
+    10, 2), Total last."""
+    group = table["group"].astype(str)
+    number = pd.to_numeric(group.where(group.str.isdigit()), errors="coerce").fillna(0)
+    keys = pd.DataFrame({"measure": table["measure"].astype(str),
+                         "group_by": table["group_by"].astype(str), "total": group == "Total",
+                         "number": number, "group": group})  # fmt: skip
+    order = keys.sort_values(list(keys.columns), kind="stable").index
+    return table.loc[order].reset_index(drop=True)
 
 
 def distributions(ws: Workspace) -> dict[str, Figure]:
