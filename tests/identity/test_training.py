@@ -168,3 +168,44 @@ def test_what_changed_is_listed_largest_move_first():
     changed = training.changes(model(0.9, 0.01), model(0.6, 0.01))
     assert [c.level for c in changed] == ["else", "exact"]
     assert changed[0].weight_change == pytest.approx(np.log2(0.4 / 0.99) - np.log2(0.1 / 0.99))
+
+
+def test_a_failed_em_session_leaves_the_model_of_the_sessions_before_it():
+    # Splink's linker can be left without the comparisons a failed session held fixed; the
+    # next session must start on a fresh linker from the last good model, and the model
+    # returned is the last good one, whole.
+    made = []
+
+    class Linker:
+        def __init__(self, settings):
+            self.settings = {**settings, "comparisons": list(settings["comparisons"])}
+            self.training, self.misc = self, self
+            made.append(self)
+
+        def estimate_parameters_using_expectation_maximisation(self, rule, **_):
+            column = rule.get_blocking_rule("duckdb").blocking_rule_sql
+            self.settings["comparisons"] = self.settings["comparisons"][:1]  # as Splink may
+            if "postcode" in column:
+                raise ValueError("m_probability value 4.8764e-320 is below the minimum")
+            self.settings["trained_on"] = [*self.settings.get("trained_on", []), column]
+            self.settings["comparisons"] = list(start["comparisons"])
+
+        def save_model_to_json(self):
+            return {**self.settings, "comparisons": list(self.settings["comparisons"])}
+
+    level = {"label_for_charts": "exact", "m_probability": 0.9}
+    start = {
+        "comparisons": [
+            {"output_column_name": f, "comparison_levels": [dict(level)]}
+            for f in ("given_name", "postcode", "address")
+        ],
+        "probability_two_random_records_match": 0.5,
+    }
+    keys = [("date_of_birth",), ("postcode",), ("family_name", "given_name_canonical")]
+    model = training.train(Linker, start, keys, n_spine=100)
+    assert [c["output_column_name"] for c in model["comparisons"]] == [
+        "given_name", "postcode", "address"
+    ]  # fmt: skip
+    assert len(made) == 2  # a fresh linker after the failure
+    assert len(model["trained_on"]) == 2  # date of birth, then the names
+    assert model["probability_two_random_records_match"] == 0.01  # capped at 1 / spine

@@ -195,6 +195,9 @@ def prepare(frame: pd.DataFrame, id_column: str) -> pd.DataFrame:
             "date_of_birth_unordered": standardise.day_month_unordered(born),
             "birth_year": pc.utf8_slice_codeunits(born, 0, 4),
             "initials": standardise.initials(given, family),
+            "names_unordered": standardise.names_unordered(
+                standardise.canonical_given_names(given), family
+            ),
             "sex": standardise.sexes(column("sex")),
             "postcode": postcode,
             # The district and area, for the postcode's levels: computed once per record
@@ -202,6 +205,7 @@ def prepare(frame: pd.DataFrame, id_column: str) -> pd.DataFrame:
             # was most of the cost of sampling u).
             "postcode_outcode": _extract(postcode, standardise.POSTCODE_OUTCODE),
             "postcode_area": _extract(postcode, standardise.POSTCODE_AREA),
+            "postcode_sorted": standardise.characters_sorted(postcode),
             "address": standardise.addresses(column("address")),
         }
     )
@@ -210,20 +214,29 @@ def prepare(frame: pd.DataFrame, id_column: str) -> pd.DataFrame:
 
 def blocking_keys(fields: Sequence[str]) -> list[tuple[str, ...]]:
     """Candidate pairs: same date of birth (either way round), same postcode, same family
-    name and given name (nicknames resolved), or same initials (either way round), year of
-    birth and sex. A true match missed by all four differs in date of birth and postcode, in a
-    name, and in an initial, the year or sex, all at once."""
+    and given name (nicknames resolved; either way round), same initials (either way round)
+    with the same postcode but for two characters swapped, same initials, year of birth and
+    sex, or the same address."""
     keys: list[tuple[str, ...]] = []
     if "date_of_birth" in fields:
         keys.append(("date_of_birth_unordered",))
     if "postcode" in fields:
         keys.append(("postcode",))
     if {"given_name", "family_name"} <= set(fields):
-        keys.append(("family_name", "given_name_canonical"))
+        keys.append(("names_unordered",))
+        if "postcode" in fields:
+            # Two characters of the postcode swapped (3728 for 3782), which the postcode's
+            # own comparison counts as a typo: with the initials, so that the few other
+            # postcodes of the same characters bring only the people of the same initials.
+            keys.append(("postcode_sorted", "initials"))
         if {"date_of_birth", "sex"} <= set(fields):
             # With sex, half the pairs of initials and year alone (2.2M more to score at a
             # million people, for 30k records), for the few whose sex is unknown.
             keys.append(("initials", "birth_year", "sex"))
+    if "address" in fields:
+        # As selective as the postcode (a household), and there when the postcode is
+        # mistyped; `phm link` sends no addresses for records, so there it pairs no one.
+        keys.append(("address",))
     return keys
 
 
