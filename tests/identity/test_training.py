@@ -209,3 +209,20 @@ def test_a_failed_em_session_leaves_the_model_of_the_sessions_before_it():
     assert len(made) == 2  # a fresh linker after the failure
     assert len(model["trained_on"]) == 2  # date of birth, then the names
     assert model["probability_two_random_records_match"] == 0.01  # capped at 1 / spine
+
+
+def test_postcodes_compared_as_written_give_the_district_levels_no_share_of_matches():
+    # Another country's postcodes have no district or area, so those levels cannot happen;
+    # left at their priors (12% and 6% of matches) they would take that share from the
+    # levels that can (exact, one character apart).
+    people = region(3000, 200, seed=4)
+    number = {c: f"{1000 + i}" for i, c in enumerate(people.spine["postcode"].dropna().unique())}
+    records = people.records.assign(postcode=people.records["postcode"].map(number))
+    spine = people.spine.assign(postcode=people.spine["postcode"].map(number))
+    [written] = trace_sources(*_source(records)[:1], spine, _source(records)[1])
+    [uk] = trace_sources(*_source(people.records)[:1], people.spine, _source(people.records)[1])
+    district = ("postcode", "Same outcode (postcode district)")
+    assert _m(written.model, *district) < 2 * training.M_FLOOR  # the floor, renormalised
+    assert _m(uk.model, *district) == pytest.approx(0.12)
+    exact = ("postcode", "Exact match on postcode")
+    assert _m(written.model, *exact) > _m(uk.model, *exact) + 0.1

@@ -41,6 +41,8 @@ FIELDS = ("given_name", "family_name", "date_of_birth", "sex", "postcode", "addr
 # 100,000: a count of a few is too small to trust (a misspelling can make one).
 TF_MINIMUM_U = 1e-5
 PAIR_COLUMNS = ("record_id", "spine_id", "match_probability")
+# The postcode's levels that need a UK postcode's district (outcode) and area.
+DISTRICT_LEVELS = ("Same outcode (postcode district)", "Same postcode area")
 _RECORDS, _SPINE = "records", "spine"
 
 
@@ -305,13 +307,13 @@ def comparison_levels() -> dict[str, list[Level]]:
             Level(exact("postcode"), 0.75, term_frequencies=True),
             Level(
                 lambda: cll.ExactMatchLevel("postcode_outcode").configure(
-                    label_for_charts="Same outcode (postcode district)"
+                    label_for_charts=DISTRICT_LEVELS[0]
                 ),
                 0.12,
             ),
             Level(
                 lambda: cll.ExactMatchLevel("postcode_area").configure(
-                    label_for_charts="Same postcode area"
+                    label_for_charts=DISTRICT_LEVELS[1]
                 ),
                 0.06,
             ),
@@ -482,9 +484,16 @@ class Session:
         self.priors = self._priors_on(self.trainer)
 
     def _priors_on(self, db) -> dict[str, Any]:
-        return _priors(self.fields, len(self.spine)).create_settings_dict(
+        priors = _priors(self.fields, len(self.spine)).create_settings_dict(
             db.sql_dialect.sql_dialect_str
         )
+        if "postcode" in self.fields and not (
+            self.records["postcode_outcode"].notna().any()
+            and self.spine["postcode_outcode"].notna().any()
+        ):
+            # Postcodes compared as written (another country's) have no district or area.
+            training.impossible(priors, "postcode", DISTRICT_LEVELS)
+        return priors
 
     def estimate_u(self) -> dict[tuple[str, str], float]:
         """u of every level, by random sampling of record-spine pairs (seeded, so runs

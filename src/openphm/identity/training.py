@@ -228,6 +228,20 @@ def levels(settings: dict[str, Any]) -> Iterator[tuple[tuple[str, str], dict[str
                 yield (comparison["output_column_name"], level["label_for_charts"]), level
 
 
+def impossible(settings: dict[str, Any], comparison: str, labels: Sequence[str]) -> None:
+    """Mark levels of `comparison` that this run's data cannot reach: their m is M_FLOOR and
+    the comparison's other levels share the rest in the proportions they had. (EM leaves a
+    level no pair falls in at its starting m, which would otherwise keep that share of true
+    matches away from the levels that can happen.)"""
+    for each in settings["comparisons"]:
+        if each["output_column_name"] != comparison:
+            continue
+        for level in each["comparison_levels"]:
+            if level.get("label_for_charts") in labels and level.get("m_probability") is not None:
+                level["m_probability"] = 0.0
+    _floor_m(settings)
+
+
 def _floor_m(settings: dict[str, Any]) -> None:
     for comparison in settings["comparisons"]:
         carried = [
