@@ -283,3 +283,12 @@ def test_the_same_address_is_compared_and_matched():
     pairs = trace(pd.DataFrame([record]), spine_with(ROBERT))
     assert pairs["spine_id"].tolist() == ["TARGET"]
     assert trace(pd.DataFrame([{**record, "address": "9 Moor View"}]), spine_with(ROBERT)).empty
+
+
+def test_the_blocking_keys_for_swapped_names_and_postcodes_are_the_same_either_way():
+    keys = standardise.characters_sorted(pa.array(["3728", "3782", "LS6 2QT", "LS6 2TQ", None]))
+    assert keys.to_pylist() == ["2378", "2378", "26LQST", "26LQST", None]
+    given, family = pa.array(["MARY", "SMITH", None]), pa.array(["SMITH", "MARY", "SMITH"])
+    assert standardise.names_unordered(given, family).to_pylist() == [
+        "MARY SMITH", "MARY SMITH", None
+    ]  # fmt: skip
