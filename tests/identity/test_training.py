@@ -168,3 +168,61 @@ def test_what_changed_is_listed_largest_move_first():
     changed = training.changes(model(0.9, 0.01), model(0.6, 0.01))
     assert [c.level for c in changed] == ["else", "exact"]
     assert changed[0].weight_change == pytest.approx(np.log2(0.4 / 0.99) - np.log2(0.1 / 0.99))
+
+
+def test_a_failed_em_session_leaves_the_model_of_the_sessions_before_it():
+    # Splink's linker can be left without the comparisons a failed session held fixed; the
+    # next session must start on a fresh linker from the last good model, and the model
+    # returned is the last good one, whole.
+    made = []
+
+    class Linker:
+        def __init__(self, settings):
+            self.settings = {**settings, "comparisons": list(settings["comparisons"])}
+            self.training, self.misc = self, self
+            made.append(self)
+
+        def estimate_parameters_using_expectation_maximisation(self, rule, **_):
+            column = rule.get_blocking_rule("duckdb").blocking_rule_sql
+            self.settings["comparisons"] = self.settings["comparisons"][:1]  # as Splink may
+            if "postcode" in column:
+                raise ValueError("m_probability value 4.8764e-320 is below the minimum")
+            self.settings["trained_on"] = [*self.settings.get("trained_on", []), column]
+            self.settings["comparisons"] = list(start["comparisons"])
+
+        def save_model_to_json(self):
+            return {**self.settings, "comparisons": list(self.settings["comparisons"])}
+
+    level = {"label_for_charts": "exact", "m_probability": 0.9}
+    start = {
+        "comparisons": [
+            {"output_column_name": f, "comparison_levels": [dict(level)]}
+            for f in ("given_name", "postcode", "address")
+        ],
+        "probability_two_random_records_match": 0.5,
+    }
+    keys = [("date_of_birth",), ("postcode",), ("family_name", "given_name_canonical")]
+    model = training.train(Linker, start, keys, n_spine=100)
+    assert [c["output_column_name"] for c in model["comparisons"]] == [
+        "given_name", "postcode", "address"
+    ]  # fmt: skip
+    assert len(made) == 2  # a fresh linker after the failure
+    assert len(model["trained_on"]) == 2  # date of birth, then the names
+    assert model["probability_two_random_records_match"] == 0.01  # capped at 1 / spine
+
+
+def test_postcodes_compared_as_written_give_the_district_levels_no_share_of_matches():
+    # Another country's postcodes have no district or area, so those levels cannot happen;
+    # left at their priors (12% and 6% of matches) they would take that share from the
+    # levels that can (exact, one character apart).
+    people = region(3000, 200, seed=4)
+    number = {c: f"{1000 + i}" for i, c in enumerate(people.spine["postcode"].dropna().unique())}
+    records = people.records.assign(postcode=people.records["postcode"].map(number))
+    spine = people.spine.assign(postcode=people.spine["postcode"].map(number))
+    [written] = trace_sources(*_source(records)[:1], spine, _source(records)[1])
+    [uk] = trace_sources(*_source(people.records)[:1], people.spine, _source(people.records)[1])
+    district = ("postcode", "Same outcode (postcode district)")
+    assert _m(written.model, *district) < 2 * training.M_FLOOR  # the floor, renormalised
+    assert _m(uk.model, *district) == pytest.approx(0.12)
+    exact = ("postcode", "Exact match on postcode")
+    assert _m(written.model, *exact) > _m(uk.model, *exact) + 0.1

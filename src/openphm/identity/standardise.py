@@ -130,6 +130,26 @@ def day_month_unordered(iso_dates: pa.Array) -> pa.Array:
     return pc.binary_join_element_wise(year, low, high, "-")
 
 
+def names_unordered(given: pa.Array, family: pa.Array) -> pa.Array:
+    """Given and family name in alphabetical order, joined: equal for a name and the same name
+    written the other way round ("MARY", "SMITH" and "SMITH", "MARY"), so a blocking rule on
+    it finds both; null where either is missing."""
+    low = pc.if_else(pc.less_equal(given, family), given, family)
+    high = pc.if_else(pc.less_equal(given, family), family, given)
+    return pc.binary_join_element_wise(low, high, " ")
+
+
+def characters_sorted(values: pa.Array) -> pa.Array:
+    """Each value's letters and digits in sorted order (spaces dropped): equal for a value and
+    the same value with two characters swapped ("3728" and "3782", "LS6 2QT" and "LS6 2TQ"),
+    so a blocking rule on it finds transposed postcodes; null where the value is."""
+    sorted_values = [
+        None if value is None else "".join(sorted(value.replace(" ", "")))
+        for value in values.to_pylist()
+    ]
+    return pa.array(sorted_values, type=pa.string())
+
+
 def sexes(values: pa.Array) -> pa.Array:
     """M or F from any provider's coding (M/F/U, Male/Female/Unknown, 1/2/9); else null."""
     code = pc.utf8_trim_whitespace(_upper(values))

@@ -16,6 +16,7 @@ date_of_birth, sex, postcode, address, in any provider's coding.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ FIELDS = ("given_name", "family_name", "date_of_birth", "sex", "postcode", "addr
 # 100,000: a count of a few is too small to trust (a misspelling can make one).
 TF_MINIMUM_U = 1e-5
 PAIR_COLUMNS = ("record_id", "spine_id", "match_probability")
+# The postcode's levels that need a UK postcode's district (outcode) and area.
+DISTRICT_LEVELS = ("Same outcode (postcode district)", "Same postcode area")
 _RECORDS, _SPINE = "records", "spine"
 
 
@@ -149,7 +152,7 @@ def trace_sources(
     session = Session(left, right, fields, engine, connection, seed)
     try:
         u = session.estimate_u() if estimate_u else {}
-        return [session.trace(source, u, threshold) for source in sources]
+        return session.trace_all(sources, u, threshold)
     finally:
         session.close()
 
@@ -194,8 +197,17 @@ def prepare(frame: pd.DataFrame, id_column: str) -> pd.DataFrame:
             "date_of_birth_unordered": standardise.day_month_unordered(born),
             "birth_year": pc.utf8_slice_codeunits(born, 0, 4),
             "initials": standardise.initials(given, family),
+            "names_unordered": standardise.names_unordered(
+                standardise.canonical_given_names(given), family
+            ),
             "sex": standardise.sexes(column("sex")),
             "postcode": postcode,
+            # The district and area, for the postcode's levels: computed once per record
+            # here, not per pair compared (a regular expression on both sides of every pair
+            # was most of the cost of sampling u).
+            "postcode_outcode": _extract(postcode, standardise.POSTCODE_OUTCODE),
+            "postcode_area": _extract(postcode, standardise.POSTCODE_AREA),
+            "postcode_sorted": standardise.characters_sorted(postcode),
             "address": standardise.addresses(column("address")),
         }
     )
@@ -204,20 +216,29 @@ def prepare(frame: pd.DataFrame, id_column: str) -> pd.DataFrame:
 
 def blocking_keys(fields: Sequence[str]) -> list[tuple[str, ...]]:
     """Candidate pairs: same date of birth (either way round), same postcode, same family
-    name and given name (nicknames resolved), or same initials (either way round), year of
-    birth and sex. A true match missed by all four differs in date of birth and postcode, in a
-    name, and in an initial, the year or sex, all at once."""
+    and given name (nicknames resolved; either way round), same initials (either way round)
+    with the same postcode but for two characters swapped, same initials, year of birth and
+    sex, or the same address."""
     keys: list[tuple[str, ...]] = []
     if "date_of_birth" in fields:
         keys.append(("date_of_birth_unordered",))
     if "postcode" in fields:
         keys.append(("postcode",))
     if {"given_name", "family_name"} <= set(fields):
-        keys.append(("family_name", "given_name_canonical"))
+        keys.append(("names_unordered",))
+        if "postcode" in fields:
+            # Two characters of the postcode swapped (3728 for 3782), which the postcode's
+            # own comparison counts as a typo: with the initials, so that the few other
+            # postcodes of the same characters bring only the people of the same initials.
+            keys.append(("postcode_sorted", "initials"))
         if {"date_of_birth", "sex"} <= set(fields):
             # With sex, half the pairs of initials and year alone (2.2M more to score at a
             # million people, for 30k records), for the few whose sex is unknown.
             keys.append(("initials", "birth_year", "sex"))
+    if "address" in fields:
+        # As selective as the postcode (a household), and there when the postcode is
+        # mistyped; `phm link` sends no addresses for records, so there it pairs no one.
+        keys.append(("address",))
     return keys
 
 
@@ -285,15 +306,15 @@ def comparison_levels() -> dict[str, list[Level]]:
         "postcode": [
             Level(exact("postcode"), 0.75, term_frequencies=True),
             Level(
-                lambda: cll.ExactMatchLevel(
-                    _regex("postcode", standardise.POSTCODE_OUTCODE)
-                ).configure(label_for_charts="Same outcode (postcode district)"),
+                lambda: cll.ExactMatchLevel("postcode_outcode").configure(
+                    label_for_charts=DISTRICT_LEVELS[0]
+                ),
                 0.12,
             ),
             Level(
-                lambda: cll.ExactMatchLevel(
-                    _regex("postcode", standardise.POSTCODE_AREA)
-                ).configure(label_for_charts="Same postcode area"),
+                lambda: cll.ExactMatchLevel("postcode_area").configure(
+                    label_for_charts=DISTRICT_LEVELS[1]
+                ),
                 0.06,
             ),
             # A typo outside the district (LS1 → L1), or in a postcode compared as written
@@ -380,12 +401,12 @@ def linkage_equity(
 _PAIR_DTYPES = {"record_id": "string", "spine_id": "string", "match_probability": "float64"}
 
 
-def _regex(column: str, pattern: str) -> Any:
+def _extract(values: pa.Array, pattern: str) -> pa.Array:
     """The pattern's first capture group, null where it does not match (never an empty
     string, which would equal another's)."""
-    from splink import ColumnExpression
-
-    return ColumnExpression(column).regex_extract(pattern, capture_group=1).nullif("")
+    named = pattern.replace("(", "(?P<part>", 1)  # Arrow names the groups it extracts
+    found = pc.struct_field(pc.extract_regex(values, named), [0])
+    return pc.if_else(pc.equal(found, ""), pa.scalar(None, pa.string()), found)
 
 
 def _priors(fields: Sequence[str], n_spine: int) -> Any:
@@ -463,38 +484,91 @@ class Session:
         self.priors = self._priors_on(self.trainer)
 
     def _priors_on(self, db) -> dict[str, Any]:
-        return _priors(self.fields, len(self.spine)).create_settings_dict(
+        priors = _priors(self.fields, len(self.spine)).create_settings_dict(
             db.sql_dialect.sql_dialect_str
         )
+        if "postcode" in self.fields and not (
+            self.records["postcode_outcode"].notna().any()
+            and self.spine["postcode_outcode"].notna().any()
+        ):
+            # Postcodes compared as written (another country's) have no district or area.
+            training.impossible(priors, "postcode", DISTRICT_LEVELS)
+        return priors
 
     def estimate_u(self) -> dict[tuple[str, str], float]:
-        """u of every level, by random sampling of up to 5M record-spine pairs (seeded, so
-        runs repeat), stopping once every level has been seen U_COUNT times. A level no
-        sampled pair fell in gets the rule of three's 3 / pairs."""
-        pairs = min(5e6, float(len(self.records)) * len(self.spine))
+        """u of every level, by random sampling of record-spine pairs (seeded, so runs
+        repeat), each comparison stopping once every level of it has been seen U_COUNT times,
+        within U_PAIRS pairs. A comparison with a level that no pair of the first
+        U_FIRST_PAIRS fell in keeps what those gave, and that level gets the rule of three's
+        3 / U_FIRST_PAIRS, the upper end of what its u could be: a level two different people
+        almost never reach (two UK postcodes one character apart outside their district: 0
+        of 5M pairs at 50,000 people) is not looked for through all 5M pairs, which took
+        most of the time of tracing, to give it at most a stronger weight."""
+        every = float(len(self.records)) * len(self.spine)
+        first = min(U_FIRST_PAIRS, every)
+        u = self._sample_u(first, None)
+        unseen = {comparison for (comparison, _), value in u.items() if value is None}
+        more, seen = min(U_PAIRS, every), {c for c, _ in u} - unseen
+        if more > first and seen:
+            u.update(self._sample_u(more, seen))
+        return {key: value or 3.0 / first for key, value in u.items()}
+
+    def _sample_u(self, pairs: float, comparisons: set[str] | None
+                  ) -> dict[tuple[str, str], float | None]:  # fmt: skip
+        """Splink's u by random sampling of up to `pairs` pairs, for `comparisons` (None:
+        all); None for a level no sampled pair fell in."""
         settings = training.starting_settings(self.priors, None, 1.0, len(self.spine))
+        if comparisons is not None:
+            settings["comparisons"] = [
+                c for c in settings["comparisons"] if c["output_column_name"] in comparisons
+            ]
         linker = self.linker(self.records, self.spine, settings, training=True)
         linker.training.estimate_u_using_random_sampling(
             max_pairs=pairs, seed=self.seed, min_count_per_level=U_COUNT
         )
         sampled = linker.misc.save_model_to_json()
-        return {
-            key: level.get("u_probability") or 3.0 / pairs
-            for key, level in training.levels(sampled)
-        }
+        return {key: level.get("u_probability") for key, level in training.levels(sampled)}
 
-    def trace(self, source: Source, u: dict[tuple[str, str], float],
-              threshold: float | None) -> Traced:  # fmt: skip
-        """Model one source (trained if it is big enough), score its records, and link each
-        to its best candidate at or above the threshold (the rule's, unless one is given)."""
-        settings = self.starting(source, u)
-        model = self.model(source, settings)
-        scoring = self._subset(source.records if source.score is None else source.score)
-        candidates = self.score(model.settings, scoring) if len(scoring) else _no_pairs()
+    def trace_all(self, sources: Sequence[Source], u: dict[tuple[str, str], float],
+                  threshold: float | None) -> list[Traced]:  # fmt: skip
+        """Model each source (trained if it is big enough), score its records, and link each
+        to its best candidate at or above the threshold (the rule's, unless one is given).
+        Sources whose models are the same (the small ones, traced with the priors and this
+        run's u) are scored in one pass, since a record's score depends only on the model."""
+        models = [self.model(source, self.starting(source, u)) for source in sources]
+        scoring = [
+            self._subset(source.records if source.score is None else source.score)
+            for source in sources
+        ]
+        same: dict[str, list[int]] = {}
+        for i, model in enumerate(models):
+            same.setdefault(json.dumps(model.settings, sort_keys=True), []).append(i)
+        candidates: list[pd.DataFrame] = [_no_pairs() for _ in sources]
+        for group in same.values():
+            records = pd.concat([scoring[i] for i in group])
+            if not len(records):
+                continue
+            scored = self.score(models[group[0]].settings, records)
+            if len(group) == 1:
+                candidates[group[0]] = scored
+                continue
+            ids = scored["record_id"].astype(object)
+            for i in group:
+                mine = ids.isin(scoring[i]["unique_id"].astype(object)).to_numpy(dtype=bool)
+                candidates[i] = scored[mine].reset_index(drop=True)
+        return [
+            self._link(source, model, found, len(part), threshold, self.starting(source, u))
+            for source, model, found, part in zip(sources, models, candidates, scoring, strict=True)
+        ]
+
+    def _link(self, source: Source, model: Model, candidates: pd.DataFrame, scored: int,
+              threshold: float | None, settings: dict[str, Any]) -> Traced:  # fmt: skip
+        """Each of the source's scored records linked to its best candidate at or above the
+        threshold (the rule's, unless one is given)."""
         best = best_matches(candidates, CANDIDATES_FROM)
         top = candidates.groupby("record_id")["match_probability"].max().to_numpy()
         # The source's records not scored were linked by exact match (`identity.exact`).
-        certain = len(source.records) - len(scoring) if source.score is not None else 0
+        certain = len(source.records) - scored if source.score is not None else 0
         chosen = (
             rule.choose(best["match_probability"].to_numpy(), top, certain)
             if threshold is None
@@ -532,8 +606,13 @@ class Session:
                          len(self.spine), reason)  # fmt: skip
         sample = records.sample(min(training.TRAINING_SAMPLE, len(records)), random_state=self.seed)
         keys = training.training_keys(self.fields)
-        linker = self.linker(sample, self.spine[self._near(sample, keys)], settings, training=True)
-        trained = training.train(linker, keys, len(self.spine))
+        near = self.spine[self._near(sample, keys)]
+        trained = training.train(
+            lambda model: self.linker(sample, near, model, training=True),
+            settings,
+            keys,
+            len(self.spine),
+        )
         on = "; ".join("+".join(k) for k in keys)
         if trained is None:
             reason = f"EM blocking on {on} found nothing to train on; starting values used"
@@ -618,6 +697,10 @@ class Session:
 # and month swapped) have u near 1e-5, so 100 sightings need all 5M pairs; 20 need about 2M,
 # in half the time, with u's standard error about 22% (0.3 bits of match weight).
 U_COUNT = 20
+# Pairs sampled for u: up to 5M; a comparison with a level not seen once in the first million
+# keeps the first million's estimates.
+U_FIRST_PAIRS = 1e6
+U_PAIRS = 5e6
 
 # Candidates below this are not kept: a record whose best candidate is less likely than one
 # in a thousand has, for the threshold and the quality report, no candidate at all.

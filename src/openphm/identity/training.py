@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,14 +141,20 @@ def in_dialect(settings: dict[str, Any], target: dict[str, Any]) -> dict[str, An
     return converted
 
 
-def train(linker: Any, keys: Sequence[tuple[str, ...]], n_spine: int) -> dict[str, Any] | None:
-    """EM on `linker` (its records a sample of one source's, its spine the people who share a
-    key with them, its u fixed), one session per key; the model JSON, with m floored and λ
-    capped, or None if no session could be trained."""
+def train(make_linker: Callable[[dict[str, Any]], Any], settings: dict[str, Any],
+          keys: Sequence[tuple[str, ...]], n_spine: int) -> dict[str, Any] | None:  # fmt: skip
+    """EM on a linker `make_linker` makes from `settings` (its records a sample of one
+    source's, its spine the people who share a key with them, its u fixed), one session per
+    key; the model JSON, with m floored and λ capped, or None if no session could be trained.
+    A session that fails leaves the model as the sessions before it made it: Splink's linker
+    is not used again after a failure (a failed session can leave it without the comparisons
+    the session held fixed, which scored a source without its postcode and address), the
+    next session starts on a fresh one from the last good model."""
     from splink import block_on
 
-    trained = 0
+    trained, model, linker = 0, settings, None
     for key in keys:
+        linker = linker or make_linker(model)
         try:
             linker.training.estimate_parameters_using_expectation_maximisation(
                 block_on(*key),
@@ -157,14 +163,18 @@ def train(linker: Any, keys: Sequence[tuple[str, ...]], n_spine: int) -> dict[st
                 estimate_without_term_frequencies=True,
                 populate_probability_two_random_records_match_from_trained_values=True,
             )
+            model = linker.misc.save_model_to_json()
+            model.pop("linker_uid", None)
             trained += 1
         except Exception as err:  # Splink raises several kinds; the log says which
-            # A key with no pairs, or one too few to converge: the other sessions still count.
+            # A key with no pairs, one too few to converge, or an m so small it underflows:
+            # the other sessions still count.
             key_name, kind = "+".join(key), type(err).__name__
             log.info("tracing: EM blocking on %s not trained (%s)", key_name, kind)
+            linker = None
     if not trained:
         return None
-    settings = linker.misc.save_model_to_json()
+    settings = copy.deepcopy(model)
     _floor_m(settings)
     lam = settings["probability_two_random_records_match"]
     settings["probability_two_random_records_match"] = min(lam, 1.0 / max(n_spine, 1))
@@ -216,6 +226,20 @@ def levels(settings: dict[str, Any]) -> Iterator[tuple[tuple[str, str], dict[str
         for level in comparison["comparison_levels"]:
             if not level.get("is_null_level"):
                 yield (comparison["output_column_name"], level["label_for_charts"]), level
+
+
+def impossible(settings: dict[str, Any], comparison: str, labels: Sequence[str]) -> None:
+    """Mark levels of `comparison` that this run's data cannot reach: their m is M_FLOOR and
+    the comparison's other levels share the rest in the proportions they had. (EM leaves a
+    level no pair falls in at its starting m, which would otherwise keep that share of true
+    matches away from the levels that can happen.)"""
+    for each in settings["comparisons"]:
+        if each["output_column_name"] != comparison:
+            continue
+        for level in each["comparison_levels"]:
+            if level.get("label_for_charts") in labels and level.get("m_probability") is not None:
+                level["m_probability"] = 0.0
+    _floor_m(settings)
 
 
 def _floor_m(settings: dict[str, Any]) -> None:
