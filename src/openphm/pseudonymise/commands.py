@@ -192,18 +192,13 @@ def extract_command(
 
 
 def practice_register_command(
-    workspace: Annotated[
-        Path, typer.Argument(help="The programme's workspace folder (made by phm init).")
-    ],
+    workspace: WorkspaceArgument,
     ods: Annotated[str, typer.Option("--ods", help="The controller practice's ODS code.")],
     public_key: Annotated[
         Path,
         typer.Option("--public-key", help="The practice.pub the practice sent.", dir_okay=False),
     ],
-    role: Annotated[
-        str | None,
-        typer.Option("--role", envvar="PHM_ROLE", help="The role you act in (recorded)."),
-    ] = None,
+    role: RoleOption = None,
     replace: Annotated[
         bool,
         typer.Option(
@@ -232,18 +227,13 @@ def practice_register_command(
 
 
 def provider_register_command(
-    workspace: Annotated[
-        Path, typer.Argument(help="The programme's workspace folder (made by phm init).")
-    ],
+    workspace: WorkspaceArgument,
     ods: Annotated[str, typer.Option("--ods", help="The provider's (trust's) ODS code.")],
     public_key: Annotated[
         Path,
         typer.Option("--public-key", help="The provider.pub the provider sent.", dir_okay=False),
     ],
-    role: Annotated[
-        str | None,
-        typer.Option("--role", envvar="PHM_ROLE", help="The role you act in (recorded)."),
-    ] = None,
+    role: RoleOption = None,
     replace: Annotated[
         bool,
         typer.Option(
