@@ -314,6 +314,28 @@ def test_no_stage_imports_a_command():
     assert found == []
 
 
+# The one command module another imports, with why: `phm practice` and `phm provider` are the
+# practice side's groups (practice/commands.py), and the pseudonymisation stage's commands add
+# `register` to them, since registering an organisation's key writes its registers.
+COMMAND_GROUPS = {("openphm.pseudonymise.commands", "openphm.practice.commands")}
+
+
+def test_no_command_imports_another_stages_command():
+    """A command calls its stage's modules, never another stage's command: what two commands
+    share is a stage's function (analytics.stage.dated, governance.due.due_table) or the
+    console's (console.warn_coverage), so each stage's work is where the web, the demo and the
+    benchmark find it. cli.py lists the commands; COMMAND_GROUPS names the one group shared."""
+    found = {
+        (module, target)
+        for module, targets in graph().items()
+        if module.endswith(".commands")
+        for target in targets
+        if target.endswith(".commands")
+    }
+    assert sorted(found - COMMAND_GROUPS) == []
+    assert sorted(COMMAND_GROUPS - found) == [], "no longer imported: take it off COMMAND_GROUPS"
+
+
 def test_the_web_service_reaches_no_command():
     """Nothing in web/ but `phm serve` itself (web/commands.py) reaches a command module, by
     any chain of imports: the service's process loads no command's code."""

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from openphm.analytics.stage import BUILD_ACTION
-from openphm.console import JsonOption, RoleOption, WorkspaceArgument, console
+from openphm.console import JsonOption, RoleOption, WorkspaceArgument, console, warn_coverage
 
 READ_ACTION = "analytics.read"
 
@@ -76,13 +76,14 @@ def analyse_command(
     from rich.table import Table
 
     from openphm.analytics.definitions import AnalyticsOptions
-    from openphm.analytics.stage import analyse
+    from openphm.analytics.stage import analyse, dated
     from openphm.engine import engine_for
     from openphm.programme.workspace import open_as
 
     ws, actor = open_as(workspace, role, BUILD_ACTION)
     kind = engine_for(ws, engine)
-    day, cover = dated(ws, reference_date, window_months)
+    day, cover = dated(ws, reference_date.date() if reference_date else None, window_months)
+    warn_coverage(cover)  # at once, before the work, and again at the end
     options = AnalyticsOptions(
         window_months=window_months,
         codelist_folder=str(codelists) if codelists else None,
@@ -107,22 +108,6 @@ def analyse_command(
             soft_wrap=True,
         )
     warn_coverage(cover)
-
-
-def dated(ws, reference_date: dt.datetime | None, window_months: int | None = None):
-    """The reference date and its coverage (`analytics.stage.dated`); a date past the data's
-    end is warned about at once, before the work, and again at the end (`warn_coverage`)."""
-    from openphm.analytics.stage import dated as reference
-
-    day, cover = reference(ws, reference_date.date() if reference_date else None, window_months)
-    warn_coverage(cover)
-    return day, cover
-
-
-def warn_coverage(cover) -> None:
-    for warning in (cover.warning(), cover.lagging):
-        if warning:
-            console.print(f"[bold yellow]Warning:[/] {warning}", soft_wrap=True)
 
 
 def measures_command(

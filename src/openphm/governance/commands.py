@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from openphm.console import JsonOption, RoleOption, WorkspaceArgument, console, literal, print_json
+from openphm.governance.due import due_records, due_table
 
 audit_app = typer.Typer(help="Read and verify the programme's hash-chained audit log.")
 
@@ -239,20 +240,6 @@ def schedule_units(
 
     for name, text in systemd_units(workspace.absolute(), user).items():
         typer.echo(f"# {name}\n{text}")  # plain: a unit file must not be wrapped
-
-
-def due_records(plan) -> list[dict]:
-    """The timetable as JSON-ready records (`--json`)."""
-    return [{"what": d.what, "when": d.when, "how": d.how, "due_now": d.now} for d in plan]
-
-
-def due_table(plan) -> Table:
-    table = Table(title="Due for destruction")
-    for column in ("what", "when", "how", "due"):
-        table.add_column(column)
-    for due in plan:
-        table.add_row(due.what, due.when, due.how, "now" if due.now else "", style=None)
-    return table
 
 
 def _print_kept(kept) -> None:

@@ -75,7 +75,7 @@ def status(
     workspace: WorkspaceArgument, role: RoleOption = None, as_json: JsonOption = False
 ) -> None:
     """Show the programme's dates, days left, and what each zone and the key store hold."""
-    from openphm.governance.commands import due_records, due_table
+    from openphm.governance.due import due_records, due_table
     from openphm.governance.schedule import timetable
     from openphm.programme.workspace import ZONES, open_as
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from openphm.console import RoleOption, WorkspaceArgument, console
+from openphm.console import RoleOption, WorkspaceArgument, console, warn_coverage
 
 risk_app = typer.Typer(
     help="Risk of emergency admission in the next 12 months: train, score, card.",
@@ -101,7 +101,6 @@ def score_command(
     day = reference_date.date() if reference_date else None
     with console.status("Scoring…"):
         summary = score_people(ws, actor, day, model, engine)
-    from openphm.analytics.commands import warn_coverage
     from openphm.analytics.period import Coverage
     from openphm.analytics.zone import months_before
 
