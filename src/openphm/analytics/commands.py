@@ -10,10 +10,8 @@ from typing import Annotated
 
 import typer
 
-from openphm.analytics.stage import BUILD_ACTION
+from openphm.analytics.stage import BUILD_ACTION, READ_ACTION
 from openphm.console import JsonOption, RoleOption, WorkspaceArgument, console, warn_coverage
-
-READ_ACTION = "analytics.read"
 
 
 def register(app: typer.Typer) -> None:
@@ -131,22 +129,11 @@ def measures_command(
     publish them as they are (phm release applies disclosure control)."""
     from rich.table import Table
 
-    from openphm.analytics.build import read_measures
-    from openphm.analytics.zone import LinkedZoneError
+    from openphm.analytics.stage import measures_built
     from openphm.programme.workspace import open_as
 
-    action = READ_ACTION
-    ws, actor = open_as(workspace, role, action)
-    con = ws.connect_linked(read_only=True)
-    try:
-        try:
-            frame = read_measures(con)
-        except Exception as err:  # the table is missing: nothing built yet
-            raise LinkedZoneError("no measures yet: run phm analyse first") from err
-        end = built_data_end(con)
-    finally:
-        con.close()
-    ws.audit.record(actor, action, reads=("linked.measures",), counts={"rows": len(frame)})
+    ws, actor = open_as(workspace, role, READ_ACTION)
+    frame, end = measures_built(ws, actor)
     if as_json:
         _json(frame, measure, group_by, end)
         return
@@ -156,17 +143,6 @@ def measures_command(
         _overall(frame, Table)
     else:
         _per_group(frame, measure, group_by, Table)
-
-
-def built_data_end(con, database: str = "linked") -> dt.date | None:
-    """The data's end recorded by the latest analytics build (None when not recorded)."""
-    from openphm.analytics.runs import RUNS
-
-    try:
-        row = con.execute(f"SELECT data_end FROM {database}.main.{RUNS}").fetchone()
-    except Exception:  # built before the data's end was recorded, or not built
-        return None
-    return row[0] if row else None
 
 
 def _json(frame, measure: str | None, group_by: str, end) -> None:
