@@ -108,23 +108,14 @@ def verify_certificate(
 ) -> None:
     """Check a destruction certificate's signature and, with --workspace, that the workspace
     holds exactly what it says was kept (exit 1 if anything does not match)."""
-    import json
+    from openphm.governance.certificate import CertificateError
+    from openphm.governance.remains import checked
 
-    from openphm.governance.certificate import CertificateError, verify
-    from openphm.governance.remains import differences
-
-    expected, problems = None, []
-    if workspace is not None:
-        meta = json.loads((workspace / "workspace.json").read_text())
-        expected = meta["signing_public_key"]
     try:
-        body = verify(certificate_file, expected)
+        body, problems = checked(certificate_file, workspace)
     except CertificateError as err:
         console.print(f"[red]✗[/] {escape(str(err))}")
         raise typer.Exit(1) from None
-    if workspace is not None:
-        store = Path(meta["keystore"])
-        problems = differences(workspace, store if store.is_absolute() else workspace / store, body)
     for problem in problems:
         console.print(f"[red]✗[/] {escape(problem)}", soft_wrap=True)
     if problems:

@@ -10,13 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from openphm.governance.remains import NOTICE
 from openphm.programme.config import ProgrammeConfig, SourceKind
 
 if TYPE_CHECKING:
     from openphm.governance.audit import Actor
     from openphm.programme.workspace import Workspace
-
-NOTICE = "privacy-notice.md"
 
 
 def write_notice(ws: Workspace, actor: Actor, out: Path | None = None) -> Path:
