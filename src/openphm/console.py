@@ -88,3 +88,12 @@ def print_json(data: object) -> None:
     import json
 
     typer.echo(json.dumps(data, indent=2, default=str, ensure_ascii=True))
+
+
+def warn_coverage(cover) -> None:
+    """The warnings of a reference date's coverage (`analytics.period.Coverage`: a date past
+    the data's end, a source that stops early), printed before a command's work and again at
+    its end, so neither scrolls away."""
+    for warning in (cover.warning(), cover.lagging):
+        if warning:
+            console.print(f"[bold yellow]Warning:[/] {warning}", soft_wrap=True)

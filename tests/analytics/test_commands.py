@@ -140,6 +140,14 @@ def test_analyse_defaults_to_the_end_of_the_last_complete_month_of_data(cli, wor
     assert "Data to 2026-05-12" in listed.output
     as_json = json.loads(cli(["measures", workspace.root, "--json", "--role", "analyst"]).output)
     assert as_json["data_end"] == "2026-05-12"
+    # Each listing is one entry (analytics.stage.measures_built): what it read, a count of rows.
+    con = workspace.connect_linked(read_only=True)
+    rows = con.execute("SELECT count(*) FROM linked.measures").fetchone()[0]
+    con.close()
+    read = [e for e in workspace.audit.entries() if e.action == "analytics.read"]
+    assert [(e.user, e.outcome, e.reads, dict(e.counts)) for e in read] == [
+        (read[0].user, "ok", ("linked.measures",), {"rows": rows})
+    ] * 2
     mortality = [m for m in as_json["measures"] if m["measure"] == "mortality"]
     assert {m["statistic"] for m in mortality} == {"crude", "dsr"}
     # three people all aged 70: every other band is empty, so no DSR, and the row says why

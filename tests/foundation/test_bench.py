@@ -114,8 +114,9 @@ def test_a_stage_is_charged_for_the_cpu_it_and_its_processes_use_not_for_waiting
 def test_the_figures_file_holds_the_totals_and_ratios_the_table_prints(tmp_path, capsys):
     import json
 
-    from openphm.bench.commands import _report, write_figures
+    from openphm.bench.commands import _report
     from openphm.bench.measure import StageResult
+    from openphm.bench.run import write_figures
 
     results = [
         StageResult("synth", 100.0, 900.0, {"people": 10}, 101.0),
@@ -143,8 +144,9 @@ def test_the_movement_floor_is_measured_only_when_asked_and_is_not_in_the_pipeli
 ):
     import json
 
-    from openphm.bench.commands import _report, write_figures
+    from openphm.bench.commands import _report
     from openphm.bench.measure import StageResult
+    from openphm.bench.run import write_figures
 
     asked = [name for name, _, _ in plan(tmp_path, people=10, seed=1, movement=True)]
     assert asked[:3] == ["synth", "io-floor", "movement-floor"]

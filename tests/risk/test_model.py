@@ -4,6 +4,7 @@ data whose answer is known)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import numpy as np
 import pandas as pd
@@ -177,6 +178,14 @@ def test_phm_risk_card_writes_the_card_and_plot_to_outputs(region, cli):
     folder = region.workspace / "outputs" / "risk"
     assert (folder / f"{region.model_id}.md").is_file()
     assert (folder / f"{region.model_id}-calibration.svg").read_text().startswith("<svg")
+    # risk.stage.write_card audits what it read and wrote, and counts only
+    log = (region.workspace / "audit" / "audit.jsonl").read_text().splitlines()
+    entry = json.loads(log[-1])
+    assert (entry["action"], entry["outcome"], entry["reads"], entry["writes"]) == (
+        "risk.card", "ok", ["linked.risk_models"],
+        [f"outputs/risk/{region.model_id}.md", f"outputs/risk/{region.model_id}-calibration.svg"],
+    )  # fmt: skip
+    assert list(entry["counts"]) == ["groups"] and entry["counts"]["groups"] > 0
 
 
 def test_a_practice_may_not_train_or_score(region, cli):

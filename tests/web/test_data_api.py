@@ -156,3 +156,15 @@ def test_phm_api_token_is_the_dpo_s_and_prints_the_token_once(cli, web_workspace
     assert revoked.exit_code == 0, revoked.output
     listed = cli(["api-token", "list", root, "--json", "--role", "data-protection-officer"])
     assert json.loads(listed.output)[0]["standing"] == "revoked"
+    # Each action's entry (web.api_tokens' create_token, token_records, revoke_token) names the
+    # token by its id and the file; never the token.
+    done = [e for e in web_workspace.audit.entries()
+            if e.action.startswith("web.api_token.") and e.outcome == "ok"]  # fmt: skip
+    tokens = ("web/api_tokens.json",)
+    assert [(e.action, e.user, e.reads, e.writes) for e in done] == [
+        ("web.api_token.create", "dora", (), tokens), ("web.api_token.list", "dora", tokens, ()),
+        ("web.api_token.revoke", "dora", (), tokens), ("web.api_token.list", "dora", tokens, ()),
+    ]  # fmt: skip
+    assert done[0].reason.startswith(f"token {token_id} for ana, expires ")
+    assert done[2].reason == f"token {token_id} of ana"
+    assert token.split("_", 2)[2] not in (web_workspace.root / "audit" / "audit.jsonl").read_text()

@@ -227,7 +227,10 @@ def test_a_practice_user_must_belong_to_a_controller_practice(cli, web_workspace
     assert result.exit_code == 0, result.output
     users = json.loads((web_workspace.root / USERS_FILE).read_text())["users"]
     assert users["pat2"]["ods"] == "Y10002" and PASSWORD not in json.dumps(users)
-    assert last_entry(web_workspace).action == "web.user.add"
+    added = last_entry(web_workspace)  # web.account_admin.add's entry: who, never a password
+    assert (added.action, added.role, added.writes, added.reason) == (
+        "web.user.add", "account-administrator", ("web/users.json",), "pat2 as practice"
+    )  # fmt: skip
 
 
 # ----- analyst ---------------------------------------------------------------------------------

@@ -10,10 +10,8 @@ from typing import Annotated
 
 import typer
 
-from openphm.analytics.stage import BUILD_ACTION
-from openphm.console import JsonOption, RoleOption, WorkspaceArgument, console
-
-READ_ACTION = "analytics.read"
+from openphm.analytics.stage import BUILD_ACTION, READ_ACTION
+from openphm.console import JsonOption, RoleOption, WorkspaceArgument, console, warn_coverage
 
 
 def register(app: typer.Typer) -> None:
@@ -76,13 +74,14 @@ def analyse_command(
     from rich.table import Table
 
     from openphm.analytics.definitions import AnalyticsOptions
-    from openphm.analytics.stage import analyse
+    from openphm.analytics.stage import analyse, dated
     from openphm.engine import engine_for
     from openphm.programme.workspace import open_as
 
     ws, actor = open_as(workspace, role, BUILD_ACTION)
     kind = engine_for(ws, engine)
-    day, cover = dated(ws, reference_date, window_months)
+    day, cover = dated(ws, reference_date.date() if reference_date else None, window_months)
+    warn_coverage(cover)  # at once, before the work, and again at the end
     options = AnalyticsOptions(
         window_months=window_months,
         codelist_folder=str(codelists) if codelists else None,
@@ -109,22 +108,6 @@ def analyse_command(
     warn_coverage(cover)
 
 
-def dated(ws, reference_date: dt.datetime | None, window_months: int | None = None):
-    """The reference date and its coverage (`analytics.stage.dated`); a date past the data's
-    end is warned about at once, before the work, and again at the end (`warn_coverage`)."""
-    from openphm.analytics.stage import dated as reference
-
-    day, cover = reference(ws, reference_date.date() if reference_date else None, window_months)
-    warn_coverage(cover)
-    return day, cover
-
-
-def warn_coverage(cover) -> None:
-    for warning in (cover.warning(), cover.lagging):
-        if warning:
-            console.print(f"[bold yellow]Warning:[/] {warning}", soft_wrap=True)
-
-
 def measures_command(
     workspace: WorkspaceArgument,
     measure: Annotated[
@@ -147,22 +130,11 @@ def measures_command(
     publish them as they are (phm release applies disclosure control)."""
     from rich.table import Table
 
-    from openphm.analytics.build import read_measures
-    from openphm.analytics.zone import LinkedZoneError
+    from openphm.analytics.stage import measures_built
     from openphm.programme.workspace import open_as
 
-    action = READ_ACTION
-    ws, actor = open_as(workspace, role, action)
-    con = ws.connect_linked(read_only=True)
-    try:
-        try:
-            frame = read_measures(con)
-        except Exception as err:  # the table is missing: nothing built yet
-            raise LinkedZoneError("no measures yet: run phm analyse first") from err
-        end = built_data_end(con)
-    finally:
-        con.close()
-    ws.audit.record(actor, action, reads=("linked.measures",), counts={"rows": len(frame)})
+    ws, actor = open_as(workspace, role, READ_ACTION)
+    frame, end = measures_built(ws, actor)
     if as_json:
         _json(frame, measure, group_by, end)
         return
@@ -172,17 +144,6 @@ def measures_command(
         _overall(frame, Table)
     else:
         _per_group(frame, measure, group_by, Table)
-
-
-def built_data_end(con, database: str = "linked") -> dt.date | None:
-    """The data's end recorded by the latest analytics build (None when not recorded)."""
-    from openphm.analytics.runs import RUNS
-
-    try:
-        row = con.execute(f"SELECT data_end FROM {database}.main.{RUNS}").fetchone()
-    except Exception:  # built before the data's end was recorded, or not built
-        return None
-    return row[0] if row else None
 
 
 def _json(frame, measure: str | None, group_by: str, end) -> None:

@@ -115,6 +115,15 @@ def current_date(con, options, database: str, *, at: dt.date | None = None) -> d
     return day if inputs == inputs_fingerprint(con, database) else None
 
 
+def built_data_end(con, database: str = "linked") -> dt.date | None:
+    """The data's end recorded by the latest analytics build (None when not recorded)."""
+    try:
+        row = con.execute(f"SELECT data_end FROM {database}.main.{RUNS}").fetchone()
+    except Exception:  # built before the data's end was recorded, or not built
+        return None
+    return row[0] if row else None
+
+
 def _tables(con, database: str) -> set[str]:
     return {
         row[0]

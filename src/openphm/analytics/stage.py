@@ -1,13 +1,15 @@
 """`phm analyse` as a stage: the reference date and its coverage, the build on the programme's
-engine, and its audit entry. The command (analytics.commands), the refresh (openphm.refresh),
-the benchmark and the demo call these; the command only parses and prints. The caller
-authorises (analytics.build)."""
+engine, and its audit entry; and `phm measures`' reading of what it built, audited. The
+commands (analytics.commands), the refresh (openphm.refresh), the benchmark and the demo call
+these; the commands only parse and print. The caller authorises (analytics.build,
+analytics.read)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 BUILD_ACTION = "analytics.build"
+READ_ACTION = "analytics.read"
 
 
 def dated(ws, reference_date: dt.date | None, window_months: int | None = None):
@@ -53,6 +55,26 @@ def areas_of(ws) -> dict[str, dict[str, str]]:
     """The programme's PCNs, places and ICBs ({level: {practice: area}}, programme.toml's
     `[indicators]`), by which the measures and the activity figures are also broken down."""
     return ws.config.indicators.hierarchy(ws.config.programme.controllers)
+
+
+def measures_built(ws, actor):
+    """The measures `phm analyse` built (aggregates only) and the data's end it built them to
+    (None when not recorded), audited as a count of rows (analytics.read)."""
+    from openphm.analytics.build import read_measures
+    from openphm.analytics.runs import built_data_end
+    from openphm.analytics.zone import LinkedZoneError
+
+    con = ws.connect_linked(read_only=True)
+    try:
+        try:
+            frame = read_measures(con)
+        except Exception as err:  # the table is missing: nothing built yet
+            raise LinkedZoneError("no measures yet: run phm analyse first") from err
+        end = built_data_end(con)
+    finally:
+        con.close()
+    ws.audit.record(actor, READ_ACTION, reads=("linked.measures",), counts={"rows": len(frame)})
+    return frame, end
 
 
 def build_on_engine(ws, engine, day: dt.date, options, say=lambda text: None):

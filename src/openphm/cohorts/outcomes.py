@@ -24,7 +24,7 @@ import pandas as pd
 
 from openphm import clock
 from openphm.cohorts.build import MEMBERS
-from openphm.console import UserFacingError
+from openphm.errors import UserFacingError
 
 OUTCOMES_TABLE = "cohort_outcomes"
 # The outcomes a practice may record (their words: cohorts.words.OUTCOME_WORDS).

@@ -258,20 +258,18 @@ def _reidentify(demo: Demo) -> None:
 
 
 def _governance(demo: Demo) -> None:
-    from openphm.governance.notice import privacy_notice
+    from openphm.governance.notice import write_notice
+    from openphm.governance.oversight import verify_log
     from openphm.governance.roles import Refused
 
     ws = demo.ws
-    notice = ws.zone("outputs") / "privacy-notice.md"
-    notice.write_text(privacy_notice(ws.config))
-    ws.audit.record(DPO, "programme.notice", writes=(notice.name,))
+    notice = write_notice(ws, DPO)
     console.print(f"privacy notice written from programme.toml: {notice}")
     try:
         ws.authorise(ANALYST, "audit.show")
     except Refused as refusal:
         console.print(f"analyst asked to read the audit log: [red]refused[/] ({refusal})")
-    result = ws.audit.verify()
-    ws.audit.record(DPO, "audit.verify", counts={"entries": result.entries})
+    result = verify_log(ws, DPO)
     verdict = "[green]intact[/]" if result.ok else "[red]broken[/]"
     console.print(f"audit log {verdict}: {result.entries} entries, hash chain checked")
     _schedule(ws)

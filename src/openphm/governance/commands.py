@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from openphm.console import JsonOption, RoleOption, WorkspaceArgument, console, literal, print_json
+from openphm.governance.due import due_records, due_table
 
 audit_app = typer.Typer(help="Read and verify the programme's hash-chained audit log.")
 
@@ -31,42 +32,36 @@ def show(
 ) -> None:
     """List audit entries: when, who, role, action, outcome, purpose, counts."""
     from openphm.governance.audit import AuditEntry
+    from openphm.governance.oversight import read_log
     from openphm.programme.workspace import open_as
 
     ws, actor = open_as(workspace, role, "audit.show")
-    entries = list(ws.audit.entries())
+    entries, shown = read_log(ws, actor, last)
     if as_json:
-        shown = entries[-last:] if last else entries
         print_json([{**e.body(), "hash": e.hash} for e in shown])
-        ws.audit.record(actor, "audit.show", counts={"entries_shown": len(shown)})
         return
     table = Table(title=f"Audit log: {len(entries)} entries")
     for column in AuditEntry.COLUMNS:
         table.add_column(column)
-    for entry in entries[-last:] if last else entries:
+    for entry in shown:
         # Entries quote what people typed (queries, names, comments): shown, never obeyed.
         table.add_row(*(literal(cell) for cell in entry.row()))
     console.print(table)
-    shown = min(last or len(entries), len(entries))
-    ws.audit.record(actor, "audit.show", counts={"entries_shown": shown})
 
 
 @audit_app.command("verify")
 def verify(workspace: WorkspaceArgument, role: RoleOption = None) -> None:
     """Check the chain: any edited, removed or reordered entry is named. Exit 1 if broken."""
+    from openphm.governance.oversight import verify_log
     from openphm.programme.workspace import open_as
 
     ws, actor = open_as(workspace, role, "audit.verify")
-    result = ws.audit.verify()
+    result = verify_log(ws, actor)
     if result.ok:
         console.print(f"[green]Audit log intact[/]: {result.entries} entries")
-        ws.audit.record(actor, "audit.verify", counts={"entries": result.entries})
         return
     for problem in result.problems:
         console.print(f"[red]✗[/] {escape(str(problem))}")  # may name a file
-    ws.audit.record(
-        actor, "audit.verify", outcome="failed", counts={"problems": len(result.problems)}
-    )
     console.print(f"[red]The audit log has been tampered with[/]: {len(result.problems)} problems")
     raise typer.Exit(1)
 
@@ -113,23 +108,14 @@ def verify_certificate(
 ) -> None:
     """Check a destruction certificate's signature and, with --workspace, that the workspace
     holds exactly what it says was kept (exit 1 if anything does not match)."""
-    import json
+    from openphm.governance.certificate import CertificateError
+    from openphm.governance.remains import checked
 
-    from openphm.governance.certificate import CertificateError, verify
-    from openphm.governance.remains import differences
-
-    expected, problems = None, []
-    if workspace is not None:
-        meta = json.loads((workspace / "workspace.json").read_text())
-        expected = meta["signing_public_key"]
     try:
-        body = verify(certificate_file, expected)
+        body, problems = checked(certificate_file, workspace)
     except CertificateError as err:
         console.print(f"[red]✗[/] {escape(str(err))}")
         raise typer.Exit(1) from None
-    if workspace is not None:
-        store = Path(meta["keystore"])
-        problems = differences(workspace, store if store.is_absolute() else workspace / store, body)
     for problem in problems:
         console.print(f"[red]✗[/] {escape(problem)}", soft_wrap=True)
     if problems:
@@ -151,13 +137,11 @@ def notice(
     role: RoleOption = None,
 ) -> None:
     """Write the patient-facing privacy notice from the programme's own configuration."""
-    from openphm.governance.notice import privacy_notice
+    from openphm.governance.notice import write_notice
     from openphm.programme.workspace import open_as
 
     ws, actor = open_as(workspace, role, "programme.notice")
-    path = out or ws.zone("outputs") / "privacy-notice.md"
-    path.write_text(privacy_notice(ws.config))
-    ws.audit.record(actor, "programme.notice", writes=(str(path.name),))
+    path = write_notice(ws, actor, out)
     console.print(f"Privacy notice written to {path}", markup=False)
 
 
@@ -175,15 +159,15 @@ def schedule_show(
     workspace: WorkspaceArgument, role: RoleOption = None, as_json: JsonOption = False
 ) -> None:
     """What will be destroyed, and when (what is due now first). Changes nothing."""
-    from openphm.governance.schedule import timetable
+    from openphm.governance.schedule import shown_timetable
     from openphm.programme.workspace import open_as
 
     ws, actor = open_as(workspace, role, "schedule.show")
+    plan = shown_timetable(ws, actor)
     if as_json:
-        print_json(due_records(timetable(ws)))
+        print_json(due_records(plan))
     else:
-        console.print(due_table(timetable(ws)))
-    ws.audit.record(actor, "schedule.show")
+        console.print(due_table(plan))
 
 
 @schedule_app.command("run")
@@ -239,20 +223,6 @@ def schedule_units(
 
     for name, text in systemd_units(workspace.absolute(), user).items():
         typer.echo(f"# {name}\n{text}")  # plain: a unit file must not be wrapped
-
-
-def due_records(plan) -> list[dict]:
-    """The timetable as JSON-ready records (`--json`)."""
-    return [{"what": d.what, "when": d.when, "how": d.how, "due_now": d.now} for d in plan]
-
-
-def due_table(plan) -> Table:
-    table = Table(title="Due for destruction")
-    for column in ("what", "when", "how", "due"):
-        table.add_column(column)
-    for due in plan:
-        table.add_row(due.what, due.when, due.how, "now" if due.now else "", style=None)
-    return table
 
 
 def _print_kept(kept) -> None:

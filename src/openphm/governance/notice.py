@@ -7,7 +7,24 @@ Plain English, short sentences, no jargon a patient would need explained.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from openphm.governance.remains import NOTICE
 from openphm.programme.config import ProgrammeConfig, SourceKind
+
+if TYPE_CHECKING:
+    from openphm.governance.audit import Actor
+    from openphm.programme.workspace import Workspace
+
+
+def write_notice(ws: Workspace, actor: Actor, out: Path | None = None) -> Path:
+    """Write the notice to `out` (default: WORKSPACE/outputs/privacy-notice.md) and audit it
+    (programme.notice); where it was written. The caller authorises."""
+    path = out or ws.zone("outputs") / NOTICE
+    path.write_text(privacy_notice(ws.config))
+    ws.audit.record(actor, "programme.notice", writes=(str(path.name),))
+    return path
 
 
 def privacy_notice(config: ProgrammeConfig) -> str:

@@ -9,6 +9,8 @@ destroys them, and the certificate lists exactly what remains, with each file's 
 that `phm verify-certificate --workspace` can show nothing else is there.
 
 Reads zone 4 and the audit log; writes nothing (the close deletes what `patient_level` names).
+`checked` is `phm verify-certificate`: the certificate's signature and, given the closed
+workspace, what remains in it.
 """
 
 from __future__ import annotations
@@ -129,3 +131,21 @@ def differences(root: Path, keystore: Path, body: dict) -> list[str]:
     keys = sorted(p.name for p in keystore.rglob("*.key")) if keystore.is_dir() else []
     problems += [f"the key store still holds {', '.join(keys)}"] if keys else []
     return problems
+
+
+def checked(certificate_file: Path, workspace: Path | None = None) -> tuple[dict, list[str]]:
+    """The certificate's body, once its signature verifies (`certificate.verify`, which raises
+    CertificateError), and with `workspace` how that workspace differs from what the certificate
+    says remains: signed by the workspace's own key, and exactly the files kept (`differences`).
+    A closed workspace is read from its files (workspace.json), never opened."""
+    from openphm.governance.certificate import verify
+
+    expected = meta = None
+    if workspace is not None:
+        meta = json.loads((workspace / "workspace.json").read_text())
+        expected = meta["signing_public_key"]
+    body = verify(certificate_file, expected)
+    if meta is None:
+        return body, []
+    store = Path(meta["keystore"])
+    return body, differences(workspace, store if store.is_absolute() else workspace / store, body)

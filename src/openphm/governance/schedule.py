@@ -88,6 +88,14 @@ def timetable(ws: Workspace) -> list[Due]:
     return sorted(due, key=lambda d: (not d.now, d.when))
 
 
+def shown_timetable(ws: Workspace, actor: Actor) -> list[Due]:
+    """The timetable as `phm schedule show` shows it, audited (schedule.show); changes nothing.
+    The caller authorises."""
+    plan = timetable(ws)
+    ws.audit.record(actor, "schedule.show")
+    return plan
+
+
 def keep_promises(ws: Workspace, actor: Actor) -> Kept:
     """Destroy whatever has fallen due, after the role check; audited. Safe to run at any time
     and as often as wanted: when nothing is due it records that it looked."""

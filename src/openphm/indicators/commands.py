@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from openphm.console import RoleOption, WorkspaceArgument, console
+from openphm.console import RoleOption, WorkspaceArgument, console, warn_coverage
 from openphm.indicators.stage import ACTION
 
 
@@ -55,7 +55,7 @@ def indicators_command(
     Prints counts before disclosure control: do not publish them as they are."""
     from rich.table import Table
 
-    from openphm.analytics.commands import dated, warn_coverage
+    from openphm.analytics.stage import dated
     from openphm.engine import engine_for
     from openphm.indicators.stage import build_indicators, chosen_packs
     from openphm.programme.workspace import open_as
@@ -64,7 +64,8 @@ def indicators_command(
     chosen = chosen_packs(ws)
     # The one reference-date rule (analytics.period); coverage of a 12-month look-back.
     kind = engine_for(ws, engine)
-    day, cover = dated(ws, reference_date, 12)
+    day, cover = dated(ws, reference_date.date() if reference_date else None, 12)
+    warn_coverage(cover)  # at once, before the work, and again at the end
     with console.status("Building indicators…") as status:
         summary = build_indicators(ws, actor, day, chosen, codelists, kind, status.update)
     table = Table(title=f"Indicators {cover.note()} (counts before disclosure control)")

@@ -84,7 +84,7 @@ def status(
     """Show the programme's dates, days left, what each zone and the key store hold, and the
     latest refresh: done, running or stopped (where, the failure's kind, how to resume), and the
     records kept in the landing zone because a sensitive list names their codes (counts)."""
-    from openphm.governance.commands import due_records, due_table
+    from openphm.governance.due import due_records, due_table
     from openphm.governance.schedule import timetable
     from openphm.governance.withheld import withheld
     from openphm.programme.workspace import ZONES, open_as

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from openphm.console import RoleOption, WorkspaceArgument, console
+from openphm.console import RoleOption, WorkspaceArgument, console, warn_coverage
 
 risk_app = typer.Typer(
     help="Risk of emergency admission in the next 12 months: train, score, card.",
@@ -101,7 +101,6 @@ def score_command(
     day = reference_date.date() if reference_date else None
     with console.status("Scoring…"):
         summary = score_people(ws, actor, day, model, engine)
-    from openphm.analytics.commands import warn_coverage
     from openphm.analytics.period import Coverage
     from openphm.analytics.zone import months_before
 
@@ -134,25 +133,9 @@ def card_command(
 ) -> None:
     """Write the model card (counts rounded and suppressed by the programme's disclosure rules)
     and its calibration plot to WORKSPACE/outputs/risk/, and print where."""
-    from openphm.disclosure.releases import rules_for
-    from openphm.risk.card import calibration_svg, markdown, publishable
-    from openphm.risk.store import latest_model, open_zone
+    from openphm.risk.stage import write_card
 
     ws, actor = _open(workspace, role, "risk.card")
-    with open_zone(ws, read_only=True) as con:
-        model_id, _, card = latest_model(con, model)
-    public = publishable(card, rules_for(ws))
-    folder = ws.zone("outputs") / "risk"
-    folder.mkdir(parents=True, exist_ok=True)
-    page, plot = folder / f"{model_id}.md", folder / f"{model_id}-calibration.svg"
-    page.write_text(markdown(public))
-    plot.write_text(calibration_svg(public["calibration_bins"]))
-    ws.audit.record(
-        actor,
-        "risk.card",
-        reads=("linked.risk_models",),
-        writes=(f"outputs/risk/{page.name}", f"outputs/risk/{plot.name}"),
-        counts={"groups": len(public["groups"])},
-    )
+    public, page, plot = write_card(ws, actor, model)
     console.print(f"Model card: {page}\nCalibration plot: {plot}", markup=False)
     _print_metrics(public)

@@ -1,7 +1,8 @@
-"""`phm risk train` and `phm risk score` as stages: the features on the programme's engine, the
-model fitted or applied in the zone file, and the audit entry. The commands (risk.commands),
-the refresh (openphm.refresh), the benchmark and the demo call these; the commands only parse
-and print. The caller authorises (risk.train, risk.score)."""
+"""`phm risk train`, `phm risk score` and `phm risk card` as stages: the features on the
+programme's engine, the model fitted or applied in the zone file, the card written to the
+outputs, and the audit entry. The commands (risk.commands), the refresh (openphm.refresh), the
+benchmark and the demo call these; the commands only parse and print. The caller authorises
+(risk.train, risk.score, risk.card)."""
 
 from __future__ import annotations
 
@@ -89,6 +90,32 @@ def score_people(ws, actor, reference_date: dt.date | None = None, model: str | 
         reason=f"engine {kind}{by}",
     )  # fmt: skip
     return summary
+
+
+def write_card(ws, actor, model: str | None = None):
+    """Write `model`'s card (default: the latest trained), its counts rounded and suppressed by
+    the programme's disclosure rules, and its calibration plot to WORKSPACE/outputs/risk/, and
+    audit it (risk.card). The card as published, and the two files."""
+    from openphm.disclosure.releases import rules_for
+    from openphm.risk.card import calibration_svg, markdown, publishable
+    from openphm.risk.store import latest_model, open_zone
+
+    with open_zone(ws, read_only=True) as con:
+        model_id, _, card = latest_model(con, model)
+    public = publishable(card, rules_for(ws))
+    folder = ws.zone("outputs") / "risk"
+    folder.mkdir(parents=True, exist_ok=True)
+    page, plot = folder / f"{model_id}.md", folder / f"{model_id}-calibration.svg"
+    page.write_text(markdown(public))
+    plot.write_text(calibration_svg(public["calibration_bins"]))
+    ws.audit.record(
+        actor,
+        "risk.card",
+        reads=("linked.risk_models",),
+        writes=(f"outputs/risk/{page.name}", f"outputs/risk/{plot.name}"),
+        counts={"groups": len(public["groups"])},
+    )
+    return public, page, plot
 
 
 def has_model(ws) -> bool:

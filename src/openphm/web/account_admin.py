@@ -1,6 +1,7 @@
-"""The data protection officer's management of the web service's local accounts: list, disable,
-enable, unlock, reset a password. One function per action, each doing it and auditing it, so
-`phm user …` and the DPO's Accounts page (web.dpo) act alike; the caller has checked the role
+"""The management of the web service's local accounts: add (whoever administers the
+workspace's files, `phm user add`), and the data protection officer's list, disable, enable,
+unlock, reset a password. One function per action, each doing it and auditing it, so `phm user
+…` and the DPO's Accounts page (web.dpo) act alike; the caller has checked the role
 (`ws.authorise`, which audits a refusal). Never a password or a hash in the log or the output.
 """
 
@@ -9,8 +10,9 @@ from __future__ import annotations
 import time
 
 from openphm.governance.audit import Actor
+from openphm.governance.roles import Role
 from openphm.programme.workspace import Workspace
-from openphm.web.accounts import AccountError, LocalAccounts
+from openphm.web.accounts import AccountError, LocalAccounts, User
 from openphm.web.security import LOCK_MINUTES, MAX_FAILURES_PER_NAME, name_key
 from openphm.web.sign_in_ledger import SignInLedger
 
@@ -22,6 +24,18 @@ def failures(ws: Workspace, name: str) -> int:
     """An account's failed sign-ins counting towards its lock now."""
     since = time.time() - LOCK_MINUTES * 60
     return len(SignInLedger(ws.root).times(name_key(name), since))
+
+
+def add(ws: Workspace, admin: Actor, name: str, password: str, role: Role,
+        ods: str | None = None) -> User:  # fmt: skip
+    """A new account (`LocalAccounts.add`: a practice's names one of the programme's
+    controllers, a provider's one of its providers), audited as made by `admin`."""
+    user = LocalAccounts(ws.root).add(
+        name, password, role, ws.config.programme.controllers, ods,
+        providers=ws.config.list_providers(),
+    )  # fmt: skip
+    ws.audit.record(admin, "web.user.add", writes=(USERS,), reason=f"{user.name} as {role.value}")
+    return user
 
 
 def account_list(ws: Workspace, actor: Actor, *, audit: bool = True) -> list[dict]:

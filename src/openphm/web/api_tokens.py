@@ -8,6 +8,10 @@ WORKSPACE/web/api_tokens.json (owner-only). A secret that long needs no slow has
 guess it, and the digest is compared in constant time. A token stops working when it is revoked,
 when it expires (90 days by default, never after the programme's end), and while its account
 is disabled.
+
+The DPO's actions are one function each, doing it and auditing it (`create_token`,
+`token_records`, `revoke_token`), as web.account_admin does for accounts: the caller has checked
+the role (`open_as`, which audits a refusal). The log names a token by its id, never the token.
 """
 
 from __future__ import annotations
@@ -24,10 +28,15 @@ import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from openphm import clock
 from openphm.errors import UserFacingError
 from openphm.web.accounts import ACTIVE, LocalAccounts, User
+
+if TYPE_CHECKING:
+    from openphm.governance.audit import Actor
+    from openphm.programme.workspace import Workspace
 
 TOKENS_FILE = Path("web") / "api_tokens.json"
 DEFAULT_DAYS = 90
@@ -149,3 +158,37 @@ def _standing(record: dict, today: dt.date) -> str:
     if dt.date.fromisoformat(record["expires"]) < today:
         return "expired"
     return ACTIVE
+
+
+def create_token(
+    ws: Workspace, actor: Actor, user: str, label: str, days: int = DEFAULT_DAYS
+) -> IssuedToken:
+    """A token for `user`'s account, made by `actor` (web.api_token.create): it expires in
+    `days`, never after the programme's end."""
+    issued = ApiTokens(ws.root).create(user, label, actor.user, ws.config.programme.end_date, days)
+    ws.audit.record(
+        actor,
+        "web.api_token.create",
+        writes=(TOKENS_FILE.as_posix(),),
+        reason=f"token {issued.id} for {issued.user}, expires {issued.expires}",
+    )
+    return issued
+
+
+def token_records(ws: Workspace, actor: Actor) -> list[dict]:
+    """Every token (`ApiTokens.records`: never its digest), audited (web.api_token.list)."""
+    records = ApiTokens(ws.root).records()
+    ws.audit.record(actor, "web.api_token.list", reads=(TOKENS_FILE.as_posix(),))
+    return records
+
+
+def revoke_token(ws: Workspace, actor: Actor, token_id: str) -> dict:
+    """Revoke the token `token_id` (web.api_token.revoke); its record."""
+    record = ApiTokens(ws.root).revoke(token_id, actor.user)
+    ws.audit.record(
+        actor,
+        "web.api_token.revoke",
+        writes=(TOKENS_FILE.as_posix(),),
+        reason=f"token {token_id} of {record['user']}",
+    )
+    return record

@@ -111,7 +111,7 @@ def add(
     from openphm.governance.audit import Actor
     from openphm.governance.roles import Refused, Role, current_user
     from openphm.programme.workspace import Workspace
-    from openphm.web.accounts import LocalAccounts
+    from openphm.web import account_admin
 
     ws = Workspace.open(workspace)
     try:
@@ -124,16 +124,9 @@ def add(
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     else:
         password = sys.stdin.readline().rstrip("\n")
-    accounts = LocalAccounts(ws.root)
-    user = accounts.add(
-        username, password, new_role, ws.config.programme.controllers, ods,
-        providers=ws.config.list_providers(),
-    )  # fmt: skip
     # Whoever can write the workspace's files administers its accounts (docs/web.md).
     admin = Actor(current_user(), "account-administrator")
-    ws.audit.record(
-        admin, "web.user.add", writes=("web/users.json",), reason=f"{user.name} as {role}"
-    )
+    user = account_admin.add(ws, admin, username, password, new_role, ods)
     console.print(
         f"[green]Added[/] {user.name} ({user.role.value}{', ' + user.ods if user.ods else ''})"
     )
@@ -231,18 +224,10 @@ def token_create(
 ) -> None:
     """Make an API token for an account. The token is printed once and never again: only its
     SHA-256 is kept. It reads the approved releases' tables (GET /api/released…), nothing else."""
-    from openphm.web.api_tokens import ApiTokens
+    from openphm.web.api_tokens import create_token
 
     ws, actor = _managing(workspace, role, "web.api_token.create")
-    issued = ApiTokens(ws.root).create(
-        username, label, actor.user, ws.config.programme.end_date, days
-    )
-    ws.audit.record(
-        actor,
-        "web.api_token.create",
-        writes=("web/api_tokens.json",),
-        reason=f"token {issued.id} for {issued.user}, expires {issued.expires}",
-    )
+    issued = create_token(ws, actor, username, label, days)
     console.print(literal(f"API token {issued.id} for {issued.user}, expires {issued.expires}."))
     console.print("Copy it now: it is not shown again.")
     print(issued.token)
@@ -256,11 +241,10 @@ def token_list(workspace: WorkspaceArgument, role: RoleOption = None,
     from rich.table import Table
 
     from openphm.console import print_json
-    from openphm.web.api_tokens import ApiTokens
+    from openphm.web.api_tokens import token_records
 
     ws, actor = _managing(workspace, role, "web.api_token.list")
-    records = ApiTokens(ws.root).records()
-    ws.audit.record(actor, "web.api_token.list", reads=("web/api_tokens.json",))
+    records = token_records(ws, actor)
     if as_json:
         print_json(records)
         return
@@ -280,14 +264,8 @@ def token_revoke(
     role: RoleOption = None,
 ) -> None:
     """Revoke an API token: the next request with it is refused (401)."""
-    from openphm.web.api_tokens import ApiTokens
+    from openphm.web.api_tokens import revoke_token
 
     ws, actor = _managing(workspace, role, "web.api_token.revoke")
-    record = ApiTokens(ws.root).revoke(token_id, actor.user)
-    ws.audit.record(
-        actor,
-        "web.api_token.revoke",
-        writes=("web/api_tokens.json",),
-        reason=f"token {token_id} of {record['user']}",
-    )
+    record = revoke_token(ws, actor, token_id)
     console.print(literal(f"Revoked token {token_id} of {record['user']}."))
