@@ -1,6 +1,6 @@
 """`phm refresh`: the monthly refresh, one command (docs/refresh.md). Parses, draws progress and
 prints; `refresh.run` does the work. `phm refresh WORKSPACE --history` lists the refreshes
-recorded (the processor engineer's and the DPO's: HISTORY), in the words of `refresh.shown`."""
+recorded (the processor engineer's and the DPO's: record.HISTORY), in `refresh.shown`'s words."""
 
 from __future__ import annotations
 
@@ -12,12 +12,7 @@ import typer
 
 from openphm.console import JsonOption, RoleOption, WorkspaceArgument, console, literal, print_json
 from openphm.refresh import shown as shown_words
-from openphm.refresh.record import duration
-
-# Reading the refreshes' records: the processor's engineers, whose job it is, and the DPO, who
-# oversees it. They hold no patient value (refresh.record); `phm status` shows every role the
-# latest one's state.
-HISTORY = "refresh.history"
+from openphm.refresh.record import HISTORY, duration
 
 
 def register(app: typer.Typer) -> None:
@@ -98,10 +93,9 @@ def _history(ws, actor, as_json: bool) -> None:
     from rich import box
     from rich.table import Table
 
-    from openphm.refresh.record import refreshes
+    from openphm.refresh.record import refreshes_read
 
-    shown = refreshes(ws)
-    ws.audit.record(actor, HISTORY, reads=("refresh",), counts={"refreshes": len(shown)})
+    shown = refreshes_read(ws, actor)
     if as_json:
         print_json(shown)
         return

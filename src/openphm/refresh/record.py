@@ -27,6 +27,10 @@ from openphm.errors import UserFacingError
 FOLDER = "refresh"
 LOCK_FILE = ".lock"
 PENDING, RUNNING, DONE, FAILED, SKIPPED = "pending", "running", "done", "failed", "skipped"
+# Reading every refresh recorded: the processor's engineers, whose job it is, and the DPO, who
+# oversees it. The records hold no patient value; `phm status` shows every role the latest
+# one's state.
+HISTORY = "refresh.history"
 # A refresh's own status: running (or stopped part way: killed or failed), done, or abandoned
 # (replaced by `--restart`).
 ABANDONED = "abandoned"
@@ -276,6 +280,13 @@ def refreshes(ws) -> list[dict]:
         return []
     latest = described(records[0], running_now(ws) if records[0]["status"] == RUNNING else False)
     return [latest, *(described(r) for r in records[1:])]
+
+
+def refreshes_read(ws, actor) -> list[dict]:
+    """`refreshes`, for `phm refresh --history`: the reading audited (HISTORY, a count)."""
+    shown = refreshes(ws)
+    ws.audit.record(actor, HISTORY, reads=("refresh",), counts={"refreshes": len(shown)})
+    return shown
 
 
 def duration(seconds: float | None) -> str:
