@@ -343,7 +343,9 @@ COMMANDS_THAT_AUDIT = {
     # the clerical review, and `phm trace run` a refusal of a workspace's files: identity/ was
     # being reworked by another change when the other stages' entries moved (issue 26, item 4).
     "openphm.identity.commands",
-    # `phm status` (workspace.status): its output was being reworked by another change.
+    # `phm status` (workspace.status) shows the programme with the refresh and governance's
+    # records: a stage for it in programme/ would import refresh/, which imports every stage
+    # (a cycle through programme/); it reads only, and audits the reading itself.
     "openphm.programme.commands",
 }
 
