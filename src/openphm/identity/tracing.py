@@ -16,7 +16,6 @@ date_of_birth, sex, postcode, address, in any provider's coding.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -533,29 +532,20 @@ class Session:
                   threshold: float | None) -> list[Traced]:  # fmt: skip
         """Model each source (trained if it is big enough), score its records, and link each
         to its best candidate at or above the threshold (the rule's, unless one is given).
-        Sources whose models are the same (the small ones, traced with the priors and this
-        run's u) are scored in one pass, since a record's score depends only on the model."""
+        Each source is scored apart (see below)."""
         models = [self.model(source, self.starting(source, u)) for source in sources]
         scoring = [
             self._subset(source.records if source.score is None else source.score)
             for source in sources
         ]
-        same: dict[str, list[int]] = {}
-        for i, model in enumerate(models):
-            same.setdefault(json.dumps(model.settings, sort_keys=True), []).append(i)
-        candidates: list[pd.DataFrame] = [_no_pairs() for _ in sources]
-        for group in same.values():
-            records = pd.concat([scoring[i] for i in group])
-            if not len(records):
-                continue
-            scored = self.score(models[group[0]].settings, records)
-            if len(group) == 1:
-                candidates[group[0]] = scored
-                continue
-            ids = scored["record_id"].astype(object)
-            for i in group:
-                mine = ids.isin(scoring[i]["unique_id"].astype(object)).to_numpy(dtype=bool)
-                candidates[i] = scored[mine].reset_index(drop=True)
+        # Each source is scored on its own. Scoring the sources that share a model in one pass
+        # (a record's score depends only on the model) gave Spark 987 traced records where
+        # DuckDB gave 1,067 on the same landed files (tests/spark/test_link_on_spark.py); the
+        # cause was not found, so the sources are kept apart until it is.
+        candidates = [
+            self.score(model.settings, records) if len(records) else _no_pairs()
+            for model, records in zip(models, scoring, strict=True)
+        ]
         return [
             self._link(source, model, found, len(part), threshold, self.starting(source, u))
             for source, model, found, part in zip(sources, models, candidates, scoring, strict=True)
