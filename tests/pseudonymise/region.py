@@ -46,29 +46,29 @@ def plant_canaries(region: Path) -> str:
     gp = next(  # a flavour A practice: its files use the canonical column names
         folder
         for folder in sorted((region / "extracts" / "gp").iterdir())
-        if "patient_ref" in _read(next(folder.glob("*_patients_*.csv")))[0]
+        if "patient_ref" in read_rows(next(folder.glob("*_patients_*.csv")))[0]
     )
     ref = ""
     for path in sorted(gp.glob("*_patients_*.csv")):
-        rows = _read(path)
+        rows = read_rows(path)
         if not ref:
             ref = rows[0]["patient_ref"]
         row = next(r for r in rows if r["patient_ref"] == ref)
         row.update({k: v for k, v in CANARIES.items() if k in row})
-        _write(path, rows)
+        write_rows(path, rows)
     apc = sorted((region / "extracts" / "admitted-care" / "RZ1").glob("*.csv"))[0]
-    rows = _read(apc)
+    rows = read_rows(apc)
     rows[0].update({k: v for k, v in CANARIES.items() if k in rows[0]})
-    _write(apc, rows)
+    write_rows(apc, rows)
     return ref
 
 
-def _read(path: Path) -> list[dict[str, str]]:
+def read_rows(path: Path) -> list[dict[str, str]]:
     with open(path, newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
 
 
-def _write(path: Path, rows: list[dict[str, str]]) -> None:
+def write_rows(path: Path, rows: list[dict[str, str]]) -> None:
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()

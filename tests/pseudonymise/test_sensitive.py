@@ -6,7 +6,6 @@ page shows equal a count made here from the extract files themselves."""
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from collections import Counter
@@ -19,7 +18,7 @@ from openphm import clock
 from openphm.programme.workspace import Workspace
 from openphm.reference import sensitive_codes
 
-from .region import ENGINEER, NOW, linked_tables, truth_pseudonyms
+from .region import ENGINEER, NOW, linked_tables, read_rows, truth_pseudonyms, write_rows
 
 PASSWORD = "correct horse battery"
 
@@ -43,71 +42,67 @@ SPELLS = {
 PLANTED_CODES = [*GP_EVENTS, "F640", "Z312", "O049", "R031", "A549", "B24", "B208"]
 
 
-def _read(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
-
-
-def _write(path: Path, rows: list[dict[str, str]]) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def plant(region: Path) -> dict:
     """Add the canary records to the region's extracts; returns who they belong to."""
     practice = next(
         folder
         for folder in sorted((region / "extracts" / "gp").iterdir())
-        if "patient_ref" in _read(next(folder.glob("*_patients_*.csv")))[0]
+        if "patient_ref" in read_rows(next(folder.glob("*_patients_*.csv")))[0]
     )
     patients = sorted(practice.glob("*_patients_*.csv"))
-    patient = next(r for r in _read(patients[-1]) if r["nhs_number"])
+    patient = next(r for r in read_rows(patients[-1]) if r["nhs_number"])
     events = sorted(practice.glob("*_events_*.csv"))[-1]
-    rows = _read(events)
+    rows = read_rows(events)
     blank = dict.fromkeys(rows[0], "")
     for code in GP_EVENTS:
         rows.append({**blank, "patient_ref": patient["patient_ref"], "event_date": "2024-02-28",
                      "snomed_code": code})  # fmt: skip
     rows.append({**blank, "patient_ref": patient["patient_ref"], "event_date": SAFE_EVENT[1],
                  "snomed_code": SAFE_EVENT[0]})  # fmt: skip
-    _write(events, rows)
+    write_rows(events, rows)
 
     apc = sorted((region / "extracts" / "admitted-care" / "RZ1").glob("*.csv"))[-1]
-    rows = _read(apc)
+    rows = read_rows(apc)
     person = rows[0]
     for n, (admitted, (primary, secondary, procedure)) in enumerate(SPELLS.items()):
         rows.append({**person, "spell_id": f"SENSITIVE{n}", "admission_date": admitted,
                      "discharge_date": admitted, "primary_diagnosis": primary,
                      "secondary_diagnoses": secondary, "primary_procedure": procedure})  # fmt: skip
-    _write(apc, rows)
+    write_rows(apc, rows)
 
     ecds = sorted((region / "extracts" / "emergency-care" / "RZ2").glob("*.csv"))[-1]
-    rows = _read(ecds)
+    rows = read_rows(ecds)
     rows.append({**rows[0], "attendance_id": "SENSITIVEEC", "diagnosis": "713844000",
                  "arrival_date": "2025-03-06"})  # fmt: skip
-    _write(ecds, rows)
+    write_rows(ecds, rows)
 
     deaths = sorted((region / "extracts" / "deaths" / "X26").glob("*.csv"))[-1]
-    rows = _read(deaths)
+    rows = read_rows(deaths)
     rows.append({**rows[0], "death_registration_id": "SENSITIVEDEATH", "underlying_cause": "B208",
                  "date_of_death": "2025-03-07"})  # fmt: skip
-    _write(deaths, rows)
+    write_rows(deaths, rows)
     return {"gp_nhs": patient["nhs_number"], "apc_nhs": person["nhs_number"]}
 
 
-@pytest.fixture(scope="module")
-def sensitive_region(tmp_path_factory, land_and_link):
+def _planted_region(factory, land_and_link, name: str, config: str = ""):
+    """A 600-person region with the canaries planted (and `config` added to its programme.toml),
+    ingested and linked: (region, workspace root, who the canaries belong to)."""
     from openphm.synth import RegionOptions, generate_region
 
-    root = tmp_path_factory.mktemp("sensitive-region")
+    root = factory.mktemp(name)
     region = root / "region"
     with clock.frozen_at(NOW):
         generate_region(region, RegionOptions(people=600, practices=2, seed=5))
         who = plant(region)
+        programme = region / "programme.toml"
+        programme.write_text(programme.read_text() + config)
     ws = land_and_link(region, root / "ws", ENGINEER, now=NOW)
     return region, ws.root, who
+
+
+@pytest.fixture(scope="module")
+def sensitive_region(tmp_path_factory, land_and_link):
+    return _planted_region(tmp_path_factory, land_and_link, "sensitive-region")
 
 
 def _matches(code: str, system: str, listed: pd.DataFrame) -> set[str]:
@@ -149,12 +144,12 @@ def hand_count(region: Path) -> tuple[Counter, Counter]:
     for folder in sorted((extracts / "gp").iterdir()):
         for path in _current_files(folder):
             columns = next((c for part, c in gp_columns.items() if part in path.name), None)
-            for row in _read(path) if columns else []:
+            for row in read_rows(path) if columns else []:
                 code = next(row[c] for c in columns if c in row)
                 count("gp", _matches(code, "SNOMED CT", listed))
     for folder in sorted((extracts / "admitted-care").iterdir()):
         for path in _current_files(folder):
-            for row in _read(path):
+            for row in read_rows(path):
                 found = _matches(row["primary_diagnosis"], "ICD-10", listed)
                 for code in filter(None, row["secondary_diagnoses"].split(";")):
                     found |= _matches(code, "ICD-10", listed)
@@ -163,7 +158,7 @@ def hand_count(region: Path) -> tuple[Counter, Counter]:
                 count("admitted-care", found)
     for folder in sorted((extracts / "emergency-care").iterdir()):
         for path in _current_files(folder):
-            for row in _read(path):
+            for row in read_rows(path):
                 found = set()
                 for column in ("diagnosis", "chief_complaint"):
                     if row[column]:
@@ -172,7 +167,7 @@ def hand_count(region: Path) -> tuple[Counter, Counter]:
                 count("emergency-care", found)
     for folder in sorted((extracts / "deaths").iterdir()):
         for path in _current_files(folder):
-            for row in _read(path):
+            for row in read_rows(path):
                 if row["underlying_cause"]:
                     count("deaths", _matches(row["underlying_cause"], "ICD-10", listed))
     return per_list, records
@@ -356,17 +351,7 @@ snomed = ["{SERTRALINE}"]
 
 @pytest.fixture(scope="module")
 def overridden_region(tmp_path_factory, land_and_link):
-    from openphm.synth import RegionOptions, generate_region
-
-    root = tmp_path_factory.mktemp("sensitive-override")
-    region = root / "region"
-    with clock.frozen_at(NOW):
-        generate_region(region, RegionOptions(people=600, practices=2, seed=5))
-        who = plant(region)
-        config = region / "programme.toml"
-        config.write_text(config.read_text() + OVERRIDE)
-    ws = land_and_link(region, root / "ws", ENGINEER, now=NOW)
-    return region, ws.root, who
+    return _planted_region(tmp_path_factory, land_and_link, "sensitive-override", OVERRIDE)
 
 
 def test_a_programme_s_own_list_and_a_list_turned_off_apply_at_link(overridden_region):
@@ -378,7 +363,8 @@ def test_a_programme_s_own_list_and_a_list_turned_off_apply_at_link(overridden_r
         for path in _current_files(folder):
             if "_medications_" in path.name:
                 issued += sum(
-                    (row.get("dmd_code") or row.get("DmdCode")) == SERTRALINE for row in _read(path)
+                    (row.get("dmd_code") or row.get("DmdCode")) == SERTRALINE
+                    for row in read_rows(path)
                 )
     con = ws.connect_linked(read_only=True)
     try:
