@@ -9,15 +9,16 @@ from pathlib import Path
 
 
 def indicators_stage(workspace: Path, codelists: Path | None = None) -> dict[str, int]:
+    from openphm.analytics.stage import areas_of
     from openphm.bench.stages import history_end
     from openphm.indicators.build import choose
-    from openphm.indicators.stage import build_on_engine, hierarchy_of
+    from openphm.indicators.stage import build_on_engine
     from openphm.programme.workspace import Workspace
 
     ws = Workspace.open(workspace)
     chosen = choose([(p.name, p.purpose.value) for p in ws.config.indicators.packs])
     summary = build_on_engine(
-        ws, None, history_end(), chosen, codelists, hierarchy_of(ws),
+        ws, None, history_end(), chosen, codelists, areas_of(ws),
         say=lambda _: None,
     )  # fmt: skip
     return {

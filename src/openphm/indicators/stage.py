@@ -28,25 +28,18 @@ def chosen_packs(ws):
     return choose(packs)
 
 
-def hierarchy_of(ws) -> dict[str, dict[str, str]]:
-    """The programme's PCNs, places and ICBs as {level: {practice: area}}, for indicator_rates
-    (a level only where programme.toml names areas of it)."""
-    from openphm.analytics.stage import areas_of
-
-    return areas_of(ws)
-
-
 def build_indicators(ws, actor, day: dt.date, chosen, codelists: Path | None = None,
                      engine=None, say=lambda text: None, by: str = ""):  # fmt: skip
     """Build the `chosen` indicators as at `day` and audit them: one entry per purpose, with
     the number each indicator flags (counts only); a failure is audited too. `by` says on
     whose behalf, when not the actor's own command (the scheduled refresh)."""
+    from openphm.analytics.stage import areas_of
     from openphm.engine import engine_for
     from openphm.indicators.build import TABLES
 
     kind = engine_for(ws, engine)
     try:
-        summary = build_on_engine(ws, kind, day, chosen, codelists, hierarchy_of(ws), say)
+        summary = build_on_engine(ws, kind, day, chosen, codelists, areas_of(ws), say)
     except Exception:
         ws.audit.record(actor, ACTION, outcome="failed", reads=("linked",),
                         reason=f"indicators build failed on {kind}{by}")  # fmt: skip

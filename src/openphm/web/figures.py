@@ -214,10 +214,14 @@ def area_levels(ws: Workspace, practices: list[str]) -> dict[str, dict[str, str]
     the total of its practices, so controlled apart a PCN of two practices, one hidden, would
     give it away. An ICB that holds every practice is the programme's total, not a level."""
     levels = ws.config.indicators.hierarchy(practices)
-    icb = levels.get("icb", {})
-    if icb and len(set(icb.values())) == 1 and set(practices) <= set(icb):
+    if one_icb_for_all(levels.get("icb", {}), practices):
         del levels["icb"]
     return levels
+
+
+def one_icb_for_all(icb: dict[str, str], practices: list[str]) -> bool:
+    """Whether one ICB holds every practice ({practice: ICB}): it is then the programme."""
+    return bool(icb) and len(set(icb.values())) == 1 and set(practices) <= set(icb)
 
 
 def _complete(cells: pd.DataFrame, levels: dict[str, list[str]], counts: list[str]) -> pd.DataFrame:

@@ -31,12 +31,12 @@ import numpy as np
 import pandas as pd
 
 from openphm.analytics import wilson
+from openphm.analytics.stage import areas_of
 from openphm.disclosure.releases import rules_for
 from openphm.disclosure.tables import TOTAL
 from openphm.indicators import PACKS
 from openphm.indicators.build import COUNTS, RUNS
 from openphm.indicators.rates import LIMITS, against_limits, funnel_limits
-from openphm.indicators.stage import hierarchy_of
 from openphm.linked import built
 from openphm.programme.workspace import Workspace
 from openphm.web.figures import NotBuilt
@@ -167,7 +167,7 @@ def figures(ws: Workspace, name: str, reference_date: dt.date | None = None) -> 
     # practice is the programme's total, already the average every funnel is drawn around.
     levels = {
         level: areas
-        for level, areas in hierarchy_of(ws).items()
+        for level, areas in areas_of(ws).items()
         if areas and (level != "icb" or len(set(areas.values())) > 1)
     }
     rules = rules_for(ws)

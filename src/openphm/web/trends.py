@@ -21,7 +21,7 @@ from openphm.disclosure.releases import rules_for
 from openphm.disclosure.tables import TOTAL
 from openphm.linked import built
 from openphm.programme.workspace import Workspace
-from openphm.web.figures import NotBuilt, area_levels
+from openphm.web.figures import NotBuilt, area_levels, one_icb_for_all
 from openphm.web.published import control_areas
 
 PER = 1000
@@ -93,10 +93,6 @@ def _control(ws: Workspace, rows: pd.DataFrame) -> pd.DataFrame:
     ).table
 
 
-def _one_for_all(icb: dict[str, str], practices: list[str]) -> bool:
-    return len(set(icb.values())) == 1 and set(practices) <= set(icb)
-
-
 def _choices(ws: Workspace, controlled: pd.DataFrame) -> dict[str, list[str]]:
     """Each level's areas, top down (ICB, place, PCN, practice), for the page's choices."""
     present = set(controlled["level"])
@@ -105,7 +101,7 @@ def _choices(ws: Workspace, controlled: pd.DataFrame) -> dict[str, list[str]]:
     )
     out = {}
     icb = ws.config.indicators.icb_areas(practices)
-    if icb and _one_for_all(icb, practices):
+    if one_icb_for_all(icb, practices):
         out["icb"] = [next(iter(icb.values()))]  # the programme's total
     for lvl in ("icb", "place", "pcn", "practice"):
         if lvl in present:
