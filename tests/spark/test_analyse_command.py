@@ -162,18 +162,18 @@ def test_risk_features_on_spark_read_the_zones_current_analytics(built, tmp_path
 
     import pandas as pd
 
-    from openphm.risk import commands, features
+    from openphm.risk import features, stage
     from openphm.risk.store import open_zone
 
     day = dt.date.fromisoformat(REFERENCE)
     root = tmp_path / "ws"
     shutil.copytree(built["duckdb"].root, root)
     ws = Workspace.open(root)
-    assert commands._current_build_date(ws) == day
+    assert stage._current_build_date(ws) == day
     builds = []
     real = features.build
     monkeypatch.setattr(features, "build", lambda *a: builds.append(a[1]) or real(*a))
-    with commands.features_on(ws, "spark") as (_, on_spark):
+    with stage.features_on(ws, "spark") as (_, on_spark):
         reused = on_spark(day)
     assert builds == []
     monkeypatch.setattr(features, "current_build", lambda *a: False)
@@ -183,4 +183,4 @@ def test_risk_features_on_spark_read_the_zones_current_analytics(built, tmp_path
     pd.testing.assert_frame_equal(reused, fresh, check_dtype=False)
     with open_zone(ws) as con:
         con.execute("DELETE FROM zone3.main.consultations WHERE rowid = 0")
-    assert commands._current_build_date(ws) is None
+    assert stage._current_build_date(ws) is None

@@ -294,13 +294,26 @@ def _stage_new_rows(con, views: dict[str, str], new: list[cat.Submission]) -> li
 def _resolve_others(con, others: list[str], linkage_key: bytes) -> None:
     """Give every non-GP row its pseudonym: from its own valid NHS number, else the traced
     one, else an unmatched pseudonym of its own. `how` says which. Kept as temporary tables
-    (a tenth of the rows GP activity has), since four steps read them."""
+    (a tenth of the rows GP activity has), since four steps read them. Each table's rows are
+    read once: the few left untraced get their unmatched pseudonyms afterwards, in place
+    (finding them first read every row twice)."""
+    for table in others:
+        canonical = table.removeprefix("new_")
+        con.execute(
+            f"""CREATE OR REPLACE TEMP TABLE resolved_{canonical} AS
+            SELECT r.*, n.pseudonym,
+                   CASE WHEN c.nhs_number IS NOT NULL THEN 'nhs-number'
+                        WHEN x.nhs_number IS NOT NULL THEN 'traced'
+                        ELSE 'untraced' END AS how
+            FROM {table} r
+            LEFT JOIN nhs_check c ON c.raw = r.nhs_number
+            LEFT JOIN traced x ON x.record_id = r.submission_id || '/' || r.source_row
+            LEFT JOIN nhs_pseudonym n ON n.nhs_number = coalesce(c.nhs_number, x.nhs_number)"""
+        )
     untraced = " UNION ALL ".join(
         f"SELECT source_kind, provider_ods AS provider, "
-        f"{RECORD_ID[t.removeprefix('new_')]} AS record_id FROM {t} r "
-        "WHERE NOT EXISTS (SELECT 1 FROM nhs_check c WHERE c.raw = r.nhs_number) "
-        "AND NOT EXISTS (SELECT 1 FROM traced x "
-        "                WHERE x.record_id = r.submission_id || '/' || r.source_row)"
+        f"{RECORD_ID[t.removeprefix('new_')]} AS record_id "
+        f"FROM resolved_{t.removeprefix('new_')} WHERE how = 'untraced'"
         for t in others
     )
     resolve.unmatched(
@@ -314,17 +327,11 @@ def _resolve_others(con, others: list[str], linkage_key: bytes) -> None:
     for table in others:
         canonical = table.removeprefix("new_")
         con.execute(
-            f"""CREATE OR REPLACE TEMP TABLE resolved_{canonical} AS
-            SELECT r.*, coalesce(n.pseudonym, u.pseudonym) AS pseudonym,
-                   CASE WHEN c.nhs_number IS NOT NULL THEN 'nhs-number'
-                        WHEN x.nhs_number IS NOT NULL THEN 'traced'
-                        ELSE 'untraced' END AS how
-            FROM {table} r
-            LEFT JOIN nhs_check c ON c.raw = r.nhs_number
-            LEFT JOIN traced x ON x.record_id = r.submission_id || '/' || r.source_row
-            LEFT JOIN nhs_pseudonym n ON n.nhs_number = coalesce(c.nhs_number, x.nhs_number)
-            LEFT JOIN unmatched u ON u.source_kind = r.source_kind
-                 AND u.provider = r.provider_ods AND u.record_id = r.{RECORD_ID[canonical]}"""
+            f"""UPDATE resolved_{canonical} SET pseudonym = u.pseudonym FROM unmatched u
+            WHERE resolved_{canonical}.how = 'untraced'
+              AND u.source_kind = resolved_{canonical}.source_kind
+              AND u.provider = resolved_{canonical}.provider_ods
+              AND u.record_id = resolved_{canonical}.{RECORD_ID[canonical]}"""
         )
 
 
