@@ -82,19 +82,28 @@ def adopt_traced(con) -> int:
     whose number it has not traced yet) the pseudonym of the person found, and mark again
     which practice is each person's own now: a person who moved practice is one person, with
     the new practice's list supplying their attributes. Returns how many were traced."""
+    # In place: the few traced rows change, not the million others (rebuilding the table
+    # cost as much as building it).
+    con.execute("ALTER TABLE gp_people ADD COLUMN traced BOOLEAN DEFAULT false")
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE gp_people AS
-        WITH adopted AS (
-            SELECT g.* EXCLUDE (pseudonym, main), coalesce(n.pseudonym, g.pseudonym) AS pseudonym,
-                   n.pseudonym IS NOT NULL AS traced
-            FROM gp_people g
-            LEFT JOIN gp_traced t ON t.ref_pseudonym = g.ref_pseudonym
-            LEFT JOIN nhs_pseudonym n ON n.nhs_number = t.nhs_number)
-        SELECT *, row_number() OVER (
-                   PARTITION BY pseudonym
-                   ORDER BY registration_end IS NULL DESC, registration_end DESC,
-                            registration_start DESC, provider_ods) = 1 AS main
-        FROM adopted"""
+        """CREATE OR REPLACE TEMP TABLE gp_adopted AS
+        SELECT t.ref_pseudonym, n.pseudonym FROM gp_traced t
+        JOIN nhs_pseudonym n ON n.nhs_number = t.nhs_number"""
+    )
+    con.execute(
+        """UPDATE gp_people SET pseudonym = a.pseudonym, traced = true FROM gp_adopted a
+        WHERE gp_people.ref_pseudonym = a.ref_pseudonym"""
+    )
+    # An adopted row's own pseudonym was its reference's, which no other row holds: only the
+    # people it joined need their practice of now marked again.
+    con.execute(
+        """UPDATE gp_people SET main = w.main FROM (
+            SELECT rowid AS row, row_number() OVER (
+                PARTITION BY pseudonym
+                ORDER BY registration_end IS NULL DESC, registration_end DESC,
+                         registration_start DESC, provider_ods) = 1 AS main
+            FROM gp_people WHERE pseudonym IN (SELECT pseudonym FROM gp_adopted)) w
+        WHERE gp_people.rowid = w.row"""
     )
     return con.execute("SELECT count(*) FROM gp_people WHERE traced").fetchone()[0]
 
