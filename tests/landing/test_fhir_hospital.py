@@ -329,3 +329,90 @@ def test_a_fhir_resource_sent_as_csv_is_refused(trust_ws, inbox, engineer):
     path = put(inbox, "admitted-care", "RX1", "RX1_Encounter_202610.csv", "a,b\n1,2\n")
     (outcome,) = ingest(trust_ws, [path], engineer).outcomes
     assert outcome.status == REFUSED and "is NDJSON" in outcome.message
+
+
+def test_a_spell_with_a_sensitive_code_on_any_of_its_resources_stays_in_zone_1(
+    trust_ws, inbox, engineer
+):
+    """A spell read from FHIR is withheld whole when any Condition or Procedure of its
+    encounter is on a sensitive list (docs/sensitive-data.md), not only its primary ones:
+    here the first spell gets a third, later procedure coded with the default
+    termination-of-pregnancy list's OPCS-4 R03, which is not its primary procedure."""
+    procedures = _lines("Procedure")
+    sensitive = {**procedures[0], "id": "X3", "performedDateTime": "2026-10-12"}
+    sensitive["code"] = {"coding": [{"system": "https://fhir.nhs.uk/Id/opcs-4", "code": "R03.1"}]}
+    ingest(trust_ws, _export(inbox, Procedure=_ndjson([*procedures, sensitive])), engineer)
+    (spell, _) = current(trust_ws, engineer, "apc_spells")
+    assert spell["primary_procedure"] == "U211"  # the sensitive code is not on the spell's row
+    link(trust_ws, engineer)
+    con = trust_ws.connect_linked(read_only=True)
+    try:
+        linked = con.execute("SELECT admission_date FROM linked.apc_spells").fetchall()
+    finally:
+        con.close()
+    assert linked == [(dt.date(2026, 10, 20),)]  # the canary's spell only
+    (entry,) = [e for e in trust_ws.audit.entries() if e.action == "identity.link"]
+    assert entry.counts["sensitive_withheld.admitted-care"] == 1
+
+
+def test_a_community_export_is_read_as_contacts(trust_ws, inbox, engineer):
+    """A community provider's Patient and Encounter files: each Encounter a contact, face to
+    face for a home visit (HH), blank for a virtual one (VR: telephone or video, FHIR does not
+    say which); an Encounter of a class no contact has is held."""
+    visit = {
+        "resourceType": "Encounter",
+        "id": "RY1-Encounter-1",
+        "status": "finished",
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "HH"},
+        "serviceType": {
+            "coding": [
+                {
+                    "system": "http://snomed.info/sct",
+                    "code": "310107001",
+                    "display": "District nursing service",
+                }
+            ]
+        },
+        "subject": {"reference": f"Patient/{PATIENT_IDS[1]}"},
+        "period": {"start": "2026-10-05T10:00:00+01:00", "end": "2026-10-05T10:40:00+01:00"},
+    }
+    virtual = {**visit, "id": "RY1-Encounter-2", "class": {"code": "VR"}, "serviceType": None}
+    inpatient = {**visit, "id": "RY1-Encounter-3", "class": {"code": "IMP"}}
+    patients = (DATA / "Patient.ndjson").read_text()
+    put(inbox, "community", "RY1", "RY1_Patient_202610.ndjson", patients)
+    put(
+        inbox,
+        "community",
+        "RY1",
+        "RY1_Encounter_202610.ndjson",
+        _ndjson([visit, virtual, inpatient]),
+    )
+    report = ingest(trust_ws, [inbox], engineer)
+    assert [o.status for o in report.outcomes] == [LOADED, LOADED]
+    assert _held_by_file(trust_ws, engineer) == [("Encounter", 3, "Encounter.class")]
+    contacts = current(trust_ws, engineer, "community_contacts")
+    columns = ("contact_id", "nhs_number", "local_patient_id", "contact_date", "service")
+    found = [(*(c[k] for k in columns), c["contact_type"]) for c in contacts]
+    canary = (CANARIES["nhs_number"], CANARIES["local_patient_id"], dt.date(2026, 10, 5))
+    assert found == [
+        ("RY1-Encounter-1", *canary, "District nursing service", "face-to-face"),
+        ("RY1-Encounter-2", *canary, None, None),
+    ]
+    assert current(trust_ws, engineer, "apc_spells") == []
+
+
+def test_an_id_given_twice_in_a_file_is_held_with_what_refers_to_it(trust_ws, inbox, engineer):
+    patients = _lines("Patient")
+    twin = {**patients[0], "birthDate": "1971-09-11"}  # the same id, another person
+    ingest(trust_ws, _export(inbox, Patient=_ndjson([*patients, twin])), engineer)
+    assert _held_by_file(trust_ws, engineer) == [
+        ("Condition", 1, "Condition.encounter"),
+        ("Condition", 2, "Condition.encounter"),
+        ("Condition", 4, "Condition.encounter"),
+        ("Encounter", 1, "Encounter.subject"),
+        ("Patient", 1, "Patient.id"),
+        ("Patient", 3, "Patient.id"),
+        ("Procedure", 1, "Procedure.encounter"),
+        ("Procedure", 2, "Procedure.encounter"),
+    ]
+    assert [s["spell_id"] for s in current(trust_ws, engineer, "apc_spells")] == [E2]

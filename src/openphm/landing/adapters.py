@@ -315,11 +315,22 @@ SPELL_STATUSES = Choice.of("in-progress", "onleave", "finished")
 PROCEDURE_STATUSES = Choice.of("in-progress", "stopped", "completed")
 # Condition.verificationStatus of a diagnosis (refuted and entered-in-error are none).
 VERIFIED = Choice.of("unconfirmed", "provisional", "differential", "confirmed")
-FHIR_TABLES = ("fhir_patients", "fhir_encounters", "fhir_conditions", "fhir_procedures")
+# Encounter.status of a community contact that took place, and its Encounter.class: ambulatory,
+# home health and field are face to face; virtual is by telephone or video (FHIR does not say
+# which).
+CONTACT_STATUSES = Choice.of("in-progress", "finished")
+CONTACT_CLASSES = Choice.of("AMB", "HH", "FLD", "VR")
+FHIR_TABLES = (
+    "fhir_patients",
+    "fhir_encounters",
+    "fhir_conditions",
+    "fhir_procedures",
+    "fhir_contacts",
+)
 
 
-def _fhir_admitted_care() -> tuple[Table, ...]:
-    patients = (
+def _fhir_patients() -> tuple[Field, ...]:
+    return (
         Field("patient_ref", required=True, source="Patient.id"),
         Field("nhs_number", NhsNumber(), source="Patient.identifier(nhs-number)"),
         Field(LOCAL_PATIENT_ID, source="Patient.identifier(MR)"),
@@ -329,6 +340,35 @@ def _fhir_admitted_care() -> tuple[Table, ...]:
         Field("sex", FHIR_GENDER, source="Patient.gender"),
         Field("postcode", Text(upper=True), source="Patient.address.postalCode"),
     )
+
+
+def _fhir_table(resource, canonical, fields, record_id=None, becomes="") -> Table:
+    return Table(
+        resource,
+        canonical,
+        {"FHIR R4": Schema(fields)},
+        record_id=record_id,
+        becomes=becomes,
+        resource=resource,
+    )
+
+
+def _fhir_community() -> tuple[Table, ...]:
+    contacts = (
+        Field("encounter_id", required=True, source="Encounter.id"),
+        Field("patient_ref", required=True, source="Encounter.subject"),
+        Field("encounter_status", CONTACT_STATUSES, required=True, source="Encounter.status"),
+        Field("encounter_class", CONTACT_CLASSES, required=True, source="Encounter.class"),
+        Field("contact_date", Date(), required=True, source="Encounter.period.start"),
+        Field("service", source="Encounter.serviceType"),
+    )
+    return (
+        _fhir_table("Patient", "fhir_patients", _fhir_patients(), "patient_ref"),
+        _fhir_table("Encounter", "fhir_contacts", contacts, "encounter_id", "community_contacts"),
+    )
+
+
+def _fhir_admitted_care() -> tuple[Table, ...]:
     encounters = (
         Field("encounter_id", required=True, source="Encounter.id"),
         Field("patient_ref", required=True, source="Encounter.subject"),
@@ -367,21 +407,11 @@ def _fhir_admitted_care() -> tuple[Table, ...]:
         Field("performed_date", Date(), source="Procedure.performed"),
     )
 
-    def table(resource, canonical, fields, record_id=None, becomes=""):
-        return Table(
-            resource,
-            canonical,
-            {"FHIR R4": Schema(fields)},
-            record_id=record_id,
-            becomes=becomes,
-            resource=resource,
-        )
-
     return (
-        table("Patient", "fhir_patients", patients, "patient_ref"),
-        table("Encounter", "fhir_encounters", encounters, "encounter_id", "apc_spells"),
-        table("Condition", "fhir_conditions", conditions),
-        table("Procedure", "fhir_procedures", procedures),
+        _fhir_table("Patient", "fhir_patients", _fhir_patients(), "patient_ref"),
+        _fhir_table("Encounter", "fhir_encounters", encounters, "encounter_id", "apc_spells"),
+        _fhir_table("Condition", "fhir_conditions", conditions),
+        _fhir_table("Procedure", "fhir_procedures", procedures),
     )
 
 
@@ -463,6 +493,7 @@ for _kind in PROVIDER_KINDS:
     ADAPTERS[_kind] = _local_id(ADAPTERS[_kind])
 
 ADAPTERS[SourceKind.ADMITTED_CARE] = (*ADAPTERS[SourceKind.ADMITTED_CARE], *_fhir_admitted_care())
+ADAPTERS[SourceKind.COMMUNITY] = (*ADAPTERS[SourceKind.COMMUNITY], *_fhir_community())
 
 for _layout in builtin().values():
     _kind = SourceKind(_layout.kind)

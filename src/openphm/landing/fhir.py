@@ -274,11 +274,30 @@ def _hospital_procedure(r: dict) -> dict:
     }
 
 
+def _service(concept: Any) -> Any:
+    """Encounter.serviceType as a name: its text, else its first coding's display (UK Core
+    binds it to CareSettingType, SNOMED CT concepts such as "District nursing service")."""
+    return _get(concept, "text") or _get(concept, "coding", 0, "display")
+
+
+def _community_encounter(r: dict) -> dict:
+    return {
+        "Encounter.id": r.get("id"),
+        "Encounter.subject": _patient_ref(r),
+        "Encounter.status": r.get("status"),
+        "Encounter.class": _get(r, "class", "code"),
+        "Encounter.period.start": _date(_get(r, "period", "start")),
+        "Encounter.serviceType": _service(r.get("serviceType")),
+    }
+
+
+# Per zone-1 table (landing.adapters: a resource type lands in its source kind's table).
 HOSPITAL_MAPPINGS: dict[str, Callable[[dict], dict]] = {
-    "Patient": _hospital_patient,
-    "Encounter": _hospital_encounter,
-    "Condition": _hospital_condition,
-    "Procedure": _hospital_procedure,
+    "fhir_patients": _hospital_patient,
+    "fhir_encounters": _hospital_encounter,
+    "fhir_conditions": _hospital_condition,
+    "fhir_procedures": _hospital_procedure,
+    "fhir_contacts": _community_encounter,
 }
 
 
@@ -286,7 +305,7 @@ def read_fhir(reader: Reader) -> Iterator[pa.Table]:
     """Chunks of mapped resources, `_row` being the line number."""
     resource_type = reader.extract.resource
     gp = reader.extract.kind is SourceKind.GP
-    mapping = (MAPPINGS if gp else HOSPITAL_MAPPINGS)[resource_type]
+    mapping = MAPPINGS[resource_type] if gp else HOSPITAL_MAPPINGS[reader.extract.table.canonical]
     columns = reader.schema.source_columns
     rows: list[dict] = []
     numbers: list[int] = []
@@ -356,12 +375,15 @@ def check_references(con, alias: str, loaded: list[tuple[Extract, str]]) -> set[
     """Quarantine, in the batch `alias`, the rows of hospital FHIR files just landed (each
     extract with its submission id) whose references the export does not hold, naming the
     file, row and element; returns the submission ids whose rows changed. An export is the
-    Patient, Encounter, Condition and Procedure files of one provider, period and revision
-    that land in one run (bulk export writes them together; docs/landing.md). In order:
+    Patient, Encounter, Condition and Procedure files of one source kind, provider, period
+    and revision that land in one run (bulk export writes them together; docs/landing.md). In
+    order:
 
+    0. every Patient, and every Encounter, whose id another of its file has too (an exact
+       repeat of a row was held when it loaded): what refers to it would be ambiguous;
     1. an Encounter whose Encounter.subject is no Patient of the export;
-    2. an Encounter whose Encounter.diagnosis ranks first a Condition the export does not give
-       for that encounter;
+    2. an admitted-care Encounter whose Encounter.diagnosis ranks first a Condition the
+       export does not give for that encounter;
     3. a Condition whose Condition.encounter is no Encounter of the export (left);
     4. an admitted-care Encounter that no Condition (left) names: a spell needs its primary
        diagnosis;
@@ -403,9 +425,23 @@ def check_references(con, alias: str, loaded: list[tuple[Extract, str]]) -> set[
 
         def cond(sql: str, params=params) -> str:
             for name, value in params.items():
-                sql = sql.replace(f"${name}", "'" + value.replace("'", "''") + "'")
+                sql = sql.replace(f"${name}", _quoted(value))
             return sql
 
+        for resource, key, element in (
+            ("Patient", "patient_ref", "Patient.id"),
+            ("Encounter", "encounter_id", "Encounter.id"),
+        ):
+            if resource in files:
+                table = f"{alias}.{files[resource][0].table.canonical}"
+                hold(
+                    resource,
+                    element,
+                    f"is the id of another {resource} of the file too, so what refers to it "
+                    "is ambiguous (every resource with that id is held)",
+                    f"{key} IN (SELECT {key} FROM {table} WHERE submission_id = "
+                    f"{_quoted(files[resource][1])} GROUP BY ALL HAVING count(*) > 1)",
+                )
         hold(
             "Encounter",
             "Encounter.subject",
@@ -416,6 +452,8 @@ def check_references(con, alias: str, loaded: list[tuple[Extract, str]]) -> set[
                 "WHERE submission_id = $patients)"
             ),
         )
+        if kind is not SourceKind.ADMITTED_CARE:
+            continue
         hold(
             "Encounter",
             "Encounter.diagnosis(rank 1).condition",
@@ -453,6 +491,10 @@ def check_references(con, alias: str, loaded: list[tuple[Extract, str]]) -> set[
                 ),
             )
     return changed
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _hold(con, alias: str, extract: Extract, sid: str, field: str, reason: str, condition: str):

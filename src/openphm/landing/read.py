@@ -88,12 +88,18 @@ def current_tables(ws, con, actor: Actor) -> dict[str, str]:
     # A hospital's FHIR bulk export: its Encounters read as spells, with their Patient,
     # Conditions and Procedures (every code of which the sensitive lists see).
     fhir = {t: f"({bodies[t]})" for t in FHIR_TABLES}
+    spelled = {t: fhir[t] for t in FHIR_TABLES if t != "fhir_contacts"}
     target = ", ".join(f'"{n}"' for n, _ in model.columns("apc_spells"))
     bodies["apc_spells"] = (
         f"SELECT {target} FROM ({bodies['apc_spells']}) "
-        f"UNION ALL SELECT {target} FROM ({fhir_spells_sql(**fhir)})"
+        f"UNION ALL SELECT {target} FROM ({fhir_spells_sql(**spelled)})"
     )
-    spell_codes.append(f"SELECT * FROM ({fhir_spell_codes_sql(**fhir)})")
+    spell_codes.append(f"SELECT * FROM ({fhir_spell_codes_sql(**spelled)})")
+    target = ", ".join(f'"{n}"' for n, _ in model.columns("community_contacts"))
+    bodies["community_contacts"] = (
+        f"SELECT {target} FROM ({bodies['community_contacts']}) "
+        f"UNION ALL SELECT {target} FROM ({fhir_contacts_sql(fhir)})"
+    )
     bodies[SPELL_CODES] = " UNION ALL ".join(spell_codes) or _NO_SPELL_CODES
     views = {}
     for table, body in bodies.items():
@@ -170,13 +176,14 @@ def spell_codes_sql(layout, episodes: str) -> str:
 
 
 def export_sql(alias: str = "") -> str:
-    """The FHIR bulk export a landed row came from: its provider, period and revision, which
-    its submission id (`<ODS>-<resource>-<YYYYMM>-r<N>-<sha256>`, landing.ingest) holds. The
-    files of one export are the Patient, Encounter, Condition and Procedure files of one
-    provider, period and revision (docs/landing.md, "FHIR R4 bulk export")."""
+    """The FHIR bulk export a landed row came from: its source kind, provider, period and
+    revision, which its submission id (`<ODS>-<resource>-<YYYYMM>-r<N>-<sha256>`,
+    landing.ingest) holds. The files of one export are the Patient, Encounter, Condition and
+    Procedure files of one source kind, provider, period and revision (docs/landing.md, "FHIR
+    R4 bulk export")."""
     at = f"{alias}." if alias else ""
     return (
-        f"({at}provider_ods || '/' || "
+        f"({at}source_kind || '/' || {at}provider_ods || '/' || "
         f"regexp_extract({at}submission_id, '-([0-9]{{6}}-r[0-9]+)-[0-9a-f]+$', 1))"
     )
 
@@ -242,6 +249,21 @@ def fhir_spell_codes_sql(**fhir: str) -> str:
                 WHERE x.export = e.export AND x.encounter_ref = e.encounter_id),
                 []::VARCHAR[]) AS procedures
         FROM enc e"""
+
+
+def fhir_contacts_sql(fhir: dict[str, str]) -> str:
+    """Community contacts (rows of `community_contacts`) read from a community provider's FHIR
+    bulk export: one per Encounter, with its Patient's identifiers (Encounter.subject, within
+    the export); face to face for the ambulatory, home health and field classes, and blank
+    for virtual, which FHIR does not say is by telephone or video."""
+    return f"""SELECT e.submission_id, e.source_kind, e.provider_ods, e.source_row,
+            p.nhs_number, p.given_name, p.family_name, p.date_of_birth, p.sex, p.postcode,
+            e.encounter_id AS contact_id, p.local_patient_id, e.contact_date, e.service,
+            CASE WHEN e.encounter_class IN ('AMB', 'HH', 'FLD') THEN 'face-to-face' END
+                AS contact_type
+        FROM (SELECT *, {export_sql()} AS export FROM {fhir["fhir_contacts"]}) e
+        LEFT JOIN (SELECT *, {export_sql()} AS export FROM {fhir["fhir_patients"]}) p
+            ON p.export = e.export AND p.patient_ref = e.patient_ref"""
 
 
 def records_sql(layout, target: tuple[tuple[str, str], ...], rows: str) -> str:
