@@ -236,7 +236,7 @@ def test_every_line_is_loaded_or_quarantined_by_row_and_element(trust_ws, inbox,
         "Procedure": (3, 2, 1),
     }
     assert _held_by_file(trust_ws, engineer) == [
-        ("Condition", 5, "Condition.code"),  # SNOMED CT only: not ICD-10's shape
+        ("Condition", 5, "Condition.code"),  # SNOMED CT only
         ("Condition", 6, "Condition.verificationStatus"),
         ("Condition", 7, "(whole row)"),
         ("Encounter", 3, "Encounter.period.start"),
@@ -247,6 +247,12 @@ def test_every_line_is_loaded_or_quarantined_by_row_and_element(trust_ws, inbox,
         ("Patient", 4, "(whole row)"),  # NaN is not JSON
         ("Procedure", 3, "Procedure.status"),
     ]
+    (snomed,) = [
+        r for f, row, field, r in held(trust_ws, engineer) if (row, field) == (5, "Condition.code")
+    ]
+    assert snomed.startswith(
+        "has no ICD-10 coding (code systems read: http://hl7.org/fhir/sid/icd-10"
+    )
     # The spells are as before: nothing held changed what was loaded.
     spells = current(trust_ws, engineer, "apc_spells")
     assert [{k: s[k] for k in EXPECTED_SPELLS[0]} for s in spells] == EXPECTED_SPELLS

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -168,6 +169,27 @@ MAPPINGS: dict[str, Callable[[dict], dict]] = {
 # ----- Hospital providers (admitted care) -------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Unread:
+    """An element that holds something, but nothing this mapping may read: the field is held
+    with `reason` (landing.fhir._not_strings), never read as a guess."""
+
+    reason: str
+
+
+def _coded(concept: Any, systems: tuple[str, ...], name: str) -> Any:
+    """The code of `concept`'s coding in one of `systems`; a concept coded only in others is
+    held, saying which systems are read (a code of another system is never taken for one of
+    these by its shape)."""
+    codings = [c for c in _get(concept, "coding") or [] if isinstance(c, dict)]
+    chosen = next((c for c in codings if c.get("system") in systems), None)
+    if chosen is not None:
+        return chosen.get("code")
+    if codings:
+        return _Unread(f"has no {name} coding (code systems read: {', '.join(systems)})")
+    return None
+
+
 def _icd10(code: Any) -> Any:
     """ICD-10 as the contract keeps it, without the dot FHIR codings write (`E11.9` is `E119`);
     a dot anywhere but after the category is left, so the code fails its shape."""
@@ -259,7 +281,7 @@ def _hospital_condition(r: dict) -> dict:
         "Condition.id": r.get("id"),
         "Condition.encounter": _reference(r, "encounter", "Encounter"),
         "Condition.verificationStatus": _coding(r.get("verificationStatus")),
-        "Condition.code": _icd10(_coding(r.get("code"), *ICD10_SYSTEMS)),
+        "Condition.code": _icd10(_coded(r.get("code"), ICD10_SYSTEMS, "ICD-10")),
     }
 
 
@@ -269,7 +291,7 @@ def _hospital_procedure(r: dict) -> dict:
         "Procedure.id": r.get("id"),
         "Procedure.encounter": _reference(r, "encounter", "Encounter"),
         "Procedure.status": r.get("status"),
-        "Procedure.code": _opcs4(_coding(r.get("code"), *OPCS4_SYSTEMS)),
+        "Procedure.code": _opcs4(_coded(r.get("code"), OPCS4_SYSTEMS, "OPCS-4")),
         "Procedure.performed": _date(performed),
     }
 
@@ -339,7 +361,12 @@ def _not_strings(reader: Reader, number: int, row: dict, line: bytes) -> bool:
     wrong = [column for column, value in row.items() if not isinstance(value, str | None)]
     text = line.decode("utf-8", errors="replace").rstrip("\r\n")
     for column in wrong:
-        reason = "is not a JSON string, as FHIR writes this element"
+        value = row[column]
+        reason = (
+            value.reason
+            if isinstance(value, _Unread)
+            else "is not a JSON string, as FHIR writes this element"
+        )
         reader.malformed.append(Malformed(number, reason, text, column))
     return bool(wrong)
 
