@@ -422,3 +422,17 @@ def test_an_id_given_twice_in_a_file_is_held_with_what_refers_to_it(trust_ws, in
         ("Procedure", 2, "Procedure.encounter"),
     ]
     assert [s["spell_id"] for s in current(trust_ws, engineer, "apc_spells")] == [E2]
+
+
+def test_the_official_name_and_home_address_are_the_ones_read(trust_ws, inbox, engineer):
+    patients = _lines("Patient")
+    richard = patients[0]
+    richard["name"].insert(0, {"use": "nickname", "family": "SMYTH", "given": ["Dick"]})
+    richard["address"].insert(0, {"use": "temp", "postalCode": "LS6 1AA"})
+    ingest(trust_ws, _export(inbox, Patient=_ndjson(patients)), engineer)
+    (spell, _) = current(trust_ws, engineer, "apc_spells")
+    assert (spell["given_name"], spell["family_name"], spell["postcode"]) == (
+        "Richard",
+        "SMITH",
+        "LS17 7DF",
+    )

@@ -234,16 +234,24 @@ def _extension(element: Any, url: str) -> Any:
     return _coding(_get(found, "valueCodeableConcept"))
 
 
+def _first(items: Any, use: str) -> Any:
+    """The first of a Patient's names or addresses whose `use` is `use` (official, home),
+    else the first: the one tracing should compare."""
+    items = [i for i in items if isinstance(i, dict)] if isinstance(items, list) else []
+    return next((i for i in items if i.get("use") == use), None) or _get(items, 0)
+
+
 def _hospital_patient(r: dict) -> dict:
+    name, address = _first(r.get("name"), "official"), _first(r.get("address"), "home")
     return {
         "Patient.id": r.get("id"),
         "Patient.identifier(nhs-number)": _identifier(r, system=NHS_NUMBER_SYSTEM),
         "Patient.identifier(MR)": _identifier(r, type_code="MR"),
-        "Patient.name.given": _get(r, "name", 0, "given", 0),
-        "Patient.name.family": _get(r, "name", 0, "family"),
+        "Patient.name.given": _get(name, "given", 0),
+        "Patient.name.family": _get(name, "family"),
         "Patient.birthDate": r.get("birthDate"),
         "Patient.gender": r.get("gender"),
-        "Patient.address.postalCode": _get(r, "address", 0, "postalCode"),
+        "Patient.address.postalCode": _get(address, "postalCode"),
     }
 
 
