@@ -262,6 +262,7 @@ def test_a_reference_the_export_does_not_hold_is_quarantined(trust_ws, inbox, en
     encounters = _lines("Encounter")
     stranger = {**encounters[1], "id": "E-stranger", "subject": {"reference": "Patient/nobody"}}
     undiagnosed = {**encounters[1], "id": "E-undiagnosed"}
+    unborn = {**encounters[1], "id": "E-unborn", "period": {"start": "1911-11-16"}}
     wrong_rank = json.loads(json.dumps(encounters[0]))
     wrong_rank["id"] = "E-wrong-rank"
     conditions = _lines("Condition")
@@ -283,7 +284,7 @@ def test_a_reference_the_export_does_not_hold_is_quarantined(trust_ws, inbox, en
         trust_ws,
         _export(
             inbox,
-            Encounter=_ndjson([*encounters, stranger, undiagnosed, wrong_rank]),
+            Encounter=_ndjson([*encounters, stranger, undiagnosed, wrong_rank, unborn]),
             Condition=_ndjson([*conditions, orphan, of_stranger, of_wrong_rank]),
             Procedure=_ndjson([*procedures, of_undiagnosed]),
         ),
@@ -292,7 +293,7 @@ def test_a_reference_the_export_does_not_hold_is_quarantined(trust_ws, inbox, en
     counts = {o.path.name.split("_")[1]: o.counts for o in report.outcomes}
     assert {r: (c.received, c.loaded, c.quarantined) for r, c in counts.items()} == {
         "Patient": (2, 2, 0),
-        "Encounter": (5, 2, 3),
+        "Encounter": (6, 2, 4),
         "Condition": (7, 4, 3),
         "Procedure": (3, 2, 1),
     }
@@ -304,6 +305,7 @@ def test_a_reference_the_export_does_not_hold_is_quarantined(trust_ws, inbox, en
         ("Encounter", 3, "Encounter.subject"),
         ("Encounter", 4, "Encounter.diagnosis"),
         ("Encounter", 5, "Encounter.diagnosis(rank 1).condition"),
+        ("Encounter", 6, "Encounter.period.start"),  # the day before the canary was born
         ("Procedure", 3, "Procedure.encounter"),
     ]
     reasons = " ".join(reason for *_, reason in problems)
@@ -364,7 +366,8 @@ def test_a_spell_with_a_sensitive_code_on_any_of_its_resources_stays_in_zone_1(
 def test_a_community_export_is_read_as_contacts(trust_ws, inbox, engineer):
     """A community provider's Patient and Encounter files: each Encounter a contact, face to
     face for a home visit (HH), blank for a virtual one (VR: telephone or video, FHIR does not
-    say which); an Encounter of a class no contact has is held."""
+    say which); an Encounter of a class no contact has, or before its patient's birth, is
+    held."""
     visit = {
         "resourceType": "Encounter",
         "id": "RY1-Encounter-1",
@@ -384,6 +387,7 @@ def test_a_community_export_is_read_as_contacts(trust_ws, inbox, engineer):
     }
     virtual = {**visit, "id": "RY1-Encounter-2", "class": {"code": "VR"}, "serviceType": None}
     inpatient = {**visit, "id": "RY1-Encounter-3", "class": {"code": "IMP"}}
+    unborn = {**visit, "id": "RY1-Encounter-4", "period": {"start": "1911-01-05"}}
     patients = (DATA / "Patient.ndjson").read_text()
     put(inbox, "community", "RY1", "RY1_Patient_202610.ndjson", patients)
     put(
@@ -391,11 +395,14 @@ def test_a_community_export_is_read_as_contacts(trust_ws, inbox, engineer):
         "community",
         "RY1",
         "RY1_Encounter_202610.ndjson",
-        _ndjson([visit, virtual, inpatient]),
+        _ndjson([visit, virtual, inpatient, unborn]),
     )
     report = ingest(trust_ws, [inbox], engineer)
     assert [o.status for o in report.outcomes] == [LOADED, LOADED]
-    assert _held_by_file(trust_ws, engineer) == [("Encounter", 3, "Encounter.class")]
+    assert _held_by_file(trust_ws, engineer) == [
+        ("Encounter", 3, "Encounter.class"),
+        ("Encounter", 4, "Encounter.period.start"),  # before the patient was born
+    ]
     contacts = current(trust_ws, engineer, "community_contacts")
     columns = ("contact_id", "nhs_number", "local_patient_id", "contact_date", "service")
     found = [(*(c[k] for k in columns), c["contact_type"]) for c in contacts]

@@ -416,7 +416,8 @@ def check_references(con, alias: str, loaded: list[tuple[Extract, str]]) -> set[
 
     0. every Patient, and every Encounter, whose id another of its file has too (an exact
        repeat of a row was held when it loaded): what refers to it would be ambiguous;
-    1. an Encounter whose Encounter.subject is no Patient of the export;
+    1. an Encounter whose Encounter.subject is no Patient of the export, or that starts
+       before its Patient's birthDate (as the contract's tables check a date of birth);
     2. an admitted-care Encounter whose Encounter.diagnosis ranks first a Condition the
        export does not give for that encounter;
     3. a Condition whose Condition.encounter is no Encounter of the export (left);
@@ -487,6 +488,18 @@ def check_references(con, alias: str, loaded: list[tuple[Extract, str]]) -> set[
                 "WHERE submission_id = $patients)"
             ),
         )
+        if "Encounter" in files:
+            encounters = files["Encounter"][0].table.canonical
+            start = "admission_date" if kind is SourceKind.ADMITTED_CARE else "contact_date"
+            hold(
+                "Encounter",
+                "Encounter.period.start",
+                "is before its Patient's birthDate",
+                cond(
+                    f"{start} < (SELECT date_of_birth FROM {alias}.fhir_patients p WHERE "
+                    f"p.submission_id = $patients AND p.patient_ref = {encounters}.patient_ref)"
+                ),
+            )
         if kind is not SourceKind.ADMITTED_CARE:
             continue
         hold(
