@@ -72,10 +72,28 @@ def test_a_bad_fhir_line_or_a_non_snomed_code_is_quarantined_by_line(workspace, 
     ]
 
 
-def test_fhir_from_a_hospital_is_refused_as_not_yet_mapped(workspace, inbox, engineer):
-    path = put(inbox, "admitted-care", "RX1", "RX1_Encounter_202610.ndjson", _ndjson(OBSERVATION))
-    (outcome,) = ingest(workspace, [path], engineer).outcomes
-    assert outcome.status == REFUSED and "GP practices'" in outcome.message
+def test_fhir_from_a_hospital_is_read_for_its_mapped_resources_only(workspace, inbox, engineer):
+    """Admitted care's Patient, Encounter, Condition and Procedure files are mapped
+    (tests/landing/test_fhir_hospital.py); another resource type, or a kind not mapped yet, is
+    refused saying so, and no longer as "GP practices' only"."""
+    encounter = put(inbox, "admitted-care", "RX1", "RX1_Encounter_202610.ndjson", "")
+    observation = put(
+        inbox, "admitted-care", "RX1", "RX1_Observation_202610.ndjson", _ndjson(OBSERVATION)
+    )
+    emergency = put(
+        inbox, "emergency-care", "RX1", "RX1_Encounter_202610.ndjson", _ndjson(OBSERVATION)
+    )
+    outcomes = {
+        o.path: o for o in ingest(workspace, [encounter, observation, emergency], engineer).outcomes
+    }
+    assert all(o.status == REFUSED for o in outcomes.values())
+    assert all("GP practices'" not in o.message for o in outcomes.values())
+    assert "is empty" in outcomes[encounter].message  # read as FHIR, refused for its content
+    assert outcomes[observation].message.endswith(
+        "FHIR bulk export from admitted-care sources is mapped for Patient, Encounter, "
+        "Condition, Procedure resources only"
+    )
+    assert "not mapped for emergency-care sources yet" in outcomes[emergency].message
 
 
 @pytest.fixture(scope="module")

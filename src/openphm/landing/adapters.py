@@ -45,6 +45,10 @@ class Table:
     # APC episodes are read as spells, openphm.landing.read).
     layout: Layout | None = None
     becomes: str = ""
+    # A table a FHIR R4 bulk export's NDJSON file of this resource type lands in (a hospital's
+    # Patient, Encounter, Condition or Procedure: openphm.landing.fhir); such a table takes no
+    # CSV or Parquet file.
+    resource: str = ""
 
     def __post_init__(self) -> None:
         # A blank id would hide a repeat from the check, so the id must be a required field.
@@ -288,6 +292,129 @@ ADAPTERS: dict[SourceKind, tuple[Table, ...]] = {
 }
 
 
+# ----- FHIR R4 bulk export from hospital providers (docs/landing.md, "FHIR R4 bulk export") ----
+# One zone-1 table per resource type, each field named (`source`) by the FHIR element it is read
+# from, so that a quarantined row names the element. An admitted-care export's Encounters are
+# read as apc_spells, joined to their Patient, Conditions and Procedures within the export
+# (openphm.landing.read.fhir_spells_sql); references that the export does not hold are
+# quarantined when its files land together (openphm.landing.fhir.check_references).
+
+# FHIR R4 AdministrativeGender (Patient.gender) to the canonical sex.
+FHIR_GENDER = Choice({"male": "M", "female": "F", "other": "U", "unknown": "U"})
+# UK Core's CodeSystem UKCore-AdmissionMethodEngland (the NHS Data Dictionary's ADMISSION
+# METHOD), less 98 (not applicable) and 99 (not known), which are no admission method.
+ADMISSION_METHODS_ENGLAND = Choice.of(
+    "11", "12", "13", "21", "22", "23", "24", "25", "2A", "2B", "2C", "2D", "28", "31", "32",
+    "81", "82", "83",
+)  # fmt: skip
+# Encounter.class (v3 ActCode) of a hospital provider spell: inpatient, and its two kinds.
+INPATIENT_CLASSES = Choice.of("IMP", "ACUTE", "NONAC")
+# Encounter.status of a spell that took place (planned, arrived, triaged, cancelled,
+# entered-in-error and unknown ones are no spell) and Procedure.status of a procedure performed.
+SPELL_STATUSES = Choice.of("in-progress", "onleave", "finished")
+PROCEDURE_STATUSES = Choice.of("in-progress", "stopped", "completed")
+# Condition.verificationStatus of a diagnosis (refuted and entered-in-error are none).
+VERIFIED = Choice.of("unconfirmed", "provisional", "differential", "confirmed")
+# Encounter.status of a community contact that took place, and its Encounter.class: ambulatory,
+# home health and field are face to face; virtual is by telephone or video (FHIR does not say
+# which).
+CONTACT_STATUSES = Choice.of("in-progress", "finished")
+CONTACT_CLASSES = Choice.of("AMB", "HH", "FLD", "VR")
+FHIR_TABLES = (
+    "fhir_patients",
+    "fhir_encounters",
+    "fhir_conditions",
+    "fhir_procedures",
+    "fhir_contacts",
+)
+
+
+def _fhir_patients() -> tuple[Field, ...]:
+    return (
+        Field("patient_ref", required=True, source="Patient.id"),
+        Field("nhs_number", NhsNumber(), source="Patient.identifier(nhs-number)"),
+        Field(LOCAL_PATIENT_ID, source="Patient.identifier(MR)"),
+        Field("given_name", source="Patient.name.given"),
+        Field("family_name", source="Patient.name.family"),
+        Field("date_of_birth", Date(), source="Patient.birthDate"),
+        Field("sex", FHIR_GENDER, source="Patient.gender"),
+        Field("postcode", Text(upper=True), source="Patient.address.postalCode"),
+    )
+
+
+def _fhir_table(resource, canonical, fields, record_id=None, becomes="") -> Table:
+    return Table(
+        resource,
+        canonical,
+        {"FHIR R4": Schema(fields)},
+        record_id=record_id,
+        becomes=becomes,
+        resource=resource,
+    )
+
+
+def _fhir_community() -> tuple[Table, ...]:
+    contacts = (
+        Field("encounter_id", required=True, source="Encounter.id"),
+        Field("patient_ref", required=True, source="Encounter.subject"),
+        Field("encounter_status", CONTACT_STATUSES, required=True, source="Encounter.status"),
+        Field("encounter_class", CONTACT_CLASSES, required=True, source="Encounter.class"),
+        Field("contact_date", Date(), required=True, source="Encounter.period.start"),
+        Field("service", source="Encounter.serviceType"),
+    )
+    return (
+        _fhir_table("Patient", "fhir_patients", _fhir_patients(), "patient_ref"),
+        _fhir_table("Encounter", "fhir_contacts", contacts, "encounter_id", "community_contacts"),
+    )
+
+
+def _fhir_admitted_care() -> tuple[Table, ...]:
+    encounters = (
+        Field("encounter_id", required=True, source="Encounter.id"),
+        Field("patient_ref", required=True, source="Encounter.subject"),
+        Field("encounter_status", SPELL_STATUSES, required=True, source="Encounter.status"),
+        Field("encounter_class", INPATIENT_CLASSES, required=True, source="Encounter.class"),
+        Field("admission_date", Date(), required=True, source="Encounter.period.start"),
+        Field(
+            "discharge_date",
+            Date(not_before=("admission_date",)),
+            source="Encounter.period.end",
+        ),
+        Field(
+            "admission_method",
+            ADMISSION_METHODS_ENGLAND,
+            required=True,
+            source="Encounter.hospitalization.admissionMethod",
+        ),
+        Field(
+            "discharge_destination",
+            Code("NHS Data Dictionary", r"[0-9]{2}"),
+            source="Encounter.hospitalization.dischargeDisposition",
+        ),
+        Field("primary_condition", source="Encounter.diagnosis(rank 1).condition"),
+    )
+    conditions = (
+        Field("condition_id", source="Condition.id"),
+        Field("encounter_ref", required=True, source="Condition.encounter"),
+        Field("verification", VERIFIED, source="Condition.verificationStatus"),
+        Field("diagnosis", Code("ICD-10", ICD10), required=True, source="Condition.code"),
+    )
+    procedures = (
+        Field("procedure_id", source="Procedure.id"),
+        Field("encounter_ref", required=True, source="Procedure.encounter"),
+        Field("procedure_status", PROCEDURE_STATUSES, required=True, source="Procedure.status"),
+        Field("procedure_code", Code("OPCS-4", OPCS4), required=True, source="Procedure.code"),
+        Field("performed_date", Date(), source="Procedure.performed"),
+    )
+
+    return (
+        _fhir_table("Patient", "fhir_patients", _fhir_patients(), "patient_ref"),
+        _fhir_table("Encounter", "fhir_encounters", encounters, "encounter_id", "apc_spells"),
+        _fhir_table("Condition", "fhir_conditions", conditions),
+        _fhir_table("Procedure", "fhir_procedures", procedures),
+    )
+
+
 def _layout_kind(f, formats: tuple[str, ...]):
     if f.type == "nhs-number":
         return NhsNumber()
@@ -365,6 +492,9 @@ def layout_table(layout: Layout) -> Table:
 for _kind in PROVIDER_KINDS:
     ADAPTERS[_kind] = _local_id(ADAPTERS[_kind])
 
+ADAPTERS[SourceKind.ADMITTED_CARE] = (*ADAPTERS[SourceKind.ADMITTED_CARE], *_fhir_admitted_care())
+ADAPTERS[SourceKind.COMMUNITY] = (*ADAPTERS[SourceKind.COMMUNITY], *_fhir_community())
+
 for _layout in builtin().values():
     _kind = SourceKind(_layout.kind)
     ADAPTERS[_kind] = (*ADAPTERS[_kind], layout_table(_layout))
@@ -372,6 +502,11 @@ for _layout in builtin().values():
 
 def table_for(kind: SourceKind, token: str) -> Table | None:
     return next((t for t in ADAPTERS[kind] if t.token == token), None)
+
+
+def fhir_table_for(kind: SourceKind, resource: str) -> Table | None:
+    """The table a hospital provider's FHIR NDJSON file of `resource` lands in, if any."""
+    return next((t for t in ADAPTERS[kind] if t.resource and t.resource == resource), None)
 
 
 def canonical_tables() -> dict[str, Table]:

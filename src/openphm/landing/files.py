@@ -191,14 +191,14 @@ def identify(path: Path, config: ProgrammeConfig, folder: Path | None = None) ->
         )
     token, resource, fmt = match["table"], "", match["ext"]
     if fmt == "ndjson":
-        if kind is not SourceKind.GP or token not in FHIR_RESOURCES:
-            raise Refused(
-                path,
-                "FHIR bulk export is mapped for GP practices' Patient, Encounter, Condition, "
-                "Observation and MedicationRequest resources only",
-            )
-        resource, token, fmt = token, FHIR_RESOURCES[token], "fhir"
+        return _identify_fhir(path, kind, ods, match)
     table = table_for(kind, token)
+    if table is not None and table.resource:
+        raise Refused(
+            path,
+            f"{token} is a FHIR resource type: a FHIR bulk export's file is NDJSON, named "
+            f"<ODS code>_{token}_<YYYYMM>.ndjson",
+        )
     if table is None:
         raise Refused(
             path,
@@ -208,6 +208,48 @@ def identify(path: Path, config: ProgrammeConfig, folder: Path | None = None) ->
     return Extract(
         path, kind, ods, table, match["period"], int(match["revision"] or 1), fmt, resource
     )
+
+
+def _identify_fhir(path: Path, kind: SourceKind, ods: str, match: re.Match) -> Extract:
+    """A FHIR R4 bulk export's NDJSON file of one resource type (docs/landing.md, "FHIR R4
+    bulk export"): a GP practice's resources land in the GP tables, a hospital provider's in
+    the FHIR tables its source kind declares (adapters.fhir_table_for)."""
+    from openphm.landing.adapters import fhir_table_for
+
+    resource = match["table"]
+    if kind is SourceKind.GP:
+        table = table_for(kind, FHIR_RESOURCES[resource]) if resource in FHIR_RESOURCES else None
+        mapped = ", ".join(FHIR_RESOURCES)
+    else:
+        table = fhir_table_for(kind, resource)
+        mapped = ", ".join(_fhir_resources(kind))
+    if table is None:
+        if mapped:
+            says = (
+                f"FHIR bulk export from {kind.value} sources is mapped for {mapped} resources only"
+            )
+        else:
+            says = (
+                f"FHIR bulk export is not mapped for {kind.value} sources yet (docs/landing.md, "
+                '"FHIR R4 bulk export", says why); send the contract\'s CSV tables'
+            )
+        raise Refused(path, says)
+    return Extract(
+        path,
+        kind,
+        ods,
+        table,
+        match["period"],
+        int(match["revision"] or 1),
+        "fhir",
+        resource,
+    )
+
+
+def _fhir_resources(kind: SourceKind) -> list[str]:
+    from openphm.landing.adapters import ADAPTERS
+
+    return [t.resource for t in ADAPTERS[kind] if t.resource]
 
 
 def _identify_by_layout(path: Path, source, folder: Path | None) -> Extract:
@@ -265,7 +307,7 @@ def _identify_by_layout(path: Path, source, folder: Path | None) -> Extract:
 def _tokens(kind: SourceKind) -> list[str]:
     from openphm.landing.adapters import ADAPTERS
 
-    return [t.token for t in ADAPTERS[kind]]
+    return [t.token for t in ADAPTERS[kind] if not t.resource]
 
 
 def fingerprint(path: Path) -> str:

@@ -29,6 +29,7 @@ from openphm.governance import intents
 from openphm.governance.audit import Actor
 from openphm.keystore import KeyName
 from openphm.landing import catalog as cat
+from openphm.landing.fhir import check_references
 from openphm.landing.files import (
     Extract,
     Refused,
@@ -39,9 +40,10 @@ from openphm.landing.files import (
     loggable,
     opened,
 )
-from openphm.landing.load import Counts, load_extract, prepare
+from openphm.landing.load import Counts, load_extract, prepare, recount
 from openphm.landing.readers import open_extract
 from openphm.landing.retention import destroy_leftovers
+from openphm.programme.config import SourceKind
 from openphm.programme.workspace import Workspace
 
 ALIAS = "batch"
@@ -186,15 +188,24 @@ def _load_batch(ws, catalog, todo, arrived: dt.datetime, actor, on_file):
     # does not end with one core loading a large file while the other waits; outcomes are
     # reported and catalogued in the files' own order.
     largest_first = sorted(range(len(todo)), key=lambda i: -sizes[i])
+    # A hospital's FHIR files refer to each other: their outcomes are known only once every
+    # file of the run has landed and the references are checked (fhir.check_references).
+    exports = any(e.format == "fhir" and e.kind is not SourceKind.GP for e, _ in todo)
+    results = []
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         started = {i: pool.submit(load, todo[i]) for i in largest_first}
         for i in range(len(todo)):
-            outcome, submission = started[i].result()
-            outcomes.append(outcome)
-            if submission:
-                added.append(submission)
-            if on_file:
-                on_file(outcome)
+            results.append(started[i].result())
+            if on_file and not exports:
+                on_file(results[-1][0])
+    if exports:
+        results = _check_exports(con, todo, results)
+    for outcome, submission in results:
+        outcomes.append(outcome)
+        if submission:
+            added.append(submission)
+        if on_file and exports:
+            on_file(outcome)
     con.execute(f"DETACH {ALIAS}")
     con.close()
     shutil.rmtree(spill, ignore_errors=True)
@@ -214,6 +225,36 @@ def _load_batch(ws, catalog, todo, arrived: dt.datetime, actor, on_file):
     with intents.committing(ws.audit, cat.batch_intent(ws, batch_id, entries)):
         cat.save(zone, catalog)  # the commit point
     return batch_id, outcomes
+
+
+def _check_exports(con, todo, results):
+    """`results` (outcome, submission per file of `todo`) after the references between a
+    hospital's FHIR files landed in this run are checked: the counts of the files whose rows
+    were quarantined for a reference their export does not hold, recounted."""
+    loaded = [
+        (extract, outcome.submission_id)
+        for (extract, _), (outcome, _) in zip(todo, results, strict=True)
+        if outcome.status == LOADED
+        and extract.format == "fhir"
+        and extract.kind is not SourceKind.GP
+    ]
+    changed = check_references(con, ALIAS, loaded)
+    checked = []
+    for (extract, _), (outcome, submission) in zip(todo, results, strict=True):
+        if outcome.submission_id in changed and outcome.status == LOADED:
+            counts = recount(
+                con, ALIAS, extract.table.canonical, outcome.submission_id, outcome.counts
+            )
+            submission = dataclasses.replace(
+                submission, loaded=counts.loaded, quarantined=counts.quarantined
+            )
+            message = (
+                f"{extract.path}: {counts.received} rows received, {counts.loaded} loaded, "
+                f"{counts.quarantined} quarantined (references checked within its export)"
+            )
+            outcome = dataclasses.replace(outcome, counts=counts, message=message)
+        checked.append((outcome, submission))
+    return checked
 
 
 def threads_per_file(sizes: list[int], cores: int | None = None) -> int | None:

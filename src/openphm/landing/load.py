@@ -146,12 +146,12 @@ def _load(con, alias: str, reader: Reader, sid: str, today: dt.date, parts) -> C
     breaks = 0  # line breaks inside values: a row with one spans several lines
     with closing(parts):  # a part's tables go at once, even when its load fails
         for as_received in parts:
-            (loaded,) = con.execute(
+            insert = (
                 f"INSERT INTO {alias}.{table} (submission_id, source_kind, provider_ods, "
                 f"source_row, {names}) SELECT $sid, $kind, $ods, _row, {names} "
-                f"FROM ({schema.good_sql(VALUES)})",
-                params,
-            ).fetchone()
+                f"FROM ({schema.good_sql(VALUES)})"
+            )
+            (loaded,) = con.execute(insert, _used(insert, params)).fetchone()
             (rows,) = con.execute(f"SELECT count(*) FROM {VALUES}").fetchone()
             received += rows
             if lines is not None and 1 + received + breaks != lines:
@@ -177,6 +177,29 @@ def _load(con, alias: str, reader: Reader, sid: str, today: dt.date, parts) -> C
             f"{quarantined} quarantined; nothing was committed"
         )
     return Counts(received, loaded, quarantined)
+
+
+def _used(sql: str, params: dict) -> dict:
+    """The parameters `sql` names: DuckDB refuses any other (a table with no date field has
+    no check that reads `$today`)."""
+    return {k: v for k, v in params.items() if f"${k}" in sql}
+
+
+def recount(con, alias: str, table: str, submission_id: str, counts: Counts) -> Counts:
+    """A landed file's counts after rows of it were moved to quarantine since it loaded
+    (a hospital's FHIR references, landing.fhir.check_references): still loaded + quarantined
+    = received, or the run fails and nothing is committed."""
+    loaded, quarantined = con.execute(
+        f"SELECT (SELECT count(*) FROM {alias}.{table} WHERE submission_id = $sid), "
+        f"(SELECT count(DISTINCT row) FROM {alias}.quarantine WHERE submission_id = $sid)",
+        {"sid": submission_id},
+    ).fetchone()
+    if loaded + quarantined != counts.received:
+        raise AssertionError(
+            f"{submission_id}: {counts.received} rows received but {loaded} loaded and "
+            f"{quarantined} quarantined; nothing was committed"
+        )
+    return Counts(counts.received, loaded, quarantined)
 
 
 def _line_breaks(con, schema: Schema, unkept=(), as_received=None) -> int:
@@ -261,11 +284,11 @@ def reconcile_lines(con, alias: str, reader: Reader, *, submission_id: str, rows
 def _quarantine_problems(con, alias, schema, sid: str, file: str, today: dt.date, as_received):
     """Each problem of each failing row of the part (file, row, field, reason), and the
     failing rows as received (blank fields as empty text, however the reader gave them)."""
-    con.execute(
+    problems = (
         f"INSERT INTO {alias}.quarantine SELECT $sid, $file, _row, field, reason "
-        f"FROM ({schema.problems_sql(VALUES)})",
-        {"sid": sid, "file": file, "today": today},
+        f"FROM ({schema.problems_sql(VALUES)})"
     )
+    con.execute(problems, _used(problems, {"sid": sid, "file": file, "today": today}))
     fields = ", ".join(f"{literal(c)}: coalesce({ident(c)}, '')" for c in schema.source_columns)
     con.execute(
         f"INSERT INTO {alias}.quarantined_rows SELECT $sid, _row, "

@@ -14,7 +14,7 @@ from openphm.governance.audit import Actor
 from openphm.keystore import KeyName
 from openphm.landing import catalog as cat
 from openphm.landing import model
-from openphm.landing.adapters import canonical_tables
+from openphm.landing.adapters import FHIR_TABLES, canonical_tables
 from openphm.landing.retention import readable_batches
 
 SCHEMA = "landing"  # the schema that holds the views of current rows
@@ -67,6 +67,8 @@ def current_tables(ws, con, actor: Actor) -> dict[str, str]:
         bodies[table] = f"SELECT * FROM ({union}) WHERE submission_id IN ({ids})"
     spell_codes = []
     for table, declared in canonical_tables().items():
+        if declared.becomes and declared.layout is None:
+            continue  # a hospital's FHIR Encounters: read as spells below
         if declared.becomes and declared.layout.spell_key:
             spell_codes.append(spell_codes_sql(declared.layout, f"({bodies[table]})"))
         if declared.becomes:
@@ -83,6 +85,21 @@ def current_tables(ws, con, actor: Actor) -> dict[str, str]:
                 f"SELECT {names} FROM ({bodies[declared.becomes]}) "
                 f"UNION ALL SELECT {names} FROM ({built})"
             )
+    # A hospital's FHIR bulk export: its Encounters read as spells, with their Patient,
+    # Conditions and Procedures (every code of which the sensitive lists see).
+    fhir = {t: f"({bodies[t]})" for t in FHIR_TABLES}
+    spelled = {t: fhir[t] for t in FHIR_TABLES if t != "fhir_contacts"}
+    target = ", ".join(f'"{n}"' for n, _ in model.columns("apc_spells"))
+    bodies["apc_spells"] = (
+        f"SELECT {target} FROM ({bodies['apc_spells']}) "
+        f"UNION ALL SELECT {target} FROM ({fhir_spells_sql(**spelled)})"
+    )
+    spell_codes.append(f"SELECT * FROM ({fhir_spell_codes_sql(**spelled)})")
+    target = ", ".join(f'"{n}"' for n, _ in model.columns("community_contacts"))
+    bodies["community_contacts"] = (
+        f"SELECT {target} FROM ({bodies['community_contacts']}) "
+        f"UNION ALL SELECT {target} FROM ({fhir_contacts_sql(fhir)})"
+    )
     bodies[SPELL_CODES] = " UNION ALL ".join(spell_codes) or _NO_SPELL_CODES
     views = {}
     for table, body in bodies.items():
@@ -156,6 +173,97 @@ def spell_codes_sql(layout, episodes: str) -> str:
         {codes(diags)} AS diagnoses, {codes(procs)} AS procedures
         FROM (SELECT *, {order} AS o FROM {episodes})
         GROUP BY submission_id, {key}"""
+
+
+def export_sql(alias: str = "") -> str:
+    """The FHIR bulk export a landed row came from: its source kind, provider, period and
+    revision, which its submission id (`<ODS>-<resource>-<YYYYMM>-r<N>-<sha256>`,
+    landing.ingest) holds. The files of one export are the Patient, Encounter, Condition and
+    Procedure files of one source kind, provider, period and revision (docs/landing.md, "FHIR
+    R4 bulk export")."""
+    at = f"{alias}." if alias else ""
+    return (
+        f"({at}source_kind || '/' || {at}provider_ods || '/' || "
+        f"regexp_extract({at}submission_id, '-([0-9]{{6}}-r[0-9]+)-[0-9a-f]+$', 1))"
+    )
+
+
+def _fhir_spell_parts(fhir_patients: str, fhir_encounters: str, fhir_conditions: str,
+                      fhir_procedures: str) -> str:  # fmt: skip
+    """CTEs of an admitted-care export's rows keyed by export: `enc`, `pat`, and `diag` and
+    `proc` with the order of each encounter's codes (`o`): the diagnosis its
+    Encounter.diagnosis ranks first, then file order; procedures by date performed, then file
+    order."""
+    return f"""enc AS (SELECT *, {export_sql()} AS export FROM {fhir_encounters}
+            WHERE source_kind = 'admitted-care'),
+        pat AS (SELECT *, {export_sql()} AS export FROM {fhir_patients}),
+        diag AS (SELECT c.export, c.encounter_ref, c.diagnosis,
+                [CASE WHEN c.condition_id = e.primary_condition THEN 0 ELSE 1 END,
+                 c.source_row] AS o
+            FROM (SELECT *, {export_sql()} AS export FROM {fhir_conditions}) c
+            JOIN enc e ON e.export = c.export AND e.encounter_id = c.encounter_ref),
+        proc AS (SELECT export, encounter_ref, procedure_code,
+                [coalesce(epoch(performed_date), 1e12), source_row] AS o
+            FROM (SELECT *, {export_sql()} AS export FROM {fhir_procedures}))"""
+
+
+def fhir_spells_sql(**fhir: str) -> str:
+    """Spells (rows of `apc_spells`) read from a hospital's FHIR bulk export: one per
+    admitted-care Encounter, named after it (its id is the spell id, its file and row the
+    spell's), with its Patient's identifiers (Encounter.subject), its first diagnosis as the
+    primary and the others, once each in order, as the secondary diagnoses (Conditions whose
+    Condition.encounter names it), and its first procedure (Procedure.encounter). References
+    are resolved within one export; those it does not hold were quarantined when it landed
+    (landing.fhir.check_references)."""
+    return f"""WITH {_fhir_spell_parts(**fhir)},
+        codes AS (SELECT export, encounter_ref, diagnosis, min(o) AS o FROM diag GROUP BY ALL),
+        firsts AS (SELECT export, encounter_ref, arg_min(diagnosis, o) AS primary_diagnosis
+            FROM codes GROUP BY ALL),
+        diagnoses AS (SELECT f.export, f.encounter_ref, f.primary_diagnosis,
+                nullif(string_agg(c.diagnosis, ';' ORDER BY c.o)
+                    FILTER (WHERE c.diagnosis <> f.primary_diagnosis), '')
+                    AS secondary_diagnoses
+            FROM firsts f JOIN codes c USING (export, encounter_ref) GROUP BY ALL),
+        procedures AS (SELECT export, encounter_ref, arg_min(procedure_code, o)
+                AS primary_procedure FROM proc GROUP BY ALL)
+        SELECT e.submission_id, e.source_kind, e.provider_ods, e.source_row,
+            p.nhs_number, p.given_name, p.family_name, p.date_of_birth, p.sex, p.postcode,
+            e.encounter_id AS spell_id, p.local_patient_id, e.admission_date,
+            e.discharge_date, e.admission_method, d.primary_diagnosis, d.secondary_diagnoses,
+            x.primary_procedure, e.discharge_destination
+        FROM enc e
+        LEFT JOIN pat p ON p.export = e.export AND p.patient_ref = e.patient_ref
+        LEFT JOIN diagnoses d ON d.export = e.export AND d.encounter_ref = e.encounter_id
+        LEFT JOIN procedures x ON x.export = e.export AND x.encounter_ref = e.encounter_id"""
+
+
+def fhir_spell_codes_sql(**fhir: str) -> str:
+    """Each spell of `fhir_spells_sql` with every diagnosis and every procedure of its
+    encounter (as `spell_codes_sql` gives a HES spell's)."""
+    return f"""WITH {_fhir_spell_parts(**fhir)}
+        SELECT e.submission_id, e.source_row,
+            coalesce((SELECT list(diagnosis ORDER BY o) FROM diag d
+                WHERE d.export = e.export AND d.encounter_ref = e.encounter_id),
+                []::VARCHAR[]) AS diagnoses,
+            coalesce((SELECT list(procedure_code ORDER BY o) FROM proc x
+                WHERE x.export = e.export AND x.encounter_ref = e.encounter_id),
+                []::VARCHAR[]) AS procedures
+        FROM enc e"""
+
+
+def fhir_contacts_sql(fhir: dict[str, str]) -> str:
+    """Community contacts (rows of `community_contacts`) read from a community provider's FHIR
+    bulk export: one per Encounter, with its Patient's identifiers (Encounter.subject, within
+    the export); face to face for the ambulatory, home health and field classes, and blank
+    for virtual, which FHIR does not say is by telephone or video."""
+    return f"""SELECT e.submission_id, e.source_kind, e.provider_ods, e.source_row,
+            p.nhs_number, p.given_name, p.family_name, p.date_of_birth, p.sex, p.postcode,
+            e.encounter_id AS contact_id, p.local_patient_id, e.contact_date, e.service,
+            CASE WHEN e.encounter_class IN ('AMB', 'HH', 'FLD') THEN 'face-to-face' END
+                AS contact_type
+        FROM (SELECT *, {export_sql()} AS export FROM {fhir["fhir_contacts"]}) e
+        LEFT JOIN (SELECT *, {export_sql()} AS export FROM {fhir["fhir_patients"]}) p
+            ON p.export = e.export AND p.patient_ref = e.patient_ref"""
 
 
 def records_sql(layout, target: tuple[tuple[str, str], ...], rows: str) -> str:

@@ -284,7 +284,7 @@ def open_extract(extract: Extract) -> Reader:
     if extract.table.layout is not None:
         return _layout_reader(extract)
     if extract.format == "fhir":
-        return Reader(extract, extract.table.flavours["A"], "FHIR R4")
+        return Reader(extract, extract.table.reference, "FHIR R4")
     if extract.format == "parquet":
         try:
             header = pq.ParquetFile(source).schema_arrow.names
