@@ -40,6 +40,37 @@ CONDITION_ICD10 = {
 }
 
 
+# HL7 UK Core's example of its ethnic category extension (NHS England's
+# FHIR-R4-UKCORE-STAGING-MAIN, examples/Extension-UKCore-EthnicCategory-Example.xml, commit
+# bac6f19; Apache License 2.0), the extension as it writes it, in JSON; the example is a bare
+# Patient, so the rest is PATIENT's (a GP Patient needs a sex and a date of birth).
+UK_CORE_ETHNIC_CATEGORY = {
+    "url": "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-EthnicCategory",
+    "valueCodeableConcept": {
+        "coding": [
+            {
+                "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-EthnicCategoryEngland",
+                "code": "A",
+                "display": "White - British",
+            }
+        ]
+    },
+}
+
+
+def _ethnic(
+    code: str, system: str = "https://fhir.hl7.org.uk/CodeSystem/UKCore-EthnicCategoryEngland"
+):
+    concept = UK_CORE_ETHNIC_CATEGORY["valueCodeableConcept"]
+    coding = {"system": system, "code": code}
+    return {**UK_CORE_ETHNIC_CATEGORY, "valueCodeableConcept": {**concept, "coding": [coding]}}
+
+
+def _gp_patient(ref: str, nhs: str, *extensions) -> dict:
+    identifier = [{"system": "https://fhir.nhs.uk/Id/nhs-number", "value": nhs}]
+    return {**PATIENT, "id": ref, "identifier": identifier, "extension": list(extensions)}
+
+
 def _ndjson(*resources) -> str:
     return "".join(json.dumps(r) + "\n" for r in resources)
 
@@ -70,6 +101,115 @@ def test_a_bad_fhir_line_or_a_non_snomed_code_is_quarantined_by_line(workspace, 
         (2, "(whole row)"),
         (3, "(whole row)"),
     ]
+
+
+def test_a_uk_core_ethnic_category_reaches_the_persons_ethnic_group(workspace, inbox, engineer):
+    """UK Core codes a Patient's ethnic category with the NHS Data Dictionary's letters
+    (UKCore-EthnicCategoryEngland): each lands as its letter and gives the person the Census
+    group the SNOMED CT list gives that category (R, Chinese, is "Other" there too); Z (not
+    stated) has none. A Patient coded in both systems keeps its SNOMED CT code."""
+    from openphm.pseudonymise.link import link
+
+    snomed = {"system": "http://snomed.info/sct", "code": "107691000000105"}  # Caribbean
+    both = _ethnic("A")
+    both["valueCodeableConcept"]["coding"].append(snomed)
+    patients = [
+        {**PATIENT, "id": "Extension-UKCore-EthnicCategory-Example",
+         "extension": [UK_CORE_ETHNIC_CATEGORY]},
+        _gp_patient("F2", "9990001252", _ethnic("N")),
+        _gp_patient("F3", "9990001260", _ethnic("R")),
+        _gp_patient("F4", "9990001279", _ethnic("Z")),
+        _gp_patient("F5", "9990001287", both),
+    ]  # fmt: skip
+    put(inbox, "gp", "Y10001", "Y10001_Patient_202610.ndjson", _ndjson(*patients))
+    (outcome,) = ingest(workspace, [inbox], engineer).outcomes
+    assert (outcome.counts.received, outcome.counts.quarantined) == (5, 0)
+    landed = {
+        p["patient_ref"]: p["ethnicity_code"] for p in current(workspace, engineer, "gp_patients")
+    }
+    assert landed == {
+        "Extension-UKCore-EthnicCategory-Example": "A",
+        "F2": "N",
+        "F3": "R",
+        "F4": "Z",
+        "F5": "107691000000105",
+    }
+    link(workspace, engineer)
+    con = workspace.connect_linked(read_only=True)
+    try:
+        groups = con.execute(
+            "SELECT ethnicity_code, ethnic_group FROM linked.people ORDER BY ethnicity_code"
+        ).fetchall()
+    finally:
+        con.close()
+    assert groups == [
+        ("107691000000105", "Black"),
+        ("A", "White"),
+        ("N", "Black"),
+        ("R", "Other"),
+        ("Z", "Unknown"),
+    ]
+
+
+def test_an_ethnic_category_in_another_code_system_is_held_naming_the_extension(
+    workspace, inbox, engineer
+):
+    """A code of neither SNOMED CT nor UKCore-EthnicCategoryEngland (here a made-up system's
+    `A1`), or a letter that code system does not have, is held by its element, never read by
+    its shape; the Patient without the extension lands."""
+    other = _ethnic("A1", system="https://example.org/CodeSystem/ethnicity")
+    patients = [
+        _gp_patient("F1", "9990001244", other),
+        _gp_patient("F2", "9990001252", _ethnic("X")),
+        _gp_patient("F3", "9990001260"),
+    ]
+    put(inbox, "gp", "Y10001", "Y10001_Patient_202610.ndjson", _ndjson(*patients))
+    (outcome,) = ingest(workspace, [inbox], engineer).outcomes
+    assert (outcome.counts.received, outcome.counts.quarantined) == (3, 2)
+    problems = [(r, f, why) for _, r, f, why in held(workspace, engineer)]
+    assert [(r, f) for r, f, _ in problems] == [
+        (1, "Patient.extension(EthnicCategory)"),
+        (2, "Patient.extension(EthnicCategory)"),
+    ]
+    assert problems[0][2].startswith("has no coding of SNOMED CT or UKCore-EthnicCategoryEngland")
+    assert problems[1][2].startswith("is not a code of UKCore-EthnicCategoryEngland")
+    (kept,) = current(workspace, engineer, "gp_patients")
+    assert (kept["patient_ref"], kept["ethnicity_code"]) == ("F3", None)
+
+
+def test_the_ethnic_category_letters_group_as_the_snomed_list_groups_their_category():
+    """The letters' Census groups agree with the SNOMED CT list's: each letter's 16-category
+    number names the category whose SNOMED CT concepts have that same group."""
+    from openphm.reference import codelist
+
+    snomed = codelist("ethnicity").groupby("grouping_16_id")["grouping_6_id"].unique()
+    letters = codelist("ethnic-category-england").dropna()
+    assert list(letters["code"]) == list("ABCDEFGHJKLMNPRS")
+    for _, row in letters.iterrows():
+        assert list(snomed[row["grouping_16_id"]]) == [row["grouping_6_id"]], row["code"]
+    terms = codelist("ethnicity").set_index("code")["term"]
+    by_16 = codelist("ethnicity").groupby("grouping_16_id")["code"].first()
+    assert "Chinese" in terms[by_16["15"]] and "Indian" in terms[by_16["8"]]
+
+
+def test_a_gp_encounter_class_is_read_as_v3_actcode_says(workspace, inbox, engineer):
+    """AMB is face to face, HH a home visit; VR (virtual: by telephone, video, email...) says
+    neither telephone nor video, so the type is blank; TEL is no ActCode and is held."""
+
+    def encounter(kind: str) -> dict:
+        return {
+            "resourceType": "Encounter",
+            "subject": {"reference": "Patient/F1"},
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": kind},
+            "period": {"start": "2026-09-01T10:30:00Z"},
+        }
+
+    text = _ndjson(*(encounter(k) for k in ("AMB", "HH", "VR", "TEL")))
+    put(inbox, "gp", "Y10001", "Y10001_Encounter_202610.ndjson", text)
+    ingest(workspace, [inbox], engineer)
+    kinds = [c["consultation_type"] for c in current(workspace, engineer, "gp_consultations")]
+    assert kinds == ["face-to-face", "home-visit", None]
+    assert [(r, f) for _, r, f, _ in held(workspace, engineer)] == [(4, "consultation_type")]
 
 
 def test_fhir_from_a_hospital_is_read_for_its_mapped_resources_only(workspace, inbox, engineer):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from openphm.landing.schema import (
     ICD10,
     OPCS4,
+    SNOMED,
     Choice,
     Code,
     Date,
@@ -68,6 +69,13 @@ class Table:
 _SEX_A = Choice.of("M", "F", "U")
 _SEX_B = Choice({"Male": "M", "Female": "F", "Unknown": "U"})
 _OBJECTION_CODES = Choice.of("827241000000103", "827261000000104")
+# A SNOMED CT ethnicity concept, or an NHS Data Dictionary ETHNIC CATEGORY code (A to S, Z not
+# stated, 99 not known): the code system HL7 UK Core's Extension-UKCore-EthnicCategory uses
+# (UKCore-EthnicCategoryEngland), so GP FHIR lands it; both map to the Census groups in zone 3.
+_ETHNICITY = Code(
+    system="SNOMED CT or the NHS Data Dictionary ETHNIC CATEGORY",
+    pattern=f"{SNOMED}|[A-HJ-NPRSZ]|99",
+)
 
 
 def _gp_a() -> dict[str, tuple[Field, ...]]:
@@ -83,7 +91,7 @@ def _gp_a() -> dict[str, tuple[Field, ...]]:
             Field("address_line_2"),
             Field("town"),
             Field("postcode", Text(upper=True)),
-            Field("ethnicity_code", Code()),
+            Field("ethnicity_code", _ETHNICITY),
         ),
         "registrations": (
             Field("patient_ref", required=True),

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -40,11 +41,19 @@ OPCS4_SYSTEMS = ("https://fhir.nhs.uk/Id/opcs-4",)
 UK_CORE = "https://fhir.hl7.org.uk/StructureDefinition/"
 ADMISSION_METHOD = UK_CORE + "Extension-UKCore-AdmissionMethod"
 SNOMED_SYSTEM = "http://snomed.info/sct"
+# Patient's ethnic category (UK Core Extension-UKCore-EthnicCategory, value bound to the
+# UKCore-EthnicCategory value set): SNOMED CT, or the NHS Data Dictionary ETHNIC CATEGORY
+# letters in the UKCore-EthnicCategoryEngland code system, as UK Core's own example codes it.
+ETHNIC_CATEGORY = UK_CORE + "Extension-UKCore-EthnicCategory"
+ETHNIC_CATEGORY_ENGLAND = "https://fhir.hl7.org.uk/CodeSystem/UKCore-EthnicCategoryEngland"
+ETHNIC_ELEMENT = "Patient.extension(EthnicCategory)"  # how a held ethnic category is named
 DMD_SYSTEM = "https://dmd.nhs.uk"
 _GENDER = {"male": "M", "female": "F", "other": "U", "unknown": "U"}
-# Encounter.class (v3 ActCode) to the GP consultation types; anything else is passed through
-# and so quarantined as "not one of the codes".
-_ENCOUNTER_CLASS = {"AMB": "face-to-face", "VR": "video", "HH": "home-visit", "TEL": "telephone"}
+# Encounter.class (v3 ActCode, FHIR R4's ActEncounterCode value set) to the GP consultation
+# types; anything else is passed through and so quarantined as "not one of the codes". ActCode
+# has no telephone class: VR (virtual) is any encounter apart, "telephone conference, email
+# exchange, ... televideo conference", so it says neither telephone nor video and is left blank.
+_ENCOUNTER_CLASS = {"AMB": "face-to-face", "HH": "home-visit", "VR": None}
 
 
 def _get(resource: Any, *path: str | int) -> Any:
@@ -96,9 +105,6 @@ def _patient(r: dict) -> dict:
         (i.get("value") for i in r.get("identifier") or [] if i.get("system") == NHS_NUMBER_SYSTEM),
         None,
     )
-    ethnicity = next(
-        (e for e in r.get("extension") or [] if "EthnicCategory" in str(e.get("url"))), None
-    )
     return {
         "patient_ref": r.get("id"),
         "nhs_number": nhs,
@@ -110,8 +116,51 @@ def _patient(r: dict) -> dict:
         "address_line_2": _get(r, "address", 0, "line", 1),
         "town": _get(r, "address", 0, "city"),
         "postcode": _get(r, "address", 0, "postalCode"),
-        "ethnicity_code": _coding(_get(ethnicity, "valueCodeableConcept"), SNOMED_SYSTEM),
+        "ethnicity_code": _ethnicity(r),
     }
+
+
+def _ethnicity(r: dict) -> Any:
+    """The ethnic category extension's code: its SNOMED CT coding if it has one, else its UK
+    Core EthnicCategoryEngland letter. A concept coded in neither system, or a letter that code
+    system does not have, is held naming Patient.extension, never read by its shape."""
+    extension = next(
+        (
+            e
+            for e in r.get("extension") or []
+            if isinstance(e, dict) and "EthnicCategory" in str(e.get("url"))
+        ),
+        None,
+    )
+    codings = [
+        c for c in _get(extension, "valueCodeableConcept", "coding") or [] if isinstance(c, dict)
+    ]
+    if not codings:
+        return None
+    for system in (SNOMED_SYSTEM, ETHNIC_CATEGORY_ENGLAND):
+        coding = next((c for c in codings if c.get("system") == system), None)
+        if coding is None:
+            continue
+        code = coding.get("code")
+        if system == ETHNIC_CATEGORY_ENGLAND and code not in _ethnic_categories():
+            return _Unread(
+                "is not a code of UKCore-EthnicCategoryEngland (the NHS Data Dictionary's "
+                f"ETHNIC CATEGORY: {', '.join(_ethnic_categories())})",
+                ETHNIC_ELEMENT,
+            )
+        return code
+    return _Unread(
+        "has no coding of SNOMED CT or UKCore-EthnicCategoryEngland (code systems read: "
+        f"{SNOMED_SYSTEM}, {ETHNIC_CATEGORY_ENGLAND})",
+        ETHNIC_ELEMENT,
+    )
+
+
+@cache
+def _ethnic_categories() -> tuple[str, ...]:
+    from openphm.reference import codelist
+
+    return tuple(codelist("ethnic-category-england")["code"])
 
 
 def _encounter(r: dict) -> dict:
@@ -172,9 +221,11 @@ MAPPINGS: dict[str, Callable[[dict], dict]] = {
 @dataclass(frozen=True)
 class _Unread:
     """An element that holds something, but nothing this mapping may read: the field is held
-    with `reason` (landing.fhir._not_strings), never read as a guess."""
+    with `reason` (landing.fhir._not_strings), never read as a guess; `element` names it
+    where the field's own name does not (a GP column)."""
 
     reason: str
+    element: str | None = None
 
 
 def _coded(concept: Any, systems: tuple[str, ...], name: str) -> Any:
@@ -351,7 +402,7 @@ def read_fhir(reader: Reader) -> Iterator[pa.Table]:
                 reader.malformed.append(Malformed(number, reason, text))
                 continue
             row = mapping(resource)
-            if not gp and _not_strings(reader, number, row, line):
+            if _not_strings(reader, number, row, line, gp=gp):
                 continue
             rows.append(row)
             numbers.append(number)
@@ -362,20 +413,25 @@ def read_fhir(reader: Reader) -> Iterator[pa.Table]:
         yield _table(rows, numbers, columns)
 
 
-def _not_strings(reader: Reader, number: int, row: dict, line: bytes) -> bool:
+def _not_strings(reader: Reader, number: int, row: dict, line: bytes, gp: bool = False) -> bool:
     """Whether the row has an element that FHIR writes as a JSON string given as another JSON
-    type (a number, true, an object): each such field is held, and the row with it, rather
-    than read as the text Python would make of it."""
-    wrong = [column for column, value in row.items() if not isinstance(value, str | None)]
+    type (a number, true, an object), or one the mapping may not read (`_Unread`): each such
+    field is held, and the row with it, rather than read as the text Python would make of it.
+    A GP row is checked for the second only (its columns are validated by the contract's
+    schema, which refuses a value by its shape)."""
+    wrong = [
+        column
+        for column, value in row.items()
+        if isinstance(value, _Unread) or (not gp and not isinstance(value, str | None))
+    ]
     text = line.decode("utf-8", errors="replace").rstrip("\r\n")
     for column in wrong:
         value = row[column]
-        reason = (
-            value.reason
-            if isinstance(value, _Unread)
-            else "is not a JSON string, as FHIR writes this element"
-        )
-        reader.malformed.append(Malformed(number, reason, text, column))
+        if isinstance(value, _Unread):
+            reason, field = value.reason, value.element or column
+        else:
+            reason, field = "is not a JSON string, as FHIR writes this element", column
+        reader.malformed.append(Malformed(number, reason, text, field))
     return bool(wrong)
 
 

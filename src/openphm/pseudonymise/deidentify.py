@@ -148,7 +148,10 @@ def _columns() -> dict[str, tuple[tuple[str, str, str], ...]]:
 COLUMNS = _columns()
 PEOPLE = model.PEOPLE
 
-# 2021 Census five groups, by the `grouping_6_id` of the SNOMED CT ethnicity code list.
+# 2021 Census five groups, by the `grouping_6_id` of the ethnicity code lists: SNOMED CT
+# (`ethnicity`) and the NHS Data Dictionary's ETHNIC CATEGORY letters as UK Core codes them
+# (`ethnic-category-england`: FHIR's Extension-UKCore-EthnicCategory). The two cannot collide: a
+# SNOMED CT id is 6 to 18 digits, a category one letter (or 99, not known, which has no group).
 ETHNIC_GROUPS = {"1": "White", "2": "Mixed", "3": "Asian", "4": "Black", "5": "Other"}
 UNKNOWN_ETHNIC_GROUP = "Unknown"
 
@@ -189,7 +192,7 @@ def _reference() -> dict[str, pd.DataFrame]:
     from openphm.reference import codelist, imd2019, postcode_lsoa
 
     lsoa = postcode_lsoa().merge(imd2019()[["lsoa_code", "imd_decile"]], how="left")
-    ethnicity = codelist("ethnicity")
+    ethnicity = pd.concat([codelist("ethnicity"), codelist("ethnic-category-england")])
     return {
         "postcode": pd.DataFrame(
             {
