@@ -339,10 +339,6 @@ def test_no_command_imports_another_stages_command():
 # Commands that still write an audit entry themselves, each with why. The test fails on a
 # command not listed and on a listed one that no longer writes one, so the list only shrinks.
 COMMANDS_THAT_AUDIT = {
-    # `phm trace report` and `phm trace review` audit their reading of tracing's models and
-    # the clerical review, and `phm trace run` a refusal of a workspace's files: identity/ was
-    # being reworked by another change when the other stages' entries moved (issue 26, item 4).
-    "openphm.identity.commands",
     # `phm status` (workspace.status) shows the programme with the refresh and governance's
     # records: a stage for it in programme/ would import refresh/, which imports every stage
     # (a cycle through programme/); it reads only, and audits the reading itself.

@@ -22,7 +22,6 @@ import typer
 import typer.core
 
 from openphm.console import RoleOption
-from openphm.governance.audit import Actor
 from openphm.identity.quality import unmatched_alert
 
 _EXISTING_CSV = {"exists": True, "dir_okay": False, "readable": True}
@@ -116,11 +115,12 @@ def trace_command(
     from rich.console import Console
 
     from openphm.engine import engine_for
+    from openphm.programme.workspace import workspace_root
 
     console = Console(stderr=True, highlight=False)
     _refuse_workspace_files(records, against, role)
     for path, option in ((out, "--out"), (report, "--report")):
-        if path is not None and (root := _workspace_root(path)) is not None:
+        if path is not None and (root := workspace_root(path)) is not None:
             raise typer.BadParameter(
                 f"{path} is inside the programme workspace {root}: what is written there would "
                 "be plaintext that neither retention nor close knows of (and outputs/ is served "
@@ -209,34 +209,15 @@ def report_command(
     source: Splink's match-weight and m/u charts (self-contained HTML), the match-probability
     histogram, the threshold and its expected precision and recall, parse rates and what
     changed from the source's model before. Counts and parameters only."""
-    from openphm.identity import report, training
-    from openphm.programme.workspace import open_as
-    from openphm.pseudonymise.models import ModelStore
+    from openphm.programme.workspace import open_as, workspace_root
+    from openphm.pseudonymise.models import write_report
 
-    if (root := _workspace_root(out)) is not None:
+    if (root := workspace_root(out)) is not None:
         raise typer.BadParameter(f"{out} is inside the programme workspace {root}: write the "
                                  "report outside any workspace", param_hint="--out")  # fmt: skip
     ws, actor = open_as(workspace, role, "identity.report")
-    kept = ModelStore(ws).kept()
-    latest, before = {}, {}
-    for entry in kept:  # oldest first
-        key = (entry.source, entry.provider)
-        if key in latest:
-            before[key] = latest[key]
-        latest[key] = entry
-    sources = [
-        report.SourceQuality(
-            f"{k.source} {k.provider} {k.period}",
-            k.model,
-            k.quality,
-            training.changes(before[key].model.settings, k.model.settings) if key in before else (),
-        )
-        for key, k in sorted(latest.items())
-    ]
-    index = report.write(out, f"Tracing in {ws.config.programme.name}", sources)
-    ws.audit.record(actor, "identity.report", reads=("landing/tracing/models.duckdb",),
-                    counts={"sources": len(sources)})  # fmt: skip
-    typer.echo(f"Tracing report for {len(sources)} source(s): {index}")
+    index, sources = write_report(ws, actor, out)
+    typer.echo(f"Tracing report for {sources} source(s): {index}")
 
 
 def review_command(
@@ -253,33 +234,14 @@ def review_command(
     import pandas as pd
 
     from openphm.errors import UserFacingError
-    from openphm.identity.review import ReviewError, estimate
+    from openphm.identity.review import ReviewError, record_review
     from openphm.programme.workspace import open_as
 
     ws, actor = open_as(workspace, role, "identity.review")
     try:
-        labelled = pd.read_csv(sample, dtype=str, keep_default_na=False)
-        if "band_pairs" in labelled:
-            # Named by row and field, never echoed: the sample's other cells are identifiers.
-            counts = pd.to_numeric(labelled["band_pairs"], errors="coerce")
-            if counts.isna().any():
-                row = int(counts.isna().to_numpy().argmax()) + 2  # the header is line 1
-                raise ReviewError(f"row {row}: band_pairs is not a number")
-            labelled["band_pairs"] = counts
-        found = estimate(labelled)
+        found = record_review(ws, actor, sample)
     except (ReviewError, ValueError, TypeError, pd.errors.ParserError) as err:
         raise UserFacingError(f"{sample}: {err}") from None
-    ws.audit.record(
-        actor,
-        "identity.review",
-        reads=(sample.name,),
-        counts={
-            "pairs_labelled": found.labelled,
-            "matches": found.matches,
-            "unsure": found.unsure,
-        },
-        reason=f"clerical review of tracing: {found.describe()}",
-    )
     typer.echo(f"Clerical review: {found.describe()}. Recorded in the audit log.")
 
 
@@ -297,34 +259,16 @@ def _trace_on(engine, left, right, threshold: float | None):
 
 
 def _refuse_workspace_files(records: Path, against: Path, role: str | None) -> None:
-    """Refuse, and audit, a trace of files inside a programme's workspace (symlinks and `..`
-    resolved first). The programme's data is traced by `phm link`, which keeps what it derives
-    encrypted and under retention; pairs written here would be plaintext that neither
-    retention nor close knows of."""
-    from openphm.governance.roles import Refused, current_actor, current_user
-    from openphm.programme.workspace import Workspace
+    """Refuse, and audit, a trace of files inside a programme's workspace. The programme's
+    data is traced by `phm link`, which keeps what it derives encrypted and under retention;
+    pairs written here would be plaintext that neither retention nor close knows of."""
+    from openphm.programme.workspace import refuse_files_inside
 
-    for path in (records, against):
-        root = _workspace_root(path)
-        if root is None:
-            continue
-        ws = Workspace.open(root)
-        reason = (
-            f"{path} is inside the programme workspace {root}: its data is traced by "
-            "`phm link`, which keeps the result encrypted and under retention; `phm trace` is "
-            "for files outside any workspace"
-        )
-        actor = current_actor(role) if role else Actor(current_user(), "none")
-        ws.audit.record(actor, "identity.trace", outcome="refused", reason=reason)
-        raise Refused(reason)
-
-
-def _workspace_root(path: Path) -> Path | None:
-    path = Path(path).resolve()
-    for folder in (path, *path.parents):
-        if (folder / "workspace.json").is_file():
-            return folder
-    return None
+    refuse_files_inside(
+        (records, against), role, "identity.trace",
+        "its data is traced by `phm link`, which keeps the result encrypted and under "
+        "retention; `phm trace` is for files outside any workspace",
+    )  # fmt: skip
 
 
 def parse_field_map(text: str, option: str) -> dict[str, str]:

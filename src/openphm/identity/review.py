@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -170,3 +171,27 @@ def _figures(share: np.ndarray, pairs: np.ndarray, linked: np.ndarray):
 def _interval(draws: np.ndarray) -> tuple[float, float]:
     low, high = np.percentile(draws, [2.5, 97.5])
     return float(low), float(high)
+
+
+def record_review(ws, actor, sample: Path) -> Estimate:
+    """Estimate precision and recall from the labelled sample at `sample` and record them in
+    the programme's audit log (`phm trace review`). Raises ReviewError naming the row and
+    field of a cell it cannot read, never echoing one: the sample's other cells are
+    identifiers."""
+    labelled = pd.read_csv(sample, dtype=str, keep_default_na=False)
+    if "band_pairs" in labelled:
+        counts = pd.to_numeric(labelled["band_pairs"], errors="coerce")
+        if counts.isna().any():
+            row = int(counts.isna().to_numpy().argmax()) + 2  # the header is line 1
+            raise ReviewError(f"row {row}: band_pairs is not a number")
+        labelled["band_pairs"] = counts
+    found = estimate(labelled)
+    ws.audit.record(
+        actor,
+        "identity.review",
+        reads=(sample.name,),
+        counts={"pairs_labelled": found.labelled, "matches": found.matches,
+                "unsure": found.unsure},
+        reason=f"clerical review of tracing: {found.describe()}",
+    )  # fmt: skip
+    return found

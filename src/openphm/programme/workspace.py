@@ -34,7 +34,7 @@ from openphm.errors import UserFacingError
 from openphm.governance import certificate
 from openphm.governance.audit import Actor, AuditLog
 from openphm.governance.intents import recover
-from openphm.governance.roles import authorise, current_actor
+from openphm.governance.roles import Refused, authorise, current_actor, current_user
 from openphm.keystore import CustodyKeyStore, KeyName, KeyStore, MissingKeyError, open_keystore
 from openphm.keystore.custody import custodian_of
 from openphm.programme.config import ProgrammeConfig, Source, load_config
@@ -282,3 +282,28 @@ def open_as(
     if action is not None:
         ws.authorise(actor, action, purpose=purpose)
     return ws, actor
+
+
+def workspace_root(path: Path) -> Path | None:
+    """The programme workspace that holds `path` (symlinks and `..` resolved first), or None."""
+    path = Path(path).resolve()
+    for folder in (path, *path.parents):
+        if (folder / "workspace.json").is_file():
+            return folder
+    return None
+
+
+def refuse_files_inside(paths, role: str | None, action: str, why: str) -> None:
+    """Refuse `action` on any of `paths` that lies inside a programme's workspace, and record
+    the refusal in that programme's audit log: a tool for files outside any programme must not
+    write plaintext that neither retention nor close knows of. `why` says where that
+    programme's data is handled instead."""
+    for path in paths:
+        root = workspace_root(path)
+        if root is None:
+            continue
+        ws = Workspace.open(root)
+        reason = f"{path} is inside the programme workspace {root}: {why}"
+        actor = current_actor(role) if role else Actor(current_user(), "none")
+        ws.audit.record(actor, action, outcome="refused", reason=reason)
+        raise Refused(reason)

@@ -136,3 +136,32 @@ def _kept(row: tuple) -> Kept:
         name=f"{source} {provider} {period}",
     )
     return Kept(source, provider, period, saved, model, json.loads(quality))
+
+
+def write_report(ws, actor, out: Path) -> tuple[Path, int]:
+    """Write the quality report of the tracing models `phm link` kept, the latest of each
+    source and provider with what changed from the one before, into `out`, and audit the
+    reading (`phm trace report`). Returns the report's index page and how many sources it
+    covers."""
+    from openphm.identity import report, training
+
+    latest: dict[tuple[str, str], Kept] = {}
+    before: dict[tuple[str, str], Kept] = {}
+    for entry in ModelStore(ws).kept():  # oldest first
+        key = (entry.source, entry.provider)
+        if key in latest:
+            before[key] = latest[key]
+        latest[key] = entry
+    sources = [
+        report.SourceQuality(
+            f"{k.source} {k.provider} {k.period}",
+            k.model,
+            k.quality,
+            training.changes(before[key].model.settings, k.model.settings) if key in before else (),
+        )
+        for key, k in sorted(latest.items())
+    ]
+    index = report.write(out, f"Tracing in {ws.config.programme.name}", sources)
+    ws.audit.record(actor, "identity.report", reads=("landing/tracing/models.duckdb",),
+                    counts={"sources": len(sources)})  # fmt: skip
+    return index, len(sources)
