@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from openphm import clock
 from openphm.console import (
     JsonOption,
     RoleOption,
@@ -85,51 +84,37 @@ def status(
     latest refresh: done, running or stopped (where, the failure's kind, how to resume), and the
     records kept in the landing zone because a sensitive list names their codes (counts)."""
     from openphm.governance.due import due_records, due_table
-    from openphm.governance.schedule import timetable
-    from openphm.governance.withheld import withheld
-    from openphm.programme.workspace import ZONES, open_as
-    from openphm.refresh.shown import status_lines
+    from openphm.programme.workspace import open_as
+    from openphm.refresh.status import programme_status
 
     ws, actor = open_as(workspace, role, "workspace.status")
-    programme = ws.config.programme
-    today = clock.today()
-    refresh_rows, refresh_json, resume = status_lines(ws)
-    kept = withheld(ws.audit)
+    shown = programme_status(ws, actor)
+    programme = shown.programme
     if as_json:
-        zones = {}
-        for zone in ZONES:
-            files = [p for p in ws.zone(zone).rglob("*") if p.is_file()]
-            zones[zone] = {"files": len(files), "bytes": sum(p.stat().st_size for p in files)}
         print_json({
             "programme": programme.name, "start_date": programme.start_date,
-            "end_date": programme.end_date,
-            "days_left": max((programme.end_date - today).days, 0),
+            "end_date": programme.end_date, "days_left": shown.days_left,
             "identifiable_retention_days": programme.identifiable_retention_days,
-            "zones": zones, "keys_held": len(ws.keystore.names()),
-            "keys_destroyed": len(ws.keystore.destroyed()),
-            "due": due_records(timetable(ws)), "refresh": refresh_json,
-            "sensitive_withheld": kept.as_dict(),
+            "zones": shown.zones, "keys_held": shown.keys_held,
+            "keys_destroyed": shown.keys_destroyed, "due": due_records(shown.due),
+            "refresh": shown.refresh_json, "sensitive_withheld": shown.withheld.as_dict(),
         })  # fmt: skip
-        ws.audit.record(actor, "workspace.status")
         return
     table = Table(title=f"{programme.name}", show_header=False)
     table.add_row("runs", f"{programme.start_date} to {programme.end_date}")
-    table.add_row("days left", str(max((programme.end_date - today).days, 0)))
+    table.add_row("days left", str(shown.days_left))
     table.add_row("identifiable retention", f"{programme.identifiable_retention_days} days")
-    for zone in ZONES:
-        files = [p for p in ws.zone(zone).rglob("*") if p.is_file()]
-        size = sum(p.stat().st_size for p in files)
-        table.add_row(f"zone {zone}", f"{len(files)} files, {size / 1e6:.1f} MB")
-    table.add_row("keys held", str(len(ws.keystore.names())))
-    table.add_row("keys destroyed", str(len(ws.keystore.destroyed())))
-    for key, value in refresh_rows:
+    for zone, held in shown.zones.items():
+        table.add_row(f"zone {zone}", f"{held['files']} files, {held['bytes'] / 1e6:.1f} MB")
+    table.add_row("keys held", str(shown.keys_held))
+    table.add_row("keys destroyed", str(shown.keys_destroyed))
+    for key, value in shown.refresh_rows:
         table.add_row(key, literal(value))
     console.print(table)
-    if resume:
-        console.print(literal(resume), soft_wrap=True)
-    console.print(due_table(timetable(ws)))
-    console.print(_withheld_table(kept))
-    ws.audit.record(actor, "workspace.status")
+    if shown.resume:
+        console.print(literal(shown.resume), soft_wrap=True)
+    console.print(due_table(shown.due))
+    console.print(_withheld_table(shown.withheld))
 
 
 def _withheld_table(kept) -> Table:
