@@ -14,8 +14,18 @@ def small_region():
 
 
 def spine_with(person: dict) -> pd.DataFrame:
-    background = region(500, 1, seed=3).spine
+    # A house each: people.py gives everyone at a postcode one address (a household of 15),
+    # and u, sampled from pairs of these people, would then say that two people at one
+    # postcode never have different addresses.
+    background = one_address_each(region(500, 1, seed=3).spine)
     return pd.concat([background, pd.DataFrame([person])], ignore_index=True)
+
+
+def one_address_each(spine: pd.DataFrame) -> pd.DataFrame:
+    """`spine` with each person at a house number of their own on their street."""
+    return spine.assign(
+        address=[f"{i + 1} {a.split(' ', 1)[-1]}" for i, a in enumerate(spine["address"])]
+    )
 
 
 ROBERT = {
@@ -76,13 +86,8 @@ def test_a_house_move_counts_once_against_a_match():
 
 def test_a_mistyped_postcode_is_not_a_move_so_the_address_still_counts(small_region):
     # Each known person's record with their own address and their postcode's last two letters
-    # swapped (LS6 2QT → LS6 2TQ): the address then counts, for the match. (Addresses made
-    # one per person: people.py draws them from a few streets and numbers.)
-    spine = small_region.spine.assign(
-        address=[
-            f"{i + 1} {a.split(' ', 1)[-1]}" for i, a in enumerate(small_region.spine["address"])
-        ]
-    )
+    # swapped (LS6 2QT → LS6 2TQ): the address then counts, for the match.
+    spine = one_address_each(small_region.spine)
     truth = small_region.truth.dropna()
     people = spine.set_index("spine_id").loc[truth.to_numpy()]
     people = people[people["postcode"].notna()]

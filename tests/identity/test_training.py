@@ -183,7 +183,7 @@ def test_a_failed_em_session_leaves_the_model_of_the_sessions_before_it():
             made.append(self)
 
         def estimate_parameters_using_expectation_maximisation(self, rule, **_):
-            column = rule.get_blocking_rule("duckdb").blocking_rule_sql
+            column = rule  # training.em_rule's SQL
             self.settings["comparisons"] = self.settings["comparisons"][:1]  # as Splink may
             if "postcode" in column:
                 raise ValueError("m_probability value 4.8764e-320 is below the minimum")
@@ -226,3 +226,23 @@ def test_postcodes_compared_as_written_give_the_district_levels_no_share_of_matc
     assert _m(uk.model, *district) == pytest.approx(0.12)
     exact = ("postcode", "Exact match on postcode")
     assert _m(written.model, *exact) > _m(uk.model, *exact) + 0.1
+
+
+def test_em_on_record_spine_pairs_only_trains_the_model_splinks_own_rule_trains(monkeypatch):
+    # em_rule holds the left side to the records so that Splink makes no spine-spine pair;
+    # the pairs, and so the model, are those of Splink's block_on on the same key.
+    from splink import block_on
+
+    people = region(3000, 1200, seed=5)
+    left, sources = _source(people.records)
+    [ours] = trace_sources(left, people.spine, sources)
+    monkeypatch.setattr(training, "em_rule", lambda key, records: block_on(*key))
+    [splinks] = trace_sources(left, people.spine, sources)
+    assert ours.model.parameters == splinks.model.parameters == training.TRAINED
+    theirs = dict(training.levels(splinks.model.settings))
+    for key, level in training.levels(ours.model.settings):
+        assert level["m_probability"] == pytest.approx(theirs[key]["m_probability"], rel=1e-9)
+    assert ours.model.settings["probability_two_random_records_match"] == pytest.approx(
+        splinks.model.settings["probability_two_random_records_match"], rel=1e-9
+    )
+    assert ours.pairs.equals(splinks.pairs)
