@@ -71,7 +71,7 @@ def test_a_source_with_enough_records_is_trained_on_them_and_the_log_says_so(noi
     model = traced.model
     assert model.parameters == training.TRAINED and model.started_from == training.PRIORS
     assert "trained by EM on 1,500 of 1,500 records" in model.reason
-    assert model.training_keys == (("date_of_birth",), ("postcode",))
+    assert model.training_keys == (("date_of_birth",), ("postcode", "sex"))
     # It learnt that this source mistypes names far more often than the priors say.
     assert _m(model, "family_name", "Exact match on family_name") < 0.75
     logged = " ".join(r.getMessage() for r in caplog.records)
@@ -125,7 +125,15 @@ def test_every_field_is_free_to_vary_in_some_training_session():
         for key in keys:
             free |= set(present) - training.TRAINING_KEYS[key]
         assert free == set(present), present
-    assert training.training_keys(fields) == [("date_of_birth",), ("postcode",)]
+    # Sex narrows the postcode's session once the date of birth's has left it free; without
+    # a date of birth the postcode's session is the first, and holds the postcode alone.
+    assert training.training_keys(fields) == [("date_of_birth",), ("postcode", "sex")]
+    no_date = [f for f in fields if f != "date_of_birth"]
+    assert training.training_keys(no_date) == [
+        ("postcode",), ("family_name", "given_name_canonical")
+    ]  # fmt: skip
+    no_sex = [f for f in fields if f != "sex"]
+    assert training.training_keys(no_sex) == [("date_of_birth",), ("postcode",)]
 
 
 def test_no_level_is_impossible_for_a_true_match_and_lambda_never_exceeds_one_per_person():
