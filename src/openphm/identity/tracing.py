@@ -132,7 +132,7 @@ def trace_sources(
     connection: Any = None,
 ) -> list[Traced]:
     """Trace each source's records against the spine with a model of its own. The spine, its
-    term frequencies and the u probabilities (random sampling over all the records) are
+    term frequencies and the u probabilities (random sampling of spine pairs) are
     shared; m and λ are each source's (`training`), and so is the threshold, chosen by the
     rule from the source's model (`identity.threshold`) unless `threshold` fixes one."""
     if threshold is not None and not 0.0 < threshold < 1.0:

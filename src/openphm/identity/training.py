@@ -7,7 +7,8 @@ comparison levels and their m and u probabilities, never a patient's value. Logs
 parameters were used and why, with counts only.
 
 - u (how often each level happens between two different people) is estimated by random
-  sampling of record-spine pairs, every run (`Session.estimate_u`).
+  sampling of pairs of spine people, one from each of two halves, every run
+  (`Session.estimate_u`: record-spine pairs would include the records' own people).
 - m (how often it happens for the same person) is estimated by expectation maximisation (EM)
   on pairs that share one blocking key, so that the fields outside the key are free to vary;
   the keys are chosen so that every field is free in at least one session (date of birth,
