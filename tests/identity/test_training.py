@@ -71,7 +71,7 @@ def test_a_source_with_enough_records_is_trained_on_them_and_the_log_says_so(noi
     model = traced.model
     assert model.parameters == training.TRAINED and model.started_from == training.PRIORS
     assert "trained by EM on 1,500 of 1,500 records" in model.reason
-    assert model.training_keys == (("date_of_birth",), ("postcode",))
+    assert model.training_keys == (("date_of_birth",), ("postcode", "sex"))
     # It learnt that this source mistypes names far more often than the priors say.
     assert _m(model, "family_name", "Exact match on family_name") < 0.75
     logged = " ".join(r.getMessage() for r in caplog.records)
@@ -125,7 +125,15 @@ def test_every_field_is_free_to_vary_in_some_training_session():
         for key in keys:
             free |= set(present) - training.TRAINING_KEYS[key]
         assert free == set(present), present
-    assert training.training_keys(fields) == [("date_of_birth",), ("postcode",)]
+    # Sex narrows the postcode's session once the date of birth's has left it free; without
+    # a date of birth the postcode's session is the first, and holds the postcode alone.
+    assert training.training_keys(fields) == [("date_of_birth",), ("postcode", "sex")]
+    no_date = [f for f in fields if f != "date_of_birth"]
+    assert training.training_keys(no_date) == [
+        ("postcode",), ("family_name", "given_name_canonical")
+    ]  # fmt: skip
+    no_sex = [f for f in fields if f != "sex"]
+    assert training.training_keys(no_sex) == [("date_of_birth",), ("postcode",)]
 
 
 def test_no_level_is_impossible_for_a_true_match_and_lambda_never_exceeds_one_per_person():
@@ -183,7 +191,7 @@ def test_a_failed_em_session_leaves_the_model_of_the_sessions_before_it():
             made.append(self)
 
         def estimate_parameters_using_expectation_maximisation(self, rule, **_):
-            column = rule.get_blocking_rule("duckdb").blocking_rule_sql
+            column = rule  # training.em_rule's SQL
             self.settings["comparisons"] = self.settings["comparisons"][:1]  # as Splink may
             if "postcode" in column:
                 raise ValueError("m_probability value 4.8764e-320 is below the minimum")
@@ -226,3 +234,23 @@ def test_postcodes_compared_as_written_give_the_district_levels_no_share_of_matc
     assert _m(uk.model, *district) == pytest.approx(0.12)
     exact = ("postcode", "Exact match on postcode")
     assert _m(written.model, *exact) > _m(uk.model, *exact) + 0.1
+
+
+def test_em_on_record_spine_pairs_only_trains_the_model_splinks_own_rule_trains(monkeypatch):
+    # em_rule holds the left side to the records so that Splink makes no spine-spine pair;
+    # the pairs, and so the model, are those of Splink's block_on on the same key.
+    from splink import block_on
+
+    people = region(3000, 1200, seed=5)
+    left, sources = _source(people.records)
+    [ours] = trace_sources(left, people.spine, sources)
+    monkeypatch.setattr(training, "em_rule", lambda key, records: block_on(*key))
+    [splinks] = trace_sources(left, people.spine, sources)
+    assert ours.model.parameters == splinks.model.parameters == training.TRAINED
+    theirs = dict(training.levels(splinks.model.settings))
+    for key, level in training.levels(ours.model.settings):
+        assert level["m_probability"] == pytest.approx(theirs[key]["m_probability"], rel=1e-9)
+    assert ours.model.settings["probability_two_random_records_match"] == pytest.approx(
+        splinks.model.settings["probability_two_random_records_match"], rel=1e-9
+    )
+    assert ours.pairs.equals(splinks.pairs)

@@ -132,7 +132,7 @@ def trace_sources(
     connection: Any = None,
 ) -> list[Traced]:
     """Trace each source's records against the spine with a model of its own. The spine, its
-    term frequencies and the u probabilities (random sampling over all the records) are
+    term frequencies and the u probabilities (random sampling of spine pairs) are
     shared; m and λ are each source's (`training`), and so is the threshold, chosen by the
     rule from the source's model (`identity.threshold`) unless `threshold` fixes one."""
     if threshold is not None and not 0.0 < threshold < 1.0:
@@ -222,7 +222,11 @@ def blocking_keys(fields: Sequence[str]) -> list[tuple[str, ...]]:
     if "date_of_birth" in fields:
         keys.append(("date_of_birth_unordered",))
     if "postcode" in fields:
-        keys.append(("postcode",))
+        # With sex where both sides have it: half the pairs of the postcode alone (2.2M of
+        # 5.3M to score at a million people, 82 people a postcode, for 27k records), and of
+        # the records the postcode alone pairs with their person (36 of 9,675 scored in the
+        # `high` region at 50,000 people), all but one agree on sex.
+        keys.append(("postcode", "sex") if "sex" in fields else ("postcode",))
     if {"given_name", "family_name"} <= set(fields):
         keys.append(("names_unordered",))
         if "postcode" in fields:
@@ -466,7 +470,8 @@ class Session:
         # train the same model) and score here.
         self.trainer, self.trainer_engine = self.engine.splink_training(self.db)
         self._ids = pd.Index(records["unique_id"].astype(object))
-        self._spine_keys: dict[tuple[str, ...], pd.Series] = {}
+        # Per blocking key, each spine person's value as a code (-1: none) and the values.
+        self._spine_keys: dict[tuple[str, ...], tuple[np.ndarray, pd.Index]] = {}
         self._made = 0
         frequencies = {
             column: _term_frequencies(records, spine, column)
@@ -495,33 +500,105 @@ class Session:
         return priors
 
     def estimate_u(self) -> dict[tuple[str, str], float]:
-        """u of every level, by random sampling of record-spine pairs (seeded, so runs
-        repeat), each comparison stopping once every level of it has been seen U_COUNT times,
-        within U_PAIRS pairs. A comparison with a level that no pair of the first
-        U_FIRST_PAIRS fell in keeps what those gave, and that level gets the rule of three's
-        3 / U_FIRST_PAIRS, the upper end of what its u could be: a level two different people
-        almost never reach (two UK postcodes one character apart outside their district: 0
-        of 5M pairs at 50,000 people) is not looked for through all 5M pairs, which took
-        most of the time of tracing, to give it at most a stronger weight."""
-        every = float(len(self.records)) * len(self.spine)
+        """u of every level, by random sampling of pairs of two different people: the spine
+        split at random (seeded, so runs repeat) into two halves, each person of one paired
+        with people of the other (`_halves`). Each comparison stops once every level of it
+        has been seen U_COUNT times, within U_PAIRS pairs. A comparison with a level that no
+        pair of the first U_FIRST_PAIRS fell in keeps what those gave, and that level gets the
+        rule of three's 3 / (those of the pairs the comparison compares: `_compared`), the
+        upper end of what its u could be: a level two
+        different people almost never reach (two UK postcodes one character apart outside
+        their district: 0 of 5M pairs at 50,000 people) is not looked for through all 5M
+        pairs, which took most of the time of tracing, to give it at most a stronger weight.
+
+        Not record-spine pairs: among those, one in about the spine's size is a true match
+        (a record's own person), and for a level two different people reach less often than
+        that (the same date of birth on a spine of 5,000: 3e-5 where the true matches add
+        2e-4) u would be mostly the true matches' m, its weight several bits too weak
+        (docs/identity.md, "Training"). A spine lists each person once, so every pair across
+        its halves is two people."""
+        left, right = self._halves()
+        every = float(len(left)) * len(right)
         first = min(U_FIRST_PAIRS, every)
-        u = self._sample_u(first, None)
+        u = self._sample_u(left, right, first, None)
         unseen = {comparison for (comparison, _), value in u.items() if value is None}
         more, seen = min(U_PAIRS, every), {c for c, _ in u} - unseen
         if more > first and seen:
-            u.update(self._sample_u(more, seen))
-        return {key: value or 3.0 / first for key, value in u.items()}
+            u.update(self._sample_u(left, right, more, seen))
+        compared = self._compared(left, right, first, unseen) if unseen else {}
+        return {
+            (comparison, level): value or 3.0 / max(compared.get(comparison, first), 3.0)
+            for (comparison, level), value in u.items()
+        }
 
-    def _sample_u(self, pairs: float, comparisons: set[str] | None
-                  ) -> dict[tuple[str, str], float | None]:  # fmt: skip
-        """Splink's u by random sampling of up to `pairs` pairs, for `comparisons` (None:
-        all); None for a level no sampled pair fell in."""
+    def _compared(self, left: pd.DataFrame, right: pd.DataFrame, pairs: float,
+                  comparisons: set[str]) -> dict[str, float]:  # fmt: skip
+        """Of `pairs` random pairs of `left` and `right`, how many each of `comparisons`
+        compares (not at its null level), estimated from as many pairs drawn here: the rule
+        of three's denominator. Splink's u of a level is its share of the pairs compared, not
+        of the pairs sampled: the address is compared only where the postcodes agree or are a
+        typo apart (`no_evidence`), at a million people about one random pair in 10,000, so
+        3 in the million pairs sampled would be a u far too small, and its weight far too
+        strong, for a level no compared pair reached."""
+        import duckdb
+
+        rng = np.random.default_rng(self.seed)
+        n = int(pairs)
+        on_left, on_right = rng.integers(0, len(left), n), rng.integers(0, len(right), n)
+        found = {}
+        with duckdb.connect(":memory:", config={"temp_directory": ""}) as con:
+            for comparison in self.priors["comparisons"]:
+                name = comparison["output_column_name"]
+                if name not in comparisons:
+                    continue
+                [null] = [c for c in comparison["comparison_levels"] if c.get("is_null_level")]
+                condition = null["sql_condition"]
+                columns = [c for c in left.columns if f"{c}_l" in condition]
+                sampled = pa.table(
+                    {
+                        **{f"{c}_l": pa.array(left[c]).take(on_left) for c in columns},
+                        **{f"{c}_r": pa.array(right[c]).take(on_right) for c in columns},
+                    }
+                )
+                con.register("sampled_pairs", sampled)
+                [(share,)] = con.execute(
+                    f"SELECT avg(CASE WHEN {condition} THEN 0.0 ELSE 1.0 END) FROM sampled_pairs"
+                ).fetchall()
+                con.unregister("sampled_pairs")
+                found[name] = pairs * float(share or 0.0)
+        return found
+
+    def _halves(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The spine in two halves at random (seeded); a spine of one person, whom no one
+        else is on it to pair with, is paired with the records instead. The first half lacks
+        its postcode as often as the records do (the same share of its people, at random):
+        whether the address is compared depends on the postcodes (`no_evidence`), and a record
+        without one has its address compared with everyone's, not only with its neighbours',
+        so its pairs must be among those u is sampled from, in their share."""
+        if len(self.spine) < 2:
+            return self.records, self.spine
+        rng = np.random.default_rng(self.seed)
+        order = rng.permutation(len(self.spine))
+        half = len(self.spine) // 2
+        left = self.spine.iloc[np.sort(order[:half])].copy()
+        right = self.spine.iloc[np.sort(order[half:])]
+        missing = float(self.records["postcode"].isna().mean())
+        if missing and left["postcode"].notna().any():
+            drop = rng.random(len(left)) < missing
+            postcode = [c for c in left.columns if c.startswith("postcode")]
+            left.loc[drop, postcode] = None
+        return left, right
+
+    def _sample_u(self, left: pd.DataFrame, right: pd.DataFrame, pairs: float,
+                  comparisons: set[str] | None) -> dict[tuple[str, str], float | None]:  # fmt: skip
+        """Splink's u by random sampling of up to `pairs` pairs of `left` and `right`, for
+        `comparisons` (None: all); None for a level no sampled pair fell in."""
         settings = training.starting_settings(self.priors, None, 1.0, len(self.spine))
         if comparisons is not None:
             settings["comparisons"] = [
                 c for c in settings["comparisons"] if c["output_column_name"] in comparisons
             ]
-        linker = self.linker(self.records, self.spine, settings, training=True)
+        linker = self.linker(left, right, settings, training=True)
         linker.training.estimate_u_using_random_sampling(
             max_pairs=pairs, seed=self.seed, min_count_per_level=U_COUNT
         )
@@ -657,7 +734,9 @@ class Session:
         ]  # fmt: skip
         # Splink's log lines carry model parameters and counts, not values; ERROR keeps the
         # command's own progress readable (`training` logs which parameters were used).
-        linker = Linker(tables, settings, log_level=logging.ERROR)
+        # Not validated: the settings are made here (`_priors`, `training`), and validating
+        # them parses every comparison's SQL (0.1 s a linker, some dozens of linkers a run).
+        linker = Linker(tables, settings, log_level=logging.ERROR, validate_settings=False)
         for column, frequencies in self._tf[id(db)].items():
             linker.table_management.register_term_frequency_lookup(frequencies, column)
         return linker
@@ -676,9 +755,15 @@ class Session:
         near = np.zeros(len(self.spine), dtype=bool)
         for key in keys:
             if key not in self._spine_keys:
-                self._spine_keys[key] = _key_values(self.spine, key)
-            wanted = _key_values(records, key).dropna().unique()
-            near |= self._spine_keys[key].isin(wanted).to_numpy(dtype=bool)
+                codes, values = pd.factorize(_key_values(self.spine, key))
+                self._spine_keys[key] = (codes, pd.Index(values))
+            codes, values = self._spine_keys[key]
+            # As codes, not an isin over the spine's values: a million of them per source and
+            # key took seconds at a million people.
+            wanted = np.zeros(len(values) + 1, dtype=bool)  # the last: a spine value of none
+            found = values.get_indexer(_key_values(records, key).dropna().unique())
+            wanted[found[found >= 0]] = True
+            near |= wanted[codes]
         return near
 
 
