@@ -174,10 +174,11 @@ def build(
 
     def measure_step():
         table = measures.compute(
-            areas.with_areas(person, options.areas),
+            person,
             options.measures,
             (*options.groupings, *areas.levels_of(options.areas)),
             options.sii_simulations,
+            areas=options.areas,
         )
         # Typed as dates by the literal, so an empty table (no rows to infer from) can be written.
         dated = memtable(table).mutate(
