@@ -170,6 +170,9 @@ def build(
         "segments",
         lambda: _write(zone, summary, "person_segments", segments.person_segments(frame)),
     )
+    if options.person_tables_only:
+        _write(zone, summary, runs.RUNS, memtable(_run_row(summary, inputs, made_by)))
+        return summary
     person = zone.scratch("person", frame.mutate(segment=segments.segment(frame)))
 
     def measure_step():
