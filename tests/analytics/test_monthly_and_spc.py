@@ -144,3 +144,61 @@ def test_two_of_three_beyond_two_sigma_on_one_side():
 def test_a_series_with_a_missing_month_is_refused():
     with pytest.raises(ValueError, match="no missing value"):
         spc.xmr([1.0, float("nan"), 2.0])
+
+
+def test_months_registered_agree_with_counting_each_person_each_month():
+    """Spells of registration (overlapping moves, back-to-back moves, gaps, deaths, births in
+    the series, registrations ending before it) against the definition applied one person and
+    one month at a time."""
+    import random
+
+    rng = random.Random(7)
+    day = lambda lo, hi: lo + dt.timedelta(days=rng.randrange((hi - lo).days + 1))  # noqa: E731
+    people, regs, spells = [], [], []
+    for i in range(150):
+        p = f"p{i:03d}"
+        died = day(D(2024, 6, 1), D(2026, 6, 1)) if rng.random() < 0.2 else None
+        entry = person(p, practice=rng.choice(["P1", "P2", "P3"]), died=died)
+        if rng.random() < 0.1:  # born during the series
+            entry["birth_month"] = day(D(2024, 5, 1), D(2026, 2, 1)).replace(day=1)
+        people.append(entry)
+        start = day(D(2023, 1, 1), D(2025, 12, 1))
+        for _ in range(rng.choice([1, 1, 2, 3])):
+            end = day(start, D(2026, 6, 1)) if rng.random() < 0.6 else None
+            regs.append(registered(p, start=start, end=end, practice="P9"))
+            if end is None:
+                break
+            # the next registration overlaps, follows on the next day, or follows a gap
+            start = end + dt.timedelta(days=rng.choice([-40, -3, 1, 1, 20, 70]))
+        for _ in range(rng.randrange(6)):
+            spells.append({"pseudonym": p, "admission_date": day(D(2024, 1, 1), D(2026, 3, 31)),
+                           "emergency": True})  # fmt: skip
+    regs.append(registered("nobody", start=D(2024, 1, 1)))  # not in people: never counted
+    con = linked_zone(people=people, registrations=regs, apc_spells=spells)
+    rows = _rows(con)
+    got = {(r.month, r.practice): (r.events, r.registered)
+           for r in rows[rows["measure"] == "emergency_admissions"].itertuples()}  # fmt: skip
+
+    def held(p, month, month_end):
+        who = next(x for x in people if x["pseudonym"] == p)
+        alive = who["date_of_death"] is None or who["date_of_death"] >= month
+        return alive and who["birth_month"] <= month_end and any(
+            r["pseudonym"] == p and r["start_date"] <= month_end
+            and (r["end_date"] is None or r["end_date"] >= month)
+            for r in regs
+        )  # fmt: skip
+
+    want = {}
+    for month, month_end in months_of(D(2026, 3, 31), D(2024, 1, 1)):
+        for who in people:
+            if held(who["pseudonym"], month, month_end):
+                key = (str(month), who["practice"])
+                events = sum(
+                    1 for s in spells
+                    if s["pseudonym"] == who["pseudonym"]
+                    and month <= s["admission_date"] <= month_end
+                )  # fmt: skip
+                before = want.get(key, (0, 0))
+                want[key] = (before[0] + events, before[1] + 1)
+    assert got == want
+    assert len(want) > 60  # every practice in most months

@@ -116,3 +116,25 @@ def test_sii_simulation_is_repeatable_with_its_fixed_seed():
     a = stats.sii([10, 9, 7, 4], [1.0] * 4, [50, 60, 70, 80], simulations=500)
     b = stats.sii([10, 9, 7, 4], [1.0] * 4, [50, 60, 70, 80], simulations=500)
     assert a == b
+
+
+def test_exact_limits_of_repeated_counts_are_those_of_bisecting_every_count():
+    # The bisection runs once per distinct count and is remembered; the values must be those
+    # of bisecting every element, to the last bit, whatever the counts repeat or mix.
+    rng = np.random.default_rng(3)
+    for trial in range(200):
+        counts = np.minimum(rng.integers(0, 40, size=rng.integers(1, 200)), 10 + trial % 30)
+        for p in (0.025, 0.975):
+            whole = stats._bisect(counts.astype(float), p)
+            assert np.array_equal(stats._poisson_mean_where(counts, p), whole)
+            assert np.array_equal(stats._poisson_mean_where(counts, p), whole)  # remembered
+
+
+def test_the_simulated_values_are_numpys_normal_draws_from_the_seed():
+    # sii draws y + se·z from standard normals; numpy's normal(y, se) from the same seed gives
+    # the same numbers to the last bit, so the limits are those of PHE's method as drawn before.
+    y, se = np.array([50.2, 47.1, 44.9, 40.3]), np.array([1.3, 0.9, 2.2, 1.1])
+    for seed in (1, stats.seed_for("emergency_admissions"), stats.SII_SEED):
+        by_normal = np.random.default_rng(seed).normal(y, se, size=(1000, 4))
+        by_standard = se * np.random.default_rng(seed).standard_normal((1000, 4)) + y
+        assert np.array_equal(by_normal, by_standard)

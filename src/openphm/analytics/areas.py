@@ -10,8 +10,6 @@ groups add up to the whole programme."""
 
 from __future__ import annotations
 
-import ibis
-
 # Top down would be ICB, place, PCN; the tables list them as the pages show them after the
 # practice: the nearest grouping first.
 LEVELS: tuple[str, ...] = ("pcn", "place", "icb")
@@ -31,14 +29,3 @@ NOT_IN = {
 def levels_of(areas: dict[str, dict[str, str]] | None) -> tuple[str, ...]:
     """The levels `areas` ({level: {practice: area}}) names any area of, in LEVELS order."""
     return tuple(level for level in LEVELS if (areas or {}).get(level))
-
-
-def with_areas(t, areas: dict[str, dict[str, str]] | None):
-    """`t` (an Ibis table with a `practice` column) with a column per level of `areas`: the
-    practice's area, or the level's NOT_IN group."""
-    columns = {}
-    for level in levels_of(areas):
-        mapping = {str(p): str(a) for p, a in sorted(areas[level].items())}
-        area = t.practice.cast("string").substitute(mapping, else_=ibis.null("string"))
-        columns[level] = area.fill_null(NOT_IN[level])
-    return t.mutate(**columns) if columns else t

@@ -170,14 +170,18 @@ def build(
         "segments",
         lambda: _write(zone, summary, "person_segments", segments.person_segments(frame)),
     )
+    if options.person_tables_only:
+        _write(zone, summary, runs.RUNS, memtable(_run_row(summary, inputs, made_by)))
+        return summary
     person = zone.scratch("person", frame.mutate(segment=segments.segment(frame)))
 
     def measure_step():
         table = measures.compute(
-            areas.with_areas(person, options.areas),
+            person,
             options.measures,
             (*options.groupings, *areas.levels_of(options.areas)),
             options.sii_simulations,
+            areas=options.areas,
         )
         # Typed as dates by the literal, so an empty table (no rows to infer from) can be written.
         dated = memtable(table).mutate(

@@ -390,3 +390,8 @@ class AnalyticsOptions:
     hospital_scores: bool = True
     # PHE's phe_sii draws 100,000 by default; each measure has its own seed (stats.seed_for).
     sii_simulations: int = 100_000
+    # Only the per-person tables (population, registers, scores, activity, segments) and the
+    # run's record: what the risk features read (risk.features.FEATURE_BUILD), built into a
+    # scratch catalogue that is thrown away. Like measures and groupings it shapes no
+    # per-person table, so it is not in the build's fingerprint (analytics.runs).
+    person_tables_only: bool = False

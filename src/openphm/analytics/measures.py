@@ -42,6 +42,11 @@ def esp2013_weights() -> np.ndarray:
 
 def group_sums(person, measures: tuple[Measure, ...], grouping: str | None) -> pd.DataFrame:
     """Sums per (group, age band): n_<m>, d_<m> and, for means, s_<m> (sum of squares)."""
+    return _labelled(_sums(person, measures, grouping), grouping)
+
+
+def _sums(person, measures: tuple[Measure, ...], grouping: str | None) -> pd.DataFrame:
+    """The engine's sums per (grouping, age band), as it returns them (nulls as nulls)."""
     aggs = {}
     for m in measures:
         counted = person[m.denominator].cast("float64") > 0
@@ -51,7 +56,11 @@ def group_sums(person, measures: tuple[Measure, ...], grouping: str | None) -> p
         if m.kind == "mean":
             aggs[f"s_{m.name}"] = (value * value).sum(where=counted)
     keys = ["age_band"] if grouping in (None, "age_band") else [grouping, "age_band"]
-    frame = person.group_by(keys).agg(**aggs).to_pandas()
+    return person.group_by(keys).agg(**aggs).to_pandas()
+
+
+def _labelled(frame: pd.DataFrame, grouping: str | None) -> pd.DataFrame:
+    frame = frame.copy()
     if grouping is None:
         frame.insert(0, "group_value", OVERALL)
     elif grouping == "age_band":
@@ -65,9 +74,31 @@ def group_sums(person, measures: tuple[Measure, ...], grouping: str | None) -> p
     return frame.fillna(0.0)
 
 
+def area_sums(by_practice: pd.DataFrame, level: str, practices: dict[str, str]) -> pd.DataFrame:
+    """`group_sums` by an area level (analytics.areas), from the engine's sums by practice
+    (`_sums`): each practice's sums added into its area's, a practice in no area of the level
+    (or no practice) into the level's NOT_IN group. Sums add up, so this is what summing the
+    people by area gives (to the last bit for counts; a sum of squares of a mean's values may
+    differ in its last bits, as the engine's own sums do between runs)."""
+    from openphm.analytics.areas import NOT_IN
+
+    mapping = {str(p): str(a) for p, a in practices.items()}
+    practice = by_practice["practice"]
+    if pd.api.types.is_numeric_dtype(practice):
+        practice = practice.astype("Int64")
+    area = practice.astype("string").map(mapping).fillna(NOT_IN[level]).astype(object)
+    frame = by_practice.drop(columns="practice").assign(**{level: area})
+    sums = frame.groupby([level, "age_band"], sort=False, dropna=False).sum().reset_index()
+    return _labelled(sums, level)
+
+
 def crude(by_group: pd.DataFrame, m: Measure, group_by: str) -> pd.DataFrame:
     """Crude value and limits per group, from sums already added up over age bands."""
-    n, d = by_group[f"n_{m.name}"].to_numpy(), by_group[f"d_{m.name}"].to_numpy()
+    return pd.DataFrame(_crude(_arrays(by_group), by_group.index, m, group_by))
+
+
+def _crude(sums: dict[str, np.ndarray], groups, m: Measure, group_by: str) -> dict:
+    n, d = sums[f"n_{m.name}"], sums[f"d_{m.name}"]
     if m.kind == "proportion":
         value, lower, upper = (a * m.multiplier for a in stats.wilson(n, d))
         method = "Wilson score"
@@ -75,9 +106,9 @@ def crude(by_group: pd.DataFrame, m: Measure, group_by: str) -> pd.DataFrame:
         value, lower, upper = stats.crude_rate(n, d, m.multiplier)
         method = "Poisson: exact below 10 events, Byar's from 10"
     else:
-        value, lower, upper = _mean_limits(n, d, by_group[f"s_{m.name}"].to_numpy())
+        value, lower, upper = _mean_limits(n, d, sums[f"s_{m.name}"])
         method = "normal approximation"
-    return _rows(m, "crude", group_by, by_group.index, n, d, (value, lower, upper), method)
+    return _rows(m, "crude", group_by, groups, n, d, (value, lower, upper), method)
 
 
 def bands_from(min_age: int) -> list[int]:
@@ -92,9 +123,15 @@ def standardised(by_band: pd.DataFrame, m: Measure, group_by: str, weights) -> p
     the measure's youngest age, Dobson limits). `by_band` has one row per group and a column
     per (sum, age band). A group with a band of no population in that range has no value
     (OHID's rule), nor one with fewer than 10 events; the `flag` column says which."""
+    by_sum = {name: by_band[name].to_numpy() for name in by_band.columns.unique(0)}
+    return pd.DataFrame(_standardised(by_sum, by_band.index, m, group_by, weights))
+
+
+def _standardised(by_band: dict[str, np.ndarray], groups, m: Measure, group_by: str,
+                  weights) -> dict:  # fmt: skip
     keep = bands_from(m.min_age)
-    x = by_band[f"n_{m.name}"].to_numpy()[:, keep]
-    n = by_band[f"d_{m.name}"].to_numpy()[:, keep]
+    x = by_band[f"n_{m.name}"][:, keep]
+    n = by_band[f"d_{m.name}"][:, keep]
     limits = stats.dsr_many(x, n, np.asarray(weights)[keep], multiplier=m.multiplier)
     empty = stats.empty_bands(n)
     few = x.sum(axis=1) < stats.DSR_MIN_COUNT
@@ -104,18 +141,31 @@ def standardised(by_band: pd.DataFrame, m: Measure, group_by: str, weights) -> p
     ]
     span = "19 bands" if not m.min_age else f"the {len(keep)} bands from {AGE_BANDS_19[keep[0]]}"
     method = f"DSR, ESP2013 {span}, Dobson limits (Byar's)"
-    return _rows(m, "dsr", group_by, by_band.index, x.sum(axis=1), n.sum(axis=1), limits,
+    return _rows(m, "dsr", group_by, groups, x.sum(axis=1), n.sum(axis=1), limits,
                  method, flags)  # fmt: skip
 
 
-def _rows(m, statistic, group_by, groups, n, d, limits, method, flags="") -> pd.DataFrame:
+def _rows(m, statistic, group_by, groups, n, d, limits, method, flags="") -> dict:
+    """One part of the table, as columns (a table is made once, of every part: making one
+    per measure and grouping, about a thousand at 1M people, took seconds)."""
     value, lower, upper = limits
-    return pd.DataFrame({
-        "measure": m.name, "statistic": statistic, "group_by": group_by,
-        "group_value": pd.Index(groups).astype(str), "numerator": n, "denominator": d,
-        "value": value, "lower_95": lower, "upper_95": upper,
-        "multiplier": m.multiplier, "method": method, "flag": flags,
-    })  # fmt: skip
+    size = len(groups)
+    repeat = lambda v: [v] * size  # noqa: E731
+    return {
+        "measure": repeat(m.name), "statistic": repeat(statistic), "group_by": repeat(group_by),
+        "group_value": _labels(groups), "numerator": np.asarray(n),
+        "denominator": np.asarray(d), "value": value, "lower_95": lower, "upper_95": upper,
+        "multiplier": np.full(size, m.multiplier), "method": repeat(method),
+        "flag": list(flags) if isinstance(flags, list) else repeat(flags),
+    }  # fmt: skip
+
+
+def _labels(groups) -> list[str]:
+    return groups if isinstance(groups, list) else list(pd.Index(groups).astype(str))
+
+
+def _arrays(frame: pd.DataFrame) -> dict[str, np.ndarray]:
+    return {name: frame[name].to_numpy() for name in frame.columns}
 
 
 def inequality(crude_by_decile: pd.DataFrame, m: Measure, simulations: int) -> pd.DataFrame:
@@ -143,13 +193,26 @@ def inequality(crude_by_decile: pd.DataFrame, m: Measure, simulations: int) -> p
 
 
 def compute(person, measures: tuple[Measure, ...], groupings: tuple[str, ...],
-            simulations: int = stats.SII_SIMULATIONS) -> pd.DataFrame:  # fmt: skip
+            simulations: int = stats.SII_SIMULATIONS,
+            areas: dict[str, dict[str, str]] | None = None) -> pd.DataFrame:  # fmt: skip
     """Every measure, overall and per grouping: crude (+ limits), DSR where the measure is
-    standardised (not per age band), and SII/RII across IMD deciles."""
+    standardised (not per age band), and SII/RII across IMD deciles. A grouping that is a
+    level of `areas` ({level: {practice: area}}, analytics.areas) is summed from the sums by
+    practice (`area_sums`), not asked of the engine again."""
     weights = esp2013_weights()
+    by_practice = None
     parts = []
     for grouping in (None, *groupings):
-        frame = group_sums(person, measures, grouping)
+        if grouping == "practice" or (areas and areas.get(grouping)):
+            if by_practice is None:
+                by_practice = _sums(person, measures, "practice")
+            frame = (
+                _labelled(by_practice, grouping)
+                if grouping == "practice"
+                else area_sums(by_practice, grouping, areas[grouping])
+            )
+        else:
+            frame = group_sums(person, measures, grouping)
         label = grouping or OVERALL
         sums = frame.drop(columns="age_band").groupby("group_value", sort=True).sum()
         by_band = (
@@ -161,19 +224,27 @@ def compute(person, measures: tuple[Measure, ...], groupings: tuple[str, ...],
                 fill_value=0.0,
             )
         )
+        group_sums_of = _arrays(sums)
+        band_sums_of = {name: by_band[name].to_numpy() for name in frame.columns[2:]}
+        groups = _labels(sums.index)
         for m in measures:
-            rows = crude(sums, m, label)
+            rows = _crude(group_sums_of, groups, m, label)
             parts.append(rows)
             if m.standardise and grouping != "age_band":
-                parts.append(standardised(by_band, m, label, weights))
+                parts.append(_standardised(band_sums_of, groups, m, label, weights))
             if m.inequality and grouping == "imd_decile":
-                parts.append(inequality(rows, m, simulations))
+                unequal = inequality(pd.DataFrame(rows), m, simulations)
+                parts.append({c: unequal[c].tolist() for c in COLUMNS})
     # An empty population (or no measures) leaves nothing to concatenate, which pandas refuses;
     # the result is then an empty table of the same columns, typed so that it can be written.
-    kept = [p for p in parts if len(p)]
+    kept = [p for p in parts if len(p["measure"])]
     if not kept:
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in _TYPES.items()})
-    out = pd.concat(kept, ignore_index=True)
+    out = pd.DataFrame({
+        c: np.concatenate([p[c] for p in kept]) if _TYPES[c] is float
+        else [v for p in kept for v in p[c]]
+        for c in COLUMNS
+    })  # fmt: skip
     return out.astype({c: t for c, t in _TYPES.items() if t is float})
 
 

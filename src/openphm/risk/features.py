@@ -25,8 +25,11 @@ from openphm.analytics.runs import INPUTS, current_build
 from openphm.analytics.zone import Zone, date_literal, months_before
 from openphm.risk.store import SOURCE
 
-# build() always computes measures; one measure over no groups keeps that step negligible.
-FEATURE_BUILD = AnalyticsOptions(measures=MEASURES[:1], groupings=(), sii_simulations=10)
+# The per-person tables only: the features read nothing else, and a build thrown away has no
+# use for measures, their history, the months' activity or the pages' figures.
+FEATURE_BUILD = AnalyticsOptions(
+    measures=MEASURES[:1], groupings=(), sii_simulations=10, person_tables_only=True
+)
 # A person with no emergency admission in the year reads as this many days since one.
 NO_RECENT_ADMISSION_DAYS = 366
 # The analytics tables `features_over` reads.
