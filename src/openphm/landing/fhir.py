@@ -318,14 +318,21 @@ def _primary_condition(r: dict) -> str | None:
     return _reference(min(ranked, key=lambda x: x[:2])[2], "condition", "Condition")
 
 
-def _hospital_encounter(r: dict) -> dict:
-    hospitalization = r.get("hospitalization")
+def _encounter(r: dict) -> dict:
+    """The elements every hospital and community Encounter is read for."""
     return {
         "Encounter.id": r.get("id"),
         "Encounter.subject": _patient_ref(r),
         "Encounter.status": r.get("status"),
         "Encounter.class": _get(r, "class", "code"),
         "Encounter.period.start": _date(_get(r, "period", "start")),
+    }
+
+
+def _hospital_encounter(r: dict) -> dict:
+    hospitalization = r.get("hospitalization")
+    return {
+        **_encounter(r),
         "Encounter.period.end": _date(_get(r, "period", "end")),
         "Encounter.hospitalization.admissionMethod": _extension(hospitalization, ADMISSION_METHOD),
         "Encounter.hospitalization.dischargeDisposition": _coding(
@@ -363,11 +370,7 @@ def _service(concept: Any) -> Any:
 
 def _community_encounter(r: dict) -> dict:
     return {
-        "Encounter.id": r.get("id"),
-        "Encounter.subject": _patient_ref(r),
-        "Encounter.status": r.get("status"),
-        "Encounter.class": _get(r, "class", "code"),
-        "Encounter.period.start": _date(_get(r, "period", "start")),
+        **_encounter(r),
         "Encounter.serviceType": _service(r.get("serviceType")),
     }
 
