@@ -600,8 +600,9 @@ class Spark(Engine):
         on Spark. Random sampling (u) draws differently on each backend, so a model trained on
         Spark would differ from DuckDB's and the two engines would link differently near the
         threshold; trained in one place, one model links the same on either. What is trained
-        on is bounded (u: up to 5M record-spine pairs; m: 2,000 records and the spine people
-        who share a key with them), and the records are already in this process's memory.
+        on is bounded (u: up to 5M pairs of two different people of the spine; m: 2,000
+        records and the spine people who share a key with them), and the records are already
+        in this process's memory.
         The database may not spill (no temporary folder): identifiable pairs never reach a
         disk unencrypted; it fails out of memory instead."""
         import duckdb
