@@ -32,10 +32,9 @@ PRECISION = 0.99
 RECALL = 0.90
 
 
-def linkage_by_record(ws: Workspace, region: Path) -> pd.DataFrame:
-    """Every non-GP record of the current landing zone, with the NHS number linkage gave it
-    (its own valid one, or the one tracing found), how, and the true person's NHS number.
-    Runs the same zone 2 steps `phm link` runs."""
+def ready_to_trace(ws: Workspace):
+    """A connection holding what tracing reads (the spine, the patient lists, NHS numbers
+    checked), made by the zone 2 steps `phm link` runs before it; and the non-GP tables."""
     con = connect()
     views = current_tables(ws, con, ENGINEER)
     others = [views[t] for t in RECORD_ID]
@@ -45,6 +44,14 @@ def linkage_by_record(ws: Workspace, region: Path) -> pd.DataFrame:
     gp.ref_pseudonyms(con, [views["gp_patients"]], key)
     gp.patients(con, views["gp_patients"], views["gp_registrations"])
     gp.spine(con)
+    return con, others
+
+
+def linkage_by_record(ws: Workspace, region: Path) -> pd.DataFrame:
+    """Every non-GP record of the current landing zone, with the NHS number linkage gave it
+    (its own valid one, or the one tracing found), how, and the true person's NHS number.
+    Runs the same zone 2 steps `phm link` runs."""
+    con, others = ready_to_trace(ws)
     resolve.trace_records(con, others)
     union = " UNION ALL ".join(
         f"SELECT submission_id, source_row, nhs_number FROM {t}" for t in others
@@ -185,3 +192,39 @@ def test_linkage_quality_holds_on_a_larger_region(tmp_path, monkeypatch):
     assert measured["linkage precision"] >= PRECISION
     assert measured["tracing recall"] >= RECALL
     assert measured["linkage recall"] >= RECALL
+
+
+def test_tracing_gives_the_same_links_and_models_whatever_order_the_rows_arrive_in(
+    linked_region,
+):
+    """The same landed files are traced the same way every time: DuckDB hands rows back in the
+    order its threads finish, and EM's training records and u's two halves of the spine are
+    drawn by position, so tracing reads records and spine in a fixed order. Here the second
+    run reads every table shuffled."""
+    ws = Workspace.open(linked_region.workspace)
+    con, others = ready_to_trace(ws)
+
+    def traced(tables: list[str]) -> tuple[list, list]:
+        report = resolve.trace_records(con, tables)
+        links = con.execute("SELECT * FROM traced ORDER BY ALL").fetchall()
+        links += con.execute("SELECT * FROM gp_traced ORDER BY ALL").fetchall()
+        models = [(s.source, s.provider, s.model.settings if s.model else None)
+                  for s in report.sources]  # fmt: skip
+        return links, models
+
+    first = traced(others)
+    con.execute("SELECT setseed(0.5)")
+    shuffled = []
+    for number, table in enumerate(others):
+        con.execute(
+            f"CREATE TEMP TABLE shuffled_{number} AS SELECT * FROM {table} ORDER BY random()"
+        )
+        shuffled.append(f"shuffled_{number}")
+    con.execute("CREATE OR REPLACE TEMP TABLE spine AS SELECT * FROM spine ORDER BY random()")
+    for table in ("gp_people",):
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {table} ORDER BY random()"
+        )
+    second = traced(shuffled)
+    assert first[0] and second[0] == first[0]
+    assert second[1] == first[1]

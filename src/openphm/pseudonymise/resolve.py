@@ -100,8 +100,12 @@ def trace_records(
             "concat_ws(' ', address_line_1, address_line_2, town) AS address "
             "FROM gp_people WHERE valid_nhs_number IS NULL"
         )
-    records = con.execute(" UNION ALL ".join(selects)).df() if selects else pd.DataFrame()
-    spine = con.execute(f"SELECT spine_id, {wanted}, address FROM spine").df()
+    # In a fixed order: DuckDB returns rows in the order its threads finish, and the records
+    # EM trains on and the spine's halves u is sampled from are drawn by position, so an order
+    # that varied from run to run traced a few hundred records differently at a million people.
+    union = " UNION ALL ".join(selects)
+    records = con.execute(f"{union} ORDER BY record_id").df() if selects else pd.DataFrame()
+    spine = con.execute(f"SELECT spine_id, {wanted}, address FROM spine ORDER BY spine_id").df()
     pairs = pd.DataFrame({"record_id": pd.Series(dtype="string"), "spine_id": []})
     results: list[Traced] = []
     if len(records) and len(spine):
