@@ -100,13 +100,7 @@ def activity_months(zone: Zone, reference_date: dt.date, months: int = MONTHS):
     )
     # Practices are compared as values here, so that people with no practice (a null) are a
     # group of their own as they are in every month's count, not lost to a join on null.
-    both = begun.left_join(
-        over,
-        [
-            begun.month == over.month,
-            (begun.practice == over.practice) | (begun.practice.isnull() & over.practice.isnull()),
-        ],
-    )
+    both = begun.left_join(over, _same_month_and_practice(begun, over))
     denominators = zone.scratch(
         "month_denominators",
         both.select(
@@ -135,9 +129,11 @@ def activity_months(zone: Zone, reference_date: dt.date, months: int = MONTHS):
         counted = held.group_by([held.month, held.practice]).agg(
             events=ibis._.count().cast("int64")
         )
-        # Every month and practice with people registered, a month without events as 0.
+        # Every month and practice with people registered, a month without events as 0 (the
+        # people with no practice matched as a group too, as above).
+        joined = denominators.left_join(counted, _same_month_and_practice(denominators, counted))
         parts.append(
-            denominators.left_join(counted, ["month", "practice"]).select(
+            joined.select(
                 "month",
                 measure=ibis.literal(measure),
                 practice=denominators.practice,
@@ -146,6 +142,14 @@ def activity_months(zone: Zone, reference_date: dt.date, months: int = MONTHS):
             )
         )
     return ibis.union(*parts).order_by(["measure", "month", "practice"])
+
+
+def _same_month_and_practice(left, right) -> list:
+    """Join predicates on month and practice where no practice (a null) matches no practice."""
+    return [
+        left.month == right.month,
+        (left.practice == right.practice) | (left.practice.isnull() & right.practice.isnull()),
+    ]
 
 
 def registered_spells(zone: Zone, first: dt.date, last: dt.date):
