@@ -361,13 +361,21 @@ def _fhir_table(resource, canonical, fields, record_id=None, becomes="") -> Tabl
     )
 
 
-def _fhir_community() -> tuple[Table, ...]:
-    contacts = (
+def _fhir_encounter(statuses: Choice, classes: Choice, start: str) -> tuple[Field, ...]:
+    """The fields every hospital and community Encounter lands with (landing.fhir._encounter):
+    its statuses and classes those of a spell or a contact, its start named `start`."""
+    return (
         Field("encounter_id", required=True, source="Encounter.id"),
         Field("patient_ref", required=True, source="Encounter.subject"),
-        Field("encounter_status", CONTACT_STATUSES, required=True, source="Encounter.status"),
-        Field("encounter_class", CONTACT_CLASSES, required=True, source="Encounter.class"),
-        Field("contact_date", Date(), required=True, source="Encounter.period.start"),
+        Field("encounter_status", statuses, required=True, source="Encounter.status"),
+        Field("encounter_class", classes, required=True, source="Encounter.class"),
+        Field(start, Date(), required=True, source="Encounter.period.start"),
+    )
+
+
+def _fhir_community() -> tuple[Table, ...]:
+    contacts = (
+        *_fhir_encounter(CONTACT_STATUSES, CONTACT_CLASSES, "contact_date"),
         Field("service", source="Encounter.serviceType"),
     )
     return (
@@ -378,11 +386,7 @@ def _fhir_community() -> tuple[Table, ...]:
 
 def _fhir_admitted_care() -> tuple[Table, ...]:
     encounters = (
-        Field("encounter_id", required=True, source="Encounter.id"),
-        Field("patient_ref", required=True, source="Encounter.subject"),
-        Field("encounter_status", SPELL_STATUSES, required=True, source="Encounter.status"),
-        Field("encounter_class", INPATIENT_CLASSES, required=True, source="Encounter.class"),
-        Field("admission_date", Date(), required=True, source="Encounter.period.start"),
+        *_fhir_encounter(SPELL_STATUSES, INPATIENT_CLASSES, "admission_date"),
         Field(
             "discharge_date",
             Date(not_before=("admission_date",)),

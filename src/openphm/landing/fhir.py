@@ -69,10 +69,15 @@ def _get(resource: Any, *path: str | int) -> Any:
     return resource
 
 
+def _codings(concept: Any) -> list[dict]:
+    """A CodeableConcept's codings that are JSON objects."""
+    return [c for c in _get(concept, "coding") or [] if isinstance(c, dict)]
+
+
 def _coding(concept: Any, *systems: str) -> str | None:
     """The code from one of `systems`, or else the first code of any system (which the schema
     then refuses by its shape: an ICD-10 code is not a SNOMED CT concept id)."""
-    codings = [c for c in _get(concept, "coding") or [] if isinstance(c, dict)]
+    codings = _codings(concept)
     chosen = next((c for c in codings if c.get("system") in systems), None) or _get(codings, 0)
     return _get(chosen, "code")
 
@@ -132,9 +137,7 @@ def _ethnicity(r: dict) -> Any:
         ),
         None,
     )
-    codings = [
-        c for c in _get(extension, "valueCodeableConcept", "coding") or [] if isinstance(c, dict)
-    ]
+    codings = _codings(_get(extension, "valueCodeableConcept"))
     if not codings:
         return None
     for system in (SNOMED_SYSTEM, ETHNIC_CATEGORY_ENGLAND):
@@ -232,7 +235,7 @@ def _coded(concept: Any, systems: tuple[str, ...], name: str) -> Any:
     """The code of `concept`'s coding in one of `systems`; a concept coded only in others is
     held, saying which systems are read (a code of another system is never taken for one of
     these by its shape)."""
-    codings = [c for c in _get(concept, "coding") or [] if isinstance(c, dict)]
+    codings = _codings(concept)
     chosen = next((c for c in codings if c.get("system") in systems), None)
     if chosen is not None:
         return chosen.get("code")
@@ -427,6 +430,8 @@ def _not_strings(reader: Reader, number: int, row: dict, line: bytes, gp: bool =
         for column, value in row.items()
         if isinstance(value, _Unread) or (not gp and not isinstance(value, str | None))
     ]
+    if not wrong:
+        return False
     text = line.decode("utf-8", errors="replace").rstrip("\r\n")
     for column in wrong:
         value = row[column]
@@ -435,7 +440,7 @@ def _not_strings(reader: Reader, number: int, row: dict, line: bytes, gp: bool =
         else:
             reason, field = "is not a JSON string, as FHIR writes this element", column
         reader.malformed.append(Malformed(number, reason, text, field))
-    return bool(wrong)
+    return True
 
 
 def _no_constant(name: str) -> None:

@@ -175,16 +175,15 @@ def spell_codes_sql(layout, episodes: str) -> str:
         GROUP BY submission_id, {key}"""
 
 
-def export_sql(alias: str = "") -> str:
+def export_sql() -> str:
     """The FHIR bulk export a landed row came from: its source kind, provider, period and
     revision, which its submission id (`<ODS>-<resource>-<YYYYMM>-r<N>-<sha256>`,
     landing.ingest) holds. The files of one export are the Patient, Encounter, Condition and
     Procedure files of one source kind, provider, period and revision (docs/landing.md, "FHIR
     R4 bulk export")."""
-    at = f"{alias}." if alias else ""
     return (
-        f"({at}source_kind || '/' || {at}provider_ods || '/' || "
-        f"regexp_extract({at}submission_id, '-([0-9]{{6}}-r[0-9]+)-[0-9a-f]+$', 1))"
+        "(source_kind || '/' || provider_ods || '/' || "
+        "regexp_extract(submission_id, '-([0-9]{6}-r[0-9]+)-[0-9a-f]+$', 1))"
     )
 
 
