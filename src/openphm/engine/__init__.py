@@ -32,6 +32,7 @@ from openphm.engine.duckdb import (
     connect,
     connect_linked,
     ibis_backend,
+    memory_only,
     reading_linked,
 )
 from openphm.engine.zones import (
@@ -61,6 +62,7 @@ __all__ = [
     "export_linked",
     "ibis_backend",
     "import_linked",
+    "memory_only",
     "open_linked",
     "reading_linked",
 ]

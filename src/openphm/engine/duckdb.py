@@ -62,6 +62,13 @@ def connect(
     return con
 
 
+def memory_only():
+    """An in-memory DuckDB connection that may not spill (no temporary folder), for
+    identifiable pairs, which must never reach a disk unencrypted: it fails out of memory
+    instead (tracing's u, and its models' training when it scores on Spark)."""
+    return duckdb.connect(":memory:", config={"temp_directory": ""})
+
+
 def attach_encrypted(con, path: Path, alias: str, key: bytes, *, read_only: bool = False) -> None:
     """Attach the zone file at `path` as `alias`, encrypted with `key` (created if absent)."""
     if not _ALIAS.match(alias):

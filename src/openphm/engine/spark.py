@@ -605,12 +605,11 @@ class Spark(Engine):
         in this process's memory.
         The database may not spill (no temporary folder): identifiable pairs never reach a
         disk unencrypted; it fails out of memory instead."""
-        import duckdb
         from splink import DuckDBAPI
 
-        from openphm.engine.duckdb import DuckDB
+        from openphm.engine.duckdb import DuckDB, memory_only
 
-        return DuckDBAPI(duckdb.connect(":memory:", config={"temp_directory": ""})), DuckDB()
+        return DuckDBAPI(memory_only()), DuckDB()
 
     def splink_done(self, db) -> None:
         """Drop the session's views of the inputs and every table Splink made, and every cached

@@ -540,13 +540,13 @@ class Session:
         typo apart (`no_evidence`), at a million people about one random pair in 10,000, so
         3 in the million pairs sampled would be a u far too small, and its weight far too
         strong, for a level no compared pair reached."""
-        import duckdb
+        from openphm.engine import memory_only
 
         rng = np.random.default_rng(self.seed)
         n = int(pairs)
         on_left, on_right = rng.integers(0, len(left), n), rng.integers(0, len(right), n)
         found = {}
-        with duckdb.connect(":memory:", config={"temp_directory": ""}) as con:
+        with memory_only() as con:
             for comparison in self.priors["comparisons"]:
                 name = comparison["output_column_name"]
                 if name not in comparisons:
