@@ -307,7 +307,8 @@ ADAPTERS: dict[SourceKind, tuple[Table, ...]] = {
 # (openphm.landing.read.fhir_spells_sql); references that the export does not hold are
 # quarantined when its files land together (openphm.landing.fhir.check_references).
 
-# FHIR R4 AdministrativeGender (Patient.gender) to the canonical sex.
+# FHIR R4 AdministrativeGender (Patient.gender) to the canonical sex: a hospital's Patient is
+# checked against it as it lands, a GP's is translated by it (landing.fhir) before the GP schema.
 FHIR_GENDER = Choice({"male": "M", "female": "F", "other": "U", "unknown": "U"})
 # UK Core's CodeSystem UKCore-AdmissionMethodEngland (the NHS Data Dictionary's ADMISSION
 # METHOD), less 98 (not applicable) and 99 (not known), which are no admission method.

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from openphm.landing.adapters import FHIR_GENDER
 from openphm.landing.readers import FHIR_BATCH, Malformed
 from openphm.programme.config import SourceKind
 
@@ -48,7 +49,6 @@ ETHNIC_CATEGORY = UK_CORE + "Extension-UKCore-EthnicCategory"
 ETHNIC_CATEGORY_ENGLAND = "https://fhir.hl7.org.uk/CodeSystem/UKCore-EthnicCategoryEngland"
 ETHNIC_ELEMENT = "Patient.extension(EthnicCategory)"  # how a held ethnic category is named
 DMD_SYSTEM = "https://dmd.nhs.uk"
-_GENDER = {"male": "M", "female": "F", "other": "U", "unknown": "U"}
 # Encounter.class (v3 ActCode, FHIR R4's ActEncounterCode value set) to the GP consultation
 # types; anything else is passed through and so quarantined as "not one of the codes". ActCode
 # has no telephone class: VR (virtual) is any encounter apart, "telephone conference, email
@@ -115,7 +115,7 @@ def _patient(r: dict) -> dict:
         "nhs_number": nhs,
         "given_name": _get(r, "name", 0, "given", 0),
         "family_name": _get(r, "name", 0, "family"),
-        "sex": _GENDER.get(r.get("gender"), r.get("gender")),
+        "sex": FHIR_GENDER.codes.get(r.get("gender"), r.get("gender")),
         "date_of_birth": r.get("birthDate"),
         "address_line_1": _get(r, "address", 0, "line", 0),
         "address_line_2": _get(r, "address", 0, "line", 1),
