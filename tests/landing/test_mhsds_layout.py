@@ -286,11 +286,28 @@ def test_files_are_told_apart_by_the_table_their_name_carries(mh_ws, inbox, engi
     assert "CareContactID" in outcomes[swapped.name].message
 
 
-def test_a_source_names_the_data_set_not_one_of_its_tables(tmp_path, example_config):
-    text = example_config.read_text() + SOURCE.replace('"mhsds"', '"mhsds-care-contact"')
-    example_config.write_text(text)
-    with pytest.raises(UserFacingError, match='name the data set \\(layout = "mhsds"\\)'):
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (('"mhsds"', '"mhsds-care-contact"'), 'name the data set \\(layout = "mhsds"\\)'),
+        (('"community"', '"admitted-care"'), "is for community sources, not admitted-care"),
+    ],
+    ids=["a-table", "another-kind"],
+)
+def test_a_source_names_the_data_set_whole_for_its_kind(example_config, change, says):
+    example_config.write_text(example_config.read_text() + SOURCE.replace(*change))
+    with pytest.raises(UserFacingError, match=says):
         load_config(example_config)
+
+
+def test_an_mpi_without_the_identifiable_fields_is_refused_saying_so(mh_ws, inbox, engineer):
+    keep = [i for i, c in enumerate(MPI) if c not in ("NHSNumber", "PersonBirthDate", "Postcode")]
+    text = _csv([MPI[i] for i in keep], [[r[i] for i in keep] for r in MPI_ROWS])
+    (outcome,) = ingest(mh_ws, _export(inbox, MHS101Referral=None, MHS201CareContact=None,
+                                       MHS001MPI=text), engineer).outcomes  # fmt: skip
+    assert outcome.status == REFUSED
+    for named in ("NHSNumber", "PersonBirthDate", "Postcode", "Person_ID", "identifiable"):
+        assert named in outcome.message
 
 
 def test_phm_layouts_and_layout_check_on_a_care_contact_file(cli, tmp_path):
