@@ -5,7 +5,9 @@ programme keeps beside its programme.toml; writes nothing. A layout names the da
 columns as its specification spells them, the versions of its column set, each kept field's
 type, code system and special values (nulls, "not known", invalid), which fields identify the
 person, and the canonical identifiable table its rows land in (and, for HES APC, how episodes
-become spells; for HES outpatients and A&E, the contract's table its rows are read as). The
+become spells; for HES outpatients and A&E, the contract's table its rows are read as). A data
+set sent as several tables (MHSDS, CSDS) is one layout per table, grouped by `dataset`, whose
+`[[links]]` say which rows of its other tables a row names (`datasets()`). The
 landing load compiles it to the same checks as every other extract
 (openphm.landing.adapters.layout_schema); docs/extract-formats.md documents each built-in
 layout. Nothing here reads or holds patient data, so the programme's configuration can name and
