@@ -330,3 +330,38 @@ def test_phm_layouts_and_layout_check_on_a_care_contact_file(cli, tmp_path):
     assert "v6-commissioning-41" in shown.output
     whole = cli(["layout", "check", path, "--layout", "mhsds"])
     assert whole.exit_code != 0 and "mhsds-care-contact" in whole.output
+
+
+def test_a_commissioning_extract_of_two_providers_links_provider_for_provider(
+    mh_ws, inbox, engineer
+):
+    """A commissioning extract holds every provider's rows for a commissioner: referral ids
+    are each provider's own, so a contact names a referral of its own provider, and is read
+    as that provider's contact."""
+    mpi = [*MPI_ROWS[:2], ["LP7", "RX7", "9990001244", "01", "1980-01-01", "LS1 4AP", "1", "1",
+                           "", "7001", "RX7", "P7", "56", "1510"]]  # fmt: skip
+    referrals = [REFERRAL_ROWS[0], REFERRAL_ROWS[2], ["SR1", "LP7", "15F", "2026-01-11", "", "7001", "RX7", "P7",
+                                      "RX7SR1"]]  # fmt: skip
+    contacts = [
+        CONTACT_ROWS[0],
+        ["D1", "SR1", "2026-02-12", "", "02", "5", "7001", "RX7", "P7", "RX7SR1", "RX7D1"],
+        # RX7 has no referral SR3 (RV3 has one)
+        ["D2", "SR3", "2026-02-13", "", "02", "5", "7001", "RX7", "P7", "RX7SR3", "RX7D2"],
+    ]
+    outcomes = ingest(
+        mh_ws,
+        _export(
+            inbox,
+            MHS001MPI=_csv(MPI, mpi),
+            MHS101Referral=_csv(REFERRAL, referrals),
+            MHS201CareContact=_csv(CONTACT, contacts),
+        ),
+        engineer,
+    ).outcomes
+    assert [o.counts.quarantined for o in outcomes] == [0, 0, 1]
+    assert [(row, field) for _, row, field, _ in held(mh_ws, engineer)] == [(3, "ServiceRequestID")]
+    rows = {r["contact_id"]: r for r in current(mh_ws, engineer, "community_contacts")}
+    assert {k: (r["provider_ods"], r["nhs_number"]) for k, r in rows.items()} == {
+        "C1": ("RV3", CANARY),
+        "D1": ("RX7", "9990001244"),
+    }
