@@ -340,8 +340,8 @@ def test_a_commissioning_extract_of_two_providers_links_provider_for_provider(
     as that provider's contact."""
     mpi = [*MPI_ROWS[:2], ["LP7", "RX7", "9990001244", "01", "1980-01-01", "LS1 4AP", "1", "1",
                            "", "7001", "RX7", "P7", "56", "1510"]]  # fmt: skip
-    referrals = [REFERRAL_ROWS[0], REFERRAL_ROWS[2], ["SR1", "LP7", "15F", "2026-01-11", "", "7001", "RX7", "P7",
-                                      "RX7SR1"]]  # fmt: skip
+    rx7 = ["SR1", "LP7", "15F", "2026-01-11", "", "7001", "RX7", "P7", "RX7SR1"]
+    referrals = [REFERRAL_ROWS[0], REFERRAL_ROWS[2], rx7]
     contacts = [
         CONTACT_ROWS[0],
         ["D1", "SR1", "2026-02-12", "", "02", "5", "7001", "RX7", "P7", "RX7SR1", "RX7D1"],
