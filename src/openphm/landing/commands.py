@@ -33,22 +33,32 @@ def register(app: typer.Typer) -> None:
 def layouts(as_json: JsonOption = False) -> None:
     """List the built-in layouts: the published data sets OpenPHM reads as they are sent, with
     their specification and version."""
-    from openphm.programme.layouts import builtin
+    from openphm.programme.layouts import builtin, datasets
 
     found = builtin().values()
     if as_json:
         print_json([
             {"name": x.name, "title": x.title, "kind": x.kind, "specification": x.specification,
-             "version": x.version, "versions": [v.name for v in x.versions]}
+             "version": x.version, "versions": [v.name for v in x.versions],
+             "dataset": x.dataset, "table": x.table}
             for x in found
         ])  # fmt: skip
         return
     table = Table(title="Built-in layouts")
     for column in ("layout", "data set", "source kind", "specification", "version"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for x in found:
         table.add_row(*map(literal, (x.name, x.title, x.kind, x.specification, x.version)))
     console.print(table)
+    for name, tables in datasets().items():
+        console.print(
+            literal(
+                f"{name}: a data set sent as {len(tables)} tables, each its own file "
+                f"({', '.join(t.table for t in tables)}); a source names it whole "
+                f'(layout = "{name}")'
+            ),
+            soft_wrap=True,
+        )
 
 
 class LayoutRefused(UserFacingError):

@@ -27,6 +27,12 @@ _NAME = re.compile(
     r"^(?P<ods>[A-Z0-9]{3,6})_(?P<table>[A-Za-z]+(?:-[A-Za-z]+)*)_(?P<period>[0-9]{4}(0[1-9]|1[0-2]))"
     r"(?:_r(?P<revision>[2-9]|[1-9][0-9]+))?\.(?P<ext>csv|parquet|ndjson)$"
 )
+# A file of a data set sent as several tables, named after its table as the specification
+# spells it (`X26_MHS201CareContact_202603.csv`), in any of a layout's text formats.
+_DATASET_NAME = re.compile(
+    r"^(?P<ods>[A-Z0-9]{3,6})_(?P<table>[A-Za-z0-9-]+)_(?P<period>[0-9]{4}(0[1-9]|1[0-2]))"
+    r"(?:_r(?P<revision>[2-9]|[1-9][0-9]+))?\.(?i:csv|txt|tsv|dat|parquet)$"
+)
 # FHIR resource types and the GP table their resources land in (docs/landing.md, "FHIR").
 FHIR_RESOURCES = {
     "Patient": "patients",
@@ -257,12 +263,18 @@ def _identify_by_layout(path: Path, source, folder: Path | None) -> Extract:
     comes from the source's `period` pattern (a group `yyyymm`, or `fyear`, HES's financial
     year `0102`, read as its last month), or else from a name in the contract's convention."""
     from openphm.landing.adapters import layout_table
-    from openphm.programme.layouts import LayoutError, fiscal_year_end, resolve
+    from openphm.programme.layouts import LayoutError, datasets, fiscal_year_end, resolve
 
-    try:
-        layout = resolve(source.layout, folder)
-    except LayoutError as err:
-        raise Refused(path, f"its source's layout cannot be read: {err}") from None
+    tables = datasets().get(source.layout)
+    if tables:
+        layout = _dataset_table(path, source.layout, tables)
+        token = layout.table
+    else:
+        try:
+            layout = resolve(source.layout, folder)
+        except LayoutError as err:
+            raise Refused(path, f"its source's layout cannot be read: {err}") from None
+        token = layout.name
     table = table_for(source.kind, layout.name)
     if table is None or table.layout != layout:
         table = layout_table(layout)  # a local layout: the built-in one as this sender writes it
@@ -275,7 +287,6 @@ def _identify_by_layout(path: Path, source, folder: Path | None) -> Extract:
         )
     fmt = "parquet" if suffix == ".parquet" else "csv"
     found = re.search(source.period, path.name) if source.period else None
-    match = _NAME.match(path.name)
     if found:
         groups = found.groupdict()
         if groups.get("yyyymm"):
@@ -285,8 +296,10 @@ def _identify_by_layout(path: Path, source, folder: Path | None) -> Extract:
         else:
             period = ""
         revision = int(groups["revision"]) if groups.get("revision") else 1
-    elif match and match["table"] == layout.name and match["ods"] == source.provider:
-        period, revision = match["period"], int(match["revision"] or 1)
+    elif (named := _DATASET_NAME.match(path.name)) and (
+        named["table"] == token and named["ods"] == source.provider
+    ):
+        period, revision = named["period"], int(named["revision"] or 1)
     else:
         pattern = (
             "the source's period pattern (programme.toml sources.period) nor "
@@ -295,13 +308,29 @@ def _identify_by_layout(path: Path, source, folder: Path | None) -> Extract:
         )
         raise Refused(
             path,
-            f"the name matches neither {pattern}<ODS code>_{layout.name}_<YYYYMM>[_r<N>], so "
+            f"the name matches neither {pattern}<ODS code>_{token}_<YYYYMM>[_r<N>], so "
             "the extract's period is not known; rename it, or give the source a period "
             "pattern (e.g. '_(?P<yyyymm>[0-9]{6})')",
         )
     if not re.fullmatch(r"[0-9]{4}(0[1-9]|1[0-2])", period):
         raise Refused(path, "the period its name gives is not a month YYYYMM")
     return Extract(path, source.kind, source.provider, table, period, revision, fmt)
+
+
+def _dataset_table(path: Path, dataset: str, tables):
+    """The table of a data set sent as several tables (MHSDS, CSDS) that a file holds: the one
+    whose name, as the specification spells it (`MHS201CareContact`), the file's name carries
+    (in any case)."""
+    name = path.name.lower()
+    found = [t for t in tables if t.table.lower() in name]
+    if len(found) != 1:
+        raise Refused(
+            path,
+            f"its source sends the {dataset} data set, whose tables are "
+            f"{', '.join(t.table for t in tables)}; the file's name must carry exactly one of "
+            "those names (e.g. <ODS code>_" + tables[-1].table + "_<YYYYMM>.csv)",
+        )
+    return found[0]
 
 
 def _tokens(kind: SourceKind) -> list[str]:

@@ -40,6 +40,7 @@ from openphm.landing.files import (
     loggable,
     opened,
 )
+from openphm.landing.links import check_links
 from openphm.landing.load import Counts, load_extract, prepare, recount
 from openphm.landing.readers import open_extract
 from openphm.landing.retention import destroy_leftovers
@@ -190,7 +191,12 @@ def _load_batch(ws, catalog, todo, arrived: dt.datetime, actor, on_file):
     largest_first = sorted(range(len(todo)), key=lambda i: -sizes[i])
     # A hospital's FHIR files refer to each other: their outcomes are known only once every
     # file of the run has landed and the references are checked (fhir.check_references).
-    exports = any(e.format == "fhir" and e.kind is not SourceKind.GP for e, _ in todo)
+    # So are the tables of a data set sent as several (MHSDS, CSDS: landing.links).
+    exports = any(
+        (e.format == "fhir" and e.kind is not SourceKind.GP)
+        or (e.table.layout is not None and e.table.layout.dataset)
+        for e, _ in todo
+    )
     results = []
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         started = {i: pool.submit(load, todo[i]) for i in largest_first}
@@ -229,16 +235,20 @@ def _load_batch(ws, catalog, todo, arrived: dt.datetime, actor, on_file):
 
 def _check_exports(con, todo, results):
     """`results` (outcome, submission per file of `todo`) after the references between a
-    hospital's FHIR files landed in this run are checked: the counts of the files whose rows
+    hospital's FHIR files, and the links between a data set's tables, landed in this run are
+    checked: the counts of the files whose rows
     were quarantined for a reference their export does not hold, recounted."""
-    loaded = [
+    landed = [
         (extract, outcome.submission_id)
         for (extract, _), (outcome, _) in zip(todo, results, strict=True)
         if outcome.status == LOADED
-        and extract.format == "fhir"
-        and extract.kind is not SourceKind.GP
     ]
-    changed = check_references(con, ALIAS, loaded)
+    changed = check_references(
+        con,
+        ALIAS,
+        [(e, s) for e, s in landed if e.format == "fhir" and e.kind is not SourceKind.GP],
+    )
+    changed |= check_links(con, ALIAS, landed)
     checked = []
     for (extract, _), (outcome, submission) in zip(todo, results, strict=True):
         if outcome.submission_id in changed and outcome.status == LOADED:

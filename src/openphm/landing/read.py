@@ -16,6 +16,7 @@ from openphm.landing import catalog as cat
 from openphm.landing import model
 from openphm.landing.adapters import FHIR_TABLES, canonical_tables
 from openphm.landing.retention import readable_batches
+from openphm.programme.layouts import builtin
 
 SCHEMA = "landing"  # the schema that holds the views of current rows
 # Every diagnosis and procedure of each spell built from episodes, keyed as the spell's row
@@ -77,10 +78,22 @@ def current_tables(ws, con, actor: Actor) -> dict[str, str]:
             # table's own shape.
             target = model.columns(declared.becomes)
             names = ", ".join(f'"{n}"' for n, _ in target)
-            if declared.layout.spell_key:
-                built = spells_sql(declared.layout, f"({bodies[table]})")
+            layout = declared.layout
+            person = next((link for link in layout.links if link.person), None)
+            if layout.spell_key:
+                built = spells_sql(layout, f"({bodies[table]})")
+            elif person is not None:
+                # A data set's table whose person is another table's row (an MHSDS care
+                # contact's RecordNumber names its MHS001MPI row): read with that row's
+                # identifiers, within the export both came in.
+                people = builtin()[person.to]
+                joined = with_person_sql(
+                    layout, person, people, bodies[table], bodies[people.canonical]
+                )
+                taken = frozenset(identifying(people))
+                built = records_sql(layout, target, f"({joined})", extra=taken)
             else:
-                built = records_sql(declared.layout, target, f"({bodies[table]})")
+                built = records_sql(layout, target, f"({bodies[table]})")
             bodies[declared.becomes] = (
                 f"SELECT {names} FROM ({bodies[declared.becomes]}) "
                 f"UNION ALL SELECT {names} FROM ({built})"
@@ -265,23 +278,67 @@ def fhir_contacts_sql(fhir: dict[str, str]) -> str:
             ON p.export = e.export AND p.patient_ref = e.patient_ref"""
 
 
-def records_sql(layout, target: tuple[tuple[str, str], ...], rows: str) -> str:
+def identifying(layout) -> tuple[str, ...]:
+    """The canonical fields of a layout that identify the person (NHS number, date of birth,
+    sex, postcode, names, the provider's local id)."""
+    return tuple(f.canonical for f in layout.fields if f.identifies)
+
+
+def with_person_sql(layout, link, people, rows: str, persons: str) -> str:
+    """Rows of a data set's table (`rows`, a query of the layout's zone-1 table) with the
+    identifying fields of the person `link` names (`persons`, a query of the `people`
+    layout's table): the row of the same export whose link key is the row's link field (and,
+    where both keep one, whose provider is the row's). A link the export did not satisfy was
+    quarantined when it landed (landing.links), so every row finds its person."""
+    ids = identifying(people)
+    own = {f.canonical for f in layout.fields} & set(ids)
+    exclude = f" EXCLUDE ({', '.join(own)})" if own else ""
+    both = any(f.canonical == "provider" for f in layout.fields) and any(
+        f.canonical == "provider" for f in people.fields
+    )
+    same = " AND p.provider IS NOT DISTINCT FROM r.provider" if both else ""
+    return f"""SELECT r.*{exclude}, {", ".join(f"p.{c}" for c in ids)}
+        FROM (SELECT *, {export_sql()} AS _export FROM ({rows})) r
+        LEFT JOIN (SELECT *, {export_sql()} AS _export FROM ({persons})) p
+            ON p._export = r._export AND p.{link.key} = r.{link.field}{same}"""
+
+
+def records_sql(
+    layout, target: tuple[tuple[str, str], ...], rows: str, extra: frozenset[str] = frozenset()
+) -> str:
     """A layout's rows read as the contract's table `target` (name, type), one for one (HES
     outpatient appointments as op_appointments, HES A&E attendances as ec_attendances): each
     of the contract's columns is the layout's field of that name, or null where the layout
-    has none (names the data set does not send). The provider is the one the row names
-    (PROCODE3), as for spells; a row that names none keeps the submission's."""
-    fields = {f.canonical for f in layout.fields}
+    has none (names the data set does not send), or the constant the layout gives it
+    (`becomes_values`), of the rows the layout reads as records (`becomes_when`); `extra`:
+    fields `rows` carries beside the layout's own (its person's identifiers). The provider is
+    the one the row names (PROCODE3, OrgIDProv), as for spells; a row that names none keeps the
+    submission's."""
+    fields = {f.canonical for f in layout.fields} | extra
     provenance = {n for n, _ in model.PROVENANCE}
+    constants = dict(layout.becomes_values)
 
     def column(name: str, sql_type: str) -> str:
         if name == "provider_ods" and "provider" in fields:
             return 'coalesce("provider", "provider_ods") AS "provider_ods"'
+        if name in constants:
+            return f'CAST({_literal(constants[name])} AS {sql_type}) AS "{name}"'
         if name in fields or name in provenance:
             return f'"{name}"'
         return f'NULL::{sql_type} AS "{name}"'
 
-    return f"SELECT {', '.join(column(n, t) for n, t in target)} FROM {rows}"
+    # Only the rows the layout says are the contract's records (an MHSDS care contact that
+    # took place: attended on time or late but seen).
+    when = " AND ".join(
+        f'"{name}" IN ({", ".join(_literal(v) for v in values)})'
+        for name, values in layout.becomes_when
+    )
+    where = f" WHERE {when}" if when else ""
+    return f"SELECT {', '.join(column(n, t) for n, t in target)} FROM {rows}{where}"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 @dataclass(frozen=True)

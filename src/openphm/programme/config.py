@@ -132,8 +132,9 @@ class Source(_Strict):
     format: str = Field(default="csv", pattern=r"^(csv|parquet|fhir-ndjson)$")
     layout: str = Field(
         default="",
-        description="the layout its files are in: a built-in layout (`phm layouts`), or a "
-        "local layout file beside programme.toml (`my-hes.toml`); blank: the contract's own",
+        description="the layout its files are in: a built-in layout or data set (`phm "
+        "layouts`), or a local layout file beside programme.toml (`my-hes.toml`); blank: the "
+        "contract's own",
     )
     period: str = Field(
         default="",
@@ -145,10 +146,23 @@ class Source(_Strict):
     @model_validator(mode="after")
     def _layout_and_period(self) -> Source:
         if self.layout:
-            from openphm.programme.layouts import builtin
+            from openphm.programme.layouts import builtin, datasets
 
             layouts = builtin()
-            if self.layout.endswith(".toml"):
+            tables = datasets().get(self.layout)
+            if tables:
+                if tables[0].kind != self.kind.value:
+                    raise ValueError(
+                        f"layout {self.layout!r} (a data set) is for {tables[0].kind} sources, "
+                        f"not {self.kind.value}"
+                    )
+            elif layouts.get(self.layout) and layouts[self.layout].dataset:
+                raise ValueError(
+                    f"layout {self.layout!r} is one table of the "
+                    f"{layouts[self.layout].dataset} data set: name the data set "
+                    f'(layout = "{layouts[self.layout].dataset}"), whose tables arrive together'
+                )
+            elif self.layout.endswith(".toml"):
                 if "/" in self.layout or "\\" in self.layout or self.layout.startswith("."):
                     raise ValueError(
                         "layout: a local layout is a file name beside programme.toml, "
@@ -156,7 +170,8 @@ class Source(_Strict):
                     )
             elif self.layout not in layouts:
                 raise ValueError(
-                    f"layout {self.layout!r} is not a built-in layout ({', '.join(layouts)}) "
+                    f"layout {self.layout!r} is not a built-in layout or data set "
+                    f"({', '.join([*layouts, *datasets()])}) "
                     "nor a local layout file (a .toml file beside programme.toml)"
                 )
             elif layouts[self.layout].kind != self.kind.value:

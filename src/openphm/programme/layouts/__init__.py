@@ -5,7 +5,9 @@ programme keeps beside its programme.toml; writes nothing. A layout names the da
 columns as its specification spells them, the versions of its column set, each kept field's
 type, code system and special values (nulls, "not known", invalid), which fields identify the
 person, and the canonical identifiable table its rows land in (and, for HES APC, how episodes
-become spells; for HES outpatients and A&E, the contract's table its rows are read as). The
+become spells; for HES outpatients and A&E, the contract's table its rows are read as). A data
+set sent as several tables (MHSDS, CSDS) is one layout per table, grouped by `dataset`, whose
+`[[links]]` say which rows of its other tables a row names (`datasets()`). The
 landing load compiles it to the same checks as every other extract
 (openphm.landing.adapters.layout_schema); docs/extract-formats.md documents each built-in
 layout. Nothing here reads or holds patient data, so the programme's configuration can name and
@@ -64,6 +66,22 @@ class LayoutField:
 
 
 @dataclass(frozen=True)
+class Link:
+    """A field of a data set's table that names a row of another of its tables (the MHSDS
+    care contact's RecordNumber names its person in MHS001MPI), found in the same export: the
+    tables one provider (folder) sends for one period and revision, ingested together. A row
+    whose link finds no row there is quarantined when the export lands
+    (openphm.landing.links); `person`: the person's identifiers are that row's, and `dates`
+    (this table's) may not be before its date of birth."""
+
+    field: str  # this table's canonical field
+    to: str  # the layout of the table it names
+    key: str  # that table's canonical field it matches
+    person: bool = False
+    dates: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Version:
     """One version of the data set's column set, recognised from a file's header."""
 
@@ -108,6 +126,15 @@ class Layout:
     source: str = ""  # where the layout was read from
     local: bool = False  # a local layout (a sender's adaptation of this built-in one)
     renamed: tuple[tuple[str, str], ...] = ()  # a local layout's file column -> layout column
+    # One table of a data set sent as several (MHSDS, CSDS): the data set's name, the table's
+    # name as its specification spells it (which the file's name carries), its links to the
+    # data set's other tables, and, for a table read as the contract's, which of its rows are
+    # (`becomes_when`: a field's values) and the contract's columns it fills with a constant.
+    dataset: str = ""
+    table: str = ""
+    links: tuple[Link, ...] = ()
+    becomes_when: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    becomes_values: tuple[tuple[str, str], ...] = ()
 
     @property
     def known_columns(self) -> frozenset[str]:
@@ -243,6 +270,38 @@ def _versions(raw: list[dict], where: str) -> tuple[Version, ...]:
     return tuple(versions.values())
 
 
+_LINK_KEYS = {f.name for f in dataclasses.fields(Link)}
+
+
+def _links(raw: list[dict], where: str) -> tuple[Link, ...]:
+    out = []
+    for i, item in enumerate(raw):
+        unknown = set(item) - _LINK_KEYS
+        if unknown:
+            raise LayoutError(f"{where}: links[{i}]: unknown key(s) {', '.join(sorted(unknown))}")
+        try:
+            out.append(
+                Link(
+                    field=item["field"],
+                    to=item["to"],
+                    key=item["key"],
+                    person=bool(item.get("person", False)),
+                    dates=_texts(item.get("dates", []), f"{where}: links[{i}].dates"),
+                )
+            )
+        except KeyError as missing:
+            raise LayoutError(f"{where}: links[{i}]: {missing.args[0]} is required") from None
+    if sum(link.person for link in out) > 1:
+        raise LayoutError(f"{where}: at most one link gives the person")
+    return tuple(out)
+
+
+def _when(value, where: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if not isinstance(value, dict):
+        raise LayoutError(f"{where}: becomes_when must be a table of lists of values")
+    return tuple((str(k), _texts(v, f"{where}: becomes_when.{k}")) for k, v in value.items())
+
+
 def parse(data: dict, where: str) -> Layout:
     """A layout from a built-in layout's parsed TOML."""
     try:
@@ -270,12 +329,67 @@ def parse(data: dict, where: str) -> Layout:
             # the contract's table as `becomes` and is read as it, field for field.
             becomes=spells.get("becomes", data.get("becomes", "")),
             source=where,
+            dataset=data.get("dataset", ""),
+            table=data.get("table", ""),
+            links=_links(data.get("links", []), where),
+            becomes_when=_when(data.get("becomes_when", {}), where),
+            becomes_values=_pairs(data.get("becomes_values", {}), f"{where}: becomes_values"),
         )
     except KeyError as missing:
         raise LayoutError(f"{where}: {missing.args[0]} is required") from None
-    if layout.record_id not in {f.canonical for f in layout.fields}:
+    canonical = {f.canonical for f in layout.fields}
+    if layout.record_id not in canonical:
         raise LayoutError(f"{where}: record_id {layout.record_id!r} is not a field")
+    if bool(layout.dataset) != bool(layout.table):
+        raise LayoutError(f"{where}: a data set's table gives both dataset and table")
+    for link in layout.links:
+        for name in (link.field, *link.dates):
+            if name not in canonical:
+                raise LayoutError(f"{where}: links: {name!r} is not a field")
+        if not next(f for f in layout.fields if f.canonical == link.field).required:
+            raise LayoutError(f"{where}: links: {link.field!r} must be a required field")
+    for name, _ in layout.becomes_when:
+        if name not in canonical:
+            raise LayoutError(f"{where}: becomes_when: {name!r} is not a field")
     return layout
+
+
+def _check_links(layouts: dict[str, Layout]) -> None:
+    """Every link names a table of its own data set, by a field that table has."""
+    for layout in layouts.values():
+        for link in layout.links:
+            target = layouts.get(link.to)
+            if target is None or target.dataset != layout.dataset:
+                raise LayoutError(
+                    f"{layout.source}: links: {link.to!r} is not a table of the "
+                    f"{layout.dataset} data set"
+                )
+            if link.key not in {f.canonical for f in target.fields}:
+                raise LayoutError(f"{layout.source}: links: {link.to} has no field {link.key!r}")
+
+
+@cache
+def datasets() -> dict[str, tuple[Layout, ...]]:
+    """The built-in data sets sent as several tables (MHSDS, CSDS): each its tables' layouts,
+    the tables others link to first."""
+    grouped: dict[str, list[Layout]] = {}
+    for layout in builtin().values():
+        if layout.dataset:
+            grouped.setdefault(layout.dataset, []).append(layout)
+    ordered = {}
+    for name, members in grouped.items():
+        done: list[Layout] = []
+        while len(done) < len(members):
+            ready = [
+                m
+                for m in members
+                if m not in done and all(link.to in {d.name for d in done} for link in m.links)
+            ]
+            if not ready:
+                raise LayoutError(f"the {name} data set's tables link to each other in a circle")
+            done.extend(ready)
+        ordered[name] = tuple(done)
+    return ordered
 
 
 @cache
@@ -287,6 +401,7 @@ def builtin() -> dict[str, Layout]:
         if item.name.endswith(".toml"):
             layout = parse(tomllib.loads(item.read_text(encoding="utf-8")), item.name)
             layouts[layout.name] = layout
+    _check_links(layouts)
     return layouts
 
 
@@ -321,6 +436,11 @@ def load_local(path: Path) -> Layout:
             f"{path}: base must name a built-in layout ({', '.join(builtin())}), "
             f"got {data.get('base')!r}"
         )
+    if base.dataset:
+        raise LayoutError(
+            f"{path}: {base.name} is one table of the {base.dataset} data set, which a source "
+            'names whole (layout = "' + base.dataset + '"); a local layout cannot adapt it yet'
+        )
     changes: dict = {"source": str(path), "local": True}
     if "delimiter" in data:
         if data["delimiter"] not in (",", "|", "\t", ";"):
@@ -349,6 +469,11 @@ def resolve(name: str, folder: Path | None = None) -> Layout:
     """A built-in layout by name, or a local layout file (relative to `folder`)."""
     if name in builtin():
         return builtin()[name]
+    if name in datasets():
+        raise LayoutError(
+            f"{name!r} is a data set sent as several tables: name one of its tables' layouts "
+            f"({', '.join(t.name for t in datasets()[name])})"
+        )
     if name.endswith(".toml"):
         return load_local((folder or Path.cwd()) / name)
     raise LayoutError(
