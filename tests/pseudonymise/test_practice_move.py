@@ -13,6 +13,7 @@ import pandas as pd
 
 from openphm.keystore import KeyName
 from openphm.landing.ingest import ingest
+from openphm.pseudonymise import resolve
 from openphm.pseudonymise.link import link
 from openphm.pseudonymise.pseudonyms import unmatched_pseudonyms
 from openphm.synth.registers import patient_ref
@@ -98,7 +99,7 @@ _CANONICAL = [
 
 
 def test_a_practice_move_before_the_new_practice_has_the_nhs_number_keeps_one_pseudonym(
-    linked_region, tmp_path
+    linked_region, tmp_path, monkeypatch
 ):
     ws = copy_workspace(linked_region, tmp_path / "ws")
     region = linked_region.region
@@ -120,8 +121,20 @@ def test_a_practice_move_before_the_new_practice_has_the_nhs_number_keeps_one_ps
     [new] = [p for p in ws.config.programme.controllers if p != old]
     _move(region, tmp_path / "next" / "gp", person, old, new)
 
+    traced_sources = []
+    trace = resolve._trace
+
+    def _trace(con, records, spine, sources, *args, **kwargs):
+        traced_sources.extend(sources)
+        return trace(con, records, spine, sources, *args, **kwargs)
+
+    monkeypatch.setattr(resolve, "_trace", _trace)
     ingest(ws, [tmp_path / "next"], ENGINEER)
     link(ws, ENGINEER)
+    # The GP patients without a number are new registrations, whose people are on the spine
+    # at their old address: EM does not learn from the pairs that share their postcode.
+    assert {s.name[:2]: s.moved for s in traced_sources}[resolve.GP_SOURCE]
+    assert not any(s.moved for s in traced_sources if s.name[:2] != resolve.GP_SOURCE)
 
     [theirs] = truth_pseudonyms(ws, [person["nhs_number"]])
     key = ws.keystore.get(KeyName.LINKAGE)

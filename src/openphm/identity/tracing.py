@@ -99,6 +99,7 @@ class Source:
     records: Sequence[str]
     score: Sequence[str] | None = None
     start: Model | None = None
+    moved: bool = False  # its people are on the spine at another address (`training_keys`)
 
 
 @dataclass(frozen=True)
@@ -672,7 +673,7 @@ class Session:
             return Model(settings, training.NOT_TRAINED, started_from, len(records),
                          len(self.spine), reason)  # fmt: skip
         sample = records.sample(min(training.TRAINING_SAMPLE, len(records)), random_state=self.seed)
-        keys = training.training_keys(self.fields)
+        keys = training.training_keys(self.fields, moved=source.moved)
         near = self.spine[self._near(sample, keys)]
         trained = training.train(
             lambda model: self.linker(sample, near, model, training=True),

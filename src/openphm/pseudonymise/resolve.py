@@ -120,8 +120,11 @@ def trace_records(
         for (source, provider), part in records.groupby(["source", "provider"], sort=True):
             period = max((periods or {}).get(s, "") for s in part["submission"].unique())
             start = models.latest(source, provider, period) if models else None
+            # GP patients without a number are new registrations: a person who moved practice
+            # is on the spine at their previous address.
+            moved = (source, provider) == GP_SOURCE
             sources.append(Source((source, provider, period), ids[part.index],
-                                  ids[part.index][to_score[part.index]], start))  # fmt: skip
+                                  ids[part.index][to_score[part.index]], start, moved))  # fmt: skip
         results = _trace(con, left, right, sources, threshold, engine, folder)
         pairs = pd.concat([exact, *(traced.pairs for traced in results)])
     put(con, "found", pairs, "record_id::VARCHAR AS record_id, spine_id::VARCHAR AS nhs_number")
