@@ -36,6 +36,11 @@ SPLIT_SHARE = 0.25  # spells of two nights or more seen by a second consultant (
 REMOTE_SHARE = 0.15  # outpatient appointments by telephone or video (FIRSTATT 3, 4)
 NO_PRACTICE_SHARE = 0.01  # GPPRAC V81999 (not known)
 LATE_SHARE = 0.05  # community contacts arrived late but seen (AttendanceStatus 6)
+# Community appointments that did not take place, a few days after a contact, by ATTENDED OR
+# DID NOT ATTEND: 3 did not attend, 2 cancelled by the patient, 4 by the provider, 7 late
+# and not seen.
+MISSED_SHARE, MISSED_AFTER_DAYS = 0.1, 3
+MISSED = {"3": 0.5, "2": 0.25, "4": 0.2, "7": 0.05}
 
 # HES A&E's codes for what the contract's ECDS-like table codes in SNOMED CT (NHS Data
 # Dictionary: A&E ATTENDANCE DISPOSAL; A&E DIAGNOSIS, its 2-character condition).
@@ -302,19 +307,33 @@ def _csds(writer, rng, frame, recorded, practice) -> None:
         }),
     )  # fmt: skip
 
-    # CYP201CareContact: every contact, in the contract's row order.
-    key = pd.MultiIndex.from_arrays([provider, person, frame["service"].to_numpy()])
-    number = records.reindex(pd.MultiIndex.from_arrays([provider, monthly, person]))
-    status = np.where(rng.random(len(frame)) < LATE_SHARE, "6", "5")
-    contact_id = writer.next_ids("csds-contact", len(frame))
+    # CYP201CareContact: every contact, in the contract's row order, and after some an
+    # appointment that did not take place (in the same export), which stays in zone 1.
+    missed = rng.random(len(frame)) < MISSED_SHARE
+    missed_day = day + MISSED_AFTER_DAYS
+    missed &= (_monthly(writer, missed_day) == monthly) & (missed_day <= day_number(
+        writer.timeline.end))  # fmt: skip
+    rows = np.r_[np.arange(len(frame)), np.flatnonzero(missed)]
+    status = np.r_[
+        np.where(rng.random(len(frame)) < LATE_SHARE, "6", "5"),
+        np.array(list(MISSED))[rng.choice(len(MISSED), missed.sum(), p=list(MISSED.values()))],
+    ]
+    when = np.r_[day, missed_day[missed]]
+    key = pd.MultiIndex.from_arrays(
+        [provider[rows], person[rows], frame["service"].to_numpy()[rows]]
+    )
+    number = records.reindex(
+        pd.MultiIndex.from_arrays([provider[rows], monthly[rows], person[rows]])
+    )
+    contact_id = writer.next_ids("csds-contact", len(rows))
     writer.write_rows(
-        kind, "CYP201CareContact", provider, monthly, day, person,
+        kind, "CYP201CareContact", provider[rows], monthly[rows], when, person[rows],
         pa.table({
             "CareContactID": _text(np.char.add("CC", contact_id.astype(str))),
             "ServiceRequestID": _text(np.char.add("SR", ids.reindex(key).to_numpy().astype(str))),
-            "Contact_Date": _iso(day),
+            "Contact_Date": _iso(when),
             "AttendanceStatus": _text(status),
             "RecordNumber": _text(number.to_numpy().astype(str)),
-            "OrgID_Provider": _text(provider),
+            "OrgID_Provider": _text(provider[rows]),
         }),
     )  # fmt: skip
