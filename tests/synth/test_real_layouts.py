@@ -94,13 +94,26 @@ def _faulted(region: Path) -> tuple[set[tuple[str, int]], set[int]]:
 
 
 def test_every_row_of_the_real_layouts_is_loaded_or_quarantined_as_the_faults_say(pair):
-    region, ws, report = pair["real"]
+    _assert_reconciled(*pair["real"], suffix=".csv")
+
+
+def test_a_region_in_the_real_layouts_as_parquet_lands_alike(tmp_path):
+    options = RegionOptions(people=1000, practices=2, seed=3, layouts="real", format="parquet")
+    generate_region(tmp_path / "region", options)
+    ws, report = _land_and_link(tmp_path / "region", tmp_path / "ws")
+    _assert_reconciled(tmp_path / "region", ws, report, suffix=".parquet")
+
+
+def _assert_reconciled(region: Path, ws, report, suffix: str) -> None:
+    """Every non-GP file landed but the outside trust's; its rows, as many as were written,
+    loaded or quarantined; the rows quarantined exactly the injected faults'."""
     outcomes = [o for o in report.outcomes if "/gp/" not in o.path.as_posix()]
     kinds = {o.path.relative_to(region).parts[1] for o in outcomes}
     assert kinds == {"admitted-care", "emergency-care", "outpatients", "community",
                      "social-care", "deaths"}  # fmt: skip
+    assert all(o.path.suffix == suffix for o in outcomes)
     refused = {o.path.relative_to(region).as_posix() for o in outcomes if o.status == REFUSED}
-    assert refused == {"extracts/emergency-care/RZ9/RZ9_hes-ae_202609.csv"}
+    assert refused == {f"extracts/emergency-care/RZ9/RZ9_hes-ae_202609{suffix}"}
     records = pd.read_parquet(region / "truth" / "records.parquet")
     written = records.groupby(records["file"].astype(str)).size()
     for o in outcomes:
@@ -119,6 +132,7 @@ def test_every_row_of_the_real_layouts_is_loaded_or_quarantined_as_the_faults_sa
     }
     rows, _ = _faulted(region)
     assert held == {(Path(f).name, r) for f, r in rows}
+    assert len(held) >= 5
 
 
 def _persons(region: Path, ws) -> dict[str, int]:
