@@ -44,3 +44,21 @@ def test_the_demo_will_not_empty_a_folder_it_did_not_make(cli, tmp_path):
     result = cli(["demo", "--people", "2000", "--workspace", tmp_path])
     assert result.exit_code == 2 and "not made by phm demo" in result.output
     assert (tmp_path / "precious.txt").read_text() == "keep me"
+
+
+def test_the_demo_runs_on_a_region_in_the_published_layouts(cli, tmp_path):
+    """`phm demo --layouts real`: the region's hospital data as HES, its community data as
+    CSDS; every stage runs, and every injected fault is caught in those files too."""
+    folder = tmp_path / "demo"
+    result = cli(["demo", "--people", "2000", "--workspace", folder, "--layouts", "real"])
+    assert result.exit_code == 0, result.output
+    words = " ".join(result.output.split())
+    assert "hospital data as HES (APC, OP, A&E), community data as CSDS" in words
+    caught = re.search(r"(\d+) of (\d+) injected faults caught", words)
+    assert caught and caught.group(1) == caught.group(2) and int(caught.group(2)) > 10
+    assert "RZ9_hes-ae_" in words  # the trust outside the programme, refused whole
+    assert list((folder / "region" / "practices").glob("*/worklist-frail-high-risk.csv"))
+    ws = Workspace.open(folder / "workspace")
+    assert ws.audit.verify().ok
+    layouts = {s.layout for s in ws.config.sources if s.layout}
+    assert layouts == {"hes-apc", "hes-ae", "hes-op", "csds"}

@@ -65,3 +65,35 @@ def test_options_refuse_impossible_regions():
         RegionOptions(people=1_000, practices=1, seed=0)
     with pytest.raises(ValueError, match="too few"):
         RegionOptions(people=100, practices=4, seed=0)
+
+
+def test_real_layouts_are_deterministic_and_change_only_the_hospital_and_community_files(
+    tmp_path,
+):
+    real = RegionOptions(people=2_000, practices=2, seed=5, layouts="real")
+    generate_region(tmp_path / "own", SMALL)
+    generate_region(tmp_path / "a", real)
+    generate_region(tmp_path / "b", real)
+    own, a, b = (_contents(tmp_path / x) for x in ("own", "a", "b"))
+    assert a == b
+    changed = {"admitted-care", "emergency-care", "outpatients", "community"}
+
+    def kind(name: str) -> str:
+        parts = name.split("/")
+        return parts[1] if parts[0] == "extracts" else name
+
+    # Everything else (GP, social care, deaths, the practices' and providers' lists, the
+    # truth of people, risk, objections and indicators) is the same bytes.
+    same = {n for n in own if kind(n) not in changed} - {
+        "programme.toml", "truth/faults.csv", "truth/records.parquet",
+    }  # fmt: skip
+    assert same == {n for n in a if kind(n) not in changed} - {
+        "programme.toml", "truth/faults.csv", "truth/records.parquet",
+    }  # fmt: skip
+    assert all(own[n] == a[n] for n in same)
+    tokens = {n.split("/")[-1].split("_")[1] for n in a if kind(n) in changed}
+    assert tokens == {"hes-apc", "hes-ae", "hes-op", "CYP001MPI", "CYP101Referral",
+                      "CYP201CareContact"}  # fmt: skip
+    toml = a["programme.toml"].decode()
+    for layout in ("hes-apc", "hes-ae", "hes-op", "csds"):
+        assert f'layout = "{layout}"' in toml

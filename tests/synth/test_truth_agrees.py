@@ -152,7 +152,9 @@ def test_the_registrations_say_who_is_registered_at_the_end(extracts, people):
 
 
 def _hospital(region) -> pd.DataFrame:
-    """(person_id, code): every primary and secondary diagnosis of the admitted-care files."""
+    """(person_id, code): every primary and secondary diagnosis of the admitted-care files, in
+    the contract's `apc` table or as HES APC episodes (`--layouts real`: every DIAG_4_nn, the
+    X that fills a 3-character code dropped)."""
     records = pd.read_parquet(region / "truth" / "records.parquet")
     records["file"] = records["file"].astype(str)
     frames = []
@@ -162,6 +164,13 @@ def _hospital(region) -> pd.DataFrame:
         frame["row"] = np.arange(1, len(frame) + 1)
         frames.append(frame)
     spells = pd.concat(frames, ignore_index=True).merge(records, on=["file", "row"])
+    if "ADMIDATE" in spells:
+        assert (pd.to_datetime(spells["ADMIDATE"]) <= pd.Timestamp(END)).all()
+        columns = [c for c in spells.columns if c.startswith("DIAG_4_")]
+        both = spells.melt(id_vars=["person_id"], value_vars=columns, value_name="code")
+        both["code"] = both["code"].str.strip().str.replace(r"^(...)X$", r"\1", regex=True)
+        both = both[~both["code"].isin(["-", "&"])]
+        return both.dropna(subset=["code"])[["person_id", "code"]].drop_duplicates()
     assert (pd.to_datetime(spells["admission_date"]) <= pd.Timestamp(END)).all()
     secondary = spells.assign(code=spells["secondary_diagnoses"].str.split(";")).explode("code")
     both = pd.concat([spells.assign(code=spells["primary_diagnosis"]), secondary])

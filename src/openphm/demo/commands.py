@@ -23,10 +23,20 @@ def demo(
         Path, typer.Option(help="Folder for the demo (region and workspace); emptied first.")
     ] = Path("demo-output"),
     seed: Annotated[int, typer.Option(help="Seed for the synthetic region.")] = 42,
+    layouts: Annotated[
+        str,
+        typer.Option(
+            help="own: the region's extracts in the project's own tables; real: its hospital "
+            "data as HES and community data as CSDS (phm synth --layouts)"
+        ),
+    ] = "own",
 ) -> None:
     """Run the programme end to end on a synthetic region: every stage that exists today."""
     from openphm.demo.run import run_demo
+    from openphm.synth.layouts import LAYOUTS
 
+    if layouts not in LAYOUTS:
+        raise typer.BadParameter(f"--layouts must be one of {', '.join(LAYOUTS)}")
     if workspace.exists():
         if not (workspace / MARKER).exists():
             raise UserFacingError(
@@ -35,4 +45,4 @@ def demo(
         shutil.rmtree(workspace)
     workspace.mkdir(parents=True)
     (workspace / MARKER).touch()
-    run_demo(workspace.absolute(), people=people, seed=seed)
+    run_demo(workspace.absolute(), people=people, seed=seed, layouts=layouts)

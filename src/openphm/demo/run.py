@@ -21,6 +21,7 @@ class Demo:
     folder: Path
     people: int
     seed: int
+    layouts: str = "own"  # the region's hospital and community layouts (phm synth --layouts)
     ws: Workspace | None = None
     config: Path | None = None
 
@@ -29,8 +30,8 @@ class Demo:
         return self.folder / "region"
 
 
-def run_demo(folder: Path, *, people: int, seed: int) -> None:
-    demo = Demo(folder, people, seed)
+def run_demo(folder: Path, *, people: int, seed: int, layouts: str = "own") -> None:
+    demo = Demo(folder, people, seed, layouts)
     for number, (title, step) in enumerate(STEPS, start=1):
         console.rule(f"[bold]{number}. {title}")
         step(demo)
@@ -56,7 +57,9 @@ def run_demo(folder: Path, *, people: int, seed: int) -> None:
 
 
 def _region(demo: Demo) -> None:
-    demo.config = _make_region(demo.region, people=demo.people, seed=demo.seed)
+    demo.config = _make_region(
+        demo.region, people=demo.people, seed=demo.seed, layouts=demo.layouts
+    )
 
 
 def _workspace(demo: Demo) -> None:
@@ -360,14 +363,14 @@ def _reconcile_faults(ws, region: Path, report) -> None:
     )
 
 
-def _make_region(region: Path, *, people: int, seed: int) -> Path:
+def _make_region(region: Path, *, people: int, seed: int, layouts: str = "own") -> Path:
     from openphm.bench.stages import history_end, practices_for
     from openphm.synth import RegionOptions, generate_region
 
     # The region's history ends at the close of last month, so the programme it describes
     # starts this month and is running today, whenever the demo is run.
     end = history_end()
-    options = RegionOptions(people, practices_for(people), seed, end=end)
+    options = RegionOptions(people, practices_for(people), seed, end=end, layouts=layouts)
     with console.status("writing providers' extracts"):
         summary = generate_region(region, options)
     console.print(
@@ -375,5 +378,10 @@ def _make_region(region: Path, *, people: int, seed: int) -> Path:
         f"{summary.files} extract files from {len(summary.practices)} practices, 2 trusts, "
         f"community services, a local authority and death registration; "
         f"{summary.faults} injected faults listed in truth/faults.csv"
+        + (
+            "; hospital data as HES (APC, OP, A&E), community data as CSDS"
+            if layouts == "real"
+            else ""
+        )
     )
     return region / "programme.toml"

@@ -39,9 +39,18 @@ def synth(
             "benchmarks)"
         ),
     ] = "nhs",
+    layouts: Annotated[
+        str,
+        typer.Option(
+            help="own: every extract in the project's own tables (docs/extract-formats.md); "
+            "real: hospital data as HES APC, OP and A&E, community data as CSDS v1.6 (MPI, "
+            "referral, care contact), programme.toml naming those layouts"
+        ),
+    ] = "own",
 ) -> None:
     """Generate a synthetic region: GP, hospital, community, social care and deaths extracts
-    in the shapes of docs/extract-formats.md, with noise, faults and a ground truth."""
+    in the shapes of docs/extract-formats.md (hospital and community data in the published
+    HES and CSDS layouts with --layouts real), with noise, faults and a ground truth."""
     import time
 
     from openphm.synth import RegionOptions, generate_region
@@ -58,6 +67,7 @@ def synth(
             missing_nhs_rate=missing_nhs_rate,
             invalid_nhs_rate=invalid_nhs_rate,
             identity_noise=identity_noise,
+            layouts=layouts,
         )
     except ValueError as err:
         raise typer.BadParameter(str(err)) from None

@@ -97,8 +97,14 @@ TABLES = {
 
 def extract_path(table: Table, provider: str, period: str, resubmission: int = 1) -> str:
     """`extracts/<kind>/<ODS>/<ODS>_<table>_<YYYYMM>[_r<N>].csv`, relative to the region."""
+    return file_path(table.kind, table.name, provider, period, resubmission)
+
+
+def file_path(kind: str, token: str, provider: str, period: str, resubmission: int = 1) -> str:
+    """`extracts/<kind>/<ODS>/<ODS>_<token>_<YYYYMM>[_r<N>].csv`: `token` is the contract's
+    table name (`apc`), a layout's name (`hes-apc`) or a data set's table (`CYP001MPI`)."""
     suffix = f"_r{resubmission}" if resubmission > 1 else ""
-    return f"extracts/{table.kind}/{provider}/{provider}_{table.name}_{period}{suffix}.csv"
+    return f"extracts/{kind}/{provider}/{provider}_{token}_{period}{suffix}.csv"
 
 
 def _dates(days: np.ndarray, day_first: bool) -> pa.Array:
@@ -159,6 +165,42 @@ class ExtractWriter:
             self._append(path, data)
             if not table.is_gp:
                 self._remember(path, frame["person"].to_numpy()[lo:hi])
+
+    def write_rows(
+        self,
+        kind: str,
+        token: str,
+        provider: np.ndarray,
+        monthly: np.ndarray,
+        day: np.ndarray,
+        person: np.ndarray,
+        data: pa.Table,
+    ) -> None:
+        """Append rows already in a file's columns (a published layout's,
+        openphm.synth.layouts) to the file of their provider and period (`monthly`: the
+        monthly period, else the baseline), in date order per provider and period, the
+        rows' own order kept among rows of one date; remembers each row's person."""
+        if data.num_rows == 0:
+            return
+        provider_code, providers = pd.factorize(np.asarray(provider, dtype=object), sort=True)
+        monthly = np.asarray(monthly, dtype=bool)
+        order = np.lexsort((np.asarray(day), monthly, provider_code))
+        data = data.take(pa.array(order))
+        person = np.asarray(person)[order]
+        key = provider_code[order] * 2 + monthly[order]
+        bounds = np.flatnonzero(np.diff(key)) + 1
+        for lo, hi in zip(np.r_[0, bounds], np.r_[bounds, len(key)], strict=True):
+            code = providers[key[lo] // 2]
+            period = self.timeline.monthly_period if key[lo] % 2 else self.timeline.baseline_period
+            path = file_path(kind, token, code, period)
+            self._append(path, data.slice(lo, hi - lo))
+            self._remember(path, person[lo:hi])
+
+    def next_ids(self, name: str, count: int, start: int = 1) -> np.ndarray:
+        """`count` new numbers from the counter `name` (a record id's), in order."""
+        first = self._ids.get(name, start)
+        self._ids[name] = first + count
+        return np.arange(first, first + count, dtype=np.int64)
 
     def _columns(self, table, frame, identifiers, day_first=False) -> pa.Table:
         arrays = {}

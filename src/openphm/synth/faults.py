@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from openphm.synth.extracts import TABLES, ExtractWriter, extract_path
+from openphm.synth.extracts import TABLES, ExtractWriter, extract_path, file_path
+from openphm.synth.layouts import KIND, REAL
 
 OUTSIDE_PROVIDER = "RZ9"  # a trust out of the area: not a source in programme.toml
 BAD_DATE = {"A": "2026-02-30", "B": "31/13/2026"}
@@ -50,8 +51,11 @@ def inject(
     period: str,
     baseline: str,
     allow_column_faults: bool,
+    real: bool = False,
 ) -> list[Fault]:
-    """Inject every fault into the CSV extracts (before any Parquet conversion)."""
+    """Inject every fault into the CSV extracts (before any Parquet conversion). `real`: the
+    hospital files are in the published layouts (HES), and their faults are put in the same
+    places in those files' columns."""
     faults: list[Fault] = []
 
     def edit(path: str, changes: list[tuple[int, str, str | None]]) -> None:
@@ -65,7 +69,7 @@ def inject(
             else:
                 value = {
                     "bad-date": BAD_DATE["B" if "/" in lines[row] else "A"],
-                    "unknown-code": UNKNOWN_ICD10 if "diagnosis" in field else UNKNOWN_SNOMED,
+                    "unknown-code": UNKNOWN_ICD10 if "diag" in field.lower() else UNKNOWN_SNOMED,
                 }[kind]
                 lines[row] = _set_field(lines[row], header, field, value)
             faults.append(Fault(path, row, kind, field))
@@ -82,21 +86,31 @@ def inject(
             edit(events, [(1, "bad-date", "EventDate"), (3, "unknown-code", "SnomedCode")])
 
     # The first trust's monthly emergency care file is rejected and resubmitted clean.
-    ecds = extract_path(TABLES["ecds"], trusts[0], period)
-    resubmitted = extract_path(TABLES["ecds"], trusts[0], period, resubmission=2)
+    def path(table: str, provider: str, period_: str, resubmission: int = 1) -> str:
+        if real:
+            return file_path(KIND[table], REAL[table], provider, period_, resubmission)
+        return extract_path(TABLES[table], provider, period_, resubmission)
+
+    ecds = path("ecds", trusts[0], period)
+    resubmitted = path("ecds", trusts[0], period, resubmission=2)
     shutil.copyfile(root / ecds, root / resubmitted)
     writer.add_records(resubmitted, np.arange(1, writer.written[ecds] + 1), writer.persons(ecds))
     writer.written[resubmitted] = writer.written[ecds]
     faults.append(Fault(resubmitted, None, "resubmission", None))
-    changes = [(1, "bad-date", "arrival_date"), (2, "unknown-code", "chief_complaint")]
+    # HES A&E has no chief complaint: its diagnosis takes the unknown code.
+    arrival, complaint = ("ARRIVALDATE", "DIAG3_01") if real else ("arrival_date",
+                                                                  "chief_complaint")  # fmt: skip
+    changes = [(1, "bad-date", arrival), (2, "unknown-code", complaint)]
     if allow_column_faults:
         changes.append((3, "wrong-column-count", None))
     edit(ecds, changes)
 
     apc_trust = trusts[-1]
-    edit(extract_path(TABLES["apc"], apc_trust, period), [(1, "unknown-code", "primary_diagnosis")])
-    faults += _duplicate(root, writer, extract_path(TABLES["apc"], apc_trust, baseline), 3)
-    faults.append(_outside_provider(root, writer, baseline, trusts[0]))
+    edit(path("apc", apc_trust, period),
+         [(1, "unknown-code", "DIAG_4_01" if real else "primary_diagnosis")])  # fmt: skip
+    faults += _duplicate(root, writer, path("apc", apc_trust, baseline), 3)
+    faults.append(_outside_provider(root, writer, path("ecds", trusts[0], baseline),
+                                    path("ecds", OUTSIDE_PROVIDER, baseline)))  # fmt: skip
     return faults
 
 
@@ -113,10 +127,8 @@ def _duplicate(root: Path, writer: ExtractWriter, path: str, count: int) -> list
     return [Fault(path, n + k, "duplicate-row", None) for k in range(1, count + 1)]
 
 
-def _outside_provider(root: Path, writer: ExtractWriter, baseline: str, trust: str) -> Fault:
+def _outside_provider(root: Path, writer: ExtractWriter, source: str, target: str) -> Fault:
     """Attendances at a trust outside the programme, sent to the processor by mistake."""
-    source = extract_path(TABLES["ecds"], trust, baseline)
-    target = extract_path(TABLES["ecds"], OUTSIDE_PROVIDER, baseline)
     lines = _rows(root / source)[:21]
     (root / target).parent.mkdir(parents=True, exist_ok=True)
     (root / target).write_text("".join(lines), encoding="utf-8")

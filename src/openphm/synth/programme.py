@@ -13,9 +13,16 @@ PURPOSES = ["quality-improvement", "prevention", "service-planning", "safety-mon
 
 
 def programme_toml(
-    practices: list[str], providers: dict[str, list[str]], end: dt.date, data_format: str
+    practices: list[str],
+    providers: dict[str, list[str]],
+    end: dt.date,
+    data_format: str,
+    layouts: dict[str, str] | None = None,
 ) -> str:
-    """`providers` maps a table name (apc, ecds, ...) to the ODS codes that send it."""
+    """`providers` maps a table name (apc, ecds, ...) to the ODS codes that send it;
+    `layouts` a table name to the published layout its sources send it in (none: the
+    contract's own tables)."""
+    layouts = layouts or {}
     start = end + dt.timedelta(days=1)
     lines = [
         "# Written by `phm synth`: a programme for the synthetic region (test data only).",
@@ -33,11 +40,13 @@ def programme_toml(
         f'ods_code = "{PROCESSOR[1]}"',
         "",
     ]
-    sources = [("gp", p) for p in practices] + [
-        (TABLES[table].kind, provider) for table, codes in providers.items() for provider in codes
+    sources = [("gp", p, "") for p in practices] + [
+        (TABLES[table].kind, provider, layouts.get(table, ""))
+        for table, codes in providers.items()
+        for provider in codes
     ]
     names = practice_names(practices)
-    for kind, provider in sources:
+    for kind, provider, layout in sources:
         lines += [
             "[[sources]]",
             f'kind = "{kind}"',
@@ -45,6 +54,7 @@ def programme_toml(
             *([f'name = "{names[provider]}"'] if kind == "gp" else []),
             f'inbox = "extracts/{kind}/{provider}"',
             f'format = "{data_format}"',
+            *([f'layout = "{layout}"'] if layout else []),
             "",
         ]
     lines += [

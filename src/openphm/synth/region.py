@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 from openphm.practice.keys import generate_keypair
 from openphm.synth import activity, faults, indicator_truth, signals, truth
+from openphm.synth import layouts as published
 from openphm.synth.conditions import category, extra_deficits, frailty_category, onset_dates
 from openphm.synth.extracts import (
     LOCAL_ID,
@@ -55,8 +56,15 @@ class RegionOptions:
     missing_nhs_rate: float = 0.05
     invalid_nhs_rate: float = 0.01
     identity_noise: str = "nhs"  # low, nhs or high: faults in non-GP records' identifiers
+    # own: every extract in the contract's tables; real: hospital data as HES, community as
+    # CSDS (openphm.synth.layouts)
+    layouts: str = "own"
 
     def __post_init__(self) -> None:
+        if self.layouts not in published.LAYOUTS:
+            raise ValueError(
+                f"layouts must be one of {', '.join(published.LAYOUTS)}, not {self.layouts!r}"
+            )
         if self.identity_noise not in IDENTITY_NOISE:
             raise ValueError(
                 f"identity noise must be one of {', '.join(IDENTITY_NOISE)}, "
@@ -135,11 +143,22 @@ def generate_region(
     # The indicators' signals draw from a stream of their own: the rest of the region is the
     # same with or without them.
     signal_rng = np.random.default_rng((options.seed, 25))
+    # So do the published layouts' own details (episodes, telephone appointments, ...).
+    layout_rng = np.random.default_rng((options.seed, 21))
     for lo in range(0, options.people, CHUNK):
         chunk = np.arange(lo, min(lo + CHUNK, options.people))
         progress(f"extracts for people {lo + 1:,} to {chunk[-1] + 1:,}")
         objected, flagged = _write_chunk(
-            rng, signal_rng, region, writer, chunk, outcomes, options, timeline, recorded
+            rng,
+            signal_rng,
+            layout_rng,
+            region,
+            writer,
+            chunk,
+            outcomes,
+            options,
+            timeline,
+            recorded,
         )
         objections.append(objected)
         flags.append(flagged)
@@ -153,6 +172,7 @@ def generate_region(
         timeline.monthly_period,
         timeline.baseline_period,
         allow_column_faults=options.format == "csv",
+        real=options.layouts == "real",
     )
     records = writer.records()
     if options.format == "parquet":
@@ -187,12 +207,21 @@ def generate_region(
         "deaths": [DEATHS_PROVIDER],
     }
     (directory / "programme.toml").write_text(
-        programme_toml(list(codes), providers, timeline.end, options.format), encoding="utf-8"
+        programme_toml(
+            list(codes),
+            providers,
+            timeline.end,
+            options.format,
+            published.REAL if options.layouts == "real" else {},
+        ),
+        encoding="utf-8",
     )
     return RegionSummary(directory, options.people, list(codes), len(writer.written), len(injected))
 
 
-def _write_chunk(rng, signal_rng, region, writer, chunk, outcomes, options, timeline, recorded):
+def _write_chunk(
+    rng, signal_rng, layout_rng, region, writer, chunk, outcomes, options, timeline, recorded
+):
     """Write one chunk of people's rows into every extract; return their objection codes and
     the indicators' truth for them; fill in their eFI deficits as recorded (`recorded`)."""
     people = region.people
@@ -239,7 +268,10 @@ def _write_chunk(rng, signal_rng, region, writer, chunk, outcomes, options, time
             options.invalid_nhs_rate,
             IDENTITY_NOISE[options.identity_noise],
         )
-        writer.write(TABLES[name], frame, recorded)
+        if options.layouts == "real" and name in published.REAL:
+            published.write(writer, layout_rng, name, frame, recorded)
+        else:
+            writer.write(TABLES[name], frame, recorded)
     _provider_lists(writer, people, [f for n, f in secondary.items() if TABLES[n].local_id])
     flags = indicator_truth.truth(
         region, chunk, events, medications, secondary["ecds"], secondary["apc"]
