@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from openphm.programme.workspace import Workspace
 
 
@@ -46,6 +48,7 @@ def test_the_demo_will_not_empty_a_folder_it_did_not_make(cli, tmp_path):
     assert (tmp_path / "precious.txt").read_text() == "keep me"
 
 
+@pytest.mark.programme  # a second whole demo (about 70 s): the programme tier
 def test_the_demo_runs_on_a_region_in_the_published_layouts(cli, tmp_path):
     """`phm demo --layouts real`: the region's hospital data as HES, its community data as
     CSDS; every stage runs, and every injected fault is caught in those files too."""
