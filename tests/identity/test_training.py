@@ -272,3 +272,58 @@ def test_em_on_record_spine_pairs_only_trains_the_model_splinks_own_rule_trains(
         splinks.model.settings["probability_two_random_records_match"], rel=1e-9
     )
     assert ours.pairs.equals(splinks.pairs)
+
+
+def test_a_model_whose_matches_disagree_on_the_date_of_birth_is_not_used(
+    noisy, monkeypatch, caplog
+):
+    """EM converged on pairs of two people (what the GP source's postcode session learnt at a
+    million people: m 0.001 for an exact date of birth, 0.968 for a different one) is refused,
+    and the source is traced with its starting values, saying why."""
+    people, records = noisy
+    train = training.train
+
+    def households(*args, **kwargs):
+        model = train(*args, **kwargs)
+        for comparison in model["comparisons"]:
+            if comparison["output_column_name"] == "date_of_birth":
+                carried = [c for c in comparison["comparison_levels"] if not c.get("is_null_level")]
+                carried[0]["m_probability"], carried[-1]["m_probability"] = 0.001, 0.968
+        return model
+
+    monkeypatch.setattr(training, "train", households)
+    left, sources = _source(records)
+    with caplog.at_level(logging.WARNING, logger="openphm.identity"):
+        [traced] = trace_sources(left, people.spine, sources)
+    assert traced.model.parameters == training.NOT_TRAINED
+    assert "disagree on date_of_birth more often than they agree" in traced.model.reason
+    assert _m(traced.model, "date_of_birth", "Exact match on date_of_birth") == pytest.approx(0.92)
+    assert "starting values used" in caplog.text
+    truth = people.truth
+    found = traced.pairs.set_index("record_id")["spine_id"]
+    assert (found == truth.loc[found.index]).all()
+
+
+def test_a_sound_model_is_plausible_and_a_households_is_not():
+    settings = {
+        "comparisons": [
+            {
+                "output_column_name": name,
+                "comparison_levels": [
+                    {"is_null_level": True, "sql_condition": "x IS NULL"},
+                    {"m_probability": exact},
+                    {"m_probability": 0.05},
+                    {"m_probability": other},
+                ],
+            }
+            for name, exact, other in (
+                ("given_name", 0.9, 0.05),
+                ("family_name", 0.335, 0.615),
+                ("date_of_birth", 0.001, 0.949),
+                ("postcode", 0.001, 0.949),  # a mover's postcode: rightly different
+            )
+        ]
+    }
+    assert training.implausible(settings) == ["family_name", "date_of_birth"]
+    settings["comparisons"] = settings["comparisons"][:1] + settings["comparisons"][3:]
+    assert training.implausible(settings) == []

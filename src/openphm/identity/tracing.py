@@ -687,6 +687,14 @@ class Session:
             log.info("tracing %s: %s (%s)", label, reason, started_from)
             return Model(settings, training.NOT_TRAINED, started_from, len(records),
                          len(self.spine), reason, tuple(keys))  # fmt: skip
+        if wrong := training.implausible(trained):
+            reason = (
+                f"EM blocking on {on} learnt matches that disagree on {', '.join(wrong)} more "
+                "often than they agree (two people, not one); starting values used"
+            )
+            log.warning("tracing %s: %s (%s)", label, reason, started_from)
+            return Model(settings, training.NOT_TRAINED, started_from, len(records),
+                         len(self.spine), reason, tuple(keys))  # fmt: skip
         reason = f"trained by EM on {len(sample):,} of {len(records):,} records, blocking on {on}"
         log.info("tracing %s: %s, starting from %s", label, reason, started_from)
         return Model(trained, training.TRAINED, started_from, len(records), len(self.spine),

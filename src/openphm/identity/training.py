@@ -198,6 +198,32 @@ def train(make_linker: Callable[[dict[str, Any]], Any], settings: dict[str, Any]
     return settings
 
 
+# The comparisons on which a trained model must find its matches agreeing more often than not
+# (`implausible`): a person's own names and date of birth. The postcode and address are not
+# among them: a source whose people moved is rightly learnt to disagree there.
+AGREEING = ("given_name", "family_name", "date_of_birth")
+
+
+def implausible(settings: dict[str, Any]) -> list[str]:
+    """The comparisons of AGREEING on which the model's matches agree exactly less often than
+    they disagree altogether (m of the exact level below m of "all other"): EM has then
+    converged on pairs of two people (a household, neighbours), not on one person, and the
+    model would link the wrong pairs and miss the right ones."""
+    found = []
+    for comparison in settings["comparisons"]:
+        name = comparison["output_column_name"]
+        carried = [
+            level
+            for level in comparison["comparison_levels"]
+            if not level.get("is_null_level") and level.get("m_probability") is not None
+        ]
+        if name not in AGREEING or len(carried) < 2:
+            continue
+        if carried[0]["m_probability"] < carried[-1]["m_probability"]:
+            found.append(name)
+    return found
+
+
 def em_rule(key: Sequence[str], records: str) -> str:
     """Splink's blocking rule for an EM session on `key`: the pairs of a record (the dataset
     named `records`) and a spine person who agree on every column of it. The pairs are
