@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
+import shutil
+import tempfile
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -103,16 +106,15 @@ class EngineZone:
     def __init__(self, engine, folder: Path, **rows: list[dict]) -> None:
         from openphm.programme.workspace import Workspace
 
-        folder.mkdir(parents=True, exist_ok=True)
-        config = folder / "programme.toml"
-        config.write_text(
-            (resources.files("openphm.programme") / "example_programme.toml").read_text()
-        )
         self.engine = engine
-        self.ws = Workspace.create(folder / "workspace", config, ENGINEER)
+        shutil.copytree(_blank_workspace(), folder / "workspace")
+        self.ws = Workspace.open(folder / "workspace")
+        self._reader = None  # the zone file, open for `sql` between stages
         con = self.ws.connect_linked()
         try:
+            con.execute("BEGIN")  # one commit for every row, not one a row
             fill(con, **rows)
+            con.execute("COMMIT")
         finally:
             con.close()
 
@@ -120,22 +122,26 @@ class EngineZone:
         """The analytics built as at `day` on the engine; the build's summary."""
         from openphm.analytics.stage import build_on_engine
 
+        self._close()
         return build_on_engine(self.ws, self.engine, day, options)
 
     def build_indicators(self, day: dt.date, chosen, codelists: Path | str | None = None):
         """The `chosen` indicators built as at `day` on the engine; the build's summary."""
         from openphm.indicators.stage import build_on_engine
 
+        self._close()
         folder = Path(codelists) if codelists else None
         return build_on_engine(self.ws, self.engine, day, chosen, folder, say=lambda _: None)
 
     def reading(self) -> contextlib.AbstractContextManager:
         """Zone 3 as the engine opens it for a stage that reads it."""
+        self._close()
         return self.engine.reading(self.ws)
 
     @contextlib.contextmanager
     def file(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """The zone file, read-only, with the zone as `linked`."""
+        self._close()
         con = self.ws.connect_linked(read_only=True)
         try:
             yield con
@@ -143,11 +149,32 @@ class EngineZone:
             con.close()
 
     def sql(self, query: str) -> Fetched:
-        """`query` on the zone file."""
-        with self.file() as con:
-            return Fetched(con, query)
+        """`query` on the zone file (open read-only until the next stage or `file`)."""
+        if self._reader is None:
+            self._reader = self.ws.connect_linked(read_only=True)
+        return Fetched(self._reader, query)
+
+    def _close(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
 
 
+@functools.cache
+def _blank_workspace() -> Path:
+    """A workspace of the example programme with an empty zone, made once per process and
+    copied for each EngineZone (making one takes longer than a small rule test's build): the
+    copies share its keys, which no rule test reads."""
+    from openphm.programme.workspace import Workspace
+
+    _HELD.append(tempfile.TemporaryDirectory(prefix="openphm-blank-workspace-"))
+    folder = Path(_HELD[-1].name)
+    config = folder / "programme.toml"
+    config.write_text((resources.files("openphm.programme") / "example_programme.toml").read_text())
+    return Workspace.create(folder / "workspace", config, ENGINEER).root
+
+
+_HELD: list[tempfile.TemporaryDirectory] = []  # deleted when the process ends
 ENGINEER = Actor(user="test-engineer", role="processor-engineer")
 
 
