@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-slow test-spark test-browser test-programme lint bench clean web-assets browser java
+.PHONY: install demo test test-slow test-spark test-spark-rules test-browser test-programme lint bench clean web-assets browser java
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "OpenPHM needs Python 3.11"'
@@ -43,6 +43,11 @@ test-programme: install
 
 test-spark: install
 	$(BIN)/python -m pytest -m 'spark and not slow'
+
+# The rule tests of analytics, indicators and cohorts (tests/conftest.py's `engine` fixture) on
+# Spark: the same assertions `make test` checks on DuckDB (docs/spark.md).
+test-spark-rules: install
+	$(BIN)/python -m pytest -m 'spark and slow' tests/analytics tests/indicators tests/cohorts
 
 test-browser: install web-assets browser
 	$(BIN)/python -m pytest -m 'browser and not slow'

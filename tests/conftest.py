@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from importlib import resources
 from pathlib import Path
 
@@ -14,6 +15,50 @@ from openphm.governance.audit import Actor
 # longer than Hypothesis's default 200 ms deadline on a busy 2-core machine.
 settings.register_profile("openphm", deadline=None)
 settings.load_profile("openphm")
+
+
+# The engines the rule tests run on, ehrQL style: a test that takes `engine` (or a fixture that
+# does) runs once per engine. DuckDB's run is in the default run; Spark's is marked `spark` and
+# `slow` (a local Spark session: `pytest -m 'spark and slow'`), so neither `make test` nor
+# `make test-spark` grows by it. This is the one place in the tests that names the engines.
+ENGINE_PARAMS = (
+    pytest.param("duckdb", id="duckdb"),
+    pytest.param(
+        "spark",
+        id="spark",
+        marks=(
+            pytest.mark.spark,
+            pytest.mark.slow,
+            pytest.mark.skipif(
+                shutil.which("java") is None, reason="no Java runtime: run `make java`"
+            ),
+        ),
+    ),
+)
+
+
+@pytest.fixture(scope="session", params=ENGINE_PARAMS)
+def engine(request):
+    """The engine object (`openphm.engine.base.Engine`) a rule test runs its stage on; Spark's
+    on the one local session every Spark test shares (`spark_session`)."""
+    from openphm.engine import engine_for
+
+    if request.param == "spark":
+        from openphm.engine.spark import Spark
+
+        return Spark(session=request.getfixturevalue("spark_session"))
+    return engine_for(request.param)
+
+
+@pytest.fixture(scope="session")
+def spark_session(tmp_path_factory):
+    """One local Spark session (a JVM) for every Spark test, made when a test first asks."""
+    from openphm.engine import spark
+
+    session = spark.session(tmp_path_factory.mktemp("spark"), shuffle_partitions=4)
+    session.sparkContext.setLogLevel("FATAL")  # failed reads in tests print whole stacks
+    yield session
+    session.stop()
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from openphm import analytics
 from openphm.analytics import areas
 from openphm.programme.config import Icb, IndicatorSettings
 
-from .linked import REFERENCE, linked_zone, person, registered
+from .linked import REFERENCE, person, registered, zone_on
 
 PRACTICES = ("P00001", "P00002", "P00003", "P00004")
 # P00004 is in no PCN: its people are "Not in a PCN". Every practice is in the one place.
@@ -42,16 +42,16 @@ def _people(practices=PRACTICES) -> dict[str, list[dict]]:
     return {"people": people, "registrations": registrations}
 
 
-def _measures(con) -> pd.DataFrame:
-    return con.sql("SELECT * FROM linked.measures").df()
+def _measures(zone) -> pd.DataFrame:
+    return zone.sql("SELECT * FROM linked.measures").df()
 
 
 @pytest.fixture(scope="module")
-def by_area():
-    con = linked_zone(**_people())
+def by_area(engine, tmp_path_factory):
+    zone = zone_on(engine, tmp_path_factory.mktemp("by-area"), **_people())
     options = analytics.AnalyticsOptions(hospital_scores=False, sii_simulations=10, areas=AREAS)
-    analytics.build(con, REFERENCE, options)
-    return con
+    zone.analyse(REFERENCE, options)
+    return zone
 
 
 def test_each_area_s_counts_are_the_sums_of_its_practices_and_each_level_adds_up(by_area):
@@ -79,11 +79,11 @@ def test_each_area_s_counts_are_the_sums_of_its_practices_and_each_level_adds_up
     assert mortality.loc[("all", "all"), "numerator"] == 96
 
 
-def test_an_area_s_standardised_rate_equals_a_build_over_its_people_alone(by_area):
+def test_an_area_s_standardised_rate_equals_a_build_over_its_people_alone(by_area, tmp_path):
     dsr = _measures(by_area).query("statistic == 'dsr'")
     north = dsr[(dsr["group_by"] == "pcn") & (dsr["group_value"] == "North PCN")]
-    alone = linked_zone(**_people(("P00001", "P00002")))
-    analytics.build(alone, REFERENCE, analytics.AnalyticsOptions(
+    alone = zone_on(by_area.engine, tmp_path, **_people(("P00001", "P00002")))
+    alone.analyse(REFERENCE, analytics.AnalyticsOptions(
         hospital_scores=False, sii_simulations=10, areas={}))  # fmt: skip
     overall = _measures(alone).query("statistic == 'dsr' and group_by == 'all'")
     columns = ["numerator", "denominator", "value", "lower_95", "upper_95", "flag"]
@@ -94,11 +94,11 @@ def test_an_area_s_standardised_rate_equals_a_build_over_its_people_alone(by_are
     assert got.loc["mortality", "flag"] == "" and got.loc["mortality", "value"] > 0
 
 
-def test_a_programme_without_areas_has_no_area_rows():
-    con = linked_zone(**_people(("P00001",)))
-    analytics.build(con, REFERENCE, analytics.AnalyticsOptions(
+def test_a_programme_without_areas_has_no_area_rows(engine, tmp_path):
+    zone = zone_on(engine, tmp_path, **_people(("P00001",)))
+    zone.analyse(REFERENCE, analytics.AnalyticsOptions(
         hospital_scores=False, sii_simulations=10))  # fmt: skip
-    assert not set(_measures(con)["group_by"]) & set(areas.LEVELS)
+    assert not set(_measures(zone)["group_by"]) & set(areas.LEVELS)
 
 
 def test_the_hierarchy_names_only_the_levels_programme_toml_draws():

@@ -12,7 +12,7 @@ import pytest
 
 from openphm import analytics, reference
 
-from .linked import REFERENCE, linked_zone, person, population
+from .linked import REFERENCE, person, population, zone_on
 
 D = dt.date
 LAXATIVES = reference.codelist("cms-laxatives-dmd").code
@@ -65,16 +65,17 @@ WITH_EPILEPSY = [p for p in PEOPLE if p.endswith("_with_epilepsy")]  # epilepsy 
 
 
 @pytest.fixture(scope="module")
-def cms():
+def cms(engine, tmp_path_factory):
     rows = population(*[person(p, age=60) for p in PEOPLE])
     meds = [{"pseudonym": p, "dmd_code": code, "issue_date": day}
             for p, (issues, _) in PEOPLE.items() for code, day in issues]  # fmt: skip
     events = [{"pseudonym": p, "event_date": D(2020, 1, 1), "snomed_code": EPILEPSY}
               for p in WITH_EPILEPSY]  # fmt: skip
-    con = linked_zone(**rows, medications=meds, gp_events=events)
-    analytics.build(con, REFERENCE, analytics.AnalyticsOptions(
+    zone = zone_on(engine, tmp_path_factory.mktemp("cms"), **rows, medications=meds,
+                   gp_events=events)  # fmt: skip
+    zone.analyse(REFERENCE, analytics.AnalyticsOptions(
         hospital_scores=False, sii_simulations=10, groupings=()))  # fmt: skip
-    return dict(con.sql("SELECT pseudonym, cms FROM linked.person_scores").fetchall())
+    return dict(zone.sql("SELECT pseudonym, cms FROM linked.person_scores").fetchall())
 
 
 @pytest.mark.parametrize("code", LISTED)

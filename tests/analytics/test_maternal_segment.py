@@ -8,7 +8,7 @@ import pytest
 
 from openphm import analytics, reference
 
-from .linked import REFERENCE, linked_zone, person, population
+from .linked import REFERENCE, person, population, zone_on
 
 D = dt.date
 PREGNANT = reference.codelist("qof-preg").code.iloc[0]
@@ -35,15 +35,16 @@ def admitted(pseudonym: str) -> dict:
 
 
 @pytest.fixture(scope="module")
-def segments():
+def segments(engine, tmp_path_factory):
     rows = population(*[person(p, age=age, sex="F") for p, (age, *_) in PEOPLE.items()])
     events = [{"pseudonym": p, "snomed_code": code, "event_date": day}
               for p, (_, coded, *_) in PEOPLE.items() for code, day in coded]  # fmt: skip
     spells = [admitted(p) for p, (*_, acute, _) in PEOPLE.items() if acute]
-    con = linked_zone(**rows, gp_events=events, apc_spells=spells)
-    analytics.build(con, REFERENCE, analytics.AnalyticsOptions(
+    zone = zone_on(engine, tmp_path_factory.mktemp("maternal"), **rows, gp_events=events,
+                   apc_spells=spells)  # fmt: skip
+    zone.analyse(REFERENCE, analytics.AnalyticsOptions(
         hospital_scores=False, sii_simulations=10, groupings=()))  # fmt: skip
-    return dict(con.sql("SELECT pseudonym, segment FROM linked.person_segments").fetchall())
+    return dict(zone.sql("SELECT pseudonym, segment FROM linked.person_segments").fetchall())
 
 
 @pytest.mark.parametrize("pseudonym", PEOPLE)

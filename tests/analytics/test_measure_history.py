@@ -9,7 +9,7 @@ import datetime as dt
 from openphm import analytics, clock, reference
 from openphm.analytics import history
 
-from .linked import REFERENCE, linked_zone, person, population
+from .linked import REFERENCE, person, population, zone_on
 
 D = dt.date
 OPTIONS = analytics.AnalyticsOptions(
@@ -17,7 +17,7 @@ OPTIONS = analytics.AnalyticsOptions(
 )
 
 
-def _zone():
+def _zone(engine, folder):
     # Ten people aged 10 to 70 at two practices; diabetes coded for those aged 16, 17, 40, 60
     # (QOF's register is of people 17+: 3 on it, over the 7 people aged 17+).
     ages = (10, 12, 16, 17, 20, 30, 40, 50, 60, 70)
@@ -25,13 +25,13 @@ def _zone():
     code = reference.codelist("qof-dm").code.iloc[0]
     events = [{"pseudonym": f"p{a}", "event_date": D(2020, 6, 1), "snomed_code": code}
               for a in (16, 17, 40, 60)]  # fmt: skip
-    return linked_zone(**population(*people), gp_events=events)
+    return zone_on(engine, folder, **population(*people), gp_events=events)
 
 
-def _diabetes(con, day):
+def _diabetes(zone, day):
     return {
         r[0]: r[1:]
-        for r in con.sql(
+        for r in zone.sql(
             "SELECT group_value, numerator, denominator FROM linked.measure_history "
             f"WHERE measure = 'prevalence_diabetes' AND statistic = 'crude' "
             f"AND reference_date = DATE '{day}' ORDER BY 1"
@@ -39,30 +39,32 @@ def _diabetes(con, day):
     }
 
 
-def test_a_build_adds_its_date_and_a_rebuild_replaces_only_that_date():
-    con = _zone()
+def test_a_build_adds_its_date_and_a_rebuild_replaces_only_that_date(engine, tmp_path):
+    zone = _zone(engine, tmp_path)
     earlier = D(REFERENCE.year - 1, REFERENCE.month, 1) - dt.timedelta(days=1)
     with clock.frozen_at("2026-11-01T09:00:00"):
-        analytics.build(con, earlier, OPTIONS)
+        zone.analyse(earlier, OPTIONS)
     with clock.frozen_at("2026-11-02T09:00:00"):
-        summary = analytics.build(con, REFERENCE, OPTIONS)
+        summary = zone.analyse(REFERENCE, OPTIONS)
     assert (
         summary.rows["measure_history"]
-        == con.sql("SELECT count(*) FROM linked.measure_history").fetchone()[0]
+        == zone.sql("SELECT count(*) FROM linked.measure_history").fetchone()[0]
     )
-    first = history.read(con)
+    with zone.file() as con:
+        first = history.read(con)
     assert set(first["reference_date"]) == {earlier, REFERENCE}
     assert set(first["group_by"]) == {"all", "practice"}
     # The programme and each practice, counted by hand: 3 of 7 aged 17+ (the register's age).
-    mine = _diabetes(con, REFERENCE)
+    mine = _diabetes(zone, REFERENCE)
     assert mine["all"] == (3.0, 7.0)
     assert mine["A81001"] == (1.0, 3.0)  # p17 of p17, p20, p30
     assert mine["A81002"] == (2.0, 4.0)  # p40, p60 of p40, p50, p60, p70
     # Again at the same date, later: the same rows, that date's built_at moved on, the
     # earlier date's rows as they were.
     with clock.frozen_at("2026-11-03T09:00:00"):
-        analytics.build(con, REFERENCE, OPTIONS)
-    again = history.read(con)
+        zone.analyse(REFERENCE, OPTIONS)
+    with zone.file() as con:
+        again = history.read(con)
     assert len(again) == len(first)
     built = again.groupby("reference_date")["built_at"].unique()
     assert [str(t) for t in built[REFERENCE]] == ["2026-11-03 09:00:00"]
@@ -72,15 +74,15 @@ def test_a_build_adds_its_date_and_a_rebuild_replaces_only_that_date():
                                                 indicator=True)  # fmt: skip
     assert (same["_merge"] == "both").all(), same[same["_merge"] != "both"][values]
     # measures itself holds only the latest build's date
-    (end,) = con.sql("SELECT DISTINCT period_end FROM linked.measures").fetchone()
+    (end,) = zone.sql("SELECT DISTINCT period_end FROM linked.measures").fetchone()
     assert end == REFERENCE
 
 
-def test_an_empty_zone_writes_an_empty_typed_history():
-    con = linked_zone()
-    analytics.build(con, REFERENCE, OPTIONS)
+def test_an_empty_zone_writes_an_empty_typed_history(engine, tmp_path):
+    zone = zone_on(engine, tmp_path)
+    zone.analyse(REFERENCE, OPTIONS)
     types = dict(
-        (name, kind) for name, kind, *_ in con.sql("DESCRIBE linked.measure_history").fetchall()
+        (name, kind) for name, kind, *_ in zone.sql("DESCRIBE linked.measure_history").fetchall()
     )
     assert types["reference_date"] == "DATE" and types["built_at"].startswith("TIMESTAMP")
-    assert con.sql("SELECT count(*) FROM linked.measure_history").fetchone()[0] == 0
+    assert zone.sql("SELECT count(*) FROM linked.measure_history").fetchone()[0] == 0

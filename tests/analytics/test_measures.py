@@ -40,15 +40,15 @@ def test_one_person_gives_the_overall_and_decile_rows():
     assert crude.loc["all", "value"] == 100.0 and crude.loc["imd_decile", "group_value"] == "3"
 
 
-def test_an_analytics_build_over_an_empty_linked_zone_writes_empty_typed_tables():
+def test_an_analytics_build_over_an_empty_linked_zone_writes_empty_typed_tables(engine, tmp_path):
     from openphm import analytics
 
-    from .linked import REFERENCE, linked_zone
+    from .linked import REFERENCE, zone_on
 
-    con = linked_zone()
-    summary = analytics.build(con, REFERENCE, analytics.AnalyticsOptions(
+    zone = zone_on(engine, tmp_path)
+    summary = zone.analyse(REFERENCE, analytics.AnalyticsOptions(
         hospital_scores=False, sii_simulations=10))  # fmt: skip
     assert summary.rows["measures"] == 0 and summary.rows["analytics_population"] == 0
-    columns = con.sql("DESCRIBE linked.measures").fetchall()
+    columns = zone.sql("DESCRIBE linked.measures").fetchall()
     types = {name: kind for name, kind, *_ in columns}
     assert types["period_start"] == types["period_end"] == "DATE"

@@ -13,19 +13,22 @@ from openphm.analytics import spc
 from openphm.analytics.monthly import activity_months, months_of
 from openphm.analytics.zone import Zone
 
-from .linked import linked_zone, person, registered
+from .linked import person, registered, zone_on
 
 D = dt.date
 
 
-def _rows(con, reference=D(2026, 3, 31)):
-    frame = activity_months(Zone.over(con), reference).to_pandas()
+def _rows(zone, reference=D(2026, 3, 31)):
+    with zone.reading() as linked:
+        frame = activity_months(Zone.over(linked), reference).to_pandas()
     frame["month"] = frame["month"].astype(str)
     return frame
 
 
-def test_each_month_counts_the_events_of_people_registered_in_it():
-    con = linked_zone(
+def test_each_month_counts_the_events_of_people_registered_in_it(engine, tmp_path):
+    zone = zone_on(
+        engine,
+        tmp_path,
         people=[
             person("a", practice="P1"),
             person("b", practice="P1", died=D(2026, 2, 10)),
@@ -50,7 +53,7 @@ def test_each_month_counts_the_events_of_people_registered_in_it():
             },
         ],
     )
-    rows = _rows(con)
+    rows = _rows(zone)
     emergency = rows[rows["measure"] == "emergency_admissions"]
     got = {(r.month, r.practice): (r.events, r.registered) for r in emergency.itertuples()}
     # The series starts at the first month any activity table holds (January 2026).
@@ -147,7 +150,7 @@ def test_a_series_with_a_missing_month_is_refused():
         spc.xmr([1.0, float("nan"), 2.0])
 
 
-def test_months_registered_agree_with_counting_each_person_each_month():
+def test_months_registered_agree_with_counting_each_person_each_month(engine, tmp_path):
     """Spells of registration (overlapping moves, back-to-back moves, gaps, deaths, births in
     the series, registrations ending before it, people with no practice, a group of their own)
     against the definition applied one person and one month at a time."""
@@ -175,8 +178,8 @@ def test_months_registered_agree_with_counting_each_person_each_month():
             spells.append({"pseudonym": p, "admission_date": day(D(2024, 1, 1), D(2026, 3, 31)),
                            "emergency": True})  # fmt: skip
     regs.append(registered("nobody", start=D(2024, 1, 1)))  # not in people: never counted
-    con = linked_zone(people=people, registrations=regs, apc_spells=spells)
-    rows = _rows(con)
+    zone = zone_on(engine, tmp_path, people=people, registrations=regs, apc_spells=spells)
+    rows = _rows(zone)
     got = {(r.month, None if pd.isna(r.practice) else r.practice): (r.events, r.registered)
            for r in rows[rows["measure"] == "emergency_admissions"].itertuples()}  # fmt: skip
 

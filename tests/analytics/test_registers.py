@@ -7,7 +7,7 @@ import pytest
 
 from openphm import analytics, reference
 
-from .linked import REFERENCE, linked_zone, person, population
+from .linked import REFERENCE, person, population, zone_on
 
 D = dt.date
 BEFORE, AFTER = D(2020, 6, 1), D(2026, 4, 1)  # REFERENCE is 2026-03-31
@@ -91,15 +91,16 @@ AGES = {"young_diabetic": 12}
 
 
 @pytest.fixture(scope="module")
-def built():
+def built(engine, tmp_path_factory):
     people = [person(name, age=AGES.get(name, 60)) for name, _, _ in SPEC]
     people += [person(f"reg_{r}", age=60) for r in EVERY_REGISTER]
     events = [e for _, rows, _ in SPEC for e in rows]
     events += [gp(f"reg_{r}", cluster) for r, cluster in EVERY_REGISTER.items()]
-    con = linked_zone(**population(*people), gp_events=events, apc_spells=SPELLS)
-    analytics.build(con, REFERENCE, analytics.AnalyticsOptions(
+    zone = zone_on(engine, tmp_path_factory.mktemp("registers"), **population(*people),
+                   gp_events=events, apc_spells=SPELLS)  # fmt: skip
+    zone.analyse(REFERENCE, analytics.AnalyticsOptions(
         hospital_scores=False, sii_simulations=10, groupings=()))  # fmt: skip
-    rows = con.sql("SELECT pseudonym, register, source FROM linked.person_registers").fetchall()
+    rows = zone.sql("SELECT pseudonym, register, source FROM linked.person_registers").fetchall()
     found: dict[str, dict[str, str]] = {}
     for pseudonym, register, source in rows:
         found.setdefault(pseudonym, {})[register] = source

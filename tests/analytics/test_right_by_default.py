@@ -14,7 +14,7 @@ from openphm import analytics, clock, reference
 from openphm.analytics import measures, period, stats
 from openphm.analytics.definitions import AGE_BANDS_19, MEASURES, REGISTERS, Measure
 
-from .linked import REFERENCE, linked_zone, person, population, registered
+from .linked import REFERENCE, linked_zone, person, population, registered, zone_on
 
 D = dt.date
 
@@ -77,7 +77,7 @@ def test_a_date_past_the_data_end_warns_with_the_share_of_the_window_without_dat
 # ----- QOF register ages ------------------------------------------------------------------
 
 
-def test_registers_with_qof_ages_are_over_the_people_of_those_ages():
+def test_registers_with_qof_ages_are_over_the_people_of_those_ages(engine, tmp_path):
     # Ten registered people aged 10, 12, 16, 17, 20, 30, 40, 50, 60 and 70 at the reference
     # date; diabetes codes for those aged 16, 17, 40 and 60. QOF's diabetes register is of
     # people aged 17 or over (DM017), so the 16-year-old is not on it: 3 on the register, over
@@ -87,16 +87,16 @@ def test_registers_with_qof_ages_are_over_the_people_of_those_ages():
     code = reference.codelist("qof-dm").code.iloc[0]
     events = [{"pseudonym": f"p{a}", "event_date": D(2020, 6, 1), "snomed_code": code}
               for a in (16, 17, 40, 60)]  # fmt: skip
-    con = linked_zone(**population(*people), gp_events=events)
-    analytics.build(con, REFERENCE, analytics.AnalyticsOptions(
+    zone = zone_on(engine, tmp_path, **population(*people), gp_events=events)
+    zone.analyse(REFERENCE, analytics.AnalyticsOptions(
         hospital_scores=False, sii_simulations=10, groupings=()))  # fmt: skip
-    row = con.sql(
+    row = zone.sql(
         "SELECT numerator, denominator, value FROM linked.measures "
         "WHERE measure = 'prevalence_diabetes' AND statistic = 'crude'"
     ).fetchone()
     assert row[:2] == (3.0, 7.0)
     assert row[2] == pytest.approx(300 / 7)  # 42.857 per cent
-    hypertension = con.sql(  # no age rule: over all ten
+    hypertension = zone.sql(  # no age rule: over all ten
         "SELECT denominator FROM linked.measures "
         "WHERE measure = 'prevalence_hypertension' AND statistic = 'crude'"
     ).fetchone()
@@ -118,7 +118,7 @@ def test_every_register_with_an_age_rule_has_its_prevalence_over_those_ages():
 # ----- person-time ------------------------------------------------------------------------
 
 
-def test_activity_per_person_year_counts_the_time_each_was_registered_and_alive():
+def test_activity_per_person_year_counts_the_time_each_was_registered_and_alive(engine, tmp_path):
     # The window is 1 April 2025 to 31 March 2026 (REFERENCE), 365 days.
     #   a: registered throughout                                  365 days
     #   b: died 30 September 2025 (1 April to 30 September)        183 days
@@ -132,14 +132,14 @@ def test_activity_per_person_year_counts_the_time_each_was_registered_and_alive(
     admitted = (("a", D(2025, 6, 1)), ("a", D(2025, 8, 1)), ("c", D(2026, 2, 1)))
     spells = [{"pseudonym": p, "admission_date": day, "discharge_date": day, "emergency": True,
                "elective": False, "bed_days": 0} for p, day in admitted]  # fmt: skip
-    con = linked_zone(people=people, registrations=regs, apc_spells=spells)
-    analytics.build(con, REFERENCE, analytics.AnalyticsOptions(
+    zone = zone_on(engine, tmp_path, people=people, registrations=regs, apc_spells=spells)
+    zone.analyse(REFERENCE, analytics.AnalyticsOptions(
         hospital_scores=False, sii_simulations=10, groupings=()))  # fmt: skip
-    days = dict(con.sql("SELECT pseudonym, person_years * 365.25 FROM linked.analytics_population")
+    days = dict(zone.sql("SELECT pseudonym, person_years * 365.25 FROM linked.analytics_population")
                 .fetchall())  # fmt: skip
     assert {p: round(v, 9) for p, v in days.items()} == {"a": 365, "b": 183, "c": 90, "d": 91}
     rates = dict(
-        con.sql(
+        zone.sql(
             "SELECT measure, value FROM linked.measures WHERE statistic = 'crude' AND measure IN "
             "('rate_emergency_admissions', 'rate_py_emergency_admissions')"
         ).fetchall()

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from openphm import analytics, reference
 from openphm.analytics import segments
 
-from .linked import REFERENCE, linked_zone, person, population
+from .linked import REFERENCE, person, population, zone_on
 
 D = dt.date
 EFI_LISTS = ["efi-activity-limitation", "efi-anaemia", "efi-care-requirement",
@@ -83,18 +83,18 @@ EXPECTED = pd.DataFrame(
 
 
 @pytest.fixture(scope="module")
-def built():
+def built(engine, tmp_path_factory):
     rows = population(*[person(p, age=age) for p, age, _ in PEOPLE])
     gp_events = [e for p, _, lists in PEOPLE for e in events(p, lists)]
     day = D(2026, 1, 1)
     consultations = [{"pseudonym": "well", "consultation_date": day}] * 3 + [
         {"pseudonym": "well", "consultation_date": D(2024, 1, 1)}
     ]  # outside the window
-    con = linked_zone(**rows, gp_events=gp_events, apc_spells=SPELLS,
-                      consultations=consultations)  # fmt: skip
-    summary = analytics.build(con, REFERENCE, analytics.AnalyticsOptions(
+    zone = zone_on(engine, tmp_path_factory.mktemp("scores"), **rows, gp_events=gp_events,
+                   apc_spells=SPELLS, consultations=consultations)  # fmt: skip
+    summary = zone.analyse(REFERENCE, analytics.AnalyticsOptions(
         hospital_scores=False, sii_simulations=10, groupings=("segment",)))  # fmt: skip
-    frame = lambda name: con.sql(f"SELECT * FROM linked.{name}").df().set_index("pseudonym")  # noqa: E731
+    frame = lambda name: zone.sql(f"SELECT * FROM linked.{name}").df().set_index("pseudonym")  # noqa: E731
     return summary, frame("person_scores"), frame("person_segments"), frame("person_activity")
 
 

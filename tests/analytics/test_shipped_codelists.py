@@ -8,7 +8,7 @@ import pytest
 
 from openphm import analytics, reference
 
-from .linked import REFERENCE, linked_zone, person, population
+from .linked import REFERENCE, person, population, zone_on
 
 D = dt.date
 
@@ -95,7 +95,7 @@ def cms_person(condition: str) -> tuple[str, list[dict]]:
 
 
 @pytest.fixture(scope="module")
-def built():
+def built(engine, tmp_path_factory):
     rows = [efi_person(d) for d in EFI_LISTS] + [cms_person(c) for c in CMS_LISTS]
     rows += [(p, e) for r in RESOLVED for p, e, _ in resolved_people(r)]
     every = [event("every_deficit", e["snomed_code"]) for _, (e,) in rows[: len(EFI_LISTS)]]
@@ -103,12 +103,13 @@ def built():
     # A CKD stage 1-2 code alone: not on the CKD register, and no kidney deficit either.
     stage2 = only_code("qof-ckd1and2", {"qof-ckd", "efi-ckd"})
     rows.append(("ckd_stage2_only", [event("ckd_stage2_only", stage2)]))
-    con = linked_zone(**population(*[person(p, age=70) for p, _ in rows]),
-                      gp_events=[e for _, events in rows for e in events])  # fmt: skip
-    summary = analytics.build(con, REFERENCE, analytics.AnalyticsOptions(
+    zone = zone_on(engine, tmp_path_factory.mktemp("shipped"),
+                   **population(*[person(p, age=70) for p, _ in rows]),
+                   gp_events=[e for _, events in rows for e in events])  # fmt: skip
+    summary = zone.analyse(REFERENCE, analytics.AnalyticsOptions(
         hospital_scores=False, sii_simulations=10, groupings=()))  # fmt: skip
-    scores = con.sql("SELECT * FROM linked.person_scores").df().set_index("pseudonym")
-    registers = set(con.sql("SELECT pseudonym, register FROM linked.person_registers").fetchall())
+    scores = zone.sql("SELECT * FROM linked.person_scores").df().set_index("pseudonym")
+    registers = set(zone.sql("SELECT pseudonym, register FROM linked.person_registers").fetchall())
     return summary, scores, registers
 
 

@@ -1,5 +1,7 @@
 """Cohort definitions as data, the lists they make, and the practice re-identifying exactly its
-own people from them, end to end on the small region."""
+own people from them, end to end on the small region. The members are built on each engine
+(the `engine` fixture, through the engine object as `phm cohort` builds them); the lists are
+`phm cohort`'s, on the programme's engine."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import re
 import pandas as pd
 import pytest
 
-from openphm.cohorts import build_cohort, load_definition, write_lists
+from openphm.cohorts import load_definition, write_lists
 from openphm.cohorts.build import (
     LIST_COLUMNS,
     build_on_engine,
@@ -33,17 +35,16 @@ top_risk_percent = 20
 
 
 @pytest.fixture(scope="module")
-def cohort(region, tmp_path_factory):
-    """`phm cohort` run on the region's workspace, and the members as built (zone 3)."""
+def cohort(region, tmp_path_factory, engine):
+    """`phm cohort` run on the region's workspace, and the members as built (zone 3) on
+    `engine`."""
     from openphm.risk.store import open_zone
 
     folder = tmp_path_factory.mktemp("definition")
     path = folder / "older-high-risk.toml"
     path.write_text(DEFINITION)
     ws = region.open()
-    con = ws.connect_linked(read_only=True)
-    built = build_cohort(con, load_definition(path))
-    con.close()
+    built = build_on_engine(ws, engine, load_definition(path))
     from typer.testing import CliRunner
 
     from openphm.cli import _register, app
@@ -109,13 +110,15 @@ def test_every_member_meets_every_criterion_and_the_reasons_say_so(cohort, regio
     assert (listed["main_drivers"].str.len() > 0).all()
 
 
-def test_someone_who_objects_after_the_build_is_not_kept_or_listed(cohort, region, tmp_path):
+def test_someone_who_objects_after_the_build_is_not_kept_or_listed(
+    cohort, region, tmp_path, engine
+):
     """Between the build (a read-only connection, or Spark's copy of the zone) and writing the
     members, `phm link` may apply a new objection: the members written must not include it."""
     path = tmp_path / "older-high-risk.toml"
     path.write_text(DEFINITION)
     ws = region.open()
-    built = build_on_engine(ws, "duckdb", load_definition(path))
+    built = build_on_engine(ws, engine, load_definition(path))
     objector = built.members["pseudonym"].iloc[0]
     con = ws.connect_linked()
     try:
@@ -129,14 +132,12 @@ def test_someone_who_objects_after_the_build_is_not_kept_or_listed(cohort, regio
         con.close()
 
 
-def test_match_any_gives_each_person_the_reasons_they_met(region, tmp_path):
+def test_match_any_gives_each_person_the_reasons_they_met(region, tmp_path, engine):
     path = tmp_path / "any.toml"
     path.write_text(
         'name = "any"\npurpose = "prevention"\nmatch = "any"\nmin_age = 90\ntop_risk_percent = 1\n'
     )
-    con = region.open().connect_linked(read_only=True)
-    built = build_cohort(con, load_definition(path))
-    con.close()
+    built = build_on_engine(region.open(), engine, load_definition(path))
     reasons = set(built.members["reasons"])
     top = "in the top 1% for risk of emergency admission in the next 12 months"
     assert "aged 90 or over" in reasons or top in reasons

@@ -6,7 +6,11 @@ for them, and what the indicator should say. A test reads like the rule it check
 
 `issued` and `recorded` are comma-separated `alias date` (or `alias date=value` for a reading):
 the alias names a code list (ALIASES), and the person gets the list's first code on that date.
-Blank `due` means no due date (or not flagged). Everything is as at REFERENCE."""
+Blank `due` means no due date (or not flagged). Everything is as at REFERENCE.
+
+Each spec's zone is made in a workspace of its own (`where`) and read through the engine object
+of the test's `engine` (tests/conftest.py), as a stage reads zone 3: the same table is checked
+on every engine."""
 
 from __future__ import annotations
 
@@ -18,14 +22,13 @@ import pandas as pd
 
 from openphm import indicators, reference
 
-# tests/analytics/linked.py: a linked zone in memory in the documented shape (tests run with
+# tests/analytics/linked.py: a linked zone in the documented shape (tests run with
 # --import-mode=importlib, so another folder's helper is loaded by its path).
 _spec = importlib.util.spec_from_file_location(
     "analytics_linked", Path(__file__).parents[1] / "analytics" / "linked.py"
 )
 linked = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(linked)
-linked_zone = linked.linked_zone
 
 REFERENCE = dt.date(2026, 10, 31)
 D = dt.date.fromisoformat
@@ -91,9 +94,11 @@ def _entries(cell: str):
         yield alias, D(day), float(value) if value else None
 
 
-def zone_for(rows: list[dict[str, str]], extra: dict[str, list[str]] | None = None, **more):
+def zone_for(rows: list[dict[str, str]], extra: dict[str, list[str]] | None = None, *, engine,
+             where: Path, **more):  # fmt: skip
     """A linked zone holding the people of a spec table (all registered at one practice since
-    2000 unless the row's `registered` says `no`); `more` adds rows of other tables."""
+    2000 unless the row's `registered` says `no`), in a workspace in folder `where` for
+    `engine` (linked.EngineZone); `more` adds rows of other tables."""
     people, registrations, meds, events = [], [], [], []
     for row in rows:
         p, age = row["person"], int(row.get("age") or 50)
@@ -131,17 +136,20 @@ def zone_for(rows: list[dict[str, str]], extra: dict[str, list[str]] | None = No
               "gp_events": events}  # fmt: skip
     for table, extra_rows in more.items():
         tables[table] = tables.get(table, []) + extra_rows
-    return linked_zone(**tables)
+    return linked.zone_on(engine, where, **tables)
 
 
 def run(pack: str, indicator: str, rows, extra: dict[str, list[str]] | None = None,
-        folder=None, **more) -> dict[str, tuple[bool, bool, dt.date | None]]:  # fmt: skip
-    """One indicator over the spec's people: person -> (in the denominator, flagged, due)."""
-    con = zone_for(rows, extra, **more)
+        folder=None, *, engine, where: Path,
+        **more) -> dict[str, tuple[bool, bool, dt.date | None]]:  # fmt: skip
+    """One indicator over the spec's people, on `engine`: person -> (in the denominator,
+    flagged, due)."""
+    zone = zone_for(rows, extra, engine=engine, where=where, **more)
     chosen = [c for c in indicators.choose([(pack, _purpose(pack))])
               if c.indicator.name == indicator]  # fmt: skip
     assert chosen, f"no indicator {indicator} in pack {pack}"
-    got = indicators.evaluate(con, REFERENCE, chosen, codelist_folder=folder)
+    with zone.reading() as zone3:
+        got = indicators.evaluate(zone3, REFERENCE, chosen, codelist_folder=folder)
     by_person = {r.pseudonym: r for r in got.itertuples()}
     out = {}
     for row in rows:
@@ -151,12 +159,13 @@ def run(pack: str, indicator: str, rows, extra: dict[str, list[str]] | None = No
     return out
 
 
-def reasons(pack: str, indicator: str, rows, **kwargs) -> dict[str, str]:
-    """person -> reason, for the people flagged."""
-    con = zone_for(rows, kwargs.pop("extra", None))
+def reasons(pack: str, indicator: str, rows, *, engine, where: Path, **kwargs) -> dict[str, str]:
+    """person -> reason, for the people flagged, on `engine`."""
+    zone = zone_for(rows, kwargs.pop("extra", None), engine=engine, where=where)
     chosen = [c for c in indicators.choose([(pack, _purpose(pack))])
               if c.indicator.name == indicator]  # fmt: skip
-    got = indicators.evaluate(con, REFERENCE, chosen, **kwargs)
+    with zone.reading() as zone3:
+        got = indicators.evaluate(zone3, REFERENCE, chosen, **kwargs)
     return {r.pseudonym: r.reason for r in got.itertuples() if r.flagged}
 
 

@@ -24,10 +24,10 @@ PINCER = indicators.choose([("pincer", "safety-monitoring")])
 GI_A = [c for c in PINCER if c.indicator.name == "pincer_gi_a"]
 
 
-def test_only_flagged_people_are_written_with_their_reason_and_due_date():
-    con = zone_for(PEOPLE)
-    indicators.build(con, REFERENCE, GI_A)
-    rows = con.sql(
+def test_only_flagged_people_are_written_with_their_reason_and_due_date(engine, tmp_path):
+    zone = zone_for(PEOPLE, engine=engine, where=tmp_path)
+    zone.build_indicators(REFERENCE, GI_A)
+    rows = zone.sql(
         "SELECT pseudonym, practice, pack, purpose, indicator, reason, due_date, reference_date "
         "FROM linked.person_indicators ORDER BY pseudonym"
     ).fetchall()
@@ -40,12 +40,12 @@ def test_only_flagged_people_are_written_with_their_reason_and_due_date():
     ]  # fmt: skip
 
 
-def test_counts_per_practice_are_kept_for_every_reference_date_built():
-    con = zone_for(PEOPLE)
-    indicators.build(con, REFERENCE, GI_A)
-    indicators.build(con, dt.date(2026, 9, 15), GI_A)
-    indicators.build(con, REFERENCE, GI_A)  # a rebuild replaces its own date's counts
-    rows = con.sql(
+def test_counts_per_practice_are_kept_for_every_reference_date_built(engine, tmp_path):
+    zone = zone_for(PEOPLE, engine=engine, where=tmp_path)
+    zone.build_indicators(REFERENCE, GI_A)
+    zone.build_indicators(dt.date(2026, 9, 15), GI_A)
+    zone.build_indicators(REFERENCE, GI_A)  # a rebuild replaces its own date's counts
+    rows = zone.sql(
         "SELECT reference_date, practice, denominator, numerator FROM linked.indicator_counts "
         "ORDER BY reference_date, practice"
     ).fetchall()
@@ -57,19 +57,19 @@ def test_counts_per_practice_are_kept_for_every_reference_date_built():
     ]
 
 
-def test_an_indicator_whose_code_list_is_missing_is_left_out_and_named():
+def test_an_indicator_whose_code_list_is_missing_is_left_out_and_named(engine, tmp_path):
     missing = d.CodeList("no-such-list", "dm+d", "A list nobody has", "test", shipped=False)
     lonely = d.Indicator(
         "needs_missing_list", "Needs a missing list", "", "test",
         population=(), flag=(d.Prescribed((missing,), d.Window(3), "a drug"),), reason="x",
     )  # fmt: skip
-    con = zone_for(PEOPLE)
-    summary = indicators.build(con, REFERENCE, [Chosen("test", "prevention", lonely), *GI_A])
+    zone = zone_for(PEOPLE, engine=engine, where=tmp_path)
+    summary = zone.build_indicators(REFERENCE, [Chosen("test", "prevention", lonely), *GI_A])
     assert summary.left_out == {"needs_missing_list": ("no-such-list",)}
     assert summary.flagged == {"pincer_gi_a": 2}
-    built = con.sql("SELECT DISTINCT indicator FROM linked.person_indicators").fetchall()
+    built = zone.sql("SELECT DISTINCT indicator FROM linked.person_indicators").fetchall()
     assert built == [("pincer_gi_a",)]
-    run = con.sql("SELECT left_out, missing_codelists FROM linked.indicator_runs").fetchall()
+    run = zone.sql("SELECT left_out, missing_codelists FROM linked.indicator_runs").fetchall()
     assert run == [("needs_missing_list", "no-such-list")]
 
 

@@ -104,20 +104,26 @@ diabetic      | 50  | dm 2020-01-01, hba1c 2026-05-01=45           | no  | no  |
 
 
 @pytest.mark.parametrize("indicator", CARE_GAPS)
-def test_each_care_gap_flags_exactly_the_people_its_definition_names(indicator, lists):
+def test_each_care_gap_flags_exactly_the_people_its_definition_names(
+    indicator, lists, engine, tmp_path
+):
     rows = parse(CARE_GAPS[indicator])
-    assert run("care-gaps", indicator, rows, folder=lists) == expected(rows)
+    got = run("care-gaps", indicator, rows, folder=lists, engine=engine, where=tmp_path)
+    assert got == expected(rows)
 
 
 @pytest.mark.parametrize("indicator", CASE_FINDING)
-def test_each_case_finding_indicator_flags_exactly_the_people_it_names(indicator, lists):
+def test_each_case_finding_indicator_flags_exactly_the_people_it_names(
+    indicator, lists, engine, tmp_path
+):
     rows = parse(CASE_FINDING[indicator])
-    assert run("case-finding", indicator, rows, folder=lists) == expected(rows)
+    got = run("case-finding", indicator, rows, folder=lists, engine=engine, where=tmp_path)
+    assert got == expected(rows)
 
 
-def test_a_hypertension_gap_says_whether_the_reading_is_missing_or_high(lists):
+def test_a_hypertension_gap_says_whether_the_reading_is_missing_or_high(lists, engine, tmp_path):
     got = reasons("care-gaps", "gap_hypertension_bp", parse(CARE_GAPS["gap_hypertension_bp"]),
-                  codelist_folder=lists)  # fmt: skip
+                  codelist_folder=lists, engine=engine, where=tmp_path)  # fmt: skip
     assert got["never_measured"] == "Hypertension: no blood pressure recorded in the last 12 months"
     assert got["systolic_above"] == (
         "Hypertension: latest blood pressure in the last 12 months above target"

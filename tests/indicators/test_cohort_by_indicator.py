@@ -1,6 +1,7 @@
 """A cohort selects people by indicator and goes to practices as tokens by the existing route
 (phm cohort): each member's reasons are their own flags in words with the date each became
-due, and the cohort must be for the purpose its indicators were built for (P6)."""
+due, and the cohort must be for the purpose its indicators were built for (P6). Built on each
+engine (the `engine` fixture)."""
 
 from __future__ import annotations
 
@@ -47,9 +48,10 @@ def _definition(tmp_path, purpose):
 
 
 def test_a_cohort_by_indicator_lists_each_member_with_their_own_reasons_and_due_dates(
-    scored, tmp_path
+    scored, tmp_path, engine
 ):
-    built, paths = run_cohort(scored, ANALYST, _definition(tmp_path, "safety-monitoring"))
+    definition = _definition(tmp_path, "safety-monitoring")
+    built, paths = run_cohort(scored, ANALYST, definition, engine=engine)
     con = scored.connect_linked(read_only=True)
     try:
         flagged = con.sql(
@@ -70,6 +72,6 @@ def test_a_cohort_by_indicator_lists_each_member_with_their_own_reasons_and_due_
     assert len(lists) == len(built.members) - built.without_token
 
 
-def test_a_cohort_for_another_purpose_than_its_indicators_is_refused(scored, tmp_path):
+def test_a_cohort_for_another_purpose_than_its_indicators_is_refused(scored, tmp_path, engine):
     with pytest.raises(CohortError, match="built for safety-monitoring, not prevention"):
-        run_cohort(scored, ANALYST, _definition(tmp_path, "prevention"))
+        run_cohort(scored, ANALYST, _definition(tmp_path, "prevention"), engine=engine)

@@ -61,7 +61,10 @@ not_on_the_list | e 2026-03-01..2026-03-05 I11               | yes | no  |
 
 
 @pytest.mark.parametrize("indicator", SPECS)
-def test_each_hospital_use_indicator_flags_exactly_the_people_it_names(indicator, lists):
+def test_each_hospital_use_indicator_flags_exactly_the_people_it_names(
+    indicator, lists, engine, tmp_path
+):
     rows = parse(SPECS[indicator])
-    got = run("hospital-use", indicator, rows, folder=lists, **hospital_rows(rows))
+    got = run("hospital-use", indicator, rows, folder=lists, engine=engine, where=tmp_path,
+              **hospital_rows(rows))  # fmt: skip
     assert got == expected(rows)

@@ -115,14 +115,16 @@ recent_stopped  | amio 2025-12-01, amio 2026-04-30 |                | no  | no  
 
 
 @pytest.mark.parametrize("indicator", SPECS)
-def test_each_pincer_indicator_flags_exactly_the_people_its_definition_names(indicator):
+def test_each_pincer_indicator_flags_exactly_the_people_its_definition_names(
+    indicator, engine, tmp_path
+):
     rows = parse(SPECS[indicator])
-    assert run("pincer", indicator, rows) == expected(rows)
+    assert run("pincer", indicator, rows, engine=engine, where=tmp_path) == expected(rows)
 
 
-def test_a_persons_reason_names_each_missing_test():
+def test_a_persons_reason_names_each_missing_test(engine, tmp_path):
     rows = parse(SPECS["pincer_mo_me"])
-    got = reasons("pincer", "pincer_mo_me", rows)
+    got = reasons("pincer", "pincer_mo_me", rows, engine=engine, where=tmp_path)
     assert got["unmonitored"] == (
         "On methotrexate without monitoring in the last 3 months: no full blood count recorded "
         "in the last 3 months; no liver function test recorded in the last 3 months"

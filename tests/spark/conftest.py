@@ -1,5 +1,6 @@
-"""Spark tests: one local Spark session for the whole run, and one synthetic region landed,
-linked (by the real pipeline, on DuckDB) and copied to encrypted Parquet once.
+"""Spark tests: one local Spark session for the whole run (`spark_session`, tests/conftest.py,
+shared with the rule tests' Spark runs), and one synthetic region landed, linked (by the real
+pipeline, on DuckDB) and copied to encrypted Parquet once.
 
 Marked `spark` (run by `make test-spark`, not `make test`); skipped, saying why, only when
 there is no Java to run Spark on."""
@@ -51,14 +52,3 @@ def linked_workspace(tmp_path_factory, land_and_link) -> LinkedWorkspace:
     # RZ1, a trust, registers its key: a cohort can then be sent to it (its own patients).
     ws = land_and_link(root / "region", root / "ws", ENGINEER, now=NOW, providers=("RZ1",))
     return LinkedWorkspace(ws.root, root / "region")
-
-
-@pytest.fixture(scope="session")
-def spark_session(tmp_path_factory):
-    """One local Spark session (a JVM) for every Spark test."""
-    from openphm.engine import spark
-
-    session = spark.session(tmp_path_factory.mktemp("spark"), shuffle_partitions=4)
-    session.sparkContext.setLogLevel("FATAL")  # failed reads in tests print whole stacks
-    yield session
-    session.stop()

@@ -307,10 +307,48 @@ def _quote(path: Path) -> str:
 
 
 def ibis_backend(spark):
-    """An Ibis backend over a Spark session."""
+    """An Ibis backend over a Spark session. Ibis sends a frame held in memory (a memtable) to
+    Spark row by row, where pandas' missing value in a typed column (pd.NA: a date column with
+    no date, such as an empty zone's data end in analytics_runs) is not None, and Spark
+    refuses the row; such a frame goes with None in its place (`_without_pandas_na`)."""
     import ibis
 
-    return ibis.pyspark.connect(spark)
+    backend = ibis.pyspark.connect(spark)
+    register = backend._register_in_memory_table
+    backend._register_in_memory_table = lambda op: register(_without_pandas_na(op))
+    return backend
+
+
+def _without_pandas_na(op):
+    """The in-memory table `op` with None for pandas' missing values (pd.NA, NaT) in its typed
+    (extension) columns; columns with no missing value, and NumPy columns (a float's NaN is a
+    value to Spark, as it is to DuckDB), are left as they are."""
+    import pandas as pd
+    from ibis.formats.pandas import PandasDataFrameProxy
+
+    if not isinstance(op.data, PandasDataFrameProxy):
+        return op
+    frame = op.data.to_frame()
+    typed = [
+        name
+        for name, column in frame.items()
+        if isinstance(column.dtype, pd.api.extensions.ExtensionDtype) and column.isna().any()
+    ]
+    if not typed:
+        return op
+    nulls = {
+        name: pd.Series([None if _missing(v) else v for v in frame[name].tolist()],
+                        index=frame.index, dtype=object)
+        for name in typed
+    }  # fmt: skip
+    frame = frame.assign(**nulls)
+    return op.copy(data=PandasDataFrameProxy(frame))
+
+
+def _missing(value) -> bool:
+    import pandas as pd
+
+    return pd.api.types.is_scalar(value) and bool(pd.isna(value))
 
 
 @dataclass
