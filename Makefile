@@ -36,8 +36,9 @@ test-slow: install
 	$(BIN)/python -m pytest -m slow
 
 # The Spark tests (tests/spark: encryption, the engines' differential on one linked region),
-# the browser tests (Chromium) and the whole-refresh tests (tests/refresh: phm refresh run,
-# interrupted and resumed): kept out of `make test` for its time, run by CI after it.
+# the browser tests (Chromium) and the end-to-end tests (the programme tier: phm refresh run,
+# interrupted and resumed; phm demo; a provider's cohort list; a second link of a linked
+# region): kept out of `make test` for its time, run by CI after it (docs/testing.md).
 test-programme: install
 	$(BIN)/python -m pytest -m 'programme and not slow'
 

@@ -10,6 +10,9 @@ import pytest
 from openphm.programme.workspace import Workspace
 
 
+# The whole programme on a 2,000-person region, about 25 s: an end-to-end run, so it is in the
+# programme tier (`make test-programme`, which CI runs), not `make test`.
+@pytest.mark.programme
 def test_the_demo_runs_the_programme_end_to_end(cli, tmp_path):
     folder = tmp_path / "demo"
     result = cli(["demo", "--people", "2000", "--workspace", folder])

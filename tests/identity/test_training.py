@@ -58,30 +58,65 @@ def noisy():
     return people, _mistyped(people, 0.4, seed=21)
 
 
+class _Kept(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record):
+        self.records.append(record)
+
+
+@pytest.fixture(scope="module")
+def noisy_traced(noisy):
+    """The noisy records traced as they are, once for the tests that read that run (a trace
+    takes seconds), and what was logged meanwhile: as caplog.at_level(INFO, "openphm.identity")
+    would keep it, a handler on the root logger at INFO."""
+    people, records = noisy
+    kept, root, ours = _Kept(), logging.getLogger(), logging.getLogger("openphm.identity")
+    level = ours.level
+    root.addHandler(kept)
+    ours.setLevel(logging.INFO)
+    try:
+        [traced] = trace_sources(*_source(records)[:1], people.spine, _source(records)[1])
+    finally:
+        ours.setLevel(level)
+        root.removeHandler(kept)
+    return traced, kept.records
+
+
+@pytest.fixture(scope="module")
+def two_hundred():
+    """200 records against a spine of 3,000, traced once with their UK postcodes as written."""
+    people = region(3000, 200, seed=4)
+    [traced] = trace_sources(*_source(people.records)[:1], people.spine, _source(people.records)[1])
+    return people, traced
+
+
 def _recall(pairs: pd.DataFrame, truth: pd.Series) -> float:
     found = pairs.set_index("record_id")["spine_id"].reindex(truth.index)
     return float((found == truth).fillna(False).sum() / truth.notna().sum())
 
 
-def test_a_source_with_enough_records_is_trained_on_them_and_the_log_says_so(noisy, caplog):
-    people, records = noisy
-    left, sources = _source(records)
-    with caplog.at_level(logging.INFO, logger="openphm.identity"):
-        [traced] = trace_sources(left, people.spine, sources)
+def test_a_source_with_enough_records_is_trained_on_them_and_the_log_says_so(noisy, noisy_traced):
+    people, _ = noisy
+    traced, records = noisy_traced
     model = traced.model
     assert model.parameters == training.TRAINED and model.started_from == training.PRIORS
     assert "trained by EM on 1,500 of 1,500 records" in model.reason
     assert model.training_keys == (("date_of_birth",), ("postcode", "sex"))
     # It learnt that this source mistypes names far more often than the priors say.
     assert _m(model, "family_name", "Exact match on family_name") < 0.75
-    logged = " ".join(r.getMessage() for r in caplog.records)
+    logged = " ".join(r.getMessage() for r in records)
     assert "tracing hospital RZ1: trained by EM" in logged
     assert not any(name in logged for name in people.spine["family_name"].unique())
 
 
-def test_training_finds_records_the_priors_miss_and_links_no_one_wrongly(noisy, monkeypatch):
+def test_training_finds_records_the_priors_miss_and_links_no_one_wrongly(
+    noisy, noisy_traced, monkeypatch
+):
     people, records = noisy
-    [trained] = trace_sources(*_source(records)[:1], people.spine, _source(records)[1])
+    trained, _ = noisy_traced
     monkeypatch.setattr(training, "MIN_RECORDS_TO_TRAIN", 10**9)
     [priors] = trace_sources(*_source(records)[:1], people.spine, _source(records)[1])
     assert priors.model.parameters == training.NOT_TRAINED
@@ -92,20 +127,16 @@ def test_training_finds_records_the_priors_miss_and_links_no_one_wrongly(noisy, 
     assert _recall(trained.pairs, truth) > _recall(priors.pairs, truth) + 0.03
 
 
-def test_a_source_too_small_to_train_on_uses_the_starting_values_and_says_why():
-    people = region(3000, 200, seed=4)
-    left, sources = _source(people.records)
-    [traced] = trace_sources(left, people.spine, sources)
+def test_a_source_too_small_to_train_on_uses_the_starting_values_and_says_why(two_hundred):
+    _, traced = two_hundred
     assert traced.model.parameters == training.NOT_TRAINED
     assert traced.model.reason.startswith("too small to train on: 200 records to trace")
     assert _m(traced.model, "family_name", "Exact match on family_name") == pytest.approx(0.88)
     assert len(traced.pairs) > 150
 
 
-def test_a_source_starts_from_its_previous_model(noisy):
-    people, records = noisy
-    left, sources = _source(records)
-    [first] = trace_sources(left, people.spine, sources)
+def test_a_source_starts_from_its_previous_model(noisy_traced):
+    first, _ = noisy_traced
     earlier = training.Model(**{**first.model.__dict__, "name": "hospital RZ1 202609"})
     small = region(6000, 300, seed=22)
     left, sources = _source(_mistyped(small, 0.4, seed=22), start=earlier)
@@ -237,16 +268,15 @@ def test_a_failed_em_session_leaves_the_model_of_the_sessions_before_it():
     assert model["probability_two_random_records_match"] == 0.01  # capped at 1 / spine
 
 
-def test_postcodes_compared_as_written_give_the_district_levels_no_share_of_matches():
+def test_postcodes_compared_as_written_give_the_district_levels_no_share_of_matches(two_hundred):
     # Another country's postcodes have no district or area, so those levels cannot happen;
     # left at their priors (12% and 6% of matches) they would take that share from the
     # levels that can (exact, one character apart).
-    people = region(3000, 200, seed=4)
+    people, uk = two_hundred
     number = {c: f"{1000 + i}" for i, c in enumerate(people.spine["postcode"].dropna().unique())}
     records = people.records.assign(postcode=people.records["postcode"].map(number))
     spine = people.spine.assign(postcode=people.spine["postcode"].map(number))
     [written] = trace_sources(*_source(records)[:1], spine, _source(records)[1])
-    [uk] = trace_sources(*_source(people.records)[:1], people.spine, _source(people.records)[1])
     district = ("postcode", "Same outcode (postcode district)")
     assert _m(written.model, *district) < 2 * training.M_FLOOR  # the floor, renormalised
     assert _m(uk.model, *district) == pytest.approx(0.12)

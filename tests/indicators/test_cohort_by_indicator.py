@@ -47,6 +47,10 @@ def _definition(tmp_path, purpose):
     return load_definition(path, ("safety-monitoring", "prevention"))
 
 
+# Indicators, analytics, a risk model trained and scored, then the cohort and its lists: the
+# programme end to end on the region, about 15 s of its own: the programme tier (`make
+# test-programme`, which CI runs), not `make test`.
+@pytest.mark.programme
 def test_a_cohort_by_indicator_lists_each_member_with_their_own_reasons_and_due_dates(
     scored, tmp_path, engine
 ):
@@ -72,6 +76,8 @@ def test_a_cohort_by_indicator_lists_each_member_with_their_own_reasons_and_due_
     assert len(lists) == len(built.members) - built.without_token
 
 
-def test_a_cohort_for_another_purpose_than_its_indicators_is_refused(scored, tmp_path, engine):
+def test_a_cohort_for_another_purpose_than_its_indicators_is_refused(built, tmp_path):
+    # Refused before anything is read of the analytics or the risk scores, so the region's
+    # workspace needs neither.
     with pytest.raises(CohortError, match="built for safety-monitoring, not prevention"):
-        run_cohort(scored, ANALYST, _definition(tmp_path, "prevention"), engine=engine)
+        run_cohort(Workspace.open(built.workspace), ANALYST, _definition(tmp_path, "prevention"))

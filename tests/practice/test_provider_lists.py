@@ -31,6 +31,11 @@ DATED = {"admitted-care": "admission_date", "emergency-care": "arrival_date",
          "outpatients": "appointment_date", "community": "contact_date"}  # fmt: skip
 CRITERIA = 'purpose = "prevention"\nmin_age = 55\n'
 
+# The journey runs the programme end to end through the command line (ingest, link, analytics,
+# risk, cohorts, re-identification), about 45 s: the programme tier (`make test-programme`, which
+# CI runs), not `make test`. The canary tests (tests/pseudonymise) keep a local id's sealing there.
+pytestmark = pytest.mark.programme
+
 
 def local_ids(region: Path) -> pd.DataFrame:
     """Every RZ1 row of the region's extracts as written: (file kind, person_id from the

@@ -1,4 +1,8 @@
-"""Helpers for the linked-region tests: canaries, copies of the workspace, snapshots."""
+"""Helpers for the linked-region tests: canaries, copies of the workspace, snapshots.
+
+A test that links a copy of the region a second time (a whole `phm link`, about 10 s) is marked
+`programme`: `make test-programme` runs it, and CI with it, not `make test`. One stays in `make
+test`: a later objection removing a person's rows (test_link_objections.py)."""
 
 from __future__ import annotations
 

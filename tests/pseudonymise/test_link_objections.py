@@ -8,6 +8,7 @@ import csv
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from openphm import clock
 from openphm.governance.audit import AuditLog
@@ -117,6 +118,7 @@ def test_a_later_objection_removes_the_persons_rows_and_the_audit_says_how_many(
     assert nhs_number not in text and pseudonym[0] not in text
 
 
+@pytest.mark.programme  # links the region a second time, about 10 s: tests/pseudonymise/region.py
 def test_data_arriving_for_an_objector_after_their_gp_records_were_destroyed_is_kept_out(
     linked_region, tmp_path, monkeypatch
 ):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
+import pytest
+
 from openphm import clock
 from openphm.governance.audit import Actor
 from openphm.governance.schedule import keep_promises
@@ -93,6 +95,7 @@ def test_no_canary_value_appears_in_the_audit_log_or_any_file_outside_landing_an
     assert leaks == []
 
 
+@pytest.mark.programme  # links the region a second time, about 10 s: tests/pseudonymise/region.py
 def test_linking_twice_changes_nothing(linked_region, tmp_path):
     ws = copy_workspace(linked_region, tmp_path / "ws")
     before = snapshot(ws)
@@ -104,6 +107,7 @@ def test_linking_twice_changes_nothing(linked_region, tmp_path):
         assert before[table].equals(after[table]), table
 
 
+@pytest.mark.programme  # links the region a second time, about 10 s: tests/pseudonymise/region.py
 def test_a_resubmission_replaces_the_rows_of_the_file_it_supersedes(linked_region, tmp_path):
     from openphm.landing.ingest import ingest
 
@@ -162,6 +166,7 @@ def _ephemeral_key(token: str) -> bytes:
     return _raw(token)[9:41]
 
 
+@pytest.mark.programme  # links the region a second time, about 10 s: tests/pseudonymise/region.py
 def test_a_practice_holding_a_token_of_an_earlier_version_is_sealed_again(linked_region, tmp_path):
     """Tokens sealed before version 3 are unpadded, so their lengths show their patient
     references' lengths: a practice with any such token on its current list has the whole
@@ -178,6 +183,7 @@ def test_a_practice_holding_a_token_of_an_earlier_version_is_sealed_again(linked
     assert {_raw(after[ref][1])[0] for ref in ours} == {TOKEN_VERSION}
 
 
+@pytest.mark.programme  # links the region a second time, about 10 s: tests/pseudonymise/region.py
 def test_one_patient_needing_a_token_reseals_the_whole_practice_under_one_key(
     linked_region, tmp_path
 ):

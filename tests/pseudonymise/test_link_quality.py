@@ -21,7 +21,7 @@ from openphm.programme.workspace import Workspace
 from openphm.pseudonymise import gp, resolve
 from openphm.pseudonymise.deidentify import RECORD_ID
 
-from .region import ENGINEER, truth_pseudonyms
+from .region import ENGINEER, NOW, truth_pseudonyms
 
 # Thresholds we defend: a wrong link merges two people's records (a privacy and a clinical
 # harm), so precision must be near perfect; a missed link leaves a record as its own person,
@@ -53,6 +53,14 @@ def linkage_by_record(ws: Workspace, region: Path) -> pd.DataFrame:
     Runs the same zone 2 steps `phm link` runs."""
     con, others = ready_to_trace(ws)
     resolve.trace_records(con, others)
+    try:
+        return found_by_tracing(ws, region, con, others)
+    finally:
+        con.close()
+
+
+def found_by_tracing(ws: Workspace, region: Path, con, others: list[str]) -> pd.DataFrame:
+    """linkage_by_record's frame, read from `con` once tracing has run on it."""
     union = " UNION ALL ".join(
         f"SELECT submission_id, source_row, nhs_number FROM {t}" for t in others
     )
@@ -65,7 +73,6 @@ def linkage_by_record(ws: Workspace, region: Path) -> pd.DataFrame:
         LEFT JOIN traced x ON x.record_id = r.submission_id || '/' || r.source_row"""
     ).df()
     spine = set(con.execute("SELECT spine_id FROM spine").df()["spine_id"])
-    con.close()
     files = {
         s.submission_id: str(Path(s.file).relative_to(region))
         for s in cat.load(ws.zone("landing")).submissions
@@ -92,9 +99,37 @@ def rates(found: pd.DataFrame) -> dict[str, float]:
     }
 
 
-def test_linkage_is_precise_and_finds_almost_everyone(linked_region):
+def traced(con, tables: list[str]) -> tuple[list, list]:
+    """Trace the records of `tables` on `con`: the links made (records and GP patients), and
+    each source's model."""
+    report = resolve.trace_records(con, tables)
+    links = con.execute("SELECT * FROM traced ORDER BY ALL").fetchall()
+    links += con.execute("SELECT * FROM gp_traced ORDER BY ALL").fetchall()
+    models = [(s.source, s.provider, s.model.settings if s.model else None)
+              for s in report.sources]  # fmt: skip
+    return links, models
+
+
+@pytest.fixture(scope="module")
+def tracing(linked_region):
+    """The linked region's landed files traced once, as `phm link` traces them (a trace of
+    the region takes seconds): the connection, the tables traced, what tracing gave (links
+    and models), and linkage_by_record's frame."""
     ws = Workspace.open(linked_region.workspace)
-    found = linkage_by_record(ws, linked_region.region)
+    with clock.frozen_at(NOW):
+        con, others = ready_to_trace(ws)
+        try:
+            first = traced(con, others)
+            found = found_by_tracing(ws, linked_region.region, con, others)
+        except BaseException:
+            con.close()
+            raise
+    yield con, others, first, found
+    con.close()
+
+
+def test_linkage_is_precise_and_finds_almost_everyone(tracing):
+    *_, found = tracing
     assert found["true"].notna().all()  # every landed record is in the truth
     measured = rates(found)
     print(measured, "records:", len(found), "to trace:", int((found["how"] != "own").sum()))
@@ -195,24 +230,13 @@ def test_linkage_quality_holds_on_a_larger_region(tmp_path, monkeypatch):
 
 
 def test_tracing_gives_the_same_links_and_models_whatever_order_the_rows_arrive_in(
-    linked_region,
+    tracing,
 ):
     """The same landed files are traced the same way every time: DuckDB hands rows back in the
     order its threads finish, and EM's training records and u's two halves of the spine are
     drawn by position, so tracing reads records and spine in a fixed order. Here the second
-    run reads every table shuffled."""
-    ws = Workspace.open(linked_region.workspace)
-    con, others = ready_to_trace(ws)
-
-    def traced(tables: list[str]) -> tuple[list, list]:
-        report = resolve.trace_records(con, tables)
-        links = con.execute("SELECT * FROM traced ORDER BY ALL").fetchall()
-        links += con.execute("SELECT * FROM gp_traced ORDER BY ALL").fetchall()
-        models = [(s.source, s.provider, s.model.settings if s.model else None)
-                  for s in report.sources]  # fmt: skip
-        return links, models
-
-    first = traced(others)
+    run reads every table shuffled (the first is the module's run)."""
+    con, others, first, _ = tracing
     con.execute("SELECT setseed(0.5)")
     shuffled = []
     for number, table in enumerate(others):
@@ -225,6 +249,6 @@ def test_tracing_gives_the_same_links_and_models_whatever_order_the_rows_arrive_
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE {table} AS SELECT * FROM {table} ORDER BY random()"
         )
-    second = traced(shuffled)
+    second = traced(con, shuffled)
     assert first[0] and second[0] == first[0]
     assert second[1] == first[1]

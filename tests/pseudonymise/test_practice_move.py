@@ -10,6 +10,7 @@ import csv
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from openphm.keystore import KeyName
 from openphm.landing.ingest import ingest
@@ -98,6 +99,7 @@ _CANONICAL = [
 ]  # fmt: skip
 
 
+@pytest.mark.programme  # links the region a second time, about 10 s: tests/pseudonymise/region.py
 def test_a_practice_move_before_the_new_practice_has_the_nhs_number_keeps_one_pseudonym(
     linked_region, tmp_path, monkeypatch
 ):

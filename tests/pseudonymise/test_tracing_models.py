@@ -8,6 +8,8 @@ import csv
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 from openphm.identity import training
 from openphm.identity.tracing import Prepared, Source, prepare, trace_sources
 from openphm.keystore.custody import PROCESSOR, custodian_of
@@ -46,6 +48,7 @@ def test_each_source_s_model_is_kept_per_period_encrypted_and_the_processor_s(li
     assert custodian_of(models.KEY_NAME) == PROCESSOR and ws.keystore.has(models.KEY_NAME)
 
 
+@pytest.mark.programme  # links the region a second time, about 10 s: tests/pseudonymise/region.py
 def test_the_next_period_starts_from_the_source_s_last_model(linked_region, tmp_path):
     ws = copy_workspace(linked_region, tmp_path / "ws")
     # The source's last model: its monthly file's, or, when that file had no one to trace,

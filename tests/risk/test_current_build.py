@@ -22,13 +22,21 @@ from openphm.risk.store import open_zone, tables
 from .region import END, PREVIOUS_REFRESH
 
 
+@pytest.fixture(scope="module")
+def analysed(region, tmp_path_factory):
+    """A copy of the region's workspace, analysed at END as `phm analyse` does: once for the
+    module (a build takes seconds), copied again for each test, which may change it."""
+    root = tmp_path_factory.mktemp("analysed") / "workspace"
+    shutil.copytree(region.workspace, root)
+    build_on_engine(Workspace.open(root), "duckdb", END, AnalyticsOptions(sii_simulations=10))
+    return root
+
+
 @pytest.fixture
-def ws(region, tmp_path):
-    """A copy of the region's workspace, analysed at END as `phm analyse` does."""
-    shutil.copytree(region.workspace, tmp_path / "workspace")
-    ws = Workspace.open(tmp_path / "workspace")
-    build_on_engine(ws, "duckdb", END, AnalyticsOptions(sii_simulations=10))
-    return ws
+def ws(analysed, tmp_path):
+    """A copy of the analysed workspace, the test's own."""
+    shutil.copytree(analysed, tmp_path / "workspace")
+    return Workspace.open(tmp_path / "workspace")
 
 
 @pytest.fixture
