@@ -52,3 +52,62 @@ def test_an_analytics_build_over_an_empty_linked_zone_writes_empty_typed_tables(
     columns = zone.sql("DESCRIBE linked.measures").fetchall()
     types = {name: kind for name, kind, *_ in columns}
     assert types["period_start"] == types["period_end"] == "DATE"
+
+
+def test_groupings_summed_from_their_bundle_are_those_the_engine_sums_one_by_one(monkeypatch):
+    """The groupings of a bundle (measures.BUNDLES) are added up from one aggregation by all
+    of the bundle's columns; asked of the engine one grouping at a time (no bundles) the
+    measures are the same: the same rows, counts to the bit, non-integer sums (person-years,
+    means' values and squares) to 1e-12 relative. Groups include nulls ("Unknown")."""
+    import numpy as np
+
+    from openphm.analytics.definitions import AGE_BANDS_19
+
+    rng = np.random.default_rng(7)
+    size = 4000
+    decile = pd.array(rng.integers(1, 11, size), dtype="Int64")
+    decile[rng.random(size) < 0.05] = pd.NA
+    quintile = (decile + 1) // 2
+    frame = pd.DataFrame({
+        "age_band": rng.choice(AGE_BANDS_19, size),
+        "sex": rng.choice(["F", "M", None], size, p=[0.49, 0.49, 0.02]),
+        "ethnic_group": rng.choice(["A", "B", "C", None], size),
+        "segment": rng.choice(["Healthy", "Frailty", "Cancer"], size),
+        "lsoa": rng.choice([f"E0{i:07d}" for i in range(40)] + [None], size),
+        "imd_decile": decile,
+        "imd_quintile": quintile,
+        "core20": np.where(decile.isna(), "Unknown",
+                           np.where(quintile.fillna(0) == 1, "Core20", "Rest")),
+        "practice": rng.choice(["P1", "P2", "P3"], size),
+        "reg_x": rng.integers(0, 2, size),
+        "in_reference_population": rng.random(size) < 0.9,
+        "in_window_population": True,
+        "person_years": rng.random(size),
+        "admissions": rng.poisson(0.4, size),
+        "cost": rng.gamma(2.0, 317.3, size),
+    })  # fmt: skip
+    chosen = (
+        PREVALENCE,
+        Measure("rate_py_admissions", "a", "admissions", "person_years", "rate", 1000.0),
+        Measure("mean_cost", "c", "cost", "in_window_population", "mean", 1.0,
+                standardise=False, inequality=False),
+    )  # fmt: skip
+    groupings = ("practice", "age_band", "sex", "ethnic_group", "imd_decile", "imd_quintile",
+                 "lsoa", "segment", "core20")  # fmt: skip
+
+    def measured():
+        out = measures.compute(ibis.memtable(frame), chosen, groupings, simulations=50)
+        keys = ["measure", "statistic", "group_by", "group_value"]
+        return out.sort_values(keys).reset_index(drop=True)
+
+    bundled = measured()
+    monkeypatch.setattr(measures, "BUNDLES", ())
+    alone = measured()
+    assert len(bundled) == len(alone) > 400
+    numbers = ["numerator", "denominator", "value", "lower_95", "upper_95", "multiplier"]
+    pd.testing.assert_frame_equal(bundled.drop(columns=numbers), alone.drop(columns=numbers))
+    counts = bundled["measure"] == "prevalence_x"
+    for c in ("numerator", "denominator"):
+        assert (bundled.loc[counts, c] == alone.loc[counts, c]).all()
+    for c in numbers:
+        np.testing.assert_allclose(bundled[c], alone[c], rtol=1e-12, atol=0, equal_nan=True)

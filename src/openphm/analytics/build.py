@@ -166,14 +166,20 @@ def build(
     )
     pregnant = zone.scratch("pregnant", segments.pregnant(coded_gp, ref))
     frame = _person_frame(zone, pop, flags, person_scores, person_activity, pregnant, options)
-    person_segments = step(
-        "segments",
-        lambda: _write(zone, summary, "person_segments", segments.person_segments(frame)),
-    )
     if options.person_tables_only:
+        step(
+            "segments",
+            lambda: _write(zone, summary, "person_segments", segments.person_segments(frame)),
+        )
         _write(zone, summary, runs.RUNS, memtable(_run_row(summary, inputs, made_by)))
         return summary
+    # The person table the measures read is made first and the segments read from it: the
+    # frame's five joins once, not once for the segments and again for the measures.
     person = zone.scratch("person", frame.mutate(segment=segments.segment(frame)))
+    person_segments = step(
+        "segments",
+        lambda: _write(zone, summary, "person_segments", segments.person_segments(person)),
+    )
 
     def measure_step():
         table = measures.compute(

@@ -2,10 +2,12 @@
 directly age-standardised values (ESP2013, Dobson limits), and the slope and relative index of
 inequality across IMD deciles.
 
-The person-level work is one Ibis aggregation per grouping (numerator and denominator sums per
-group and age band, for every measure at once); everything after that runs on the small table
-of sums with the pure functions of `stats`. Nothing here suppresses or rounds: the disclosure
-module does that to outputs.
+The person-level work is a few Ibis aggregations (numerator and denominator sums per group and
+age band, for every measure at once): groupings of few values are asked of the engine together
+(`BUNDLES`: the sums by all of a bundle's columns and age band in one pass over the people) and
+each grouping's sums are added up from those, as the areas' are from the practices'; everything
+after that runs on the small table of sums with the pure functions of `stats`. Nothing here
+suppresses or rounds: the disclosure module does that to outputs.
 """
 
 from __future__ import annotations
@@ -40,6 +42,19 @@ def esp2013_weights() -> np.ndarray:
     return esp.reindex(list(AGE_BANDS_19)).to_numpy(dtype=float)
 
 
+# Groupings asked of the engine together: one pass over the people sums by every column of a
+# bundle and age band, and each grouping's sums are added up from those (`bundled_sums`). A
+# bundle's columns together take few values (at a million people: 1,326 combinations of sex,
+# ethnic group, segment and age band; 17,477 of LSOA, its deprivation and age band), so the
+# sums stay small; the overall and age-band sums come from the first bundle asked for. Sums
+# add up, so this is what asking the engine for each grouping gives (to the last bit for
+# counts; sums of non-integers in another order, as the engine's own differ between runs).
+BUNDLES: tuple[tuple[str, ...], ...] = (
+    ("sex", "ethnic_group", "segment"),
+    ("lsoa", "imd_decile", "imd_quintile", "core20"),
+)
+
+
 def group_sums(person, measures: tuple[Measure, ...], grouping: str | None) -> pd.DataFrame:
     """Sums per (group, age band): n_<m>, d_<m> and, for means, s_<m> (sum of squares)."""
     return _labelled(_sums(person, measures, grouping), grouping)
@@ -47,6 +62,11 @@ def group_sums(person, measures: tuple[Measure, ...], grouping: str | None) -> p
 
 def _sums(person, measures: tuple[Measure, ...], grouping: str | None) -> pd.DataFrame:
     """The engine's sums per (grouping, age band), as it returns them (nulls as nulls)."""
+    return _sums_by(person, measures, [] if grouping in (None, "age_band") else [grouping])
+
+
+def _sums_by(person, measures: tuple[Measure, ...], keys: list[str]) -> pd.DataFrame:
+    """The engine's sums per `keys` and age band, as it returns them (nulls as nulls)."""
     aggs = {}
     for m in measures:
         counted = person[m.denominator].cast("float64") > 0
@@ -55,8 +75,36 @@ def _sums(person, measures: tuple[Measure, ...], grouping: str | None) -> pd.Dat
         aggs[f"d_{m.name}"] = person[m.denominator].cast("float64").sum()
         if m.kind == "mean":
             aggs[f"s_{m.name}"] = (value * value).sum(where=counted)
+    return person.group_by([*keys, "age_band"]).agg(**aggs).to_pandas()
+
+
+def bundled_sums(person, measures: tuple[Measure, ...], groupings) -> dict:
+    """`group_sums` of each of `groupings` (None: overall) that is in a bundle with others
+    (`BUNDLES`), from one aggregation per bundle; {grouping: sums}. The groupings in no
+    bundle are left to the caller."""
+    wanted = set(groupings)
+    out: dict = {}
+    for bundle in BUNDLES:
+        columns = [c for c in bundle if c in wanted and c not in out]
+        # The overall and age-band sums come with the first bundle asked for.
+        extra = [g for g in (None, "age_band") if g in wanted and g not in out]
+        if len(columns) + len(extra) < 2:
+            continue
+        sums = _sums_by(person, measures, columns)
+        for grouping in (*extra, *columns):
+            out[grouping] = _labelled(_added_up(sums, columns, grouping), grouping)
+    return out
+
+
+def _added_up(sums: pd.DataFrame, columns: list[str], grouping: str | None) -> pd.DataFrame:
+    """The engine's sums by `columns` and age band added up to `grouping` and age band, shaped
+    as `_sums` returns them (a null sum, where no person counted, counts as 0, as `_labelled`
+    reads it)."""
     keys = ["age_band"] if grouping in (None, "age_band") else [grouping, "age_band"]
-    return person.group_by(keys).agg(**aggs).to_pandas()
+    values = sums.drop(columns=columns)
+    if grouping not in (None, "age_band"):
+        values.insert(0, grouping, sums[grouping])
+    return values.groupby(keys, sort=False, dropna=False).sum().reset_index()
 
 
 def _labelled(frame: pd.DataFrame, grouping: str | None) -> pd.DataFrame:
@@ -198,12 +246,16 @@ def compute(person, measures: tuple[Measure, ...], groupings: tuple[str, ...],
     """Every measure, overall and per grouping: crude (+ limits), DSR where the measure is
     standardised (not per age band), and SII/RII across IMD deciles. A grouping that is a
     level of `areas` ({level: {practice: area}}, analytics.areas) is summed from the sums by
-    practice (`area_sums`), not asked of the engine again."""
+    practice (`area_sums`), not asked of the engine again; the groupings of a bundle
+    (`BUNDLES`) from their bundle's sums (`bundled_sums`)."""
     weights = esp2013_weights()
     by_practice = None
     parts = []
+    bundled = bundled_sums(person, measures, (None, *groupings))
     for grouping in (None, *groupings):
-        if grouping == "practice" or (areas and areas.get(grouping)):
+        if grouping in bundled:
+            frame = bundled[grouping]
+        elif grouping == "practice" or (areas and areas.get(grouping)):
             if by_practice is None:
                 by_practice = _sums(person, measures, "practice")
             frame = (
