@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from openphm.landing.adapters import FHIR_GENDER
 from openphm.landing.readers import FHIR_BATCH, Malformed
+from openphm.landing.schema import literal
 from openphm.programme.config import SourceKind
 
 if TYPE_CHECKING:
@@ -514,7 +515,7 @@ def check_references(con, alias: str, loaded: list[tuple[Extract, str]]) -> set[
             if resource not in files:
                 return
             extract, sid = files[resource]
-            if _hold(con, alias, extract, sid, field, reason, condition):
+            if hold_rows(con, alias, extract, sid, field, reason, condition):
                 changed.add(sid)
 
         params = {
@@ -525,7 +526,7 @@ def check_references(con, alias: str, loaded: list[tuple[Extract, str]]) -> set[
 
         def cond(sql: str, params=params) -> str:
             for name, value in params.items():
-                sql = sql.replace(f"${name}", _quoted(value))
+                sql = sql.replace(f"${name}", literal(value))
             return sql
 
         for resource, key, element in (
@@ -540,7 +541,7 @@ def check_references(con, alias: str, loaded: list[tuple[Extract, str]]) -> set[
                     f"is the id of another {resource} of the file too, so what refers to it "
                     "is ambiguous (every resource with that id is held)",
                     f"{key} IN (SELECT {key} FROM {table} WHERE submission_id = "
-                    f"{_quoted(files[resource][1])} GROUP BY ALL HAVING count(*) > 1)",
+                    f"{literal(files[resource][1])} GROUP BY ALL HAVING count(*) > 1)",
                 )
         hold(
             "Encounter",
@@ -605,11 +606,7 @@ def check_references(con, alias: str, loaded: list[tuple[Extract, str]]) -> set[
     return changed
 
 
-def _quoted(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _hold(con, alias: str, extract: Extract, sid: str, field: str, reason: str, condition: str):
+def hold_rows(con, alias: str, extract: Extract, sid: str, field: str, reason: str, condition: str):
     """Move the rows of submission `sid` of the extract's table that meet `condition` to
     quarantine (one problem each, and the row as landed); how many were moved."""
     table = f"{alias}.{extract.table.canonical}"

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from openphm.landing.fhir import _hold, _quoted
+from openphm.landing.fhir import hold_rows
+from openphm.landing.schema import literal
 from openphm.programme.layouts import datasets
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ def check_links(con, alias: str, loaded: list[tuple[Extract, str]]) -> set[str]:
             has_provider = any(f.canonical == "provider" for f in layout.fields)
 
             def hold(field: str, reason: str, condition: str, extract=extract, sid=sid) -> None:
-                if _hold(con, alias, extract, sid, field, reason, condition):
+                if hold_rows(con, alias, extract, sid, field, reason, condition):
                     changed.add(sid)
 
             if layout.name in targets:
@@ -68,7 +69,7 @@ def check_links(con, alias: str, loaded: list[tuple[Extract, str]]) -> set[str]:
                     _column(layout, key),
                     f"is the {_column(layout, key)} of another row of the file too, so the rows "
                     "that name it would be ambiguous (every row with it is held)",
-                    f"EXISTS (SELECT 1 FROM {table} d WHERE d.submission_id = {_quoted(sid)} "
+                    f"EXISTS (SELECT 1 FROM {table} d WHERE d.submission_id = {literal(sid)} "
                     f"AND d.{key} = {me}.{key}{same} AND d.source_row <> {me}.source_row)",
                 )
             for link in layout.links:
@@ -98,7 +99,7 @@ def check_links(con, alias: str, loaded: list[tuple[Extract, str]]) -> set[str]:
                     f"{_column(target, link.key)} landed in {files[link.to][0].path.name}, or it "
                     "was quarantined)",
                     f"NOT EXISTS (SELECT 1 FROM {other} o WHERE o.submission_id = "
-                    f"{_quoted(other_sid)} AND {match})",
+                    f"{literal(other_sid)} AND {match})",
                 )
                 for date in link.dates if link.person else ():
                     hold(
@@ -107,6 +108,6 @@ def check_links(con, alias: str, loaded: list[tuple[Extract, str]]) -> set[str]:
                         f"the person its {column} names",
                         f"{extract.table.canonical}.{date} < (SELECT o.date_of_birth FROM "
                         f"{other} o WHERE "
-                        f"o.submission_id = {_quoted(other_sid)} AND {match})",
+                        f"o.submission_id = {literal(other_sid)} AND {match})",
                     )
     return changed

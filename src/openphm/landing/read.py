@@ -16,6 +16,7 @@ from openphm.landing import catalog as cat
 from openphm.landing import model
 from openphm.landing.adapters import FHIR_TABLES, canonical_tables
 from openphm.landing.retention import readable_batches
+from openphm.landing.schema import literal
 from openphm.programme.layouts import builtin
 
 SCHEMA = "landing"  # the schema that holds the views of current rows
@@ -322,7 +323,7 @@ def records_sql(
         if name == "provider_ods" and "provider" in fields:
             return 'coalesce("provider", "provider_ods") AS "provider_ods"'
         if name in constants:
-            return f'CAST({_literal(constants[name])} AS {sql_type}) AS "{name}"'
+            return f'CAST({literal(constants[name])} AS {sql_type}) AS "{name}"'
         if name in fields or name in provenance:
             return f'"{name}"'
         return f'NULL::{sql_type} AS "{name}"'
@@ -330,15 +331,11 @@ def records_sql(
     # Only the rows the layout says are the contract's records (an MHSDS care contact that
     # took place: attended on time or late but seen).
     when = " AND ".join(
-        f'"{name}" IN ({", ".join(_literal(v) for v in values)})'
+        f'"{name}" IN ({", ".join(literal(v) for v in values)})'
         for name, values in layout.becomes_when
     )
     where = f" WHERE {when}" if when else ""
     return f"SELECT {', '.join(column(n, t) for n, t in target)} FROM {rows}{where}"
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 @dataclass(frozen=True)
