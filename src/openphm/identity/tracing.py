@@ -16,8 +16,11 @@ date_of_birth, sex, postcode, address, in any provider's coding.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -469,15 +472,16 @@ class Session:
             self.db = self.engine.splink(connection)
         except EngineError as err:
             raise TracingError(str(err)) from None
-        # Models are trained where the engine says (Spark: on DuckDB, so that both engines
-        # train the same model) and score here.
+        # Models are trained where the engine says (a DuckDB of tracing's own, so that both
+        # engines train the same model, and in a thread of its own: `trace_all`) and score here.
         self.trainer, self.trainer_engine = self.engine.splink_training(self.db)
         self._ids = pd.Index(records["unique_id"].astype(object))
         # Per blocking key, each spine person's value as a code (its last: none) and the
         # values; and the spine as one Arrow table, from which each linker's people are taken.
-        self._spine_keys: dict[tuple[str, ...], tuple[np.ndarray, pa.Array]] = {}
+        self._spine_keys: dict[tuple[str, ...], tuple[np.ndarray, pd.Index]] = {}
         self._spine_table: pa.Table | None = None
-        self._made = 0
+        self._caching = threading.Lock()  # the two above, filled by either thread
+        self._made = itertools.count(1)
         frequencies = {
             column: _term_frequencies(records, spine, column)
             for column in ("given_name", "family_name", "postcode")
@@ -488,7 +492,7 @@ class Session:
                 column: db.register(table, table_name=f"trace_tf_{column}")
                 for column, table in frequencies.items()
             }
-            for db in {id(self.db): self.db, id(self.trainer): self.trainer}.values()
+            for db in (self.db, self.trainer)
         }
         self.priors = self._priors_on(self.trainer)
 
@@ -614,8 +618,13 @@ class Session:
                   threshold: float | None) -> list[Traced]:  # fmt: skip
         """Model each source (trained if it is big enough), score its records, and link each
         to its best candidate at or above the threshold (the rule's, unless one is given).
-        Each source is scored apart (see below)."""
-        models = [self.model(source, self.starting(source, u)) for source in sources]
+        Each source is scored apart (see below).
+        The models are trained one after another in a thread of their own, on the trainer's
+        database, which no other thread uses, while this one scores each source once its
+        model is ready: training is much of it Python (Splink writing its SQL), scoring
+        mostly DuckDB's or Spark's own threads, so on two cores the one hides much of the
+        other (at a million people, 9 s of training went on beside 10 s of scoring). Each
+        model depends on its source alone, so the order of the work changes no result."""
         scoring = [
             self._subset(source.records if source.score is None else source.score)
             for source in sources
@@ -624,10 +633,21 @@ class Session:
         # (a record's score depends only on the model) gave Spark 987 traced records where
         # DuckDB gave 1,067 on the same landed files (tests/spark/test_link_on_spark.py); the
         # cause was not found, so the sources are kept apart until it is.
-        candidates = [
-            self.score(model.settings, records) if len(records) else _no_pairs()
-            for model, records in zip(models, scoring, strict=True)
-        ]
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracing-training") as pool:
+            training = [
+                pool.submit(self.model, source, self.starting(source, u)) for source in sources
+            ]
+            try:
+                models, candidates = [], []
+                for trained, records in zip(training, scoring, strict=True):
+                    models.append(trained.result())
+                    candidates.append(
+                        self.score(models[-1].settings, records) if len(records) else _no_pairs()
+                    )
+            except BaseException:
+                for waiting in training:
+                    waiting.cancel()
+                raise
         return [
             self._link(source, model, found, len(part), threshold, self.starting(source, u))
             for source, model, found, part in zip(sources, models, candidates, scoring, strict=True)
@@ -706,7 +726,8 @@ class Session:
 
     def score(self, settings: dict[str, Any], records: pd.DataFrame) -> pd.DataFrame:
         """Every candidate pair of `records` at or above CANDIDATES_FROM, as PAIR_COLUMNS."""
-        if self.trainer is not self.db:  # the trained model, in the scoring engine's SQL
+        if self.trainer.sql_dialect.sql_dialect_str != self.db.sql_dialect.sql_dialect_str:
+            # The trained model, in the scoring engine's SQL.
             settings = training.in_dialect(settings, self._priors_on(self.db))
         linker = self.linker(records, self._spine_rows(self._near(records, self.keys)), settings)
         predictions = linker.inference.predict(
@@ -732,7 +753,7 @@ class Session:
         trained (`training`) or where they score."""
         from splink import Linker
 
-        self._made += 1
+        made = next(self._made)
         db, engine = (self.trainer, self.trainer_engine) if training else (self.db, self.engine)
         # A subset keeps its rows' labels, which DuckDB's scan of a pandas frame can offer
         # Splink as a column (`__index_level_0__`) that its SQL then cannot find: EM failed
@@ -740,9 +761,9 @@ class Session:
         records = engine.splink_table(db, records.reset_index(drop=True))
         spine = engine.splink_table(db, spine.reset_index(drop=True))
         tables = [
-            db.register(records, table_name=f"trace_records_{self._made}",
+            db.register(records, table_name=f"trace_records_{made}",
                         dataset_display_name=_RECORDS),
-            db.register(spine, table_name=f"trace_spine_{self._made}",
+            db.register(spine, table_name=f"trace_spine_{made}",
                         dataset_display_name=_SPINE),
         ]  # fmt: skip
         # Splink's log lines carry model parameters and counts, not values; ERROR keeps the
@@ -756,8 +777,7 @@ class Session:
 
     def close(self) -> None:
         self.engine.splink_done(self.db)
-        if self.trainer is not self.db:
-            self.trainer_engine.splink_done(self.trainer)
+        self.trainer_engine.splink_done(self.trainer)
 
     def _subset(self, ids: Sequence[str]) -> pd.DataFrame:
         rows = self._ids.get_indexer(pd.Index(pd.Series(ids).astype(object)))
@@ -767,26 +787,37 @@ class Session:
         """Spine people who share at least one of `keys` with at least one of `records`."""
         near = np.zeros(len(self.spine), dtype=bool)
         for key in keys:
-            if key not in self._spine_keys:
-                # As codes, not a look-up of the spine's values: a million of them per source
-                # and key took seconds at a million people.
-                encoded = pc.dictionary_encode(_key_values(self.spine, key))
-                none = len(encoded.dictionary)
-                codes = pc.fill_null(encoded.indices, none).to_numpy(zero_copy_only=False)
-                self._spine_keys[key] = (codes, encoded.dictionary)
+            with self._caching:
+                self._spine_key(key)
             codes, values = self._spine_keys[key]
             wanted = np.zeros(len(values) + 1, dtype=bool)  # the last: a spine value of none
-            found = pc.index_in(pc.unique(_key_values(records, key)).drop_null(), values)
-            wanted[found.drop_null().to_numpy()] = True
+            wanted_values = pc.unique(_key_values(records, key)).drop_null()
+            found = values.get_indexer(wanted_values.to_numpy(zero_copy_only=False))
+            wanted[found[found >= 0]] = True
             near |= wanted[codes]
         return near
+
+    def _spine_key(self, key: tuple[str, ...]) -> None:
+        """Each spine person's value of `key` as a code (the last: none), and the values, kept
+        for every later look-up: as codes, not a look-up of the spine's values, which for a
+        million of them per source and key took seconds at a million people."""
+        if key in self._spine_keys:
+            return
+        encoded = pc.dictionary_encode(_key_values(self.spine, key))
+        codes = pc.fill_null(encoded.indices, len(encoded.dictionary))
+        # A pandas index keeps its hash table from one look-up to the next (Arrow's `index_in`
+        # built one of the spine's values for every source); built here, under the lock.
+        values = pd.Index(encoded.dictionary.to_numpy(zero_copy_only=False))
+        values.get_indexer(values[:1])
+        self._spine_keys[key] = (codes.to_numpy(zero_copy_only=False), values)
 
     def _spine_rows(self, near: np.ndarray) -> pd.DataFrame:
         """The spine people of `near`, taken from the spine as one Arrow table (taking them
         column by column from pandas took twice as long at a million people)."""
-        if self._spine_table is None:
-            table = pa.Table.from_pandas(self.spine, preserve_index=False)
-            self._spine_table = table.combine_chunks()
+        with self._caching:
+            if self._spine_table is None:
+                table = pa.Table.from_pandas(self.spine, preserve_index=False)
+                self._spine_table = table.combine_chunks()
         return self._spine_table.filter(pa.array(near)).to_pandas(types_mapper=pd.ArrowDtype)
 
 
