@@ -43,7 +43,7 @@ from openphm.identity.tracing import (
     trace_sources,
 )
 from openphm.identity.training import Change, Model
-from openphm.pseudonymise.models import ModelStore
+from openphm.pseudonymise.models import GP_SOURCE, ModelStore
 from openphm.pseudonymise.pseudonyms import linkage_pseudonyms, unmatched_pseudonyms
 
 SYNTHETIC = "SYNTHETIC"  # the `nhs_number.REGIONS` name of the reserved 999 test range
@@ -224,7 +224,6 @@ def _report(records: pd.DataFrame, pairs: pd.DataFrame, results: list[Traced]) -
 
 
 _GP = "gp:"  # GP patients' record ids: their reference's pseudonym, which no row id resembles
-GP_SOURCE = ("gp", "all practices")  # GP patients are traced together, whichever practice
 
 
 def _trace(con, records: Prepared, spine: Prepared, sources: list[Source],
