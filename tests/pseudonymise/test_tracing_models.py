@@ -131,3 +131,36 @@ def test_a_source_leaving_more_than_2_2_percent_unmatched_raises_an_alert(linked
     ]
     # The synthetic region's sources trace nearly everything.
     assert unmatched_alerts(link_report(Workspace.open(linked_region.workspace))) == []
+
+
+def test_the_quality_report_raises_no_alert_for_new_gp_registrations_left_unmatched(tmp_path):
+    """Most of a practice's new registrations without an NHS number are people new to the area,
+    on no list yet: their staying unmatched is expected, and an alert on them would fire on
+    every run (82% at a million people) and teach the reader to ignore alerts."""
+    from openphm.identity import report
+    from openphm.identity.tracing import _priors
+
+    model = training.Model(_priors(["given_name", "family_name"], 100).create_settings_dict(
+        "duckdb"), training.NOT_TRAINED, training.PRIORS, 100, 100, "too small")  # fmt: skip
+    quality = {"records": 100, "traced": 18, "parse_rates": [], "histogram": [0] * report.BINS}
+    index = report.write(
+        tmp_path,
+        "Tracing",
+        [
+            report.SourceQuality("admitted-care RZ1 202611", model, quality),
+            report.SourceQuality("gp all practices 202611", model, quality,
+                                 new_registrations=True),
+        ],  # fmt: skip
+    ).read_text()
+    hospital, gp = index.split("<h2>")[1:]
+    assert 'class="alert"' in hospital and "82.0% of the records" in hospital
+    assert 'class="alert"' not in gp and "new registrations" in gp
+
+
+def test_the_gp_source_is_reported_as_new_registrations(linked_region, tmp_path):
+    ws = Workspace.open(linked_region.workspace)
+    index, _ = models.write_report(ws, ENGINEER, tmp_path / "report")
+    sections = index.read_text().split("<h2>")[1:]
+    [gp] = [s for s in sections if s.startswith("gp all practices")]
+    assert "new registrations without an NHS number" in gp
+    assert all("new registrations" not in s for s in sections if s is not gp)

@@ -145,9 +145,24 @@ class Engine(ABC):
 
     def splink_training(self, db) -> tuple[Any, Engine]:
         """Splink's database API that tracing trains its models on (u by random sampling, m
-        by EM), and the engine whose `splink_table` registers tables there: by default this
-        engine, where it scores (`db`, from `splink`)."""
-        return db, self
+        by EM), and the engine whose `splink_table` registers tables there: on every engine a
+        DuckDB of tracing's own, in memory, not the one it scores on (`db`, from `splink`).
+        - One place: random sampling (u) draws differently on each backend, so a model
+          trained on Spark would differ from DuckDB's and the two engines would link
+          differently near the threshold; trained in one place, one model links the same on
+          either.
+        - Its own: tracing trains the next source's model in a thread of its own while it
+          scores a source (a DuckDB connection serves one thread at a time).
+        What is trained on is bounded (u: up to 5M pairs of two different people of the
+        spine; m: 2,000 records and the spine people who share a key with them), and the
+        records are already in this process's memory. The database may not spill (no
+        temporary folder): identifiable pairs never reach a disk unencrypted; it fails out
+        of memory instead."""
+        from splink import DuckDBAPI
+
+        from openphm.engine.duckdb import DuckDB, memory_only
+
+        return DuckDBAPI(memory_only()), DuckDB()
 
     def splink_done(self, db) -> None:  # noqa: B027 (most engines have nothing to forget)
         """Forget in `db` every table Splink made and every row it cached."""

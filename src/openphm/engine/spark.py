@@ -633,22 +633,6 @@ class Spark(Engine):
         table = pa.Table.from_pandas(frame, preserve_index=False).cast(text)
         return db.spark.createDataFrame(table, schema=schema)
 
-    def splink_training(self, db):
-        """DuckDB's, in memory, not Spark's: tracing's models are trained on DuckDB and score
-        on Spark. Random sampling (u) draws differently on each backend, so a model trained on
-        Spark would differ from DuckDB's and the two engines would link differently near the
-        threshold; trained in one place, one model links the same on either. What is trained
-        on is bounded (u: up to 5M pairs of two different people of the spine; m: 2,000
-        records and the spine people who share a key with them), and the records are already
-        in this process's memory.
-        The database may not spill (no temporary folder): identifiable pairs never reach a
-        disk unencrypted; it fails out of memory instead."""
-        from splink import DuckDBAPI
-
-        from openphm.engine.duckdb import DuckDB, memory_only
-
-        return DuckDBAPI(memory_only()), DuckDB()
-
     def splink_done(self, db) -> None:
         """Drop the session's views of the inputs and every table Splink made, and every cached
         row: nothing identifiable stays in a session once the pairs are out. Splink persists

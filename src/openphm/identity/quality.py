@@ -83,7 +83,7 @@ def parse_rates(sent: pd.DataFrame, fields: Sequence[str]) -> list[FieldRate]:
     rates = []
     for field in fields:
         if field in sent.columns:
-            values = pa.array(sent[field].astype("string"), type=pa.string(), from_pandas=True)
+            values = standardise.text_column(sent[field])
         else:
             values = pa.nulls(len(sent), pa.string())
         length = pc.utf8_length(pc.utf8_trim_whitespace(values))

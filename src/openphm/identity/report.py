@@ -37,6 +37,9 @@ class SourceQuality:
     model: Model
     quality: dict[str, Any]
     changes: Sequence[Change] = ()
+    # A practice's new registrations: most are people new to the area, on no list yet, so
+    # that most stay unmatched says nothing about the tracing; no alert.
+    new_registrations: bool = False
 
 
 def histogram(best: np.ndarray) -> list[int]:
@@ -69,9 +72,15 @@ def _section(source: SourceQuality, stem: str) -> str:
     alert = (
         f'<p class="alert">Alert: {unmatched:.1%} of the records that needed tracing were left '
         f"unmatched, more than {UNMATCHED_ALERT:.1%}.</p>"
-        if unmatched > UNMATCHED_ALERT
+        if unmatched > UNMATCHED_ALERT and not source.new_registrations
         else ""
     )
+    if source.new_registrations:
+        alert = (
+            "<p>These are new registrations without an NHS number: most are people new to the "
+            "area, on no practice's list yet, so they stay unmatched; no alert is raised. One "
+            "matched is someone who moved practice, kept as one person.</p>"
+        )
     threshold = quality.get("threshold") or {}
     rows = "".join(
         f"<tr><td>{html.escape(r['field'])}</td><td>{r['records']:,}</td><td>{r['sent']:,}</td>"

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import csv
 import datetime
-from functools import cache
+from collections.abc import Callable
+from functools import cache, wraps
 from importlib.resources import files
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -44,12 +46,41 @@ MOSTLY = 0.5
 _MONTH_DAYS = pa.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], pa.int32())
 
 
+def by_distinct(standardise: Callable[[pa.Array], pa.Array]) -> Callable[[pa.Array], pa.Array]:
+    """`standardise` worked out once per distinct value: a million people have some thousands
+    of names, postcodes and dates of birth, and regular expressions over every person's took
+    seconds."""
+
+    @wraps(standardise)
+    def once_each(values: pa.Array) -> pa.Array:
+        values = _strings(values)
+        distinct = pc.unique(values)
+        if len(distinct) * 2 > len(values):
+            return standardise(values)
+        return pc.take(standardise(distinct), pc.index_in(values, distinct))
+
+    return once_each
+
+
+def text_column(values: pd.Series) -> pa.Array:
+    """A column of identifiers as Arrow strings (null where missing). One read of Arrow-backed
+    columns as they are: converting a million of them to pandas' strings first took seconds."""
+    arrow = isinstance(values.dtype, pd.ArrowDtype) and pa.types.is_string(
+        values.dtype.pyarrow_dtype
+    )
+    if arrow or values.dtype == "string[pyarrow]":
+        return _strings(pa.array(values.array))
+    return pa.array(values.astype("string"), type=pa.string(), from_pandas=True)
+
+
+@by_distinct
 def given_names(values: pa.Array) -> pa.Array:
     """The first forename, upper case, letters only: "mary-anne jo" → "MARYANNE"."""
     words = _letters_and_spaces(values)
     return _blank_to_null(pc.list_element(pc.split_pattern(words, " ", max_splits=1), 0))
 
 
+@by_distinct
 def family_names(values: pa.Array) -> pa.Array:
     """Upper case, letters only: "O'Brien-Smith" → "OBRIENSMITH"."""
     return _blank_to_null(pc.replace_substring_regex(_upper(values), r"[^A-Z]", ""))
@@ -73,6 +104,7 @@ def initials(given: pa.Array, family: pa.Array) -> pa.Array:
     return pc.binary_join_element_wise(low, high, "")
 
 
+@by_distinct
 def dates(values: pa.Array) -> pa.Array:
     """Dates of birth in any of DATE_FORMATS as ISO strings (YYYY-MM-DD); null when the value
     is in no known format, is not a real date (31/02/1990), or is implausible as a birth date."""
@@ -139,17 +171,19 @@ def names_unordered(given: pa.Array, family: pa.Array) -> pa.Array:
     return pc.binary_join_element_wise(low, high, " ")
 
 
+@by_distinct
 def characters_sorted(values: pa.Array) -> pa.Array:
     """Each value's letters and digits in sorted order (spaces dropped): equal for a value and
     the same value with two characters swapped ("3728" and "3782", "LS6 2QT" and "LS6 2TQ"),
     so a blocking rule on it finds transposed postcodes; null where the value is."""
     sorted_values = [
         None if value is None else "".join(sorted(value.replace(" ", "")))
-        for value in values.to_pylist()
+        for value in _strings(values).to_pylist()
     ]
     return pa.array(sorted_values, type=pa.string())
 
 
+@by_distinct
 def sexes(values: pa.Array) -> pa.Array:
     """M or F from any provider's coding (M/F/U, Male/Female/Unknown, 1/2/9); else null."""
     code = pc.utf8_trim_whitespace(_upper(values))
@@ -165,6 +199,7 @@ def unknown_sexes(values: pa.Array) -> pa.Array:
     return pc.fill_null(pc.is_in(code, value_set=pa.array(_UNKNOWN)), False)
 
 
+@by_distinct
 def postcodes(values: pa.Array) -> pa.Array:
     """Upper case with one space before the inward code ("ls14ap" → "LS1 4AP"); null when the
     value does not have the shape of a UK postcode."""
@@ -174,6 +209,7 @@ def postcodes(values: pa.Array) -> pa.Array:
     return pc.if_else(shaped, spaced, None)
 
 
+@by_distinct
 def postcodes_as_written(values: pa.Array) -> pa.Array:
     """Upper-case letters and digits ("3212", "90210", "K1A0B1") where the value looks like a
     postcode of some country (3 to 10 of them, at least one a digit); else null."""
@@ -201,6 +237,7 @@ def postcode_column(values: pa.Array) -> tuple[pa.Array, bool]:
     return pc.coalesce(uk, other), False
 
 
+@by_distinct
 def addresses(values: pa.Array) -> pa.Array:
     """Upper case, letters, digits, single spaces: "Flat 2, 14 High St." → "FLAT 2 14 HIGH ST"."""
     words = pc.replace_substring_regex(_upper(values), r"[^A-Z0-9]+", " ")

@@ -16,8 +16,11 @@ date_of_birth, sex, postcode, address, in any provider's coding.
 
 from __future__ import annotations
 
+import itertools
 import logging
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -179,7 +182,7 @@ def prepare(frame: pd.DataFrame, id_column: str) -> pd.DataFrame:
 
     def column(field: str) -> pa.Array:
         if field in frame.columns:
-            return pa.array(frame[field].astype("string"), type=pa.string(), from_pandas=True)
+            return standardise.text_column(frame[field])
         return pa.nulls(len(frame), pa.string())
 
     given = standardise.given_names(column("given_name"))
@@ -196,6 +199,7 @@ def prepare(frame: pd.DataFrame, id_column: str) -> pd.DataFrame:
             "date_of_birth_swapped": standardise.day_month_swapped(born),
             "date_of_birth_unordered": standardise.day_month_unordered(born),
             "birth_year": pc.utf8_slice_codeunits(born, 0, 4),
+            "birth_year_month": pc.utf8_slice_codeunits(born, 0, 7),
             "initials": standardise.initials(given, family),
             "names_unordered": standardise.names_unordered(
                 standardise.canonical_given_names(given), family
@@ -217,8 +221,8 @@ def prepare(frame: pd.DataFrame, id_column: str) -> pd.DataFrame:
 def blocking_keys(fields: Sequence[str]) -> list[tuple[str, ...]]:
     """Candidate pairs: same date of birth (either way round), same postcode, same family
     and given name (nicknames resolved; either way round), same initials (either way round)
-    with the same postcode but for two characters swapped, same initials, year of birth and
-    sex, or the same address."""
+    with the same postcode but for two characters swapped, same initials, year and month of
+    birth and sex, or the same address."""
     keys: list[tuple[str, ...]] = []
     if "date_of_birth" in fields:
         keys.append(("date_of_birth_unordered",))
@@ -236,9 +240,10 @@ def blocking_keys(fields: Sequence[str]) -> list[tuple[str, ...]]:
             # postcodes of the same characters bring only the people of the same initials.
             keys.append(("postcode_sorted", "initials"))
         if {"date_of_birth", "sex"} <= set(fields):
-            # With sex, half the pairs of initials and year alone (2.2M more to score at a
-            # million people, for 30k records), for the few whose sex is unknown.
-            keys.append(("initials", "birth_year", "sex"))
+            # For a typo in the day of birth of someone who moved and whose name is misspelt.
+            # With the month: the year alone brought 38% of an outpatient extract's pairs at
+            # a million people (1.2M), and none of its links.
+            keys.append(("initials", "birth_year_month", "sex"))
     if "address" in fields:
         # As selective as the postcode (a household), and there when the postcode is
         # mistyped; `phm link` sends no addresses for records, so there it pairs no one.
@@ -467,13 +472,16 @@ class Session:
             self.db = self.engine.splink(connection)
         except EngineError as err:
             raise TracingError(str(err)) from None
-        # Models are trained where the engine says (Spark: on DuckDB, so that both engines
-        # train the same model) and score here.
+        # Models are trained where the engine says (a DuckDB of tracing's own, so that both
+        # engines train the same model, and in a thread of its own: `trace_all`) and score here.
         self.trainer, self.trainer_engine = self.engine.splink_training(self.db)
         self._ids = pd.Index(records["unique_id"].astype(object))
-        # Per blocking key, each spine person's value as a code (-1: none) and the values.
+        # Per blocking key, each spine person's value as a code (its last: none) and the
+        # values; and the spine as one Arrow table, from which each linker's people are taken.
         self._spine_keys: dict[tuple[str, ...], tuple[np.ndarray, pd.Index]] = {}
-        self._made = 0
+        self._spine_table: pa.Table | None = None
+        self._caching = threading.Lock()  # the two above, filled by either thread
+        self._made = itertools.count(1)
         frequencies = {
             column: _term_frequencies(records, spine, column)
             for column in ("given_name", "family_name", "postcode")
@@ -484,7 +492,7 @@ class Session:
                 column: db.register(table, table_name=f"trace_tf_{column}")
                 for column, table in frequencies.items()
             }
-            for db in {id(self.db): self.db, id(self.trainer): self.trainer}.values()
+            for db in (self.db, self.trainer)
         }
         self.priors = self._priors_on(self.trainer)
 
@@ -610,8 +618,13 @@ class Session:
                   threshold: float | None) -> list[Traced]:  # fmt: skip
         """Model each source (trained if it is big enough), score its records, and link each
         to its best candidate at or above the threshold (the rule's, unless one is given).
-        Each source is scored apart (see below)."""
-        models = [self.model(source, self.starting(source, u)) for source in sources]
+        Each source is scored apart (see below).
+        The models are trained one after another in a thread of their own, on the trainer's
+        database, which no other thread uses, while this one scores each source once its
+        model is ready: training is much of it Python (Splink writing its SQL), scoring
+        mostly DuckDB's or Spark's own threads, so on two cores the one hides much of the
+        other (at a million people, 9 s of training went on beside 10 s of scoring). Each
+        model depends on its source alone, so the order of the work changes no result."""
         scoring = [
             self._subset(source.records if source.score is None else source.score)
             for source in sources
@@ -620,10 +633,21 @@ class Session:
         # (a record's score depends only on the model) gave Spark 987 traced records where
         # DuckDB gave 1,067 on the same landed files (tests/spark/test_link_on_spark.py); the
         # cause was not found, so the sources are kept apart until it is.
-        candidates = [
-            self.score(model.settings, records) if len(records) else _no_pairs()
-            for model, records in zip(models, scoring, strict=True)
-        ]
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracing-training") as pool:
+            training = [
+                pool.submit(self.model, source, self.starting(source, u)) for source in sources
+            ]
+            try:
+                models, candidates = [], []
+                for trained, records in zip(training, scoring, strict=True):
+                    models.append(trained.result())
+                    candidates.append(
+                        self.score(models[-1].settings, records) if len(records) else _no_pairs()
+                    )
+            except BaseException:
+                for waiting in training:
+                    waiting.cancel()
+                raise
         return [
             self._link(source, model, found, len(part), threshold, self.starting(source, u))
             for source, model, found, part in zip(sources, models, candidates, scoring, strict=True)
@@ -674,7 +698,7 @@ class Session:
                          len(self.spine), reason)  # fmt: skip
         sample = records.sample(min(training.TRAINING_SAMPLE, len(records)), random_state=self.seed)
         keys = training.training_keys(self.fields, moved=source.moved)
-        near = self.spine[self._near(sample, keys)]
+        near = self._spine_rows(self._near(sample, keys))
         trained = training.train(
             lambda model: self.linker(sample, near, model, training=True),
             settings,
@@ -702,9 +726,10 @@ class Session:
 
     def score(self, settings: dict[str, Any], records: pd.DataFrame) -> pd.DataFrame:
         """Every candidate pair of `records` at or above CANDIDATES_FROM, as PAIR_COLUMNS."""
-        if self.trainer is not self.db:  # the trained model, in the scoring engine's SQL
+        if self.trainer.sql_dialect.sql_dialect_str != self.db.sql_dialect.sql_dialect_str:
+            # The trained model, in the scoring engine's SQL.
             settings = training.in_dialect(settings, self._priors_on(self.db))
-        linker = self.linker(records, self.spine[self._near(records, self.keys)], settings)
+        linker = self.linker(records, self._spine_rows(self._near(records, self.keys)), settings)
         predictions = linker.inference.predict(
             threshold_match_probability=CANDIDATES_FROM, warning_mode="never"
         ).as_pandas_dataframe()
@@ -728,7 +753,7 @@ class Session:
         trained (`training`) or where they score."""
         from splink import Linker
 
-        self._made += 1
+        made = next(self._made)
         db, engine = (self.trainer, self.trainer_engine) if training else (self.db, self.engine)
         # A subset keeps its rows' labels, which DuckDB's scan of a pandas frame can offer
         # Splink as a column (`__index_level_0__`) that its SQL then cannot find: EM failed
@@ -736,9 +761,9 @@ class Session:
         records = engine.splink_table(db, records.reset_index(drop=True))
         spine = engine.splink_table(db, spine.reset_index(drop=True))
         tables = [
-            db.register(records, table_name=f"trace_records_{self._made}",
+            db.register(records, table_name=f"trace_records_{made}",
                         dataset_display_name=_RECORDS),
-            db.register(spine, table_name=f"trace_spine_{self._made}",
+            db.register(spine, table_name=f"trace_spine_{made}",
                         dataset_display_name=_SPINE),
         ]  # fmt: skip
         # Splink's log lines carry model parameters and counts, not values; ERROR keeps the
@@ -752,8 +777,7 @@ class Session:
 
     def close(self) -> None:
         self.engine.splink_done(self.db)
-        if self.trainer is not self.db:
-            self.trainer_engine.splink_done(self.trainer)
+        self.trainer_engine.splink_done(self.trainer)
 
     def _subset(self, ids: Sequence[str]) -> pd.DataFrame:
         rows = self._ids.get_indexer(pd.Index(pd.Series(ids).astype(object)))
@@ -763,17 +787,38 @@ class Session:
         """Spine people who share at least one of `keys` with at least one of `records`."""
         near = np.zeros(len(self.spine), dtype=bool)
         for key in keys:
-            if key not in self._spine_keys:
-                codes, values = pd.factorize(_key_values(self.spine, key))
-                self._spine_keys[key] = (codes, pd.Index(values))
+            with self._caching:
+                self._spine_key(key)
             codes, values = self._spine_keys[key]
-            # As codes, not an isin over the spine's values: a million of them per source and
-            # key took seconds at a million people.
             wanted = np.zeros(len(values) + 1, dtype=bool)  # the last: a spine value of none
-            found = values.get_indexer(_key_values(records, key).dropna().unique())
+            wanted_values = pc.unique(_key_values(records, key)).drop_null()
+            found = values.get_indexer(wanted_values.to_numpy(zero_copy_only=False))
             wanted[found[found >= 0]] = True
             near |= wanted[codes]
         return near
+
+    def _spine_key(self, key: tuple[str, ...]) -> None:
+        """Each spine person's value of `key` as a code (the last: none), and the values, kept
+        for every later look-up: as codes, not a look-up of the spine's values, which for a
+        million of them per source and key took seconds at a million people."""
+        if key in self._spine_keys:
+            return
+        encoded = pc.dictionary_encode(_key_values(self.spine, key))
+        codes = pc.fill_null(encoded.indices, len(encoded.dictionary))
+        # A pandas index keeps its hash table from one look-up to the next (Arrow's `index_in`
+        # built one of the spine's values for every source); built here, under the lock.
+        values = pd.Index(encoded.dictionary.to_numpy(zero_copy_only=False))
+        values.get_indexer(values[:1])
+        self._spine_keys[key] = (codes.to_numpy(zero_copy_only=False), values)
+
+    def _spine_rows(self, near: np.ndarray) -> pd.DataFrame:
+        """The spine people of `near`, taken from the spine as one Arrow table (taking them
+        column by column from pandas took twice as long at a million people)."""
+        with self._caching:
+            if self._spine_table is None:
+                table = pa.Table.from_pandas(self.spine, preserve_index=False)
+                self._spine_table = table.combine_chunks()
+        return self._spine_table.filter(pa.array(near)).to_pandas(types_mapper=pd.ArrowDtype)
 
 
 # u sampling stops early once every level has been seen this often (Splink's
@@ -791,14 +836,12 @@ U_PAIRS = 5e6
 CANDIDATES_FROM = 0.001
 
 
-def _key_values(frame: pd.DataFrame, key: tuple[str, ...]) -> pd.Series:
-    """One blocking key's value per row as plain objects (pandas' isin on Arrow-backed
-    strings loops in Python), null where any part is."""
-    parts = [frame[column].astype(object) for column in key]
-    value = parts[0]
-    for part in parts[1:]:
-        value = value + "\x1f" + part
-    return value.reset_index(drop=True)
+def _key_values(frame: pd.DataFrame, key: tuple[str, ...]) -> pa.Array:
+    """One blocking key's value per row, null where any part is."""
+    parts = [standardise.text_column(frame[column]) for column in key]
+    if len(parts) == 1:
+        return parts[0]
+    return pc.binary_join_element_wise(*parts, "\x1f")
 
 
 def _term_frequencies(records: pd.DataFrame, spine: pd.DataFrame, column: str) -> pd.DataFrame:

@@ -38,6 +38,11 @@ _DDL = f"""CREATE TABLE IF NOT EXISTS {_TABLE} (
     training_keys VARCHAR, model VARCHAR, quality VARCHAR)"""
 
 
+# GP patients without a valid NHS number are traced together, whichever practice: new
+# registrations, most of them people new to the area and on no list yet.
+GP_SOURCE = ("gp", "all practices")
+
+
 @dataclass(frozen=True)
 class Kept:
     """One source's tracing in one run, as kept: its model and the run's quality figures."""
@@ -158,6 +163,7 @@ def write_report(ws, actor, out: Path) -> tuple[Path, int]:
             k.model,
             k.quality,
             training.changes(before[key].model.settings, k.model.settings) if key in before else (),
+            new_registrations=key == GP_SOURCE,
         )
         for key, k in sorted(latest.items())
     ]

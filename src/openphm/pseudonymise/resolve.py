@@ -30,6 +30,7 @@ from openphm.identity.exact import exact_matches
 from openphm.identity.nhs_numbers import ISSUED_REGIONS, check_nhs_numbers
 from openphm.identity.quality import FieldRate
 from openphm.identity.report import histogram
+from openphm.identity.standardise import text_column
 from openphm.identity.threshold import Threshold
 from openphm.identity.tracing import (
     CANDIDATES_FROM,
@@ -42,7 +43,7 @@ from openphm.identity.tracing import (
     trace_sources,
 )
 from openphm.identity.training import Change, Model
-from openphm.pseudonymise.models import ModelStore
+from openphm.pseudonymise.models import GP_SOURCE, ModelStore
 from openphm.pseudonymise.pseudonyms import linkage_pseudonyms, unmatched_pseudonyms
 
 SYNTHETIC = "SYNTHETIC"  # the `nhs_number.REGIONS` name of the reserved 999 test range
@@ -104,8 +105,10 @@ def trace_records(
     # EM trains on and the spine's halves u is sampled from are drawn by position, so an order
     # that varied from run to run traced a few hundred records differently at a million people.
     union = " UNION ALL ".join(selects)
-    records = con.execute(f"{union} ORDER BY record_id").df() if selects else pd.DataFrame()
-    spine = con.execute(f"SELECT spine_id, {wanted}, address FROM spine ORDER BY spine_id").df()
+    # As Arrow, not NumPy objects: a million-person spine took seconds to convert and then
+    # to convert again to strings for standardising.
+    records = _frame(con, f"{union} ORDER BY record_id") if selects else pd.DataFrame()
+    spine = _frame(con, f"SELECT spine_id, {wanted}, address FROM spine ORDER BY spine_id")
     pairs = pd.DataFrame({"record_id": pd.Series(dtype="string"), "spine_id": []})
     results: list[Traced] = []
     if len(records) and len(spine):
@@ -145,6 +148,10 @@ def trace_records(
                 models.save(source.source, source.provider, source.period, source.model,
                             source.quality())  # fmt: skip
     return report
+
+
+def _frame(con, sql: str) -> pd.DataFrame:
+    return con.execute(sql).fetch_arrow_table().to_pandas(types_mapper=pd.ArrowDtype)
 
 
 @dataclass(frozen=True)
@@ -192,7 +199,12 @@ def _report(records: pd.DataFrame, pairs: pd.DataFrame, results: list[Traced]) -
     if not len(records):
         return TracingReport(0, [])
     wanted = [f for f in FIELDS if f != "address"]
-    found = records["record_id"].isin(pairs["record_id"].astype(object))
+    found = pd.Series(
+        pc.is_in(
+            text_column(records["record_id"]), value_set=text_column(pairs["record_id"])
+        ).to_numpy(zero_copy_only=False),
+        index=records.index,
+    )
     by_name = {traced.name[:2]: traced for traced in results}
     sources = []
     for (source, provider), part in records.groupby(["source", "provider"], sort=True):
@@ -212,7 +224,6 @@ def _report(records: pd.DataFrame, pairs: pd.DataFrame, results: list[Traced]) -
 
 
 _GP = "gp:"  # GP patients' record ids: their reference's pseudonym, which no row id resembles
-GP_SOURCE = ("gp", "all practices")  # GP patients are traced together, whichever practice
 
 
 def _trace(con, records: Prepared, spine: Prepared, sources: list[Source],
