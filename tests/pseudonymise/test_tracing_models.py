@@ -140,18 +140,12 @@ def test_the_quality_report_raises_no_alert_for_new_gp_registrations_left_unmatc
     from openphm.identity import report
     from openphm.identity.tracing import _priors
 
-    model = training.Model(_priors(["given_name", "family_name"], 100).create_settings_dict(
-        "duckdb"), training.NOT_TRAINED, training.PRIORS, 100, 100, "too small")  # fmt: skip
+    settings = _priors(["given_name", "family_name"], 100).create_settings_dict("duckdb")
+    model = training.Model(settings, training.NOT_TRAINED, training.PRIORS, 100, 100, "small")
     quality = {"records": 100, "traced": 18, "parse_rates": [], "histogram": [0] * report.BINS}
-    index = report.write(
-        tmp_path,
-        "Tracing",
-        [
-            report.SourceQuality("admitted-care RZ1 202611", model, quality),
-            report.SourceQuality("gp all practices 202611", model, quality,
-                                 new_registrations=True),
-        ],  # fmt: skip
-    ).read_text()
+    hospital = report.SourceQuality("admitted-care RZ1 202611", model, quality)
+    gp = report.SourceQuality("gp all practices 202611", model, quality, new_registrations=True)
+    index = report.write(tmp_path, "Tracing", [hospital, gp]).read_text()
     hospital, gp = index.split("<h2>")[1:]
     assert 'class="alert"' in hospital and "82.0% of the records" in hospital
     assert 'class="alert"' not in gp and "new registrations" in gp
