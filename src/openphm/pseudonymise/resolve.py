@@ -143,10 +143,13 @@ def trace_records(
     con.execute("DROP TABLE found")
     report = _report(records, pairs, results)
     if models is not None:
-        for source in report.sources:
-            if source.model is not None:
-                models.save(source.source, source.provider, source.period, source.model,
-                            source.quality())  # fmt: skip
+        models.save_all(
+            [
+                (source.source, source.provider, source.period, source.model, source.quality())
+                for source in report.sources
+                if source.model is not None
+            ]
+        )
     return report
 
 
