@@ -778,6 +778,10 @@ class Session:
     def close(self) -> None:
         self.engine.splink_done(self.db)
         self.trainer_engine.splink_done(self.trainer)
+        # The trainer's DuckDB is tracing's own (`Engine.splink_training`): closed now, with
+        # the identifiable rows Splink made in it, not left to the garbage collector while
+        # the link goes on.
+        self.trainer.duckdb_con.close()
 
     def _subset(self, ids: Sequence[str]) -> pd.DataFrame:
         rows = self._ids.get_indexer(pd.Index(pd.Series(ids).astype(object)))
