@@ -69,17 +69,17 @@ def _section(source: SourceQuality, stem: str) -> str:
     model, quality = source.model, source.quality
     records, traced = quality.get("records", 0), quality.get("traced", 0)
     unmatched = (records - traced) / records if records else 0.0
-    alert = (
-        f'<p class="alert">Alert: {unmatched:.1%} of the records that needed tracing were left '
-        f"unmatched, more than {UNMATCHED_ALERT:.1%}.</p>"
-        if unmatched > UNMATCHED_ALERT and not source.new_registrations
-        else ""
-    )
+    alert = ""
     if source.new_registrations:
         alert = (
             "<p>These are new registrations without an NHS number: most are people new to the "
             "area, on no practice's list yet, so they stay unmatched; no alert is raised. One "
             "matched is someone who moved practice, kept as one person.</p>"
+        )
+    elif unmatched > UNMATCHED_ALERT:
+        alert = (
+            f'<p class="alert">Alert: {unmatched:.1%} of the records that needed tracing were '
+            f"left unmatched, more than {UNMATCHED_ALERT:.1%}.</p>"
         )
     threshold = quality.get("threshold") or {}
     rows = "".join(

@@ -178,7 +178,7 @@ def characters_sorted(values: pa.Array) -> pa.Array:
     so a blocking rule on it finds transposed postcodes; null where the value is."""
     sorted_values = [
         None if value is None else "".join(sorted(value.replace(" ", "")))
-        for value in _strings(values).to_pylist()
+        for value in values.to_pylist()
     ]
     return pa.array(sorted_values, type=pa.string())
 

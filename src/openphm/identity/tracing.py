@@ -241,8 +241,8 @@ def blocking_keys(fields: Sequence[str]) -> list[tuple[str, ...]]:
             keys.append(("postcode_sorted", "initials"))
         if {"date_of_birth", "sex"} <= set(fields):
             # For a typo in the day of birth of someone who moved and whose name is misspelt.
-            # With the month: the year alone brought 38% of an outpatient extract's pairs at
-            # a million people (1.2M), and none of its links.
+            # With the month: the year alone brought 37% of an outpatient extract's pairs at
+            # a million people (531k of 1.43M), and none of its links.
             keys.append(("initials", "birth_year_month", "sex"))
     if "address" in fields:
         # As selective as the postcode (a household), and there when the postcode is
@@ -633,9 +633,11 @@ class Session:
         # (a record's score depends only on the model) gave Spark 987 traced records where
         # DuckDB gave 1,067 on the same landed files (tests/spark/test_link_on_spark.py); the
         # cause was not found, so the sources are kept apart until it is.
+        starts = [self.starting(source, u) for source in sources]
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracing-training") as pool:
             training = [
-                pool.submit(self.model, source, self.starting(source, u)) for source in sources
+                pool.submit(self.model, source, start)
+                for source, start in zip(sources, starts, strict=True)
             ]
             try:
                 models, candidates = [], []
@@ -645,12 +647,13 @@ class Session:
                         self.score(models[-1].settings, records) if len(records) else _no_pairs()
                     )
             except BaseException:
-                for waiting in training:
-                    waiting.cancel()
+                pool.shutdown(cancel_futures=True)  # no source left waiting is trained
                 raise
         return [
-            self._link(source, model, found, len(part), threshold, self.starting(source, u))
-            for source, model, found, part in zip(sources, models, candidates, scoring, strict=True)
+            self._link(source, model, found, len(part), threshold, start)
+            for source, model, found, part, start in zip(
+                sources, models, candidates, scoring, starts, strict=True
+            )
         ]
 
     def _link(self, source: Source, model: Model, candidates: pd.DataFrame, scored: int,
