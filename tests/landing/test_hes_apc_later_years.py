@@ -120,3 +120,43 @@ def test_the_pseudonymised_later_extract_is_refused_naming_its_token(
     assert outcome.status == REFUSED
     for named in ("NEWNHSNO", "DOB", "HOMEADD", "TOKEN_PERSON_ID"):
         assert named in outcome.message
+
+
+def _set_column(text: str, column: str, values: list[str]) -> str:
+    """The extract with `column`'s value in each data row replaced, in order."""
+    delimiter = "|" if "|" in text.splitlines()[0] else ","
+    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    at = rows[0].index(column)
+    for row, value in zip(rows[1:], values, strict=True):
+        row[at] = value
+    out = io.StringIO()
+    csv.writer(out, delimiter=delimiter, lineterminator="\r\n").writerows(rows)
+    return out.getvalue()
+
+
+def test_every_lsoa_the_tos_defines_lands_and_its_pseudo_codes_read_as_not_known(
+    hes_ws, example_config, engineer
+):
+    # HES TOS v1.15, LSOA11: England, Wales, Scotland, Northern Ireland's 95AA01S1 form, and
+    # the pseudo codes (Z not known, L Channel Islands); row 4 is held for its ADMIDATE.
+    lsoas = ["Z99999999", "S01006506", "95AA01S1", "E01000001", "L99999999"]
+    fixture = DATA / YEARS["2019-20"][0]
+    text = _set_column(fixture.read_text(encoding="utf-8"), "LSOA11", lsoas)
+    (outcome,) = ingest(hes_ws, [_arrive(example_config, "2019-20", text)], engineer).outcomes
+    assert outcome.status == LOADED, outcome.message
+    assert (outcome.counts.loaded, outcome.counts.quarantined) == (4, 1)
+    episodes = {r["source_row"]: r for r in current(hes_ws, engineer, "hes_apc_episodes")}
+    assert {row: episodes[row]["lsoa11"] for row in (1, 2, 3, 5)} == {
+        1: None, 2: "S01006506", 3: "95AA01S1", 5: None,
+    }  # fmt: skip
+
+
+def test_an_lsoa_of_no_shape_the_tos_defines_is_still_held(hes_ws, example_config, engineer):
+    lsoas = ["E0100000I", "E01011107", "E01011107", "E01011107", "E01011107"]
+    fixture = DATA / YEARS["2019-20"][0]
+    text = _set_column(fixture.read_text(encoding="utf-8"), "LSOA11", lsoas)
+    (outcome,) = ingest(hes_ws, [_arrive(example_config, "2019-20", text)], engineer).outcomes
+    assert outcome.status == LOADED, outcome.message
+    assert (1, "LSOA11", "is not a code of LSOA 2011") in {
+        (row, field, reason) for _, row, field, reason in held(hes_ws, engineer)
+    }
