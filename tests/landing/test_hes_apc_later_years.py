@@ -1,0 +1,162 @@
+"""HES APC extracts of later data years, in the columns the HES Technical Output Specification
+v1.15 gives for them (tests/landing/data/README.md): each is recognised as its version, lands
+with no row lost, and a column no version has is still refused by name."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+
+from openphm.landing.ingest import LOADED, REFUSED, ingest
+from openphm.landing.layout_check import check
+from openphm.programme.layouts import builtin
+from openphm.programme.workspace import Workspace
+
+from .conftest import put
+from .helpers import current, held
+from .test_hes_layouts import _hes_programme
+
+DATA = Path(__file__).parent / "data"
+# the fixture, the version its header is written in, the name it arrives under
+YEARS = {
+    "2019-20": ("hes_apc_tos_v1.15_2019-20.csv", "tos-v1.15-2019-20", "X26_hes-apc_202003.csv"),
+    "2022-23": ("hes_apc_tos_v1.15_2022-23.txt", "tos-v1.15-2021-22", "X26_hes-apc_202303.txt"),
+}
+
+
+@pytest.fixture
+def hes_ws(tmp_path, example_config, engineer):
+    _hes_programme(example_config)
+    return Workspace.create(tmp_path / "ws", example_config, engineer)
+
+
+def _arrive(example_config, year: str, text: str | None = None) -> Path:
+    fixture, _, name = YEARS[year]
+    text = text if text is not None else (DATA / fixture).read_text(encoding="utf-8")
+    return put(example_config.parent / "extracts", "admitted-care", "X26", name, text)
+
+
+def _with_column(text: str, column: str, value: str) -> str:
+    delimiter = "|" if "|" in text.splitlines()[0] else ","
+    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerows([[*rows[0], column], *([*r, value] for r in rows[1:])])
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("year", YEARS)
+def test_a_later_years_header_is_recognised_as_its_version(year):
+    fixture, version, _ = YEARS[year]
+    report = check(DATA / fixture, builtin()["hes-apc"])
+    assert report.refusal == ""
+    assert report.version == version
+    assert report.missing == () and report.unknown == ()
+    assert (report.received, report.loaded, report.quarantined) == (5, 4, 1)
+
+
+def test_phm_layout_check_names_the_later_version(cli):
+    fixture, version, _ = YEARS["2022-23"]
+    shown = cli(["layout", "check", DATA / fixture, "--layout", "hes-apc"])
+    assert shown.exit_code == 0, shown.output
+    for says in (version, "pipe", "5 received: 4 would load, 1 would be"):
+        assert says in shown.output
+    assert "LS1 4AP" not in shown.output
+
+
+@pytest.mark.parametrize("year", YEARS)
+def test_a_later_years_extract_lands_with_no_row_lost(hes_ws, example_config, engineer, year):
+    _, version, name = YEARS[year]
+    (outcome,) = ingest(hes_ws, [_arrive(example_config, year)], engineer).outcomes
+    assert outcome.status == LOADED, outcome.message
+    assert f"(layout hes-apc {version}" in outcome.message
+    c = outcome.counts
+    assert (c.received, c.loaded, c.quarantined) == (5, 4, 1)
+    assert held(hes_ws, engineer) == [
+        (name, 4, "ADMIDATE", "is 1801-01-01, which HES uses for an invalid date submitted")
+    ]
+    episodes = current(hes_ws, engineer, "hes_apc_episodes")
+    assert len(episodes) == c.loaded
+    by_row = {r["source_row"]: r for r in episodes}
+    assert by_row[3]["start_age"] == 0 and by_row[3]["practice"] is None
+    assert by_row[1]["diag_02"] == "R69" and by_row[1]["opertn_01"] is None
+    spells = current(hes_ws, engineer, "apc_spells")
+    assert sorted(s["source_row"] for s in spells) == [1, 3, 5]  # rows 1 and 2 are one spell
+
+
+def test_sex_x_from_2022_23_is_not_known(hes_ws, example_config, engineer):
+    (outcome,) = ingest(hes_ws, [_arrive(example_config, "2022-23")], engineer).outcomes
+    assert outcome.status == LOADED, outcome.message
+    episodes = {r["source_row"]: r for r in current(hes_ws, engineer, "hes_apc_episodes")}
+    assert episodes[5]["sex"] == "U" and episodes[1]["sex"] == "F"
+
+
+@pytest.mark.parametrize("year", YEARS)
+def test_a_column_no_version_has_is_still_refused_by_name(hes_ws, example_config, engineer, year):
+    fixture = DATA / YEARS[year][0]
+    text = _with_column(fixture.read_text(encoding="utf-8"), "FAVOURITE_COLOUR", "blue")
+    (outcome,) = ingest(hes_ws, [_arrive(example_config, year, text)], engineer).outcomes
+    assert outcome.status == REFUSED
+    assert "FAVOURITE_COLOUR" in outcome.message and "blue" not in outcome.message
+    assert f"closest version {YEARS[year][1]}" in outcome.message
+
+
+def test_the_pseudonymised_later_extract_is_refused_naming_its_token(
+    hes_ws, example_config, engineer
+):
+    fixture = DATA / YEARS["2022-23"][0]
+    rows = list(csv.reader(io.StringIO(fixture.read_text(encoding="utf-8")), delimiter="|"))
+    keep = [i for i, c in enumerate(rows[0]) if c not in ("NEWNHSNO", "DOB", "HOMEADD")]
+    out = io.StringIO()
+    csv.writer(out, delimiter="|", lineterminator="\r\n").writerows(
+        [[r[i] for i in keep] for r in rows]
+    )
+    (outcome,) = ingest(
+        hes_ws, [_arrive(example_config, "2022-23", out.getvalue())], engineer
+    ).outcomes
+    assert outcome.status == REFUSED
+    for named in ("NEWNHSNO", "DOB", "HOMEADD", "TOKEN_PERSON_ID"):
+        assert named in outcome.message
+
+
+def _set_column(text: str, column: str, values: list[str]) -> str:
+    """The extract with `column`'s value in each data row replaced, in order."""
+    delimiter = "|" if "|" in text.splitlines()[0] else ","
+    rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    at = rows[0].index(column)
+    for row, value in zip(rows[1:], values, strict=True):
+        row[at] = value
+    out = io.StringIO()
+    csv.writer(out, delimiter=delimiter, lineterminator="\r\n").writerows(rows)
+    return out.getvalue()
+
+
+def test_every_lsoa_the_tos_defines_lands_and_its_pseudo_codes_read_as_not_known(
+    hes_ws, example_config, engineer
+):
+    # HES TOS v1.15, LSOA11: England, Wales, Scotland, Northern Ireland's 95AA01S1 form, and
+    # the pseudo codes (Z not known, L Channel Islands); row 4 is held for its ADMIDATE.
+    lsoas = ["Z99999999", "S01006506", "95AA01S1", "E01000001", "L99999999"]
+    fixture = DATA / YEARS["2019-20"][0]
+    text = _set_column(fixture.read_text(encoding="utf-8"), "LSOA11", lsoas)
+    (outcome,) = ingest(hes_ws, [_arrive(example_config, "2019-20", text)], engineer).outcomes
+    assert outcome.status == LOADED, outcome.message
+    assert (outcome.counts.loaded, outcome.counts.quarantined) == (4, 1)
+    episodes = {r["source_row"]: r for r in current(hes_ws, engineer, "hes_apc_episodes")}
+    assert {row: episodes[row]["lsoa11"] for row in (1, 2, 3, 5)} == {
+        1: None, 2: "S01006506", 3: "95AA01S1", 5: None,
+    }  # fmt: skip
+
+
+def test_an_lsoa_of_no_shape_the_tos_defines_is_still_held(hes_ws, example_config, engineer):
+    lsoas = ["E0100000I", "E01011107", "E01011107", "E01011107", "E01011107"]
+    fixture = DATA / YEARS["2019-20"][0]
+    text = _set_column(fixture.read_text(encoding="utf-8"), "LSOA11", lsoas)
+    (outcome,) = ingest(hes_ws, [_arrive(example_config, "2019-20", text)], engineer).outcomes
+    assert outcome.status == LOADED, outcome.message
+    assert (1, "LSOA11", "is not a code of LSOA 2011") in {
+        (row, field, reason) for _, row, field, reason in held(hes_ws, engineer)
+    }
