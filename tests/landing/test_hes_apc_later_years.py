@@ -14,6 +14,7 @@ from openphm.landing.ingest import LOADED, REFUSED, ingest
 from openphm.landing.layout_check import check
 from openphm.programme.layouts import builtin
 from openphm.programme.workspace import Workspace
+from openphm.pseudonymise.link import link
 
 from .conftest import put
 from .helpers import current, held
@@ -160,3 +161,76 @@ def test_an_lsoa_of_no_shape_the_tos_defines_is_still_held(hes_ws, example_confi
     assert (1, "LSOA11", "is not a code of LSOA 2011") in {
         (row, field, reason) for _, row, field, reason in held(hes_ws, engineer)
     }
+
+
+def test_the_trusts_local_patient_id_is_kept_and_a_spell_takes_its_first_episodes(
+    hes_ws, example_config, engineer
+):
+    # LOPATID: the trust's own id for the patient (HES TOS v1.15), what its cohort-list tokens
+    # seal; rows 1 and 2 are one spell (EPIORDER 1 and 2), row 4 is held for its ADMIDATE.
+    ids = ["K0412345", "K0412346", "K77", "K88", ""]
+    fixture = DATA / YEARS["2019-20"][0]
+    text = _set_column(fixture.read_text(encoding="utf-8"), "LOPATID", ids)
+    (outcome,) = ingest(hes_ws, [_arrive(example_config, "2019-20", text)], engineer).outcomes
+    assert outcome.status == LOADED, outcome.message
+    episodes = {r["source_row"]: r for r in current(hes_ws, engineer, "hes_apc_episodes")}
+    assert [episodes[row]["local_patient_id"] for row in (1, 2, 3, 5)] == [
+        "K0412345", "K0412346", "K77", None,
+    ]  # fmt: skip
+    spells = {r["source_row"]: r for r in current(hes_ws, engineer, "apc_spells")}
+    assert {row: s["local_patient_id"] for row, s in spells.items()} == {
+        1: "K0412345", 3: "K77", 5: None,
+    }  # fmt: skip
+
+
+def test_a_provider_registered_since_october_2020_has_a_five_character_code(
+    hes_ws, example_config, engineer
+):
+    # PROCODE3: "Codes for organisations registered after 1st October 2020 will be 5
+    # characters in length rather than 3" (HES TOS v1.15); four characters is no code.
+    fixture = DATA / YEARS["2019-20"][0]
+    codes = ["AB1C2", "AB1C2", "X26", "X26", "X26A"]
+    text = _set_column(fixture.read_text(encoding="utf-8"), "PROCODE3", codes)
+    (outcome,) = ingest(hes_ws, [_arrive(example_config, "2019-20", text)], engineer).outcomes
+    assert outcome.status == LOADED, outcome.message
+    spells = {r["source_row"]: r for r in current(hes_ws, engineer, "apc_spells")}
+    assert spells[1]["provider_ods"] == "AB1C2"
+    assert (5, "PROCODE3", "is not a code of ODS organisation code") in {
+        (row, field, reason) for _, row, field, reason in held(hes_ws, engineer)
+    }
+
+
+def test_a_hes_local_patient_id_never_reaches_the_linked_zone_or_any_file_outside_landing(
+    hes_ws, example_config, engineer
+):
+    canary = "LOPATIDCANARY7"
+    fixture = DATA / YEARS["2019-20"][0]
+    text = _set_column(fixture.read_text(encoding="utf-8"), "LOPATID", [canary] * 5)
+    (outcome,) = ingest(hes_ws, [_arrive(example_config, "2019-20", text)], engineer).outcomes
+    assert outcome.status == LOADED, outcome.message
+    link(hes_ws, engineer)
+    con = hes_ws.connect_linked(read_only=True)
+    try:
+        (spells,) = con.execute("SELECT count(*) FROM linked.apc_spells").fetchone()
+        found = [
+            (table, column)
+            for (table,) in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = 'linked'"
+            ).fetchall()
+            for (column, *_) in con.execute(f"DESCRIBE linked.{table}").fetchall()
+            if con.execute(
+                f'SELECT count(*) FROM linked.{table} WHERE contains("{column}"::VARCHAR, ?)',
+                [canary],
+            ).fetchone()[0]
+        ]
+    finally:
+        con.close()
+    assert spells == 3 and found == []
+    leaks = [
+        str(path)
+        for path in Path(hes_ws.root).rglob("*")
+        if path.is_file()
+        and path.relative_to(hes_ws.root).parts[0] not in ("landing", "keys")
+        and canary.encode() in path.read_bytes()
+    ]
+    assert leaks == []
