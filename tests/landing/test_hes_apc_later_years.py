@@ -10,8 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from openphm.engine import attach_encrypted, connect
+from openphm.keystore import KeyName
+from openphm.landing import catalog as cat
 from openphm.landing.ingest import LOADED, REFUSED, ingest
 from openphm.landing.layout_check import check
+from openphm.landing.read import readable_batches
 from openphm.programme.layouts import builtin
 from openphm.programme.workspace import Workspace
 from openphm.pseudonymise.link import link
@@ -234,3 +238,23 @@ def test_a_hes_local_patient_id_never_reaches_the_linked_zone_or_any_file_outsid
         and canary.encode() in path.read_bytes()
     ]
     assert leaks == []
+
+
+def test_a_batch_landed_before_the_layout_read_the_local_id_is_still_read(
+    hes_ws, example_config, engineer
+):
+    # A programme that upgrades within the 14 days its landed batches live: their episodes
+    # table has no local_patient_id column, and every later read (link included) must still
+    # work, with the column blank.
+    (outcome,) = ingest(hes_ws, [_arrive(example_config, "2019-20")], engineer).outcomes
+    assert outcome.status == LOADED, outcome.message
+    (batch,) = readable_batches(hes_ws, cat.load(hes_ws.zone("landing")))
+    con = connect()
+    key = hes_ws.keystore.get(KeyName.landing_batch(batch.batch_id))
+    attach_encrypted(con, hes_ws.zone("landing") / batch.file, "batch", key)
+    con.execute("ALTER TABLE batch.hes_apc_episodes DROP COLUMN local_patient_id")
+    con.close()
+    spells = current(hes_ws, engineer, "apc_spells")
+    assert [(s["source_row"], s["local_patient_id"]) for s in spells] == [
+        (1, None), (3, None), (5, None),
+    ]  # fmt: skip

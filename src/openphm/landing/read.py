@@ -65,7 +65,10 @@ def current_tables(ws, con, actor: Actor) -> dict[str, str]:
         cols = model.columns(table)
         parts = [f"SELECT * FROM {alias}.{table}" for alias in aliases if (alias, table) in present]
         empty = "SELECT " + ", ".join(f'NULL::{t} AS "{n}"' for n, t in cols) + " WHERE false"
-        union = " UNION ALL BY NAME ".join(parts) if parts else empty
+        # With the model's own columns, typed and empty, so that a batch landed before a
+        # column was added (a layout that came to read one more field) is read with it blank
+        # rather than failing every read of the table.
+        union = " UNION ALL BY NAME ".join([*parts, empty])
         bodies[table] = f"SELECT * FROM ({union}) WHERE submission_id IN ({ids})"
     spell_codes = []
     for table, declared in canonical_tables().items():
