@@ -1,6 +1,6 @@
-"""HES APC extracts of later data years, in the columns the HES Technical Output Specification
-v1.15 gives for them (tests/landing/data/README.md): each is recognised as its version, lands
-with no row lost, and a column no version has is still refused by name."""
+"""HES APC extracts of data years from 2013-14, in the columns the HES Technical Output
+Specification v1.15 gives for them (tests/landing/data/README.md): each is recognised as its
+version, lands with no row lost, and a column no version has is still refused by name."""
 
 from __future__ import annotations
 
@@ -29,6 +29,9 @@ DATA = Path(__file__).parent / "data"
 YEARS = {
     "2019-20": ("hes_apc_tos_v1.15_2019-20.csv", "tos-v1.15-2019-20", "X26_hes-apc_202003.csv"),
     "2022-23": ("hes_apc_tos_v1.15_2022-23.txt", "tos-v1.15-2021-22", "X26_hes-apc_202303.txt"),
+    # earlier years, read from the same sheet by the same rules
+    "2013-14": ("hes_apc_tos_v1.15_2013-14.csv", "tos-v1.15-2013-14", "X26_hes-apc_201403.csv"),
+    "2016-17": ("hes_apc_tos_v1.15_2016-17.txt", "tos-v1.15-2015-16", "X26_hes-apc_201703.txt"),
 }
 
 
@@ -258,3 +261,41 @@ def test_a_batch_landed_before_the_layout_read_the_local_id_is_still_read(
     assert [(s["source_row"], s["local_patient_id"]) for s in spells] == [
         (1, None), (3, None), (5, None),
     ]  # fmt: skip
+
+
+def _header(year: str) -> list[str]:
+    text = (DATA / YEARS[year][0]).read_text(encoding="utf-8")
+    delimiter = "|" if "|" in text.splitlines()[0] else ","
+    return next(csv.reader(io.StringIO(text), delimiter=delimiter))
+
+
+def test_the_earlier_years_differ_from_2019_20_by_the_fields_the_sheet_retires_and_begins():
+    """2013-14 and 2014-15 keep ADMINCATST and MENTCAT ("2007-08 to 2014-15") and have no NER_
+    fields ("2015-16 onwards"); to 2016-17 the psychiatric census and detention fields stay
+    ("1989-90 to 2016-17", LEGALGPC from 2002-03). Each fixture's header is its version's
+    columns exactly: none missing, and none that only another version has."""
+    census = {"CENDUR", "CENSAGE", "CENSTAT", "CENWARD", "DETDUR", "DETNDATE", "LEGALGPC",
+              "LEGLSTAT"}  # fmt: skip
+    ner = {"NER_GP_PRACTICE", "NER_RESIDENCE", "NER_TREATMENT"}
+    later = set(_header("2019-20"))
+    assert set(_header("2016-17")) - later == census and later - set(_header("2016-17")) == set()
+    assert set(_header("2013-14")) - later == census | {"ADMINCATST", "MENTCAT"}
+    assert later - set(_header("2013-14")) == ner
+    versions = {v.name: v for v in builtin()["hes-apc"].versions}
+    for year in ("2013-14", "2016-17"):
+        _, version, _ = YEARS[year]
+        assert sorted(versions[version].columns) == sorted(_header(year))
+    assert (len(versions["tos-v1.15-2013-14"].columns),
+            len(versions["tos-v1.15-2015-16"].columns)) == (389, 390)  # fmt: skip
+
+
+@pytest.mark.parametrize("column", ["DOMPROC", "VIND"])
+def test_a_field_retired_before_2013_14_is_still_refused_by_name(
+    hes_ws, example_config, engineer, column
+):
+    # DOMPROC "2001-02 to 2008-09", VIND "1989-90 to 1995-96": no version declared here has them
+    fixture = DATA / YEARS["2013-14"][0]
+    text = _with_column(fixture.read_text(encoding="utf-8"), column, "X")
+    (outcome,) = ingest(hes_ws, [_arrive(example_config, "2013-14", text)], engineer).outcomes
+    assert outcome.status == REFUSED
+    assert column in outcome.message and "closest version tos-v1.15-2013-14" in outcome.message
