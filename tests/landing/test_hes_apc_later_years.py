@@ -142,16 +142,22 @@ def _set_column(text: str, column: str, values: list[str]) -> str:
     return out.getvalue()
 
 
+def _land_2019_20_with(hes_ws, example_config, engineer, column: str, values: list[str]):
+    """The 2019-20 extract with `column`'s values replaced, landed; its outcome, loaded."""
+    text = (DATA / YEARS["2019-20"][0]).read_text(encoding="utf-8")
+    arrived = _arrive(example_config, "2019-20", _set_column(text, column, values))
+    (outcome,) = ingest(hes_ws, [arrived], engineer).outcomes
+    assert outcome.status == LOADED, outcome.message
+    return outcome
+
+
 def test_every_lsoa_the_tos_defines_lands_and_its_pseudo_codes_read_as_not_known(
     hes_ws, example_config, engineer
 ):
     # HES TOS v1.15, LSOA11: England, Wales, Scotland, Northern Ireland's 95AA01S1 form, and
     # the pseudo codes (Z not known, L Channel Islands); row 4 is held for its ADMIDATE.
     lsoas = ["Z99999999", "S01006506", "95AA01S1", "E01000001", "L99999999"]
-    fixture = DATA / YEARS["2019-20"][0]
-    text = _set_column(fixture.read_text(encoding="utf-8"), "LSOA11", lsoas)
-    (outcome,) = ingest(hes_ws, [_arrive(example_config, "2019-20", text)], engineer).outcomes
-    assert outcome.status == LOADED, outcome.message
+    outcome = _land_2019_20_with(hes_ws, example_config, engineer, "LSOA11", lsoas)
     assert (outcome.counts.loaded, outcome.counts.quarantined) == (4, 1)
     episodes = {r["source_row"]: r for r in current(hes_ws, engineer, "hes_apc_episodes")}
     assert {row: episodes[row]["lsoa11"] for row in (1, 2, 3, 5)} == {
@@ -161,10 +167,7 @@ def test_every_lsoa_the_tos_defines_lands_and_its_pseudo_codes_read_as_not_known
 
 def test_an_lsoa_of_no_shape_the_tos_defines_is_still_held(hes_ws, example_config, engineer):
     lsoas = ["E0100000I", "E01011107", "E01011107", "E01011107", "E01011107"]
-    fixture = DATA / YEARS["2019-20"][0]
-    text = _set_column(fixture.read_text(encoding="utf-8"), "LSOA11", lsoas)
-    (outcome,) = ingest(hes_ws, [_arrive(example_config, "2019-20", text)], engineer).outcomes
-    assert outcome.status == LOADED, outcome.message
+    _land_2019_20_with(hes_ws, example_config, engineer, "LSOA11", lsoas)
     assert (1, "LSOA11", "is not a code of LSOA 2011") in {
         (row, field, reason) for _, row, field, reason in held(hes_ws, engineer)
     }
@@ -176,10 +179,7 @@ def test_the_trusts_local_patient_id_is_kept_and_a_spell_takes_its_first_episode
     # LOPATID: the trust's own id for the patient (HES TOS v1.15), what its cohort-list tokens
     # seal; rows 1 and 2 are one spell (EPIORDER 1 and 2), row 4 is held for its ADMIDATE.
     ids = ["K0412345", "K0412346", "K77", "K88", ""]
-    fixture = DATA / YEARS["2019-20"][0]
-    text = _set_column(fixture.read_text(encoding="utf-8"), "LOPATID", ids)
-    (outcome,) = ingest(hes_ws, [_arrive(example_config, "2019-20", text)], engineer).outcomes
-    assert outcome.status == LOADED, outcome.message
+    _land_2019_20_with(hes_ws, example_config, engineer, "LOPATID", ids)
     episodes = {r["source_row"]: r for r in current(hes_ws, engineer, "hes_apc_episodes")}
     assert [episodes[row]["local_patient_id"] for row in (1, 2, 3, 5)] == [
         "K0412345", "K0412346", "K77", None,
@@ -195,11 +195,8 @@ def test_a_provider_registered_since_october_2020_has_a_five_character_code(
 ):
     # PROCODE3: "Codes for organisations registered after 1st October 2020 will be 5
     # characters in length rather than 3" (HES TOS v1.15); four characters is no code.
-    fixture = DATA / YEARS["2019-20"][0]
     codes = ["AB1C2", "AB1C2", "X26", "X26", "X26A"]
-    text = _set_column(fixture.read_text(encoding="utf-8"), "PROCODE3", codes)
-    (outcome,) = ingest(hes_ws, [_arrive(example_config, "2019-20", text)], engineer).outcomes
-    assert outcome.status == LOADED, outcome.message
+    _land_2019_20_with(hes_ws, example_config, engineer, "PROCODE3", codes)
     spells = {r["source_row"]: r for r in current(hes_ws, engineer, "apc_spells")}
     assert spells[1]["provider_ods"] == "AB1C2"
     assert (5, "PROCODE3", "is not a code of ODS organisation code") in {
@@ -211,10 +208,7 @@ def test_a_hes_local_patient_id_never_reaches_the_linked_zone_or_any_file_outsid
     hes_ws, example_config, engineer
 ):
     canary = "LOPATIDCANARY7"
-    fixture = DATA / YEARS["2019-20"][0]
-    text = _set_column(fixture.read_text(encoding="utf-8"), "LOPATID", [canary] * 5)
-    (outcome,) = ingest(hes_ws, [_arrive(example_config, "2019-20", text)], engineer).outcomes
-    assert outcome.status == LOADED, outcome.message
+    _land_2019_20_with(hes_ws, example_config, engineer, "LOPATID", [canary] * 5)
     link(hes_ws, engineer)
     con = hes_ws.connect_linked(read_only=True)
     try:
