@@ -15,6 +15,9 @@ from openphm.governance.audit import Actor
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
 from linkage_quality import measure
 
+# A region written, landed and linked end to end (about 10 s): the programme tier (docs/testing.md).
+pytestmark = pytest.mark.programme
+
 NOW = "2026-11-03T10:00:00"
 ENGINEER = Actor(user="test-engineer", role="processor-engineer")
 
