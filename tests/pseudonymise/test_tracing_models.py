@@ -82,7 +82,7 @@ def test_a_trained_model_is_kept_as_it_was_trained_and_its_changes_are_said(work
     [traced] = trace_sources(Prepared(left), region.spine, [Source(("x",), left["unique_id"])])
     assert traced.model.parameters == training.TRAINED
     store = models.ModelStore(workspace)
-    store.save("admitted-care", "RZ1", "202609", traced.model, {"records": 1200})
+    store.save_all([("admitted-care", "RZ1", "202609", traced.model, {"records": 1200})])
     later = store.latest("admitted-care", "RZ1", "202610")
     assert later.settings == traced.model.settings
     assert later.name == "admitted-care RZ1 202609"

@@ -81,10 +81,6 @@ class ModelStore:
             return []
         return self._query(f"SELECT * FROM {_TABLE} ORDER BY saved, rowid")
 
-    def save(self, source: str, provider: str, period: str, model: Model,
-             quality: dict[str, Any]) -> None:  # fmt: skip
-        self.save_all([(source, provider, period, model, quality)])
-
     def save_all(self, entries: list[tuple[str, str, str, Model, dict[str, Any]]]) -> None:
         """Keep each (source, provider, period, model, quality), in one opening of the store
         (opening the encrypted file took about 80 ms, once per source)."""
