@@ -54,11 +54,17 @@ def rebuild(con, resolved: list[str], controllers: list[str], objectors: str) ->
                     "THEN 'untraced' ELSE 'traced' END", ethnicity=True),
         f"""SELECT pseudonym, 2, traced, struct_pack(sex, birth_month, ethnicity_code,
                    ethnic_group, lsoa, imd_decile) FROM {PEOPLE_TABLE}""",
-        # Other records only for people neither list nor zone 3 describes already (the
-        # attributes would lose to those anyway): most rows never need their postcode looked up.
-        *(_attributes(f"(SELECT * FROM {t} ANTI JOIN known USING (pseudonym))", 3, "how",
-                      ethnicity=False) for t in resolved),
     ]  # fmt: skip
+    if resolved:
+        # Other records only for people neither list nor zone 3 describes already (the
+        # attributes would lose to those anyway): most rows never need their postcode looked
+        # up. One anti join of all of them, not one per table: each built `known`'s million
+        # pseudonyms again.
+        records = " UNION ALL ".join(
+            f"SELECT pseudonym, date_of_birth, sex, postcode, how FROM {t}" for t in resolved
+        )
+        parts.append(_attributes(f"(SELECT * FROM ({records}) ANTI JOIN known USING (pseudonym))",
+                                 3, "how", ethnicity=False))  # fmt: skip
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE known AS
         SELECT pseudonym FROM gp_people WHERE main UNION SELECT pseudonym FROM {PEOPLE_TABLE}"""
