@@ -144,12 +144,14 @@ def check(cells, groups, totals_over):
     return table
 
 
+@pytest.mark.programme  # a property search of seconds: docs/testing.md
 @settings(max_examples=150, deadline=None)
 @given(one_way((1, 8)))
 def test_no_hidden_cell_of_a_one_way_table_or_its_total_can_be_narrowed(cells):
     check(cells, ["ward"], ["ward"])
 
 
+@pytest.mark.programme  # a property search of seconds: docs/testing.md
 @settings(max_examples=100, deadline=None)
 @given(one_way((2, 3), st.integers(8, 25) | small | st.just(0)))
 def test_trying_every_table_a_one_way_release_allows_finds_no_hidden_cell(cells):
@@ -158,18 +160,21 @@ def test_trying_every_table_a_one_way_release_allows_finds_no_hidden_cell(cells)
     assert_protected(table, ["ward"], true_values(cells, table, ["ward"]), intervals)
 
 
+@pytest.mark.programme  # a property search of seconds: docs/testing.md
 @settings(max_examples=100, deadline=None)
 @given(two_way())
 def test_no_hidden_cell_of_a_two_way_table_or_its_margins_can_be_narrowed(cells):
     check(cells, ["row", "col"], ["row", "col"])
 
 
+@pytest.mark.programme  # a property search of seconds: docs/testing.md
 @settings(max_examples=60, deadline=None)
 @given(two_way(), st.sampled_from([["col"], ["row"]]))
 def test_no_hidden_cell_of_a_table_with_one_margin_can_be_narrowed(cells, totals_over):
     check(cells, ["row", "col"], totals_over)
 
 
+@pytest.mark.programme  # a property search of seconds: docs/testing.md
 @settings(max_examples=40, deadline=None)
 @given(two_way(rows=(2, 3), cols=(2, 5)))
 def test_no_hidden_cell_of_several_one_way_tables_in_one_can_be_narrowed(cells):
@@ -178,6 +183,7 @@ def test_no_hidden_cell_of_several_one_way_tables_in_one_can_be_narrowed(cells):
     check(cells, ["row", "group_by", "col"], ["col"])
 
 
+@pytest.mark.programme  # a property search of seconds: docs/testing.md
 @settings(max_examples=150, deadline=None)
 @given(one_way((1, 40), st.integers(0, 2)))
 def test_a_total_whose_cells_all_round_to_0_is_never_published_as_0(cells):
@@ -346,6 +352,7 @@ def practices_in_areas(draw):
     return pd.DataFrame({"practice": codes, "n": n}), levels
 
 
+@pytest.mark.programme  # a property search of seconds: docs/testing.md
 @settings(max_examples=150, deadline=None)
 @given(practices_in_areas())
 def test_no_hidden_practice_pcn_or_place_can_be_worked_out_from_the_other_levels(case):
@@ -402,6 +409,7 @@ def practices_in_three_levels(draw):
     return pd.DataFrame({"practice": codes, "n": n}), levels
 
 
+@pytest.mark.programme  # a property search of seconds: docs/testing.md
 @settings(max_examples=150, deadline=None)
 @given(practices_in_three_levels())
 def test_no_hidden_cell_can_be_worked_out_with_icbs_made_of_places(case):
