@@ -22,6 +22,7 @@ from openphm.pseudonymise.link import link
 
 from .conftest import put
 from .helpers import current, held
+from .hes import SAMPLE
 from .test_hes_layouts import _hes_programme
 
 DATA = Path(__file__).parent / "data"
@@ -293,3 +294,44 @@ def test_a_field_retired_before_2013_14_is_still_refused_by_name(
     (outcome,) = ingest(hes_ws, [_arrive(example_config, "2013-14", text)], engineer).outcomes
     assert outcome.status == REFUSED
     assert column in outcome.message and "closest version tos-v1.15-2013-14" in outcome.message
+
+
+def _pilot_header() -> list[str]:
+    with open(SAMPLE, newline="", encoding="utf-8") as handle:
+        return next(csv.reader([handle.readline()]))
+
+
+def test_a_later_extract_of_few_columns_is_its_year_s_version_not_the_pilot_s(tmp_path):
+    """An extract of 2019-20 carrying only the fields OpenPHM keeps (what a data sharing
+    agreement lists), LOPATID among them, is nearer the pilot's 196 columns than 2019-20's
+    300-odd by count; it is recognised as a version that
+    has every one of its columns, and nothing is said to come from another version."""
+    pilot = set(_pilot_header())
+    year = _header("2019-20")
+    fields = {f.column for f in builtin()["hes-apc"].fields}
+    kept = [c for c in year if c in fields]
+    assert "LOPATID" in kept and "LOPATID" not in pilot and len(kept) < 100
+    path = tmp_path / "X26_hes-apc_202003.csv"
+    path.write_text(",".join(kept) + "\r\n", encoding="utf-8")
+    report = check(path, builtin()["hes-apc"])
+    assert report.refusal == ""
+    assert report.version.startswith("tos-v1.15-") and "LOPATID" in report.mapped
+    assert report.unknown == () and report.elsewhere == ()
+
+
+def test_a_column_only_another_version_has_is_named_not_refused(tmp_path, cli):
+    """A header no one version holds whole (LOPATID, which the pilot lacks, with a column only
+    the pilot has): matched to the nearest version, the other's column named."""
+    pilot = _pilot_header()
+    year = set(_header("2019-20"))
+    later_years = year | set(_header("2022-23")) | set(_header("2013-14"))
+    only_pilot = sorted(c for c in pilot if c not in later_years and c != "MYDOB")[0]
+    kept = [c for c in pilot if c in year] + ["LOPATID", "NEWNHSNO", "DOB", "HOMEADD", only_pilot]
+    path = tmp_path / "X26_hes-apc_202003.csv"
+    path.write_text(",".join(kept) + "\r\n", encoding="utf-8")
+    report = check(path, builtin()["hes-apc"])
+    assert report.refusal == "" and report.unknown == ()
+    assert report.elsewhere in (("LOPATID",), (only_pilot,))
+    shown = cli(["layout", "check", path, "--layout", "hes-apc"])
+    assert shown.exit_code == 0, shown.output
+    assert "other versions" in shown.output and report.elsewhere[0] in shown.output

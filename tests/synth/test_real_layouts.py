@@ -258,3 +258,35 @@ def test_what_the_layouts_cannot_carry_is_blank(pair):
         con.close()
     assert complaints[0] > 0 and complaints[1] == 0
     assert contacts[0] > 0 and contacts[1:] == (0, 0)
+
+
+def test_each_trust_s_hes_apc_local_ids_reach_its_cohort_list_refs(pair):
+    """HES APC carries the trust's own patient id (LOPATID, from 2013-14), so a trust sent
+    HES gets cohort lists of its patients: every person its admitted-care files hold, by the
+    region's truth, has a keyed local id of that trust in zone 3 (objectors excepted), and no
+    one else does (HES OP and A&E, declared only in the pilot's columns, carry none)."""
+    region, ws, _ = pair["real"]
+    records = pd.read_parquet(region / "truth" / "records.parquet")
+    records["file"] = records["file"].astype(str)
+    faulted, _ = _faulted(region)
+    con = ws.connect_linked(read_only=True)
+    try:
+        refs = con.execute("SELECT provider, pseudonym FROM linked._provider_refs").df()
+        objectors = con.execute("SELECT pseudonym FROM linked._objectors").df()
+    finally:
+        con.close()
+    persons = _persons(region, ws)
+    person = refs["pseudonym"].map(persons)
+    objecting = set(objectors["pseudonym"].map(persons).dropna().astype(int))
+    for trust in ("RZ1", "RZ2"):
+        files = records[records["file"].str.startswith(f"extracts/admitted-care/{trust}/")]
+        files = files[[(f, r) not in faulted for f, r in zip(files["file"], files["row"],
+                                                             strict=True)]]  # fmt: skip
+        listed = set(person[refs["provider"] == trust].dropna().astype(int))
+        seen = set(files["person_id"]) - objecting  # an objector's id is never added
+        assert len(seen) > 100
+        if pair["name"] == "valid-nhs":
+            assert listed == seen
+        else:  # an untraced record's local id stays with its own pseudonym, not a person
+            assert listed <= seen
+            assert len(listed) >= 0.97 * len(seen)

@@ -116,6 +116,9 @@ def _print_layout_report(r) -> None:
                    "needed)") if r.missing else "none (of that version's columns)"),
         ("unknown", ", ".join(r.unknown) or "none"),
     ]  # fmt: skip
+    if r.elsewhere:
+        what = "column(s) that version lacks and another declared version has (several years?)"
+        lines.append(("other versions", _some(r.elsewhere, what)))
     if not r.refusal:
         lines.append(
             ("rows", f"{r.received} received: {r.loaded} would load, "

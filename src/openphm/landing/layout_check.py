@@ -38,6 +38,7 @@ class LayoutReport:
     unknown: tuple[str, ...]
     refusal: str
     received: int = 0
+    elsewhere: tuple[str, ...] = ()  # columns only other versions of the layout have
     loaded: int = 0
     quarantined: int = 0
     problems: tuple[tuple[int, str, str], ...] = ()  # (row, field, reason)
@@ -56,6 +57,7 @@ class LayoutReport:
             "mapped": list(self.mapped),
             "missing": list(self.missing),
             "unknown": list(self.unknown),
+            "other_versions_columns": list(self.elsewhere),
             "refused": self.refusal,
             "received": self.received,
             "would_load": self.loaded,
@@ -96,6 +98,7 @@ def check(path: Path, layout: Layout, today: dt.date | None = None) -> LayoutRep
             mapped=c.mapped if c else (),
             missing=c.missing if c else (),
             unknown=c.unknown if c else (),
+            elsewhere=c.elsewhere if c else (),
             refusal=found.refusal,
         )
         if found.refusal:

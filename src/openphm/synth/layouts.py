@@ -172,6 +172,11 @@ def _hes_apc(writer, rng, frame, recorded, practice) -> None:
     }
     person = {k: v.take(pa.array(spell)) for k, v in _hes_person(recorded, practice, rng).items()}
     columns |= person
+    # The trust's own id for the patient, which HES APC carries from 2013-14 (the TOS's
+    # LOPATID): the one the contract's table gives the person at this trust.
+    columns["LOPATID"] = local_patient_ids(
+        frame["person"].to_numpy()[spell], frame["provider"].to_numpy()[spell]
+    )
     columns["STARTAGE"] = _start_age(recorded["date_of_birth"].to_numpy()[spell], start)
     # The first episode: the primary diagnosis, then the secondary ones (4 characters, an X
     # filling a 3-character code); the second: the primary again.

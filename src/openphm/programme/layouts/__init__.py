@@ -93,13 +93,16 @@ class Version:
 @dataclass(frozen=True)
 class HeaderCheck:
     """What a file's header is, against a layout: the version it matches best, the kept
-    fields it carries, the version's columns it lacks and the columns no version knows."""
+    fields it carries, the version's columns it lacks, the columns only other versions have
+    (a file no one version holds whole: an extract spanning data years) and the columns no
+    version knows."""
 
     version: Version
     mapped: tuple[str, ...]
     missing: tuple[str, ...]
     unknown: tuple[str, ...]
     problems: tuple[str, ...]  # why the file cannot be loaded; empty when it can
+    elsewhere: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -162,12 +165,19 @@ class Layout:
         names = self.as_layout_names([n.strip() for n in header])
         present = frozenset(names)
 
-        def distance(v: Version) -> tuple[int, int]:
-            return (len(set(v.columns) ^ present), -len(v.columns))
+        def distance(v: Version) -> tuple[int, int, int]:
+            # First the versions that have every column the file has (a real extract carries
+            # some of its version's columns, never another's), then the nearest header: by
+            # the nearest header alone, a 2019-20 extract of 60 columns, LOPATID among them,
+            # was the Artificial Data pilot's (196 columns, no LOPATID) rather than 2019-20's
+            # (about 300).
+            return (len(present - set(v.columns)), len(set(v.columns) ^ present),
+                    -len(v.columns))  # fmt: skip
 
         version = min(self.versions, key=distance)
         missing = tuple(c for c in version.columns if c not in present)
         unknown = tuple(sorted(present - self.known_columns))
+        elsewhere = tuple(sorted((present & self.known_columns) - set(version.columns)))
         mapped = tuple(f.column for f in self.fields if f.column in present)
         problems = []
         if unknown:
@@ -192,7 +202,7 @@ class Layout:
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             problems.append(f"repeated column(s) {', '.join(twice)}")
-        return HeaderCheck(version, mapped, missing, unknown, tuple(problems))
+        return HeaderCheck(version, mapped, missing, unknown, tuple(problems), elsewhere)
 
 
 # ----- reading layout files ------------------------------------------------------------------
