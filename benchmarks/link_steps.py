@@ -7,7 +7,8 @@
 `ingest` sets up a workspace on the `region/` of an earlier `phm bench --out DIR` and lands its
 extracts (init and ingest, as `phm bench` runs them). `link` copies that ingested workspace to
 WORK (emptied first) and runs `phm bench`'s link stage on the copy, printing the stage's steps,
-its wall and CPU seconds, peak memory, and the seconds of each named function of linkage. Run
+its wall and CPU seconds, peak memory, the seconds of each named function of linkage and of
+Splink's SQL by the table it makes (predict, blocked pairs, u's counts, EM's vectors). Run
 it again after a change, or with another checkout's code on its own region, for an A/B in one
 hour. `fingerprint` prints, per linked table of WORK, its rows and a sum of a hash of every row
 (sealed tokens and key ids left out: their nonces are random), so two links of the same
@@ -70,6 +71,7 @@ def link(ingested: Path, work: Path, region: Path) -> None:
                 setattr(module, function, _timed(getattr(module, function), seconds))
     from openphm.pseudonymise.bench import link_stage
 
+    splink = _time_splink_sql()
     before = resource.getrusage(resource.RUSAGE_SELF)
     started = time.perf_counter()
     counts = link_stage(region, work)
@@ -80,6 +82,34 @@ def link(ingested: Path, work: Path, region: Path) -> None:
     print(f"link {wall:.1f} s, {cpu:.1f} CPU s, peak {after.ru_maxrss / 1e6:.2f} GB")
     for function, spent in sorted(seconds.items(), key=lambda item: -item[1]):
         print(f"  {function:36} {spent:6.1f} s")
+    print("Splink's SQL by the table it makes, and the thread it ran in (tracing trains in one")
+    print("of its own beside the link's, which scores):")
+    for (thread, table), (spent, runs) in sorted(splink.items(), key=lambda item: -item[1][0]):
+        if spent >= 0.05:
+            print(f"  {thread[:18]:18} {table:40} {spent:6.1f} s  {runs:4} statements")
+
+
+def _time_splink_sql() -> dict[tuple[str, str], list]:
+    """Seconds and statements of Splink's SQL per (thread, table it makes), from here on:
+    how much of tracing is predict, blocking, u sampling and EM (docs/benchmarks.md)."""
+    import threading
+
+    from splink.internals.database_api import DatabaseAPI
+
+    spent: dict[tuple[str, str], list] = defaultdict(lambda: [0.0, 0])
+    run = DatabaseAPI._log_and_run_sql_execution
+
+    def timed(self, final_sql, templated_name, physical_name):
+        started = time.perf_counter()
+        try:
+            return run(self, final_sql, templated_name, physical_name)
+        finally:
+            entry = spent[(threading.current_thread().name, templated_name)]
+            entry[0] += time.perf_counter() - started
+            entry[1] += 1
+
+    DatabaseAPI._log_and_run_sql_execution = timed
+    return spent
 
 
 def _timed(function, seconds: dict[str, float]):
