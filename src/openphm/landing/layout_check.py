@@ -37,8 +37,8 @@ class LayoutReport:
     missing: tuple[str, ...]
     unknown: tuple[str, ...]
     refusal: str
-    received: int = 0
     elsewhere: tuple[str, ...] = ()  # columns only other versions of the layout have
+    received: int = 0
     loaded: int = 0
     quarantined: int = 0
     problems: tuple[tuple[int, str, str], ...] = ()  # (row, field, reason)

@@ -155,6 +155,8 @@ def _hes_apc(writer, rng, frame, recorded, practice) -> None:
     finished = discharge[spell] < NEVER
     start = np.where(first, admission[spell], handover[spell])
     episode_end = np.where(last, discharge[spell], handover[spell])
+    # Each episode's trust and person (the spell's).
+    trust, who = frame["provider"].to_numpy()[spell], frame["person"].to_numpy()[spell]
     columns = {
         "FYEAR": _fyear(admission[spell]),
         "EPIKEY": _text(writer.next_ids("hes-apc", len(spell), 100_000_000_001).astype(str)),
@@ -168,15 +170,13 @@ def _hes_apc(writer, rng, frame, recorded, practice) -> None:
         "DISDEST": _text(
             np.where(last & finished, frame["discharge_destination"].to_numpy()[spell], "98")
         ),
-        "PROCODE3": _text(frame["provider"].to_numpy()[spell]),
+        "PROCODE3": _text(trust),
     }
     person = {k: v.take(pa.array(spell)) for k, v in _hes_person(recorded, practice, rng).items()}
     columns |= person
     # The trust's own id for the patient, which HES APC carries from 2013-14 (the TOS's
     # LOPATID): the one the contract's table gives the person at this trust.
-    columns["LOPATID"] = local_patient_ids(
-        frame["person"].to_numpy()[spell], frame["provider"].to_numpy()[spell]
-    )
+    columns["LOPATID"] = local_patient_ids(who, trust)
     columns["STARTAGE"] = _start_age(recorded["date_of_birth"].to_numpy()[spell], start)
     # The first episode: the primary diagnosis, then the secondary ones (4 characters, an X
     # filling a 3-character code); the second: the primary again.
@@ -198,9 +198,9 @@ def _hes_apc(writer, rng, frame, recorded, practice) -> None:
     for j in range(2, PROCEDURES + 1):
         columns[f"OPERTN_4_{j:02d}"] = pa.nulls(len(spell), pa.string())
     writer.write_rows(
-        KIND["apc"], REAL["apc"], frame["provider"].to_numpy()[spell],
+        KIND["apc"], REAL["apc"], trust,
         _monthly(writer, frame["day"].to_numpy()[spell]), admission[spell],
-        frame["person"].to_numpy()[spell], pa.table(columns),
+        who, pa.table(columns),
     )  # fmt: skip
 
 
