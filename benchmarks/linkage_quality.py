@@ -12,10 +12,15 @@ into linkage pseudonyms with the workspace's linkage key: benchmark code holding
 the tests do; nothing in src may.
 
 The linked zone keeps no row numbers, so records are matched to truth rows within each landed
-file: a linked row whose pseudonym is a truth row's own is paired with it; the rest are paired
-in order. Counts of right, wrong and unmatched records are exact. The pairwise figures are
-exact unless a file holds wrongly linked or unmatched rows as well as rows that never reached
-the zone (an objector's, a quarantined row): then whose those few rows are is a guess.
+file: a linked row whose pseudonym is a truth row's own is paired with it; a row left
+unmatched is paired with the truth row whose unmatched pseudonym it carries (computed, with the
+key, from the record id that row landed with in zone 1: `untraced_pseudonyms`); the rest are
+paired in order. Counts of right, wrong and unmatched records are exact, and so is whose each
+unmatched record is. The pairwise figures are exact unless a file holds wrongly linked rows as
+well as rows that never reached the zone (an objector's, a quarantined row): then whose those
+few rows are is a guess. (Before unmatched rows were paired by their pseudonym, a file's
+objectors' rows, removed from the zone, were paired by order with its unmatched rows, and
+"of people on a GP list (records)" read 0 at a million people where it was not.)
 
 Prints, over the non-GP records that reached the linked zone (records of objectors, superseded
 or refused files and quarantined rows do not):
@@ -36,12 +41,16 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
+from openphm.engine import connect
+from openphm.governance.audit import Actor
 from openphm.keystore import KeyName
 from openphm.landing import catalog
+from openphm.landing.read import current_tables
 from openphm.programme.workspace import Workspace
 from openphm.pseudonymise.deidentify import LINKED_TABLE, RECORD_ID
-from openphm.pseudonymise.pseudonyms import linkage_pseudonyms
+from openphm.pseudonymise.pseudonyms import linkage_pseudonyms, unmatched_pseudonyms
 
 
 def linked_records(ws: Workspace, region: Path) -> pd.DataFrame:
@@ -76,20 +85,71 @@ def truth_records(ws: Workspace, region: Path) -> tuple[pd.DataFrame, set[str]]:
         )
     finally:
         con.close()
-    return records.merge(people[["person_id", "true"]], on="person_id"), registered
+    records = records.merge(people[["person_id", "true"]], on="person_id")
+    untraced = untraced_pseudonyms(ws, region, key)
+    return records.merge(untraced, on=["file", "row"], how="left"), registered
+
+
+def untraced_pseudonyms(ws: Workspace, region: Path, key: bytes) -> pd.DataFrame:
+    """(file, row, untraced): the unmatched pseudonym each non-GP row of zone 1 gets if it is
+    not traced, from its source kind, provider and record id as landed (as `phm link` makes
+    them, resolve.unmatched); a row is its file's `source_row`."""
+    files = {
+        s.submission_id: str(Path(s.file).resolve().relative_to(region.resolve()))
+        for s in catalog.load(ws.zone("landing")).submissions
+    }
+    con = connect()
+    try:
+        views = current_tables(ws, con, Actor(user="linkage-quality", role="processor-engineer"))
+        landed = con.execute(
+            " UNION ALL ".join(
+                f"SELECT submission_id, source_row, source_kind, provider_ods, "
+                f"{column}::VARCHAR AS record_id FROM {views[table]}"
+                for table, column in RECORD_ID.items()
+            )
+        ).df()
+    finally:
+        con.close()
+    parts = []
+    for (source, provider), part in landed.groupby(["source_kind", "provider_ods"]):
+        pseudonyms = unmatched_pseudonyms(
+            pa.array(part["record_id"], pa.string()),
+            source=source,
+            provider=provider,
+            linkage_key=key,
+        )
+        parts.append(
+            pd.DataFrame(
+                {
+                    "file": part["submission_id"].map(files).to_numpy(),
+                    "row": part["source_row"].astype("int64").to_numpy(),
+                    "untraced": pseudonyms.to_pylist(),
+                }
+            )
+        )
+    columns = {"file": pd.Series(dtype=object), "row": pd.Series(dtype="int64"),
+               "untraced": pd.Series(dtype=object)}  # fmt: skip
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns)
 
 
 def pair_up(linked: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
-    """Linked rows beside truth rows of the same file: equal pseudonyms first, the rest in
-    order (see the module note). Truth rows left over did not reach the zone (superseded or
-    refused files, quarantined rows, objections)."""
+    """Linked rows beside truth rows of the same file: each unmatched row with the truth row
+    whose unmatched pseudonym it carries, then equal pseudonyms, the rest in order (see the
+    module note). Truth rows left over did not reach the zone (superseded or refused files,
+    quarantined rows, objections)."""
     linked = linked.assign(n=linked.groupby(["file", "pseudonym"]).cumcount())
+    # Unmatched rows first: they are exact, and a person's rows paired by pseudonym in order
+    # would otherwise take the truth row of their one untraced record in that file.
+    truth = truth.assign(u=truth.groupby(["file", "untraced"]).cumcount())
+    untraced = linked.merge(
+        truth, left_on=["file", "pseudonym", "n"], right_on=["file", "untraced", "u"]
+    )
+    linked = _without(linked, untraced[["file", "pseudonym", "n"]])
+    truth = _without(truth, untraced[["file", "row"]])
     truth = truth.assign(n=truth.groupby(["file", "true"]).cumcount())
     right = linked.merge(truth, left_on=["file", "pseudonym", "n"], right_on=["file", "true", "n"])
-    rest_linked = linked.merge(right[["file", "pseudonym", "n"]], how="left", indicator=True)
-    rest_linked = rest_linked[rest_linked["_merge"] == "left_only"].drop(columns="_merge")
-    rest_truth = truth.merge(right[["file", "true", "n"]], how="left", indicator=True)
-    rest_truth = rest_truth[rest_truth["_merge"] == "left_only"].drop(columns="_merge")
+    rest_linked = _without(linked, right[["file", "pseudonym", "n"]])
+    rest_truth = _without(truth, right[["file", "true", "n"]])
     rest_linked = rest_linked.assign(k=rest_linked.groupby("file").cumcount())
     rest_truth = rest_truth.assign(k=rest_truth.groupby("file").cumcount())
     wrong = rest_linked.merge(rest_truth, on=["file", "k"], suffixes=("", "_t"))
@@ -97,7 +157,13 @@ def pair_up(linked: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
     if unpaired:
         raise SystemExit(f"{unpaired} linked rows have no truth row in their file: wrong region?")
     columns = ["file", "pseudonym", "person_id", "true"]
-    return pd.concat([right[columns], wrong[columns]], ignore_index=True)
+    return pd.concat([untraced[columns], right[columns], wrong[columns]], ignore_index=True)
+
+
+def _without(frame: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
+    """`frame` less the rows that match one of `rows` on its columns."""
+    kept = frame.merge(rows, how="left", indicator=True)
+    return kept[kept["_merge"] == "left_only"].drop(columns="_merge")
 
 
 def pairs(sizes: pd.Series) -> int:
