@@ -53,12 +53,17 @@ from openphm.pseudonymise.deidentify import LINKED_TABLE, RECORD_ID
 from openphm.pseudonymise.pseudonyms import linkage_pseudonyms, unmatched_pseudonyms
 
 
-def linked_records(ws: Workspace, region: Path) -> pd.DataFrame:
-    """One row per non-GP linked record: file (relative to the region), pseudonym."""
-    files = {
+def _files(ws: Workspace, region: Path) -> dict[str, str]:
+    """Each landed submission's file, relative to the region (as the truth names it)."""
+    return {
         s.submission_id: str(Path(s.file).resolve().relative_to(region.resolve()))
         for s in catalog.load(ws.zone("landing")).submissions
     }
+
+
+def linked_records(ws: Workspace, region: Path) -> pd.DataFrame:
+    """One row per non-GP linked record: file (relative to the region), pseudonym."""
+    files = _files(ws, region)
     con = ws.connect_linked(read_only=True)
     try:
         union = " UNION ALL ".join(
@@ -94,10 +99,7 @@ def untraced_pseudonyms(ws: Workspace, region: Path, key: bytes) -> pd.DataFrame
     """(file, row, untraced): the unmatched pseudonym each non-GP row of zone 1 gets if it is
     not traced, from its source kind, provider and record id as landed (as `phm link` makes
     them, resolve.unmatched); a row is its file's `source_row`."""
-    files = {
-        s.submission_id: str(Path(s.file).resolve().relative_to(region.resolve()))
-        for s in catalog.load(ws.zone("landing")).submissions
-    }
+    files = _files(ws, region)
     con = connect()
     try:
         views = current_tables(ws, con, Actor(user="linkage-quality", role="processor-engineer"))
