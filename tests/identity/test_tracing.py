@@ -84,6 +84,32 @@ def test_a_house_move_counts_once_against_a_match():
     )
 
 
+def test_a_record_at_the_persons_previous_postcode_counts_for_the_match():
+    # A hospital not told of a move still has the old address. The spine knows it from the
+    # person's registration at their previous practice: a record there is evidence for them,
+    # where a postcode the spine does not know is evidence against.
+    old = "HX7 5AB"
+    record = moved(ROBERT)  # at HX7 5AB, with no address (as `phm link` sends records)
+    record["address"] = None
+    knows = spine_with({**ROBERT, "previous_postcode": old})
+    unknown = spine_with({**ROBERT, "previous_postcode": "WF1 2AA"})  # moved from elsewhere
+    missing = {**record, "postcode": None}
+    assert probability(record, knows) > probability(missing, knows) > probability(record, unknown)
+    # And only the person's own previous postcode: someone else's is no evidence for them.
+    stranger = {**record, "postcode": "WF1 2AA", "record_id": "r1"}
+    assert probability(stranger, knows) < probability(missing, knows)
+
+
+def test_a_spine_without_previous_postcodes_scores_as_before():
+    # The level cannot happen, so it takes no share of the matches: a record's score is the
+    # same whether the spine has the column, all empty, or not at all.
+    spine = spine_with(ROBERT)
+    record = moved(ROBERT, postcode="LS6 2QT", given_name="Rob")
+    assert probability(record, spine.assign(previous_postcode=None)) == pytest.approx(
+        probability(record, spine), rel=1e-12
+    )
+
+
 def test_a_mistyped_postcode_is_not_a_move_so_the_address_still_counts(small_region):
     # Each known person's record with their own address and their postcode's last two letters
     # swapped (LS6 2QT → LS6 2TQ): the address then counts, for the match.

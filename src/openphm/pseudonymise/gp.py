@@ -109,13 +109,28 @@ def adopt_traced(con) -> int:
 
 
 def spine(con) -> int:
-    """Create `spine`: the registered population with valid NHS numbers, for tracing."""
+    """Create `spine`: the registered population with valid NHS numbers, for tracing, one row
+    per number from the practice the person is registered with now (or was last), with
+    `previous_postcode`: the postcode of their latest other registration where it differs
+    (the address they had before they moved practice, from the previous practice's list),
+    which a hospital not yet told of the move still holds."""
     con.execute(
         """CREATE OR REPLACE TEMP TABLE spine AS
-        SELECT valid_nhs_number AS spine_id, given_name, family_name,
-               date_of_birth::VARCHAR AS date_of_birth, sex, postcode,
-               concat_ws(' ', address_line_1, address_line_2, town) AS address
-        FROM gp_people WHERE valid_nhs_number IS NOT NULL AND main"""
+        WITH earlier AS (
+            SELECT o.valid_nhs_number,
+                   arg_max(o.postcode, coalesce(o.registration_end, o.registration_start))
+                       AS previous_postcode
+            FROM gp_people o JOIN gp_people m
+                 ON m.valid_nhs_number = o.valid_nhs_number AND m.main
+            WHERE NOT o.main AND o.postcode IS NOT NULL
+                  AND o.postcode IS DISTINCT FROM m.postcode
+            GROUP BY o.valid_nhs_number)
+        SELECT g.valid_nhs_number AS spine_id, g.given_name, g.family_name,
+               g.date_of_birth::VARCHAR AS date_of_birth, g.sex, g.postcode,
+               concat_ws(' ', g.address_line_1, g.address_line_2, g.town) AS address,
+               e.previous_postcode
+        FROM gp_people g LEFT JOIN earlier e USING (valid_nhs_number)
+        WHERE g.valid_nhs_number IS NOT NULL AND g.main"""
     )
     return con.execute("SELECT count(*) FROM spine").fetchone()[0]
 
