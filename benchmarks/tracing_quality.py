@@ -39,7 +39,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from openphm.pseudonymise import resolve
+from openphm.pseudonymise import gp, resolve
 from openphm.synth import RegionOptions, generate_region
 from openphm.synth.extracts import TABLES
 
@@ -76,8 +76,15 @@ def load(region: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         patients = _canonical(patients, "patients").to_pandas()
         registrations = _read(folder / f"{folder.name}_registrations_{latest}")
         registrations = _canonical(registrations, "registrations").to_pandas()
-        end = registrations.groupby("patient_ref")["registration_end"].last()
-        spine.append(patients.assign(registration_end=patients["patient_ref"].map(end)))
+        last = registrations.groupby("patient_ref")[["registration_start", "registration_end"]]
+        last = last.last()
+        spine.append(
+            patients.assign(
+                provider_ods=folder.name,
+                registration_start=_date(patients["patient_ref"].map(last["registration_start"])),
+                registration_end=_date(patients["patient_ref"].map(last["registration_end"])),
+            )
+        )
     records = pd.concat(records, ignore_index=True)
     truth = pd.read_parquet(region / "truth" / "records.parquet")
     truth = truth.assign(file=truth["file"].astype(str))
@@ -86,6 +93,12 @@ def load(region: Path) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     people = pd.read_parquet(region / "truth" / "people.parquet")[["person_id", "nhs_number"]]
     truth = truth.merge(people, on="person_id")
     return records, pd.concat(spine, ignore_index=True), truth
+
+
+def _date(values: pd.Series) -> pd.Series:
+    """Dates as flavour A (ISO) or B (day/month/year) writes them."""
+    iso = pd.to_datetime(values, format="%Y-%m-%d", errors="coerce")
+    return iso.fillna(pd.to_datetime(values, format="%d/%m/%Y", errors="coerce"))
 
 
 def _read(path: Path, columns: list[str] | None = None) -> pa.Table:
@@ -116,18 +129,19 @@ def ours(records: pd.DataFrame, spine_rows: pd.DataFrame) -> tuple[pd.Series, fl
     con.register("spine_in", spine_rows)
     con.execute("CREATE TEMP TABLE patients AS SELECT * FROM spine_in")
     resolve.check_numbers(con, ["records", "patients"], resolve.regions(True))
+    # The spine as `phm link` makes it (`gp.spine`: each person from the practice they are
+    # registered with now, with the postcode of their registration before), from the patient
+    # lists as `gp.patients` marks them (`main`: the current registration, else the latest).
     con.execute(
-        """CREATE TEMP TABLE spine AS
-        SELECT c.nhs_number AS spine_id, arg_max(p.given_name, p.registration_end IS NULL)
-                   AS given_name,
-               arg_max(p.family_name, p.registration_end IS NULL) AS family_name,
-               arg_max(p.date_of_birth, p.registration_end IS NULL) AS date_of_birth,
-               arg_max(p.sex, p.registration_end IS NULL) AS sex,
-               arg_max(p.postcode, p.registration_end IS NULL) AS postcode,
-               arg_max(concat_ws(' ', p.address_line_1, p.address_line_2, p.town),
-                       p.registration_end IS NULL) AS address
-        FROM patients p JOIN nhs_check c ON c.raw = p.nhs_number GROUP BY ALL"""
+        """CREATE TEMP TABLE gp_people AS
+        SELECT p.*, c.nhs_number AS valid_nhs_number,
+               row_number() OVER (
+                   PARTITION BY c.nhs_number
+                   ORDER BY p.registration_end IS NULL DESC, p.registration_end DESC,
+                            p.registration_start DESC, p.provider_ods) = 1 AS main
+        FROM patients p JOIN nhs_check c ON c.raw = p.nhs_number"""
     )
+    gp.spine(con)
     start = time.perf_counter()
     report = resolve.trace_records(con, ["records"], gp_patients=False)
     seconds = time.perf_counter() - start
