@@ -3,7 +3,15 @@ import pyarrow as pa
 import pytest
 
 from openphm.identity import standardise
-from openphm.identity.tracing import TracingError, best_matches, linkage_equity, trace
+from openphm.identity.tracing import (
+    TracingError,
+    best_matches,
+    blocking_keys,
+    crowded_postcodes,
+    linkage_equity,
+    prepare,
+    trace,
+)
 
 from .people import region
 
@@ -323,3 +331,57 @@ def test_the_blocking_keys_for_swapped_names_and_postcodes_are_the_same_either_w
     assert standardise.names_unordered(given, family).to_pylist() == [
         "MARY SMITH", "MARY SMITH", None
     ]  # fmt: skip
+
+
+def test_the_people_a_record_meets_at_its_postcode_are_counted_over_the_records():
+    spine = pd.DataFrame(
+        {
+            "spine_id": ["a", "b", "c", "d"],
+            "postcode": ["LS6 2QT", "LS6 2QT", "LS6 2QT", "HX1 1AA"],
+            "sex": ["M", "M", "F", "M"],
+        }
+    )
+    records = pd.DataFrame(
+        {
+            "record_id": ["r1", "r2", "r3", "r4"],
+            "postcode": ["ls62qt", "LS6 2QT", "WF1 2AA", None],
+            "sex": ["1", "F", "M", "M"],
+        }
+    )
+    left, right = prepare(records, "record_id"), prepare(spine, "spine_id")
+    # r1 meets two men, r2 one woman, r3 no one; r4 has no postcode and is not counted.
+    assert crowded_postcodes(left, right, ["postcode", "sex"]) == pytest.approx(1.0)
+    # Without sex, everyone at the postcode: 3, 3 and 0.
+    assert crowded_postcodes(left, right, ["postcode"]) == pytest.approx(2.0)
+
+
+def test_in_crowded_postcodes_the_postcode_pairs_only_with_a_name_or_the_year_of_birth():
+    fields = ["given_name", "family_name", "date_of_birth", "sex", "postcode"]
+    assert ("postcode", "sex") in blocking_keys(fields)
+    crowded = blocking_keys(fields, crowded=True)
+    assert ("postcode", "sex") not in crowded
+    assert {("postcode", "family_name"), ("postcode", "given_name_canonical"),
+            ("postcode", "birth_year")} <= set(crowded)  # fmt: skip
+
+
+def test_in_a_crowded_postcode_a_person_is_still_found_by_family_name(caplog):
+    # Sixty men at Robert's postcode (more than CROWDED_POSTCODE): his record has his given
+    # name mistyped at its first letter and his date of birth wrong but for the year, so
+    # only his family name at his postcode pairs him with himself.
+    background = one_address_each(region(500, 1, seed=3).spine)
+    men = background.index[background["sex"] == "M"][:60]
+    background.loc[men, "postcode"] = ROBERT["postcode"]
+    spine = pd.concat([background, pd.DataFrame([ROBERT])], ignore_index=True)
+    record = {
+        "record_id": "r1",
+        "given_name": "Hobert",
+        "family_name": "Ashworth",
+        "date_of_birth": "1961-11-23",
+        "sex": "M",
+        "postcode": ROBERT["postcode"],
+    }
+    records = pd.DataFrame([record])
+    with caplog.at_level("INFO", logger="openphm.identity.tracing"):
+        pairs = trace(records, spine, threshold=1e-9)
+    assert "meets" in caplog.text
+    assert "TARGET" in pairs["spine_id"].tolist()

@@ -229,20 +229,38 @@ def prepare(frame: pd.DataFrame, id_column: str) -> pd.DataFrame:
     return table.to_pandas(types_mapper=pd.ArrowDtype)
 
 
-def blocking_keys(fields: Sequence[str]) -> list[tuple[str, ...]]:
-    """Candidate pairs: same date of birth (either way round), same postcode, same family
-    and given name (nicknames resolved; either way round), same initials (either way round)
-    with the same postcode but for two characters swapped, same initials, year and month of
-    birth and sex, or the same address."""
+def blocking_keys(fields: Sequence[str], *, crowded: bool = False) -> list[tuple[str, ...]]:
+    """Candidate pairs: same date of birth (either way round), same postcode (`crowded`: with
+    the family name, the given name or the year of birth), same family and given name
+    (nicknames resolved; either way round), same initials (either way round) with the same
+    postcode but for two characters swapped, same initials, year and month of birth and sex,
+    or the same address."""
     keys: list[tuple[str, ...]] = []
     if "date_of_birth" in fields:
         keys.append(("date_of_birth_unordered",))
-    if "postcode" in fields:
-        # With sex where both sides have it: half the pairs of the postcode alone (2.2M of
-        # 5.3M to score at a million people, 82 people a postcode, for 27k records), and of
-        # the records the postcode alone pairs with their person (36 of 9,675 scored in the
+    if "postcode" in fields and crowded:
+        # Postcodes where each record meets more than CROWDED_POSTCODE people of its sex
+        # (`crowded_postcodes`): the household, or the person with a name or the date of
+        # birth (but for the year) wrong, not every neighbour. At a million people (82 a
+        # postcode), of the 33,134 records scored, the postcode and sex made 1.39M of the
+        # 3.58M pairs and alone paired no record with its person; these make 0.04M more
+        # than the other keys do. On the `high` region at 50,000 people, 39 records reached
+        # their person by the postcode and sex alone; 37 of them these reach (the other two
+        # have no given name and no date of birth, too little to link).
+        keys.extend(
+            ("postcode", column)
+            for field, column in (
+                ("family_name", "family_name"),
+                ("given_name", "given_name_canonical"),
+                ("date_of_birth", "birth_year"),
+            )
+            if field in fields
+        )
+    elif "postcode" in fields:
+        # With sex where both sides have it: half the pairs of the postcode alone, and of the
+        # records the postcode alone pairs with their person (36 of 9,675 scored in the
         # `high` region at 50,000 people), all but one agree on sex.
-        keys.append(("postcode", "sex") if "sex" in fields else ("postcode",))
+        keys.append(POSTCODE_KEY if "sex" in fields else ("postcode",))
     if {"given_name", "family_name"} <= set(fields):
         keys.append(("names_unordered",))
         if "postcode" in fields:
@@ -262,11 +280,33 @@ def blocking_keys(fields: Sequence[str]) -> list[tuple[str, ...]]:
     return keys
 
 
-def blocking_rules(fields: Sequence[str]) -> list[Any]:
+def blocking_rules(fields: Sequence[str], *, crowded: bool = False) -> list[Any]:
     """Splink's rules for `blocking_keys`."""
     from splink import block_on
 
-    return [block_on(*key) for key in blocking_keys(fields)]
+    return [block_on(*key) for key in blocking_keys(fields, crowded=crowded)]
+
+
+# A record meeting more people than this at its postcode (of its sex, where known), on
+# average over the records, is in crowded postcodes: blocking on the postcode alone then
+# pairs each record with its neighbours, most of the pairs to score and almost none of the
+# links (`blocking_keys`). The synthetic region at a million people: 42; at 50,000: 5.6;
+# FEBRL: about 1; England: about 40 people a postcode, 20 of each sex, well above.
+CROWDED_POSTCODE = 10
+POSTCODE_KEY = ("postcode", "sex")
+
+
+def crowded_postcodes(records: pd.DataFrame, spine: pd.DataFrame, fields: Sequence[str]) -> float:
+    """How many spine people a record meets at its postcode (and sex, where both sides have
+    it), on average over the records that have one."""
+    key = POSTCODE_KEY if "sex" in fields else ("postcode",)
+    people = pc.value_counts(_key_values(spine, key).drop_null())
+    theirs = _key_values(records, key).drop_null()
+    if not len(theirs) or not len(people):
+        return 0.0
+    found = pc.index_in(theirs, value_set=people.field("values"))
+    counts = pc.take(people.field("counts"), found.drop_null())
+    return float(pc.sum(counts).as_py() or 0) / len(theirs)
 
 
 def comparison_levels() -> dict[str, list[Level]]:
@@ -442,7 +482,7 @@ def _extract(values: pa.Array, pattern: str) -> pa.Array:
     return pc.if_else(pc.equal(found, ""), pa.scalar(None, pa.string()), found)
 
 
-def _priors(fields: Sequence[str], n_spine: int) -> Any:
+def _priors(fields: Sequence[str], n_spine: int, crowded: bool = False) -> Any:
     """The model before any training: our comparisons with their prior m probabilities, and
     λ = 1 / spine size (every record's person on the spine, once)."""
     import splink.comparison_level_library as cll
@@ -472,7 +512,7 @@ def _priors(fields: Sequence[str], n_spine: int) -> Any:
     return SettingsCreator(
         link_type="link_only",
         comparisons=comparisons,
-        blocking_rules_to_generate_predictions=blocking_rules(fields),
+        blocking_rules_to_generate_predictions=blocking_rules(fields, crowded=crowded),
         probability_two_random_records_match=1.0 / max(n_spine, 1),
         retain_matching_columns=False,
         retain_intermediate_calculation_columns=False,
@@ -491,7 +531,16 @@ class Session:
         self.records, self.spine = records, spine
         self.engine = _engine(engine)
         self.fields, self.seed = list(fields), seed
-        self.keys = blocking_keys(fields)
+        meets = crowded_postcodes(records, spine, fields) if "postcode" in fields else 0.0
+        self.crowded = meets > CROWDED_POSTCODE
+        if self.crowded:
+            log.info(
+                "tracing: a record meets %.0f people at its postcode on average (more than "
+                "%d): the postcode pairs only with a name or the year of birth",
+                meets,
+                CROWDED_POSTCODE,
+            )
+        self.keys = blocking_keys(fields, crowded=self.crowded)
         try:
             self.db = self.engine.splink(connection)
         except EngineError as err:
@@ -521,7 +570,7 @@ class Session:
         self.priors = self._priors_on(self.trainer)
 
     def _priors_on(self, db) -> dict[str, Any]:
-        priors = _priors(self.fields, len(self.spine)).create_settings_dict(
+        priors = _priors(self.fields, len(self.spine), self.crowded).create_settings_dict(
             db.sql_dialect.sql_dialect_str
         )
         if "postcode" in self.fields and not (
