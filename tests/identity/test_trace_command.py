@@ -263,3 +263,37 @@ def test_phm_trace_on_spark_writes_the_same_pairs_as_on_duckdb(files, tmp_path):
         for e in ("duckdb", "spark")
     )
     assert len(ours) > 0 and ours["spine_id"].to_dict() == theirs["spine_id"].to_dict()
+
+
+def test_a_spine_may_give_each_persons_previous_postcode(files, tmp_path):
+    # Records of people who moved, at the postcode they had before: the spine's map names the
+    # column that holds it, and a record there counts for its person.
+    folder, people = files
+    spine = pd.read_csv(folder / "spine.csv", dtype=str)
+    known = people.truth.dropna()
+    movers = people.records.set_index("record_id").loc[known.index[:20]].reset_index()
+    old = [f"WF{i + 1} {i % 9 + 1}ZZ" for i in range(len(movers))]
+    before = spine["spine_id"].map(dict(zip(known.iloc[:20].to_numpy(), old, strict=True)))
+    spine.assign(Before=before).to_csv(tmp_path / "spine.csv", index=False)
+    movers.assign(postcode=old).to_csv(tmp_path / "records.csv", index=False)
+    spine_map = "given_name=Forename,family_name=Surname,date_of_birth=DOB,sex=sex,"
+    spine_map += "postcode=postcode"
+    args = ["trace", tmp_path / "records.csv", "--against", tmp_path / "spine.csv",
+            "--map", "given_name=given_name,family_name=family_name,"
+            "date_of_birth=date_of_birth,sex=sex,postcode=postcode",
+            "--id", "record_id", "--against-id", "spine_id", "--threshold", "0.5"]  # fmt: skip
+
+    def scores(against_map: str, out: str) -> pd.Series:
+        result = run(*args, "--against-map", against_map, "--out", tmp_path / out)
+        assert result.exit_code == 0, result.output
+        pairs = pd.read_csv(tmp_path / out, dtype={"record_id": str, "spine_id": str})
+        return pairs.set_index("record_id")["match_probability"]
+
+    with_previous = scores(spine_map + ",previous_postcode=Before", "with.csv")
+    without = scores(spine_map, "without.csv")
+    ids = movers["record_id"]
+    assert (with_previous.reindex(ids).fillna(0) > without.reindex(ids).fillna(0)).all()
+    # Only the spine has one: in the records' map it is refused, with the reason.
+    refused = run(*trace_args(folder, **{"--map": "postcode=postcode,previous_postcode=postcode"}))
+    assert refused.exit_code == 2
+    assert "the spine's only" in plain(refused.output)

@@ -385,3 +385,9 @@ def test_in_a_crowded_postcode_a_person_is_still_found_by_family_name(caplog):
         pairs = trace(records, spine, threshold=1e-9)
     assert "meets" in caplog.text
     assert "TARGET" in pairs["spine_id"].tolist()
+
+
+def test_records_carry_no_previous_postcode():
+    record = {**moved(ROBERT), "previous_postcode": "LS6 2QT"}
+    with pytest.raises(TracingError, match="only the spine has one"):
+        trace(pd.DataFrame([record]), spine_with(ROBERT))

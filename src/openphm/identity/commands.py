@@ -69,7 +69,11 @@ def trace_command(
     out: Annotated[Path, typer.Option("--out", help="CSV of pairs to write.", dir_okay=False)],
     against_map: Annotated[
         str | None,
-        typer.Option("--against-map", help="FIELD=COLUMN,… for the spine, if it differs."),
+        typer.Option(
+            "--against-map",
+            help="FIELD=COLUMN,… for the spine, if it differs; it may add "
+            "previous_postcode (each person's postcode before they moved).",
+        ),
     ] = None,
     id_column: Annotated[
         str | None,
@@ -128,7 +132,9 @@ def trace_command(
                 param_hint=option,
             )
     record_fields = parse_field_map(field_map, "--map")
-    spine_fields = parse_field_map(against_map, "--against-map") if against_map else record_fields
+    spine_fields = (
+        parse_field_map(against_map, "--against-map", spine=True) if against_map else record_fields
+    )
     with console.status("Reading files…"):
         left = _read(records, record_fields, id_column, "--map", "--id", "record_id")
         right = _read(
@@ -271,18 +277,27 @@ def _refuse_workspace_files(records: Path, against: Path, role: str | None) -> N
     )  # fmt: skip
 
 
-def parse_field_map(text: str, option: str) -> dict[str, str]:
-    """'given_name=Forename,sex=Gender' → {"given_name": "Forename", "sex": "Gender"}."""
-    from openphm.identity.tracing import FIELDS
+def parse_field_map(text: str, option: str, *, spine: bool = False) -> dict[str, str]:
+    """'given_name=Forename,sex=Gender' → {"given_name": "Forename", "sex": "Gender"}. A
+    spine's map (`spine`) may also name `previous_postcode`, each person's postcode before
+    they moved, which only a register of people has (a record at it counts for them)."""
+    from openphm.identity.tracing import FIELDS, SPINE_FIELDS
 
+    known = (*FIELDS, *SPINE_FIELDS) if spine else FIELDS
     mapping: dict[str, str] = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
         field, equals, column = (piece.strip() for piece in item.partition("="))
         if not equals or not field or not all(_columns(column)):
             raise typer.BadParameter(f"'{item}' is not FIELD=COLUMN", param_hint=option)
-        if field not in FIELDS:
+        if field in SPINE_FIELDS and not spine:
             raise typer.BadParameter(
-                f"'{field}' is not a field tracing uses; use one of {', '.join(FIELDS)}",
+                f"'{field}' is the spine's only: give it in --against-map (with the spine's "
+                "other fields)",
+                param_hint=option,
+            )
+        if field not in known:
+            raise typer.BadParameter(
+                f"'{field}' is not a field tracing uses; use one of {', '.join(known)}",
                 param_hint=option,
             )
         if field in mapping:

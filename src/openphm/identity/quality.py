@@ -124,6 +124,7 @@ def _readable(field: str, values: pa.Array) -> pa.Array:
         "family_name": standardise.family_names,
         "date_of_birth": standardise.dates,
         "postcode": standardise.postcodes,
+        "previous_postcode": standardise.postcodes,
         "address": standardise.addresses,
     }[field]
     return pc.is_valid(read(values))

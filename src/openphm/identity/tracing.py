@@ -38,6 +38,8 @@ from openphm.identity.training import Model
 log = logging.getLogger(__name__)
 
 FIELDS = ("given_name", "family_name", "date_of_birth", "sex", "postcode", "address")
+# Fields only a spine has: each person's postcode before they moved (`pseudonymise.gp.spine`).
+SPINE_FIELDS = ("previous_postcode",)
 # Term-frequency adjustments: an exact match on a name or postcode is worth more the rarer the
 # value, as counted over the spine and the records. No value counts as rarer than one in
 # 100,000: a count of a few is too small to trust (a misspelling can make one).
@@ -148,6 +150,10 @@ def trace_sources(
         )
     left = prepared(records, record_id)
     right = prepared(spine, spine_id)
+    if left["previous_postcode"].notna().any():
+        # A record is one sighting at one address; a previous postcode is the spine's
+        # knowledge of a person (the level compares a record's postcode with it).
+        raise TracingError("records carry no previous postcode: only the spine has one")
     fields = [f for f in FIELDS if left[f].notna().any() and right[f].notna().any()]
     if not blocking_keys(fields):
         raise TracingError(
