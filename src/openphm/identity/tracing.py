@@ -838,8 +838,8 @@ class Session:
             }
         ).astype(_PAIR_DTYPES)
 
-    def linker(self, records: pd.DataFrame, spine: pd.DataFrame, settings: dict[str, Any],
-               *, training: bool = False):  # fmt: skip
+    def linker(self, records: pd.DataFrame | pa.Table, spine: pd.DataFrame | pa.Table,
+               settings: dict[str, Any], *, training: bool = False):  # fmt: skip
         """A Splink linker over these records and spine people, with the session's term
         frequencies (over all records and the whole spine, not just these), where models are
         trained (`training`) or where they score."""
@@ -850,8 +850,8 @@ class Session:
         # A subset keeps its rows' labels, which DuckDB's scan of a pandas frame can offer
         # Splink as a column (`__index_level_0__`) that its SQL then cannot find: EM failed
         # on a sample with "Referenced column not found". Registered without them.
-        records = engine.splink_table(db, records.reset_index(drop=True))
-        spine = engine.splink_table(db, spine.reset_index(drop=True))
+        records = engine.splink_table(db, _arrow(records))
+        spine = engine.splink_table(db, _arrow(spine))
         tables = [
             db.register(records, table_name=f"trace_records_{made}",
                         dataset_display_name=_RECORDS),
@@ -907,14 +907,15 @@ class Session:
         values.get_indexer(values[:1])
         self._spine_keys[key] = (codes.to_numpy(zero_copy_only=False), values)
 
-    def _spine_rows(self, near: np.ndarray) -> pd.DataFrame:
+    def _spine_rows(self, near: np.ndarray) -> pa.Table:
         """The spine people of `near`, taken from the spine as one Arrow table (taking them
-        column by column from pandas took twice as long at a million people)."""
+        column by column from pandas took twice as long at a million people), and left as
+        Arrow, which is what Splink's database registers (`_arrow`)."""
         with self._caching:
             if self._spine_table is None:
                 table = pa.Table.from_pandas(self.spine, preserve_index=False)
                 self._spine_table = table.combine_chunks()
-        return self._spine_table.filter(pa.array(near)).to_pandas(types_mapper=pd.ArrowDtype)
+        return self._spine_table.filter(pa.array(near))
 
 
 # u sampling stops early once every level has been seen this often (Splink's
@@ -956,6 +957,16 @@ def _term_frequencies(records: pd.DataFrame, spine: pd.DataFrame, column: str) -
             f"tf_{column}": found / found.sum(),
         }
     )
+
+
+def _arrow(frame: pd.DataFrame | pa.Table) -> pa.Table:
+    """A frame as an Arrow table, for Splink to register: its databases scan Arrow without a
+    copy, where DuckDB's scan of a pandas frame of Arrow-backed columns went through Python
+    objects. (A pandas frame's row labels are not carried: a subset's labels became a column
+    Splink's SQL could not find, `__index_level_0__`.)"""
+    if isinstance(frame, pa.Table):
+        return frame
+    return pa.Table.from_pandas(frame, preserve_index=False)
 
 
 def _no_pairs() -> pd.DataFrame:
