@@ -25,6 +25,7 @@ from openphm.analytics.registers import register_flags
 from openphm.analytics.zone import Zone, memtable
 from openphm.cohorts.definition import CRITERIA, INDICATOR_NAMES, CohortDefinition
 from openphm.cohorts.words import (
+    PERSON_COLUMNS,
     PERSON_WORDS,
     PURPOSE_WORDS,
     SEGMENT_WORDS,
@@ -267,8 +268,11 @@ def _reasons(
     keys = list(criteria)
     met = members[[f"met_{k}" for k in keys]].fillna(False).astype(bool).to_numpy()
     flagged = flagged or {}
+    # Only the columns the words read (PERSON_WORDS): a row of every column, features and
+    # drivers included, took 0.8 s for 42,000 members at a million people.
+    read = [c for c in members.columns if c in PERSON_COLUMNS or c.startswith(("reg_", "ind_"))]
     out = []
-    for person, row in zip(members.to_dict("records"), met, strict=True):
+    for person, row in zip(members[read].to_dict("records"), met, strict=True):
         parts = [
             flagged.get(person["pseudonym"]) or PERSON_WORDS[k](criteria[k], person)
             if k == "indicators"
@@ -282,12 +286,17 @@ def _reasons(
 
 def list_rows(members: pd.DataFrame) -> pd.DataFrame:
     """A practice's list: LIST_COLUMNS only."""
-    drivers = (
-        members[["driver_1", "driver_2", "driver_3"]].apply(
-            lambda row: "; ".join(x for x in row if isinstance(x, str)), axis=1
-        )
-        if len(members)
-        else pd.Series([], dtype="string")
+    # Joined row by row over plain lists: a pandas apply per row took 0.5 s over a million
+    # people's hundred lists.
+    drivers = pd.Series(
+        [
+            "; ".join(x for x in row if isinstance(x, str))
+            for row in zip(
+                members["driver_1"], members["driver_2"], members["driver_3"], strict=True
+            )
+        ],
+        index=members.index,
+        dtype="object" if len(members) else "string",
     )
     return pd.DataFrame(
         {

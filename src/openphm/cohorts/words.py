@@ -126,6 +126,12 @@ def criteria_words(criteria: Mapping[str, object]) -> list[str]:
 # Why one person is on the list: (definition's value, the person's row) -> text. Counts are the
 # person's own ("2 emergency admissions in 12 months"); an age is the criterion's, since a
 # list's exact ages would help anyone holding the list without the key to single people out.
+# The columns of a member's row PERSON_WORDS reads, besides reg_<register> and
+# ind_<indicator> (`build._reasons` hands it only these; one more read here must be added).
+PERSON_COLUMNS = frozenset({
+    "pseudonym", "sex", "ltc_count", "emergency_admissions", "ec_attendances",
+    "imd_quintile", "segment", "efi_category", "practice",
+})  # fmt: skip
 PERSON_WORDS = {
     "min_age": lambda v, p: CRITERION_WORDS["min_age"](v),
     "max_age": lambda v, p: CRITERION_WORDS["max_age"](v),
