@@ -22,7 +22,10 @@ _spec.loader.exec_module(people)
 def _connection(records: pd.DataFrame, spine: pd.DataFrame):
     con = duckdb.connect()
     con.register("spine_in", spine)
-    con.execute("CREATE TEMP TABLE spine AS SELECT * FROM spine_in")
+    # The columns `gp.spine` makes; these people have no earlier registration.
+    con.execute(
+        "CREATE TEMP TABLE spine AS SELECT *, NULL::VARCHAR AS previous_postcode FROM spine_in"
+    )
     con.execute("CREATE TEMP TABLE nhs_check (raw VARCHAR, nhs_number VARCHAR)")
     con.register("records_in", records)
     con.execute("CREATE TEMP TABLE apc AS SELECT * FROM records_in")

@@ -140,7 +140,7 @@ class Engine(ABC):
         """Splink's database API for this engine over `connection` (from `tracing`)."""
 
     def splink_table(self, db, frame):
-        """`frame` (pandas or Arrow, every column text) as this engine's Splink registers it."""
+        """`frame` (an Arrow table, every column text) as this engine's Splink registers it."""
         return frame
 
     def splink_training(self, db) -> tuple[Any, Engine]:

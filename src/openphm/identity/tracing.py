@@ -623,7 +623,7 @@ class Session:
             for (comparison, level), value in u.items()
         }
 
-    def _compared(self, left: pd.DataFrame, right: pd.DataFrame, pairs: float,
+    def _compared(self, left: pa.Table, right: pa.Table, pairs: float,
                   comparisons: set[str]) -> dict[str, float]:  # fmt: skip
         """Of `pairs` random pairs of `left` and `right`, how many each of `comparisons`
         compares (not at its null level), estimated from as many pairs drawn here: the rule
@@ -645,11 +645,11 @@ class Session:
                     continue
                 [null] = [c for c in comparison["comparison_levels"] if c.get("is_null_level")]
                 condition = null["sql_condition"]
-                columns = [c for c in _columns(left) if f"{c}_l" in condition]
+                columns = [c for c in left.column_names if f"{c}_l" in condition]
                 sampled = pa.table(
                     {
-                        **{f"{c}_l": _column(left, c).take(on_left) for c in columns},
-                        **{f"{c}_r": _column(right, c).take(on_right) for c in columns},
+                        **{f"{c}_l": left[c].combine_chunks().take(on_left) for c in columns},
+                        **{f"{c}_r": right[c].combine_chunks().take(on_right) for c in columns},
                     }
                 )
                 con.register("sampled_pairs", sampled)
@@ -660,7 +660,7 @@ class Session:
                 found[name] = pairs * float(share or 0.0)
         return found
 
-    def _halves(self) -> tuple[pd.DataFrame | pa.Table, pd.DataFrame | pa.Table]:
+    def _halves(self) -> tuple[pa.Table, pa.Table]:
         """The spine in two halves at random (seeded); a spine of one person, whom no one
         else is on it to pair with, is paired with the records instead. The first half lacks
         its postcode as often as the records do (the same share of its people, at random):
@@ -669,7 +669,7 @@ class Session:
         so its pairs must be among those u is sampled from, in their share. As Arrow tables,
         taken from the spine's (`_spine_table`): from pandas, 0.7 s at a million people."""
         if len(self.spine) < 2:
-            return self.records, self.spine
+            return _arrow(self.records), self._spine_table()
         rng = np.random.default_rng(self.seed)
         order = rng.permutation(len(self.spine))
         half = len(self.spine) // 2
@@ -690,7 +690,7 @@ class Session:
                 left = left.set_column(at, column, pc.if_else(drop, none, left[column]))
         return left, right
 
-    def _sample_u(self, left: pd.DataFrame, right: pd.DataFrame, pairs: float,
+    def _sample_u(self, left: pa.Table, right: pa.Table, pairs: float,
                   comparisons: set[str] | None) -> dict[tuple[str, str], float | None]:  # fmt: skip
         """Splink's u by random sampling of up to `pairs` pairs of `left` and `right`, for
         `comparisons` (None: all); None for a level no sampled pair fell in."""
@@ -965,17 +965,6 @@ def _term_frequencies(records: pd.DataFrame, spine: pd.DataFrame, column: str) -
             f"tf_{column}": found / found.sum(),
         }
     )
-
-
-def _columns(frame: pd.DataFrame | pa.Table) -> list[str]:
-    return frame.column_names if isinstance(frame, pa.Table) else list(frame.columns)
-
-
-def _column(frame: pd.DataFrame | pa.Table, name: str) -> pa.Array:
-    """One column of a pandas frame or Arrow table, as one Arrow array."""
-    if isinstance(frame, pa.Table):
-        return frame[name].combine_chunks()
-    return pa.array(frame[name])
 
 
 def _arrow(frame: pd.DataFrame | pa.Table) -> pa.Table:

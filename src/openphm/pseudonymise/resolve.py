@@ -108,13 +108,9 @@ def trace_records(
     # As Arrow, not NumPy objects: a million-person spine took seconds to convert and then
     # to convert again to strings for standardising.
     records = _frame(con, f"{union} ORDER BY record_id") if selects else pd.DataFrame()
-    # A spine made elsewhere than `gp.spine` may know no previous postcodes.
-    columns = {row[0] for row in con.execute("DESCRIBE spine").fetchall()}
-    previous = "previous_postcode" if "previous_postcode" in columns else "NULL::VARCHAR"
     spine = _frame(
         con,
-        f"SELECT spine_id, {wanted}, address, {previous} AS previous_postcode "
-        "FROM spine ORDER BY spine_id",
+        f"SELECT spine_id, {wanted}, address, previous_postcode FROM spine ORDER BY spine_id",
     )
     pairs = pd.DataFrame({"record_id": pd.Series(dtype="string"), "spine_id": []})
     results: list[Traced] = []
