@@ -297,3 +297,13 @@ def test_a_spine_may_give_each_persons_previous_postcode(files, tmp_path):
     refused = run(*trace_args(folder, **{"--map": "postcode=postcode,previous_postcode=postcode"}))
     assert refused.exit_code == 2
     assert "the spine's only" in plain(refused.output)
+
+
+def test_a_spine_of_one_person_is_a_clear_error_not_a_traceback(files, tmp_path):
+    folder, _ = files
+    one = pd.read_csv(folder / "spine.csv").head(1)
+    one.to_csv(tmp_path / "one.csv", index=False)
+    result = run(*trace_args(folder, **{"--against": tmp_path / "one.csv"}))
+    assert result.exit_code == 2, result.output
+    assert "cannot trace: the spine has one person" in plain(result.output)
+    assert "Traceback" not in result.output

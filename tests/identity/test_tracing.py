@@ -391,3 +391,12 @@ def test_records_carry_no_previous_postcode():
     record = {**moved(ROBERT), "previous_postcode": "LS6 2QT"}
     with pytest.raises(TracingError, match="only the spine has one"):
         trace(pd.DataFrame([record]), spine_with(ROBERT))
+
+
+def test_a_spine_of_one_person_is_refused_not_a_crash():
+    # u is learned from pairs of two different spine people; one person makes none. Before
+    # the refusal, λ of 1 (one record in one person) reached Splink as infinite prior odds
+    # and failed inside its SQL ("Referenced column inf").
+    record = {**ROBERT, "record_id": "r1"}
+    with pytest.raises(TracingError, match="the spine has one person"):
+        trace(pd.DataFrame([record]), pd.DataFrame([ROBERT]))

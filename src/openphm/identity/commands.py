@@ -254,13 +254,25 @@ def review_command(
 def _trace_on(engine, left, right, threshold: float | None):
     """The records traced as one source (their model trained on them if there are enough), on
     `engine`: where it keeps files, a temporary folder of its own, deleted afterwards."""
-    from openphm.identity.tracing import Prepared, Source, prepare, trace_sources
+    from openphm.errors import UserFacingError
+    from openphm.identity.tracing import (
+        Prepared,
+        Source,
+        TracingError,
+        prepare,
+        trace_sources,
+    )
 
-    records = Prepared(prepare(left, "record_id"))
-    sources = [Source(("records",), records.frame["unique_id"])]
-    with engine.tracing(shuffle_partitions=4) as connection:
-        [traced] = trace_sources(records, right, sources, threshold=threshold, engine=engine,
-                                 connection=connection)  # fmt: skip
+    try:
+        records = Prepared(prepare(left, "record_id"))
+        sources = [Source(("records",), records.frame["unique_id"])]
+        with engine.tracing(shuffle_partitions=4) as connection:
+            [traced] = trace_sources(records, right, sources, threshold=threshold,
+                                     engine=engine, connection=connection)  # fmt: skip
+    except TracingError as err:
+        # What the files cannot be traced for (a spine of one person, no field to block
+        # on): a message to act on, not a traceback.
+        raise UserFacingError(f"cannot trace: {err}") from None
     return traced
 
 

@@ -161,6 +161,13 @@ def trace_sources(
         )
     if left.empty or right.empty:
         return [_nothing_to_trace(source, fields, len(right), threshold) for source in sources]
+    if len(right) < 2:
+        # u is how often two different people agree, learned from pairs of the spine's own
+        # people; one person makes no pair, and a record paired with them may be them.
+        raise TracingError(
+            "the spine has one person: tracing learns how often two different people agree "
+            "from pairs of the spine's people, so it needs at least two"
+        )
     session = Session(left, right, fields, engine, connection, seed)
     try:
         u = session.estimate_u() if estimate_u else {}
@@ -661,15 +668,13 @@ class Session:
         return found
 
     def _halves(self) -> tuple[pa.Table, pa.Table]:
-        """The spine in two halves at random (seeded); a spine of one person, whom no one
-        else is on it to pair with, is paired with the records instead. The first half lacks
+        """The spine in two halves at random (seeded; `trace_sources` refuses a spine of one
+        person, who has no one to pair with). The first half lacks
         its postcode as often as the records do (the same share of its people, at random):
         whether the address is compared depends on the postcodes (`no_evidence`), and a record
         without one has its address compared with everyone's, not only with its neighbours',
         so its pairs must be among those u is sampled from, in their share. As Arrow tables,
         taken from the spine's (`_spine_table`): from pandas, 0.7 s at a million people."""
-        if len(self.spine) < 2:
-            return _arrow(self.records), self._spine_table()
         rng = np.random.default_rng(self.seed)
         order = rng.permutation(len(self.spine))
         half = len(self.spine) // 2
