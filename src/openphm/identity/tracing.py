@@ -573,9 +573,16 @@ class Session:
             for column in ("given_name", "family_name", "postcode")
             if column in fields
         }
+        # As Arrow where the database is DuckDB: every linker's SQL joins these, and DuckDB
+        # read a pandas frame's strings as Python objects each time (at a million people,
+        # 2.5 s of tracing's 22 s). Spark's Splink takes pandas (a float column, which the
+        # engine's `splink_table`, all text, is not for).
         self._tf = {
             id(db): {
-                column: db.register(table, table_name=f"trace_tf_{column}")
+                column: db.register(
+                    table if db.sql_dialect.sql_dialect_str == "duckdb" else table.to_pandas(),
+                    table_name=f"trace_tf_{column}",
+                )
                 for column, table in frequencies.items()
             }
             for db in (self.db, self.trainer)
@@ -731,17 +738,25 @@ class Session:
         # DuckDB gave 1,067 on the same landed files (tests/spark/test_link_on_spark.py); the
         # cause was not found, so the sources are kept apart until it is.
         starts = [self.starting(source, u) for source in sources]
+        # The sources with the most records to score go first: each is scored while the
+        # others train, and what is left once the last model is trained is a small source's
+        # scoring. In the sources' order, at a million people, the two biggest were scored
+        # last, 4 s after the last model.
+        order = sorted(range(len(sources)), key=lambda i: -len(scoring[i]))
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracing-training") as pool:
-            training = [
-                pool.submit(self.model, source, start)
-                for source, start in zip(sources, starts, strict=True)
-            ]
+            training = {i: pool.submit(self.model, sources[i], starts[i]) for i in order}
             try:
-                models, candidates = [], []
-                for trained, records in zip(training, scoring, strict=True):
-                    models.append(trained.result())
-                    candidates.append(
-                        self.score(models[-1].settings, records) if len(records) else _no_pairs()
+                models, candidates = {}, {}
+                for i in order:
+                    records = scoring[i]
+                    # The spine people the records could match need no model: found while it
+                    # trains (4 s of this thread's 13 s at a million people).
+                    near = self._near_rows(records) if len(records) else None
+                    models[i] = training[i].result()
+                    candidates[i] = (
+                        self.score(models[i].settings, records, near)
+                        if near is not None
+                        else _no_pairs()
                     )
             except BaseException:
                 pool.shutdown(cancel_futures=True)  # no source left waiting is trained
@@ -749,7 +764,12 @@ class Session:
         return [
             self._link(source, model, found, len(part), threshold, start)
             for source, model, found, part, start in zip(
-                sources, models, candidates, scoring, starts, strict=True
+                sources,
+                [models[i] for i in range(len(sources))],
+                [candidates[i] for i in range(len(sources))],
+                scoring,
+                starts,
+                strict=True,
             )
         ]
 
@@ -824,12 +844,19 @@ class Session:
         return Model(trained, training.TRAINED, started_from, len(records), len(self.spine),
                      reason, tuple(keys))  # fmt: skip
 
-    def score(self, settings: dict[str, Any], records: pd.DataFrame) -> pd.DataFrame:
-        """Every candidate pair of `records` at or above CANDIDATES_FROM, as PAIR_COLUMNS."""
+    def _near_rows(self, records: pd.DataFrame) -> pa.Table:
+        """The spine people `records` could be scored against: those sharing a value of a
+        blocking key with one of them."""
+        return self._spine_rows(self._near(records, self.keys))
+
+    def score(self, settings: dict[str, Any], records: pd.DataFrame,
+              near: pa.Table) -> pd.DataFrame:  # fmt: skip
+        """Every candidate pair of `records` and `near` (`_near_rows`) at or above
+        CANDIDATES_FROM, as PAIR_COLUMNS."""
         if self.trainer.sql_dialect.sql_dialect_str != self.db.sql_dialect.sql_dialect_str:
             # The trained model, in the scoring engine's SQL.
             settings = training.in_dialect(settings, self._priors_on(self.db))
-        linker = self.linker(records, self._spine_rows(self._near(records, self.keys)), settings)
+        linker = self.linker(records, near, settings)
         predictions = linker.inference.predict(
             threshold_match_probability=CANDIDATES_FROM, warning_mode="never"
         ).as_pandas_dataframe()
@@ -954,7 +981,7 @@ def _key_values(frame: pd.DataFrame, key: tuple[str, ...]) -> pa.Array:
     return pc.binary_join_element_wise(*parts, "\x1f")
 
 
-def _term_frequencies(records: pd.DataFrame, spine: pd.DataFrame, column: str) -> pd.DataFrame:
+def _term_frequencies(records: pd.DataFrame, spine: pd.DataFrame, column: str) -> pa.Table:
     """Each value's share of the non-null values of `column` over records and spine together,
     as Splink computes it (`tf_<column>`), for every linker of a session to share."""
     # Counted in Arrow: pandas' value_counts of a million and more values as Python objects
@@ -964,12 +991,7 @@ def _term_frequencies(records: pd.DataFrame, spine: pd.DataFrame, column: str) -
     )
     counts = pc.value_counts(values.drop_null())
     found = counts.field("counts").to_numpy().astype("float64")
-    return pd.DataFrame(
-        {
-            column: counts.field("values").to_numpy(zero_copy_only=False),
-            f"tf_{column}": found / found.sum(),
-        }
-    )
+    return pa.table({column: counts.field("values"), f"tf_{column}": found / found.sum()})
 
 
 def _arrow(frame: pd.DataFrame | pa.Table) -> pa.Table:
