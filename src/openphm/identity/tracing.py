@@ -183,6 +183,15 @@ class Prepared:
     frame: pd.DataFrame
 
 
+class _KeyCodes(NamedTuple):
+    """One blocking key's values as codes (`Session._key_codes`): the distinct values of
+    spine and records are 0 to `values` - 1, and `values` stands for none."""
+
+    values: int
+    spine: np.ndarray
+    records: np.ndarray
+
+
 class _TrainingData(NamedTuple):
     """What one source's model is trained on (`Session._training_data`): `records`, the
     source's count; no sample where that is too few to train on."""
@@ -550,6 +559,9 @@ class Session:
 
     def __init__(self, records: pd.DataFrame, spine: pd.DataFrame, fields: Sequence[str],
                  engine: Any, connection: Any, seed: int) -> None:  # fmt: skip
+        if not records.index.equals(pd.RangeIndex(len(records))):
+            # A subset's labels are its rows' positions here (`_near`).
+            records = records.reset_index(drop=True)
         self.records, self.spine = records, spine
         self.engine = _engine(engine)
         self.fields, self.seed = list(fields), seed
@@ -571,9 +583,9 @@ class Session:
         # engines train the same model, and in a thread of its own: `trace_all`) and score here.
         self.trainer, self.trainer_engine = self.engine.splink_training(self.db)
         self._ids = pd.Index(records["unique_id"].astype(object))
-        # Per blocking key, each spine person's value as a code (its last: none) and the
-        # values; and the spine as one Arrow table, from which each linker's people are taken.
-        self._spine_keys: dict[tuple[str, ...], tuple[np.ndarray, pa.Array]] = {}
+        # Per blocking key, each spine person's and each record's value as a code (`_codes`);
+        # and the spine as one Arrow table, from which each linker's people are taken.
+        self._codes: dict[tuple[str, ...], _KeyCodes] = {}
         self._spine_arrow: pa.Table | None = None
         self._caching = threading.Lock()  # the two above, filled by either thread
         self._made = itertools.count(1)
@@ -756,6 +768,10 @@ class Session:
         order = sorted(range(len(sources)), key=lambda i: -len(scoring[i]))
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="tracing-training") as pool:
             gathered = {i: pool.submit(self._training_data, sources[i]) for i in order}
+            # And the codes of the keys the records are scored on (`_near`), which then wait
+            # for no one.
+            for key in self.keys:
+                pool.submit(self._key_codes, key)
             try:
                 u = self.estimate_u() if estimate_u else {}
                 starts = [self.starting(source, u) for source in sources]
@@ -944,33 +960,34 @@ class Session:
         return self.records.iloc[rows[rows >= 0]]
 
     def _near(self, records: pd.DataFrame, keys: Sequence[tuple[str, ...]]) -> np.ndarray:
-        """Spine people who share at least one of `keys` with at least one of `records`."""
+        """Spine people who share at least one of `keys` with at least one of `records` (rows
+        of the session's records: their labels are their positions there)."""
         near = np.zeros(len(self.spine), dtype=bool)
+        rows = records.index.to_numpy()
         for key in keys:
-            with self._caching:
-                self._spine_key(key)
-            codes, values = self._spine_keys[key]
-            wanted_values = pc.unique(_key_values(records, key)).drop_null()
-            # Which of the spine's values the records have: a hash of the records' few
-            # values probed with each of the spine's (Arrow's `index_in` the other way round
-            # hashed the spine's million values again for every source; a pandas index of
-            # them, kept, took 1.5 s to build at a million people).
-            wanted = np.zeros(len(values) + 1, dtype=bool)  # the last: a spine value of none
-            if len(wanted_values):
-                found = pc.is_in(values, value_set=wanted_values)
-                wanted[:-1] = found.to_numpy(zero_copy_only=False)
-            near |= wanted[codes]
+            codes = self._key_codes(key)
+            wanted = np.zeros(codes.values + 1, dtype=bool)
+            wanted[codes.records[rows]] = True
+            wanted[codes.values] = False  # no value
+            near |= wanted[codes.spine]
         return near
 
-    def _spine_key(self, key: tuple[str, ...]) -> None:
-        """Each spine person's value of `key` as a code (the last: none), and the values, kept
-        for every later look-up: as codes, not a look-up of the spine's values, which for a
-        million of them per source and key took seconds at a million people."""
-        if key in self._spine_keys:
-            return
-        encoded = pc.dictionary_encode(_key_values(self.spine, key))
-        codes = pc.fill_null(encoded.indices, len(encoded.dictionary))
-        self._spine_keys[key] = (codes.to_numpy(zero_copy_only=False), encoded.dictionary)
+    def _key_codes(self, key: tuple[str, ...]) -> _KeyCodes:
+        """The spine's values of `key` coded once, and every record's value looked up among
+        them once, for every source's look-ups after (by either thread). Each source probing
+        the spine's values with its own took 3 s of tracing at a million people: for keys
+        such as the names, most of a million values per source and key."""
+        with self._caching:
+            if key not in self._codes:
+                # Spine and records coded together, in one pass: cheaper than coding the
+                # spine and then looking the records up (a second hash of the spine's values).
+                spine = _key_values(self.spine, key)
+                both = pa.concat_arrays([spine, _key_values(self.records, key)])
+                encoded = pc.dictionary_encode(both)
+                size = len(encoded.dictionary)
+                codes = pc.fill_null(encoded.indices, size).to_numpy(zero_copy_only=False)
+                self._codes[key] = _KeyCodes(size, codes[: len(spine)], codes[len(spine) :])
+            return self._codes[key]
 
     def _spine_rows(self, near: np.ndarray) -> pa.Table:
         """The spine people of `near`, taken from the spine as one Arrow table (taking them
