@@ -400,3 +400,21 @@ def test_a_spine_of_one_person_is_refused_not_a_crash():
     record = {**ROBERT, "record_id": "r1"}
     with pytest.raises(TracingError, match="the spine has one person"):
         trace(pd.DataFrame([record]), pd.DataFrame([ROBERT]))
+
+
+def test_no_comparison_reads_a_column_only_blocking_uses():
+    # u is sampled without them (`Session._halves`); a comparison that read one would fail.
+    from openphm.identity.tracing import BLOCKING_ONLY, FIELDS, _priors
+
+    for crowded in (False, True):
+        settings = _priors(list(FIELDS), 1_000, crowded).create_settings_dict("duckdb")
+        conditions = " ".join(
+            level["sql_condition"]
+            for comparison in settings["comparisons"]
+            for level in comparison["comparison_levels"]
+        )
+        assert not [c for c in BLOCKING_ONLY if c in conditions]
+        rules = " ".join(
+            r["blocking_rule"] for r in settings["blocking_rules_to_generate_predictions"]
+        )
+        assert [c for c in BLOCKING_ONLY if c in rules]  # the test reads what it should
