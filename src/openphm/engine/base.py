@@ -143,6 +143,12 @@ class Engine(ABC):
         """`frame` (an Arrow table, every column text) as this engine's Splink registers it."""
         return frame
 
+    def splink_lookup(self, db, table):
+        """`table` (Arrow: text and numbers, such as tracing's term frequencies) as this
+        engine's Splink registers a look-up table: Arrow, which DuckDB scans as it is (a
+        pandas frame's strings it read as Python objects in every linker's SQL)."""
+        return table
+
     def splink_training(self, db) -> tuple[Any, Engine]:
         """Splink's database API that tracing trains its models on (u by random sampling, m
         by EM), and the engine whose `splink_table` registers tables there: on every engine a

@@ -633,6 +633,11 @@ class Spark(Engine):
         table = frame.cast(pa.schema([(c, pa.string()) for c in columns]))
         return db.spark.createDataFrame(table, schema=schema)
 
+    def splink_lookup(self, db, table):
+        """`table` as pandas, which Splink's Spark API turns into a DataFrame with its types
+        (`splink_table` is for text alone)."""
+        return table.to_pandas()
+
     def splink_done(self, db) -> None:
         """Drop the session's views of the inputs and every table Splink made, and every cached
         row: nothing identifiable stays in a session once the pairs are out. Splink persists

@@ -594,19 +594,17 @@ class Session:
             for column in ("given_name", "family_name", "postcode")
             if column in fields
         }
-        # As Arrow where the database is DuckDB: every linker's SQL joins these, and DuckDB
+        # As each engine takes a look-up table: every linker's SQL joins these, and DuckDB
         # read a pandas frame's strings as Python objects each time (at a million people,
-        # 2.5 s of tracing's 22 s). Spark's Splink takes pandas (a float column, which the
-        # engine's `splink_table`, all text, is not for).
+        # 2.5 s of tracing's 22 s).
         self._tf = {
             id(db): {
                 column: db.register(
-                    table if db.sql_dialect.sql_dialect_str == "duckdb" else table.to_pandas(),
-                    table_name=f"trace_tf_{column}",
+                    its_engine.splink_lookup(db, table), table_name=f"trace_tf_{column}"
                 )
                 for column, table in frequencies.items()
             }
-            for db in (self.db, self.trainer)
+            for db, its_engine in ((self.db, self.engine), (self.trainer, self.trainer_engine))
         }
         self.priors = self._priors_on(self.trainer)
 
