@@ -974,10 +974,10 @@ class Session:
         return near
 
     def _key_codes(self, key: tuple[str, ...]) -> _KeyCodes:
-        """The spine's values of `key` coded once, and every record's value looked up among
-        them once, for every source's look-ups after (by either thread). Each source probing
-        the spine's values with its own took 3 s of tracing at a million people: for keys
-        such as the names, most of a million values per source and key."""
+        """The values of `key`, the spine's and the records', coded once, for every source's
+        look-ups after (by either thread). Each source probing the spine's values with its
+        own took 3 s of tracing at a million people: for keys such as the names, most of a
+        million values per source and key."""
         with self._caching:
             if key not in self._codes:
                 # Spine and records coded together, in one pass: cheaper than coding the
