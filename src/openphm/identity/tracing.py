@@ -797,15 +797,8 @@ class Session:
                 pool.shutdown(cancel_futures=True)  # no source left waiting is trained
                 raise
         return [
-            self._link(source, model, found, len(part), threshold, start)
-            for source, model, found, part, start in zip(
-                sources,
-                [models[i] for i in range(len(sources))],
-                [candidates[i] for i in range(len(sources))],
-                scoring,
-                starts,
-                strict=True,
-            )
+            self._link(sources[i], models[i], candidates[i], len(scoring[i]), threshold, starts[i])
+            for i in range(len(sources))
         ]
 
     def _link(self, source: Source, model: Model, candidates: pd.DataFrame, scored: int,
